@@ -1,0 +1,85 @@
+# drumtx — common jobs. Every target installs what it needs first (stamp files in .stamps/).
+# Pass Hydra overrides with ARGS="…", e.g.  make train ARGS="branches=flat trainer.max_epochs=5"
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+ARGS ?=
+IN ?=
+OUT ?= transcriptions
+CKPT ?=
+
+# Debian packages: the FluidSynth renderer and the drum-kit sound fonts (see README, "Data").
+APT_PACKAGES := fluidsynth libsndfile1 fluid-soundfont-gm musescore-general-soundfont-small \
+	timgm6mb-soundfont avldrums.lv2-soundfont
+SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6mb.sf2 \
+	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
+
+.DEFAULT_GOAL := help
+.PHONY: help setup system demo data train sweep evaluate transcribe bench test test-slow lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+setup: $(STAMPS)/venv ## system packages (apt-get) + .venv with drumtx[dev]
+
+system: $(STAMPS)/system ## FluidSynth and the sound fonts (apt-get)
+
+$(STAMPS)/system:
+	@mkdir -p $(STAMPS)
+	@missing=0; command -v fluidsynth >/dev/null || missing=1; \
+	for f in $(SOUND_FONTS); do [ -f $$f ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "drumtx needs FluidSynth and sound fonts; install these (Debian names): $(APT_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  echo "installing system packages: $(APT_PACKAGES)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null \
+	    || { echo "apt-get failed: install $(APT_PACKAGES) yourself, then rerun" >&2; exit 1; }; \
+	fi
+	@touch $@
+
+$(STAMPS)/venv: pyproject.toml $(STAMPS)/system
+	@mkdir -p $(STAMPS)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+data: $(STAMPS)/venv ## render the embedded default dataset (data=synth_default)
+	$(PY) -m drumtx.synth data=synth_default $(ARGS)
+
+demo: $(STAMPS)/venv ## end to end on the embedded default data: render, train, evaluate, transcribe
+	bash experiments/demo.sh
+
+train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
+	$(PY) -m drumtx.train $(ARGS)
+
+sweep: $(STAMPS)/venv ## Optuna sweep of the branch loss weights (Hydra multirun)
+	$(PY) -m drumtx.train -m hparams_search=loss_weights $(ARGS)
+
+evaluate: $(STAMPS)/venv ## python -m drumtx.evaluate $(ARGS)
+	$(PY) -m drumtx.evaluate $(ARGS)
+
+transcribe: $(STAMPS)/venv ## make transcribe IN=song.wav [OUT=dir] [CKPT=path]
+	@[ -n "$(IN)" ] || { echo "usage: make transcribe IN=<audio file or folder> [OUT=dir] [CKPT=path]" >&2; exit 2; }
+	$(PY) -m drumtx.transcribe $(IN) -o $(OUT) $(if $(CKPT),--ckpt $(CKPT)) $(ARGS)
+
+bench: $(STAMPS)/venv ## speed and memory benchmarks on this machine -> experiments/bench/
+	$(PY) -m drumtx.bench $(ARGS)
+
+test: $(STAMPS)/venv ## the default test suite (no slow tests)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMPS)/venv ## only the slow tests (DDP, full kit render, sweeps)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMPS)/venv ## ruff
+	$(PY) -m ruff check drumtx tests
+
+clean: ## remove the venv, stamps, caches and run outputs (keeps data/)
+	rm -rf $(VENV) $(STAMPS) cache outputs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

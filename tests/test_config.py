@@ -1,0 +1,111 @@
+"""The Hydra config tree: every option of every group composes, and every _target_ exists."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_method
+from omegaconf import OmegaConf
+
+from drumtx import CONF_DIR, PROJECT_ROOT
+
+# Groups whose options are chosen on the train command line. `hydra` is Hydra's own group
+# and `hparams_search` switches Hydra's sweeper; both are composed in their own tests.
+GROUPS = sorted(
+    p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "hparams_search", "kits")
+)
+ENTRY_CONFIGS = sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose_train(overrides: list[str], config_name: str = "train"):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def targets_in(node) -> list[str]:
+    found = []
+    if OmegaConf.is_dict(node):
+        for key, value in node.items_ex(resolve=False) if hasattr(node, "items_ex") else node.items():
+            if key == "_target_" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(targets_in(value))
+    elif OmegaConf.is_list(node):
+        for value in node:
+            found.extend(targets_in(value))
+    return found
+
+
+CASES = [(g, o) for g in GROUPS for o in options(g)]
+
+
+@pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
+def test_every_option_composes_and_its_targets_exist(group, option):
+    cfg = compose_train([f"{group}={option}"])
+    node = cfg[group]
+    for target in targets_in(node):
+        get_method(target)  # raises if the class or function does not exist
+    # Interpolations resolve (required `???` values of templates like data/base excepted).
+    container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    assert container[group] is not None or option in ("none",)
+
+
+def test_every_group_has_a_real_option():
+    for group in [*GROUPS, "hparams_search", "hydra"]:
+        assert options(group), f"conf/{group} has no option"
+
+
+@pytest.mark.parametrize("name", ENTRY_CONFIGS)
+def test_entry_configs_compose(name):
+    cfg = compose_train([], config_name=name)
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+
+
+def test_experiment_presets_are_found_through_the_search_path():
+    presets = sorted(p.stem for p in (PROJECT_ROOT / "experiments" / "experiment").glob("*.yaml"))
+    assert presets, "experiments/experiment/ holds no preset"
+    for preset in presets:
+        compose_train([f"experiment={preset}"])
+
+
+def test_loss_weight_override_lands():
+    cfg = compose_train(["branches=five_branch", "loss.crash=0.6", "loss.kick=2.0"])
+    assert cfg.loss.crash == 0.6 and cfg.loss.kick == 2.0
+
+
+def run_train(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "drumtx.train", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=180
+    )
+
+
+def test_cli_help_and_cfg_job():
+    out = run_train("--help")
+    assert out.returncode == 0, out.stderr
+    assert "branches: flat, five_branch" in out.stdout or "five_branch" in out.stdout
+    out = run_train("branches=five_branch", "loss.crash=0.6", "--cfg", "job")
+    assert out.returncode == 0, out.stderr
+    assert "crash: 0.6" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("branches=fivebranch", "Could not find 'branches/fivebranch'"), ("loss.crsh=0.6", "Could not override 'loss.crsh'")],
+)
+def test_typos_fail_with_hydras_message(override, message):
+    out = run_train(override, "--cfg", "job")
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
