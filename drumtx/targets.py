@@ -123,14 +123,39 @@ def read_midi_onsets(
 
     Raises ``ValueError`` with a one-line reason when the file cannot be parsed.
     """
+    counts = counts if counts is not None else LabelCounts()
+    return notes_to_onsets(midi_drum_notes(load_midi(path), counts), note_map_name, policy, counts)
+
+
+def load_midi(path: str | Path):
+    """``pretty_midi.PrettyMIDI`` of a file, or ``ValueError`` with a one-line reason."""
     import pretty_midi
 
     try:
-        midi = pretty_midi.PrettyMIDI(str(path))
+        return pretty_midi.PrettyMIDI(str(path))
     except Exception as exc:  # pretty_midi/mido raise many types for corrupt files
-        raise ValueError(f"unreadable MIDI {path}: {type(exc).__name__}: {exc}") from None
-    notes = [n for inst in midi.instruments for n in inst.notes]
-    return notes_to_onsets(((n.start, n.pitch, n.velocity) for n in notes), note_map_name, policy, counts)
+        reason = " ".join(str(exc).split())  # one line, whatever the parser wrote
+        raise ValueError(f"unreadable MIDI {path}: {type(exc).__name__}: {reason}") from None
+
+
+def midi_drum_notes(midi, counts: LabelCounts | None = None) -> list[tuple[float, int, int]]:
+    """``(time, pitch, velocity)`` of the drum notes of a ``PrettyMIDI``.
+
+    Only drum tracks (channel 10) are read when the file has one, so that melodic parts of a
+    full arrangement are not taken for drums; their notes are counted as
+    ``dropped["non_drum_track"]``. A file without any drum track is read whole (drum MIDI
+    exported without the channel-10 flag).
+    """
+    counts = counts if counts is not None else LabelCounts()
+    has_drums = any(inst.is_drum for inst in midi.instruments)
+    notes = []
+    for inst in midi.instruments:
+        if has_drums and not inst.is_drum:
+            if inst.notes:
+                counts.dropped["non_drum_track"] += len(inst.notes)
+            continue
+        notes.extend((n.start, n.pitch, n.velocity) for n in inst.notes)
+    return notes
 
 
 def notes_to_onsets(notes, note_map_name: str, policy: TargetPolicy, counts: LabelCounts | None = None) -> list[Onset]:

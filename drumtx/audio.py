@@ -1,0 +1,116 @@
+"""Audio decoding: any rate, mono or stereo, to float32 mono at the feature sample rate.
+
+soundfile decodes (WAV, FLAC, OGG, MP3 with libsndfile >= 1.1), torchaudio resamples.
+Every failure is an :class:`AudioError` whose message is one line naming the file and the
+reason, so batch jobs (prepare, transcribe) can report it and go on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".opus")
+
+
+class AudioError(ValueError):
+    """A file that cannot serve as audio input (missing, unreadable, empty, non-finite)."""
+
+
+def _open(path: str | Path) -> sf.SoundFile:
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: audio file missing")
+    try:
+        return sf.SoundFile(str(path))
+    except Exception as exc:  # libsndfile raises LibsndfileError / RuntimeError / TypeError
+        # LibsndfileError's str repeats the path; its error_string is the reason alone.
+        reason = getattr(exc, "error_string", None) or _one_line(exc)
+        raise AudioError(f"{path}: unreadable audio ({reason})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def audio_duration(path: str | Path) -> float:
+    """Duration in seconds from the header only (no decoding)."""
+    with _open(path) as f:
+        if f.frames <= 0 or f.samplerate <= 0:
+            raise AudioError(f"{path}: zero-length audio")
+        return f.frames / f.samplerate
+
+
+def resample(wave: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
+    """Band-limited resampling of a 1-D float32 signal (torchaudio's windowed sinc)."""
+    if orig_sr == sample_rate:
+        return wave.astype(np.float32, copy=False)
+    g = math.gcd(int(orig_sr), int(sample_rate))
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_sr // g, sample_rate // g)
+    return out.numpy()
+
+
+def _to_mono(data: np.ndarray) -> np.ndarray:
+    return data.mean(axis=1, dtype=np.float32) if data.ndim == 2 else data.astype(np.float32, copy=False)
+
+
+def _check(path, wave: np.ndarray) -> np.ndarray:
+    if wave.size == 0:
+        raise AudioError(f"{path}: zero-length audio")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: audio holds non-finite samples (NaN or inf)")
+    return wave
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """The whole file as float32 mono ``(N,)`` at ``sample_rate`` (channels averaged)."""
+    with _open(path) as f:
+        orig_sr = f.samplerate
+        try:
+            data = f.read(dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioError(f"{path}: unreadable audio ({_one_line(exc)})") from None
+    wave = _check(path, _to_mono(data))
+    return _check(path, resample(wave, orig_sr, sample_rate))
+
+
+def iter_audio_blocks(
+    path: str | Path, sample_rate: int, block_seconds: float = 60.0, overlap_seconds: float = 2.0
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream a long file as ``(start_seconds, mono float32 block at sample_rate)``.
+
+    Consecutive blocks overlap by ``overlap_seconds`` (block ``k`` starts at
+    ``k * (block_seconds - overlap_seconds)``), so a consumer can drop the edges where
+    resampling and the model's receptive field are unreliable. Memory stays flat: only one
+    block is decoded at a time.
+    """
+    if overlap_seconds < 0 or block_seconds <= overlap_seconds:
+        raise ValueError(f"need block_seconds > overlap_seconds >= 0, got {block_seconds}, {overlap_seconds}")
+    with _open(path) as f:
+        orig_sr = f.samplerate
+        if f.frames <= 0:
+            raise AudioError(f"{path}: zero-length audio")
+        block = int(round(block_seconds * orig_sr))
+        overlap = int(round(overlap_seconds * orig_sr))
+        hop = block - overlap
+        start = 0
+        while start < f.frames:
+            f.seek(start)
+            try:
+                data = f.read(block, dtype="float32", always_2d=True)
+            except Exception as exc:
+                raise AudioError(f"{path}: unreadable audio at {start / orig_sr:.2f} s ({_one_line(exc)})") from None
+            if len(data) == 0:
+                break
+            wave = _check(path, _to_mono(data))
+            yield start / orig_sr, resample(wave, orig_sr, sample_rate)
+            if start + len(data) >= f.frames:
+                break
+            start += hop

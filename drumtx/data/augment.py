@@ -1,0 +1,163 @@
+"""Training-only augmentation (the ``augmentation`` config group).
+
+Two kinds, chosen by cost:
+
+* **On the fly, per training batch** (:class:`Augmentation`, run by the training
+  DataLoader's collate function, so validation and test never see it): random gain,
+  mixup (``Beta(alpha, alpha)`` mixing of the power spectrograms, targets combined as a
+  union and the hierarchical targets recomputed from the union roll), then SpecAugment
+  time and frequency masks.
+* **Pre-rendered into the cache** (``audio_variants``, see :func:`render_audio_variant`):
+  pitch shift and time stretch need the audio and a phase vocoder, far too slow per batch.
+  ``drumtx.prepare`` (or the datamodule) writes ``copies`` extra variants of every
+  *training* track, onset times scaled by the stretch factor, and the training set then
+  serves originals and variants alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+
+
+def render_audio_variant(wave: np.ndarray, sample_rate: int, semitones: float, stretch: float) -> np.ndarray:
+    """Pitch-shift by ``semitones`` and make the audio ``stretch`` times as long.
+
+    One phase-vocoder pass (librosa) to length ``stretch * 2**(semitones/12)``, then a resample
+    (soxr through librosa) by ``2**(-semitones/12)``: pitch moves, duration ends at ``stretch``.
+    Done by hand rather than ``librosa.effects.pitch_shift`` + ``time_stretch`` because that
+    pair runs the phase vocoder twice, smearing drum transients twice and costing double.
+    An onset at ``t`` seconds moves to ``t * stretch``.
+    """
+    import librosa
+
+    if stretch <= 0:
+        raise ValueError(f"stretch must be positive, got {stretch}")
+    ratio = 2.0 ** (semitones / 12.0)
+    y = np.asarray(wave, dtype=np.float32)
+    if abs(stretch * ratio - 1.0) > 1e-6:
+        y = librosa.effects.time_stretch(y, rate=1.0 / (stretch * ratio))
+    if abs(ratio - 1.0) > 1e-6:
+        y = librosa.resample(y, orig_sr=sample_rate * ratio, target_sr=sample_rate, res_type="soxr_hq")
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    if peak > 1.0:  # the vocoder can overshoot; keep the level range of the original
+        y = y / peak
+    return y.astype(np.float32)
+
+
+def _mask_spec(cfg: Mapping | None) -> tuple[int, int, int] | None:
+    if not cfg:
+        return None
+    lo, hi, count = int(cfg.get("min_width", 0)), int(cfg["max_width"]), int(cfg.get("count", 1))
+    if not 0 <= lo <= hi:
+        raise ValueError(f"mask widths need 0 <= min_width <= max_width, got {lo}, {hi}")
+    return (lo, hi, count) if count > 0 and hi > 0 else None
+
+
+class Augmentation:
+    """Per-batch augmentation of training batches (see the module docstring).
+
+    ``time_mask`` / ``freq_mask``: ``{min_width, max_width, count}`` in frames / mel bins
+    (None disables); ``mixup_alpha``: 0 disables; ``gain_db``: uniform gain in
+    ``[-gain_db, gain_db]`` dB per example; ``audio_variants``: pre-rendered pitch/stretch
+    variants (read by the cache, not used here).
+    """
+
+    def __init__(self, time_mask: Mapping | None = None, freq_mask: Mapping | None = None, mixup_alpha: float = 0.0,
+                 gain_db: float = 0.0, audio_variants: Mapping | None = None) -> None:
+        self.time_mask = _mask_spec(time_mask)
+        self.freq_mask = _mask_spec(freq_mask)
+        self.mixup_alpha = float(mixup_alpha)
+        self.gain_db = float(gain_db)
+        self.audio_variants = dict(audio_variants) if audio_variants else None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.time_mask or self.freq_mask or self.mixup_alpha > 0 or self.gain_db > 0)
+
+    def __repr__(self) -> str:
+        return (f"Augmentation(time_mask={self.time_mask}, freq_mask={self.freq_mask}, mixup_alpha={self.mixup_alpha}, "
+                f"gain_db={self.gain_db}, audio_variants={self.audio_variants})")
+
+    def __call__(self, batch: dict, log_eps: float, retarget: Callable[[np.ndarray], dict] | None = None,
+                 generator: torch.Generator | None = None) -> dict:
+        """Augment a collated training batch in place and return it.
+
+        ``retarget(roll (T, C) uint8) -> {name: (T,) int64}`` recomputes hierarchical targets
+        after mixup (the datamodule passes the policy's :func:`hierarchical_targets`).
+        """
+        if self.gain_db > 0:
+            batch["mel"] = self.gain(batch["mel"], log_eps, generator)
+        if self.mixup_alpha > 0:
+            if retarget is None:
+                raise ValueError("mixup needs a retarget function for the hierarchical targets")
+            batch = self.mixup(batch, log_eps, retarget, generator)
+        if self.time_mask or self.freq_mask:
+            batch["mel"] = self.mask(batch["mel"], generator)
+        return batch
+
+    def gain(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
+        """Scale the power by a random gain: exact in ``log(eps + power)`` space."""
+        db = (torch.rand(mel.shape[0], generator=generator) * 2 - 1) * self.gain_db
+        factor = (10.0 ** (db / 10.0)).to(mel.dtype).view(-1, *([1] * (mel.dim() - 1)))
+        power = (mel.exp() - log_eps).clamp_min(0)
+        return torch.log(power * factor + log_eps)
+
+    def mixup(self, batch: dict, log_eps: float, retarget, generator=None) -> dict:
+        """Mix each example with a random partner; the labels become the union of both."""
+        mel = batch["mel"]
+        b = mel.shape[0]
+        if b < 2:
+            return batch
+        # A random cycle through the batch: every example gets a partner other than itself.
+        order = torch.randperm(b, generator=generator)
+        perm = torch.empty_like(order)
+        perm[order] = order.roll(-1)
+        lam = _beta_from_uniform(torch.rand(b, generator=generator), self.mixup_alpha)
+        lam = lam.to(mel.dtype).view(-1, 1, 1)
+        power = (mel.exp() - log_eps).clamp_min(0)
+        batch["mel"] = torch.log(lam * power + (1 - lam) * power[perm] + log_eps)
+        batch["roll"] = torch.maximum(batch["roll"], batch["roll"][perm])
+        batch["velocity"] = torch.maximum(batch["velocity"], batch["velocity"][perm])
+        batch["mask"] = batch["mask"] | batch["mask"][perm]
+        union = batch["roll"].numpy().astype(np.uint8)
+        new = [retarget(union[i]) for i in range(b)]
+        batch["targets"] = {name: torch.from_numpy(np.stack([n[name] for n in new])) for name in batch["targets"]}
+        return batch
+
+    def mask(self, mel: torch.Tensor, generator=None) -> torch.Tensor:
+        """SpecAugment masks filled with each example's mean.
+
+        Hand-written instead of ``torchaudio.transforms.TimeMasking``: that draws widths in
+        ``[0, max]``, while the design asks for ``[min_width, max_width]`` (5-10).
+        """
+        mel = mel.clone()
+        b, n_mels, t = mel.shape
+        fill = mel.mean(dim=(1, 2))
+        for axis, spec, size in ((2, self.time_mask, t), (1, self.freq_mask, n_mels)):
+            if not spec:
+                continue
+            lo, hi, count = spec
+            for i in range(b):
+                for _ in range(count):
+                    width = min(int(torch.randint(lo, hi + 1, (1,), generator=generator)), size)
+                    start = int(torch.randint(0, size - width + 1, (1,), generator=generator))
+                    if axis == 2:
+                        mel[i, :, start:start + width] = fill[i]
+                    else:
+                        mel[i, start:start + width, :] = fill[i]
+        return mel
+
+
+def _beta_from_uniform(u: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Beta(alpha, alpha) samples from uniforms via the inverse CDF (scipy's betaincinv).
+
+    Inverse CDF rather than ``torch.distributions.Beta`` so that the draw follows the
+    DataLoader worker's seeded torch RNG (Beta.sample takes no generator).
+    """
+    from scipy.special import betaincinv
+
+    return torch.from_numpy(betaincinv(alpha, alpha, u.double().numpy())).float()
+

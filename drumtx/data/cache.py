@@ -1,0 +1,583 @@
+"""The on-disk feature cache: log-mel and frame targets computed once per track.
+
+Layout (``<cache_root>/<data.name>-<hash>/``, the hash covering the feature config, the
+target policy, the note map, the vocabulary and the dataset identity, so a changed
+parameter gets a fresh directory instead of stale data)::
+
+    spec.json            what the hash covers, for humans and for the check on open
+    manifest.json        key -> {dir, n_frames, duration, variant_of, params} of finished tracks
+    skipped.json         key -> {path, reason} of tracks that could not be prepared
+    tracks/<dir>/        one finished track (written to tmp/ then os.replace'd: atomic)
+        mel.npy          float16 (n_mels, T) log-mel
+        roll.npy         uint8 (T, C) multi-hot fine-class onsets
+        velocity.npy     float16 (T, C) velocity / 127 at onset frames
+        targets.npy      uint8 (T, K) hierarchical targets, K = meta["target_names"]
+        onsets.json      exact onset times [[seconds, fine_class, velocity], ...] (for evaluation)
+        meta.json        key, source files, n_frames, duration, label counts (collisions ...)
+    tmp/                 work in progress; cleared at the start of every run
+
+Pre-rendered audio augmentation (pitch shift + time stretch, see
+:mod:`drumtx.data.augment`) adds training-only variants ``<key>#<tag>.<i>`` in the same
+``tracks/`` folder; ``<tag>`` hashes the variant ranges, so other ranges are new variants.
+
+Resuming: a finished track is a directory under ``tracks/``; the manifest is rebuilt from
+those on every run, so an interrupted run loses at most the tracks in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from drumtx.targets import (
+    HIERARCHY,
+    LabelCounts,
+    Onset,
+    TargetPolicy,
+    hierarchical_targets,
+    onset_roll,
+    read_midi_onsets,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bump when the stored arrays change meaning; part of the cache hash.
+CACHE_VERSION = 1
+ARRAYS = ("mel", "roll", "velocity", "targets")
+
+
+def target_names(policy: TargetPolicy) -> list[str]:
+    """The hierarchical targets present for the policy's vocabulary, in HIERARCHY order."""
+    return [n for n in HIERARCHY if n != "hihat_pedal" or policy.hihat_pedal]
+
+
+def _short_hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def _safe_name(key: str) -> str:
+    """A file-system-safe, collision-free directory name for a track key."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._")[-80:]
+    return f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """Pre-rendered audio augmentation: ``copies`` variants per training track, each with a
+    pitch shift (semitones) and a time-stretch factor (duration multiplier) drawn uniformly
+    from the ranges, reproducibly from the track key."""
+
+    pitch_shift_semitones: tuple[float, float] = (-2.0, 2.0)
+    time_stretch: tuple[float, float] = (0.9, 1.1)
+    copies: int = 1
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg) -> VariantSpec | None:
+        if not cfg:
+            return None
+        cfg = dict(cfg)
+        spec = cls(
+            pitch_shift_semitones=tuple(float(x) for x in cfg.get("pitch_shift_semitones", (0.0, 0.0))),
+            time_stretch=tuple(float(x) for x in cfg.get("time_stretch", (1.0, 1.0))),
+            copies=int(cfg.get("copies", 1)),
+            seed=int(cfg.get("seed", 0)),
+        )
+        lo, hi = spec.time_stretch
+        if not 0 < lo <= hi:
+            raise ValueError(f"time_stretch range must be 0 < low <= high, got {spec.time_stretch}")
+        return spec if spec.copies > 0 else None
+
+    @property
+    def tag(self) -> str:
+        return "v" + _short_hash([self.pitch_shift_semitones, self.time_stretch, self.seed])[:6]
+
+    def key(self, key: str, i: int) -> str:
+        return f"{key}#{self.tag}.{i}"
+
+    def params(self, key: str, i: int) -> dict:
+        seed = int.from_bytes(hashlib.sha1(self.key(key, i).encode()).digest()[:8], "big")
+        rng = np.random.default_rng(seed)
+        return {
+            "semitones": float(rng.uniform(*self.pitch_shift_semitones)),
+            "stretch": float(rng.uniform(*self.time_stretch)),
+        }
+
+
+@dataclass
+class CachedTrack:
+    """One prepared track; arrays are read-only memory maps."""
+
+    key: str
+    mel: np.ndarray  # (n_mels, T) float16
+    roll: np.ndarray  # (T, C) uint8
+    velocity: np.ndarray  # (T, C) float16
+    targets: np.ndarray  # (T, K) uint8
+    meta: dict
+    directory: Path
+
+    @property
+    def n_frames(self) -> int:
+        return self.roll.shape[0]
+
+    def onsets(self) -> list[Onset]:
+        data = json.loads((self.directory / "onsets.json").read_text())
+        return [Onset(float(t), str(c), int(v)) for t, c, v in data]
+
+
+@dataclass
+class PrepareReport:
+    cache_dir: Path
+    done: list[str] = field(default_factory=list)  # prepared in this run
+    reused: int = 0  # already in the cache
+    skipped: dict[str, dict] = field(default_factory=dict)  # key -> {path, reason}
+    counts: LabelCounts = field(default_factory=LabelCounts)  # labels of the tracks done in this run
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"cache {self.cache_dir}: {len(self.done)} prepared, {self.reused} reused, "
+            f"{len(self.skipped)} skipped in {self.seconds:.1f} s"
+        ]
+        reasons = Counter(v["reason"] for v in self.skipped.values())  # a bad track and its variants: one line
+        lines += [f"  skipped {r}" + (f" ({n} tracks/variants)" if n > 1 else "") for r, n in reasons.items()]
+        return "\n".join(lines)
+
+
+class FeatureCache:
+    """One cache directory: the spec it was made for, its manifest and its tracks."""
+
+    def __init__(self, directory: Path, spec: dict):
+        self.directory = Path(directory)
+        self.spec = spec
+        self.tracks_dir = self.directory / "tracks"
+        self.tmp_dir = self.directory / "tmp"
+
+    @classmethod
+    def for_config(cls, cache_root, index_name: str, index_identity: dict, features, policy: TargetPolicy,
+                   note_map: str) -> FeatureCache:
+        spec = {
+            "version": CACHE_VERSION,
+            "features": features.config_dict(),
+            "policy": asdict(policy),
+            "note_map": note_map,
+            "fine_classes": policy.vocab.fine_classes,
+            "target_names": target_names(policy),
+            "data": index_identity,
+        }
+        directory = Path(cache_root).expanduser().resolve() / f"{index_name}-{_short_hash(spec)}"
+        return cls(directory, spec)
+
+    def create(self) -> None:
+        self.tracks_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(exist_ok=True)
+        spec_path = self.directory / "spec.json"
+        if spec_path.exists():
+            stored = json.loads(spec_path.read_text())
+            if json.loads(json.dumps(self.spec, default=str)) != stored:
+                raise RuntimeError(f"{spec_path}: cache spec differs from the config (hash collision?)")
+        else:
+            _write_json(spec_path, self.spec)
+
+    # ---- manifest -------------------------------------------------------------------------
+    def manifest(self) -> dict[str, dict]:
+        path = self.directory / "manifest.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def rebuild_manifest(self) -> dict[str, dict]:
+        """The manifest made consistent with ``tracks/``: drop vanished, add unlisted dirs."""
+        manifest = self.manifest()
+        present = {e.name for e in os.scandir(self.tracks_dir)} if self.tracks_dir.is_dir() else set()
+        manifest = {k: v for k, v in manifest.items() if v["dir"] in present}
+        listed = {v["dir"] for v in manifest.values()}
+        for name in sorted(present - listed):
+            try:
+                meta = json.loads((self.tracks_dir / name / "meta.json").read_text())
+            except (OSError, ValueError):
+                shutil.rmtree(self.tracks_dir / name, ignore_errors=True)  # not ours or torn: redo
+                continue
+            manifest[meta["key"]] = manifest_entry(meta)
+        return manifest
+
+    def save_manifest(self, manifest: dict) -> None:
+        _write_json(self.directory / "manifest.json", manifest)
+
+    def skipped(self) -> dict[str, dict]:
+        path = self.directory / "skipped.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    # ---- tracks ---------------------------------------------------------------------------
+    def track_dir(self, key: str) -> Path:
+        return self.tracks_dir / _safe_name(key)
+
+    def load(self, key: str, mmap: bool = True) -> CachedTrack:
+        d = self.track_dir(key)
+        mode = "r" if mmap else None
+        arrays = {name: np.load(d / f"{name}.npy", mmap_mode=mode) for name in ARRAYS}
+        meta = json.loads((d / "meta.json").read_text())
+        return CachedTrack(key=key, meta=meta, directory=d, **arrays)
+
+    @contextmanager
+    def lock(self):
+        """Serialise preparation of one cache across processes (DDP ranks, parallel sweeps)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "w") as f:
+            try:
+                import fcntl
+
+                fcntl.flock(f, fcntl.LOCK_EX)
+            except ImportError:  # not POSIX: no locking
+                pass
+            yield
+
+
+def manifest_entry(meta: dict) -> dict:
+    return {k: meta.get(k) for k in ("dir", "n_frames", "duration", "variant_of", "params", "split")}
+
+
+# ---- the per-track work (runs in worker processes) -------------------------------------------
+_FEATURES = {}
+
+
+def _features(config: dict):
+    from drumtx.features import LogMel
+
+    key = json.dumps(config, sort_keys=True)
+    if key not in _FEATURES:
+        _FEATURES[key] = LogMel(**config)
+    return _FEATURES[key]
+
+
+def process_track(job: dict) -> dict:
+    """Features and targets of one track (or variant), written atomically. Returns its meta."""
+    from drumtx.audio import load_audio
+    from drumtx.data.augment import render_audio_variant
+
+    policy = TargetPolicy(**job["policy"])
+    vocab = policy.vocab
+    features = _features(job["features"])
+    counts = LabelCounts()
+    onsets = read_midi_onsets(job["midi"], job["note_map"], policy, counts)
+    wave = load_audio(job["audio"], features.sample_rate)
+    params = job.get("params")
+    if params:
+        wave = render_audio_variant(wave, features.sample_rate, params["semitones"], params["stretch"])
+        onsets = [Onset(o.time * params["stretch"], o.fine_class, o.velocity) for o in onsets]
+    mel = features.compute(wave)
+    n_frames = mel.shape[1]
+    roll, velocity = onset_roll(onsets, n_frames, features.fps, vocab, counts)
+    targets = hierarchical_targets(roll, vocab, policy, counts)
+    names = target_names(policy)
+    kept = [o for o in onsets if 0 <= round(o.time * features.fps) < n_frames]
+
+    final = Path(job["final_dir"])
+    tmp = Path(job["tmp_root"]) / f"{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        np.save(tmp / "mel.npy", mel.astype(np.float16))
+        np.save(tmp / "roll.npy", roll)
+        np.save(tmp / "velocity.npy", velocity.astype(np.float16))
+        np.save(tmp / "targets.npy", np.stack([targets[n] for n in names], axis=1).astype(np.uint8))
+        (tmp / "onsets.json").write_text(json.dumps([[o.time, o.fine_class, o.velocity] for o in kept]))
+        meta = {
+            "key": job["key"],
+            "dir": final.name,
+            "split": job["split"],
+            "audio": str(job["audio"]),
+            "midi": str(job["midi"]),
+            "n_frames": int(n_frames),
+            "duration": len(wave) / features.sample_rate,
+            "fps": features.fps,
+            "variant_of": job.get("variant_of"),
+            "params": params,
+            "fine_classes": vocab.fine_classes,
+            "target_names": names,
+            "counts": counts.to_dict(),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not (final / "meta.json").exists():  # not a concurrent twin that finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return meta
+
+
+def _one_line(exc: BaseException) -> str:
+    """ValueErrors here (AudioError, MIDI) are written as reasons; others get their type."""
+    text = " ".join(str(exc).split())
+    return text if text and isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _safe_process(job: dict) -> dict:
+    """Never raises: a bad file becomes a reason, the run goes on."""
+    try:
+        return {"ok": True, "meta": process_track(job)}
+    except MemoryError:
+        reason = "out of memory"
+    except Exception as exc:  # any decoder/parser failure is a per-file problem
+        reason = _one_line(exc)
+    # Reasons from drumtx.audio / read_midi_onsets name their file; name it for the rest.
+    named = any(str(p) in reason for p in (job.get("audio"), job.get("midi")) if p)
+    return {"ok": False, "reason": reason if named else f"{job.get('audio') or job.get('midi')}: {reason}"}
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # the pool is the parallelism; avoid oversubscribing cores
+
+
+def default_mp_context() -> str:
+    """``fork`` where safe (POSIX, CUDA not initialised): workers start at once, with torch
+    already imported; ``spawn`` otherwise (a forked CUDA context is unusable)."""
+    import sys
+
+    import torch
+
+    if sys.platform.startswith("linux") and not torch.cuda.is_initialized():
+        return "fork"
+    return "spawn"
+
+
+def run_jobs(jobs: list[dict], num_workers: int, on_result: Callable[[dict, dict], None],
+             mp_context: str | None = None) -> None:
+    """Run jobs inline (``num_workers=0``) or in a process pool with bounded in-flight work.
+
+    A worker that dies (a decoder segfault) breaks the pool. The jobs that were in flight
+    are then re-run one at a time in a one-worker pool, so the file that kills its process is
+    identified exactly and reported; every other job still runs.
+    """
+    if num_workers <= 0:
+        for job in jobs:
+            on_result(job, _safe_process(job))
+        return
+    ctx = multiprocessing.get_context(mp_context or default_mp_context())
+    pending, suspects = deque(jobs), deque()
+    while pending or suspects:
+        isolate = bool(suspects)
+        queue, limit = (suspects, 1) if isolate else (pending, 2 * num_workers)
+        inflight: dict = {}
+        try:
+            with ProcessPoolExecutor(1 if isolate else num_workers, mp_context=ctx, initializer=_worker_init) as pool:
+                while queue or inflight:
+                    while queue and len(inflight) < limit:
+                        job = queue.popleft()
+                        inflight[pool.submit(_safe_process, job)] = job
+                    done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        result = fut.result()  # BrokenProcessPool propagates
+                        on_result(inflight.pop(fut), result)
+        except BrokenProcessPool:
+            for fut, job in inflight.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    on_result(job, fut.result())
+                elif isolate:  # it ran alone: it is the culprit
+                    on_result(job, {"ok": False, "reason": f"{job.get('audio') or job.get('midi')}: "
+                                                           "worker process crashed on this file"})
+                else:
+                    suspects.append(job)
+
+
+# ---- orchestration ---------------------------------------------------------------------------
+def plan_jobs(tracks: Iterable, cache: FeatureCache, variants: VariantSpec | None = None,
+              variant_splits: Iterable[str] = ("train",)) -> list[dict]:
+    """One job per track (and per variant of tracks in ``variant_splits``)."""
+    spec = cache.spec
+    common = {"features": spec["features"], "policy": spec["policy"], "note_map": spec["note_map"],
+              "tmp_root": str(cache.tmp_dir)}
+    jobs = []
+    for t in tracks:
+        base = {**common, "midi": str(t.midi), "audio": str(t.audio) if t.audio else None, "split": t.split}
+        jobs.append({**base, "key": t.key, "final_dir": str(cache.track_dir(t.key))})
+        if variants is not None and t.split in variant_splits:
+            for i in range(variants.copies):
+                vkey = variants.key(t.key, i)
+                jobs.append({**base, "key": vkey, "final_dir": str(cache.track_dir(vkey)), "variant_of": t.key,
+                             "params": variants.params(t.key, i)})
+    return jobs
+
+
+def _precheck(job: dict) -> str | None:
+    """Reasons known without decoding (so the pool never starts for them)."""
+    if not Path(job["midi"]).is_file():
+        return f"{job['midi']}: MIDI file missing"
+    if not job["audio"]:
+        return f"{job['midi']}: no audio file for this track"
+    if not Path(job["audio"]).is_file():
+        return f"{job['audio']}: audio file missing"
+    return None
+
+
+def prepare_cache(
+    cache: FeatureCache,
+    tracks: list,
+    variants: VariantSpec | None = None,
+    variant_splits: Iterable[str] = ("train",),
+    num_workers: int = 2,
+    retry_failed: bool = True,
+    progress: bool = True,
+    mp_context: str | None = None,
+) -> PrepareReport:
+    """Compute every missing track (and variant) of ``tracks`` into ``cache``.
+
+    Resumable: finished tracks are reused. Tracks that failed before are retried only with
+    ``retry_failed`` (their failures are remembered in ``skipped.json``).
+    """
+    from tqdm.auto import tqdm
+
+    start = time.time()
+    report = PrepareReport(cache.directory)
+    with cache.lock():
+        cache.create()
+        shutil.rmtree(cache.tmp_dir, ignore_errors=True)
+        cache.tmp_dir.mkdir()
+        manifest = cache.rebuild_manifest()
+        skipped = cache.skipped()
+        jobs = []
+        for job in plan_jobs(tracks, cache, variants, variant_splits):
+            if job["key"] in manifest:
+                report.reused += 1
+            elif job["key"] in skipped and not retry_failed:
+                report.skipped[job["key"]] = skipped[job["key"]]
+            elif (reason := _precheck(job)) is not None:
+                report.skipped[job["key"]] = skipped[job["key"]] = {"path": job["audio"] or job["midi"],
+                                                                    "reason": reason}
+            else:
+                jobs.append(job)
+        bar = tqdm(total=len(jobs), desc=f"prepare {cache.directory.name}", unit="track", disable=not progress)
+        last_save = [time.time()]
+
+        def on_result(job: dict, result: dict) -> None:
+            bar.update(1)
+            if result["ok"]:
+                meta = result["meta"]
+                manifest[job["key"]] = manifest_entry(meta)
+                skipped.pop(job["key"], None)
+                report.done.append(job["key"])
+                report.counts.update(_counts_from_dict(meta["counts"]))
+            else:
+                entry = {"path": job["audio"] or job["midi"], "reason": result["reason"]}
+                skipped[job["key"]] = report.skipped[job["key"]] = entry
+                bar.write(f"skipped {entry['reason']}")
+            if time.time() - last_save[0] > 30:  # progress survives a kill, not only a clean stop
+                cache.save_manifest(manifest)
+                last_save[0] = time.time()
+
+        try:
+            run_jobs(jobs, num_workers, on_result, mp_context)
+        finally:
+            bar.close()
+            cache.save_manifest(manifest)
+            _write_json(cache.directory / "skipped.json", {k: v for k, v in skipped.items() if k not in manifest})
+            shutil.rmtree(cache.tmp_dir, ignore_errors=True)
+    report.seconds = time.time() - start
+    return report
+
+
+def _counts_from_dict(d: dict) -> LabelCounts:
+    counts = LabelCounts()
+    for name, values in d.items():
+        getattr(counts, name).update({k: int(v) for k, v in values.items()})
+    return counts
+
+
+# ---- the configured dataset as seen by the cache (no Lightning needed) ---------------------------------
+SPLITS = ("train", "validation", "test")
+
+
+class DataSource:
+    """A ``data`` config resolved: dataset index, target policy, features, cache, variants.
+
+    What ``python -m drumtx.prepare`` and :class:`~drumtx.data.datamodule.DrumDataModule`
+    share, so both compute the same cache key and prepare the same tracks.
+    """
+
+    def __init__(self, data_config: dict, features, policy: TargetPolicy, note_map: str, cache_root,
+                 variants: VariantSpec | None = None, max_tracks: int | None = None, prepare_workers: int = 2):
+        self.data_config = dict(data_config)
+        self.features, self.policy, self.note_map = features, policy, note_map
+        self.cache_root = Path(str(cache_root))
+        self.variants, self.max_tracks, self.prepare_workers = variants, max_tracks, int(prepare_workers)
+        self._index = None
+        self._cache = None
+
+    @classmethod
+    def from_config(cls, cfg) -> DataSource:
+        """From a composed entry config (``cfg.data``, ``cfg.features``, optional ``cfg.augmentation``)."""
+        from hydra.utils import instantiate
+        from omegaconf import OmegaConf
+
+        data = OmegaConf.to_container(cfg.data, resolve=True)
+        aug = cfg.get("augmentation")
+        variants = VariantSpec.from_config(OmegaConf.to_container(aug, resolve=True).get("audio_variants")) if aug else None
+        return cls(data, instantiate(cfg.features), TargetPolicy(**(data.get("targets") or {})),
+                   data.get("note_map", "roland_td17"), data.get("cache_dir", "cache"), variants,
+                   data.get("max_tracks"), data.get("prepare_workers", 2))
+
+    @property
+    def index(self):
+        if self._index is None:
+            from drumtx.data.datasets import build_index
+
+            self._index = build_index(self.data_config)
+        return self._index
+
+    @property
+    def cache(self) -> FeatureCache:
+        if self._cache is None:
+            self._cache = FeatureCache.for_config(self.cache_root, self.index.name, self.index.identity, self.features,
+                                                  self.policy, self.note_map)
+        return self._cache
+
+    def split_tracks(self, split: str) -> list:
+        return self.index.split(split, self.max_tracks)
+
+    def keys(self, split: str, with_variants: bool = True) -> list[str]:
+        """Cache keys of a split: its tracks, plus their variants for ``train``."""
+        keys = []
+        for t in self.split_tracks(split):
+            keys.append(t.key)
+            if with_variants and split == "train" and self.variants is not None:
+                keys += [self.variants.key(t.key, i) for i in range(self.variants.copies)]
+        return keys
+
+    def missing_keys(self, splits=SPLITS) -> list[str]:
+        """Wanted keys neither in the cache nor known to be unusable."""
+        manifest, skipped = self.cache.manifest(), self.cache.skipped()
+        return [k for s in splits for k in self.keys(s) if k not in manifest and k not in skipped]
+
+    def prepare(self, splits=SPLITS, retry_failed: bool = False, num_workers: int | None = None,
+                progress: bool = True) -> PrepareReport:
+        tracks = [t for s in splits for t in self.split_tracks(s)]
+        workers = self.prepare_workers if num_workers is None else int(num_workers)
+        return prepare_cache(self.cache, tracks, self.variants, num_workers=workers, retry_failed=retry_failed,
+                             progress=progress)

@@ -1,0 +1,382 @@
+"""The LightningDataModule: cached features in, training crops and whole evaluation tracks out.
+
+Build it from the composed config (``features`` and ``augmentation`` stay configs; the module
+instantiates them)::
+
+    dm = hydra.utils.instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation,
+                                 _recursive_=False)
+    # or, the same: dm = DrumDataModule.from_config(cfg)
+
+``prepare_data()`` fills the feature cache when tracks are missing (same code as
+``python -m drumtx.prepare``), so ``python -m drumtx.train`` works on a fresh checkout.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import logging
+import math
+import random
+from collections import OrderedDict
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from drumtx.data.augment import Augmentation
+from drumtx.data.cache import SPLITS, DataSource, FeatureCache, PrepareReport, VariantSpec, target_names
+from drumtx.data.datasets import DatasetIndex, Track
+from drumtx.features import LogMel
+from drumtx.targets import Onset, TargetPolicy, hierarchical_targets
+from drumtx.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+class _TrackReader:
+    """Memory-mapped arrays of cached tracks, a bounded number open at a time per process.
+
+    Bounded because every open map counts against ``vm.max_map_count`` (65530 by default),
+    and E-GMD has 45k tracks with four arrays each.
+    """
+
+    def __init__(self, tracks_dir: Path, max_open: int = 256):
+        self.tracks_dir = Path(tracks_dir)
+        self.max_open = max_open
+        self._open: OrderedDict = OrderedDict()
+
+    def __getstate__(self):  # workers open their own maps
+        return {"tracks_dir": self.tracks_dir, "max_open": self.max_open}
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    def __call__(self, dirname: str) -> dict[str, np.ndarray]:
+        arrays = self._open.get(dirname)
+        if arrays is None:
+            d = self.tracks_dir / dirname
+            arrays = {n: np.load(d / f"{n}.npy", mmap_mode="r") for n in ("mel", "roll", "velocity", "targets")}
+            self._open[dirname] = arrays
+            if len(self._open) > self.max_open:
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(dirname)
+        return arrays
+
+
+def _example(arrays: dict, start: int, length: int, names: list[str], pad_value: float) -> dict:
+    """Frames ``[start, start + length)`` of one track, zero-padded (mask False) past its end."""
+    n = arrays["roll"].shape[0]
+    stop = min(start + length, n)
+    real = stop - start
+    mel = np.full((arrays["mel"].shape[0], length), pad_value, dtype=np.float32)
+    mel[:, :real] = arrays["mel"][:, start:stop]
+    roll = np.zeros((length, arrays["roll"].shape[1]), dtype=np.float32)
+    roll[:real] = arrays["roll"][start:stop]
+    velocity = np.zeros_like(roll)
+    velocity[:real] = arrays["velocity"][start:stop]
+    targets = np.zeros((length, len(names)), dtype=np.int64)
+    targets[:real] = arrays["targets"][start:stop]
+    mask = np.zeros(length, dtype=bool)
+    mask[:real] = True
+    return {
+        "mel": torch.from_numpy(mel),
+        "roll": torch.from_numpy(roll),
+        "velocity": torch.from_numpy(velocity),
+        "targets": {name: torch.from_numpy(np.ascontiguousarray(targets[:, k])) for k, name in enumerate(names)},
+        "mask": torch.from_numpy(mask),
+    }
+
+
+class CropDataset(Dataset):
+    """Random fixed-length crops for training.
+
+    An epoch holds ``sum(ceil(T / crop))`` crops, each track drawn in proportion to its
+    length (about one pass over the data); the crop start is uniform in the track. Draws use
+    torch's RNG, which the DataLoader seeds per worker (and ``seed_everything`` in the main
+    process), so workers never repeat each other's crops.
+    """
+
+    def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], crop_frames: int,
+                 names: list[str], pad_value: float):
+        if not entries:
+            raise ValueError("no training tracks in the cache")
+        self.reader, self.entries, self.crop = reader, entries, int(crop_frames)
+        self.names, self.pad_value = names, pad_value
+        self.cum = np.cumsum([max(1, math.ceil(n / self.crop)) for _, _, n in entries]).tolist()
+
+    def __len__(self) -> int:
+        return self.cum[-1]
+
+    def __getitem__(self, i: int) -> dict:
+        key, dirname, n = self.entries[bisect.bisect_right(self.cum, i)]
+        start = int(torch.randint(0, max(1, n - self.crop + 1), (1,)))
+        return _example(self.reader(dirname), start, self.crop, self.names, self.pad_value)
+
+
+class ChunkDataset(Dataset):
+    """Whole tracks, in order, cut into consecutive chunks of ``chunk_frames``.
+
+    Each example carries ``track`` (key) and ``chunk_start`` (frame offset): concatenating a
+    track's chunks (masked frames dropped) restores the whole track.
+    """
+
+    def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], chunk_frames: int,
+                 names: list[str], pad_value: float):
+        self.reader, self.entries, self.names, self.pad_value = reader, entries, names, pad_value
+        self.items = [(k, d, s, min(chunk_frames, n - s)) for k, d, n in entries for s in range(0, n, chunk_frames)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        key, dirname, start, length = self.items[i]
+        ex = _example(self.reader(dirname), start, length, self.names, self.pad_value)
+        ex["track"] = key
+        ex["chunk_start"] = torch.tensor(start, dtype=torch.int64)
+        return ex
+
+
+def pad_collate(examples: list[dict], pad_value: float) -> dict:
+    """Stack examples, padding time to the longest (padding: silence, zero targets, mask False)."""
+    t = max(ex["mask"].shape[0] for ex in examples)
+
+    def pad(x: torch.Tensor, dim: int, value=0) -> torch.Tensor:
+        missing = t - x.shape[dim]
+        if not missing:
+            return x
+        shape = list(x.shape)
+        shape[dim] = missing
+        return torch.cat([x, torch.full(shape, value, dtype=x.dtype)], dim=dim)
+
+    batch = {
+        "mel": torch.stack([pad(ex["mel"], 1, pad_value) for ex in examples]),
+        "roll": torch.stack([pad(ex["roll"], 0) for ex in examples]),
+        "velocity": torch.stack([pad(ex["velocity"], 0) for ex in examples]),
+        "targets": {n: torch.stack([pad(ex["targets"][n], 0) for ex in examples]) for n in examples[0]["targets"]},
+        "mask": torch.stack([pad(ex["mask"], 0, False) for ex in examples]),
+    }
+    if "track" in examples[0]:
+        batch["track"] = [ex["track"] for ex in examples]
+        batch["chunk_start"] = torch.stack([ex["chunk_start"] for ex in examples])
+    return batch
+
+
+def _retarget(roll: np.ndarray, vocab: Vocabulary, policy: TargetPolicy) -> dict[str, np.ndarray]:
+    return hierarchical_targets(roll, vocab, policy)
+
+
+class TrainCollate:
+    """Collate + on-the-fly augmentation; only the training DataLoader uses it."""
+
+    def __init__(self, augmentation: Augmentation, log_eps: float, pad_value: float, policy: TargetPolicy):
+        self.augmentation, self.log_eps, self.pad_value = augmentation, log_eps, pad_value
+        self.retarget = functools.partial(_retarget, vocab=policy.vocab, policy=policy)
+
+    def __call__(self, examples: list[dict]) -> dict:
+        batch = pad_collate(examples, self.pad_value)
+        if self.augmentation.active:
+            batch = self.augmentation(batch, self.log_eps, self.retarget)
+        return batch
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy and random in each DataLoader worker from torch's per-worker seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _instantiate(obj, default_cls):
+    if obj is None:
+        return default_cls()
+    if isinstance(obj, torch.nn.Module | Augmentation):
+        return obj
+    from hydra.utils import instantiate
+
+    return instantiate(obj)
+
+
+class DrumDataModule(pl.LightningDataModule):
+    """Serves the cached dataset described by a ``data`` config.
+
+    Construction (``_recursive_=False`` keeps ``features``/``augmentation`` as configs)::
+
+        dm = hydra.utils.instantiate(cfg.data, features=cfg.features,
+                                     augmentation=cfg.augmentation, _recursive_=False)
+        dm = DrumDataModule.from_config(cfg)  # the same
+        dm.prepare_data(); dm.setup("fit")
+
+    ``features`` / ``augmentation`` may also be a :class:`LogMel` / :class:`Augmentation`
+    instance or None (defaults). Extra keys in the data config (e.g. a synthesis section)
+    are accepted and kept in ``extra_config``.
+
+    Batches (dict): ``mel`` float32 (B, n_mels, T); ``roll`` float32 (B, T, C); ``targets``
+    {name: int64 (B, T)} for :func:`target_names`; ``velocity`` float32 (B, T, C); ``mask``
+    bool (B, T). Validation/test batches add ``track`` (list[str]) and ``chunk_start`` int64
+    (B,), and are padded only to the longest chunk in the batch. Training batches are random
+    crops of ``crop_seconds`` with the augmentation applied.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        root: str,
+        format: str = "egmd",  # noqa: A002 - the config key
+        csv: str | None = None,
+        note_map: str = "roland_td17",
+        targets: dict | None = None,
+        splits: dict | None = None,
+        crop_seconds: float = 4.0,
+        eval_chunk_seconds: float = 30.0,
+        batch_size: int = 16,
+        num_workers: int = 2,
+        max_tracks: int | None = None,
+        cache_dir: str = "cache",
+        folder_split: dict | None = None,
+        features=None,
+        augmentation=None,
+        prepare_workers: int = 2,
+        auto_prepare: bool = True,
+        leak_check: str = "raise",
+        pin_memory: bool = False,
+        **extra_config,
+    ) -> None:
+        super().__init__()
+        from omegaconf import DictConfig, OmegaConf
+
+        def plain(x):
+            return OmegaConf.to_container(x, resolve=True) if isinstance(x, DictConfig) else x
+
+        data_config = {
+            "name": name, "root": str(root), "format": format, "csv": csv, "splits": plain(splits),
+            "folder_split": plain(folder_split), "leak_check": leak_check,
+        }
+        policy = TargetPolicy(**(plain(targets) or {}))
+        self.features: LogMel = _instantiate(features, LogMel)
+        self.augmentation: Augmentation = _instantiate(augmentation, Augmentation)
+        self.source = DataSource(data_config, self.features, policy, note_map, cache_dir,
+                                 VariantSpec.from_config(self.augmentation.audio_variants), max_tracks, prepare_workers)
+        self.policy = policy
+        self.vocab = policy.vocab
+        self.fps = self.features.fps
+        self.target_names = target_names(policy)
+        self.crop_frames = max(1, int(round(crop_seconds * self.fps)))
+        self.chunk_frames = max(1, int(round(eval_chunk_seconds * self.fps)))
+        self.batch_size, self.num_workers = int(batch_size), int(num_workers)
+        self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
+        self.extra_config = {k: plain(v) for k, v in extra_config.items()}
+        self._entries: dict[str, list[tuple[str, str, int]]] = {}
+
+    @classmethod
+    def from_config(cls, cfg) -> DrumDataModule:
+        from hydra.utils import instantiate
+
+        return instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
+
+    # ---- dataset and cache (see drumtx.data.cache.DataSource) ---------------------------------------
+    @property
+    def index(self) -> DatasetIndex:
+        return self.source.index
+
+    @property
+    def cache(self) -> FeatureCache:
+        return self.source.cache
+
+    @property
+    def variants(self) -> VariantSpec | None:
+        return self.source.variants
+
+    def split_tracks(self, split: str) -> list[Track]:
+        return self.source.split_tracks(split)
+
+    def prepare(self, splits=SPLITS, retry_failed: bool = False, num_workers: int | None = None,
+                progress: bool = True) -> PrepareReport:
+        """Compute the missing tracks of ``splits`` (and training variants) into the cache:
+        the code behind both ``python -m drumtx.prepare`` and :meth:`prepare_data`."""
+        return self.source.prepare(splits, retry_failed, num_workers, progress)
+
+    def prepare_data(self) -> None:
+        """Fill the cache when tracks are missing (a no-op otherwise)."""
+        missing = self.source.missing_keys()
+        if not missing:
+            return
+        if not self.auto_prepare:
+            raise RuntimeError(f"{len(missing)} tracks missing from {self.cache.directory}; run python -m drumtx.prepare")
+        log.info("preparing %d missing tracks into %s", len(missing), self.cache.directory)
+        report = self.prepare()
+        log.info(report.summary())
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.source.missing_keys():
+            self.prepare_data()
+        manifest = self.cache.manifest()
+        lost = 0
+        for split in SPLITS:
+            keys = self.source.keys(split)
+            self._entries[split] = [(k, manifest[k]["dir"], int(manifest[k]["n_frames"])) for k in keys if k in manifest]
+            lost += len(keys) - len(self._entries[split])
+        if lost:
+            log.warning("%d tracks unavailable (reasons in %s)", lost, self.cache.directory / "skipped.json")
+
+    # ---- loaders -------------------------------------------------------------------------------
+    def _reader(self) -> _TrackReader:
+        return _TrackReader(self.cache.tracks_dir)
+
+    def _entries_for(self, split: str) -> list[tuple[str, str, int]]:
+        if not self._entries:
+            self.setup()
+        entries = self._entries.get(split, [])
+        if not entries:
+            raise RuntimeError(f"split {split!r} has no prepared tracks in {self.cache.directory}")
+        return entries
+
+    def _loader(self, dataset, shuffle: bool, collate) -> DataLoader:
+        generator = torch.Generator()
+        generator.manual_seed(torch.initial_seed() % 2**63)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate,
+            worker_init_fn=seed_worker,
+            generator=generator,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        ds = CropDataset(self._reader(), self._entries_for("train"), self.crop_frames, self.target_names,
+                         self.features.silence)
+        collate = TrainCollate(self.augmentation, self.features.log_eps, self.features.silence, self.policy)
+        return self._loader(ds, True, collate)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        ds = ChunkDataset(self._reader(), self._entries_for(split), self.chunk_frames, self.target_names,
+                          self.features.silence)
+        return self._loader(ds, False, functools.partial(pad_collate, pad_value=self.features.silence))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("validation")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    # ---- evaluation helpers ----------------------------------------------------------------------
+    def track_keys(self, split: str) -> list[str]:
+        return [k for k, _, _ in self._entries_for(split)]
+
+    def n_frames(self, split: str) -> dict[str, int]:
+        return {k: n for k, _, n in self._entries_for(split)}
+
+    def reference_onsets(self, split: str) -> dict[str, list[Onset]]:
+        """Exact MIDI onset times (after the note map and policy) of every track of ``split``."""
+        out = {}
+        for key, dirname, _ in self._entries_for(split):
+            data = json.loads((self.cache.tracks_dir / dirname / "onsets.json").read_text())
+            out[key] = [Onset(float(t), str(c), int(v)) for t, c, v in data]
+        return out

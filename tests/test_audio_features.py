@@ -1,0 +1,120 @@
+"""Audio decoding (any rate, mono/stereo, bad files) and the log-mel front end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from drumtx import CONF_DIR
+from drumtx.audio import AudioError, audio_duration, iter_audio_blocks, load_audio
+from drumtx.features import LogMel
+
+
+def _sine(freq, sr, seconds):
+    return (0.5 * np.sin(2 * np.pi * freq * np.arange(int(sr * seconds)) / sr)).astype(np.float32)
+
+
+def _peak_hz(wave, sr):
+    spectrum = np.abs(np.fft.rfft(wave * np.hanning(len(wave))))
+    return np.argmax(spectrum) * sr / len(wave)
+
+
+def test_load_audio_resamples_and_downmixes(tmp_path):
+    left, right = _sine(440, 44100, 1.0), _sine(1000, 44100, 1.0)
+    sf.write(tmp_path / "st.wav", np.stack([left, right], axis=1), 44100, subtype="PCM_24")
+    wave = load_audio(tmp_path / "st.wav", 24000)
+    assert wave.dtype == np.float32 and wave.ndim == 1 and len(wave) == 24000
+    spectrum = np.abs(np.fft.rfft(wave))
+    top = sorted(np.argsort(spectrum)[-2:] * 24000 / len(wave))
+    assert top == pytest.approx([440, 1000], abs=2)  # both channels, mixed down, pitch kept
+    assert np.abs(wave).max() == pytest.approx(0.5, abs=0.06)  # mean of the channels, not the sum
+
+    sf.write(tmp_path / "mono.flac", _sine(300, 16000, 0.5), 16000)
+    wave = load_audio(tmp_path / "mono.flac", 24000)
+    assert len(wave) == 12000 and _peak_hz(wave, 24000) == pytest.approx(300, abs=3)
+    assert audio_duration(tmp_path / "mono.flac") == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "empty_file", "zero_frames", "nan"])
+def test_bad_audio_raises_one_clear_line(tmp_path, case):
+    path = tmp_path / f"{case}.wav"
+    if case == "corrupt":
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    elif case == "empty_file":
+        path.write_bytes(b"")
+    elif case == "zero_frames":
+        sf.write(path, np.zeros(0, np.float32), 24000)
+    elif case == "nan":
+        data = _sine(100, 24000, 0.1)
+        data[100] = np.nan
+        sf.write(path, data, 24000, subtype="FLOAT")
+    with pytest.raises(AudioError) as info:
+        load_audio(path, 24000)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    reason = {"missing": "missing", "corrupt": "unreadable", "empty_file": "unreadable", "zero_frames": "zero-length",
+              "nan": "non-finite"}[case]
+    assert reason in message
+    assert isinstance(info.value, ValueError)
+
+
+def test_iter_audio_blocks_streams_the_whole_file(tmp_path):
+    sr_in, sr = 22050, 24000
+    rng = np.random.default_rng(0)
+    data = (0.1 * rng.standard_normal(int(sr_in * 7.3))).astype(np.float32)
+    sf.write(tmp_path / "long.wav", np.stack([data, data], axis=1), sr_in, subtype="FLOAT")
+    whole = load_audio(tmp_path / "long.wav", sr)
+    blocks = list(iter_audio_blocks(tmp_path / "long.wav", sr, block_seconds=2.0, overlap_seconds=0.5))
+    starts = [s for s, _ in blocks]
+    assert starts == pytest.approx([0.0, 1.5, 3.0, 4.5, 6.0])
+    assert all(len(b) == 2 * sr for _, b in blocks[:-1])
+    last_start, last = blocks[-1]
+    assert last_start * sr + len(last) == pytest.approx(len(whole), abs=2)  # reaches the end
+    for start, block in blocks:  # away from block edges, a block equals the whole-file decode
+        s = int(round(start * sr))
+        inner = slice(200, len(block) - 200)
+        np.testing.assert_allclose(block[inner], whole[s:s + len(block)][inner], atol=2e-3)
+    with pytest.raises(ValueError):
+        next(iter_audio_blocks(tmp_path / "long.wav", sr, block_seconds=1.0, overlap_seconds=1.0))
+    with pytest.raises(AudioError, match="missing"):
+        next(iter_audio_blocks(tmp_path / "nope.wav", sr))
+
+
+def test_logmel_shape_fps_and_frame_alignment():
+    mel = LogMel()
+    assert mel.fps == 100.0 and mel.n_mels == 128 and (mel.f_min, mel.f_max) == (20.0, 11000.0)
+    for n in (24000, 24001, 24239, 24240):
+        assert mel(torch.zeros(n)).shape == (128, n // 240 + 1) == (128, mel.n_frames(n))
+    assert mel(torch.zeros(2, 3, 4800)).shape == (2, 3, 128, 21)
+    # A click at s seconds peaks at frame round(s * fps).
+    for s in (0.5, 1.234, 2.006):
+        wave = np.zeros(3 * 24000, np.float32)
+        wave[int(round(s * 24000))] = 1.0
+        out = mel.compute(wave)
+        assert out.dtype == np.float32
+        assert int(np.argmax(out.sum(axis=0))) == round(s * mel.fps)
+    assert mel.compute(np.zeros(2400, np.float32)) == pytest.approx(mel.silence)  # silence is log(eps)
+
+
+def test_logmel_frequency_range_and_config():
+    mel = LogMel()
+    low, high = mel.compute(_sine(100, 24000, 1.0)), mel.compute(_sine(8000, 24000, 1.0))
+    assert np.argmax(low.mean(axis=1)) < 20 < 100 < np.argmax(high.mean(axis=1))
+    assert LogMel(**mel.config_dict()).config_dict() == mel.config_dict()
+    with pytest.raises(ValueError, match="Nyquist"):
+        LogMel(sample_rate=16000, f_max=11000)
+    small = LogMel(sample_rate=16000, hop_length=160, n_mels=64, f_max=8000)
+    assert small.fps == 100.0 and small(torch.zeros(16000)).shape == (64, 101)
+
+
+def test_features_group_instantiates_the_design_defaults():
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("prepare", overrides=["features.n_mels=64"])
+    mel = instantiate(cfg.features)
+    assert isinstance(mel, LogMel)
+    assert mel.config_dict() == {"sample_rate": 24000, "hop_length": 240, "n_fft": 1024, "n_mels": 64,
+                                 "f_min": 20.0, "f_max": 11000.0, "log_eps": 1e-5}

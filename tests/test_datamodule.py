@@ -1,0 +1,154 @@
+"""DrumDataModule: built from the config, prepares its own cache, serves the contract's batches."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURE_SPLITS, compose_config
+from hydra.utils import instantiate
+
+from drumtx.data.datamodule import CropDataset, DrumDataModule
+from drumtx.data.datasets import egmd_index
+from drumtx.targets import HIERARCHY
+
+
+@pytest.fixture
+def dm(egmd_config):
+    """A prepared, set-up module on the fixture: 1 s crops, 1.2 s evaluation chunks."""
+    cfg = egmd_config("data.crop_seconds=1.0", "data.eval_chunk_seconds=1.2", "data.batch_size=2")
+    module = instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
+    module.prepare_data()
+    module.setup("fit")
+    return module
+
+
+def test_built_from_config_and_prepares_its_cache(egmd_config, caplog):
+    cfg = egmd_config()
+    module = DrumDataModule.from_config(cfg)
+    assert isinstance(module, DrumDataModule) and not module.cache.directory.exists()
+    assert module.fps == 100.0 and module.vocab.fine_classes[0] == "kick"
+    assert module.target_names == [n for n in HIERARCHY if n != "hihat_pedal"]
+    with caplog.at_level(logging.WARNING):
+        module.setup("fit")  # no prepare_data call: setup fills the cache itself
+    assert module.cache.directory.is_dir()
+    assert module.track_keys("train") == sorted(FIXTURE_SPLITS["train"])  # the corrupt track is left out
+    assert module.track_keys("validation") == sorted(FIXTURE_SPLITS["validation"])
+    assert "1 tracks unavailable" in caplog.text
+
+
+def test_no_auto_prepare_means_a_clear_error(egmd_config):
+    cfg = egmd_config("data.auto_prepare=false")
+    with pytest.raises(RuntimeError, match="drumtx.prepare"):
+        DrumDataModule.from_config(cfg).setup("fit")
+
+
+def test_training_batch_format(dm):
+    batch = next(iter(dm.train_dataloader()))
+    b, t, c = 2, 100, 11
+    assert batch["mel"].shape == (b, 128, t) and batch["mel"].dtype == torch.float32
+    assert batch["roll"].shape == (b, t, c) and batch["roll"].dtype == torch.float32
+    assert batch["velocity"].shape == (b, t, c) and batch["velocity"].dtype == torch.float32
+    assert batch["mask"].shape == (b, t) and batch["mask"].dtype == torch.bool and batch["mask"].all()
+    assert set(batch["targets"]) == set(dm.target_names)
+    for name, target in batch["targets"].items():
+        assert target.shape == (b, t) and target.dtype == torch.int64
+        assert int(target.max()) < HIERARCHY[name][0]
+    assert "track" not in batch
+    # Velocity sits exactly on the onset frames.
+    assert torch.equal(batch["velocity"] > 0, batch["roll"] > 0)
+
+
+def test_short_tracks_are_padded_with_silence_and_masked(egmd_config):
+    cfg = egmd_config("data.crop_seconds=5.0", "data.batch_size=1")  # longer than the 3 s tracks
+    module = DrumDataModule.from_config(cfg)
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert batch["mel"].shape[-1] == 500
+    assert batch["mask"][0, :301].all() and not batch["mask"][0, 301:].any()
+    pad = batch["mel"][0, :, 301:]
+    assert torch.allclose(pad, torch.full_like(pad, module.features.silence))
+    assert batch["roll"][0, 301:].sum() == 0 and all(v[0, 301:].sum() == 0 for v in batch["targets"].values())
+
+
+def test_validation_chunks_stitch_back_to_the_cached_tracks(dm):
+    pieces: dict[str, list] = {}
+    for batch in dm.val_dataloader():
+        assert batch["chunk_start"].dtype == torch.int64 and len(batch["track"]) == batch["mel"].shape[0]
+        for i, key in enumerate(batch["track"]):
+            m = batch["mask"][i]
+            pieces.setdefault(key, []).append((int(batch["chunk_start"][i]), batch["mel"][i][:, m], batch["roll"][i][m],
+                                               {n: v[i][m] for n, v in batch["targets"].items()}))
+    assert sorted(pieces) == sorted(FIXTURE_SPLITS["validation"])
+    for key, chunks in pieces.items():
+        starts = [s for s, *_ in chunks]
+        assert starts == [0, 120, 240]  # 301 frames in 1.2 s chunks, in order
+        track = dm.cache.load(key)
+        mel = torch.cat([m for _, m, _, _ in chunks], dim=1)
+        # Not augmented: exactly the cached features (augmentation=none here; see test_augment too).
+        assert torch.equal(mel, torch.from_numpy(np.asarray(track.mel, dtype=np.float32)))
+        assert torch.equal(torch.cat([r for _, _, r, _ in chunks]), torch.from_numpy(np.asarray(track.roll, np.float32)))
+        for k, name in enumerate(dm.target_names):
+            got = torch.cat([tg[name] for *_, tg in chunks])
+            assert torch.equal(got, torch.from_numpy(np.asarray(track.targets[:, k], np.int64)))
+    # Test split too.
+    assert [b["track"] for b in dm.test_dataloader()][0][0] == FIXTURE_SPLITS["test"][0]
+
+
+def test_reference_onsets_are_exact_and_agree_with_the_roll(dm):
+    refs = dm.reference_onsets("validation")
+    assert sorted(refs) == sorted(FIXTURE_SPLITS["validation"])
+    for key, onsets in refs.items():
+        track = dm.cache.load(key)
+        frames = {(round(o.time * dm.fps), dm.vocab.index(o.fine_class)) for o in onsets}
+        assert frames == set(zip(*np.nonzero(np.asarray(track.roll)), strict=True))
+        assert any(abs(o.time * dm.fps - round(o.time * dm.fps)) > 0.05 for o in onsets)  # not frame-quantised
+
+
+def test_no_performance_crosses_splits(dm, egmd_fixture):
+    perf = {t.key: t.performance for t in egmd_index("egmd", egmd_fixture).tracks}
+    seen = {split: {perf[k] for k in dm.track_keys(split)} for split in ("train", "validation", "test")}
+    assert not seen["train"] & seen["validation"] and not seen["train"] & seen["test"]
+    assert not seen["validation"] & seen["test"]
+    assert len(dm.track_keys("train")) == 3  # the two kits of performance 1 stay together in train
+
+
+def test_crops_are_seeded_per_worker_and_reproducible(dm):
+    ds = dm.train_dataloader().dataset
+    assert isinstance(ds, CropDataset) and len(ds) == 3 * 4  # ceil(301 / 100) crops per track
+
+    def starts(loader_workers: int, seed: int) -> list[bytes]:
+        torch.manual_seed(seed)
+        loader = torch.utils.data.DataLoader(ds, batch_size=1, num_workers=loader_workers, shuffle=False,
+                                             generator=torch.Generator().manual_seed(seed))
+        return [b["mel"].numpy().tobytes() for b in loader]
+
+    one = starts(0, 1)
+    assert one == starts(0, 1)  # same seed, same crops
+    assert one != starts(0, 2)
+    two_workers = starts(2, 1)
+    assert two_workers == starts(2, 1)
+    # Items 0-3 are all crops of the same track; with 2 workers they are drawn by different,
+    # differently seeded processes, and must not all be the same crop.
+    assert len(set(two_workers[:4])) > 1
+
+
+def test_max_tracks_caps_each_split(egmd_config):
+    cfg = egmd_config("data.max_tracks=1")
+    module = DrumDataModule.from_config(cfg)
+    module.setup("fit")
+    assert [len(module.track_keys(s)) for s in ("train", "validation", "test")] == [1, 1, 1]
+
+
+def test_from_the_train_config(egmd_fixture, tmp_path):
+    """The lead's entry config composes with these groups and builds the module the documented way."""
+    try:
+        cfg = compose_config("train", ["data=egmd", f"data.root={egmd_fixture}", f"paths.root_dir={tmp_path}",
+                                       f"paths.output_dir={tmp_path / 'out'}", "logger=none"])
+    except Exception as exc:  # other groups of train.yaml belong to other owners and may be mid-edit
+        pytest.skip(f"train config does not compose yet: {exc}")
+    module = instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
+    assert isinstance(module, DrumDataModule) and module.augmentation.active  # specaugment by default
+    assert module.cache.directory.parent == tmp_path / "cache"
