@@ -14,10 +14,13 @@ from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR, PROJECT_ROOT
 
-# Groups whose options are chosen on the train command line. `hydra` is Hydra's own group
-# and `hparams_search` switches Hydra's sweeper; both are composed in their own tests.
+# Groups whose options are chosen on the train command line: those of train.yaml's defaults
+# list. `hydra` is Hydra's own group and `hparams_search` switches Hydra's sweeper; both are
+# composed in their own tests. (conf/ also holds data tables such as kits/ and label_maps/.)
+_TRAIN_DEFAULTS = OmegaConf.load(CONF_DIR / "train.yaml").defaults
 GROUPS = sorted(
-    p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "hparams_search", "kits")
+    next(iter(d)) for d in _TRAIN_DEFAULTS
+    if OmegaConf.is_dict(d) and next(iter(d)) not in ("hydra", "hparams_search", "experiment")
 )
 ENTRY_CONFIGS = sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
 

@@ -1,0 +1,72 @@
+"""Report and comparison files from hand-made evaluations with known answers (no model)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from drumtx.evaluation.compare import main as compare_main
+from drumtx.evaluation.report import flat_metrics, write_report
+from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval, default_levels
+from drumtx.targets import Onset
+from drumtx.vocab import Vocabulary
+
+VOCAB = Vocabulary()
+KICKS = [1.0, 2.0, 3.0, 4.0]
+
+
+def evaluation(found_kicks: int, false_crashes: int) -> Evaluation:
+    """One 60 s track: four kicks, of which ``found_kicks`` are found, and some false crashes."""
+    T = 6001
+    probs = {c: np.zeros(T) for c in VOCAB.fine_classes}
+    for t in KICKS[:found_kicks]:
+        probs["kick"][int(t * 100)] = 0.9
+    acts = {i: np.max([probs[c] for c in fine], axis=0) for i, fine in VOCAB.instruments.items()}
+    ref = [Onset(t, "kick", 100) for t in KICKS] + [Onset(5.0, "hihat_open", 30)]
+    est = [Onset(t, "kick") for t in KICKS[:found_kicks]] + [Onset(5.0, "hihat_closed")]
+    est += [Onset(10.0 + k, "crash") for k in range(false_crashes)]
+    track = TrackEval("song", 60.0, ref, est, fine_probs=probs, activations=acts, meta={"beat_type": "fill"})
+    return Evaluation([track], default_levels(VOCAB), EvalSettings())
+
+
+def test_report_files_and_contents(tmp_path):
+    ev = evaluation(found_kicks=2, false_crashes=3)
+    paths = write_report(tmp_path, ev, {"model": "m", "checkpoint": "x.safetensors"}, pianorolls=1)
+    md = paths["report"].read_text()
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["levels"]["fine"]["classes"]["kick"]["recall"] == 0.5
+    assert metrics["levels"]["fine"]["classes"]["crash"]["fp_per_minute"] == pytest.approx(3.0)
+    assert metrics["variation_accuracy"]["hihat"]["accuracy"] == 0.0  # open hi-hat called closed
+    assert "| Kick | 4 | 2 | 100.0% | 50.0% | 66.7% |" in md
+    assert "Tier-1 recall: Kick 50.0%" in md
+    assert "## Worst tracks" in md and "`song`" in md
+    assert (tmp_path / "figures" / "pianoroll_1.png").stat().st_size > 1000
+    assert (tmp_path / "figures" / "confusion_cymbal.png").is_file()
+    assert paths["tracks"].read_text().splitlines()[0].startswith("track,duration_s,f_measure")
+    flat = flat_metrics(metrics)
+    assert flat["test/fine/kick/recall"] == 0.5 and flat["test/tier1/kick/recall"] == 0.5
+    curves = json.loads(paths["curves"].read_text())
+    assert curves["fine"]["kick"]["precision"][0] == 1.0
+
+
+def test_comparison_table_from_saved_runs(tmp_path, capsys):
+    write_report(tmp_path / "base", evaluation(found_kicks=2, false_crashes=3), {"model": "flat"}, pianorolls=0)
+    write_report(tmp_path / "cand", evaluation(found_kicks=4, false_crashes=1), {"model": "five_branch"}, pianorolls=0)
+    assert compare_main([str(tmp_path / "base"), str(tmp_path / "cand"), "-o", str(tmp_path / "cmp")]) == 0
+    cmp = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    kick = next(r for r in cmp["table"] if r["label"] == "Kick")
+    assert kick["baseline"]["recall"] == 0.5 and kick["candidate"]["recall"] == 1.0
+    assert kick["delta"]["recall"] == pytest.approx(0.5) and kick["delta"]["precision"] == 0.0
+    crash = cmp["fp_per_minute"]["crash"]
+    assert (crash["baseline"], crash["candidate"], crash["delta"]) == pytest.approx((3.0, 1.0, -2.0))
+    assert cmp["tier1_recall"]["kick"]["delta"] == pytest.approx(0.5)
+    assert cmp["largest_improvements"][0]["track"] == "song" and cmp["largest_regressions"] == []
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| Kick | 50.0% | 100.0% | 66.7% | 100.0% | 100.0% | 100.0% | +50.0 | +0.0 | +33.3 | 4 |" in md
+    assert "\n" + "Kick".ljust(22) + "  50%  100%   67%   100%  100%  100%   +50.0   +0.0  +33.3\n" in md
+    assert "\n" + " " * 22 + "  Rec  Prec    F1    Rec  Prec    F1    ΔRec  ΔPrec    ΔF1\n" in md
+    assert (tmp_path / "cmp" / "figures" / "pr_curves_fine.png").is_file()
+    assert compare_main([str(tmp_path / "nothing"), str(tmp_path / "cand"), "-o", str(tmp_path / "x")]) == 1
+    assert "no metrics.json" in capsys.readouterr().err
