@@ -1,0 +1,488 @@
+"""Optuna study driven through Hydra's launcher: ask a batch of trials, turn their parameters into
+overrides, launch the jobs, tell Optuna the results; repeat until the *study* has ``n_trials``
+finished trials. Written against Optuna >= 3 (see the package docstring for why not the
+official plugin); the override-to-distribution rules follow the official plugin's so that
+configs behave the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import math
+import os
+import socket
+import tempfile
+import threading
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, Quote, QuotedString, Transformer
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+log = logging.getLogger(__name__)
+
+#: user attribute naming the sweeper process that owns a running trial ("host:pid")
+WORKER_ATTR = "sweeper_worker"
+RESULTS_FILE = "optimization_results.yaml"
+#: trials that count towards n_trials: finished with a result. Failed ones (a crash, a killed
+#: worker) are kept in the study but do not use up the budget; max_failure_rate bounds them.
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+# --------------------------------------------------------------------------- search space
+def distribution_from_override(override: Override) -> BaseDistribution | None:
+    """Optuna distribution of a sweep override, or None for a plain (fixed) value.
+
+    choice(a, b) and shuffle(range(...)) -> categorical; range(start, stop, step) -> int or
+    float with that step, stop excluded as in Python; interval(a, b) -> float (Hydra's parser
+    makes its ends floats; the int branch serves other parsers); tag(log, interval(...)) -> log scale.
+    """
+    if not override.is_sweep_override():
+        return None
+    value = override.value()
+    key = override.get_key_element()
+    if override.is_choice_sweep() or (override.is_range_sweep() and value.shuffle):
+        choices = list(override.sweep_iterator(transformer=Transformer.encode))
+        for c in choices:
+            if not isinstance(c, str | int | float | bool | type(None)):
+                raise ValueError(f"{key}: a choice sweep takes str, int, float, bool or null, got {c!r}")
+        return CategoricalDistribution(choices)
+    if override.is_range_sweep():
+        values = list(override.sweep_iterator(transformer=Transformer.identity))
+        if not values:
+            raise ValueError(f"{key}: empty range {override.input_line!r}")
+        step = abs(value.step)
+        low, high = min(values), max(values)
+        if all(isinstance(v, int) for v in values) and isinstance(value.step, int):
+            return IntDistribution(int(low), int(high), step=int(step))
+        return FloatDistribution(float(low), float(high), step=float(step))
+    if override.is_interval_sweep():
+        log_scale = "log" in value.tags
+        if isinstance(value.start, int) and isinstance(value.end, int):
+            return IntDistribution(value.start, value.end, log=log_scale)
+        return FloatDistribution(float(value.start), float(value.end), log=log_scale)
+    raise NotImplementedError(f"{key}: {override.input_line!r} is not supported by the Optuna sweeper")
+
+
+def distribution_from_config(name: str, spec: Mapping[str, Any]) -> BaseDistribution:
+    """The deprecated ``search_space`` form: {type: float|int|categorical, low, high, log, step, choices}."""
+    kind = str(spec.get("type", "")).split(".")[-1]
+    if kind == "categorical":
+        return CategoricalDistribution(list(spec["choices"]))
+    if kind == "int":
+        step = int(spec.get("step") or 1)
+        return IntDistribution(int(spec["low"]), int(spec["high"]), log=bool(spec.get("log")), step=step)
+    if kind == "float":
+        return FloatDistribution(
+            float(spec["low"]), float(spec["high"]), log=bool(spec.get("log")), step=spec.get("step")
+        )
+    raise ValueError(f"search_space.{name}: type must be float, int or categorical, got {spec.get('type')!r}")
+
+
+def grid_choices(name: str, dist: BaseDistribution) -> list[Any]:
+    """All values of a discrete distribution, for the grid sampler (``high`` included)."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution) and not dist.log:
+        return list(range(dist.low, dist.high + 1, dist.step))
+    if isinstance(dist, FloatDistribution) and dist.step is not None:
+        n = int(round((dist.high - dist.low) / dist.step))
+        return [dist.low + i * dist.step for i in range(n + 1)]
+    raise ValueError(f"{name}: the grid sampler needs choice(...) or range(...), not {dist}")
+
+
+def override_value(value: Any) -> str:
+    """A suggested value written so that Hydra's override parser reads it back unchanged: plain
+    where that round-trips (group choices such as ``none`` must stay unquoted), else quoted."""
+    text = Transformer.str(value)
+    if isinstance(value, str):
+        try:
+            same = OverridesParser.create().parse_overrides([f"k={text}"])[0].value() == value
+        except Exception:
+            same = False
+        if not same:
+            text = QuotedString(text=value, quote=Quote.single).with_quotes()
+    return text
+
+
+def redact(storage: Any) -> str:
+    """Storage for logs and the results file, without a database password."""
+    if not isinstance(storage, str):
+        return type(storage).__name__ if storage is not None else "in-memory"
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(storage).render_as_string(hide_password=True)
+    except Exception:
+        return storage.split("@")[-1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- sweeper
+class OptunaSweeperImpl(Sweeper):
+    def __init__(
+        self,
+        *,
+        sampler: Any,
+        direction: Any,
+        storage: Any,
+        study_name: str | None,
+        n_trials: int,
+        n_jobs: int,
+        max_failure_rate: float,
+        params: DictConfig | None,
+        search_space: DictConfig | None,
+        custom_search_space: str | None,
+        heartbeat_interval: int | None,
+        grace_period: int | None,
+        group_env_var: str | None,
+    ) -> None:
+        if not 0.0 <= max_failure_rate <= 1.0:
+            raise ValueError(f"hydra.sweeper.max_failure_rate must be within [0, 1], got {max_failure_rate}")
+        if n_trials < 1 or n_jobs < 1:
+            raise ValueError(f"hydra.sweeper.n_trials and n_jobs must be >= 1, got {n_trials} and {n_jobs}")
+        self.sampler = sampler
+        self.direction = direction
+        self.storage = storage
+        self.study_name = study_name
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.max_failure_rate = max_failure_rate
+        self.params = params
+        self.search_space = search_space
+        self.custom_search_space: Callable[[DictConfig, Trial], None] | None = (
+            get_method(custom_search_space) if custom_search_space else None
+        )
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.group_env_var = group_env_var
+        self.job_idx = 0
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.job_idx = 0
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+        self.sweep_dir = Path(str(config.hydra.sweep.dir))
+
+    # ------------------------------------------------------------------ helpers
+    def _directions(self) -> list[str]:
+        raw = self.direction
+        items = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
+        out = []
+        for d in items:
+            name = getattr(d, "name", str(d)).lower()
+            if name not in ("minimize", "maximize"):
+                raise ValueError(f"hydra.sweeper.direction must be minimize or maximize, got {d!r}")
+            out.append(name)
+        return out
+
+    def search_space_from(self, arguments: list[str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
+        """Distributions and fixed overrides from ``params`` (or ``search_space``) then the command
+        line; a later setting of the same key wins, so ``loss.kick=2.0`` on the command line
+        fixes a parameter that the config sweeps."""
+        dists: dict[str, BaseDistribution] = {}
+        fixed: dict[str, str] = {}
+        if self.search_space and self.params:
+            warnings.warn(
+                "Both hydra.sweeper.params and hydra.sweeper.search_space are set; using params.",
+                stacklevel=2,
+            )
+        elif self.search_space:
+            log.warning("hydra.sweeper.search_space is deprecated; write the space as hydra.sweeper.params")
+            for name, spec in self.search_space.items():
+                dists[str(name)] = distribution_from_config(str(name), spec)
+        lines = [f"{k}={v}" for k, v in (self.params or {}).items()] + list(arguments)
+        for override in OverridesParser.create().parse_overrides(lines):
+            key = override.get_key_element()
+            dist = distribution_from_override(override)
+            if dist is None:
+                fixed[key] = override.input_line or f"{key}={override.get_value_element_as_str()}"
+                dists.pop(key, None)
+            else:
+                dists[key] = dist
+                fixed.pop(key, None)
+        return dists, fixed
+
+    def _storage(self) -> Any:
+        storage = self.storage
+        if isinstance(storage, str) and storage.startswith("sqlite:///"):
+            # SQLAlchemy does not create the folder of a new sqlite file.
+            db = storage[len("sqlite:///") :].split("?")[0]
+            if db and db != ":memory:":
+                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(storage, str) and self.heartbeat_interval:
+            return optuna.storages.RDBStorage(
+                storage, heartbeat_interval=int(self.heartbeat_interval), grace_period=self.grace_period
+            )
+        return storage
+
+    def _fail_orphans(self, study: optuna.Study) -> None:
+        """Mark failed the running trials whose worker is gone, so that they stop counting as running:
+        by heartbeat (any machine, after the grace period) and, at once, those whose sweeper
+        process on this machine no longer exists (a killed sweep that is being resumed)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        host = socket.gethostname()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            owner = str(t.user_attrs.get(WORKER_ATTR, ""))
+            h, _, pid = owner.rpartition(":")
+            if h != host or not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+                continue
+            with contextlib.suppress(Exception):
+                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+                log.warning(
+                    f"Trial {t.number} was left running by a stopped sweep (pid {pid}): marked failed"
+                )
+
+    @contextlib.contextmanager
+    def _heartbeat(self, storage: Any, trials: list[Trial]) -> Iterator[None]:
+        """Record heartbeats of the launched trials while their jobs run (Optuna only does this
+        inside Study.optimize, which a Hydra sweeper cannot use)."""
+        if not isinstance(storage, optuna.storages.RDBStorage) or not storage.get_heartbeat_interval():
+            yield
+            return
+        interval = storage.get_heartbeat_interval()
+        stop = threading.Event()
+
+        def beat() -> None:
+            while True:
+                for t in trials:
+                    with contextlib.suppress(Exception):
+                        # the storage's id of the trial; Optuna has no public accessor for it
+                        storage.record_heartbeat(t._trial_id)
+                if stop.wait(interval):
+                    return
+
+        thread = threading.Thread(target=beat, name="optuna-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def _ask(
+        self, study: optuna.Study, dists: dict[str, BaseDistribution], fixed: dict[str, str]
+    ) -> tuple[Trial, tuple[str, ...]]:
+        with warnings.catch_warnings():
+            # Optuna warns that heartbeats are meant for Study.optimize; _heartbeat does them here.
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            trial = study.ask(fixed_distributions=dists)
+        if self.custom_search_space is not None:
+            assert self.config is not None
+            self.custom_search_space(self.config, trial)
+        overlap = set(trial.params) & set(fixed)
+        if overlap:
+            raise ValueError(f"Parameters both fixed and searched: {sorted(overlap)}")
+        overrides = [f"{k}={override_value(v)}" for k, v in trial.params.items()] + list(fixed.values())
+        trial.set_user_attr("overrides", overrides)
+        trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+        job_overrides = list(overrides)
+        if self.group_env_var and self.group_env_var not in os.environ:
+            # Every trial's W&B run joins a group named after the study.
+            job_overrides.append(
+                f"++hydra.job.env_set.{self.group_env_var}={override_value(study.study_name)}"
+            )
+        return trial, tuple(job_overrides)
+
+    def _values(self, ret: JobReturn, n_objectives: int) -> list[float]:
+        """The job's result as floats; raises the job's own exception if it failed."""
+        value = ret.return_value
+        metric = self.config.get("optimized_metric") if self.config is not None else None
+        if isinstance(value, Mapping) and metric is not None:
+            if metric not in value:
+                raise KeyError(f"the task returned {sorted(value)} without optimized_metric {metric!r}")
+            value = value[metric]
+        try:
+            values = [float(value)] if n_objectives == 1 else [float(v) for v in value]
+        except (TypeError, ValueError) as e:
+            raise ValueError(
+                f"the task must return a number (or {n_objectives} numbers), got {value!r}"
+            ) from e
+        if len(values) != n_objectives:
+            raise ValueError(f"expected {n_objectives} objective values, got {len(values)}")
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"the task returned a non-finite objective {values}")
+        return values
+
+    # ------------------------------------------------------------------ the sweep
+    def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
+        assert self.config is not None and self.launcher is not None
+        dists, fixed = self.search_space_from(arguments)
+        directions = self._directions()
+
+        if isinstance(self.sampler, functools.partial) and self.sampler.func is optuna.samplers.GridSampler:
+            grid = {name: grid_choices(name, d) for name, d in dists.items()}
+            self.sampler = self.sampler(grid)
+            size = math.prod(len(v) for v in grid.values())
+            if size < self.n_trials:
+                log.info(f"Grid sampler: {size} points, so n_trials {self.n_trials} -> {size}")
+                self.n_trials = size
+
+        storage = self._storage()
+        study = optuna.create_study(
+            study_name=self.study_name,
+            storage=storage,
+            sampler=self.sampler,
+            directions=directions,
+            load_if_exists=True,
+        )
+        if [d.name.lower() for d in study.directions] != directions:
+            raise ValueError(
+                f"Study {study.study_name!r} in {redact(self.storage)} was created with directions "
+                f"{[d.name.lower() for d in study.directions]}, not {directions}: use another study_name"
+            )
+        if study.get_trials(deepcopy=False) and self.sampler is not None:
+            # A resumed (or shared) study with a seeded sampler would otherwise repeat the
+            # first run's random start-up points.
+            with contextlib.suppress(NotImplementedError, AttributeError):
+                self.sampler.reseed_rng()
+
+        log.info(f"Study: {study.study_name}   storage: {redact(self.storage)}")
+        log.info(f"Sampler: {type(self.sampler).__name__}   directions: {directions}")
+        log.info("Search space: " + ", ".join(f"{k}: {d}" for k, d in dists.items()))
+
+        all_returns: list[Sequence[JobReturn]] = []
+        failures: list[str] = []
+        planned: int | None = None
+        try:
+            while True:
+                self._fail_orphans(study)
+                trials = study.get_trials(deepcopy=False)
+                n_done = sum(t.state in COUNTED_STATES for t in trials)
+                n_running = sum(t.state == TrialState.RUNNING for t in trials)
+                to_go = self.n_trials - n_done - n_running
+                if planned is None:
+                    planned = max(0, to_go)
+                    n_failed = sum(t.state == TrialState.FAIL for t in trials)
+                    log.info(
+                        f"The study has {n_done} finished trials ({n_failed} failed, not counted) and "
+                        f"{n_running} running elsewhere; n_trials={self.n_trials}: running {planned} more"
+                    )
+                if to_go <= 0:
+                    break
+                batch = [self._ask(study, dists, fixed) for _ in range(min(self.n_jobs, to_go))]
+                asked = [t for t, _ in batch]
+                with self._heartbeat(storage, asked):
+                    returns = self.launcher.launch([o for _, o in batch], initial_job_idx=self.job_idx)
+                self.job_idx += len(returns)
+                all_returns.append(returns)
+                for trial, ret in zip(asked, returns, strict=True):
+                    error = self._tell(study, trial, ret, len(directions))
+                    if error is not None:
+                        failures.append(error)
+                if len(failures) > self.max_failure_rate * planned:
+                    raise RuntimeError(
+                        f"{len(failures)} of {planned} planned trials failed, over max_failure_rate="
+                        f"{self.max_failure_rate}; last: {failures[-1]}"
+                    )
+        finally:
+            self._report(study, directions)
+        return all_returns
+
+    def _tell(self, study: optuna.Study, trial: Trial, ret: JobReturn, n_objectives: int) -> str | None:
+        """Tell Optuna the job's result; a crashed or non-numeric job becomes a FAIL trial."""
+        with contextlib.suppress(Exception):
+            trial.set_user_attr("output_dir", str(ret.hydra_cfg.hydra.runtime.output_dir))
+        try:
+            values = self._values(ret, n_objectives)
+        except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
+            with contextlib.suppress(Exception):
+                trial.set_user_attr("fail_reason", reason[:1000])
+            study.tell(trial, state=TrialState.FAIL)
+            detail = "".join(traceback.format_exception(e)) if e.__traceback__ is not None else ""
+            log.warning(f"Trial {trial.number} failed, recorded as FAIL ({reason})\n{detail}".rstrip())
+            return f"trial {trial.number}: {reason}"
+        try:
+            study.tell(trial, values)
+        except RuntimeError as e:
+            # The grid sampler calls study.stop() once the grid is exhausted, which Optuna only
+            # allows inside optimize(); the trial itself has been stored.
+            if "Study.stop" not in str(e):
+                raise
+        log.info(
+            f"Trial {trial.number}: {values if n_objectives > 1 else values[0]}  {' '.join(ret.overrides or [])}"
+        )
+        return None
+
+    def _report(self, study: optuna.Study, directions: list[str]) -> None:
+        """Log the best trial(s) and write them with the whole trial table into the sweep folder."""
+        trials = study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        results: dict[str, Any] = {
+            "name": "optuna",
+            "study_name": study.study_name,
+            "storage": redact(self.storage),
+            "directions": directions,
+            "n_trials": sum(t.state in COUNTED_STATES for t in trials),
+            "n_complete": len(complete),
+            "n_pruned": sum(t.state == TrialState.PRUNED for t in trials),
+            "n_failed": sum(t.state == TrialState.FAIL for t in trials),
+        }
+
+        def describe(t: FrozenTrial) -> dict[str, Any]:
+            return {"number": t.number, "params": t.params, "overrides": t.user_attrs.get("overrides", [])}
+
+        if not complete:
+            log.error(f"Study {study.study_name}: no complete trial yet")
+        elif len(directions) == 1:
+            best = study.best_trial
+            results.update(best_params=best.params, best_value=best.value, best_trial=describe(best))
+            log.info(f"Best trial: #{best.number}  value: {best.value}")
+            log.info(f"Best parameters: {best.params}")
+        else:
+            front = study.best_trials
+            results["solutions"] = [{**describe(t), "values": t.values} for t in front]
+            log.info(f"{len(front)} Pareto-optimal trials:")
+            for t in front:
+                log.info(f"    #{t.number} values {t.values}  params {t.params}")
+        try:
+            _atomic_write_text(self.sweep_dir / RESULTS_FILE, OmegaConf.to_yaml(OmegaConf.create(results)))
+            _atomic_write_text(self.sweep_dir / "trials.csv", study.trials_dataframe().to_csv(index=False))
+            log.info(f"Results: {self.sweep_dir / RESULTS_FILE}")
+        except Exception as e:  # the sweep's own outcome matters more than its summary
+            log.error(f"Could not write the sweep results into {self.sweep_dir}: {e}")

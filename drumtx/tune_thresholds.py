@@ -1,0 +1,651 @@
+"""Tune each instrument's peak-picking threshold and minimum onset gap on a data split:
+``python -m drumtx.tune_thresholds ckpt=outputs/train/<run>/best.safetensors [data=egmd]``.
+
+A model's activations are not calibrated alike across branches (a rare crash head peaks lower
+than the kick's), so one global 0.5 costs onsets. The model runs once over the split; the
+probabilities are cached (npz) so that a rerun with other search settings needs no model or
+audio. Then one Optuna study per instrument searches (threshold, min gap) for the best onset
+F-measure (micro over tracks, 50 ms), scored with the same decoder and matching as evaluation
+(:func:`drumtx.decode.decode_onsets`, :mod:`drumtx.metrics`). The crash maximises recall
+subject to precision >= 0.80 instead: a false crash is jarring in a game.
+
+The result goes into the checkpoint's sidecar, which ``transcribe`` and ``evaluate`` read
+(a bundle's ``.json`` ``thresholds`` key; ``<stem>.thresholds.json`` beside a Lightning
+``.ckpt``), atomically, with F/P/R-vs-threshold plots in the run folder (and W&B if on).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import hydra
+import numpy as np
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets
+from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, onset_counts
+from drumtx.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+# --------------------------------------------------------------------------- the search
+@dataclass
+class TuneResult:
+    """Chosen settings of one instrument, their scores, and the curve at the chosen gap."""
+
+    instrument: str
+    threshold: float
+    min_gap_s: float
+    precision: float
+    recall: float
+    f_measure: float
+    tp: int
+    n_ref: int
+    n_est: int
+    objective: str
+    min_precision: float | None = None
+    constraint_met: bool | None = None
+    n_trials: int = 0
+    note: str = ""
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict[str, float]:
+        """What ``decode_onsets`` takes for this instrument."""
+        return {"threshold": self.threshold, "min_gap_s": self.min_gap_s}
+
+    def summary(self) -> dict:
+        """Everything but the curve, for the sidecar and the logs."""
+        d = asdict(self)
+        d.pop("curve")
+        return d
+
+
+def _grid(low: float, high: float, step: float) -> np.ndarray:
+    n = int(math.floor((high - low) / step + 1e-9))
+    return np.round(low + step * np.arange(n + 1), 6)
+
+
+def _objective_value(c: OnsetCounts, min_precision: float | None) -> float:
+    """F-measure; or, under a precision floor, recall where the floor holds (ties: precision) and
+    precision - 1 (< 0, so any feasible setting wins) where it does not."""
+    if min_precision is None:
+        return c.f_measure
+    if c.precision >= min_precision:
+        return c.recall + 1e-6 * c.precision
+    return c.precision - 1.0
+
+
+def tune_instrument(
+    probs_per_track: Sequence[np.ndarray | tuple[np.ndarray, np.ndarray]],
+    refs_per_track: Sequence[Sequence[float]],
+    fps: float,
+    *,
+    instrument: str = "kick",
+    vocab: Vocabulary | None = None,
+    min_precision: float | None = None,
+    threshold_range: tuple[float, float, float] = (0.02, 0.98, 0.01),
+    min_gap_range_s: tuple[float, float] = (0.01, 0.1),
+    n_trials: int = 60,
+    seed: int = 0,
+    window: float = DEFAULT_WINDOW_S,
+    start: Mapping[str, float] | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    progress: bool = False,
+) -> TuneResult:
+    """Best (threshold, min gap) of one instrument over all tracks (micro-summed counts).
+
+    ``probs_per_track``: the instrument's activation (T,) per track (or (activation, variation)
+    tuples; the variation does not change instrument-level onsets). ``refs_per_track``: the
+    reference onset times (s) of that instrument per track. ``min_precision``: maximise recall
+    subject to precision >= it (if no setting reaches it, the highest precision, flagged by
+    ``constraint_met=False``); None maximises the F-measure. The thresholds are searched on a
+    grid of ``threshold_range`` (low, high, step), the gap in whole frames; ``start`` (e.g. the
+    current settings) is tried first so the result is never worse on this data. Among settings of
+    equal score the middle of the plateau of thresholds is taken: the safest for unseen data.
+    """
+    if len(probs_per_track) != len(refs_per_track):
+        raise ValueError(
+            f"{instrument}: {len(probs_per_track)} probability tracks, {len(refs_per_track)} reference tracks"
+        )
+    vocab = vocab or Vocabulary(hihat_pedal=instrument == "hihat_pedal")
+    if instrument not in vocab.instruments:
+        raise ValueError(f"unknown instrument {instrument!r}; the vocabulary has {list(vocab.instruments)}")
+    acts = [
+        np.asarray(p[0] if isinstance(p, tuple) else p, dtype=np.float32).ravel() for p in probs_per_track
+    ]
+    # Instrument-level onsets do not depend on the variation: one column of ones stands in.
+    probs = [{instrument: (a, np.ones((len(a), 1), dtype=np.float32))} for a in acts]
+    refs = [np.asarray(r, dtype=float) for r in refs_per_track]
+    objective = "f_measure" if min_precision is None else f"recall_at_precision>={min_precision:g}"
+    low, high, step = (float(x) for x in threshold_range)
+    grid = _grid(low, high, step)
+    gap_lo = max(1, int(round(min_gap_range_s[0] * fps)))
+    gap_hi = max(gap_lo, int(round(min_gap_range_s[1] * fps)))
+
+    memo: dict[tuple[float, int], OnsetCounts] = {}
+
+    def counts(threshold: float, gap: int) -> OnsetCounts:
+        key = (round(float(threshold), 6), int(gap))
+        if key not in memo:
+            settings = {instrument: {"threshold": key[0], "min_gap_s": key[1] / fps}}
+            total = OnsetCounts()
+            for p, r in zip(probs, refs, strict=True):
+                est = [o.time for o in decode_onsets(p, fps, vocab, settings)]
+                total = total + onset_counts(r, est, window)
+            memo[key] = total
+        return memo[key]
+
+    start = dict(start or DEFAULT_THRESHOLDS.get(instrument, {"threshold": 0.5, "min_gap_s": 0.03}))
+    n_ref = sum(len(r) for r in refs)
+    if n_ref == 0:
+        c = counts(start["threshold"], max(1, int(round(start["min_gap_s"] * fps))))
+        return TuneResult(
+            instrument,
+            float(start["threshold"]),
+            float(start["min_gap_s"]),
+            c.precision,
+            c.recall,
+            c.f_measure,
+            c.tp,
+            c.n_ref,
+            c.n_est,
+            objective,
+            min_precision,
+            None,
+            0,
+            note="no reference onsets in this split: kept the current settings",
+        )
+
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(1, n_trials // 3)))
+    study = optuna.create_study(
+        direction="maximize", sampler=sampler, storage=storage, study_name=study_name, load_if_exists=True
+    )
+    start_t = float(grid[np.argmin(np.abs(grid - float(start["threshold"])))])
+    start_g = int(np.clip(round(float(start["min_gap_s"]) * fps), gap_lo, gap_hi))
+    study.enqueue_trial({"threshold": start_t, "min_gap_frames": start_g}, skip_if_exists=True)
+
+    def objective_fn(trial: optuna.Trial) -> float:
+        t = trial.suggest_float("threshold", low, float(grid[-1]), step=step)
+        g = trial.suggest_int("min_gap_frames", gap_lo, gap_hi)
+        c = counts(t, g)
+        trial.set_user_attr("precision", c.precision)
+        trial.set_user_attr("recall", c.recall)
+        trial.set_user_attr("f_measure", c.f_measure)
+        return _objective_value(c, min_precision)
+
+    study.optimize(objective_fn, n_trials=n_trials, show_progress_bar=progress)
+    gap = int(study.best_params["min_gap_frames"])
+
+    # The full curve at the chosen gap: for the plot, and to centre the threshold on its plateau.
+    curve_counts = [counts(t, gap) for t in grid]
+    values = np.array([_objective_value(c, min_precision) for c in curve_counts])
+    best = values.max()
+    i_best = _plateau_middle(values >= best - 1e-12)
+    c = curve_counts[i_best]
+    result = TuneResult(
+        instrument=instrument,
+        threshold=float(grid[i_best]),
+        min_gap_s=round(gap / fps, 6),
+        precision=c.precision,
+        recall=c.recall,
+        f_measure=c.f_measure,
+        tp=c.tp,
+        n_ref=c.n_ref,
+        n_est=c.n_est,
+        objective=objective,
+        min_precision=min_precision,
+        n_trials=len(study.trials),
+        curve={
+            "threshold": [float(t) for t in grid],
+            "precision": [x.precision for x in curve_counts],
+            "recall": [x.recall for x in curve_counts],
+            "f_measure": [x.f_measure for x in curve_counts],
+        },
+    )
+    if min_precision is not None:
+        result.constraint_met = c.precision >= min_precision
+        if not result.constraint_met:
+            result.note = (
+                f"no threshold reaches precision >= {min_precision:g}; took the highest precision "
+                f"({c.precision:.3f}, recall {c.recall:.3f})"
+            )
+    return result
+
+
+def _plateau_middle(mask: np.ndarray) -> int:
+    """Index in the middle of the longest run of True (the first such run on ties)."""
+    best_len, best_mid, i = 0, int(np.argmax(mask)), 0
+    while i < len(mask):
+        if mask[i]:
+            j = i
+            while j + 1 < len(mask) and mask[j + 1]:
+                j += 1
+            if j - i + 1 > best_len:
+                best_len, best_mid = j - i + 1, (i + j) // 2
+            i = j + 1
+        else:
+            i += 1
+    return best_mid
+
+
+# --------------------------------------------------------------------------- model pass + cache
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class SplitProbs:
+    """Activations (T, n_instruments) and reference onsets per track of one split."""
+
+    instruments: list[str]
+    fps: float
+    tracks: list[str]
+    activations: list[np.ndarray]
+    ref_times: list[np.ndarray]
+    ref_instruments: list[np.ndarray]  # index into ``instruments``, -1 for none of them
+
+    def save(self, path: Path, key: str) -> None:
+        arrays = {
+            "cache_version": np.array(CACHE_VERSION),
+            "key": np.array(key),
+            "instruments": np.array(self.instruments),
+            "fps": np.array(self.fps),
+            "tracks": np.array(self.tracks),
+        }
+        for i in range(len(self.tracks)):
+            arrays[f"act_{i}"] = self.activations[i].astype(np.float16)
+            arrays[f"ref_t_{i}"] = self.ref_times[i].astype(np.float64)
+            arrays[f"ref_i_{i}"] = self.ref_instruments[i].astype(np.int16)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        _atomic_write(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path, key: str) -> SplitProbs | None:
+        """The cached probabilities, or None when the file is missing, unreadable or stale."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if int(z["cache_version"]) != CACHE_VERSION or str(z["key"]) != key:
+                    return None
+                n = len(z["tracks"])
+                return cls(
+                    instruments=[str(s) for s in z["instruments"]],
+                    fps=float(z["fps"]),
+                    tracks=[str(s) for s in z["tracks"]],
+                    activations=[z[f"act_{i}"].astype(np.float32) for i in range(n)],
+                    ref_times=[z[f"ref_t_{i}"] for i in range(n)],
+                    ref_instruments=[z[f"ref_i_{i}"] for i in range(n)],
+                )
+        except (OSError, KeyError, ValueError) as exc:
+            if path.exists():
+                log.warning("%s: unusable probability cache (%s), recomputing", path, exc)
+            return None
+
+    def for_instrument(self, instrument: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        k = self.instruments.index(instrument)
+        return (
+            [a[:, k] for a in self.activations],
+            [t[i == k] for t, i in zip(self.ref_times, self.ref_instruments, strict=True)],
+        )
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def run_model(model, datamodule, split: str, vocab: Vocabulary, device, progress: bool = True) -> SplitProbs:
+    """One pass of the model over ``split``; chunks stitched back into whole tracks by ``chunk_start``."""
+    import torch
+    from tqdm import tqdm
+
+    instruments = list(vocab.instruments)
+    n_frames = datamodule.n_frames(split)
+    acts = {k: np.zeros((n, len(instruments)), dtype=np.float32) for k, n in n_frames.items()}
+    loader = {"validation": datamodule.val_dataloader, "test": datamodule.test_dataloader}[split]()
+    model = model.to(device).eval()
+    with torch.inference_mode():
+        for batch in tqdm(loader, desc=f"model over {split}", unit="batch", disable=not progress):
+            mask = batch["mask"].bool()
+            logits = model(batch["mel"].to(device), mask.to(device))
+            probs = model.instrument_probs(logits)
+            act = torch.stack([probs[i][0] for i in instruments], dim=-1).float().cpu().numpy()
+            starts = batch.get("chunk_start")
+            for b, track in enumerate(batch["track"]):
+                n = int(mask[b].sum())
+                s = int(starts[b]) if starts is not None else 0
+                dest = acts[str(track)]
+                n = min(n, len(dest) - s)
+                dest[s : s + n] = act[b, :n]
+    refs = datamodule.reference_onsets(split)
+    tracks = sorted(acts)
+    index = {inst: k for k, inst in enumerate(instruments)}
+    ref_t, ref_i = [], []
+    for track in tracks:
+        onsets = refs.get(track, [])
+        ref_t.append(np.array([o.time for o in onsets], dtype=np.float64))
+        ref_i.append(
+            np.array(
+                [
+                    index.get(vocab.instrument_of(o.fine_class), -1)
+                    if o.fine_class in vocab.fine_classes
+                    else -1
+                    for o in onsets
+                ],
+                dtype=np.int16,
+            )
+        )
+    return SplitProbs(instruments, float(datamodule.fps), tracks, [acts[t] for t in tracks], ref_t, ref_i)
+
+
+# --------------------------------------------------------------------------- outputs
+def write_thresholds(
+    ckpt: Path, thresholds: Mapping[str, Mapping[str, float]], report: Mapping
+) -> list[Path]:
+    """Store the tuned settings where ``load_transcriber`` reads them, atomically.
+
+    A bundle (``.safetensors``) keeps them in its ``.json`` meta (``thresholds`` key, the
+    tuning report under ``threshold_tuning``); a ``<stem>.thresholds.json`` beside it would
+    override that, so an existing one is updated too. A Lightning ``.ckpt`` gets
+    ``<stem>.thresholds.json`` (``{"thresholds": ..., "tuning": ...}``).
+    """
+    from drumtx.checkpoint import thresholds_path, write_json
+
+    written = []
+    side = thresholds_path(ckpt)
+    if ckpt.suffix == ".safetensors":
+        meta_path = ckpt.with_suffix(".json")
+        meta = json.loads(meta_path.read_text())
+        meta.setdefault("thresholds", {})
+        for inst, s in thresholds.items():
+            meta["thresholds"][inst] = {**meta["thresholds"].get(inst, {}), **s}
+        meta["threshold_tuning"] = dict(report)
+        write_json(meta_path, meta)
+        written.append(meta_path)
+        if not side.is_file():
+            return written
+    old = {}
+    if side.is_file():
+        try:
+            old = json.loads(side.read_text())
+            old = old.get("thresholds", old)
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("%s: unreadable (%s), replacing it", side, exc)
+            old = {}
+    merged = {inst: dict(s) for inst, s in old.items() if isinstance(s, Mapping)}
+    for inst, s in thresholds.items():
+        merged[inst] = {**merged.get(inst, {}), **s}
+    write_json(side, {"thresholds": merged, "tuning": dict(report)})
+    written.append(side)
+    return written
+
+
+def plot_curve(result: TuneResult, path: Path) -> Path:
+    """PNG of precision, recall and F-measure against the threshold at the chosen minimum gap."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.add_subplot()
+    c = result.curve
+    ax.plot(c["threshold"], c["f_measure"], label="F-measure", lw=2)
+    ax.plot(c["threshold"], c["precision"], label="precision")
+    ax.plot(c["threshold"], c["recall"], label="recall")
+    ax.axvline(result.threshold, color="k", ls="--", lw=1, label=f"chosen {result.threshold:.2f}")
+    if result.min_precision is not None:
+        ax.axhline(
+            result.min_precision, color="r", ls=":", lw=1, label=f"precision floor {result.min_precision:g}"
+        )
+    ax.set(
+        xlabel="threshold",
+        ylabel="score",
+        ylim=(0, 1.02),
+        xlim=(0, 1),
+        title=f"{result.instrument}: min gap {result.min_gap_s * 1000:.0f} ms, {result.objective}",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    _atomic_write(path, buf.getvalue())
+    return path
+
+
+def log_to_logger(cfg: DictConfig, results: Mapping[str, TuneResult], plots: Mapping[str, Path]) -> None:
+    """Curves, plots and chosen values to the configured logger (W&B gets tables and images)."""
+    from drumtx.train import build_logger
+
+    logger = build_logger(cfg)
+    if not logger:
+        return
+    from lightning.pytorch.loggers import WandbLogger
+
+    summary = {}
+    for inst, r in results.items():
+        summary.update(
+            {
+                f"thresholds/{inst}/{k}": getattr(r, k)
+                for k in ("threshold", "min_gap_s", "precision", "recall", "f_measure")
+            }
+        )
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        run = logger.experiment
+        payload = dict(summary)
+        for inst, r in results.items():
+            c = r.curve
+            if c:
+                table = wandb.Table(
+                    columns=["threshold", "precision", "recall", "f_measure"],
+                    data=[
+                        list(row)
+                        for row in zip(
+                            c["threshold"], c["precision"], c["recall"], c["f_measure"], strict=True
+                        )
+                    ],
+                )
+                payload[f"thresholds/{inst}/curve"] = wandb.plot.line_series(
+                    xs=c["threshold"],
+                    ys=[c["precision"], c["recall"], c["f_measure"]],
+                    keys=["precision", "recall", "f_measure"],
+                    title=f"{inst}: P/R/F vs threshold",
+                    xname="threshold",
+                )
+                payload[f"thresholds/{inst}/table"] = table
+            if inst in plots:
+                payload[f"thresholds/{inst}/plot"] = wandb.Image(str(plots[inst]))
+        run.log(payload)
+        wandb.finish()
+    else:
+        logger.log_metrics(summary)
+        logger.finalize("success")
+
+
+# --------------------------------------------------------------------------- entry point
+def _cache_key(ckpt: Path, data_cfg: Mapping, split: str, meta: Mapping) -> str:
+    st = ckpt.stat()
+    ident = {
+        "ckpt": str(ckpt.resolve()),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "split": split,
+        "data": {
+            k: data_cfg.get(k)
+            for k in (
+                "name",
+                "format",
+                "root",
+                "csv",
+                "splits",
+                "max_tracks",
+                "note_map",
+                "targets",
+                "eval_chunk_seconds",
+            )
+        },
+        "features": meta.get("features"),
+    }
+    return json.dumps(ident, sort_keys=True, default=str)
+
+
+def _cache_path(cfg: DictConfig, ckpt: Path, out_dir: Path) -> Path | None:
+    if cfg.cache in (None, False, "none"):
+        return None
+    if cfg.cache != "auto":
+        return Path(str(cfg.cache))
+    beside = ckpt.with_name(f"{ckpt.stem}.{cfg.split}.probs.npz")
+    return beside if os.access(ckpt.parent, os.W_OK) else out_dir / beside.name
+
+
+def _data_config(cfg: DictConfig, meta: Mapping) -> dict:
+    """The data to tune on (``data=...``, else the checkpoint's training data), with the model's
+    label policy: the references must be labelled the way the model was trained."""
+    trained = (meta.get("config") or {}).get("data") or {}
+    if cfg.get("data") is not None:
+        data = OmegaConf.to_container(cfg.data, resolve=True)
+    elif trained:
+        data = dict(trained)
+    else:
+        raise ValueError("the checkpoint stores no data config: pass data=<option>")
+    if trained.get("targets"):
+        data["targets"] = trained["targets"]
+    for key in ("batch_size", "num_workers"):
+        if cfg.get(key) is not None:
+            data[key] = cfg[key]
+    return data
+
+
+def tune(cfg: DictConfig) -> dict[str, TuneResult]:
+    """Everything ``python -m drumtx.tune_thresholds`` does; returns the results per instrument."""
+    from hydra.utils import instantiate
+
+    from drumtx.checkpoint import load_transcriber
+
+    ckpt = Path(str(cfg.ckpt)).expanduser()
+    if cfg.split not in ("validation", "test"):
+        raise ValueError(f"split must be validation (or test), not {cfg.split!r}")
+    progress = bool(cfg.get("progress", True))
+    out_dir = Path(str(cfg.paths.output_dir))
+    model, meta = load_transcriber(ckpt)
+    vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
+    data_cfg = _data_config(cfg, meta)
+    cache = _cache_path(cfg, ckpt, out_dir)
+    key = _cache_key(ckpt, data_cfg, cfg.split, meta)
+    split_probs = SplitProbs.load(cache, key) if cache is not None else None
+    if split_probs is not None:
+        log.info("probabilities from the cache %s", cache)
+    else:
+        features = meta.get("features") or OmegaConf.to_container(cfg.features, resolve=True)
+        datamodule = instantiate(
+            data_cfg, features=features, augmentation=cfg.augmentation, _recursive_=False, _convert_="none"
+        )
+        datamodule.prepare_data()
+        datamodule.setup("validate" if cfg.split == "validation" else "test")
+        split_probs = run_model(model, datamodule, cfg.split, vocab, _device(cfg.device), progress=progress)
+        if cache is not None:
+            split_probs.save(cache, key)
+            log.info("probabilities cached in %s", cache)
+    del model
+
+    instruments = list(cfg.instruments or vocab.instruments)
+    current = meta.get("thresholds") or {}
+    min_precision = dict(cfg.min_precision or {})
+    results: dict[str, TuneResult] = {}
+    plots: dict[str, Path] = {}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for inst in instruments:
+        if inst not in split_probs.instruments:
+            raise ValueError(f"instrument {inst!r} is not one of the model's {split_probs.instruments}")
+        acts, refs = split_probs.for_instrument(inst)
+        r = tune_instrument(
+            acts,
+            refs,
+            split_probs.fps,
+            instrument=inst,
+            vocab=vocab,
+            min_precision=min_precision.get(inst),
+            threshold_range=(cfg.threshold.low, cfg.threshold.high, cfg.threshold.step),
+            min_gap_range_s=(cfg.min_gap_s.low, cfg.min_gap_s.high),
+            n_trials=int(cfg.n_trials),
+            seed=int(cfg.seed),
+            window=float(cfg.window_s),
+            start=current.get(inst) or DEFAULT_THRESHOLDS.get(inst),
+            storage=cfg.get("storage"),
+            study_name=f"thresholds/{ckpt.stem}/{cfg.split}/{inst}/{out_dir.name}"
+            if cfg.get("storage")
+            else None,
+            progress=progress,
+        )
+        results[inst] = r
+        line = (
+            f"{inst:<12} threshold {r.threshold:.2f}  min gap {r.min_gap_s * 1000:3.0f} ms  "
+            f"P {r.precision:.3f}  R {r.recall:.3f}  F {r.f_measure:.3f}  (refs {r.n_ref}, {r.objective})"
+        )
+        log.info(line + (f"  NOTE: {r.note}" if r.note else ""))
+        if r.curve:
+            plots[inst] = plot_curve(r, out_dir / "threshold_curves" / f"{inst}.png")
+
+    thresholds = {inst: r.settings for inst, r in results.items() if r.curve}
+    report = {
+        "split": cfg.split,
+        "data": data_cfg.get("name"),
+        "window_s": float(cfg.window_s),
+        "n_tracks": len(split_probs.tracks),
+        "results": {inst: r.summary() for inst, r in results.items()},
+    }
+    from drumtx.checkpoint import write_json
+
+    write_json(
+        out_dir / "thresholds.json", {"checkpoint": str(ckpt), "thresholds": thresholds, "tuning": report}
+    )
+    write_json(out_dir / "curves.json", {inst: r.curve for inst, r in results.items()})
+    if cfg.write:
+        for p in write_thresholds(ckpt, thresholds, report):
+            log.info("thresholds written to %s", p)
+    else:
+        log.info(
+            "write=false: the checkpoint's thresholds are unchanged (see %s)", out_dir / "thresholds.json"
+        )
+    log_to_logger(cfg, results, plots)
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="tune_thresholds")
+def main(cfg: DictConfig) -> dict:
+    from drumtx.checkpoint import CheckpointError
+
+    try:
+        results = tune(cfg)
+    except (CheckpointError, OSError, ValueError) as exc:  # bad input: one line, not a traceback
+        log.error("tune_thresholds: %s", exc)
+        raise SystemExit(1) from None
+    return {inst: r.summary() for inst, r in results.items()}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""Threshold tuning: the per-instrument search on synthetic activations with known optima, the
+sidecar writing, and (with the tiny E-GMD fixture) the command end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drumtx.decode import pick_peaks
+from drumtx.tune_thresholds import TuneResult, plot_curve, tune_instrument, write_thresholds
+
+FPS = 100.0
+
+
+def bump(n: int, frame: int, height: float) -> np.ndarray:
+    """A peak of ``height`` at ``frame``, about 3 frames wide."""
+    x = np.arange(n) - frame
+    return height * np.exp(-0.5 * x.astype(float) ** 2)
+
+
+def kick_like_tracks(seed: int = 0, n_tracks: int = 4, seconds: float = 20.0):
+    """True onsets every 0.5 s (peak 0.6-0.95), each with an echo peak 40 ms later (90 % of its
+    height), and false peaks (0.1-0.45) at least 0.15 s from any onset.
+
+    Known optimum (F = 1): threshold in (0.45, 0.6] and a minimum gap of at least 5 frames
+    (50 ms), which suppresses the echoes; with a smaller gap every echo above the threshold is
+    a false positive."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FPS)
+    probs, refs = [], []
+    for _ in range(n_tracks):
+        act = np.zeros(n)
+        frames = np.arange(50, n - 50, 50) + rng.integers(-5, 6, size=len(np.arange(50, n - 50, 50)))
+        for f in frames:
+            h = rng.uniform(0.6, 0.95)
+            act = np.maximum(act, bump(n, f, h))
+            act = np.maximum(act, bump(n, f + 4, 0.9 * h))
+        false = [f + 25 for f in frames[:-1]]  # midway between onsets: 0.2 s or more from each
+        for f in false:
+            act = np.maximum(act, bump(n, f, rng.uniform(0.1, 0.45)))
+        probs.append(act.astype(np.float32))
+        refs.append(frames / FPS)
+    return probs, refs
+
+
+def test_f_measure_search_finds_the_known_optimum():
+    probs, refs = kick_like_tracks()
+    r = tune_instrument(probs, refs, FPS, instrument="kick", n_trials=40, seed=0)
+    assert isinstance(r, TuneResult)
+    assert r.f_measure == pytest.approx(1.0)
+    assert 0.45 < r.threshold <= 0.6
+    assert r.min_gap_s >= 0.05 - 1e-9
+    assert r.n_ref == sum(len(x) for x in refs) == r.tp == r.n_est
+    # The plateau of F = 1 at the chosen gap is (0.45, 0.6]: its middle is taken.
+    assert r.threshold == pytest.approx(0.53, abs=0.03)
+    # The default settings (0.5, 30 ms) keep the echoes: clearly worse, so tuning matters here.
+    default_counts = sum(len(pick_peaks(p, 0.5, 3)) for p in probs)
+    assert default_counts > r.n_est
+    # Curve at the chosen gap: F/P/R per grid threshold, consistent with the result.
+    c = r.curve
+    i = c["threshold"].index(r.threshold)
+    assert c["f_measure"][i] == pytest.approx(r.f_measure)
+    assert min(c["recall"]) < 0.5 and max(c["f_measure"]) == pytest.approx(1.0)
+
+
+def crash_tracks(true_heights, false_heights, seconds: float = 60.0):
+    """One track: true crash peaks and false peaks at the given heights, 0.5 s apart."""
+    n = int(seconds * FPS)
+    act = np.zeros(n)
+    frames = 50 + 50 * np.arange(len(true_heights) + len(false_heights))
+    assert frames[-1] < n - 10
+    true_frames = frames[: len(true_heights)]
+    for f, h in zip(true_frames, true_heights, strict=True):
+        act = np.maximum(act, bump(n, f, h))
+    for f, h in zip(frames[len(true_heights) :], false_heights, strict=True):
+        act = np.maximum(act, bump(n, f, h))
+    return [act.astype(np.float32)], [true_frames / FPS]
+
+
+def best_recall_at_precision(true_h, false_h, grid, floor):
+    """Brute force straight from the peak heights: (best recall, thresholds achieving it)."""
+    best, where = -1.0, []
+    for t in grid:
+        tp, fp = int((true_h >= t).sum()), int((false_h >= t).sum())
+        if tp + fp == 0 or tp / (tp + fp) < floor:
+            continue
+        rec = tp / len(true_h)
+        if rec > best + 1e-12:
+            best, where = rec, [t]
+        elif abs(rec - best) <= 1e-12:
+            where.append(t)
+    return best, where
+
+
+def test_crash_maximises_recall_under_the_precision_floor():
+    true_h = np.round(np.linspace(0.305, 0.895, 40), 3)
+    false_h = np.round(np.linspace(0.205, 0.695, 20), 3)
+    probs, refs = crash_tracks(true_h, false_h)
+    r = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.8, n_trials=60, seed=1)
+    grid = np.round(0.02 + 0.01 * np.arange(97), 6)
+    recall, where = best_recall_at_precision(true_h, false_h, grid, 0.8)
+    assert recall > 0.5  # the construction has a non-trivial optimum
+    assert r.constraint_met is True and r.note == ""
+    assert r.precision >= 0.8
+    assert r.recall == pytest.approx(recall)
+    assert any(abs(r.threshold - t) < 1e-6 for t in where)
+    # Plain F-measure would pick a lower threshold with worse precision: the floor matters.
+    f = tune_instrument(probs, refs, FPS, instrument="crash", n_trials=60, seed=1)
+    assert f.precision < 0.8 <= r.precision
+
+
+def test_crash_floor_out_of_reach_takes_highest_precision_and_says_so():
+    # Every true crash is outshone by false peaks: precision never reaches 0.8.
+    true_h = np.full(10, 0.5)
+    false_h = np.concatenate([np.full(10, 0.9), np.full(10, 0.4)])
+    probs, refs = crash_tracks(true_h, false_h)
+    r = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.8, n_trials=30, seed=0)
+    assert r.constraint_met is False
+    assert "no threshold reaches precision" in r.note
+    assert r.precision == pytest.approx(0.5)  # thresholds in (0.4, 0.5]: 10 true, 10 false
+    assert 0.4 < r.threshold <= 0.5
+
+
+def test_no_references_keeps_current_settings():
+    probs = [np.full(500, 0.01, dtype=np.float32)]
+    r = tune_instrument(probs, [[]], FPS, instrument="ride", start={"threshold": 0.42, "min_gap_s": 0.05})
+    assert (r.threshold, r.min_gap_s, r.n_trials) == (0.42, 0.05, 0)
+    assert "no reference onsets" in r.note and r.curve == {}
+
+
+def test_mismatched_inputs_fail_clearly():
+    with pytest.raises(ValueError, match="probability tracks"):
+        tune_instrument([np.zeros(10)], [[], []], FPS)
+    with pytest.raises(ValueError, match="unknown instrument"):
+        tune_instrument([np.zeros(10)], [[]], FPS, instrument="cowbell")
+
+
+def test_write_thresholds_bundle_and_ckpt_sidecars(tmp_path: Path):
+    tuned = {"kick": {"threshold": 0.37, "min_gap_s": 0.04}, "crash": {"threshold": 0.71, "min_gap_s": 0.08}}
+    report = {"split": "validation"}
+    # bundle: the thresholds key of its .json, the rest of the meta kept
+    bundle = tmp_path / "best.safetensors"
+    bundle.write_bytes(b"weights")
+    meta = {
+        "format": "drumtx",
+        "config": {"a": 1},
+        "thresholds": {
+            "kick": {"threshold": 0.5, "min_gap_s": 0.03},
+            "snare": {"threshold": 0.5, "min_gap_s": 0.03},
+        },
+    }
+    (tmp_path / "best.json").write_text(json.dumps(meta))
+    written = write_thresholds(bundle, tuned, report)
+    assert written == [tmp_path / "best.json"]
+    new = json.loads((tmp_path / "best.json").read_text())
+    assert new["config"] == {"a": 1} and new["threshold_tuning"] == report
+    assert new["thresholds"]["kick"] == tuned["kick"] and new["thresholds"]["crash"] == tuned["crash"]
+    assert new["thresholds"]["snare"] == {"threshold": 0.5, "min_gap_s": 0.03}
+    # Lightning checkpoint: <stem>.thresholds.json, merged with an existing one
+    ckpt = tmp_path / "last.ckpt"
+    ckpt.write_bytes(b"ckpt")
+    side = tmp_path / "last.thresholds.json"
+    side.write_text(json.dumps({"thresholds": {"tom": {"threshold": 0.3, "min_gap_s": 0.02}}}))
+    assert write_thresholds(ckpt, tuned, report) == [side]
+    data = json.loads(side.read_text())
+    assert data["thresholds"]["tom"] == {"threshold": 0.3, "min_gap_s": 0.02}
+    assert data["thresholds"]["kick"] == tuned["kick"] and data["tuning"] == report
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_plot_is_a_png(tmp_path: Path):
+    probs, refs = kick_like_tracks(n_tracks=1, seconds=5.0)
+    r = tune_instrument(probs, refs, FPS, instrument="kick", n_trials=8)
+    path = plot_curve(r, tmp_path / "curves" / "kick.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tune_thresholds_command_on_the_tiny_dataset(egmd_fixture, tmp_path, monkeypatch):
+    """Model pass over the fixture's validation split, probabilities cached beside the bundle, one
+    study per instrument, thresholds in the bundle's sidecar (what load_transcriber returns),
+    plots in the run folder; a rerun reads the cache instead of running the model."""
+    import torch
+    from conftest import compose_config
+
+    import drumtx.tune_thresholds as tt
+    from drumtx.checkpoint import build_meta, load_transcriber, plain_config, save_bundle
+    from drumtx.models.transcriber import build_transcriber
+
+    common = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'run'}"]
+    train_cfg = compose_config(
+        "train",
+        [
+            *common,
+            "data=egmd",
+            f"data.root={egmd_fixture}",
+            "data.prepare_workers=0",
+            "data.num_workers=0",
+            "encoder.channels=[4,4,4,8]",
+            "encoder.rnn_hidden=8",
+            "encoder.rnn_layers=1",
+        ],
+    )
+    torch.manual_seed(0)
+    plain = plain_config(train_cfg)
+    bundle = tmp_path / "model" / "best.safetensors"
+    save_bundle(bundle, build_transcriber(plain), build_meta(plain))
+
+    cfg = compose_config(
+        "tune_thresholds",
+        [
+            *common,
+            f"ckpt={bundle}",
+            "n_trials=6",
+            "num_workers=0",
+            "device=cpu",
+            "progress=false",
+        ],
+    )
+    results = tt.tune(cfg)
+    assert set(results) == {"kick", "snare", "tom", "hihat", "ride", "crash"}
+    _, meta = load_transcriber(bundle)
+    for inst, r in results.items():
+        assert r.n_ref > 0 and r.n_trials == 6
+        assert meta["thresholds"][inst] == {"threshold": r.threshold, "min_gap_s": r.min_gap_s}
+        assert (tmp_path / "run" / "threshold_curves" / f"{inst}.png").is_file()
+    assert results["crash"].min_precision == 0.8 and results["kick"].min_precision is None
+    cache = bundle.with_name("best.validation.probs.npz")
+    assert cache.is_file()
+    sidecar = json.loads(bundle.with_suffix(".json").read_text())
+    assert sidecar["threshold_tuning"]["split"] == "validation"
+    assert (
+        json.loads((tmp_path / "run" / "thresholds.json").read_text())["thresholds"]["kick"]
+        == results["kick"].settings
+    )
+
+    # a rerun with other search settings needs no model pass; logger=csv gets the chosen values
+    def no_model(*args, **kwargs):
+        raise AssertionError("the cached probabilities should have been used")
+
+    monkeypatch.setattr(tt, "run_model", no_model)
+    cfg2 = compose_config(
+        "tune_thresholds",
+        [
+            *common,
+            f"ckpt={bundle}",
+            "n_trials=3",
+            "write=false",
+            "logger=csv",
+            "instruments=[kick]",
+        ],
+    )
+    again = tt.tune(cfg2)
+    assert list(again) == ["kick"] and again["kick"].n_trials == 3
+    assert json.loads(bundle.with_suffix(".json").read_text())["thresholds"] == sidecar["thresholds"]
+    assert "thresholds/kick/threshold" in next((tmp_path / "run" / "csv").rglob("metrics.csv")).read_text()
+
+
+def test_bad_checkpoint_or_split_is_one_clear_error(tmp_path: Path):
+    from conftest import compose_config
+
+    import drumtx.tune_thresholds as tt
+    from drumtx.checkpoint import CheckpointError
+
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"not a model")
+    common = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'run'}", f"ckpt={bad}"]
+    with pytest.raises(CheckpointError, match="x.safetensors"):
+        tt.tune(compose_config("tune_thresholds", common))
+    with pytest.raises(ValueError, match="split must be validation"):
+        tt.tune(compose_config("tune_thresholds", [*common, "split=train"]))
