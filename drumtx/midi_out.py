@@ -1,0 +1,234 @@
+"""Writing transcriptions: a beat-tracked tempo map, GM drum MIDI, and atomic file output.
+
+Why the tempo map is built here and the MIDI written with mido rather than pretty_midi:
+a MIDI tempo is an *integer* number of microseconds per beat, and pretty_midi truncates the
+float tempo it holds when it writes. With one tempo change per beat (what a beat-tracked
+map is) the truncation error adds up over an hour to milliseconds, and notes drift off the
+audio. :class:`TempoMap` quantises every tempo to whole microseconds *first*, carrying the
+rounding error forward, and converts note times with that same quantised map, so a note's
+time in seconds survives the round trip to within half a tick, however long the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from drumtx.targets import Onset
+from drumtx.vocab import OUTPUT_NOTES
+
+#: GM drums live on MIDI channel 10, which mido counts from 0.
+GM_DRUM_CHANNEL = 9
+MAX_US_PER_BEAT = 0xFFFFFF  # the largest tempo a set_tempo event can hold (24 bits)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step.
+
+    A crash or an error mid-write leaves no half-written file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class TempoMap:
+    """Piecewise-constant tempo: segment ``i`` starts at ``ticks[i]`` / ``micros[i]`` µs and
+    lasts ``us_per_beat[i]`` µs per beat. Beats fall on multiples of ``resolution`` ticks."""
+
+    resolution: int
+    ticks: tuple[int, ...]
+    micros: tuple[int, ...]
+    us_per_beat: tuple[int, ...]
+
+    @classmethod
+    def constant(cls, bpm: float = 120.0, resolution: int = 480) -> TempoMap:
+        us = int(np.clip(round(60e6 / bpm), 1, MAX_US_PER_BEAT))
+        return cls(resolution, (0,), (0,), (us,))
+
+    @classmethod
+    def from_beats(
+        cls, beat_times: Sequence[float], resolution: int = 480, fallback_bpm: float = 120.0
+    ) -> TempoMap:
+        """One tempo per inter-beat interval, so that each tracked beat lands on a beat tick.
+
+        Before the first beat the map holds a whole number of beats at about the first tempo
+        (the first beat is skipped when it comes earlier than half a beat, which would need a
+        very fast lead-in tempo). Fewer than two beats: a constant ``fallback_bpm``.
+        """
+        beats = np.unique(np.asarray(beat_times, dtype=np.float64))
+        beats = beats[beats > 0]
+        if beats.size >= 2:
+            # Beats closer than 1 ms cannot be meant; they would make absurd tempos.
+            keep = np.concatenate(([True], np.diff(beats) >= 1e-3))
+            beats = beats[keep]
+        if beats.size < 2:
+            return cls.constant(fallback_bpm, resolution)
+        first_ibi = beats[1] - beats[0]
+        if beats[0] < 0.5 * first_ibi:
+            beats = beats[1:]
+            if beats.size < 2:
+                return cls.constant(60.0 / first_ibi, resolution)
+        lead_in = max(1, int(round(beats[0] / first_ibi)))
+        # Anchors: (beat index, target time in µs); the gap to the next anchor is one tempo.
+        beat_index = np.concatenate(([0], lead_in + np.arange(beats.size)))
+        target_us = np.concatenate(([0], np.round(beats * 1e6).astype(np.int64)))
+        ticks, micros, tempos = [], [], []
+        q = 0  # quantised time of the current anchor, in µs
+        for i in range(len(beat_index) - 1):
+            n_beats = int(beat_index[i + 1] - beat_index[i])
+            # Aim at the *target* time of the next anchor from the *quantised* time of this one,
+            # so rounding errors never accumulate (at most n_beats/2 µs at any anchor).
+            us = int(np.clip(round((target_us[i + 1] - q) / n_beats), 1, MAX_US_PER_BEAT))
+            ticks.append(int(beat_index[i]) * resolution)
+            micros.append(q)
+            tempos.append(us)
+            q += us * n_beats
+        return cls(resolution, tuple(ticks), tuple(micros), tuple(tempos))
+
+    def seconds_to_ticks(self, seconds: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Absolute ticks (int64) of times in seconds, rounded to the nearest tick."""
+        us = np.asarray(seconds, dtype=np.float64) * 1e6
+        seg = np.clip(np.searchsorted(np.asarray(self.micros), us, side="right") - 1, 0, None)
+        start_tick = np.asarray(self.ticks, dtype=np.float64)[seg]
+        start_us = np.asarray(self.micros, dtype=np.float64)[seg]
+        tempo = np.asarray(self.us_per_beat, dtype=np.float64)[seg]
+        return np.round(start_tick + (us - start_us) * self.resolution / tempo).astype(np.int64)
+
+    def ticks_to_seconds(self, ticks: Sequence[int] | np.ndarray) -> np.ndarray:
+        t = np.asarray(ticks, dtype=np.float64)
+        seg = np.clip(np.searchsorted(np.asarray(self.ticks), t, side="right") - 1, 0, None)
+        start_tick = np.asarray(self.ticks, dtype=np.float64)[seg]
+        start_us = np.asarray(self.micros, dtype=np.float64)[seg]
+        tempo = np.asarray(self.us_per_beat, dtype=np.float64)[seg]
+        return (start_us + (t - start_tick) * tempo / self.resolution) / 1e6
+
+    def tempo_events(self) -> list[tuple[int, mido.MetaMessage]]:
+        """``(absolute tick, set_tempo)`` for every tempo change, redundant ones dropped."""
+        events, last = [], None
+        for tick, us in zip(self.ticks, self.us_per_beat, strict=True):
+            if us != last:
+                events.append((tick, mido.MetaMessage("set_tempo", tempo=us, time=0)))
+                last = us
+        return events
+
+    def mean_bpm(self) -> float:
+        return float(60e6 / np.mean(self.us_per_beat))
+
+
+def estimate_beats(onset_envelope: np.ndarray, fps: float, window_seconds: float = 15.0) -> np.ndarray:
+    """Beat times (s) from an onset-strength envelope at ``fps`` frames per second.
+
+    librosa's dynamic-programming beat tracker only needs the envelope, which the
+    transcriber builds chunk by chunk. Its built-in tempo estimate, though, builds a
+    tempogram of the whole envelope (~37 kB per frame: gigabytes for an hour), so the tempo
+    is estimated here per ``window_seconds`` window and the median handed to the tracker:
+    memory stays bounded by one window, however long the file.
+    """
+    import librosa
+
+    env = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
+    if env.size < 4 or not np.any(env > 0):
+        return np.zeros(0)
+    # librosa only uses sr / hop_length (the frame rate); any pair with that ratio works.
+    hop = 512
+    sr = fps * hop
+    win = max(4, int(round(window_seconds * fps)))
+    starts = range(0, max(1, env.size - win // 2), win)  # a short tail joins no window of its own
+    tempos = [
+        float(librosa.feature.tempo(onset_envelope=env[a : a + win], sr=sr, hop_length=hop)[0])
+        for a in starts
+        if np.any(env[a : a + win] > 0)
+    ]
+    if not tempos:
+        return np.zeros(0)
+    _, beats = librosa.beat.beat_track(
+        onset_envelope=env, sr=sr, hop_length=hop, bpm=float(np.median(tempos)), units="time", trim=False
+    )
+    return np.asarray(beats, dtype=np.float64)
+
+
+def _track(name: str, events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
+    """A track from ``(absolute tick, order, message)``; order sorts same-tick events
+    (note-offs before note-ons, so a repeated note is never cut by its predecessor's end)."""
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    now = 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=int(tick - now)))
+        now = int(tick)
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def note_events(
+    notes: Sequence[tuple[int, int, int]], length_ticks: int, channel: int
+) -> list[tuple[int, int, mido.Message]]:
+    """Note on/off events for ``(tick, pitch, velocity)`` notes of fixed length.
+
+    A note is cut short (to at least one tick) where the next note of the same pitch starts;
+    two notes of one pitch on one tick become one (the louder).
+    """
+    by_pitch: dict[int, dict[int, int]] = {}
+    for tick, pitch, velocity in notes:
+        slot = by_pitch.setdefault(int(pitch), {})
+        slot[int(tick)] = max(slot.get(int(tick), 0), int(np.clip(velocity, 1, 127)))
+    events = []
+    for pitch, hits in by_pitch.items():
+        starts = sorted(hits)
+        for i, start in enumerate(starts):
+            end = start + length_ticks
+            if i + 1 < len(starts):
+                end = min(end, starts[i + 1])
+            end = max(end, start + 1)
+            events.append(
+                (start, 1, mido.Message("note_on", note=pitch, velocity=hits[start], channel=channel))
+            )
+            events.append((end, 0, mido.Message("note_off", note=pitch, velocity=0, channel=channel)))
+    return events
+
+
+def conductor_track(name: str, tempo: TempoMap) -> mido.MidiTrack:
+    """Track 0 of a type-1 file: 4/4 time signature and the tempo map."""
+    events = [(0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))]
+    events += [(tick, 1, msg) for tick, msg in tempo.tempo_events()]
+    return _track(name, events)
+
+
+def drum_midi(
+    onsets: Sequence[Onset], tempo: TempoMap, note_length_beats: float = 0.125, name: str = "drumtx"
+) -> mido.MidiFile:
+    """A type-1 MIDI file: conductor track + one GM drum track (channel 10, notes from
+    :data:`drumtx.vocab.OUTPUT_NOTES`), notes of a fixed short length (a 32nd note)."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=tempo.resolution)
+    midi.tracks.append(conductor_track(name, tempo))
+    ticks = tempo.seconds_to_ticks([o.time for o in onsets])
+    notes = [(int(t), OUTPUT_NOTES[o.fine_class], o.velocity) for t, o in zip(ticks, onsets, strict=True)]
+    length = max(1, int(round(note_length_beats * tempo.resolution)))
+    events = [(0, 0, mido.Message("program_change", program=0, channel=GM_DRUM_CHANNEL))]
+    events += note_events(notes, length, GM_DRUM_CHANNEL)
+    midi.tracks.append(_track("Drums", events))
+    return midi
+
+
+def save_midi(midi: mido.MidiFile, path: str | Path) -> None:
+    with atomic_output(path, suffix=".mid") as tmp:
+        midi.save(str(tmp))

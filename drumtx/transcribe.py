@@ -1,0 +1,652 @@
+"""Transcribe audio files to drum MIDI, rhythm-game charts and onset tables.
+
+    python -m drumtx.transcribe IN [IN ...] -o OUT_DIR [--ckpt PATH] [--format midi,chart,csv,json]
+
+Why it is built the way it is:
+
+* **Any length, flat memory.** Audio is streamed in overlapping blocks
+  (:func:`drumtx.audio.iter_audio_blocks`); each block is one model chunk (default 30 s with
+  3 s of context on each side), and only its centre is kept, so the bidirectional LSTM sees
+  context on both sides of every kept frame. What is kept per frame is a handful of floats
+  (activations, variations, onset strength: ~70 bytes/frame, ~25 MB for an hour), so peak
+  picking and beat tracking run once on the stitched arrays, exactly as on a short file.
+* **Tempo map from the same stream.** Beats are tracked (librosa) on an onset-strength
+  envelope computed from the log-mel of each block, never on the whole waveform.
+* **Bad input never stops a batch.** Each failing file gets one line on stderr naming it and
+  the reason; the others are still transcribed; the exit status is 1 at the end.
+
+Output layout for an input ``song.wav`` (folders given as input keep their sub-folders):
+``OUT_DIR/song.mid`` (GM drums + tempo map), ``OUT_DIR/song/`` (chart: notes.mid, song.ini,
+song.<ext>), ``OUT_DIR/song.csv`` and ``OUT_DIR/song.json`` (one row per onset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import json
+import math
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import drumtx
+from drumtx.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, iter_audio_blocks
+from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
+from drumtx.features import LogMel
+from drumtx.midi_out import TempoMap, atomic_output, drum_midi, estimate_beats, save_midi
+from drumtx.targets import Onset
+from drumtx.vocab import Vocabulary
+
+PROG = "drumtx.transcribe"
+ASSETS = Path(__file__).resolve().parent / "assets"
+DEFAULT_CKPT = ASSETS / "default_model.safetensors"
+FORMATS = ("midi", "chart", "csv", "json")
+#: Suffixes picked up when a folder is given. m4a/aac need an audioread backend (ffmpeg).
+INPUT_SUFFIXES = tuple(sorted({*AUDIO_EXTENSIONS, ".aif", ".aiff", ".aifc", ".m4a", ".aac"}))
+#: Formats soundfile cannot decode; tried through librosa/audioread (whole file in memory).
+FALLBACK_SUFFIXES = (".m4a", ".aac", ".mp4", ".wma")
+#: Frames quieter than this (dB below a full-scale sine), within +-SILENCE_DILATE frames,
+#: cannot hold an onset: silence gives an empty transcription whatever the model says.
+SILENCE_GATE_DB = -70.0
+SILENCE_DILATE = 2
+MIDI_RESOLUTION = 960  # DAW MIDI: half a tick is ~0.26 ms at 120 bpm
+CHART_RESOLUTION = 480  # Clone Hero / Rock Band convention
+
+
+class InputError(Exception):
+    """One input cannot be transcribed; the message is one line naming the file."""
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    rel: Path  # output path without suffix, relative to OUT_DIR (stem, or sub/stem for folder inputs)
+
+
+def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> tuple[list[Job], list[str]]:
+    """Expand files and folders (recursively, audio suffixes only) into jobs, plus error lines.
+
+    Files named explicitly are always tried (a non-audio file then fails with its reason);
+    files found in folders are filtered by suffix, and anything under ``out_dir`` is skipped
+    (a previous run's chart audio must not be transcribed again).
+    """
+    jobs, errors, seen, names = [], [], set(), {}
+    out_resolved = out_dir.resolve() if out_dir is not None else None
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES and not f.name.startswith(".")
+            )
+            if out_resolved is not None:
+                found = [f for f in found if out_resolved not in f.resolve().parents]
+            if not found:
+                errors.append(f"{p}: folder holds no audio files ({', '.join(INPUT_SUFFIXES)})")
+            candidates = [(f, f.relative_to(p).with_suffix("")) for f in found]
+        else:
+            candidates = [(p, Path(p.stem))]
+        for f, rel in candidates:
+            key = f.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            if rel in names:
+                errors.append(
+                    f"{f}: its outputs ({rel}.*) would clash with those of {names[rel]}; rename one of them"
+                )
+                continue
+            names[rel] = f
+            jobs.append(Job(f, rel))
+    return jobs, errors
+
+
+def output_paths(out_dir: Path, rel: Path, formats: Sequence[str]) -> dict[str, Path]:
+    base = out_dir / rel
+    table = {
+        "midi": base.with_name(base.name + ".mid"),
+        "chart": base,  # a folder: notes.mid, song.ini, song.<ext>
+        "csv": base.with_name(base.name + ".csv"),
+        "json": base.with_name(base.name + ".json"),
+    }
+    return {f: table[f] for f in formats}
+
+
+def _existing(paths: dict[str, Path]) -> list[Path]:
+    out = []
+    for fmt, p in paths.items():
+        probe = p / "notes.mid" if fmt == "chart" else p
+        if probe.exists():
+            out.append(probe)
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def audio_blocks(
+    path: Path, sample_rate: int, block_seconds: float, overlap_seconds: float
+) -> Iterator[tuple[float, np.ndarray]]:
+    """``(start s, mono float32 block)`` as :func:`drumtx.audio.iter_audio_blocks` streams them.
+
+    Adds what the batch needs on top: a clear reason for missing and empty files, and an
+    audioread fallback for containers soundfile cannot read (m4a, aac), which decodes the
+    whole file at once (memory then grows with length, unlike every other format).
+    """
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    yielded = False
+    try:
+        for item in iter_audio_blocks(path, sample_rate, block_seconds, overlap_seconds):
+            yielded = True
+            yield item
+        return
+    except AudioError as exc:
+        if yielded or path.suffix.lower() not in FALLBACK_SUFFIXES:
+            raise InputError(str(exc)) from None
+    try:
+        wave = _audioread_mono(path, sample_rate)
+    except Exception as exc:  # audioread raises NoBackendError and decoder-specific errors
+        hint = " (no decoder: install ffmpeg)" if type(exc).__name__ == "NoBackendError" else ""
+        raise InputError(
+            f"{path}: cannot decode {path.suffix} (soundfile cannot read it; audioread: {_one_line(exc)}){hint}"
+        ) from None
+    if wave.size == 0:
+        raise InputError(f"{path}: zero-length audio")
+    if not np.isfinite(wave).all():
+        raise InputError(f"{path}: audio holds non-finite samples (NaN or inf)")
+    block, hop = (
+        int(round(block_seconds * sample_rate)),
+        int(round((block_seconds - overlap_seconds) * sample_rate)),
+    )
+    start = 0
+    while True:
+        yield start / sample_rate, wave[start : start + block]
+        if start + block >= wave.size:
+            break
+        start += hop
+
+
+def _audioread_mono(path: Path, sample_rate: int) -> np.ndarray:
+    """Decode a whole file with audioread (ffmpeg, GStreamer or Core Audio, as installed)."""
+    import audioread
+
+    from drumtx.audio import resample
+
+    with audioread.audio_open(str(path)) as f:
+        orig_sr, channels = f.samplerate, f.channels
+        pcm = np.frombuffer(b"".join(f), dtype="<i2")
+    frames = pcm[: pcm.size - pcm.size % channels].reshape(-1, channels)
+    wave = frames.mean(axis=1, dtype=np.float32) / 32768.0
+    return resample(wave, orig_sr, sample_rate) if wave.size else wave
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass
+class Transcription:
+    source: Path
+    duration: float  # seconds
+    onsets: list[Onset]
+    confidences: list[float]
+    beats: np.ndarray  # tracked beat times (s)
+    # instrument -> (activation (T,), variation (T, V)), the stitched model output
+    probs: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
+    onset_envelope: np.ndarray = field(repr=False)
+
+    def tempo_map(self, resolution: int) -> TempoMap:
+        return TempoMap.from_beats(self.beats, resolution)
+
+
+def parse_thresholds(text: str | None, instruments: Sequence[str]) -> dict[str, dict[str, float]]:
+    """``--thresholds``: JSON text or a JSON file; instrument -> threshold or {threshold, min_gap_s}."""
+    if not text:
+        return {}
+    source = Path(text)
+    try:
+        raw = json.loads(source.read_text() if source.suffix == ".json" and source.is_file() else text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"--thresholds is neither JSON nor a readable .json file ({_one_line(exc)})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ValueError(
+            "--thresholds must be a JSON object: instrument -> threshold or {threshold, min_gap_s}"
+        )
+    out = {}
+    for inst, value in raw.items():
+        if inst not in instruments:
+            raise ValueError(f"--thresholds: unknown instrument {inst!r}; this model has {list(instruments)}")
+        spec = {"threshold": value} if isinstance(value, int | float) else value
+        if not isinstance(spec, dict) or not set(spec) <= {"threshold", "min_gap_s"}:
+            raise ValueError(
+                f"--thresholds: {inst} must be a number or {{threshold, min_gap_s}}, got {value!r}"
+            )
+        if "threshold" in spec and not 0.0 < float(spec["threshold"]) <= 1.0:
+            raise ValueError(f"--thresholds: {inst} threshold must be in (0, 1], got {spec['threshold']}")
+        if "min_gap_s" in spec and not 0.0 <= float(spec["min_gap_s"]) < 10.0:
+            raise ValueError(f"--thresholds: {inst} min_gap_s must be in [0, 10) s, got {spec['min_gap_s']}")
+        out[inst] = {k: float(v) for k, v in spec.items()}
+    return out
+
+
+def _features_from_meta(meta: dict) -> LogMel:
+    cfg = meta.get("features") or meta.get("config", {}).get("features") or {}
+    accepted = set(inspect.signature(LogMel.__init__).parameters) - {"self"}
+    return LogMel(**{k: v for k, v in cfg.items() if k in accepted})
+
+
+class Transcriber:
+    """A loaded model plus everything needed to turn one audio file into onsets."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        meta: dict,
+        device: str = "cpu",
+        thresholds: dict[str, dict[str, float]] | None = None,
+        chunk_seconds: int = 30,
+        context_seconds: int = 3,
+    ):
+        if chunk_seconds <= 2 * context_seconds or context_seconds < 0:
+            raise ValueError(
+                f"need chunk_seconds > 2 * context_seconds >= 0, got {chunk_seconds}, {context_seconds}"
+            )
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.meta = meta
+        self.features = _features_from_meta(meta).to(self.device)
+        self.vocab: Vocabulary = model.vocab
+        self.fps = self.features.fps
+        # Chunk edges in whole frames keep block starts on the frame grid.
+        if abs(self.fps * chunk_seconds - round(self.fps * chunk_seconds)) > 1e-6:
+            raise ValueError("chunk_seconds must be a whole number of frames")
+        self.chunk_seconds = chunk_seconds
+        self.context_seconds = context_seconds
+        # Checkpoint-tuned thresholds (meta['thresholds']) over the defaults, then the user's overrides.
+        merged = {k: dict(v) for k, v in DEFAULT_THRESHOLDS.items()}
+        for source in (meta.get("thresholds") or {}, thresholds or {}):
+            for inst, spec in source.items():
+                merged.setdefault(inst, {}).update({k: float(v) for k, v in spec.items()})
+        self.thresholds = merged
+        self._gate = self._silence_gate(SILENCE_GATE_DB)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> Transcriber:
+        from drumtx.checkpoint import load_transcriber
+
+        model, meta = load_transcriber(path, device=device)
+        return cls(model, meta, device=device, **kwargs)
+
+    @torch.no_grad()
+    def _silence_gate(self, db: float) -> float:
+        """The log-mel value ``db`` below the loudest bin of a full-scale 1 kHz sine."""
+        sr = self.features.sample_rate
+        t = torch.arange(int(0.2 * sr), dtype=torch.float32, device=self.device) / sr
+        ref = self.features(torch.sin(2 * math.pi * 1000.0 * t)).max().item()
+        return ref + db / 10.0 * math.log(10.0)
+
+    @torch.no_grad()
+    def _run_block(self, wave: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """Model probabilities and onset strength for every frame of one block."""
+        import librosa
+        from scipy.ndimage import maximum_filter1d
+
+        n_frames = wave.shape[0] // self.features.hop_length + 1
+        if wave.shape[0] <= self.features.n_fft // 2:  # too short for the STFT's reflect padding
+            wave = np.pad(wave, (0, self.features.n_fft - wave.shape[0]))
+        x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(self.device)
+        mel = self.features(x)[:, :n_frames]  # (n_mels, T)
+        logits = self.model(mel.unsqueeze(0))
+        probs = self.model.instrument_probs(logits)
+        mel_np = mel.float().cpu().numpy()
+        loud = maximum_filter1d(mel_np.max(axis=0), size=2 * SILENCE_DILATE + 1) >= self._gate
+        out = {}
+        for inst, (act, var) in probs.items():
+            a = act[0].float().cpu().numpy()
+            out[inst] = (
+                np.where(loud, a, 0.0).astype(np.float32),
+                var[0].float().cpu().numpy().astype(np.float32),
+            )
+        env = librosa.onset.onset_strength(S=mel_np, lag=1, max_size=1, center=False, detrend=False)
+        return out, env.astype(np.float32)
+
+    def activations(
+        self, path: Path, progress: bool = False
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """Stitched per-frame probabilities and onset strength for a whole file, block by block.
+
+        Block ``k`` covers ``[k*H, k*H + chunk)`` with ``H = chunk - 2*context``; of it we keep
+        frames from the first one not yet kept up to ``chunk - context`` (the whole rest for the
+        last block), so consecutive blocks meet exactly and every kept frame not at the file's
+        edges has at least ``context`` seconds of audio on both sides.
+        """
+        from tqdm import tqdm
+
+        sr = self.features.sample_rate
+        ctx_frames = int(round(self.context_seconds * self.fps))
+        keep_end = int(round((self.chunk_seconds - self.context_seconds) * self.fps))
+        blocks = audio_blocks(path, sr, self.chunk_seconds, 2 * self.context_seconds)
+        try:
+            total = audio_duration(path)
+        except AudioError:
+            total = None
+        parts: dict[str, list] = {}
+        env_parts: list[np.ndarray] = []
+        kept = 0
+        # Counted in frames, shown in seconds of audio.
+        bar = tqdm(
+            total=int(total * self.fps) + 1 if total else None,
+            unit="s",
+            unit_scale=1.0 / self.fps,
+            desc=path.name,
+            disable=None if progress else True,  # None: no bar when stderr is not a terminal
+            leave=False,
+        )
+        pending = next(blocks, None)
+        if pending is None:
+            raise InputError(f"{path}: zero-length audio")
+        while pending is not None:
+            start_s, wave = pending
+            nxt = next(blocks, None)
+            last = nxt is None
+            probs, env = self._run_block(wave)
+            n = env.shape[0]
+            f0 = int(round(start_s * self.fps))
+            lo = kept - f0
+            hi = n if last else keep_end
+            if not 0 <= lo <= ctx_frames or hi <= lo:
+                raise RuntimeError(f"block stitching broke at {start_s:.2f} s (lo={lo}, hi={hi}, n={n})")
+            for inst, (act, var) in probs.items():
+                a_list, v_list = parts.setdefault(inst, ([], []))
+                a_list.append(act[lo:hi].copy())  # copies free the block's full arrays
+                v_list.append(var[lo:hi].copy())
+            env_parts.append(env[lo:hi].copy())
+            kept += hi - lo
+            bar.update(min(hi - lo, max(0, (bar.total or kept) - bar.n)))
+            pending = nxt
+        bar.close()
+        stitched = {inst: (np.concatenate(a), np.concatenate(v)) for inst, (a, v) in parts.items()}
+        return stitched, np.concatenate(env_parts)
+
+    def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
+        path = Path(path)
+        probs, env = self.activations(path, progress)
+        return self.decode(path, probs, env)
+
+    def decode(
+        self, source: Path, probs: dict[str, tuple[np.ndarray, np.ndarray]], onset_envelope: np.ndarray
+    ) -> Transcription:
+        """Stitched activations -> onsets (peak picking per instrument, variation at the peak)
+        and beats; separate from the model so that it can be checked on hand-made activations."""
+        onsets = decode_onsets(probs, self.fps, self.vocab, self.thresholds)
+        confidences = onset_confidences(probs, onsets, self.fps, self.vocab)
+        duration = (onset_envelope.shape[0] - 1) / self.fps
+        beats = estimate_beats(onset_envelope, self.fps)
+        return Transcription(Path(source), duration, onsets, confidences, beats, probs, onset_envelope)
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+def onset_rows(result: Transcription, vocab: Vocabulary) -> list[dict]:
+    return [
+        {
+            "time": round(o.time, 6),
+            "class": vocab.instrument_of(o.fine_class),
+            "variation": o.fine_class,
+            "velocity": int(o.velocity),
+            "confidence": round(float(c), 4),
+        }
+        for o, c in zip(result.onsets, result.confidences, strict=True)
+    ]
+
+
+def write_outputs(
+    result: Transcription,
+    paths: dict[str, Path],
+    transcriber: Transcriber,
+    artist: str = "Unknown Artist",
+    chart_audio: bool = True,
+) -> list[Path]:
+    """Write every requested format (each file atomically); return what was written."""
+    written = []
+    rows = onset_rows(result, transcriber.vocab)
+    name = result.source.stem
+    if "midi" in paths:
+        save_midi(drum_midi(result.onsets, result.tempo_map(MIDI_RESOLUTION), name=name), paths["midi"])
+        written.append(paths["midi"])
+    if "chart" in paths:
+        from drumtx.chart import copy_song_audio, write_chart
+
+        folder = paths["chart"]
+        tempo = result.tempo_map(CHART_RESOLUTION)
+        write_chart(folder, result.onsets, tempo, result.duration, name=name, artist=artist)
+        if chart_audio:
+            try:
+                copy_song_audio(result.source, folder)
+            except Exception as exc:  # soundfile cannot transcode every input (m4a): the chart stands
+                print(
+                    f"{PROG}: note: {result.source}: chart audio not added ({_one_line(exc)}); "
+                    f"put it into {folder} as song.ogg yourself",
+                    file=sys.stderr,
+                )
+        written.append(folder)
+    if "csv" in paths:
+        with atomic_output(paths["csv"]) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["time", "class", "variation", "velocity", "confidence"])
+            writer.writeheader()
+            writer.writerows(rows)
+        written.append(paths["csv"])
+    if "json" in paths:
+        tempo = result.tempo_map(MIDI_RESOLUTION)
+        doc = {
+            "source": str(result.source),
+            "duration": round(result.duration, 3),
+            "fps": transcriber.fps,
+            "tempo_bpm": round(tempo.mean_bpm(), 2),
+            "beats": [round(float(b), 4) for b in result.beats],
+            "thresholds": transcriber.thresholds,
+            "drumtx_version": drumtx.__version__,
+            "onsets": rows,
+        }
+        with atomic_output(paths["json"]) as tmp:
+            tmp.write_text(json.dumps(doc, indent=1))
+        written.append(paths["json"])
+    return written
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {PROG}",
+        description=(
+            "Transcribe drums in audio files to MIDI (GM drums, tempo map from beat tracking), "
+            "Clone Hero / Rock Band charts and onset tables. Files and folders (searched recursively for "
+            f"{' '.join(INPUT_SUFFIXES)}) of any length, sample rate and channel count."
+        ),
+        epilog=(
+            "Outputs per input <stem>: OUT_DIR/<stem>.mid; with chart: OUT_DIR/<stem>/notes.mid + song.ini "
+            "(+ song.<ext> audio); with csv/json: OUT_DIR/<stem>.csv / .json (time, class, variation, velocity, "
+            "confidence per onset). Files found in a folder keep their sub-folder under OUT_DIR. "
+            "Chart lanes (drumtx.chart.CHART_LANES): kick -> kick; snare head and rim -> red; hi-hat -> "
+            "yellow cymbal; ride -> blue cymbal; crash -> green cymbal; high/mid/floor tom -> yellow/blue/green "
+            "tom. Existing outputs are never replaced without --overwrite. Exit status: 0 all done, 1 some input "
+            "failed (each named on stderr, the others still transcribed), 2 setup error (model, options)."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
+    parser.add_argument("-o", "--out-dir", required=True, type=Path, metavar="OUT_DIR", help="output folder")
+    parser.add_argument(
+        "--ckpt",
+        type=Path,
+        default=None,
+        help="model: a drumtx bundle (.safetensors + .json sidecar) or a Lightning .ckpt; default: the packaged "
+        "model drumtx/assets/default_model.safetensors (+ .json)",
+    )
+    parser.add_argument(
+        "--format",
+        default="midi",
+        help=f"comma-separated output formats, any of {','.join(FORMATS)} (default: midi)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], help="where the model runs (default: cpu)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (else such inputs fail)"
+    )
+    parser.add_argument(
+        "--thresholds",
+        default=None,
+        metavar="JSON",
+        help='override peak-picking per instrument, JSON text or a .json file: {"kick": 0.4, '
+        '"crash": {"threshold": 0.7, "min_gap_s": 0.1}}; default: the checkpoint\'s tuned thresholds',
+    )
+    parser.add_argument("--chunk-seconds", type=int, default=30, help="model chunk length in s (default: 30)")
+    parser.add_argument(
+        "--context-seconds",
+        type=int,
+        default=3,
+        help="context in s on each side of a chunk, run but not kept (default: 3)",
+    )
+    parser.add_argument(
+        "--artist", default="Unknown Artist", help="artist for the chart's song.ini (default: Unknown Artist)"
+    )
+    parser.add_argument(
+        "--no-chart-audio",
+        dest="chart_audio",
+        action="store_false",
+        help="do not put the audio into chart folders",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; 1 is often fastest for the LSTM on a busy machine)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines")
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        _error(f"--format: unknown format(s) {bad or args.format!r}; choose from {','.join(FORMATS)}")
+        return 2
+    if args.device == "cuda" and not torch.cuda.is_available():
+        _error("--device cuda: no CUDA device is available; use --device cpu")
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    ckpt = args.ckpt
+    if ckpt is None:
+        if not DEFAULT_CKPT.is_file() or not DEFAULT_CKPT.with_suffix(".json").is_file():
+            _error(
+                f"no packaged default model yet ({DEFAULT_CKPT} is missing); pass --ckpt PATH to a trained model"
+            )
+            return 2
+        ckpt = DEFAULT_CKPT
+    if not ckpt.is_file():
+        _error(f"--ckpt {ckpt}: no such file")
+        return 2
+    from drumtx.checkpoint import CheckpointError, load_transcriber
+
+    try:
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of files it then refuses; the refusal says it all.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            model, meta = load_transcriber(ckpt, device=args.device)
+    except CheckpointError as exc:
+        message = " ".join(str(exc).split())
+        _error(message if str(ckpt) in message else f"{ckpt}: {message}")
+        return 2
+    try:
+        overrides = parse_thresholds(args.thresholds, list(model.vocab.instruments))
+        transcriber = Transcriber(
+            model,
+            meta,
+            device=args.device,
+            thresholds=overrides,
+            chunk_seconds=args.chunk_seconds,
+            context_seconds=args.context_seconds,
+        )
+    except ValueError as exc:
+        _error(str(exc))
+        return 2
+
+    jobs, errors = collect_inputs(args.inputs, args.out_dir)
+    for message in errors:
+        _error(message)
+    failed, done = len(errors), 0
+    for job in jobs:
+        paths = output_paths(args.out_dir, job.rel, formats)
+        existing = _existing(paths)
+        if existing and not args.overwrite:
+            _error(f"{job.source}: output {existing[0]} exists; pass --overwrite to replace it")
+            failed += 1
+            continue
+        try:
+            result = transcriber.transcribe(job.source, progress=not args.quiet)
+            written = write_outputs(
+                result, paths, transcriber, artist=args.artist, chart_audio=args.chart_audio
+            )
+        except InputError as exc:
+            _error(str(exc))
+            failed += 1
+            continue
+        except (OSError, ValueError, RuntimeError) as exc:
+            _error(f"{job.source}: {_one_line(exc)}")
+            failed += 1
+            continue
+        done += 1
+        if not args.quiet:
+            counts = ", ".join(f"{k} {v}" for k, v in _class_counts(result.onsets, transcriber.vocab).items())
+            print(
+                f"{job.source} -> {', '.join(str(p) for p in written)} "
+                f"({len(result.onsets)} onsets{': ' + counts if counts else ''}; "
+                f"~{result.tempo_map(MIDI_RESOLUTION).mean_bpm():.0f} bpm, {result.duration:.1f} s)",
+                flush=True,
+            )
+    if failed:
+        _error(f"{failed} input(s) failed, {done} transcribed")
+        return 1
+    return 0
+
+
+def _class_counts(onsets: Sequence[Onset], vocab: Vocabulary) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in onsets:
+        inst = vocab.instrument_of(o.fine_class)
+        counts[inst] = counts.get(inst, 0) + 1
+    return counts
+
+
+if __name__ == "__main__":
+    sys.exit(main())

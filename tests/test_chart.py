@@ -1,0 +1,174 @@
+"""Charts: the written notes.mid parses back (mido) to the documented lanes, times and markers."""
+
+from __future__ import annotations
+
+import configparser
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from drumtx.chart import (
+    ACCENT_MIN_VELOCITY,
+    BEAT_BAR,
+    BEAT_BEAT,
+    CHART_LANES,
+    GHOST_MAX_VELOCITY,
+    LANE_NOTES,
+    RESOLUTION,
+    TOM_MARKERS,
+    ChartStats,
+    chart_midi,
+    difficulty_tier,
+    read_chart_gems,
+    write_chart,
+)
+from drumtx.midi_out import TempoMap
+from drumtx.targets import Onset
+from drumtx.vocab import Vocabulary
+
+# A tempo that drifts from 100 to 140 bpm, so ticks and seconds are not proportional.
+BEATS = np.cumsum(np.linspace(0.6, 60 / 140, 40)) + 0.25
+
+
+def _tempo() -> TempoMap:
+    return TempoMap.from_beats(BEATS, RESOLUTION)
+
+
+def _half_tick(tempo: TempoMap) -> float:
+    return max(tempo.us_per_beat) / tempo.resolution / 2e6 + 1e-6
+
+
+def test_every_fine_class_lands_on_its_documented_lane(tmp_path):
+    tempo = _tempo()
+    classes = [c for c in Vocabulary(hihat_pedal=True).fine_classes]
+    onsets = [Onset(1.0 + 0.5 * i, c, 100) for i, c in enumerate(classes)]
+    stats = write_chart(tmp_path / "song", onsets, tempo, duration=12.0, name="song", artist="Band")
+    gems, extras = read_chart_gems(tmp_path / "song" / "notes.mid")
+
+    expected = [(o.time, *CHART_LANES[o.fine_class]) for o in onsets if CHART_LANES[o.fine_class] is not None]
+    assert len(gems) == len(expected) == len(classes) - 1  # the pedal is not charted
+    for (t, lane, tom), (et, elane, etom) in zip(gems, expected, strict=True):
+        assert lane == elane and tom == etom
+        assert abs(t - et) <= _half_tick(tempo)
+    # The table's promises, spelled out: toms are yellow/blue/green under markers 110/111/112.
+    by_class = {c: CHART_LANES[c] for c in classes}
+    assert by_class["tom_high"] == ("yellow", True) and by_class["hihat_open"] == ("yellow", False)
+    assert by_class["tom_mid"] == ("blue", True) and by_class["ride_bell"] == ("blue", False)
+    assert by_class["tom_floor"] == ("green", True) and by_class["crash"] == ("green", False)
+    assert by_class["snare_rim"] == ("red", False) and by_class["kick"] == ("kick", False)
+    assert LANE_NOTES == {"kick": 96, "red": 97, "yellow": 98, "blue": 99, "green": 100}
+    assert TOM_MARKERS == {"yellow": 110, "blue": 111, "green": 112}
+    assert stats.dropped["not_charted:hihat_pedal"] == 1
+    assert extras["resolution"] == 480
+    assert {"PART DRUMS", "BEAT", "EVENTS"} <= set(extras["tracks"])
+
+
+def test_tom_marker_never_turns_the_next_cymbal_into_a_tom(tmp_path):
+    tempo = TempoMap.constant(120.0, RESOLUTION)  # 1 tick = 1/960 s
+    onsets = [
+        Onset(1.000, "tom_high", 100),
+        Onset(1.010, "hihat_closed", 100),  # 9.6 ticks later, inside a naive marker's length
+        Onset(2.000, "ride", 100),
+        Onset(2.005, "tom_mid", 100),
+        Onset(2.020, "ride_bell", 100),
+    ]
+    write_chart(tmp_path, onsets, tempo, duration=3.0, name="x")
+    gems, _ = read_chart_gems(tmp_path / "notes.mid")
+    assert [(lane, tom) for _, lane, tom in gems] == [
+        ("yellow", True),
+        ("yellow", False),
+        ("blue", False),
+        ("blue", True),
+        ("blue", False),
+    ]
+
+
+def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
+    tempo = TempoMap.constant(120.0, RESOLUTION)
+    onsets = [
+        Onset(1.0, "hihat_closed", 90),
+        Onset(1.0, "tom_high", 90),  # yellow lane clash
+        Onset(2.0, "snare_head", 60),
+        Onset(2.0, "snare_rim", 110),  # one red gem, the louder velocity
+    ]
+    stats = ChartStats()
+    midi = chart_midi(onsets, tempo, duration=3.0, name="x", stats=stats)
+    assert stats.dropped["lane_conflict:yellow"] == 1
+    assert stats.dropped["merged_same_tick"] == 1
+    assert stats.gems == {"yellow": 1, "red": 1}
+    drums = next(t for t in midi.tracks if t.name == "PART DRUMS")
+    ons = [m for m in drums if m.type == "note_on" and m.velocity > 0]
+    assert sorted(m.note for m in ons) == [97, 98]  # no tom marker survived
+    red = next(m for m in ons if m.note == 97)
+    assert red.velocity == 100  # 110 is normal: below the accent bound
+
+
+def test_dynamics_ghosts_and_accents(tmp_path):
+    tempo = TempoMap.constant(100.0, RESOLUTION)
+    onsets = [
+        Onset(1.0, "snare_head", GHOST_MAX_VELOCITY),
+        Onset(1.5, "snare_head", 90),
+        Onset(2.0, "snare_head", ACCENT_MIN_VELOCITY),
+    ]
+    write_chart(tmp_path, onsets, tempo, duration=3.0, name="x")
+    _, extras = read_chart_gems(tmp_path / "notes.mid")
+    assert extras["velocities"] == [1, 100, 127]
+    drums = next(t for t in mido.MidiFile(tmp_path / "notes.mid").tracks if t.name == "PART DRUMS")
+    assert any(m.type == "text" and m.text == "[ENABLE_CHART_DYNAMICS]" for m in drums)
+
+
+def test_beat_track_tempo_map_and_events(tmp_path):
+    tempo = _tempo()
+    write_chart(tmp_path, [Onset(5.0, "kick", 100)], tempo, duration=20.0, name="x")
+    midi = mido.MidiFile(tmp_path / "notes.mid")
+    gems, extras = read_chart_gems(tmp_path / "notes.mid")
+    beats = extras["beats"]
+    assert all(tick % RESOLUTION == 0 for tick, _ in beats)
+    assert [note for _, note in beats[:8]] == [BEAT_BAR, BEAT_BEAT, BEAT_BEAT, BEAT_BEAT] * 2
+    assert tempo.ticks_to_seconds([beats[-1][0]])[0] >= 20.0  # the beat track covers the audio
+    # Every tracked beat sits on a BEAT note (tempo map written exactly).
+    beat_times = extras["tempo"].ticks_to_seconds([t for t, _ in beats])
+    for b in BEATS[BEATS <= 20.0]:
+        assert np.min(np.abs(beat_times - b)) < 1e-4
+    events = next(t for t in midi.tracks if t.name == "EVENTS")
+    assert [m.text for m in events if m.type == "text"] == ["[music_start]", "[music_end]", "[end]"]
+    # Notes never overlap one of their own pitch (note-off before the next note-on).
+    for track in midi.tracks:
+        open_notes = set()
+        for msg in track:
+            if msg.type == "note_on" and msg.velocity > 0:
+                assert msg.note not in open_notes
+                open_notes.add(msg.note)
+            elif msg.type in ("note_off", "note_on"):
+                open_notes.discard(msg.note)
+        assert not open_notes
+
+
+def test_song_ini_and_difficulty(tmp_path):
+    tempo = TempoMap.constant(120.0, RESOLUTION)
+    onsets = [Onset(0.5 + 0.25 * i, "kick" if i % 2 else "hihat_closed", 100) for i in range(80)]
+    write_chart(tmp_path, onsets, tempo, duration=30.0, name="My Song", artist="Me")
+    ini = configparser.ConfigParser()
+    ini.read(tmp_path / "song.ini")
+    song = ini["song"]
+    assert song["name"] == "My Song" and song["artist"] == "Me"
+    assert song["charter"] == "drumtx" and song["pro_drums"] == "True" and song["delay"] == "0"
+    assert song["song_length"] == "30000"
+    assert int(song["diff_drums"]) == difficulty_tier(80, 30.0) == 2  # 2.7 notes/s
+    assert difficulty_tier(0, 30.0) == -1 and difficulty_tier(600, 30.0) == 6
+
+
+@pytest.mark.parametrize(("suffix", "expected"), [(".wav", "song.wav"), (".flac", "song.ogg")])
+def test_chart_audio_copied_or_transcoded(tmp_path, suffix, expected):
+    sr = 22050
+    audio = tmp_path / f"in{suffix}"
+    sf.write(audio, 0.1 * np.sin(np.arange(sr) / sr * 2 * np.pi * 220).astype(np.float32), sr)
+    write_chart(tmp_path / "chart", [], TempoMap.constant(), duration=1.0, name="in", audio=audio)
+    out = tmp_path / "chart" / expected
+    assert out.is_file()
+    info = sf.info(out)
+    assert info.samplerate == sr and abs(info.duration - 1.0) < 0.05
+    gems, _ = read_chart_gems(tmp_path / "chart" / "notes.mid")
+    assert gems == []

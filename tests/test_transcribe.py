@@ -1,0 +1,531 @@
+"""Transcription: streaming + stitching, decoding to MIDI/CSV/JSON, tempo maps, bad input, checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile as sf
+import torch
+from omegaconf import OmegaConf
+
+from drumtx import CONF_DIR
+from drumtx import transcribe as tx
+from drumtx.checkpoint import build_meta, save_bundle
+from drumtx.midi_out import TempoMap, drum_midi, estimate_beats, save_midi
+from drumtx.models.transcriber import build_transcriber
+from drumtx.targets import Onset
+from drumtx.vocab import OUTPUT_NOTES, Vocabulary
+
+FPS = 100.0
+
+
+def tiny_config():
+    """The default feature and head configs on a very narrow encoder (fast on 2 cores)."""
+    return OmegaConf.create(
+        {
+            "features": OmegaConf.load(CONF_DIR / "features" / "logmel.yaml"),
+            "encoder": {
+                "_target_": "drumtx.models.encoder.CRNNEncoder",
+                "n_mels": 128,
+                "channels": [4, 8, 8, 8],
+                "rnn_hidden": 16,
+                "rnn_layers": 1,
+                "rnn_dropout": 0.0,
+            },
+            "branches": OmegaConf.load(CONF_DIR / "branches" / "five_branch.yaml"),
+            "data": {"targets": {"hihat_pedal": False}},
+        }
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: the tiny LSTM runs faster so, and other load on the machine cannot
+    stretch the tests (two threads spin on each other at every time step)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """A randomly initialised DrumTranscriber saved as a drumtx bundle (save_bundle)."""
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_bundle(path, build_transcriber(cfg), build_meta(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def transcriber(bundle) -> tx.Transcriber:
+    return tx.Transcriber.from_checkpoint(bundle)
+
+
+def render_groove(seconds: float, sr: int, channels: int = 2, bpm: float = 100.0, seed: int = 0):
+    """A drum-like groove: kick (decaying 55 Hz sine) on beats, snare (noise + 190 Hz) on
+    2 and 4, hi-hat (high-passed noise) on eighths. Returns (audio (N, channels), onsets)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    y = np.zeros(n, np.float32)
+    onsets = []
+    t = np.arange(int(0.2 * sr)) / sr
+    kick = np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.05)
+    snare = (0.6 * rng.standard_normal(t.size) + 0.5 * np.sin(2 * np.pi * 190 * t)) * np.exp(-t / 0.04)
+    hat = np.diff(rng.standard_normal(t.size + 1)) * np.exp(-t / 0.01) * 0.3
+    eighth = 30.0 / bpm
+    for k in range(int((seconds - 0.3) / eighth)):
+        time = 0.2 + k * eighth
+        i = int(time * sr)
+        parts = [(hat, "hihat_closed")]
+        if k % 4 == 0:
+            parts.append((kick, "kick"))
+        if k % 4 == 2:
+            parts.append((snare, "snare_head"))
+        for sound, label in parts:
+            y[i : i + sound.size] += 0.4 * sound[: n - i]
+            onsets.append(Onset(time, label, 100))
+    return np.repeat(y[:, None], channels, axis=1) * np.linspace(1.0, 0.7, channels), onsets
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    rc = tx.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+# ----------------------------------------------------------------------------- tempo map + MIDI
+
+
+def test_midi_times_survive_a_beat_tracked_tempo_map(tmp_path):
+    """Note times in seconds stay exact (within half a tick) under a tempo change on every
+    beat, over an hour of beats; tracked beats land on MIDI beats; pitches follow OUTPUT_NOTES."""
+    rng = np.random.default_rng(1)
+    beats = np.cumsum(0.5 + 0.03 * rng.standard_normal(7200)) + 0.9  # ~1 h, drifting tempo
+    tempo = TempoMap.from_beats(beats, 960)
+    classes = list(OUTPUT_NOTES)
+    times = np.sort(rng.uniform(0, beats[-1] + 5, 3000)).round(2)
+    onsets = [Onset(float(t), classes[i % len(classes)], 1 + i % 127) for i, t in enumerate(times)]
+    save_midi(drum_midi(onsets, tempo), tmp_path / "x.mid")
+
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "x.mid"))
+    drums = [i for i in pm.instruments if i.is_drum]
+    assert len(drums) == 1
+    notes = sorted(drums[0].notes, key=lambda n: (n.start, n.pitch))
+    expected = sorted(onsets, key=lambda o: (o.time, OUTPUT_NOTES[o.fine_class]))
+    half_tick = max(tempo.us_per_beat) / 960 / 2e6
+    assert len(notes) == len(expected)
+    starts = np.array([n.start for n in notes])
+    assert np.abs(starts - np.array([o.time for o in expected])).max() <= half_tick + 1e-6
+    assert [n.pitch for n in notes] == [OUTPUT_NOTES[o.fine_class] for o in expected]
+    assert [n.velocity for n in notes] == [o.velocity for o in expected]
+    # pretty_midi's beat grid (from the written tempo events) is the tracked beats.
+    grid = pm.get_beats()
+    for b in beats[::97]:
+        assert np.abs(grid - b).min() < 1e-4
+    # A naive float tempo map would drift: ours keeps the last beat within microseconds.
+    assert abs(tempo.ticks_to_seconds(tempo.seconds_to_ticks([beats[-1]]))[0] - beats[-1]) < 1e-5
+    raw = mido.MidiFile(tmp_path / "x.mid")
+    assert all(m.channel == 9 for t in raw.tracks for m in t if m.type == "note_on")
+
+
+def test_tempo_map_edge_cases():
+    assert TempoMap.from_beats([], 480).us_per_beat == (500000,)
+    assert TempoMap.from_beats([3.0], 480).us_per_beat == (500000,)
+    # A first beat earlier than half a beat is skipped rather than needing a huge lead-in tempo.
+    tm = TempoMap.from_beats([0.05, 0.55, 1.05, 1.55], 480)
+    assert max(60e6 / u for u in tm.us_per_beat) < 130
+    assert tm.seconds_to_ticks([1.05])[0] % 480 == 0
+
+
+def test_estimate_beats_finds_the_tempo_of_a_click_track():
+    env = np.zeros(int(90 * FPS))
+    env[50 :: int(0.5 * FPS)] = 1.0  # 120 bpm
+    beats = estimate_beats(env, FPS)
+    assert len(beats) > 150
+    assert abs(np.median(np.diff(beats)) - 0.5) < 0.02
+    assert estimate_beats(np.zeros(1000), FPS).size == 0
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def handmade_probs(n_frames: int, peaks: list[tuple[str, int, int, float]], vocab: Vocabulary):
+    """instrument -> (activation, variation) with a triangular peak per (instrument, frame, variation, height)."""
+    probs = {
+        inst: [np.zeros(n_frames, np.float32), np.zeros((n_frames, len(fine)), np.float32)]
+        for inst, fine in vocab.instruments.items()
+    }
+    for _act, var in probs.values():
+        var[:, 0] = 1.0
+    for inst, frame, variation, height in peaks:
+        act, var = probs[inst]
+        for d, scale in ((-2, 0.3), (-1, 0.7), (0, 1.0), (1, 0.7), (2, 0.3)):
+            act[frame + d] = max(act[frame + d], height * scale)
+        var[frame - 2 : frame + 3] = 0.0
+        var[frame - 2 : frame + 3, variation] = 1.0
+    return {k: (a, v) for k, (a, v) in probs.items()}
+
+
+def test_handmade_activations_decode_to_midi_csv_json(transcriber, tmp_path):
+    vocab = transcriber.vocab
+    peaks = [
+        ("kick", 100, 0, 0.9),
+        ("snare", 150, 1, 0.8),  # rim
+        ("tom", 200, 2, 0.95),  # tom variation 2 = mid
+        ("tom", 250, 0, 0.7),  # floor
+        ("hihat", 300, 1, 0.99),  # open
+        ("ride", 350, 1, 0.9),  # bell
+        ("crash", 400, 0, 0.9),
+        ("snare", 450, 0, 0.55),  # a soft (ghost-like) snare
+        ("kick", 500, 0, 0.3),  # below threshold: not an onset
+    ]
+    probs = handmade_probs(700, peaks, vocab)
+    env = np.zeros(700, np.float32)
+    env[::50] = 1.0
+    result = transcriber.decode(tmp_path / "hand.wav", probs, env)
+    expected = [
+        (1.0, "kick"),
+        (1.5, "snare_rim"),
+        (2.0, "tom_mid"),
+        (2.5, "tom_floor"),
+        (3.0, "hihat_open"),
+        (3.5, "ride_bell"),
+        (4.0, "crash"),
+        (4.5, "snare_head"),
+    ]
+    assert [(o.time, o.fine_class) for o in result.onsets] == expected
+    velocity = {o.fine_class: o.velocity for o in result.onsets}
+    assert velocity["snare_head"] < velocity["kick"] < velocity["hihat_open"]  # soft ghosts, loud accents
+    assert all(1 <= v <= 127 for v in velocity.values())
+
+    paths = tx.output_paths(tmp_path, Path("hand"), ["midi", "csv", "json", "chart"])
+    tx.write_outputs(result, paths, transcriber, chart_audio=False)
+    pm = pretty_midi.PrettyMIDI(str(paths["midi"]))
+    notes = sorted(pm.instruments[0].notes, key=lambda n: n.start)
+    assert [(round(n.start, 3), n.pitch) for n in notes] == [(t, OUTPUT_NOTES[c]) for t, c in expected]
+    assert [n.pitch for n in notes][:4] == [36, 40, 45, 43]
+    assert all(n.end - n.start < 0.2 for n in notes)  # short fixed-length notes
+
+    with open(paths["csv"]) as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["time", "class", "variation", "velocity", "confidence"]
+    assert [(float(r["time"]), r["class"], r["variation"]) for r in rows] == [
+        (t, vocab.instrument_of(c), c) for t, c in expected
+    ]
+    assert float(rows[0]["confidence"]) == pytest.approx(0.9, abs=1e-3)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["onsets"] == [
+        {**r, "time": float(r["time"]), "velocity": int(r["velocity"]), "confidence": float(r["confidence"])}
+        for r in rows
+    ]
+    assert doc["tempo_bpm"] == pytest.approx(120, abs=3)
+    assert (paths["chart"] / "notes.mid").is_file() and (paths["chart"] / "song.ini").is_file()
+
+
+def test_threshold_override(transcriber, tmp_path):
+    probs = handmade_probs(300, [("kick", 100, 0, 0.6), ("kick", 200, 0, 0.9)], transcriber.vocab)
+    env = np.zeros(300, np.float32)
+    strict = tx.Transcriber(
+        transcriber.model, transcriber.meta, thresholds=tx.parse_thresholds('{"kick": 0.7}', ["kick"])
+    )
+    assert len(transcriber.decode(tmp_path / "a.wav", probs, env).onsets) == 2
+    assert [o.time for o in strict.decode(tmp_path / "a.wav", probs, env).onsets] == [2.0]
+    f = tmp_path / "th.json"
+    f.write_text(json.dumps({"crash": {"threshold": 0.8, "min_gap_s": 0.2}}))
+    assert tx.parse_thresholds(str(f), ["crash"]) == {"crash": {"threshold": 0.8, "min_gap_s": 0.2}}
+    for bad in ('{"cowbell": 0.5}', '{"kick": 1.5}', "[0.5]", "{not json", '{"kick": {"thresh": 0.5}}'):
+        with pytest.raises(ValueError, match="--thresholds"):
+            tx.parse_thresholds(bad, ["kick", "crash"])
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+def test_stitched_chunks_match_one_pass(transcriber, tmp_path):
+    """Short chunks with overlap give the same activations as one chunk over the whole file
+    (44.1 kHz stereo, so resampling and down-mixing happen per block too)."""
+    audio, _ = render_groove(21.3, 44100)
+    path = tmp_path / "g.wav"
+    sf.write(path, audio, 44100, subtype="FLOAT")
+    small = tx.Transcriber(transcriber.model, transcriber.meta, chunk_seconds=6, context_seconds=2)
+    whole = tx.Transcriber(transcriber.model, transcriber.meta, chunk_seconds=60, context_seconds=2)
+    a, env_a = small.activations(path)
+    b, env_b = whole.activations(path)
+    n_expected = int(21.3 * 24000) // 240 + 1
+    assert env_a.shape == env_b.shape == (n_expected,)
+    for inst in b:
+        assert a[inst][0].shape == b[inst][0].shape == (n_expected,)
+        np.testing.assert_allclose(a[inst][0], b[inst][0], atol=2e-3)
+        np.testing.assert_allclose(a[inst][1], b[inst][1], atol=2e-3)
+    np.testing.assert_allclose(env_a[1:], env_b[1:], atol=1e-3 * env_b.max())
+
+
+def test_rendered_groove_through_the_cli(bundle, tmp_path, capsys):
+    """The whole command on a rendered groove with a random model: every format is written,
+    the MIDI parses and agrees with the CSV, and the tempo map follows the groove."""
+    audio, truth = render_groove(12.0, 48000, bpm=100)
+    sf.write(tmp_path / "groove.flac", audio, 48000)
+    rc, out, err = run_cli(
+        [
+            tmp_path / "groove.flac",
+            "-o",
+            tmp_path / "out",
+            "--ckpt",
+            bundle,
+            "--format",
+            "midi,chart,csv,json",
+            "-q",
+        ],
+        capsys,
+    )
+    assert rc == 0, err
+    out_dir = tmp_path / "out"
+    assert {p.name for p in out_dir.iterdir()} == {"groove.mid", "groove", "groove.csv", "groove.json"}
+    assert {p.name for p in (out_dir / "groove").iterdir()} == {"notes.mid", "song.ini", "song.ogg"}
+    pm = pretty_midi.PrettyMIDI(str(out_dir / "groove.mid"))
+    with open(out_dir / "groove.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    starts = sorted(n.start for i in pm.instruments for n in i.notes)
+    assert len(starts) == len(rows)
+    assert np.allclose(starts, sorted(float(r["time"]) for r in rows), atol=1e-3)
+    doc = json.loads((out_dir / "groove.json").read_text())
+    assert doc["duration"] == pytest.approx(12.0, abs=0.02)
+    assert doc["tempo_bpm"] == pytest.approx(100, rel=0.1) or doc["tempo_bpm"] == pytest.approx(200, rel=0.1)
+    assert len(doc["beats"]) >= 12
+
+
+TRAINED_FIXTURE = Path(
+    os.environ.get("DRUMTX_TEST_FIXTURE", Path(__file__).parent / "fixtures" / "tiny_model.safetensors")
+)
+
+
+@pytest.mark.skipif(
+    not TRAINED_FIXTURE.is_file(), reason="the lead's trained fixture checkpoint is not there yet"
+)
+def test_rendered_groove_is_transcribed_back(tmp_path, capsys):
+    """With a (tiny) trained model, the rendered groove's kicks, snares and hi-hats come back."""
+    from drumtx.metrics import onset_counts
+
+    audio, truth = render_groove(12.0, 44100)
+    sf.write(tmp_path / "groove.wav", audio, 44100)
+    rc, _, err = run_cli([tmp_path / "groove.wav", "-o", tmp_path, "--ckpt", TRAINED_FIXTURE, "-q"], capsys)
+    assert rc == 0, err
+    pm = pretty_midi.PrettyMIDI(str(tmp_path / "groove.mid"))
+    notes = [n for i in pm.instruments for n in i.notes]
+    for label in ("kick", "snare_head", "hihat_closed"):
+        ref = np.array([o.time for o in truth if o.fine_class == label])
+        est = np.array(sorted(n.start for n in notes if n.pitch == OUTPUT_NOTES[label]))
+        f = onset_counts(ref, est, window=0.05).f_measure
+        assert f > 0.8, f"{label}: onset F = {f:.2f}"
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_every_bad_input_is_named_and_the_batch_goes_on(bundle, tmp_path, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    good, _ = render_groove(3.0, 22050, channels=1)
+    sf.write(d / "good.wav", good, 22050)
+    (d / "empty.wav").write_bytes(b"")
+    (d / "corrupt.flac").write_bytes(b"fLaC" + os.urandom(2000))
+    (d / "notes.txt").write_text("not audio")
+    (d / "text.wav").write_text("RIFF but not really a wave file")
+    sf.write(d / "noframes.wav", np.zeros((0, 1), np.float32), 22050)
+    nan = np.zeros(22050 * 2, np.float32)
+    nan[30000] = np.nan
+    sf.write(d / "nan.wav", nan, 22050, subtype="FLOAT")
+    (d / "clip.m4a").write_bytes(os.urandom(3000))  # no decoder reads this (with or without ffmpeg)
+    missing = d / "missing.wav"
+    bad = ["empty.wav", "corrupt.flac", "notes.txt", "text.wav", "noframes.wav", "nan.wav", "clip.m4a"]
+    if os.geteuid() != 0:  # root reads anything
+        sf.write(d / "locked.wav", good, 22050)
+        (d / "locked.wav").chmod(0)
+        bad.append("locked.wav")
+    args = [missing, d / "good.wav", *(d / b for b in bad)]
+    rc, out, err = run_cli([*args, "-o", tmp_path / "out", "--ckpt", bundle, "-q"], capsys)
+    assert rc == 1
+    assert (tmp_path / "out" / "good.mid").is_file()
+    lines = err.strip().splitlines()
+    reasons = {
+        "missing.wav": "no such file",
+        "empty.wav": "empty file",
+        "corrupt.flac": "unreadable",
+        "notes.txt": "unreadable",
+        "text.wav": "unreadable",
+        "noframes.wav": "zero-length",
+        "nan.wav": "non-finite",
+        "clip.m4a": "cannot decode",
+        "locked.wav": "unreadable",
+    }
+    for name in bad + ["missing.wav"]:
+        reason = reasons[name]
+        hits = [line for line in lines if name in line]
+        assert len(hits) == 1, (name, lines)
+        assert reason in hits[0], hits[0]
+        assert not (tmp_path / "out" / Path(name).with_suffix(".mid").name).exists()
+    assert f"{len(bad) + 1} input(s) failed, 1 transcribed" in lines[-1]
+
+
+def test_folder_input_and_no_silent_overwrite(bundle, tmp_path, capsys):
+    d = tmp_path / "songs"
+    (d / "sub").mkdir(parents=True)
+    silence = np.zeros((44100 * 4, 2), np.float32)
+    sf.write(d / "quiet.wav", silence, 44100)
+    sf.write(d / "sub" / "mono8k.ogg", render_groove(4.0, 8000, channels=1)[0], 8000)
+    sf.write(d / "sub" / "three.aiff", render_groove(4.0, 32000, channels=3)[0], 32000)
+    sf.write(d / "blip.wav", np.full(300, 0.5, np.float32), 44100)  # 7 ms: shorter than one STFT window
+    (d / "readme.md").write_text("ignored: not an audio suffix")
+    out = d / "out"  # inside the input folder: must not be read back as input next time
+    rc, _, err = run_cli([d, "-o", out, "--ckpt", bundle, "--format", "midi,chart", "-q"], capsys)
+    assert rc == 0, err
+    assert (out / "quiet.mid").is_file() and (out / "sub" / "mono8k.mid").is_file()
+    assert (out / "sub" / "three.mid").is_file() and (out / "sub" / "three" / "song.ogg").is_file()
+    assert (out / "blip.mid").is_file() and (out / "blip" / "notes.mid").is_file()
+    # Silence: a valid MIDI with no notes.
+    pm = pretty_midi.PrettyMIDI(str(out / "quiet.mid"))
+    assert sum(len(i.notes) for i in pm.instruments) == 0
+
+    before = (out / "quiet.mid").read_bytes()
+    (out / "quiet.mid").write_bytes(b"user's edits")
+    rc, _, err = run_cli([d, "-o", out, "--ckpt", bundle, "-q"], capsys)
+    assert rc == 1
+    assert "quiet.wav" in err and "--overwrite" in err
+    assert (out / "quiet.mid").read_bytes() == b"user's edits"
+    assert "song.ogg" not in err and "song.wav" not in err  # chart audio under OUT_DIR is no input
+    rc, _, err = run_cli([d, "-o", out, "--ckpt", bundle, "-q", "--overwrite"], capsys)
+    assert rc == 0, err
+    assert (out / "quiet.mid").read_bytes() == before
+    assert not list(out.rglob("song.mid"))
+
+
+def test_output_name_clash_is_reported(bundle, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for folder in (a, b):
+        sf.write(folder / "take.wav", np.zeros(8000, np.float32), 8000)
+    rc, _, err = run_cli(
+        [a / "take.wav", b / "take.wav", "-o", tmp_path / "out", "--ckpt", bundle, "-q"], capsys
+    )
+    assert rc == 1
+    assert "clash" in err and str(b / "take.wav") in err
+    assert (tmp_path / "out" / "take.mid").is_file()
+
+
+# ----------------------------------------------------------------------------- checkpoints / CLI
+
+
+class _Evil:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("kind", ["pickle_protocol_2", "pickle_default_protocol", "torch_save_zip"])
+def test_malicious_pickle_checkpoint_is_refused_without_running(tmp_path, capsys, kind):
+    """A .ckpt whose unpickling would call os.system("touch ...") is refused, and the command
+    never runs: no marker file, no output, one line naming the checkpoint."""
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.ckpt"
+    payload = {"state_dict": _Evil(marker), "hyper_parameters": {}}
+    if kind == "torch_save_zip":
+        torch.save(payload, evil)
+    else:
+        with open(evil, "wb") as fh:
+            pickle.dump(payload, fh, protocol=2 if kind == "pickle_protocol_2" else pickle.DEFAULT_PROTOCOL)
+    assert b"system" in evil.read_bytes()  # the payload is really in there
+    sf.write(tmp_path / "a.wav", np.zeros(8000, np.float32), 8000)
+    rc, _, err = run_cli([tmp_path / "a.wav", "-o", tmp_path / "out", "--ckpt", evil], capsys)
+    assert rc == 2
+    assert str(evil) in err and len(err.strip().splitlines()) == 1
+    if kind != "pickle_default_protocol":  # torch's unpickler stops protocol 4 earlier, at an opcode
+        assert "refused" in err and "system" in err
+    assert not marker.exists()
+    assert not (tmp_path / "out" / "a.mid").exists()
+
+
+def test_foreign_checkpoints_are_refused(bundle, tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(3)}, tmp_path / "other.safetensors")
+    (tmp_path / "other.json").write_text("{}")
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "other.ckpt")
+    (tmp_path / "garbage.ckpt").write_bytes(os.urandom(100))
+    sf.write(tmp_path / "a.wav", np.zeros(8000, np.float32), 8000)
+    for ckpt in ("other.safetensors", "other.ckpt", "garbage.ckpt", "nothere.ckpt"):
+        rc, _, err = run_cli([tmp_path / "a.wav", "-o", tmp_path / "out", "--ckpt", tmp_path / ckpt], capsys)
+        assert rc == 2, ckpt
+        assert ckpt in err and len(err.strip().splitlines()) == 1
+
+
+def test_default_model_missing_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tx, "DEFAULT_CKPT", tmp_path / "assets" / "default_model.safetensors")
+    rc, _, err = run_cli([tmp_path / "a.wav", "-o", tmp_path / "out"], capsys)
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and "default model" in err and "--ckpt" in err
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        tx.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--ckpt",
+        "--format",
+        "--device",
+        "--overwrite",
+        "--thresholds",
+        "-o",
+        "notes.mid",
+        "song.ini",
+    ):
+        assert option in text
+    rc, _, err = run_cli(["x.wav", "-o", "out", "--format", "midi,pdf"], capsys)
+    assert rc == 2 and "pdf" in err
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+@pytest.mark.parametrize("minutes", [8.0, pytest.param(20.0, marks=pytest.mark.slow)])
+def test_memory_is_flat_in_file_length(tmp_path, bundle, minutes):
+    """Peak RSS of a long file stays within a generous bound of a 1-minute file's (each
+    measured in a fresh process by the benchmark's child runner, one thread so that other
+    load on the machine cannot stretch the run)."""
+    from drumtx.bench_transcribe import measure, synth_drum_file
+
+    synth_drum_file(tmp_path / "short.wav", 1.0, sample_rate=32000, channels=1)
+    synth_drum_file(tmp_path / "long.wav", minutes, sample_rate=32000, channels=1)
+    short = measure(tmp_path / "short.wav", bundle, threads=1)
+    long = measure(tmp_path / "long.wav", bundle, threads=1)
+    assert long["audio_seconds"] == pytest.approx(minutes * 60, abs=0.1)
+    # 20 min of stitched activations are ~10 MB; the audio alone would be 150 MB as float32
+    # at 32 kHz, 1.1 GB at 44.1 kHz stereo, and librosa's whole-file tempo estimate ~4 GB.
+    assert long["peak_rss_mb"] - short["peak_rss_mb"] < 80, (short, long)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units and sched_setaffinity are Linux's")
+def test_bench_cli_writes_json(tmp_path, bundle):
+    from drumtx import bench_transcribe
+
+    argv = ["--minutes", "0.2", "--ckpt", str(bundle), "--threads", "1", "--json", str(tmp_path / "b.json")]
+    assert bench_transcribe.main(argv) == 0
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert doc["audio_seconds"] == pytest.approx(12.0, abs=0.05)
+    assert doc["x_realtime"] > 0 and doc["peak_rss_mb"] > 0 and doc["threads"] == 1
+    assert [r["threads"] for r in doc["runs"]] == [1]
