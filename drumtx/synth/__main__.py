@@ -1,0 +1,30 @@
+"""``python -m drumtx.synth data=<recipe>``: render a synthetic E-GMD folder (see drumtx.synth)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import hydra
+from omegaconf import DictConfig
+
+log = logging.getLogger("drumtx.synth")
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="synth")
+def main(cfg: DictConfig) -> dict:
+    from drumtx.synth.dataset import SynthError, build_dataset
+    from drumtx.synth.kits import KitError
+
+    try:
+        summary = build_dataset(cfg.data, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress,
+                                limit=cfg.limit)
+    except (SynthError, KitError) as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
+    log.info("done: %s", json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""``python -m drumtx.synth.bench data=<recipe>``: render speed (x real time) and dataset sizes.
+
+Plans the recipe (every track, nothing written), renders ``bench.tracks`` of its tracks in
+this process into a temporary folder (one core, warm sound fonts) to time the whole
+per-track path (load/generate, FluidSynth, effects, encode), and extrapolates the full
+render time and disk size. If the dataset is already on disk its real size is reported
+too. :func:`run_bench` returns the report for ``make bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+log = logging.getLogger("drumtx.synth.bench")
+
+
+def _du(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
+    from drumtx.synth import dataset as ds
+    from drumtx.synth.render import Note
+
+    recipe = ds.parse_recipe(data_cfg)
+    planned = ds.plan(recipe)
+    tail = recipe.render.tail_s
+    hours: Counter = Counter()
+    unknown = 0
+    for t in planned:
+        key = "test_unseen_kits" if t.unseen else t.perf.split
+        if t.perf.seconds is None:
+            unknown += 1
+        else:
+            hours[key] += (t.perf.seconds + tail) / 3600
+    report = {
+        "recipe": str(getattr(data_cfg, "name", "")), "root": str(recipe.root),
+        "planned_tracks": len(planned), "performances": len({t.perf.id for t in planned}),
+        "train_kits": [k.name for k in recipe.train_kits], "test_kits": [k.name for k in recipe.test_kits],
+        "planned_hours": {k: round(v, 3) for k, v in sorted(hours.items())},
+        "planned_hours_total": round(sum(hours.values()), 3), "tracks_of_unknown_length": unknown,
+    }
+    # A spread-out sample of the plan (every k-th track), rendered here on one core.
+    step = max(1, len(planned) // max(1, tracks))
+    sample = planned[::step][:tracks]
+    ds._init_worker(str(recipe.kits_dir), recipe.render)
+    renderer, kits = ds._WORKER["renderer"], ds._WORKER["kits"]
+    for name in {t.kit for t in sample}:  # warm: load the fonts and presets outside the timing
+        renderer.render(kits[name], [Note(0.0, 0.1, 36, 100)], duration=0.1)
+    audio_s = wall = 0.0
+    nbytes = 0
+    with tempfile.TemporaryDirectory(prefix="drumtx-synth-bench-") as tmp:
+        for t in sample:
+            t0 = time.perf_counter()
+            _, seconds, error, _ = ds.render_track(t, tmp, recipe.variety)
+            wall += time.perf_counter() - t0
+            if error:
+                log.error(error)
+            audio_s += seconds
+        nbytes = _du(Path(tmp))
+    speed = audio_s / wall if wall > 0 else None
+    bytes_per_s = nbytes / audio_s if audio_s else None
+    total_s = sum(hours.values()) * 3600
+    report.update({
+        "sample_tracks": len(sample), "sample_audio_s": round(audio_s, 1), "sample_wall_s": round(wall, 2),
+        "speed_x_realtime_per_core": round(speed, 1) if speed else None,
+        "bytes_per_audio_second": round(bytes_per_s) if bytes_per_s else None,
+        "format": recipe.render.format, "sample_rate": recipe.render.sample_rate, "workers": int(workers),
+        "estimated_render_wall_s": round(total_s / speed / max(1, int(workers)), 1) if speed else None,
+        "estimated_size_gb": round(total_s * bytes_per_s / 1e9, 3) if bytes_per_s else None,
+        "cpu_count": os.cpu_count(),
+    })
+    csv_path = recipe.root / recipe.csv_name
+    if csv_path.is_file():
+        import csv as _csv
+
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            rows = list(_csv.DictReader(f))
+        report["on_disk"] = {
+            "tracks": len(rows),
+            "hours": round(sum(float(r["duration"]) for r in rows) / 3600, 3),
+            "size_gb": round(_du(recipe.root) / 1e9, 3),
+        }
+    return report
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="synth")
+def main(cfg: DictConfig) -> dict:
+    from drumtx.synth.dataset import SynthError
+    from drumtx.synth.kits import KitError
+
+    try:
+        report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers)
+    except (SynthError, KitError) as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
+    text = json.dumps(report, indent=2)
+    print(text)
+    out = Path(cfg.bench.out) if cfg.bench.out else Path(cfg.paths.output_dir) / "synth_bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text + "\n")
+    tmp.replace(out)
+    log.info("wrote %s", out)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""Plan and render a synthetic E-GMD folder: performances x kits -> audio + MIDI + csv.
+
+The plan is a pure function of the recipe (``data.synth``) and the seed. Every track's
+files are written atomically (temporary name, then ``os.replace``), so an interrupted
+build leaves only whole tracks; a rerun skips every track whose audio and MIDI exist and
+writes the csv at the end from what is on disk. A ``synth_recipe.yaml`` fingerprint
+stops a rerun from mixing two different recipes in one folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from drumtx.synth import effects
+from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, select_kits
+from drumtx.synth.render import KitRenderer, snap_notes, write_midi
+from drumtx.synth.sources import Performance, SourceError, stable_hash
+
+log = logging.getLogger(__name__)
+
+EGMD_COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "duration",
+                "split", "midi_filename", "audio_filename", "kit_name")
+RECIPE_FILE = "synth_recipe.yaml"
+AUDIO_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
+
+
+class SynthError(ValueError):
+    """The recipe cannot be built (no kits, bad settings, a folder rendered from another recipe)."""
+
+
+@dataclass
+class RenderSettings:
+    """``data.synth.render``."""
+
+    render_rate: int = 48000
+    sample_rate: int = 24000
+    hold_s: float = 3.0
+    tail_s: float = 1.5
+    format: str = "wav"
+
+    def __post_init__(self):
+        if self.format not in AUDIO_FORMATS:
+            raise SynthError(f"data.synth.render.format must be one of {sorted(AUDIO_FORMATS)}, got {self.format!r}")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One performance played on one kit: one csv row, one audio file, one MIDI file."""
+
+    perf: Performance
+    kit: str
+    unseen: bool  # a test-only kit
+
+    @property
+    def audio(self) -> str:  # relative to the dataset root; also the track key
+        return f"{self.perf.stem}_{self.kit}"
+
+    @property
+    def seed(self) -> list[int]:
+        return [stable_hash(self.audio)]
+
+
+@dataclass
+class Recipe:
+    """The parsed ``data.synth`` block plus the dataset location."""
+
+    root: Path
+    csv_name: str
+    seed: int
+    sources: dict  # name -> source object
+    train_kits: list[Kit]
+    test_kits: list[Kit]
+    copies: dict  # split -> (lo, hi)
+    unseen_copies: tuple[int, int]
+    render: RenderSettings
+    variety: effects.VarietyConfig
+    kits_dir: Path
+    raw: dict = field(default_factory=dict)  # the plain config, for the fingerprint
+    missing_kits: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        blob = {"recipe": {k: v for k, v in self.raw.items() if k not in ("workers",)},
+                "kits": [k.fingerprint() for k in self.train_kits + self.test_kits]}
+        return hashlib.sha1(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _range(value, what: str) -> tuple[int, int]:
+    if isinstance(value, int | float):
+        lo = hi = int(value)
+    else:
+        lo, hi = (int(v) for v in value)
+    if lo < 0 or hi < lo:
+        raise SynthError(f"{what} must be n or [min, max] with 0 <= min <= max, got {value}")
+    return lo, hi
+
+
+def parse_recipe(data_cfg) -> Recipe:
+    """Check a ``data`` config with a ``synth`` block and build its sources and kit lists."""
+    from hydra.utils import instantiate
+
+    data = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else dict(data_cfg)
+    if "synth" not in data or not data["synth"]:
+        raise SynthError(f"data={data.get('name')}: no synth block; pick a synthetic recipe, e.g. data=synth_default")
+    if data.get("format", "egmd") != "egmd" or data.get("note_map", "roland_td17") != "roland_td17":
+        raise SynthError("a synthetic dataset is written in E-GMD format with Roland TD-17 notes: "
+                         "set data.format=egmd and data.note_map=roland_td17")
+    syn = data["synth"]
+    kits_dir = Path(syn.get("kits_dir") or KITS_DIR)
+    kits = load_kits(kits_dir)
+    train, missing_train = select_kits(kits, syn.get("train_kits") or [], "data.synth.train_kits")
+    test, missing_test = select_kits(kits, syn.get("test_kits") or [], "data.synth.test_kits")
+    overlap = {k.name for k in train} & {k.name for k in test}
+    if overlap:
+        raise SynthError(f"kits {sorted(overlap)} are both training and test-only kits")
+    if not train:
+        raise SynthError(f"no training kit is installed (wanted {syn.get('train_kits')}; missing sound fonts for "
+                         f"{missing_train}); install them (make system) or list installed kits "
+                         f"(python -m drumtx.synth.kits)")
+    for name in missing_train + missing_test:
+        log.warning("kit %s skipped: its sound font is not installed", name)
+    copies_cfg = syn.get("copies", 1)
+    if not isinstance(copies_cfg, Mapping):
+        copies_cfg = {"train": copies_cfg, "validation": copies_cfg, "test": copies_cfg}
+    copies = {split: _range(copies_cfg.get(split, 1), f"data.synth.copies.{split}") for split in
+              ("train", "validation", "test")}
+    sources = {}
+    for name, spec in (syn.get("sources") or {}).items():
+        if spec is None:
+            continue  # a source switched off with data.synth.sources.<name>=null
+        try:
+            sources[name] = instantiate(spec)
+        except Exception as exc:  # hydra wraps constructor errors; keep one line
+            raise SynthError(f"data.synth.sources.{name}: {exc}") from None
+    if not sources:
+        raise SynthError("data.synth.sources is empty")
+    return Recipe(
+        root=Path(data["root"]).expanduser(),
+        csv_name=data.get("csv") or "e-gmd-v1.0.0.csv",
+        seed=int(syn.get("seed", 0)),
+        sources=sources,
+        train_kits=train,
+        test_kits=test,
+        copies=copies,
+        unseen_copies=_range(syn.get("unseen_copies", 1), "data.synth.unseen_copies"),
+        render=RenderSettings(**(syn.get("render") or {})),
+        variety=effects.VarietyConfig.from_config(syn.get("variety")),
+        kits_dir=kits_dir,
+        raw=syn,
+        missing_kits=missing_train + missing_test,
+    )
+
+
+def plan(recipe: Recipe) -> list[Track]:
+    """Every track of the recipe: each performance on ``copies`` training kits, and each
+    test performance also on ``unseen_copies`` test-only kits. Deterministic in the seed."""
+    tracks: list[Track] = []
+    seen_ids: dict[str, str] = {}
+    for name, source in recipe.sources.items():
+        try:
+            perfs = source.performances(recipe.seed)
+        except SourceError as exc:
+            raise SynthError(f"data.synth.sources.{name}: {exc}") from None
+        for perf in perfs:
+            if perf.id in seen_ids:
+                raise SynthError(f"performance id {perf.id} comes from sources {seen_ids[perf.id]} and {name}")
+            seen_ids[perf.id] = name
+            rng = np.random.default_rng([recipe.seed, stable_hash(perf.id)])
+            lo, hi = recipe.copies.get(perf.split, recipe.copies["train"])
+            n = min(int(rng.integers(lo, hi + 1)), len(recipe.train_kits))
+            for i in rng.choice(len(recipe.train_kits), size=n, replace=False):
+                tracks.append(Track(perf, recipe.train_kits[int(i)].name, False))
+            if perf.split == "test" and recipe.test_kits:
+                lo, hi = recipe.unseen_copies
+                n = min(int(rng.integers(lo, hi + 1)), len(recipe.test_kits))
+                for i in rng.choice(len(recipe.test_kits), size=n, replace=False):
+                    tracks.append(Track(perf, recipe.test_kits[int(i)].name, True))
+    return tracks
+
+
+# ---------------------------------------------------------------------------- workers
+_WORKER: dict = {}
+
+
+def _init_worker(kits_dir: str, render: RenderSettings) -> None:
+    """Per process: the kit tables and one renderer (sound fonts load on first use)."""
+    _WORKER["kits"] = load_kits(kits_dir)
+    _WORKER["renderer"] = KitRenderer(render.render_rate, render.sample_rate, render.hold_s, render.tail_s)
+    _WORKER["render"] = render
+
+
+def render_track(track: Track, root: str, variety: effects.VarietyConfig) -> tuple[str, float, str | None, dict]:
+    """Render one track into ``root``. Returns (audio path, seconds, error line or None, dropped notes)."""
+    import soundfile as sf
+
+    audio_rel = track.audio + "." + _WORKER["render"].format
+    try:
+        notes, dropped = track.perf.load()
+        if not notes:
+            raise ValueError("no drum notes in the Roland TD-17 map")
+        settings: RenderSettings = _WORKER["render"]
+        notes = snap_notes(notes, settings.render_rate)
+        rng = np.random.default_rng(track.seed)
+        params = effects.draw(variety, rng)
+        kit = _WORKER["kits"][track.kit]
+        audio = _WORKER["renderer"].render(kit, notes, velocity_curve=params["velocity_curve"])
+        audio = effects.apply(audio, settings.sample_rate, params)
+        if not np.all(np.isfinite(audio)):
+            raise ValueError("rendered audio is not finite")
+        out_audio = Path(root) / audio_rel
+        out_midi = Path(root) / (track.audio + ".midi")
+        out_audio.parent.mkdir(parents=True, exist_ok=True)
+        tmp_midi = out_midi.with_name(out_midi.name + f".{os.getpid()}.tmp")
+        write_midi(notes, tmp_midi, settings.render_rate)
+        os.replace(tmp_midi, out_midi)
+        fmt, subtype = AUDIO_FORMATS[settings.format]
+        tmp_audio = out_audio.with_name(out_audio.name + f".{os.getpid()}.tmp")
+        sf.write(str(tmp_audio), audio, settings.sample_rate, format=fmt, subtype=subtype)
+        os.replace(tmp_audio, out_audio)  # the audio last: its presence marks a finished track
+        return audio_rel, audio.size / settings.sample_rate, None, dict(dropped)
+    except Exception as exc:  # one bad performance must not stop the batch
+        src = track.perf.midi or track.perf.id
+        return audio_rel, 0.0, f"{src} (kit {track.kit}): {type(exc).__name__}: {exc}", {}
+
+
+def _done(root: Path, track: Track, fmt: str) -> bool:
+    return (root / f"{track.audio}.{fmt}").is_file() and (root / f"{track.audio}.midi").is_file()
+
+
+def _check_recipe_file(recipe: Recipe, overwrite: bool) -> None:
+    path = recipe.root / RECIPE_FILE
+    fp = recipe.fingerprint()
+    if path.is_file() and not overwrite:
+        old = OmegaConf.to_container(OmegaConf.load(path)).get("fingerprint")
+        if old != fp:
+            raise SynthError(f"{recipe.root} was rendered from another recipe (fingerprint {old}, now {fp}); "
+                             f"pass overwrite=true to re-render it or choose another data.root")
+    recipe.root.mkdir(parents=True, exist_ok=True)
+    text = OmegaConf.to_yaml({"fingerprint": fp, "synth": recipe.raw,
+                              "kits": {k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits}})
+    _atomic_write(path, text)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float]:
+    """The E-GMD csv of every planned track whose files exist; returns (path, rows, hours)."""
+    import soundfile as sf
+
+    fmt = recipe.render.format
+    rows, seconds = [], 0.0
+    for t in tracks:
+        if not _done(recipe.root, t, fmt):
+            continue
+        audio = f"{t.audio}.{fmt}"
+        try:
+            duration = sf.info(str(recipe.root / audio)).duration
+        except Exception as exc:  # a file damaged after the fact: leave it out, say so
+            log.error("%s: unreadable audio (%s), left out of the csv", recipe.root / audio, exc)
+            continue
+        seconds += duration
+        p = t.perf
+        rows.append({
+            "drummer": p.drummer, "session": p.session, "id": p.id, "style": p.style,
+            "bpm": int(p.bpm) if float(p.bpm).is_integer() else p.bpm, "beat_type": p.beat_type,
+            "time_signature": p.time_signature, "duration": f"{duration:.6f}", "split": p.split,
+            "midi_filename": f"{t.audio}.midi", "audio_filename": audio, "kit_name": csv_kit_name(t.kit, t.unseen),
+        })
+    rows.sort(key=lambda r: (r["split"], r["id"], r["kit_name"]))
+    path = recipe.root / recipe.csv_name
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=EGMD_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path, len(rows), seconds / 3600
+
+
+def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
+    kits = recipe.train_kits + recipe.test_kits
+    lines = [
+        f"# {recipe.root.name}: synthetic E-GMD rendered by drumtx.synth",
+        "",
+        "Drum MIDI performances rendered through sound-font drum kits with FluidSynth, in the layout",
+        f"of E-GMD ({recipe.csv_name}: one row per performance x kit; MIDI in Roland TD-17 notes).",
+        "Rebuild with the same recipe: `python -m drumtx.synth` with the config in synth_recipe.yaml.",
+        "",
+        f"Tracks: {summary['tracks']} ({summary['hours']:.2f} h). Splits follow the performances;",
+        "`kit_name` values starting with `unseen:` are kits held out of training (test split only):",
+        "select them to measure generalisation to unseen kits.",
+        "",
+        "## Sources and licences",
+    ]
+    used = {t.perf.source for t in tracks}
+    if "gmd" in used:
+        lines.append("- Performances from the Groove MIDI Dataset: Jon Gillick, Adam Roberts, Jesse Engel, Douglas Eck, "
+                     "David Bamman, \"Learning to Groove with Inverse Sequence Transformations\", ICML 2019. "
+                     "CC BY 4.0, https://magenta.tensorflow.org/datasets/groove")
+    if "generated" in used:
+        lines.append("- Generated performances: drumtx.synth.generator (procedural grooves).")
+    if "midi" in used:
+        lines.append("- Performances from a user MIDI folder (see synth_recipe.yaml; check its licence).")
+    for font in sorted({str(k.soundfont) for k in kits}):
+        names = [k for k in kits if str(k.soundfont) == font]
+        lines.append(f"- Kits {', '.join(k.name for k in names)}: sound font {font} ({names[0].licence}).")
+    return "\n".join(lines) + "\n"
+
+
+def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
+                  limit: int | None = None) -> dict:
+    """Render every missing track of the recipe, then write the csv. Returns a summary dict."""
+    recipe = parse_recipe(data_cfg)
+    tracks = plan(recipe)
+    if limit is not None:
+        tracks = tracks[: int(limit)]
+    _check_recipe_file(recipe, overwrite)
+    fmt = recipe.render.format
+    todo = tracks if overwrite else [t for t in tracks if not _done(recipe.root, t, fmt)]
+    log.info("%s: %d tracks planned (%d performances, %d train kits, %d test-only kits), %d to render",
+             recipe.root, len(tracks), len({t.perf.id for t in tracks}), len(recipe.train_kits),
+             len(recipe.test_kits), len(todo))
+    errors: list[str] = []
+    dropped: Counter = Counter()
+    rendered_s, t0 = 0.0, time.perf_counter()
+    if todo:
+        import multiprocessing as mp
+
+        from tqdm import tqdm
+
+        # spawn: workers import torch (EQ) and FluidSynth fresh instead of inheriting a forked parent.
+        with ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(str(recipe.kits_dir), recipe.render)) as pool:
+            futures = [pool.submit(render_track, t, str(recipe.root), recipe.variety) for t in todo]
+            bar = tqdm(as_completed(futures), total=len(futures), desc=f"render {recipe.root.name}",
+                       unit="track", disable=not progress)
+            for fut in bar:
+                _, seconds, error, drop = fut.result()
+                rendered_s += seconds
+                dropped.update(drop)
+                if error:
+                    errors.append(error)
+                    log.error(error)
+    wall = time.perf_counter() - t0
+    csv_path, rows, hours = write_csv(recipe, tracks)
+    summary = {
+        "root": str(recipe.root), "csv": str(csv_path), "tracks": rows, "planned": len(tracks),
+        "rendered": len(todo) - len(errors), "failed": len(errors), "hours": round(hours, 4),
+        "render_wall_s": round(wall, 2), "rendered_audio_s": round(rendered_s, 1),
+        "speed_x_realtime": round(rendered_s / wall, 1) if wall > 0 and rendered_s else None,
+        "workers": int(workers), "splits": dict(Counter(t.perf.split for t in tracks)),
+        "unseen_kit_tracks": sum(t.unseen for t in tracks), "missing_kits": recipe.missing_kits,
+        "dropped_notes": {str(k): v for k, v in sorted(dropped.items())},
+    }
+    _atomic_write(recipe.root / "README.md", _readme(recipe, tracks, summary))
+    if errors:
+        log.warning("%d of %d tracks failed; the csv lists the %d tracks on disk", len(errors), len(todo), rows)
+    return summary

@@ -1,0 +1,252 @@
+"""Drum kits as data: which sound font preset plays a kit, and how Roland TD-17 notes map onto it.
+
+The kit tables live in ``conf/kits/*.yaml`` (one file per sound font family, plus
+``maps.yaml`` with the shared note maps). This module only reads and checks them; the
+renderer (:mod:`drumtx.synth.render`) plays them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from drumtx import CONF_DIR
+from drumtx.vocab import NOTE_MAPS
+
+#: Where the kit tables live unless a recipe names another folder.
+KITS_DIR = CONF_DIR / "kits"
+#: The notes every kit must map: the Roland TD-17 map that the rendered MIDI files use.
+ROLAND_NOTES = tuple(sorted(NOTE_MAPS["roland_td17"]))
+#: kit_name prefix in the csv for kits held out for testing (see drumtx.synth docstring).
+UNSEEN_KIT_PREFIX = "unseen:"
+#: Measured sample start latencies (written by ``python -m drumtx.synth.kits --measure-latency``).
+LATENCY_FILE = "latency.yaml"
+
+
+class KitError(ValueError):
+    """A kit table is malformed or names a kit that does not exist."""
+
+
+@dataclass(frozen=True)
+class KitNote:
+    """What one Roland note plays on a kit."""
+
+    keys: tuple[int, ...]  # kit keys struck together
+    semitones: float = 0.0  # pitch shift (pitch bend on a channel of its own)
+    velocity: tuple[float, ...] = ()  # velocity scale per key (empty: 1.0 for all)
+    offset_ms: float = 0.0  # trigger this much earlier, on top of the kit's offset
+
+    def scale(self, i: int) -> float:
+        return self.velocity[i] if self.velocity else 1.0
+
+
+@dataclass(frozen=True)
+class Kit:
+    name: str
+    family: str  # the kit table file it comes from (fluidr3, musescore, ...)
+    soundfont_candidates: tuple[str, ...]
+    bank: int
+    program: int
+    channel: int  # 9 = GM drum channel; AVL kits need a melodic one
+    notes: Mapping[int, KitNote] = field(hash=False)
+    offset_ms: float = 0.0  # trigger every note this much earlier (kit table + measured residual)
+    licence: str = ""
+    # kit key -> measured sample start latency (ms), from conf/kits/latency.yaml; each key
+    # is triggered that much earlier so its attack lands on the label.
+    latency_ms: Mapping[int, float] = field(default_factory=dict, hash=False)
+
+    def lead_ms(self, roland: int, key: int) -> float:
+        """How much earlier than the label ``key`` is struck for Roland note ``roland``."""
+        return self.offset_ms + self.notes[roland].offset_ms + self.latency_ms.get(key, 0.0)
+
+    @property
+    def soundfont(self) -> Path | None:
+        """The first candidate sound font that exists on this machine, else None."""
+        for cand in self.soundfont_candidates:
+            p = Path(cand).expanduser()
+            if p.is_file():
+                return p.resolve()
+        return None
+
+    @property
+    def available(self) -> bool:
+        return self.soundfont is not None
+
+    def fingerprint(self) -> dict:
+        """Everything that changes the rendered audio (for the recipe fingerprint)."""
+        return {
+            "name": self.name,
+            "soundfont": str(self.soundfont or self.soundfont_candidates[0]),
+            "bank": self.bank,
+            "program": self.program,
+            "channel": self.channel,
+            "offset_ms": self.offset_ms,
+            "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
+            "notes": {str(k): [list(v.keys), v.semitones, v.velocity, v.offset_ms] for k, v in sorted(self.notes.items())},
+        }
+
+
+def _parse_note(kit: str, roland: int, value) -> KitNote:
+    if isinstance(value, int):
+        return KitNote((value,))
+    if isinstance(value, list | tuple):
+        return KitNote(tuple(int(v) for v in value))
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"notes", "semitones", "velocity", "offset_ms"}
+        if unknown or "notes" not in value:
+            raise KitError(f"kit {kit}: note {roland}: need 'notes', got keys {sorted(value)}")
+        keys = value["notes"]
+        keys = (int(keys),) if isinstance(keys, int) else tuple(int(k) for k in keys)
+        vel = value.get("velocity", 1.0)
+        vel = tuple(float(v) for v in vel) if isinstance(vel, list | tuple) else (float(vel),) * len(keys)
+        if len(vel) != len(keys):
+            raise KitError(f"kit {kit}: note {roland}: {len(keys)} keys but {len(vel)} velocity scales")
+        return KitNote(keys, float(value.get("semitones", 0.0)), vel, float(value.get("offset_ms", 0.0)))
+    raise KitError(f"kit {kit}: note {roland}: cannot read {value!r}")
+
+
+def _check_notes(kit: str, notes: Mapping[int, KitNote]) -> None:
+    missing = [n for n in ROLAND_NOTES if n not in notes]
+    extra = [n for n in notes if n not in ROLAND_NOTES]
+    if missing or extra:
+        raise KitError(f"kit {kit}: Roland notes unmapped {missing}, unknown {extra}")
+    for roland, kn in notes.items():
+        if not kn.keys or any(not 0 <= k <= 127 for k in kn.keys):
+            raise KitError(f"kit {kit}: note {roland}: keys must be MIDI notes 0..127, got {kn.keys}")
+        if any(not 0.0 < v <= 2.0 for v in kn.velocity) or abs(kn.semitones) > 12:
+            raise KitError(f"kit {kit}: note {roland}: velocity in (0, 2], |semitones| <= 12")
+
+
+def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
+    """Every kit of every table in ``kits_dir`` (default ``conf/kits``), by name."""
+    kits_dir = Path(kits_dir) if kits_dir else KITS_DIR
+    maps_file, latency_file = kits_dir / "maps.yaml", kits_dir / LATENCY_FILE
+    if not maps_file.is_file():
+        raise KitError(f"{maps_file}: kit note maps missing")
+    maps = OmegaConf.to_container(OmegaConf.load(maps_file)).get("maps", {})
+    latency, offsets = {}, {}
+    if latency_file.is_file():
+        table = OmegaConf.to_container(OmegaConf.load(latency_file))
+        latency, offsets = table.get("latency_ms") or {}, table.get("offset_ms") or {}
+    kits: dict[str, Kit] = {}
+    for path in sorted(kits_dir.glob("*.yaml")):
+        if path in (maps_file, latency_file):
+            continue
+        table = OmegaConf.to_container(OmegaConf.load(path))
+        for name, spec in (table.get("kits") or {}).items():
+            spec = {**{k: v for k, v in table.items() if k != "kits"}, **(spec or {})}
+            if name in kits:
+                raise KitError(f"{path}: kit {name} defined twice")
+            map_name = spec.get("map")
+            if map_name not in maps:
+                raise KitError(f"{path}: kit {name}: unknown map {map_name!r}; maps.yaml has {sorted(maps)}")
+            raw = {**maps[map_name], **(spec.get("notes") or {})}
+            notes = {int(k): _parse_note(name, int(k), v) for k, v in raw.items()}
+            _check_notes(name, notes)
+            fonts = spec.get("soundfont")
+            fonts = [fonts] if isinstance(fonts, str) else list(fonts or [])
+            if not fonts:
+                raise KitError(f"{path}: kit {name}: no soundfont")
+            kits[name] = Kit(
+                name=name,
+                family=path.stem,
+                soundfont_candidates=tuple(str(f) for f in fonts),
+                bank=int(spec.get("bank", 128)),
+                program=int(spec["program"]),
+                channel=int(spec.get("channel", 9)),
+                notes=notes,
+                offset_ms=float(spec.get("offset_ms", 0.0)) + float(offsets.get(name, 0.0)),
+                licence=str(spec.get("licence", "")),
+                latency_ms={int(k): float(v) for k, v in (latency.get(name) or {}).items()},
+            )
+    return kits
+
+
+def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tuple[list[Kit], list[str]]:
+    """The named kits whose sound font is installed, and the names skipped for a missing font.
+
+    Unknown names are an error (a typo in a recipe should not silently shrink a dataset).
+    """
+    chosen, missing = [], []
+    for name in names:
+        if name not in kits:
+            raise KitError(f"{what}: unknown kit {name!r}; known kits: {', '.join(sorted(kits))}")
+        (chosen if kits[name].available else missing).append(kits[name] if kits[name].available else name)
+    return chosen, missing
+
+
+def csv_kit_name(kit: str, unseen: bool) -> str:
+    """The csv ``kit_name``: the kit's name, prefixed with ``unseen:`` for test-only kits."""
+    return f"{UNSEEN_KIT_PREFIX}{kit}" if unseen else kit
+
+
+def is_unseen_kit(kit_name: str) -> bool:
+    """True for csv ``kit_name`` values of kits held out of training (test-only kits)."""
+    return kit_name.startswith(UNSEEN_KIT_PREFIX)
+
+
+def kit_offsets_in_file(kits_dir: str | Path | None = None) -> dict[str, float]:
+    """The measured per-kit offsets currently stored in latency.yaml."""
+    path = Path(kits_dir or KITS_DIR) / LATENCY_FILE
+    if not path.is_file():
+        return {}
+    return {k: float(v) for k, v in (OmegaConf.to_container(OmegaConf.load(path)).get("offset_ms") or {}).items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m drumtx.synth.kits``: list the kits; ``--measure-latency --write`` refreshes latency.yaml."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m drumtx.synth.kits", description=main.__doc__)
+    parser.add_argument("--kits-dir", default=str(KITS_DIR))
+    parser.add_argument("--measure-latency", action="store_true", help="measure each kit key's sample start latency")
+    parser.add_argument("--write", action="store_true", help=f"write the measurement to <kits-dir>/{LATENCY_FILE}")
+    args = parser.parse_args(argv)
+    kits = load_kits(args.kits_dir)
+    if not args.measure_latency:
+        for kit in kits.values():
+            font = kit.soundfont or f"MISSING ({kit.soundfont_candidates[0]})"
+            print(f"{kit.name:24s} {kit.family:10s} bank {kit.bank:3d} prog {kit.program:3d} chan {kit.channel:2d}  {font}")
+        return 0
+    from dataclasses import replace
+
+    from drumtx.synth.check import measure_latency, measure_offset, reference_grooves
+    from drumtx.synth.render import KitRenderer
+
+    renderer = KitRenderer()
+    grooves = reference_grooves(seed=1)
+    latency, offsets = {}, {}
+    for kit in kits.values():
+        if not kit.available:
+            print(f"# {kit.name}: sound font missing, not measured")
+            continue
+        latency[kit.name] = dict(sorted(measure_latency(renderer, kit).items()))
+        manual = kit.offset_ms - kit_offsets_in_file(args.kits_dir).get(kit.name, 0.0)
+        offsets[kit.name] = measure_offset(renderer, replace(kit, latency_ms=latency[kit.name], offset_ms=manual),
+                                           grooves)
+        worst = max(latency[kit.name].items(), key=lambda kv: kv[1])
+        print(f"# {kit.name}: key latency max {worst[1]} ms (key {worst[0]}), residual offset {offsets[kit.name]} ms")
+    text = (
+        "# Measured by `python -m drumtx.synth.kits --measure-latency --write`; do not edit by hand.\n"
+        "# latency_ms: per kit and kit key, note-on to the first sample above 10% of the hit's peak\n"
+        "#   (velocity 100, hit out of silence); the renderer strikes each key this much earlier.\n"
+        "# offset_ms: per kit, the median spectral-flux onset error left in generated grooves\n"
+        "#   (drumtx.synth.check.reference_grooves(seed=1)); every note of the kit moves by it.\n"
+        + OmegaConf.to_yaml({"latency_ms": latency, "offset_ms": offsets})
+    )
+    if args.write:
+        target = Path(args.kits_dir) / LATENCY_FILE
+        tmp = target.with_suffix(".yaml.tmp")
+        tmp.write_text(text)
+        tmp.replace(target)
+        print(f"wrote {target}")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

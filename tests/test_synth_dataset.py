@@ -1,0 +1,193 @@
+"""Building a synthetic E-GMD folder: plan, splits, unseen kits, resume, bad input, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from drumtx import PROJECT_ROOT
+from drumtx.synth.dataset import EGMD_COLUMNS, SynthError, build_dataset, parse_recipe, plan
+from drumtx.synth.kits import is_unseen_kit, load_kits
+from drumtx.synth.render import Note
+from drumtx.synth.sources import GMDSource, MidiFolderSource, to_roland
+from drumtx.targets import TargetPolicy
+from drumtx.vocab import NOTE_MAPS
+
+KITS = load_kits()
+TRAIN = [k for k in ("fluidr3_standard", "musescore_power", "avl_black_pearl") if KITS[k].available]
+TEST = [k for k in ("timgm6mb_standard",) if KITS[k].available]
+GMD = PROJECT_ROOT.parent / "shared" / "data" / "groove-midi"
+pytestmark = pytest.mark.skipif(len(TRAIN) < 2, reason="sound fonts not installed")
+
+
+def recipe(root: Path, n: int = 6, seed: int = 0, **synth) -> dict:
+    base = {
+        "seed": seed,
+        "train_kits": TRAIN[:2],
+        "test_kits": TEST,
+        "copies": {"train": [1, 2], "validation": 1, "test": 1},
+        "unseen_copies": 1,
+        "sources": {"generated": {"_target_": "drumtx.synth.sources.GeneratorSource", "n": n, "seconds": [3, 4],
+                                  "split": {"validation": 0.2, "test": 0.2}}},
+        "render": {"format": "wav"},
+    }
+    base.update(synth)
+    return {"name": "tiny", "format": "egmd", "root": str(root), "csv": "e-gmd-v1.0.0.csv",
+            "note_map": "roland_td17", "synth": base}
+
+
+def read_rows(root: Path) -> list[dict]:
+    with open(root / "e-gmd-v1.0.0.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.suffix in (".wav", ".midi", ".flac")}
+
+
+def test_plan_splits_and_unseen_kits(tmp_path):
+    r = parse_recipe(recipe(tmp_path, n=20))
+    tracks = plan(r)
+    assert tracks == plan(parse_recipe(recipe(tmp_path, n=20)))  # deterministic
+    perf_split = {t.perf.id: t.perf.split for t in tracks}
+    assert sorted(perf_split.values()).count("validation") == 4 and sorted(perf_split.values()).count("test") == 4
+    for t in tracks:
+        assert (t.kit in TEST) == t.unseen
+        if t.unseen:
+            assert t.perf.split == "test"  # test-only kits never play training or validation data
+    per_perf = {}
+    for t in tracks:
+        if not t.unseen:
+            per_perf.setdefault(t.perf.id, []).append(t.kit)
+    assert all(1 <= len(k) <= 2 and len(set(k)) == len(k) for k in per_perf.values())
+    if TEST:
+        assert sum(t.unseen for t in tracks) == 4
+    assert len({t.audio for t in tracks}) == len(tracks)
+    with pytest.raises(SynthError, match="both training and test-only"):
+        parse_recipe(recipe(tmp_path, test_kits=TRAIN[:1]))
+    with pytest.raises(Exception, match="unknown kit 'nope'"):
+        parse_recipe(recipe(tmp_path, train_kits=["nope"]))
+
+
+def test_build_reads_back_as_egmd_and_resumes(tmp_path):
+    from drumtx.data.datasets import egmd_index
+    from drumtx.targets import read_midi_onsets
+
+    root = tmp_path / "ds"
+    cfg = recipe(root)
+    summary = build_dataset(cfg, workers=1, progress=False)
+    assert summary["failed"] == 0 and summary["tracks"] == summary["planned"] > 6
+    rows = read_rows(root)
+    assert list(rows[0]) == list(EGMD_COLUMNS)
+    assert not list(root.rglob("*.tmp")) and (root / "README.md").is_file() and (root / "synth_recipe.yaml").is_file()
+    for row in rows:
+        assert is_unseen_kit(row["kit_name"]) == (row["kit_name"].removeprefix("unseen:") in TEST)
+        assert row["split"] == "test" or not is_unseen_kit(row["kit_name"])
+        assert (root / row["audio_filename"]).is_file() and (root / row["midi_filename"]).is_file()
+    index = egmd_index("tiny", root)  # the project's E-GMD reader, leakage check included
+    assert len(index.tracks) == len(rows)
+    track = index.tracks[0]
+    onsets = read_midi_onsets(track.midi, "roland_td17", TargetPolicy())
+    assert onsets and all(o.time <= track.duration for o in onsets)
+
+    before = digest(root)
+    again = build_dataset(cfg, workers=1, progress=False)
+    assert again["rendered"] == 0 and digest(root) == before and read_rows(root) == rows
+    victim = root / rows[0]["audio_filename"]
+    victim.unlink()
+    third = build_dataset(cfg, workers=1, progress=False)
+    assert third["rendered"] == 1 and digest(root) == before  # the same bytes again: seeded per track
+
+    with pytest.raises(SynthError, match="another recipe"):
+        build_dataset(recipe(root, seed=1), workers=1, progress=False)
+
+
+def test_parallel_build_is_identical(tmp_path):
+    cfg_one, cfg_two = recipe(tmp_path / "one", n=4), recipe(tmp_path / "two", n=4)
+    build_dataset(cfg_one, workers=1, progress=False)
+    build_dataset(cfg_two, workers=2, progress=False)
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
+
+
+def test_bad_midi_is_reported_and_the_batch_goes_on(tmp_path, caplog):
+    import pretty_midi
+
+    midi_dir = tmp_path / "midi"
+    midi_dir.mkdir()
+    good = pretty_midi.PrettyMIDI()
+    drums = pretty_midi.Instrument(0, is_drum=True)
+    drums.notes = [pretty_midi.Note(100, p, 0.2 + 0.25 * i, 0.3 + 0.25 * i) for i, p in enumerate([36, 42, 38, 42, 35, 81])]
+    good.instruments.append(drums)
+    good.write(str(midi_dir / "good.mid"))
+    (midi_dir / "broken.mid").write_bytes(b"MThd not really a midi file")
+    source = {"_target_": "drumtx.synth.sources.MidiFolderSource", "root": str(midi_dir), "note_map": "general_midi",
+              "split": {"validation": 0.0, "test": 0.0}}
+    cfg = recipe(tmp_path / "ds", sources={"folder": source}, copies=1, test_kits=[])
+    summary = build_dataset(cfg, workers=1, progress=False)
+    assert summary["failed"] == 1 and summary["tracks"] == 1
+    assert any("broken.mid" in r.message and "unreadable MIDI" in r.message for r in caplog.records)
+    assert summary["dropped_notes"] == {"81": 1}  # GM triangle: not a drum class, counted
+    rows = read_rows(tmp_path / "ds")
+    from drumtx.synth.render import read_midi_notes
+
+    pitches = [n.pitch for n in read_midi_notes(tmp_path / "ds" / rows[0]["midi_filename"])]
+    assert pitches == [36, 42, 38, 42, 36]  # GM 35 (acoustic bass drum) -> Roland kick 36
+
+
+def test_sources_map_notes_into_the_roland_set():
+    notes = [Note(0.0, 0.1, p, 90) for p in (35, 41, 52, 55, 59, 53, 40, 39)]
+    roland, dropped = to_roland(notes, "general_midi")
+    assert [n.pitch for n in roland] == [36, 43, 49, 49, 51, 53, 38]  # GM 40 electric snare is a head hit
+    assert dropped == {39: 1}
+    assert all(NOTE_MAPS["roland_td17"][n.pitch] == NOTE_MAPS["general_midi"][o.pitch]
+               for n, o in zip(roland, notes[:7], strict=True))
+    with pytest.raises(ValueError, match="unknown note map"):
+        MidiFolderSource("/tmp", note_map="nope")
+
+
+@pytest.mark.skipif(not GMD.is_dir(), reason="Groove MIDI Dataset not in shared/data")
+def test_gmd_source_keeps_its_splits():
+    perfs = GMDSource(GMD).performances(seed=0)
+    assert len(perfs) == 1150
+    with open(GMD / "info.csv", newline="") as f:
+        truth = {r["id"]: r["split"] for r in csv.DictReader(f)}
+    assert all(truth[p.id] == p.split for p in perfs)
+    notes, dropped = perfs[0].load()
+    assert notes and not dropped and all(n.pitch in NOTE_MAPS["roland_td17"] for n in notes)
+    capped = GMDSource(GMD, max_tracks=5, beat_types=["beat"]).performances(seed=0)
+    assert len(capped) == 15 and {p.beat_type for p in capped} == {"beat"}
+
+
+def test_recipes_in_conf_parse(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(PROJECT_ROOT / "conf")):
+        for name in ("synth_default", "synth_gmd"):
+            cfg = compose(config_name="synth", overrides=[f"data={name}", f"paths.root_dir={tmp_path}"])
+            r = parse_recipe(OmegaConf.to_container(cfg.data, resolve=True))
+            assert r.root == tmp_path / "data" / name and r.train_kits and r.test_kits
+            assert not {k.name for k in r.train_kits} & {k.name for k in r.test_kits}
+
+
+def test_cli_builds_a_tiny_synth_default(tmp_path):
+    root = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "drumtx.synth", "data=synth_default", f"data.root={root}",
+           "data.synth.sources.generated.n=3", "data.synth.sources.generated.seconds=[2,3]",
+           f"data.synth.train_kits=[{TRAIN[0]}]", "workers=1", "progress=false", f"hydra.run.dir={tmp_path / 'run'}"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = read_rows(root)
+    assert len(rows) >= 3 and {r["split"] for r in rows} <= {"train", "validation", "test"}
+    bad = subprocess.run(cmd[:3] + ["data=synth_default", "data.synth.train_kits=[no_such_kit]",
+                                    f"data.root={root}", f"hydra.run.dir={tmp_path / 'run2'}"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "unknown kit 'no_such_kit'" in (bad.stderr + bad.stdout)
