@@ -1,0 +1,94 @@
+"""``make bench``: every speed and memory benchmark of the project, recorded in experiments/.
+
+    python -m drumtx.bench [--out experiments/bench] [--quick]
+
+Runs, each in its own process so that timings and peak memory are its own:
+
+* render throughput of ``data=synth_default`` (``drumtx.synth.bench``),
+* training frames/s and inference x real time per encoder (``drumtx.bench_models``),
+* transcription x real time and peak memory on a 10-minute file (``drumtx.bench_transcribe``),
+
+then writes ``<out>/<date>_<host>.json`` with the machine described, and prints a summary.
+A benchmark, not a test: nothing here passes or fails on a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from drumtx import PROJECT_ROOT
+
+
+def machine() -> dict:
+    import torch
+
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "git_commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def _run(name: str, cmd: list[str], json_path: Path) -> dict:
+    print(f"== {name}: {' '.join(cmd)}", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0 or not json_path.exists():
+        print(f"drumtx.bench: {name} failed (exit {proc.returncode}); continuing", file=sys.stderr)
+        return {"command": " ".join(cmd), "error": f"exit {proc.returncode}", "wall_s": elapsed}
+    result = json.loads(json_path.read_text())
+    return {"command": " ".join(cmd), "wall_s": elapsed, "result": result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m drumtx.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "experiments" / "bench")
+    ap.add_argument("--quick", action="store_true", help="shorter timings and a 2-minute file (smoke run)")
+    args = ap.parse_args(argv)
+    py = sys.executable
+    minutes = "2" if args.quick else "10"
+    min_time = "3" if args.quick else "10"
+    report: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "benchmarks": {}}
+    with tempfile.TemporaryDirectory(prefix="drumtx-bench-") as tmp:
+        tmp = Path(tmp)
+        jobs = {
+            "render": [py, "-m", "drumtx.synth.bench", "data=synth_default", f"bench.out={tmp / 'render.json'}"],
+            "models": [py, "-m", "drumtx.bench_models", "--out", str(tmp / "models.json"), "--min-time", min_time],
+            "transcribe": [py, "-m", "drumtx.bench_transcribe", "--minutes", minutes, "--json", str(tmp / "transcribe.json")],
+        }
+        for name, cmd in jobs.items():
+            report["benchmarks"][name] = _run(name, cmd, tmp / f"{name}.json")
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d_%H%M%S")
+    path = args.out / f"{stamp}_{platform.node() or 'host'}{'_quick' if args.quick else ''}.json"
+    tmp_path = path.with_suffix(".json.tmp")
+    tmp_path.write_text(json.dumps(report, indent=2))
+    os.replace(tmp_path, path)
+    print(f"wrote {path}")
+    return 0 if all("error" not in b for b in report["benchmarks"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Model files that carry everything transcription needs, and nothing that runs code.
+
+Two formats load through :func:`load_transcriber`:
+
+* a *bundle*: ``<name>.safetensors`` (weights) + ``<name>.json`` (meta: resolved config,
+  vocabulary, feature parameters, thresholds, drumtx version), written by :func:`save_bundle`;
+* a Lightning ``.ckpt`` from ``drumtx.train``; its hyper-parameters are plain containers,
+  so it loads with ``torch.load(weights_only=True)``, which refuses pickles that would
+  import or call anything.
+
+Either may have a ``<stem>.thresholds.json`` beside it (written by threshold tuning); it
+overrides the thresholds stored in the meta.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+FORMAT = "drumtx"
+
+
+class CheckpointError(ValueError):
+    """A file that is not a loadable drumtx model; the message names the file and the reason."""
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Atomic JSON write (tmp file + os.replace)."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+
+    _atomic_write_bytes(Path(path), write)
+
+
+def to_plain(obj):
+    """Plain dicts/lists/scalars/tensors only (what ``torch.load(weights_only=True)`` accepts);
+    OmegaConf containers are resolved, anything else becomes its string."""
+    if isinstance(obj, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(obj, resolve=True, throw_on_missing=False)
+    if isinstance(obj, Mapping):
+        return {str(k) if not isinstance(k, (int, float, bool)) else k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, float, bool, torch.Tensor)):
+        return obj
+    return str(obj)
+
+
+def plain_config(cfg) -> dict:
+    """A resolved config as plain dicts/lists (what checkpoints may hold), without Hydra's own
+    ``hydra`` node (present when a test composes with ``return_hydra_config=True``)."""
+    if isinstance(cfg, DictConfig) and "hydra" in cfg:
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return to_plain(cfg)
+
+
+def build_meta(cfg, thresholds: Mapping | None = None) -> dict:
+    """Everything besides the weights that transcription needs, as plain JSON-able data."""
+    from drumtx import __version__
+    from drumtx.decode import DEFAULT_THRESHOLDS
+    from drumtx.vocab import Vocabulary
+
+    cfg = plain_config(cfg)
+    hihat_pedal = bool(cfg.get("data", {}).get("targets", {}).get("hihat_pedal", False))
+    vocab = Vocabulary(hihat_pedal=hihat_pedal)
+    features = dict(cfg.get("features", {}))
+    fps = float(features["sample_rate"]) / float(features["hop_length"]) if features else None
+    configured = (cfg.get("evaluation") or {}).get("thresholds") or {}
+    th = {inst: dict(DEFAULT_THRESHOLDS[inst]) for inst in vocab.instruments}
+    for inst, s in {**configured, **(thresholds or {})}.items():
+        th.setdefault(inst, {}).update({k: float(v) for k, v in dict(s).items()})
+    return {
+        "format": FORMAT,
+        "drumtx_version": __version__,
+        "config": cfg,
+        "vocab": {
+            "hihat_pedal": hihat_pedal,
+            "instruments": {k: list(v) for k, v in vocab.instruments.items()},
+            "fine_classes": vocab.fine_classes,
+        },
+        "features": features,
+        "fps": fps,
+        "thresholds": th,
+    }
+
+
+def thresholds_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.stem}.thresholds.json")
+
+
+def save_bundle(path: str | Path, model: torch.nn.Module, meta: Mapping) -> tuple[Path, Path]:
+    """Write ``path`` (.safetensors weights) and ``path.with_suffix('.json')`` (meta), atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path}: a bundle's weights file must end in .safetensors")
+    meta = dict(meta)
+    meta.setdefault("format", FORMAT)
+    # safetensors refuses shared or non-contiguous storage: give every tensor its own copy.
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    _atomic_write_bytes(path, lambda tmp: save_file(state, tmp, metadata={"format": FORMAT}))
+    sidecar = path.with_suffix(".json")
+    write_json(sidecar, meta)
+    return path, sidecar
+
+
+def _check_meta(meta, path: Path) -> dict:
+    if not isinstance(meta, Mapping) or meta.get("format") != FORMAT or "config" not in meta:
+        raise CheckpointError(f"{path}: not a drumtx checkpoint (no drumtx meta)")
+    return dict(meta)
+
+
+def _read_bundle(path: Path, device) -> tuple[dict, dict]:
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        raise CheckpointError(f"{path}: its meta file {sidecar.name} is missing")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        state = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable safetensors file ({exc})") from None
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a drumtx checkpoint (safetensors header has no drumtx format)")
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{sidecar}: unreadable meta ({exc})") from None
+    return state, _check_meta(meta, sidecar)
+
+
+def _read_lightning(path: Path, device) -> tuple[dict, dict]:
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message is a paragraph; the useful part names what the unpickler refused.
+        msg = str(exc)
+        refused = re.search(r"GLOBAL ([\w.]+)", msg)
+        if refused:
+            raise CheckpointError(
+                f"{path}: refused, loading it would import and run code ({refused.group(1)}); "
+                "drumtx checkpoints hold only tensors and plain data"
+            ) from None
+        skip = ("Weights only load failed", "Please file an issue", "Check the documentation")
+        lines = [ln.strip() for ln in msg.splitlines() if ln.strip() and not ln.strip().startswith(skip)]
+        detail = lines[0] if lines else type(exc).__name__
+        raise CheckpointError(f"{path}: not a loadable torch checkpoint ({detail})") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a loadable torch checkpoint ({type(exc).__name__}: {first})"
+        ) from None
+    if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path}: not a drumtx checkpoint (no state_dict)")
+    hp = ckpt.get("hyper_parameters") or {}
+    meta = _check_meta(hp.get("meta") if isinstance(hp, Mapping) else None, path)
+    prefix = "model."
+    state = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    return state, meta
+
+
+def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
+    """``(DrumTranscriber in eval mode, meta)`` from a bundle or a drumtx Lightning .ckpt.
+
+    Raises :class:`CheckpointError` (one line naming the file) for anything else.
+    """
+    from drumtx.models.transcriber import build_transcriber
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.suffix == ".safetensors":
+        state, meta = _read_bundle(path, device)
+    else:
+        state, meta = _read_lightning(path, device)
+    try:
+        model = build_transcriber(meta["config"])
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: weights do not fit the stored config ({first})") from None
+    side = thresholds_path(path)
+    if side.is_file():
+        try:
+            tuned = json.loads(side.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{side}: unreadable thresholds ({exc})") from None
+        tuned = tuned.get("thresholds", tuned)
+        for inst, s in tuned.items():
+            meta["thresholds"].setdefault(inst, {}).update(s)
+    return model.to(device).eval(), meta

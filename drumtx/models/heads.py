@@ -1,0 +1,211 @@
+"""Output heads on the shared encoder, and how their logits become instrument probabilities.
+
+Two head sets, both built from ``conf/branches/*.yaml``:
+
+* :class:`FiveBranchHeads`: the design's hierarchical heads (kick, snare, tom primary and
+  variation, rhythm-cymbal primary with hi-hat and ride variations, crash [, hi-hat pedal]),
+  one MLP per entry of ``heads``; which head reads which target comes from the config.
+* :class:`FlatHead`: the baseline, one sigmoid per fine class.
+
+Both expose the same decoding interface (``instrument_probs``, ``fine_probs``), so the
+decoder, metrics and transcription never look at which head set a model has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from drumtx.targets import HIERARCHY, SLOT_PRIMARY, SLOTS
+from drumtx.vocab import Vocabulary
+
+_EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What the loss needs to know about one head."""
+
+    name: str
+    target: str  # key of batch['targets'], or "roll" for the flat head
+    classes: int  # 1 = one sigmoid (binary or multi-label), > 1 = softmax over classes
+    parent: tuple[str, int] | None = None  # (target, value) that must hold for the loss to count
+    multilabel: bool = False  # flat head: independent sigmoids over the fine classes
+    labels: tuple[str, ...] = ()  # flat head: the fine class of each output
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float) -> nn.Sequential:
+    """Linear -> ReLU -> Dropout for each hidden size, then a linear output layer."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(in_dim, int(h)), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        in_dim = int(h)
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+def _slot_of(fine_class: str) -> str | None:
+    for slot, members in SLOTS.items():
+        if fine_class in members:
+            return slot
+    return None
+
+
+class FiveBranchHeads(nn.Module):
+    """The hierarchical heads. ``heads``: name -> {target, hidden, classes[, parent]}.
+
+    A head with ``classes: 1`` is a sigmoid over a binary target; otherwise a softmax over
+    the target's classes. ``parent: [target, value]`` restricts a variation head's loss to
+    frames where that parent target has that value. The hi-hat pedal head (``pedal_head``)
+    is added only when ``hihat_pedal`` is on (``data.targets.hihat_pedal``).
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        heads: Mapping[str, Mapping],
+        dropout: float = 0.3,
+        hihat_pedal: bool = False,
+        pedal_head: Mapping | None = None,
+    ):
+        super().__init__()
+        self.vocab = Vocabulary(hihat_pedal=bool(hihat_pedal))
+        heads = {str(k): dict(v) for k, v in heads.items()}
+        if hihat_pedal:
+            if not any(h.get("target") == "hihat_pedal" for h in heads.values()):
+                if pedal_head is None:
+                    raise ValueError(
+                        "data.targets.hihat_pedal=true needs branches.pedal_head (or a hihat_pedal head)"
+                    )
+                heads["hihat_pedal"] = dict(pedal_head)
+        else:
+            heads = {k: h for k, h in heads.items() if h.get("target") != "hihat_pedal"}
+        self.specs: dict[str, HeadSpec] = {}
+        for name, h in heads.items():
+            target = h.get("target", name)
+            if target not in HIERARCHY:
+                raise ValueError(f"head {name!r}: unknown target {target!r}; known: {sorted(HIERARCHY)}")
+            n = HIERARCHY[target][0]
+            classes = int(h["classes"])
+            if classes != n and not (classes == 1 and n == 2):
+                raise ValueError(f"head {name!r}: target {target!r} has {n} classes, head has {classes}")
+            parent = h.get("parent")
+            parent = (str(parent[0]), int(parent[1])) if parent is not None else None
+            self.specs[name] = HeadSpec(name, target, classes, parent)
+        self.by_target = {s.target: name for name, s in self.specs.items()}
+        missing = sorted(set(self._needed_targets()) - set(self.by_target))
+        if missing:
+            raise ValueError(f"branches.heads lacks heads for targets {missing} that the vocabulary needs")
+        self.heads = nn.ModuleDict(
+            {
+                name: mlp(in_dim, heads[name].get("hidden", []), s.classes, dropout)
+                for name, s in self.specs.items()
+            }
+        )
+
+    def _needed_targets(self) -> list[str]:
+        needed = []
+        for inst, fine in self.vocab.instruments.items():
+            slot = _slot_of(fine[0])
+            if slot is None:
+                needed.append(inst)
+            else:
+                needed.append(SLOT_PRIMARY[slot])
+                needed += [SLOTS[slot][f][2] for f in fine if SLOTS[slot][f][2]]
+        return needed
+
+    def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: head(h) for name, head in self.heads.items()}
+
+    def distributions(self, logits: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """target -> class probabilities (B, T, n); a sigmoid head becomes [1 - p, p]."""
+        out = {}
+        for name, spec in self.specs.items():
+            x = logits[name].float()
+            if spec.classes == 1:
+                p = torch.sigmoid(x)
+                out[spec.target] = torch.cat([1 - p, p], dim=-1)
+            else:
+                out[spec.target] = torch.softmax(x, dim=-1)
+        return out
+
+    def instrument_probs(
+        self, logits: Mapping[str, torch.Tensor]
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """instrument -> (activation (B, T), variation (B, T, V)), read off the hierarchy in
+        :mod:`drumtx.targets` (``SLOTS``): an instrument sharing a slot is active when the slot's
+        primary target takes its value(s); its variation comes from its variation head, or,
+        for the snare (head/rim are primary values), from the primary distribution itself."""
+        dist = self.distributions(logits)
+        out = {}
+        for inst, fine in self.vocab.instruments.items():
+            slot = _slot_of(fine[0])
+            if slot is None:  # a binary target named after the instrument (kick, crash, pedal)
+                act = dist[inst][..., 1]
+                out[inst] = (act, torch.ones_like(act).unsqueeze(-1))
+                continue
+            members = SLOTS[slot]
+            primary = dist[SLOT_PRIMARY[slot]]
+            values = sorted({members[f][1] for f in fine})
+            var_target = members[fine[0]][2]
+            if var_target is None:  # each fine class is its own primary value
+                p = primary[..., [members[f][1] for f in fine]]
+                act = p.sum(-1)
+                var = p / p.sum(-1, keepdim=True).clamp_min(_EPS)
+            else:
+                if len(values) != 1:
+                    raise ValueError(f"instrument {inst}: variations with different primary values {values}")
+                act = primary[..., values[0]]
+                var = dist[var_target][..., [members[f][3] for f in fine]]
+            out[inst] = (act, var)
+        return out
+
+    def fine_probs(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """(B, T, C) activation x variation, in ``vocab.fine_classes`` order."""
+        probs = self.instrument_probs(logits)
+        return torch.cat([probs[i][0].unsqueeze(-1) * probs[i][1] for i in self.vocab.instruments], dim=-1)
+
+
+class FlatHead(nn.Module):
+    """The baseline: one MLP, one sigmoid per fine class (multi-label, no hierarchy)."""
+
+    def __init__(
+        self, in_dim: int, hidden: Sequence[int] = (256, 128), dropout: float = 0.3, hihat_pedal: bool = False
+    ):
+        super().__init__()
+        self.vocab = Vocabulary(hihat_pedal=bool(hihat_pedal))
+        self.head = mlp(in_dim, hidden, len(self.vocab.fine_classes), dropout)
+        self.specs = {
+            "flat": HeadSpec(
+                "flat", "roll", len(self.vocab.fine_classes), None, True, tuple(self.vocab.fine_classes)
+            )
+        }
+        classes = self.vocab.fine_classes
+        self._index = {
+            inst: [classes.index(c) for c in fine] for inst, fine in self.vocab.instruments.items()
+        }
+
+    def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"flat": self.head(h)}
+
+    def instrument_probs(
+        self, logits: Mapping[str, torch.Tensor]
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Activation = P(any of the instrument's classes) assuming independence,
+        variation = the class probabilities normalised (ones for one-class instruments)."""
+        p = torch.sigmoid(logits["flat"].float())
+        out = {}
+        for inst, idx in self._index.items():
+            pi = p[..., idx]
+            act = 1 - torch.prod(1 - pi, dim=-1)
+            var = torch.ones_like(pi) if len(idx) == 1 else pi / pi.sum(-1, keepdim=True).clamp_min(_EPS)
+            out[inst] = (act, var)
+        return out
+
+    def fine_probs(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """(B, T, C) the sigmoids themselves: the flat model predicts each fine class directly,
+        and activation x variation would halve two simultaneous variations (head + rim)."""
+        return torch.sigmoid(logits["flat"].float())

@@ -1,0 +1,180 @@
+"""Train a drum transcriber: ``python -m drumtx.train [group=option ...] [key=value ...]``.
+
+Everything comes from the Hydra config (``conf/train.yaml``): data, features, encoder,
+branches, loss, optimizer, scheduler, trainer, logger, callbacks. Returns the optimized
+metric (best ``val/pr_auc_mean`` by default) so that a Hydra sweeper can maximise it.
+Writes into the run folder: ``checkpoints/`` (top-k + ``last.ckpt``), ``best.safetensors`` +
+``best.json`` (the best checkpoint as a safetensors bundle) and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import netrc
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig
+
+from drumtx.checkpoint import build_meta, load_transcriber, plain_config, save_bundle, write_json
+from drumtx.models.module import DrumTranscriptionModule
+from drumtx.models.transcriber import parameter_table
+
+log = logging.getLogger(__name__)
+
+
+def build_datamodule(cfg: DictConfig):
+    """The data option's DataModule: its ``from_config(cfg)`` if it has one, else instantiate."""
+    cls = get_class(cfg.data._target_)
+    if hasattr(cls, "from_config"):
+        return cls.from_config(cfg)
+    return instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
+
+
+def wandb_key_configured() -> bool:
+    """True when W&B could authenticate: WANDB_API_KEY, or a netrc entry for its host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def run_name(default: str = "defaults") -> str:
+    """The run's name from its command-line overrides (e.g. ``branches=flat,loss.crash=0.6``)."""
+    try:
+        hc = HydraConfig.get()
+    except ValueError:  # composed outside @hydra.main (tests)
+        return default
+    return hc.job.override_dirname or ",".join(hc.overrides.task) or default
+
+
+def build_logger(cfg: DictConfig):
+    """The configured Lightning logger, or False for ``logger=none``."""
+    lc = cfg.get("logger")
+    if not lc or lc.get("_target_") is None:
+        return False
+    kwargs = {}
+    if lc._target_.endswith("WandbLogger"):
+        if lc.get("offline") is None:
+            kwargs["offline"] = not wandb_key_configured() or os.environ.get("WANDB_MODE") in (
+                "offline",
+                "dryrun",
+            )
+        if not lc.get("name"):
+            kwargs["name"] = run_name()
+    if lc.get("save_dir"):
+        Path(lc.save_dir).mkdir(parents=True, exist_ok=True)
+    return instantiate(lc, **kwargs)
+
+
+def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
+    """The configured callbacks; a learning-rate monitor only where a logger can take it."""
+    out = []
+    for c in (cfg.get("callbacks") or {}).values():
+        if c is None or not c.get("_target_"):
+            continue
+        if not has_logger and c._target_.endswith("LearningRateMonitor"):
+            continue  # Lightning refuses it without a logger (logger=none)
+        out.append(instantiate(c))
+    return out
+
+
+@rank_zero_only
+def print_parameters(module: DrumTranscriptionModule, cfg: DictConfig) -> None:
+    table = parameter_table(module.model)
+    width = max(len(k) for k in table)
+    print(
+        f"parameters (encoder={cfg.encoder.get('channels')}/{cfg.encoder.get('rnn_hidden')}, "
+        f"branches={cfg.branches._target_.rsplit('.', 1)[-1]}):"
+    )
+    for k, v in table.items():
+        print(f"  {k:<{width}} {v:>12,}")
+
+
+def _float(x) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit, export the best checkpoint, return the optimized metric."""
+    L.seed_everything(cfg.seed, workers=True)
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
+    datamodule = build_datamodule(cfg)
+    plain = plain_config(cfg)
+    meta = build_meta(plain)
+    module = DrumTranscriptionModule(plain, meta)
+    print_parameters(module, cfg)
+    logger = build_logger(cfg)
+    callbacks = build_callbacks(cfg, has_logger=bool(logger))
+    # callbacks=none means no checkpoints: keep Lightning from adding its default ModelCheckpoint.
+    extra = (
+        {}
+        if "enable_checkpointing" in cfg.trainer
+        else {"enable_checkpointing": any(isinstance(c, ModelCheckpoint) for c in callbacks)}
+    )
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, **extra)
+    if logger:
+        for lg in trainer.loggers:
+            lg.log_hyperparams({"params": parameter_table(module.model)})
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+        name = cfg.optimized_metric
+        best = (
+            _float(ckpt.best_model_score) if ckpt is not None and ckpt.best_model_score is not None else None
+        )
+        value = best if best is not None else _float(trainer.callback_metrics.get(name))
+        if trainer.is_global_zero:
+            out = Path(cfg.paths.output_dir)
+            summary = {
+                "optimized_metric": name,
+                "value": value,
+                "best_checkpoint": ckpt.best_model_path if ckpt is not None else None,
+                "last_checkpoint": ckpt.last_model_path if ckpt is not None else None,
+                "global_step": trainer.global_step,
+                "epoch": trainer.current_epoch,
+                "final": {k: _float(v) for k, v in sorted(trainer.callback_metrics.items())},
+            }
+            source = (ckpt.best_model_path or ckpt.last_model_path) if ckpt is not None else ""
+            if cfg.get("export_best", True) and source:
+                model, best_meta = load_transcriber(source)
+                best_meta["source_checkpoint"] = str(source)
+                paths = save_bundle(out / "best.safetensors", model, best_meta)
+                summary["bundle"] = [str(p) for p in paths]
+                log.info("exported %s -> %s", source, paths[0])
+            write_json(out / "metrics.json", summary)
+            log.info("%s = %s (run folder %s)", name, value, out)
+    finally:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            wandb.finish()  # one W&B run per job, also in a sweep and after a failure
+    return value
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""Training end to end on the tiny E-GMD fixture: fast_dev_run per head set, checkpoints,
+bundle export, exact resume after a kill, loggers; the CLI and 2-process DDP as slow tests."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+
+from drumtx import CONF_DIR, PROJECT_ROOT
+from drumtx import train as train_mod
+from drumtx.checkpoint import load_transcriber
+
+# Small and quick: 1 s crops, 2 s evaluation chunks (the fixture's 3 s tracks end in a padded chunk).
+SMALL = [
+    "data.num_workers=0",
+    "data.prepare_workers=0",
+    "data.batch_size=2",
+    "data.crop_seconds=1.0",
+    "data.eval_chunk_seconds=2.0",
+    "trainer.enable_progress_bar=false",
+    "trainer.num_sanity_val_steps=0",
+]
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One feature cache for every test here (the fixture is prepared once)."""
+    return tmp_path_factory.mktemp("train_cache")
+
+
+def data_overrides(egmd_fixture, cache) -> list[str]:
+    return ["data=egmd", f"data.root={egmd_fixture}", f"data.cache_dir={cache}", *SMALL]
+
+
+def compose_train(out: Path, *overrides: str):
+    """conf/train.yaml as ``python -m drumtx.train`` would compose it, outputs under ``out``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[f"paths.root_dir={out}", f"paths.output_dir={out}", "logger=none", *overrides],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("branches", "extra"),
+    [
+        ("five_branch", []),
+        ("flat", []),
+        ("five_branch", ["data.targets.hihat_pedal=true", "trainer.precision=bf16-mixed"]),
+    ],
+    ids=["five_branch", "flat", "five_branch-pedal-bf16"],
+)
+def test_fast_dev_run(branches, extra, egmd_fixture, shared_cache, tmp_path, capsys):
+    cfg = compose_train(
+        tmp_path,
+        *data_overrides(egmd_fixture, shared_cache),
+        f"branches={branches}",
+        "trainer.fast_dev_run=true",
+        *extra,
+    )
+    value = train_mod.train(cfg)
+    assert value is not None and 0.0 <= value <= 1.0
+    printed = capsys.readouterr().out
+    assert "total" in printed and "encoder.rnn" in printed  # parameter counts
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["optimized_metric"] == "val/pr_auc_mean" and summary["value"] == value
+    final = summary["final"]
+    # Per fine class and per instrument frame metrics, onset scores after peak picking, per-head losses.
+    assert "val/fine/kick/pr_auc" in final and "val/inst/hihat/roc_auc" in final
+    assert "val/fine/snare_head/onset_f" in final and "val/onset_f_mean" in final
+    heads = ["kick", "snare", "tom_primary", "tom_variation", "cymbal_primary", "crash"]
+    names = heads if branches == "five_branch" else ["kick", "snare", "tom", "hihat", "ride", "crash"]
+    for name in names:
+        assert f"val/loss_{name}" in final and f"train/loss_{name}" in final
+    assert all(v is None or math.isfinite(v) for v in final.values())
+    if "data.targets.hihat_pedal=true" in extra:  # the pedal head trains and is scored
+        assert "train/loss_hihat_pedal" in final and "val/loss_hihat_pedal" in final
+        assert "heads.hihat_pedal" in printed
+
+
+class KillAt(L.Callback):
+    """Raise at the start of an epoch, as if the process died after the last checkpoint."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("killed")
+
+
+class Record(L.Callback):
+    def __init__(self):
+        self.start_step, self.lrs, self.state = None, [], None
+
+    def on_train_start(self, trainer, pl_module):
+        self.start_step = trainer.global_step
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    def on_train_end(self, trainer, pl_module):
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
+BUILD_CALLBACKS = train_mod.build_callbacks
+
+
+def run_with(monkeypatch, cfg, *extra_callbacks):
+    build = BUILD_CALLBACKS
+    monkeypatch.setattr(train_mod, "build_callbacks", lambda c, **kw: build(c, **kw) + list(extra_callbacks))
+    return train_mod.train(cfg)
+
+
+def test_checkpoints_bundle_and_exact_resume_after_a_kill(egmd_fixture, shared_cache, tmp_path, monkeypatch):
+    common = [
+        *data_overrides(egmd_fixture, shared_cache),
+        "trainer.max_epochs=3",
+        "scheduler.warmup_epochs=2",  # the resume must land mid-warm-up and keep the schedule
+        "loss.crash=0.6",
+        "evaluation.onset_metrics=false",
+    ]
+    # Uninterrupted reference run.
+    ref = Record()
+    value = run_with(monkeypatch, compose_train(tmp_path / "a", *common), ref)
+    out = tmp_path / "a"
+    ckpts = sorted(p.name for p in (out / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and len(ckpts) == 4  # top 3 + last
+    raw = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)  # plain containers only
+    assert raw["hyper_parameters"]["cfg"]["loss"]["crash"] == 0.6
+    model, meta = load_transcriber(out / "best.safetensors")
+    assert meta["vocab"]["fine_classes"][0] == "kick" and meta["source_checkpoint"].endswith(".ckpt")
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["value"] == value and Path(summary["best_checkpoint"]).is_file()
+    assert value == pytest.approx(
+        max(float(p.stem.split("prauc")[1]) for p in (out / "checkpoints").glob("epoch*")), abs=1e-4
+    )
+
+    # Killed at the start of epoch 2, then resumed from last.ckpt in the same run folder.
+    run_b = tmp_path / "b"
+    with pytest.raises(RuntimeError, match="killed"):
+        run_with(monkeypatch, compose_train(run_b, *common), KillAt(2))
+    saved = torch.load(run_b / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["epoch"] == 1
+    resumed = Record()
+    run_with(
+        monkeypatch,
+        compose_train(run_b, *common, f"ckpt_path={run_b / 'checkpoints' / 'last.ckpt'}"),
+        resumed,
+    )
+    assert resumed.start_step == saved["global_step"] > 0
+    assert resumed.lrs == ref.lrs[2:]  # the warm-up continues where it stopped
+    for k, v in ref.state.items():
+        torch.testing.assert_close(resumed.state[k], v, rtol=0, atol=0, msg=f"{k} differs after resume")
+
+
+def test_wandb_logger_is_offline_without_a_key_and_named_from_overrides(tmp_path, monkeypatch):
+    from lightning.pytorch.loggers import WandbLogger
+
+    cfg = compose_train(tmp_path, "data=egmd", "branches=flat", "loss.crash=0.6", "logger=wandb")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    assert not train_mod.wandb_key_configured()
+    logger = train_mod.build_logger(cfg)
+    assert isinstance(logger, WandbLogger) and logger._offline
+    name = logger._wandb_init["name"]  # Hydra's override_dirname: the sorted overrides
+    assert name.startswith("branches=flat,data=egmd,") and ",loss.crash=0.6," in name
+    (tmp_path / "netrc").write_text("machine api.wandb.ai login user password " + "x" * 40 + "\n")
+    (tmp_path / "netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    assert train_mod.wandb_key_configured()
+    monkeypatch.setenv("WANDB_MODE", "offline")  # an explicit offline mode still wins
+    assert train_mod.build_logger(cfg)._offline
+    assert train_mod.build_logger(compose_train(tmp_path, "data=egmd", "logger=none")) is False
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("WANDB_API_KEY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "drumtx.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("branches", ["five_branch", "flat"])
+def test_cli_trains_end_to_end_with_wandb_offline(branches, egmd_fixture, shared_cache, tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli(
+        f"branches={branches}",
+        "loss.crash=0.6",
+        *data_overrides(egmd_fixture, shared_cache),
+        "trainer.max_epochs=2",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={out}",
+        "logger=wandb",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "total" in proc.stdout  # parameter counts
+    assert (out / "checkpoints" / "last.ckpt").is_file() and (out / "best.safetensors").is_file()
+    assert json.loads((out / "metrics.json").read_text())["value"] is not None
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1  # offline: no key in the environment, and finished (synced later)
+    load_transcriber(out / "best.safetensors")
+
+
+@pytest.mark.slow
+def test_ddp_cpu_two_processes(egmd_fixture, shared_cache, tmp_path):
+    out = tmp_path / "ddp"
+    proc = run_cli(
+        "trainer=ddp_cpu",
+        *data_overrides(egmd_fixture, shared_cache),
+        "trainer.max_epochs=2",
+        f"paths.root_dir={tmp_path}",
+        f"hydra.run.dir={out}",
+        "logger=csv",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "distributed_backend=gloo" in proc.stderr + proc.stdout
+    assert "All distributed processes registered. Starting with 2 processes" in proc.stderr + proc.stdout
+    assert (out / "checkpoints" / "last.ckpt").is_file() and (out / "best.safetensors").is_file()
+    load_transcriber(out / "checkpoints" / "last.ckpt")
