@@ -15,15 +15,15 @@ overrides the thresholds stored in the meta.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from drumtx.atomic import atomic_output, write_json  # noqa: F401  (write_json re-exported)
 
 FORMAT = "drumtx"
 
@@ -33,26 +33,8 @@ class CheckpointError(ValueError):
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: str | Path, obj) -> None:
-    """Atomic JSON write (tmp file + os.replace)."""
-
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=False)
-            f.write("\n")
-
-    _atomic_write_bytes(Path(path), write)
+    with atomic_output(path, suffix=".tmp") as tmp:
+        write(str(tmp))
 
 
 def to_plain(obj):

@@ -11,16 +11,14 @@ time in seconds survives the round trip to within half a tick, however long the 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 import numpy as np
 
+from drumtx.atomic import atomic_output  # noqa: F401  (re-exported: chart, transcribe)
 from drumtx.targets import Onset
 from drumtx.vocab import OUTPUT_NOTES
 
@@ -29,24 +27,6 @@ GM_DRUM_CHANNEL = 9
 MAX_US_PER_BEAT = 0xFFFFFF  # the largest tempo a set_tempo event can hold (24 bits)
 
 
-@contextlib.contextmanager
-def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step.
-
-    A crash or an error mid-write leaves no half-written file under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

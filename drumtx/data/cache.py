@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drumtx.atomic import atomic_write_text
 from drumtx.targets import (
     HIERARCHY,
     LabelCounts,
@@ -75,12 +76,6 @@ def _safe_name(key: str) -> str:
     """A file-system-safe, collision-free directory name for a track key."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._")[-80:]
     return f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _write_json(path: Path, obj) -> None:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from drumtx.atomic import atomic_write_text  # noqa: F401  (re-exported for compare.py)
 from drumtx.evaluation import plots
 from drumtx.evaluation.plots import pretty
 from drumtx.evaluation.scores import Evaluation
@@ -35,16 +34,6 @@ LEVEL_TITLES = {
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 def write_json(path: Path, obj) -> Path:
