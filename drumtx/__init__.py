@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -14,4 +15,7 @@ CONF_DIR = PROJECT_ROOT / "conf"
 
 # ${drumtx_path:experiments} -> absolute path inside the project, so that configs (the
 # experiment search path, default data folders) work from any working directory.
+# ${drumtx_cwd:} -> the directory drumtx was started from. Unlike ${hydra:runtime.cwd} it also
+# resolves where Hydra's runtime config is not set yet (a sweeper's storage URL, say).
+OmegaConf.register_new_resolver("drumtx_cwd", os.getcwd, replace=True)
 OmegaConf.register_new_resolver("drumtx_path", lambda rel=".": str((PROJECT_ROOT / rel).resolve()), replace=True)
