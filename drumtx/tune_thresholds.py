@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from drumtx.atomic import atomic_output
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets
 from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, onset_counts
 from drumtx.vocab import Vocabulary
@@ -244,15 +244,8 @@ def _plateau_middle(mask: np.ndarray) -> int:
 
 # --------------------------------------------------------------------------- model pass + cache
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, suffix=".tmp") as tmp:
+        tmp.write_bytes(data)
 
 
 @dataclass

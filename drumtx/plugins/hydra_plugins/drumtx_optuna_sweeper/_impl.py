@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import socket
-import tempfile
 import threading
 import traceback
 import warnings
@@ -32,6 +31,8 @@ from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, Trial, TrialState
+
+from drumtx.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +143,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 # --------------------------------------------------------------------------- sweeper
