@@ -16,7 +16,6 @@ The result goes into the checkpoint's sidecar, which ``transcribe`` and ``evalua
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import math
@@ -243,9 +242,6 @@ def _plateau_middle(mask: np.ndarray) -> int:
 
 
 # --------------------------------------------------------------------------- model pass + cache
-def _atomic_write(path: Path, data: bytes) -> None:
-    with atomic_output(path, suffix=".tmp") as tmp:
-        tmp.write_bytes(data)
 
 
 @dataclass
@@ -271,9 +267,8 @@ class SplitProbs:
             arrays[f"act_{i}"] = self.activations[i].astype(np.float16)
             arrays[f"ref_t_{i}"] = self.ref_times[i].astype(np.float64)
             arrays[f"ref_i_{i}"] = self.ref_instruments[i].astype(np.int16)
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        _atomic_write(path, buf.getvalue())
+        with atomic_output(path) as tmp:  # tmp keeps the .npz suffix, so numpy adds none
+            np.savez_compressed(tmp, **arrays)
 
     @classmethod
     def load(cls, path: Path, key: str) -> SplitProbs | None:
@@ -422,9 +417,8 @@ def plot_curve(result: TuneResult, path: Path) -> Path:
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    _atomic_write(path, buf.getvalue())
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     return path
 
 

@@ -142,10 +142,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_text(path, text)
-
-
 # --------------------------------------------------------------------------- sweeper
 class OptunaSweeperImpl(Sweeper):
     def __init__(
@@ -473,8 +469,8 @@ class OptunaSweeperImpl(Sweeper):
             for t in front:
                 log.info(f"    #{t.number} values {t.values}  params {t.params}")
         try:
-            _atomic_write_text(self.sweep_dir / RESULTS_FILE, OmegaConf.to_yaml(OmegaConf.create(results)))
-            _atomic_write_text(self.sweep_dir / "trials.csv", study.trials_dataframe().to_csv(index=False))
+            atomic_write_text(self.sweep_dir / RESULTS_FILE, OmegaConf.to_yaml(OmegaConf.create(results)))
+            atomic_write_text(self.sweep_dir / "trials.csv", study.trials_dataframe().to_csv(index=False))
             log.info(f"Results: {self.sweep_dir / RESULTS_FILE}")
         except Exception as e:  # the sweep's own outcome matters more than its summary
             log.error(f"Could not write the sweep results into {self.sweep_dir}: {e}")
