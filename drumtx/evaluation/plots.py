@@ -7,8 +7,6 @@ and never changes the caller's pyplot backend.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from drumtx.atomic import atomic_output
 from drumtx.evaluation.scores import ClassScheme, TrackEval, match_track
 
 _DISPLAY = {"hihat": "Hi-hat", "hihat_closed": "Hi-hat closed", "hihat_open": "Hi-hat open", "ride": "Ride",
@@ -35,17 +34,9 @@ def new_figure(width: float, height: float) -> Figure:
 
 def save_figure(fig: Figure, path: Path) -> Path:
     """Write a PNG atomically (tmp file, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def _v(x) -> float:

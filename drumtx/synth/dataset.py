@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from drumtx.atomic import atomic_output, atomic_write_text
 from drumtx.synth import effects
 from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, select_kits
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
@@ -250,13 +251,7 @@ def _check_recipe_file(recipe: Recipe, overwrite: bool) -> None:
     recipe.root.mkdir(parents=True, exist_ok=True)
     text = OmegaConf.to_yaml({"fingerprint": fp, "synth": recipe.raw,
                               "kits": {k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits}})
-    _atomic_write(path, text)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float]:
@@ -284,12 +279,10 @@ def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float
         })
     rows.sort(key=lambda r: (r["split"], r["id"], r["kit_name"]))
     path = recipe.root / recipe.csv_name
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=EGMD_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
     return path, len(rows), seconds / 3600
 
 
@@ -368,7 +361,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         "unseen_kit_tracks": sum(t.unseen for t in tracks), "missing_kits": recipe.missing_kits,
         "dropped_notes": {str(k): v for k, v in sorted(dropped.items())},
     }
-    _atomic_write(recipe.root / "README.md", _readme(recipe, tracks, summary))
+    atomic_write_text(recipe.root / "README.md", _readme(recipe, tracks, summary))
     if errors:
         log.warning("%d of %d tracks failed; the csv lists the %d tracks on disk", len(errors), len(todo), rows)
     return summary

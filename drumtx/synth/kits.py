@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
+from drumtx.atomic import atomic_write_text
 from drumtx.vocab import NOTE_MAPS
 
 #: Where the kit tables live unless a recipe names another folder.
@@ -239,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.write:
         target = Path(args.kits_dir) / LATENCY_FILE
-        tmp = target.with_suffix(".yaml.tmp")
-        tmp.write_text(text)
-        tmp.replace(target)
+        atomic_write_text(target, text)
         print(f"wrote {target}")
     else:
         print(text)
