@@ -50,19 +50,23 @@ def random_batch(model, batch: int, frames: int, n_mels: int) -> dict:
     }
 
 
-def _timed(fn, min_time: float, min_iters: int, warmup: int) -> list[float]:
+def _timed(fn, min_time: float, min_iters: int, warmup: int, device: str = "cpu") -> list[float]:
     """Seconds per call, every call timed on its own (at least ``min_iters``, ``min_time`` in all).
 
     Callers report the fastest call and the median: on a machine shared with other work,
     the fastest is the one least disturbed (timeit's reasoning), the median shows the spread.
+    On a GPU each call ends with a synchronise, since kernels run asynchronously.
     """
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     for _ in range(warmup):
         fn()
+    sync()
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_iters or time.perf_counter() - start < min_time:
         t = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t)
     return times
 
@@ -75,8 +79,12 @@ def bench_one(
     infer_seconds: float = 30.0,
     min_time: float = 10.0,
     device: str = "cpu",
+    precision: str = "32",
 ) -> dict:
-    """Training frames/s and inference x real time (model alone, and with the log-mel) for one encoder."""
+    """Training frames/s and inference x real time (model alone, and with the log-mel) for one encoder.
+
+    ``precision="bf16-mixed"`` runs forward passes under bf16 autocast, as ``trainer=gpu`` does.
+    """
     cfg = model_config(encoder, branches)
     torch.manual_seed(0)
     model = build_transcriber(cfg).to(device)
@@ -93,15 +101,22 @@ def bench_one(
     }
     batch["targets"] = {k: v.to(device) for k, v in batch["targets"].items()}
 
+    autocast = torch.autocast(
+        device_type="cuda" if device.startswith("cuda") else "cpu",
+        dtype=torch.bfloat16,
+        enabled=precision == "bf16-mixed",
+    )
+
     def train_step():
         opt.zero_grad(set_to_none=True)
-        loss, _ = loss_fn(model(batch["mel"], batch["mask"]), batch)
+        with autocast:
+            loss, _ = loss_fn(model(batch["mel"], batch["mask"]), batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
     model.train()
-    t_train = _timed(train_step, min_time, 5, 1)
+    t_train = _timed(train_step, min_time, 5, 1, device)
 
     model.eval()
     infer_frames = int(round(infer_seconds * fps))
@@ -111,18 +126,21 @@ def bench_one(
 
     @torch.inference_mode()
     def infer():
-        model.fine_probs(model(mel))
+        with autocast:
+            model.fine_probs(model(mel))
 
     @torch.inference_mode()
     def infer_with_features():
-        model.fine_probs(model(logmel(wave)))
+        with autocast:
+            model.fine_probs(model(logmel(wave)))
 
-    t_inf = _timed(infer, min_time / 2, 3, 1)
-    t_full = _timed(infer_with_features, min_time / 2, 3, 1)
+    t_inf = _timed(infer, min_time / 2, 3, 1, device)
+    t_full = _timed(infer_with_features, min_time / 2, 3, 1, device)
     frames_per_step = batch_size * frames
     return {
         "encoder": encoder,
         "branches": branches,
+        "precision": precision,
         "params": count_parameters(model),
         "params_encoder": count_parameters(model.encoder),
         "train_batch": [batch_size, frames],
@@ -146,13 +164,16 @@ def benchmark(
     min_time: float = 10.0,
     threads: int | None = None,
     device: str = "cpu",
+    precision: str = "32",
 ) -> dict:
     """Run :func:`bench_one` for every encoder; a JSON-able report with the machine described."""
     if threads:
         torch.set_num_threads(int(threads))
     rows = []
     for enc in encoders:
-        rows.append(bench_one(enc, branches, batch_size, crop_seconds, infer_seconds, min_time, device))
+        rows.append(
+            bench_one(enc, branches, batch_size, crop_seconds, infer_seconds, min_time, device, precision)
+        )
     return {
         "machine": {
             "platform": platform.platform(),
@@ -161,6 +182,8 @@ def benchmark(
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "device": device if device == "cpu" else torch.cuda.get_device_name(),
+            "precision": precision,
+            "batch_size": batch_size,
         },
         "results": rows,
     }
@@ -172,7 +195,8 @@ def print_table(report: dict) -> None:
 
     m = report["machine"]
     table = Table(
-        title=f"model speed, best call (median) ({m['device']}, {m['torch_threads']} threads, torch {m['torch']})"
+        title=f"model speed, best call (median) ({m['device']}, {m['torch_threads']} threads, "
+        f"batch {m.get('batch_size')}, precision {m.get('precision', '32')}, torch {m['torch']})"
     )
     cols = (
         "encoder",
@@ -207,6 +231,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--min-time", type=float, default=10.0, help="seconds of timing per measurement")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument(
+        "--precision", default="32", choices=["32", "bf16-mixed"], help="as the trainer's precision"
+    )
     args = ap.parse_args(argv)
     report = benchmark(
         args.encoders,
@@ -217,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.min_time,
         args.threads,
         args.device,
+        args.precision,
     )
     print_table(report)
     if args.out:
