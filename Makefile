@@ -53,15 +53,16 @@ data: $(STAMPS)/venv ## render the embedded default dataset (data=synth_default)
 	$(PY) -m drumtx.synth data=synth_default $(ARGS)
 
 DEMO := outputs/demo
-DEMO_TRAIN ?= trainer.max_epochs=8 logger=csv
+DEMO_TRAIN ?= trainer.max_epochs=8 scheduler.warmup_epochs=1 logger=csv
 demo: $(STAMPS)/venv ## end to end on the embedded default data: render, train, evaluate, transcribe
 	$(PY) -m drumtx.synth data=synth_default
 	$(PY) -m drumtx.train data=synth_default $(DEMO_TRAIN) hydra.run.dir=$(DEMO)/train $(ARGS)
 	$(PY) -m drumtx.tune_thresholds ckpt=$(DEMO)/train/best.safetensors hydra.run.dir=$(DEMO)/thresholds
 	$(PY) -m drumtx.evaluate ckpt=$(DEMO)/train/best.safetensors data=synth_default split=test out_dir=$(DEMO)/evaluate
 	$(PY) -m drumtx.transcribe $$(awk -F, 'NR>1 && $$9=="test" {print "data/synth_default/" $$11; exit}' data/synth_default/e-gmd-v1.0.0.csv) \
-		-o $(DEMO)/transcriptions --ckpt $(DEMO)/train/best.safetensors --format midi,chart,csv --overwrite
-	@echo "demo done: report $(DEMO)/evaluate/report.md, transcriptions in $(DEMO)/transcriptions/"
+		-o $(DEMO)/transcriptions --format midi,chart,csv --overwrite
+	@echo "demo done: report $(DEMO)/evaluate/report.md; a test clip transcribed by the packaged default model" \
+		"(drumtx/assets/MODEL_CARD.md) in $(DEMO)/transcriptions/ (--ckpt $(DEMO)/train/best.safetensors: the demo's own)"
 
 train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
 	$(PY) -m drumtx.train $(ARGS)

@@ -13,6 +13,7 @@ import logging
 import math
 import netrc
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -136,7 +137,9 @@ def train(cfg: DictConfig) -> float | None:
         for lg in trainer.loggers:
             lg.log_hyperparams({"params": parameter_table(module.model)})
     try:
+        fit_start = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        fit_seconds = time.perf_counter() - fit_start
         ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         name = cfg.optimized_metric
         best = (
@@ -152,6 +155,7 @@ def train(cfg: DictConfig) -> float | None:
                 "last_checkpoint": ckpt.last_model_path if ckpt is not None else None,
                 "global_step": trainer.global_step,
                 "epoch": trainer.current_epoch,
+                "fit_seconds": round(fit_seconds, 1),  # this invocation only (not earlier, resumed ones)
                 "final": {k: _float(v) for k, v in sorted(trainer.callback_metrics.items())},
             }
             source = (ckpt.best_model_path or ckpt.last_model_path) if ckpt is not None else ""

@@ -7,7 +7,7 @@ probabilities are cached (npz) so that a rerun with other search settings needs 
 audio. Then one Optuna study per instrument searches (threshold, min gap) for the best onset
 F-measure (micro over tracks, 50 ms), scored with the same decoder and matching as evaluation
 (:func:`drumtx.decode.decode_onsets`, :mod:`drumtx.metrics`). The crash maximises recall
-subject to precision >= 0.80 instead: a false crash is jarring in a game.
+subject to precision >= 0.85 instead: a false crash is jarring in a game.
 
 The result goes into the checkpoint's sidecar, which ``transcribe`` and ``evaluate`` read
 (a bundle's ``.json`` ``thresholds`` key; ``<stem>.thresholds.json`` beside a Lightning
