@@ -5,6 +5,8 @@
 Runs, each in its own process so that timings and peak memory are its own:
 
 * render throughput of ``data=synth_default`` (``drumtx.synth.bench``),
+* feature-cache preparation throughput of the whole ``data/synth_default`` into an empty cache
+  (``drumtx.prepare``; rendered first if missing),
 * training frames/s and inference x real time per encoder (``drumtx.bench_models``),
 * transcription x real time and peak memory on a 10-minute file (``drumtx.bench_transcribe``),
 
@@ -44,7 +46,9 @@ def machine() -> dict:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
+        )
         return out.stdout.strip() or None
     except OSError:
         return None
@@ -62,6 +66,19 @@ def _run(name: str, cmd: list[str], json_path: Path) -> dict:
     return {"command": " ".join(cmd), "wall_s": elapsed, "result": result}
 
 
+def prepare_throughput(report_path: Path, csv_path: Path) -> dict:
+    """x real time of a from-scratch ``drumtx.prepare`` run: audio seconds in the csv / wall seconds."""
+    import csv
+
+    summary = json.loads(report_path.read_text())
+    with open(csv_path, newline="") as fh:
+        audio_s = sum(float(row["duration"]) for row in csv.DictReader(fh))
+    summary.pop("label_counts_prepared", None)
+    summary["audio_hours"] = audio_s / 3600
+    summary["x_realtime"] = audio_s / summary["seconds"] if summary["seconds"] else None
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m drumtx.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "experiments" / "bench")
@@ -74,11 +91,52 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="drumtx-bench-") as tmp:
         tmp = Path(tmp)
         jobs = {
-            "render": [py, "-m", "drumtx.synth.bench", "data=synth_default", f"bench.out={tmp / 'render.json'}"],
-            "models": [py, "-m", "drumtx.bench_models", "--out", str(tmp / "models.json"), "--min-time", min_time],
-            "transcribe": [py, "-m", "drumtx.bench_transcribe", "--minutes", minutes, "--json", str(tmp / "transcribe.json")],
+            "render": [
+                py,
+                "-m",
+                "drumtx.synth.bench",
+                "data=synth_default",
+                f"bench.out={tmp / 'render.json'}",
+            ],
+            "prepare": [
+                py,
+                "-m",
+                "drumtx.prepare",
+                "data=synth_default",
+                f"paths.cache_dir={tmp / 'cache'}",
+                f"hydra.run.dir={tmp / 'prepare'}",
+                "progress=false",
+                "num_workers=2",
+            ],
+            "models": [
+                py,
+                "-m",
+                "drumtx.bench_models",
+                "--out",
+                str(tmp / "models.json"),
+                "--min-time",
+                min_time,
+            ],
+            "transcribe": [
+                py,
+                "-m",
+                "drumtx.bench_transcribe",
+                "--minutes",
+                minutes,
+                "--json",
+                str(tmp / "transcribe.json"),
+            ],
         }
+        data_csv = PROJECT_ROOT / "data" / "synth_default" / "e-gmd-v1.0.0.csv"
+        if not data_csv.exists():
+            subprocess.run([py, "-m", "drumtx.synth", "data=synth_default"], cwd=PROJECT_ROOT, check=True)
         for name, cmd in jobs.items():
+            if name == "prepare":  # drumtx.prepare writes its own report; add the throughput to it
+                result = _run(name, cmd, tmp / "prepare" / "prepare_report.json")
+                if "result" in result:
+                    result["result"] = prepare_throughput(tmp / "prepare" / "prepare_report.json", data_csv)
+                report["benchmarks"][name] = result
+                continue
             report["benchmarks"][name] = _run(name, cmd, tmp / f"{name}.json")
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d_%H%M%S")
