@@ -521,6 +521,7 @@ def _data_config(cfg: DictConfig, meta: Mapping) -> dict:
         raise ValueError("the checkpoint stores no data config: pass data=<option>")
     if trained.get("targets"):
         data["targets"] = trained["targets"]
+    data["val_max_tracks"] = None  # tune on the whole split, whatever training validated on
     for key in ("batch_size", "num_workers"):
         if cfg.get(key) is not None:
             data[key] = cfg[key]

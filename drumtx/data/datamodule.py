@@ -210,6 +210,10 @@ class DrumDataModule(pl.LightningDataModule):
         dm = DrumDataModule.from_config(cfg)  # the same
         dm.prepare_data(); dm.setup("fit")
 
+    ``val_max_tracks`` caps the validation split to a fixed, spread-out subset, so that a run
+    with a wall-clock budget spends it training rather than validating; threshold tuning and
+    evaluation ignore it and use the whole split.
+
     ``features`` / ``augmentation`` may also be a :class:`LogMel` / :class:`Augmentation`
     instance or None (defaults). Extra keys in the data config (e.g. a synthesis section)
     are accepted and kept in ``extra_config``.
@@ -235,6 +239,7 @@ class DrumDataModule(pl.LightningDataModule):
         batch_size: int = 16,
         num_workers: int = 2,
         max_tracks: int | None = None,
+        val_max_tracks: int | None = None,
         cache_dir: str = "cache",
         folder_split: dict | None = None,
         features=None,
@@ -268,6 +273,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.chunk_frames = max(1, int(round(eval_chunk_seconds * self.fps)))
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
+        self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
 
@@ -317,6 +323,10 @@ class DrumDataModule(pl.LightningDataModule):
         lost = 0
         for split in SPLITS:
             keys = self.source.keys(split)
+            if split == "validation" and self.val_max_tracks is not None:
+                # the same fixed hash-spread subset every epoch (see DatasetIndex.split)
+                keep = {t.key for t in self.source.index.split(split, self.val_max_tracks)}
+                keys = [k for k in keys if k in keep]
             self._entries[split] = [(k, manifest[k]["dir"], int(manifest[k]["n_frames"])) for k in keys if k in manifest]
             lost += len(keys) - len(self._entries[split])
         if lost:
