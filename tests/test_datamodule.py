@@ -142,6 +142,18 @@ def test_max_tracks_caps_each_split(egmd_config):
     assert [len(module.track_keys(s)) for s in ("train", "validation", "test")] == [1, 1, 1]
 
 
+def test_val_max_tracks_caps_only_validation(egmd_config):
+    full = DrumDataModule.from_config(egmd_config())
+    full.setup("fit")
+    capped = DrumDataModule.from_config(egmd_config("data.val_max_tracks=1"))
+    capped.setup("fit")
+    assert len(full.track_keys("validation")) > 1
+    assert len(capped.track_keys("validation")) == 1
+    assert set(capped.track_keys("validation")) < set(full.track_keys("validation"))
+    for split in ("train", "test"):
+        assert capped.track_keys(split) == full.track_keys(split)
+
+
 def test_from_the_train_config(egmd_fixture, tmp_path):
     """The lead's entry config composes with these groups and builds the module the documented way."""
     try:
