@@ -18,10 +18,10 @@ SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6
 	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train sweep evaluate transcribe bench test test-slow lint clean
+.PHONY: help setup system demo data train default-model sweep evaluate transcribe bench test test-slow lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(STAMPS)/venv ## system packages (apt-get) + .venv with drumtx[dev]
 
@@ -66,6 +66,27 @@ demo: $(STAMPS)/venv ## end to end on the embedded default data: render, train, 
 
 train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
 	$(PY) -m drumtx.train $(ARGS)
+
+# The packaged default model and the hier_vs_flat comparison (experiments/default_model,
+# experiments/hier_vs_flat): both models train side by side, one core each, for the same budget.
+DM := outputs/default_model
+FLAT := outputs/hier_vs_flat_flat
+DM_THREADS ?= torch_threads=1 data.num_workers=1
+default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + flat baseline, tune, evaluate, package (~1.5 h)
+	$(PY) -m drumtx.synth data=synth_gmd
+	$(PY) -m drumtx.prepare data=synth_gmd
+	@mkdir -p outputs
+	$(PY) -m drumtx.train experiment=default_model $(DM_THREADS) hydra.run.dir=$(DM) $(ARGS) > $(DM).log 2>&1 & p1=$$!; \
+	$(PY) -m drumtx.train experiment=hier_vs_flat_flat $(DM_THREADS) hydra.run.dir=$(FLAT) $(ARGS) > $(FLAT).log 2>&1 & p2=$$!; \
+	wait $$p1; s1=$$?; wait $$p2; s2=$$?; [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ] || { echo "training failed: see $(DM).log, $(FLAT).log"; exit 1; }
+	$(PY) -m drumtx.tune_thresholds ckpt=$(DM)/best.safetensors hydra.run.dir=$(DM)/thresholds
+	$(PY) -m drumtx.tune_thresholds ckpt=$(FLAT)/best.safetensors hydra.run.dir=$(FLAT)/thresholds
+	$(PY) -m drumtx.evaluate ckpt=$(DM)/best.safetensors compare_ckpt=$(FLAT)/best.safetensors data=synth_gmd \
+		split=test 'kit_names=[unseen:*]' out_dir=$(DM)/eval_unseen_kits
+	$(PY) -m drumtx.evaluate ckpt=$(DM)/best.safetensors compare_ckpt=$(FLAT)/best.safetensors data=synth_gmd \
+		split=test 'exclude_kit_names=[unseen:*]' out_dir=$(DM)/eval_seen_kits
+	$(PY) -m drumtx.package_model $(DM)/best.safetensors --command "make default-model" \
+		--eval "unseen kits=$(DM)/eval_unseen_kits/metrics.json" --eval "training kits=$(DM)/eval_seen_kits/metrics.json"
 
 sweep: $(STAMPS)/venv ## Optuna sweep of the branch loss weights (Hydra multirun)
 	$(PY) -m drumtx.train -m hparams_search=loss_weights $(ARGS)
