@@ -1,0 +1,78 @@
+"""drumtx.package_model: the shipped files load, the card is written from the reports, bad input is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from drumtx import PROJECT_ROOT
+from drumtx.checkpoint import load_transcriber
+from drumtx.package_model import aims, main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _report(f: float, crash_precision: float, hihat_acc: float) -> dict:
+    """The parts of drumtx.evaluate's metrics.json that the card reads."""
+    classes = {inst: {"precision": f, "recall": f, "f_measure": f} for inst in ("kick", "snare", "tom", "hihat", "ride")}
+    classes["crash"] = {"precision": crash_precision, "recall": 0.5, "f_measure": 0.6}
+    return {
+        "info": {"data": f"synth_gmd ({PROJECT_ROOT}/data/synth_gmd)", "split": "test",
+                 "extra_facts": {"tracks selected": "2 of 4 in split test, kit_names=['unseen:*']"}},
+        "n_tracks": 2, "duration_s": 7200.0, "n_reference_onsets": 1234,
+        "levels": {"instrument": {"classes": classes}},
+        "variation_accuracy": {
+            "hihat": {"accuracy": hihat_acc, "n_matched": 10, "labels": ["hihat_closed", "hihat_open"]},
+            "ride": {"accuracy": 0.9, "n_matched": 5, "labels": ["ride", "ride_bell"]},
+        },
+    }
+
+
+def test_aims_are_checked_against_the_issue_targets():
+    rows = {name: met for name, _, _, met in aims(_report(0.95, 0.80, 0.86))}
+    assert rows["kick onset F"] and rows["ride onset F"] and rows["hihat variation accuracy"]
+    assert rows["crash onset F"] is False  # 0.6 < 0.80
+    assert rows["crash precision"] is False  # 0.80 < 0.85
+
+
+def test_packages_bundle_card_and_scrubbed_sidecar(tmp_path):
+    bundle = tmp_path / "run" / "best.safetensors"
+    bundle.parent.mkdir()
+    shutil.copy(FIXTURES / "tiny_model.safetensors", bundle)
+    sidecar = json.loads((FIXTURES / "tiny_model.json").read_text())
+    sidecar["source_checkpoint"] = f"{PROJECT_ROOT}/outputs/x/checkpoints/epoch003.ckpt"
+    sidecar["threshold_tuning"] = {"split": "validation", "n_tracks": 296}
+    bundle.with_suffix(".json").write_text(json.dumps(sidecar))
+    (bundle.parent / "metrics.json").write_text(json.dumps(
+        {"optimized_metric": "val/pr_auc_mean", "value": 0.73, "epoch": 7, "global_step": 1318, "fit_seconds": 2700}))
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps(_report(0.91, 0.9, 0.9)))
+    out = tmp_path / "assets"
+
+    assert main([str(bundle), "--eval", f"unseen kits={metrics}", "--command", "make default-model", "--out", str(out)]) == 0
+
+    model, meta = load_transcriber(out / "default_model.safetensors")
+    assert meta["thresholds"] == sidecar["thresholds"]
+    text = (out / "default_model.json").read_text()
+    assert str(PROJECT_ROOT) not in text and "<project>/outputs/x" in text
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "| kick | 91.0% / 91.0% / **91.0%** |" in card
+    assert "0.75 h of training" in card and "make default-model" in card
+    assert "| crash onset F | 80.0% | 60.0% | **no** |" in card
+
+
+def test_refuses_a_bundle_without_thresholds_or_a_bad_eval(tmp_path, capsys):
+    bundle = tmp_path / "best.safetensors"
+    shutil.copy(FIXTURES / "tiny_model.safetensors", bundle)
+    sidecar = json.loads((FIXTURES / "tiny_model.json").read_text())
+    bundle.with_suffix(".json").write_text(json.dumps({**sidecar, "thresholds": {}}))
+    assert main([str(bundle), "--out", str(tmp_path / "a")]) == 2
+    assert "no tuned thresholds" in capsys.readouterr().err
+    bundle.with_suffix(".json").write_text(json.dumps(sidecar))
+    assert main([str(bundle), "--eval", "no-equals-sign", "--out", str(tmp_path / "a")]) == 2
+    assert "--eval wants NAME=metrics.json" in capsys.readouterr().err
+    (tmp_path / "junk.safetensors").write_bytes(b"not a model")
+    assert main([str(tmp_path / "junk.safetensors"), "--out", str(tmp_path / "a")]) == 2
+    assert "cannot load" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "default_model.safetensors").exists()
