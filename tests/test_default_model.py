@@ -66,8 +66,12 @@ def test_transcribe_without_ckpt_finds_the_drums_of_an_unseen_kit(tmp_path):
         estimate = [Onset(float(r["time"]), r["variation"], int(r["velocity"])) for r in csv.DictReader(fh)]
 
     vocab = Vocabulary()
-    counts = per_class_counts(reference, estimate, vocab.instruments, key=lambda o: vocab.instrument_of(o.fine_class))
+    counts = per_class_counts(
+        reference, estimate, vocab.instruments, key=lambda o: vocab.instrument_of(o.fine_class)
+    )
     scores = {k: round(c.f_measure, 3) for k, c in counts.items() if c.n_ref}
     for instrument, floor in FLOORS.items():
         assert counts[instrument].n_ref > 10, f"the groove plays too few {instrument} notes to judge"
-        assert counts[instrument].f_measure >= floor, f"{instrument}: F {scores[instrument]} < {floor}; all: {scores}"
+        assert counts[instrument].f_measure >= floor, (
+            f"{instrument}: F {scores[instrument]} < {floor}; all: {scores}"
+        )

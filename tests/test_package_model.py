@@ -15,12 +15,20 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def _report(f: float, crash_precision: float, hihat_acc: float) -> dict:
     """The parts of drumtx.evaluate's metrics.json that the card reads."""
-    classes = {inst: {"precision": f, "recall": f, "f_measure": f} for inst in ("kick", "snare", "tom", "hihat", "ride")}
+    classes = {
+        inst: {"precision": f, "recall": f, "f_measure": f}
+        for inst in ("kick", "snare", "tom", "hihat", "ride")
+    }
     classes["crash"] = {"precision": crash_precision, "recall": 0.5, "f_measure": 0.6}
     return {
-        "info": {"data": f"synth_gmd ({PROJECT_ROOT}/data/synth_gmd)", "split": "test",
-                 "extra_facts": {"tracks selected": "2 of 4 in split test, kit_names=['unseen:*']"}},
-        "n_tracks": 2, "duration_s": 7200.0, "n_reference_onsets": 1234,
+        "info": {
+            "data": f"synth_gmd ({PROJECT_ROOT}/data/synth_gmd)",
+            "split": "test",
+            "extra_facts": {"tracks selected": "2 of 4 in split test, kit_names=['unseen:*']"},
+        },
+        "n_tracks": 2,
+        "duration_s": 7200.0,
+        "n_reference_onsets": 1234,
         "levels": {"instrument": {"classes": classes}},
         "variation_accuracy": {
             "hihat": {"accuracy": hihat_acc, "n_matched": 10, "labels": ["hihat_closed", "hihat_open"]},
@@ -44,13 +52,35 @@ def test_packages_bundle_card_and_scrubbed_sidecar(tmp_path):
     sidecar["source_checkpoint"] = f"{PROJECT_ROOT}/outputs/x/checkpoints/epoch003.ckpt"
     sidecar["threshold_tuning"] = {"split": "validation", "n_tracks": 296}
     bundle.with_suffix(".json").write_text(json.dumps(sidecar))
-    (bundle.parent / "metrics.json").write_text(json.dumps(
-        {"optimized_metric": "val/pr_auc_mean", "value": 0.73, "epoch": 7, "global_step": 1318, "fit_seconds": 2700}))
+    (bundle.parent / "metrics.json").write_text(
+        json.dumps(
+            {
+                "optimized_metric": "val/pr_auc_mean",
+                "value": 0.73,
+                "epoch": 7,
+                "global_step": 1318,
+                "fit_seconds": 2700,
+            }
+        )
+    )
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps(_report(0.91, 0.9, 0.9)))
     out = tmp_path / "assets"
 
-    assert main([str(bundle), "--eval", f"unseen kits={metrics}", "--command", "make default-model", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                str(bundle),
+                "--eval",
+                f"unseen kits={metrics}",
+                "--command",
+                "make default-model",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
 
     model, meta = load_transcriber(out / "default_model.safetensors")
     assert meta["thresholds"] == sidecar["thresholds"]
