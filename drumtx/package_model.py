@@ -36,13 +36,16 @@ AIM_VARIATION = {"hihat": 0.85, "ride": 0.85}
 
 
 def _scrub(obj, root: str):
-    """The sidecar with the training machine's absolute paths replaced by ``<project>``."""
+    """The sidecar with the training machine's absolute paths replaced by ``<project>``
+    (``<project>/..`` for its parent folder, where ``../shared`` data lives)."""
     if isinstance(obj, dict):
         return {k: _scrub(v, root) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_scrub(v, root) for v in obj]
-    if isinstance(obj, str) and root in obj:
-        return obj.replace(root, "<project>")
+    if isinstance(obj, str):
+        parent = str(Path(root).parent)
+        obj = obj.replace(root, "<project>")
+        return obj.replace(parent + "/", "<project>/../") if parent != "/" else obj
     return obj
 
 
@@ -164,6 +167,7 @@ def model_card(
         lines.append(
             f"- ran {run_metrics.get('epoch')} epochs, {run_metrics.get('global_step')} steps"
             + (f", {secs / 3600:.2f} h of training" if secs else "")
+            + (" in this run, resumed from an earlier one's checkpoint" if cfg.get("ckpt_path") else "")
             + f"; best {run_metrics.get('optimized_metric')} = {run_metrics.get('value'):.4f}"
         )
     if command:
@@ -195,18 +199,23 @@ def model_card(
         lines += _instrument_table(evals)
         lines += ["", "Variation accuracy, given a matched instrument onset:", ""]
         lines += _variation_table(evals)
-        first_name, first = next(iter(evals.items()))
+        rows = {name: aims(m) for name, m in evals.items()}
         lines += [
             "",
-            f"Aims of the project (on **{first_name}**):",
+            "Aims of the project (set for the unseen kits):",
             "",
-            "| Aim | Target | Measured | Met |",
-            "| :--- | ---: | ---: | :---: |",
+            "| Aim | Target | " + " | ".join(rows) + " |",
+            "| :--- | ---: | " + " | ".join("---:" for _ in rows) + " |",
         ]
-        for aim, target, got, met in aims(first):
-            lines.append(
-                f"| {aim} | {_pct(target)} | {_pct(got)} | {'–' if met is None else ('yes' if met else '**no**')} |"
-            )
+        first = next(iter(rows.values()))
+        for i, (aim, target, _, _) in enumerate(first):
+            cells = []
+            for r in rows.values():
+                _, _, got, met = r[i]
+                cells.append(
+                    f"{_pct(got)} {'' if met is None else ('(met)' if met else '**(not met)**')}".strip()
+                )
+            lines.append(f"| {aim} | {_pct(target)} | " + " | ".join(cells) + " |")
         lines.append("")
     if notes:
         lines += ["## Limitations and notes", ""] + [f"- {n}" for n in notes] + [""]

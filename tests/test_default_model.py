@@ -23,10 +23,12 @@ from drumtx.targets import Onset, TargetPolicy, read_midi_onsets
 from drumtx.vocab import Vocabulary
 
 ASSETS = tx.DEFAULT_CKPT.parent
-# Floors well under what the model scores on the unseen-kit test split (drumtx/assets/MODEL_CARD.md),
-# far above what an untrained or broken model reaches (~0): a regression check, not a benchmark.
-FLOORS = {"kick": 0.8, "snare": 0.6, "hihat": 0.6}
-HELD_OUT_KIT = "timgm6mb_standard"
+# The packaged model scores kick 0.88, snare 0.62, hi-hat 0.74 on this groove (CPU, torch 2.14.1);
+# the floors sit ~0.12 under that and far above what an untrained or broken model reaches (~0):
+# a regression check of the shipped weights and the whole path, not a benchmark.
+FLOORS = {"kick": 0.75, "snare": 0.5, "hihat": 0.6}
+# The multi-sampled acoustic kit held out of training: the closest to a real recorded kit.
+HELD_OUT_KIT = "avl_red_zeppelin"
 
 
 def test_the_default_model_ships_with_thresholds_and_a_card():

@@ -89,7 +89,7 @@ def test_packages_bundle_card_and_scrubbed_sidecar(tmp_path):
     card = (out / "MODEL_CARD.md").read_text()
     assert "| kick | 91.0% / 91.0% / **91.0%** |" in card
     assert "0.75 h of training" in card and "make default-model" in card
-    assert "| crash onset F | 80.0% | 60.0% | **no** |" in card
+    assert "| crash onset F | 80.0% | 60.0% **(not met)** |" in card
 
 
 def test_refuses_a_bundle_without_thresholds_or_a_bad_eval(tmp_path, capsys):
