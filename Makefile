@@ -53,7 +53,7 @@ data: $(STAMPS)/venv ## render the embedded default dataset (data=synth_default)
 	$(PY) -m drumtx.synth data=synth_default $(ARGS)
 
 DEMO := outputs/demo
-DEMO_TRAIN ?= trainer.max_epochs=8 scheduler.warmup_epochs=1 logger=csv
+DEMO_TRAIN ?= trainer.max_epochs=8 logger=csv
 demo: $(STAMPS)/venv ## end to end on the embedded default data: render, train, evaluate, transcribe
 	$(PY) -m drumtx.synth data=synth_default
 	$(PY) -m drumtx.train data=synth_default $(DEMO_TRAIN) hydra.run.dir=$(DEMO)/train $(ARGS)
