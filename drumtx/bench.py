@@ -40,11 +40,12 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
     }
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The checkout's short commit hash, None outside a git checkout."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
@@ -66,14 +67,14 @@ def _run(name: str, cmd: list[str], json_path: Path) -> dict:
     return {"command": " ".join(cmd), "wall_s": elapsed, "result": result}
 
 
-def prepare_throughput(report_path: Path, csv_path: Path) -> dict:
-    """x real time of a from-scratch ``drumtx.prepare`` run: audio seconds in the csv / wall seconds."""
+def prepare_throughput(summary: dict, csv_path: Path) -> dict:
+    """``drumtx.prepare``'s report of a from-scratch run, with its x real time: the audio seconds
+    of the csv over the seconds the preparation took."""
     import csv
 
-    summary = json.loads(report_path.read_text())
     with open(csv_path, newline="") as fh:
         audio_s = sum(float(row["duration"]) for row in csv.DictReader(fh))
-    summary.pop("label_counts_prepared", None)
+    summary = {k: v for k, v in summary.items() if k != "label_counts_prepared"}
     summary["audio_hours"] = audio_s / 3600
     summary["x_realtime"] = audio_s / summary["seconds"] if summary["seconds"] else None
     return summary
@@ -90,54 +91,34 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "benchmarks": {}}
     with tempfile.TemporaryDirectory(prefix="drumtx-bench-") as tmp:
         tmp = Path(tmp)
+        # name -> (command, the JSON it writes)
         jobs = {
-            "render": [
-                py,
-                "-m",
-                "drumtx.synth.bench",
-                "data=synth_default",
-                f"bench.out={tmp / 'render.json'}",
-            ],
-            "prepare": [
-                py,
-                "-m",
-                "drumtx.prepare",
-                "data=synth_default",
-                f"paths.cache_dir={tmp / 'cache'}",
-                f"hydra.run.dir={tmp / 'prepare'}",
-                "progress=false",
-                "num_workers=2",
-            ],
-            "models": [
-                py,
-                "-m",
-                "drumtx.bench_models",
-                "--out",
-                str(tmp / "models.json"),
-                "--min-time",
-                min_time,
-            ],
-            "transcribe": [
-                py,
-                "-m",
-                "drumtx.bench_transcribe",
-                "--minutes",
-                minutes,
-                "--json",
-                str(tmp / "transcribe.json"),
-            ],
+            "render": (
+                [py, "-m", "drumtx.synth.bench", "data=synth_default", f"bench.out={tmp / 'render.json'}"],
+                tmp / "render.json",
+            ),
+            "prepare": (
+                [py, "-m", "drumtx.prepare", "data=synth_default", f"paths.cache_dir={tmp / 'cache'}",
+                 f"hydra.run.dir={tmp / 'prepare'}", "progress=false", "num_workers=2"],
+                tmp / "prepare" / "prepare_report.json",
+            ),
+            "models": (
+                [py, "-m", "drumtx.bench_models", "--out", str(tmp / "models.json"), "--min-time", min_time],
+                tmp / "models.json",
+            ),
+            "transcribe": (
+                [py, "-m", "drumtx.bench_transcribe", "--minutes", minutes, "--json", str(tmp / "transcribe.json")],
+                tmp / "transcribe.json",
+            ),
         }
         data_csv = PROJECT_ROOT / "data" / "synth_default" / "e-gmd-v1.0.0.csv"
         if not data_csv.exists():
             subprocess.run([py, "-m", "drumtx.synth", "data=synth_default"], cwd=PROJECT_ROOT, check=True)
-        for name, cmd in jobs.items():
-            if name == "prepare":  # drumtx.prepare writes its own report; add the throughput to it
-                result = _run(name, cmd, tmp / "prepare" / "prepare_report.json")
-                if "result" in result:
-                    result["result"] = prepare_throughput(tmp / "prepare" / "prepare_report.json", data_csv)
-                report["benchmarks"][name] = result
-                continue
-            report["benchmarks"][name] = _run(name, cmd, tmp / f"{name}.json")
+        for name, (cmd, json_path) in jobs.items():
+            report["benchmarks"][name] = _run(name, cmd, json_path)
+    prepared = report["benchmarks"]["prepare"]
+    if "result" in prepared:
+        prepared["result"] = prepare_throughput(prepared["result"], data_csv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d_%H%M%S")
     path = args.out / f"{stamp}_{platform.node() or 'host'}{'_quick' if args.quick else ''}.json"

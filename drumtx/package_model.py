@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from drumtx import PROJECT_ROOT
 from drumtx.atomic import atomic_output, atomic_write_text, write_json
+from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
 from drumtx.models.transcriber import count_parameters
 
@@ -35,39 +35,38 @@ AIM_CRASH_PRECISION = 0.85
 AIM_VARIATION = {"hihat": 0.85, "ride": 0.85}
 
 
-def _scrub(obj, root: str):
-    """The sidecar with the training machine's absolute paths replaced by ``<project>``
-    (``<project>/..`` for its parent folder, where ``../shared`` data lives)."""
+# The training machine's absolute paths, in the order they are replaced: the project, then its
+# parent folder (where ``../shared`` data lives).
+_PATH_SUBSTITUTES = [(str(PROJECT_ROOT), "<project>")]
+if PROJECT_ROOT.parent != Path(PROJECT_ROOT.anchor):
+    _PATH_SUBSTITUTES.append((str(PROJECT_ROOT.parent) + "/", "<project>/../"))
+
+
+def _scrub(obj):
+    """``obj`` (a JSON-like value) with the training machine's absolute paths replaced."""
     if isinstance(obj, dict):
-        return {k: _scrub(v, root) for k, v in obj.items()}
+        return {k: _scrub(v) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_scrub(v, root) for v in obj]
+        return [_scrub(v) for v in obj]
     if isinstance(obj, str):
-        parent = str(Path(root).parent)
-        obj = obj.replace(root, "<project>")
-        return obj.replace(parent + "/", "<project>/../") if parent != "/" else obj
+        for path, substitute in _PATH_SUBSTITUTES:
+            obj = obj.replace(path, substitute)
     return obj
-
-
-def _git_commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
-    )
-    return out.stdout.strip() or "unknown"
 
 
 def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
+def _table_head(first: str, columns) -> list[str]:
+    """A markdown table's header: a left-aligned first column, right-aligned ``columns``."""
+    columns = list(columns)
+    return [f"| {first} | " + " | ".join(columns) + " |", "| :--- | " + " | ".join("---:" for _ in columns) + " |"]
+
+
 def _instrument_table(evals: dict[str, dict]) -> list[str]:
-    names = list(evals)
-    lines = [
-        "| Instrument | " + " | ".join(f"{n}: P / R / **F**" for n in names) + " |",
-        "| :--- | " + " | ".join("---:" for _ in names) + " |",
-    ]
-    instruments = list(next(iter(evals.values()))["levels"]["instrument"]["classes"])
-    for inst in instruments:
+    lines = _table_head("Instrument", (f"{n}: P / R / **F**" for n in evals))
+    for inst in next(iter(evals.values()))["levels"]["instrument"]["classes"]:
         cells = []
         for m in evals.values():
             c = m["levels"]["instrument"]["classes"].get(inst, {})
@@ -79,22 +78,13 @@ def _instrument_table(evals: dict[str, dict]) -> list[str]:
 
 
 def _variation_table(evals: dict[str, dict]) -> list[str]:
-    names = list(evals)
-    lines = [
-        "| Given the instrument | " + " | ".join(names) + " |",
-        "| :--- | " + " | ".join("---:" for _ in names) + " |",
-    ]
-    branches = list(next(iter(evals.values()))["variation_accuracy"])
-    for b in branches:
+    lines = _table_head("Given the instrument", evals)
+    for b, first in next(iter(evals.values()))["variation_accuracy"].items():
         cells = []
         for m in evals.values():
             v = m["variation_accuracy"].get(b, {})
             cells.append(f"{_pct(v.get('accuracy'))} (n={v.get('n_matched', 0)})")
-        lines.append(
-            f"| {b} ({' / '.join(next(iter(evals.values()))['variation_accuracy'][b]['labels'])}) | "
-            + " | ".join(cells)
-            + " |"
-        )
+        lines.append(f"| {b} ({' / '.join(first['labels'])}) | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -200,13 +190,8 @@ def model_card(
         lines += ["", "Variation accuracy, given a matched instrument onset:", ""]
         lines += _variation_table(evals)
         rows = {name: aims(m) for name, m in evals.items()}
-        lines += [
-            "",
-            "Aims of the project (set for the unseen kits):",
-            "",
-            "| Aim | Target | " + " | ".join(rows) + " |",
-            "| :--- | ---: | " + " | ".join("---:" for _ in rows) + " |",
-        ]
+        lines += ["", "Aims of the project (set for the unseen kits):", ""]
+        lines += _table_head("Aim", ["Target", *rows])
         first = next(iter(rows.values()))
         for i, (aim, target, _, _) in enumerate(first):
             cells = []
@@ -232,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=METRICS_JSON",
-        help="an evaluation report (drumtx.evaluate's metrics.json) to put on the card; the first one is checked against the aims",
+        help="an evaluation report (drumtx.evaluate's metrics.json) to put on the card; each is checked against the aims",
     )
     ap.add_argument(
         "--run-metrics", type=Path, default=None, help="the run's metrics.json (default: beside the bundle)"
@@ -259,25 +244,28 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not Path(path).is_file():
             print(f"drumtx.package_model: --eval wants NAME=metrics.json, got {item!r}", file=sys.stderr)
             return 2
-        evals[name] = json.loads(Path(path).read_text())
+        try:
+            evals[name] = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            print(f"drumtx.package_model: {path} is not an evaluation report ({exc})", file=sys.stderr)
+            return 2
     run_metrics_path = args.run_metrics or args.bundle.parent / "metrics.json"
     run_metrics = json.loads(run_metrics_path.read_text()) if run_metrics_path.is_file() else None
 
-    root = str(PROJECT_ROOT)
     args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / "default_model.safetensors"
     with atomic_output(weights) as tmp:
         shutil.copyfile(args.bundle, tmp)
-    sidecar = _scrub(json.loads(args.bundle.with_suffix(".json").read_text()), root)
+    sidecar = _scrub(meta)  # the bundle's .json, as loaded and checked
     write_json(args.out / "default_model.json", sidecar)
     card = model_card(
         sidecar,
         count_parameters(model),
         weights.stat().st_size,
-        _scrub(run_metrics, root) if run_metrics else None,
-        {k: _scrub(v, root) for k, v in evals.items()},
+        _scrub(run_metrics) if run_metrics else None,
+        {k: _scrub(v) for k, v in evals.items()},
         args.command,
-        _git_commit(),
+        git_commit() or "unknown",
         args.note,
     )
     atomic_write_text(args.out / "MODEL_CARD.md", card)
