@@ -102,6 +102,9 @@ def test_refuses_a_bundle_without_thresholds_or_a_bad_eval(tmp_path, capsys):
     bundle.with_suffix(".json").write_text(json.dumps(sidecar))
     assert main([str(bundle), "--eval", "no-equals-sign", "--out", str(tmp_path / "a")]) == 2
     assert "--eval wants NAME=metrics.json" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{not json")
+    assert main([str(bundle), "--eval", f"x={tmp_path / 'broken.json'}", "--out", str(tmp_path / "a")]) == 2
+    assert "is not an evaluation report" in capsys.readouterr().err
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     assert main([str(tmp_path / "junk.safetensors"), "--out", str(tmp_path / "a")]) == 2
     assert "cannot load" in capsys.readouterr().err
