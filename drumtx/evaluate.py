@@ -32,6 +32,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from drumtx.data.datasets import kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
     AnnotationCounts,
@@ -163,15 +164,6 @@ class TrackSet:
     facts: dict = field(default_factory=dict)
     annotation_counts: dict | None = None
     label_counts: dict | None = None
-
-
-def kit_filter(meta: dict, kit_names, exclude_kit_names) -> bool:
-    """Keep a track by its ``kit_name`` (fnmatch patterns; a track without one never matches
-    ``kit_names``)."""
-    name = str(meta.get("kit_name") or "")
-    if kit_names and not any(fnmatch.fnmatchcase(name, str(p)) for p in kit_names):
-        return False
-    return not (exclude_kit_names and any(fnmatch.fnmatchcase(name, str(p)) for p in exclude_kit_names))
 
 
 def derive_columns(meta: dict, derived: dict) -> dict:

@@ -154,6 +154,21 @@ def test_val_max_tracks_caps_only_validation(egmd_config):
         assert capped.track_keys(split) == full.track_keys(split)
 
 
+def test_fit_kit_names_filters_train_and_validation_only(egmd_config):
+    full = DrumDataModule.from_config(egmd_config())
+    full.setup("fit")
+    kit2 = DrumDataModule.from_config(egmd_config("data.fit_kit_names=[Kit 2]"))
+    kit2.setup("fit")
+    for split in ("train", "validation"):
+        keys = kit2.track_keys(split)
+        assert keys and set(keys) < set(full.track_keys(split))
+        names = {t.key: t.meta["kit_name"] for t in kit2.split_tracks(split)}
+        assert {names[k] for k in keys} == {"Kit 2"}
+    assert kit2.track_keys("test") == full.track_keys("test")  # evaluate filters test itself
+    with pytest.raises(ValueError, match="matches no train track"):
+        DrumDataModule.from_config(egmd_config("data.fit_kit_names=[nope*]")).setup("fit")
+
+
 def test_from_the_train_config(egmd_fixture, tmp_path):
     """The lead's entry config composes with these groups and builds the module the documented way."""
     try:

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from drumtx.data.augment import Augmentation
 from drumtx.data.cache import SPLITS, DataSource, FeatureCache, PrepareReport, VariantSpec, target_names
-from drumtx.data.datasets import DatasetIndex, Track
+from drumtx.data.datasets import DatasetIndex, Track, kit_filter
 from drumtx.features import LogMel
 from drumtx.targets import Onset, TargetPolicy, hierarchical_targets
 from drumtx.vocab import Vocabulary
@@ -214,6 +214,11 @@ class DrumDataModule(pl.LightningDataModule):
     with a wall-clock budget spends it training rather than validating; threshold tuning and
     evaluation ignore it and use the whole split.
 
+    ``fit_kit_names`` (fnmatch patterns of the ``kit_name`` column) keeps only those kits'
+    tracks in the train and validation splits: a kit-variety ablation trains as if the other
+    kits did not exist. The test split is never filtered here (``drumtx.evaluate`` has its own
+    ``kit_names``).
+
     ``features`` / ``augmentation`` may also be a :class:`LogMel` / :class:`Augmentation`
     instance or None (defaults). Extra keys in the data config (e.g. a synthesis section)
     are accepted and kept in ``extra_config``.
@@ -240,6 +245,7 @@ class DrumDataModule(pl.LightningDataModule):
         num_workers: int = 2,
         max_tracks: int | None = None,
         val_max_tracks: int | None = None,
+        fit_kit_names: list[str] | None = None,
         cache_dir: str = "cache",
         folder_split: dict | None = None,
         features=None,
@@ -274,6 +280,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
         self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
+        self.fit_kit_names = list(plain(fit_kit_names) or []) or None
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
 
@@ -327,6 +334,11 @@ class DrumDataModule(pl.LightningDataModule):
                 # the same fixed hash-spread subset every epoch (see DatasetIndex.split)
                 keep = {t.key for t in self.source.index.split(split, self.val_max_tracks)}
                 keys = [k for k in keys if k in keep]
+            if split in ("train", "validation") and self.fit_kit_names:
+                kept = {t.key for t in self.source.split_tracks(split) if kit_filter(t.meta, self.fit_kit_names, None)}
+                if not kept:
+                    raise ValueError(f"data.fit_kit_names={self.fit_kit_names} matches no {split} track's kit_name")
+                keys = [k for k in keys if k in kept or manifest.get(k, {}).get("variant_of") in kept]
             self._entries[split] = [(k, manifest[k]["dir"], int(manifest[k]["n_frames"])) for k in keys if k in manifest]
             lost += len(keys) - len(self._entries[split])
         if lost:

@@ -18,6 +18,7 @@ Leakage: the performance id of every track is checked to sit in exactly one spli
 from __future__ import annotations
 
 import csv
+import fnmatch
 import hashlib
 import logging
 import warnings
@@ -227,3 +228,12 @@ def build_index(data_cfg) -> DatasetIndex:
     for path, reason in index.problems:
         log.warning("%s: %s (ignored)", path, reason)
     return index
+
+
+def kit_filter(meta: dict, kit_names, exclude_kit_names) -> bool:
+    """Keep a track by its ``kit_name`` (fnmatch patterns; a track without one never matches
+    ``kit_names``)."""
+    name = str(meta.get("kit_name") or "")
+    if kit_names and not any(fnmatch.fnmatchcase(name, str(p)) for p in kit_names):
+        return False
+    return not (exclude_kit_names and any(fnmatch.fnmatchcase(name, str(p)) for p in exclude_kit_names))
