@@ -18,7 +18,7 @@ SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6
 	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model sweep evaluate transcribe bench test test-slow lint clean
+.PHONY: help setup system demo data train default-model transfer-ablation sweep evaluate transcribe bench test test-slow lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,16 +72,18 @@ train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
 # 45-minute budget and are compared on the test split (unseen kits, training kits); the five-branch
 # run then continues from its last checkpoint to 75 minutes, and that model is packaged.
 DM := outputs/default_model
+# Two trainings side by side (logs beside their run folders): $(call train_pair,dir1,overrides1,dir2,overrides2)
+train_pair = mkdir -p $(dir $(1)) $(dir $(3)); \
+	$(PY) -m drumtx.train $(2) hydra.run.dir=$(1) > $(1).log 2>&1 & p1=$$!; \
+	$(PY) -m drumtx.train $(4) hydra.run.dir=$(3) > $(3).log 2>&1 & p2=$$!; \
+	wait $$p1; s1=$$?; wait $$p2; s2=$$?; [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ] || { echo "training failed: see $(1).log, $(3).log"; exit 1; }
 FLAT := outputs/hier_vs_flat_flat
 DM_LONG := outputs/default_model_long
 DM_THREADS ?= torch_threads=1 data.num_workers=1
 default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + flat baseline, tune, evaluate, package (~2.5 h)
 	$(PY) -m drumtx.synth data=synth_gmd
 	$(PY) -m drumtx.prepare data=synth_gmd
-	@mkdir -p outputs
-	$(PY) -m drumtx.train experiment=default_model $(DM_THREADS) hydra.run.dir=$(DM) $(ARGS) > $(DM).log 2>&1 & p1=$$!; \
-	$(PY) -m drumtx.train experiment=hier_vs_flat_flat $(DM_THREADS) hydra.run.dir=$(FLAT) $(ARGS) > $(FLAT).log 2>&1 & p2=$$!; \
-	wait $$p1; s1=$$?; wait $$p2; s2=$$?; [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ] || { echo "training failed: see $(DM).log, $(FLAT).log"; exit 1; }
+	$(call train_pair,$(DM),experiment=default_model $(DM_THREADS) $(ARGS),$(FLAT),experiment=hier_vs_flat_flat $(DM_THREADS) $(ARGS))
 	$(PY) -m drumtx.tune_thresholds ckpt=$(DM)/best.safetensors hydra.run.dir=$(DM)/thresholds
 	$(PY) -m drumtx.tune_thresholds ckpt=$(FLAT)/best.safetensors hydra.run.dir=$(FLAT)/thresholds
 	$(PY) -m drumtx.evaluate ckpt=$(DM)/best.safetensors compare_ckpt=$(FLAT)/best.safetensors data=synth_gmd \
@@ -97,6 +99,30 @@ default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + fla
 		out_dir=$(DM_LONG)/eval_seen_kits
 	$(PY) -m drumtx.package_model $(DM_LONG)/best.safetensors --command "make default-model  # train experiment=default_model for 45 min on one core, then resume it to 75 min (Makefile)" \
 		--eval "unseen kits=$(DM_LONG)/eval_unseen_kits/metrics.json" --eval "training kits=$(DM_LONG)/eval_seen_kits/metrics.json"
+
+# Transfer ablations (experiments/transfer_ablation), after `make default-model` (their reference
+# is its 45-minute five-branch run): each arm takes one transfer choice away from that run and
+# trains for exactly its 1,318 steps, two arms side by side; each is tuned on its own validation
+# split and evaluated on the unseen kits, and one summary lines them up.
+AB := outputs/ablation
+AB_RUN := experiment=default_model callbacks.step_budget.max_steps=1318 trainer.max_time=null $(DM_THREADS)
+AB_ARMS := aug_none kits_fluidr3_only room_eq_none gain_none
+transfer-ablation: $(STAMPS)/venv ## transfer ablations on the unseen kits: augmentation, kit variety, room/EQ, gain (~2.5 h)
+	$(PY) -m drumtx.synth data=synth_gmd_dry
+	$(PY) -m drumtx.prepare data=synth_gmd_dry
+	$(call train_pair,$(AB)/aug_none,$(AB_RUN) augmentation=none,$(AB)/kits_fluidr3_only,$(AB_RUN) 'data.fit_kit_names=[fluidr3_*]')
+	$(call train_pair,$(AB)/room_eq_none,$(AB_RUN) data=synth_gmd_dry,$(AB)/gain_none,$(AB_RUN) augmentation.gain_db=0)
+	for arm in $(AB_ARMS); do \
+		$(PY) -m drumtx.tune_thresholds ckpt=$(AB)/$$arm/best.safetensors hydra.run.dir=$(AB)/$$arm/thresholds && \
+		$(PY) -m drumtx.evaluate ckpt=$(AB)/$$arm/best.safetensors data=synth_gmd split=test 'kit_names=[unseen:*]' \
+			out_dir=$(AB)/$$arm/eval_unseen_kits || exit 1; \
+	done
+	$(PY) -m drumtx.evaluation.summary -o $(AB)/summary --title "Transfer ablation, unseen kits" \
+		"all choices=$(DM)/eval_unseen_kits/metrics.json" \
+		"no SpecAugment or gain=$(AB)/aug_none/eval_unseen_kits/metrics.json" \
+		"FluidR3 kits only=$(AB)/kits_fluidr3_only/eval_unseen_kits/metrics.json" \
+		"no room or EQ=$(AB)/room_eq_none/eval_unseen_kits/metrics.json" \
+		"no gain=$(AB)/gain_none/eval_unseen_kits/metrics.json"
 
 sweep: $(STAMPS)/venv ## Optuna sweep of the branch loss weights (Hydra multirun)
 	$(PY) -m drumtx.train -m hparams_search=loss_weights $(ARGS)
