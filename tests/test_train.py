@@ -169,6 +169,27 @@ def test_checkpoints_bundle_and_exact_resume_after_a_kill(egmd_fixture, shared_c
         torch.testing.assert_close(resumed.state[k], v, rtol=0, atol=0, msg=f"{k} differs after resume")
 
 
+class CountValidations(L.Callback):
+    def __init__(self):
+        self.steps = []
+
+    def on_validation_end(self, trainer, pl_module):
+        self.steps.append(trainer.global_step)
+
+
+@pytest.mark.parametrize(("budget", "validated_at"), [("callbacks.step_budget.max_steps=3", [2, 3]),
+                                                      ("trainer.max_steps=3", [2])])
+def test_step_budget_validates_the_partial_last_epoch(budget, validated_at, egmd_fixture, shared_cache, tmp_path,
+                                                      monkeypatch):
+    """2 batches per epoch, stop after step 3: Lightning's max_steps skips the last validation."""
+    seen = CountValidations()
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2",
+                        "trainer.max_epochs=10", "evaluation.onset_metrics=false", budget)
+    run_with(monkeypatch, cfg, seen)
+    assert seen.steps == validated_at
+    assert json.loads((tmp_path / "metrics.json").read_text())["global_step"] == 3
+
+
 def test_wandb_logger_is_offline_without_a_key_and_named_from_overrides(tmp_path, monkeypatch):
     from lightning.pytorch.loggers import WandbLogger
 
