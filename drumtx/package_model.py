@@ -25,6 +25,7 @@ from drumtx import PROJECT_ROOT
 from drumtx.atomic import atomic_output, atomic_write_text, write_json
 from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
+from drumtx.evaluation.report import md_table, pct
 from drumtx.models.transcriber import count_parameters
 
 ASSETS = PROJECT_ROOT / "drumtx" / "assets"
@@ -54,38 +55,22 @@ def _scrub(obj):
     return obj
 
 
-def _pct(x) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
-def _table_head(first: str, columns) -> list[str]:
-    """A markdown table's header: a left-aligned first column, right-aligned ``columns``."""
-    columns = list(columns)
-    return [f"| {first} | " + " | ".join(columns) + " |", "| :--- | " + " | ".join("---:" for _ in columns) + " |"]
-
-
-def _instrument_table(evals: dict[str, dict]) -> list[str]:
-    lines = _table_head("Instrument", (f"{n}: P / R / **F**" for n in evals))
+def _instrument_table(evals: dict[str, dict]) -> str:
+    rows = []
     for inst in next(iter(evals.values()))["levels"]["instrument"]["classes"]:
-        cells = []
-        for m in evals.values():
-            c = m["levels"]["instrument"]["classes"].get(inst, {})
-            cells.append(
-                f"{_pct(c.get('precision'))} / {_pct(c.get('recall'))} / **{_pct(c.get('f_measure'))}**"
-            )
-        lines.append(f"| {inst} | " + " | ".join(cells) + " |")
-    return lines
+        cells = [m["levels"]["instrument"]["classes"].get(inst, {}) for m in evals.values()]
+        rows.append([inst] + [f"{pct(c.get('precision'))} / {pct(c.get('recall'))} / **{pct(c.get('f_measure'))}**"
+                              for c in cells])
+    return md_table(["Instrument", *(f"{n}: P / R / **F**" for n in evals)], rows)
 
 
-def _variation_table(evals: dict[str, dict]) -> list[str]:
-    lines = _table_head("Given the instrument", evals)
+def _variation_table(evals: dict[str, dict]) -> str:
+    rows = []
     for b, first in next(iter(evals.values()))["variation_accuracy"].items():
-        cells = []
-        for m in evals.values():
-            v = m["variation_accuracy"].get(b, {})
-            cells.append(f"{_pct(v.get('accuracy'))} (n={v.get('n_matched', 0)})")
-        lines.append(f"| {b} ({' / '.join(first['labels'])}) | " + " | ".join(cells) + " |")
-    return lines
+        cells = [m["variation_accuracy"].get(b, {}) for m in evals.values()]
+        rows.append([f"{b} ({' / '.join(first['labels'])})"]
+                    + [f"{pct(v.get('accuracy'))} (n={v.get('n_matched', 0)})" for v in cells])
+    return md_table(["Given the instrument", *evals], rows)
 
 
 def aims(metrics: dict) -> list[tuple[str, float, float | None, bool | None]]:
@@ -170,12 +155,11 @@ def model_card(
         f"Per-instrument thresholds tuned on the `{tuning.get('split', '?')}` split "
         f"({tuning.get('n_tracks', '?')} tracks) by `python -m drumtx.tune_thresholds`:",
         "",
-        "| Instrument | Threshold | Min gap |",
-        "| :--- | ---: | ---: |",
+        md_table(["Instrument", "Threshold", "Min gap"],
+                 [[inst, f"{t['threshold']:.2f}", f"{1000 * t['min_gap_s']:.0f} ms"]
+                  for inst, t in (meta.get("thresholds") or {}).items()]),
+        "",
     ]
-    for inst, t in (meta.get("thresholds") or {}).items():
-        lines.append(f"| {inst} | {t['threshold']:.2f} | {1000 * t['min_gap_s']:.0f} ms |")
-    lines.append("")
 
     if evals:
         lines += ["## Evaluation", ""]
@@ -186,21 +170,19 @@ def model_card(
                 f"({m['info'].get('extra_facts', {}).get('tracks selected', '')})"
             )
         lines += ["", "Onset precision / recall / F-measure (±50 ms, summed over tracks):", ""]
-        lines += _instrument_table(evals)
+        lines.append(_instrument_table(evals))
         lines += ["", "Variation accuracy, given a matched instrument onset:", ""]
-        lines += _variation_table(evals)
+        lines.append(_variation_table(evals))
         rows = {name: aims(m) for name, m in evals.items()}
         lines += ["", "Aims of the project (set for the unseen kits):", ""]
-        lines += _table_head("Aim", ["Target", *rows])
-        first = next(iter(rows.values()))
-        for i, (aim, target, _, _) in enumerate(first):
+        table = []
+        for i, (aim, target, _, _) in enumerate(next(iter(rows.values()))):
             cells = []
             for r in rows.values():
                 _, _, got, met = r[i]
-                cells.append(
-                    f"{_pct(got)} {'' if met is None else ('(met)' if met else '**(not met)**')}".strip()
-                )
-            lines.append(f"| {aim} | {_pct(target)} | " + " | ".join(cells) + " |")
+                cells.append(f"{pct(got)} {'' if met is None else ('(met)' if met else '**(not met)**')}".strip())
+            table.append([aim, pct(target), *cells])
+        lines.append(md_table(["Aim", "Target", *rows], table))
         lines.append("")
     if notes:
         lines += ["## Limitations and notes", ""] + [f"- {n}" for n in notes] + [""]

@@ -56,11 +56,14 @@ def summarize(reports: dict[str, dict], title: str) -> tuple[str, dict, dict[str
     kits = {n: kits_of(m) for n, m in reports.items()}
     ref = names[0]
     row_names = list(dict.fromkeys(r for n in names for r in rows[n]))
-    table = [[r] + [pct(rows[n].get(r)) if n == ref else _delta(rows[n].get(r), rows[ref].get(r)) for n in names]
-             for r in row_names]
+    def line(key, values: dict[str, dict]) -> list[str]:
+        """``key``'s value in every report, the reference plain, the others with their change."""
+        return [key] + [pct(values[n].get(key)) if n == ref else _delta(values[n].get(key), values[ref].get(key))
+                        for n in names]
+
+    table = [line(r, rows) for r in row_names]
     kit_names = list(dict.fromkeys(k for n in names for k in kits[n]))
-    kit_table = [[k] + [pct(kits[n].get(k)) if n == ref else _delta(kits[n].get(k), kits[ref].get(k)) for n in names]
-                 for k in kit_names]
+    kit_table = [line(k, kits) for k in kit_names]
     md = [f"# {title}", "", f"Onset F-measure per instrument (±{1000 * reports[ref]['settings']['window_s']:.0f} ms, "
           f"micro over tracks); in brackets the change in points against **{ref}**.", "",
           md_table(["", *names], table)]
