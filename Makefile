@@ -18,7 +18,7 @@ SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6
 	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model transfer-ablation sweep evaluate transcribe bench test test-slow lint clean
+.PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-finetune evaluate transcribe bench test test-slow lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -127,6 +127,32 @@ transfer-ablation: $(STAMPS)/venv ## transfer ablations on the unseen kits: augm
 
 sweep: $(STAMPS)/venv ## Optuna sweep of the branch loss weights (Hydra multirun)
 	$(PY) -m drumtx.train -m hparams_search=loss_weights $(ARGS)
+
+# Loss-weight sweep on a CPU (experiments/sweep_loss_weights_finetune): every trial fine-tunes
+# the packaged model for 240 steps (experiment=finetune_default) with other weights for the rarer
+# heads (hparams_search=loss_weights_finetune); two workers, one core each, share one Optuna
+# study whose first trial is the design's weights. Then the design's and the best trial's
+# weights are rerun with other seeds, and the report judges the best against that seed spread.
+FT := outputs/sweep_finetune
+FT_SWEEP := multirun/loss_weights_finetune
+FT_STUDY := loss_weights_finetune
+FT_RUN := experiment=finetune_default $(DM_THREADS)
+FT_DESIGN := loss.tom_primary=1.0 loss.tom_variation=0.7 loss.cymbal_variation=0.5 loss.crash=0.6
+FT_SEEDS ?= 43 44 45
+sweep-finetune: $(STAMPS)/venv ## rank loss weights by fine-tuning the default model: sweep, seed reruns, report (~1.5 h)
+	$(PY) -m drumtx.synth data=synth_gmd
+	$(PY) -m drumtx.prepare data=synth_gmd
+	mkdir -p $(FT_SWEEP)
+	for w in w1 w2; do \
+		$(PY) -m drumtx.train -m $(FT_RUN) hparams_search=$(FT_STUDY) hydra.sweep.dir=$(FT_SWEEP)/$$w $(ARGS) \
+			> $(FT_SWEEP)/$$w.log 2>&1 & pids="$$pids $$!"; sleep 30; \
+	done; for p in $$pids; do wait $$p || { echo "a sweep worker failed: see $(FT_SWEEP)/w*.log"; exit 1; }; done
+	best="$$($(PY) -m drumtx.evaluation.sweep_report --study $(FT_STUDY) --print-best)" && \
+	for s in $(FT_SEEDS); do \
+		$(call train_pair,$(FT)/design_seed$$s,$(FT_RUN) $(FT_DESIGN) seed=$$s,$(FT)/best_seed$$s,$(FT_RUN) $$best seed=$$s); \
+	done
+	$(PY) -m drumtx.evaluation.sweep_report --study $(FT_STUDY) -o $(FT)/report --title "Loss-weight sweep, fine-tuning the default model" \
+		$(foreach s,$(FT_SEEDS),--baseline-run "seed $(s)=$(FT)/design_seed$(s)/metrics.json" --best-run "seed $(s)=$(FT)/best_seed$(s)/metrics.json")
 
 evaluate: $(STAMPS)/venv ## python -m drumtx.evaluate $(ARGS)
 	$(PY) -m drumtx.evaluate $(ARGS)

@@ -26,6 +26,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from drumtx.atomic import atomic_output, write_json  # noqa: F401  (write_json re-exported)
 
 FORMAT = "drumtx"
+#: The model shipped in the package: what transcribe/evaluate use without a checkpoint, and
+#: what ``drumtx.train init_weights=default`` fine-tunes.
+PACKAGED_MODEL = Path(__file__).resolve().parent / "assets" / "default_model.safetensors"
 
 
 class CheckpointError(ValueError):

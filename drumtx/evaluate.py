@@ -32,6 +32,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.data.datasets import kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
@@ -50,7 +51,6 @@ from drumtx.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
-PACKAGED_MODEL = Path(__file__).resolve().parent / "assets" / "default_model.safetensors"
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
@@ -394,6 +394,10 @@ def resolve_checkpoint(cfg: DictConfig) -> Path:
 
 def run(cfg: DictConfig) -> dict:
     """Everything ``python -m drumtx.evaluate`` does; returns the written paths and summaries."""
+    if cfg.get("torch_threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.torch_threads))
     out = output_dir(cfg)
     mut = load_model(resolve_checkpoint(cfg), cfg, cfg.get("name"))
     evaluation, info = evaluate_model(mut, cfg)

@@ -27,7 +27,15 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from drumtx.checkpoint import build_meta, load_transcriber, plain_config, save_bundle, write_json
+from drumtx.checkpoint import (
+    PACKAGED_MODEL,
+    CheckpointError,
+    build_meta,
+    load_transcriber,
+    plain_config,
+    save_bundle,
+    write_json,
+)
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
 
@@ -106,6 +114,37 @@ def print_parameters(module: DrumTranscriptionModule, cfg: DictConfig) -> None:
         print(f"  {k:<{width}} {v:>12,}")
 
 
+def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) -> Path:
+    """Start from another model's weights (``init_weights=PATH`` or ``default``, the packaged
+    model): fine-tuning, not resuming — optimizer, schedule and step count start fresh.
+
+    The source must have this run's features and architecture; anything else is a one-line
+    :class:`CheckpointError` naming the first difference.
+    """
+    path = PACKAGED_MODEL if str(source) == "default" else Path(str(source))
+    model, meta = load_transcriber(path)  # safetensors bundle or weights_only .ckpt
+    theirs = meta.get("features") or {}
+    ours = plain_config(cfg.features)
+    for key in sorted(set(theirs) | set(ours)):
+        if key != "_target_" and theirs.get(key) != ours.get(key):
+            raise CheckpointError(
+                f"init_weights {path}: trained on features.{key}={theirs.get(key)!r}, this run has "
+                f"{ours.get(key)!r}; use the same features option"
+            )
+    state, target = model.state_dict(), module.model.state_dict()
+    for key in sorted(set(state) | set(target)):
+        if key not in state or key not in target or state[key].shape != target[key].shape:
+            have = tuple(state[key].shape) if key in state else "absent"
+            want = tuple(target[key].shape) if key in target else "absent"
+            raise CheckpointError(
+                f"init_weights {path}: {key} is {have} there and {want} here; "
+                "use the same encoder and branches options as the source model"
+            )
+    module.model.load_state_dict(state, strict=True)
+    log.info("initialised the model from %s (fine-tuning: optimizer and schedule start fresh)", path)
+    return path
+
+
 def _float(x) -> float | None:
     try:
         v = float(x)
@@ -123,6 +162,8 @@ def train(cfg: DictConfig) -> float | None:
     plain = plain_config(cfg)
     meta = build_meta(plain)
     module = DrumTranscriptionModule(plain, meta)
+    if cfg.get("init_weights") and not cfg.get("ckpt_path"):
+        init_weights(module, cfg.init_weights, cfg)
     print_parameters(module, cfg)
     logger = build_logger(cfg)
     callbacks = build_callbacks(cfg, has_logger=bool(logger))

@@ -38,6 +38,7 @@ import torch
 
 import drumtx
 from drumtx.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, iter_audio_blocks
+from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
 from drumtx.features import LogMel
 from drumtx.midi_out import TempoMap, atomic_output, drum_midi, estimate_beats, save_midi
@@ -45,8 +46,7 @@ from drumtx.targets import Onset
 from drumtx.vocab import Vocabulary
 
 PROG = "drumtx.transcribe"
-ASSETS = Path(__file__).resolve().parent / "assets"
-DEFAULT_CKPT = ASSETS / "default_model.safetensors"
+DEFAULT_CKPT = PACKAGED_MODEL
 FORMATS = ("midi", "chart", "csv", "json")
 #: Suffixes picked up when a folder is given. m4a/aac need an audioread backend (ffmpeg).
 INPUT_SUFFIXES = tuple(sorted({*AUDIO_EXTENSIONS, ".aif", ".aiff", ".aifc", ".m4a", ".aac"}))

@@ -534,6 +534,10 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
 
     from drumtx.checkpoint import load_transcriber
 
+    if cfg.get("torch_threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.torch_threads))
     ckpt = Path(str(cfg.ckpt)).expanduser()
     if cfg.split not in ("validation", "test"):
         raise ValueError(f"split must be validation (or test), not {cfg.split!r}")

@@ -100,9 +100,12 @@ def test_comparison_of_two_tiny_checkpoints(tmp_path, egmd_fixture, bundles):
     assert result["summary"]["tier1"]["kick"]["n_ref"] == metrics["levels"]["instrument"]["classes"]["kick"]["n_ref"]
 
 
-def test_track_selection(tmp_path, egmd_fixture, bundles):
+def test_track_selection(tmp_path, egmd_fixture, bundles, monkeypatch):
+    thread_settings = []
+    monkeypatch.setattr(torch, "set_num_threads", thread_settings.append)  # do not change this process's
     result = run(eval_config(tmp_path, egmd_fixture, f"ckpt={bundles['flat']}", "split=validation", "kit_names=[Kit 2]",
-                             "report.figures=false"))
+                             "report.figures=false", "torch_threads=1"))
+    assert thread_settings == [1]
     s = result["summary"]
     assert s["n_tracks"] == 1 and s["tracks"][0]["kit_name"] == "Kit 2" and s["tracks"][0]["kit_set"] == "seen"
     with pytest.raises(EvaluationSetupError, match=r"splits there: \['test', 'train', 'validation'\]"):

@@ -304,6 +304,20 @@ def test_toy_sweep_finds_the_optimum_and_resumes(toy):
     assert len(load(toy.storage).trials) == 23
 
 
+def test_enqueued_trials_run_first_and_once(toy):
+    """The baseline parameters are the study's first trial, and a resumed sweep does not repeat them."""
+    baseline = "hydra.sweeper.enqueue_trials=[{x:1.5,kind:a}]"
+    proc, _ = toy("enqueue", "hydra.sweeper.n_trials=2", baseline)
+    assert proc.returncode == 0, proc.stderr
+    proc, _ = toy("enqueue2", "hydra.sweeper.n_trials=3", baseline)
+    assert proc.returncode == 0, proc.stderr
+    trials = load(toy.storage).trials
+    assert trials[0].params == {"x": 1.5, "kind": "a"} and trials[0].value == pytest.approx(-0.25)
+    assert len(trials) == 3 and sum(t.params == {"x": 1.5, "kind": "a"} for t in trials) == 1
+    proc, _ = toy("enqueue3", "hydra.sweeper.n_trials=4", "hydra.sweeper.enqueue_trials=[{y:1.0}]")
+    assert proc.returncode != 0 and "enqueue_trials names parameters not searched: ['y']" in proc.stderr
+
+
 def test_crashed_trial_is_recorded_as_failed_and_the_sweep_goes_on(toy):
     proc, sweep = toy("crash", "hydra.sweeper.n_trials=4", "hydra.sweeper.max_failure_rate=0.5", "fail_job=1")
     assert proc.returncode == 0, proc.stderr

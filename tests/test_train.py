@@ -19,7 +19,8 @@ from hydra.core.hydra_config import HydraConfig
 
 from drumtx import CONF_DIR, PROJECT_ROOT
 from drumtx import train as train_mod
-from drumtx.checkpoint import load_transcriber
+from drumtx.checkpoint import PACKAGED_MODEL, CheckpointError, build_meta, load_transcriber, plain_config
+from drumtx.models.module import DrumTranscriptionModule
 
 # Small and quick: 1 s crops, 2 s evaluation chunks (the fixture's 3 s tracks end in a padded chunk).
 SMALL = [
@@ -188,6 +189,40 @@ def test_step_budget_validates_the_partial_last_epoch(budget, validated_at, egmd
     run_with(monkeypatch, cfg, seen)
     assert seen.steps == validated_at
     assert json.loads((tmp_path / "metrics.json").read_text())["global_step"] == 3
+
+
+class WeightsAtStart(L.Callback):
+    def on_train_start(self, trainer, pl_module):
+        self.state = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+
+
+def test_init_weights_default_fine_tunes_the_packaged_model(egmd_fixture, shared_cache, tmp_path, monkeypatch):
+    """init_weights=default: training starts from the packaged model's weights, step 0."""
+    seen = WeightsAtStart()
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "init_weights=default",
+                        "trainer.fast_dev_run=true", "evaluation.onset_metrics=false")
+    run_with(monkeypatch, cfg, seen)
+    packaged, _ = load_transcriber(PACKAGED_MODEL)
+    for k, v in packaged.state_dict().items():
+        torch.testing.assert_close(seen.state[k], v, rtol=0, atol=0, msg=f"{k} not initialised")
+    assert json.loads((tmp_path / "metrics.json").read_text())["global_step"] == 1  # not a resume
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("encoder=crnn", r"init_weights .*default_model.safetensors: encoder\..* use the same encoder and branches"),
+        ("branches=flat", r"init_weights .*: heads\..* use the same encoder and branches"),
+        ("features.n_mels=64", r"init_weights .*: trained on features.n_mels=128, this run has 64"),
+    ],
+)
+def test_init_weights_refuses_a_model_of_another_shape(override, message, tmp_path):
+    cfg = compose_train(tmp_path, override)
+    plain = plain_config(cfg)
+    module = DrumTranscriptionModule(plain, build_meta(plain))
+    with pytest.raises(CheckpointError, match=message) as err:
+        train_mod.init_weights(module, "default", cfg)
+    assert "\n" not in str(err.value)
 
 
 def test_wandb_logger_is_offline_without_a_key_and_named_from_overrides(tmp_path, monkeypatch):

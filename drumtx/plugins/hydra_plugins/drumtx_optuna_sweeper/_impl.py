@@ -160,6 +160,7 @@ class OptunaSweeperImpl(Sweeper):
         heartbeat_interval: int | None,
         grace_period: int | None,
         group_env_var: str | None,
+        enqueue_trials: Any = None,
     ) -> None:
         if not 0.0 <= max_failure_rate <= 1.0:
             raise ValueError(f"hydra.sweeper.max_failure_rate must be within [0, 1], got {max_failure_rate}")
@@ -180,6 +181,9 @@ class OptunaSweeperImpl(Sweeper):
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.group_env_var = group_env_var
+        self.enqueue_trials = [
+            OmegaConf.to_container(p) if isinstance(p, DictConfig) else dict(p) for p in (enqueue_trials or [])
+        ]
         self.job_idx = 0
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -368,6 +372,12 @@ class OptunaSweeperImpl(Sweeper):
             # first run's random start-up points.
             with contextlib.suppress(NotImplementedError, AttributeError):
                 self.sampler.reseed_rng()
+
+        for params in self.enqueue_trials:
+            unknown = sorted(set(params) - set(dists))
+            if unknown:
+                raise ValueError(f"hydra.sweeper.enqueue_trials names parameters not searched: {unknown}")
+            study.enqueue_trial(params, skip_if_exists=True)
 
         log.info(f"Study: {study.study_name}   storage: {redact(self.storage)}")
         log.info(f"Sampler: {type(self.sampler).__name__}   directions: {directions}")

@@ -67,6 +67,12 @@ class OptunaSweeperConf:
     custom_search_space: str | None = None
 
     # --- drumtx additions -------------------------------------------------------------
+    # Parameter sets to try before the sampler proposes any: e.g. the configured defaults, so
+    # the study has the baseline every proposal is compared with. Each is {param: value} over
+    # some or all of `params` (the sampler fills in the rest). Skipped when the study already
+    # holds a trial with those values, so a resumed or second worker does not repeat them.
+    enqueue_trials: list[dict[str, Any]] | None = None
+
     # Seconds between heartbeats of running trials in an RDB storage; a trial whose worker
     # stopped beating for `grace_period` (default 2 x interval) is marked failed, so that a
     # killed worker's trial does not count as running forever. null disables heartbeats.

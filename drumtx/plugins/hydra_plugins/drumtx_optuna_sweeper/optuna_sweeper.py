@@ -28,6 +28,7 @@ class OptunaSweeper(Sweeper):
         heartbeat_interval: int | None = 60,
         grace_period: int | None = None,
         group_env_var: str | None = "WANDB_RUN_GROUP",
+        enqueue_trials: Any = None,
     ) -> None:
         from ._impl import OptunaSweeperImpl
 
@@ -45,6 +46,7 @@ class OptunaSweeper(Sweeper):
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             group_env_var=group_env_var,
+            enqueue_trials=enqueue_trials,
         )
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:

@@ -1,0 +1,68 @@
+"""drumtx.evaluation.sweep_report ranks a study's trials and judges the best against the baseline's seed spread."""
+
+import json
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+
+from drumtx.evaluation import sweep_report
+
+
+def metrics(path, value, onset_f=0.5):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "metrics.json").write_text(json.dumps(
+        {"value": value, "final": {"val/pr_auc_mean": value, "val/onset_f_mean": onset_f, "val/inst/tom/pr_auc": 0.4}}))
+    return path / "metrics.json"
+
+
+@pytest.fixture
+def study(tmp_path):
+    """Baseline trial 0 (0.70), then three trials; trial 2 is best (0.74)."""
+    storage = f"sqlite:///{tmp_path / 'o.db'}"
+    s = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    dist = {"loss.crash": FloatDistribution(0.1, 2.0, log=True)}
+    for n, (crash, value) in enumerate([(0.6, 0.70), (0.3, 0.69), (1.2, 0.74), (2.0, 0.71)]):
+        out = tmp_path / f"trial{n}"
+        metrics(out, value)
+        s.add_trial(optuna.trial.create_trial(params={"loss.crash": crash}, distributions=dist, value=value,
+                                              user_attrs={"output_dir": str(out)}))
+    return storage, tmp_path
+
+
+@pytest.mark.parametrize(("base_reruns", "best_reruns", "expected"), [
+    ([], [], "no seed spread"),
+    ([0.705], [], "single run"),
+    ([0.705], [0.735], "beat the baseline"),
+    ([0.75], [0.72], "No trial is shown to beat the baseline"),
+])
+def test_verdict_follows_the_seed_spread(study, base_reruns, best_reruns, expected, tmp_path, capsys):
+    storage, root = study
+    args = ["--study", "s", "--storage", storage, "-o", str(root / "out")]
+    args += [f"--baseline-run=seed{i}={metrics(root / f'b{i}', v)}" for i, v in enumerate(base_reruns)]
+    args += [f"--best-run=seed{i}={metrics(root / f'x{i}', v)}" for i, v in enumerate(best_reruns)]
+    assert sweep_report.main(args) == 0
+    md = (root / "out" / "sweep.md").read_text()
+    assert expected in md
+    assert md.index("| 1 | 2 | 0.7400 | +0.0400 | 1.200 |") < md.index("| 2 | 3 | 0.7100 |")
+    assert "| 3 | 0 (baseline) | 0.7000 | +0.0000 | 0.600 | 0.500 |" in md
+    summary = json.loads((root / "out" / "sweep.json").read_text())
+    assert summary["best"]["trial"] == 2 and summary["baseline"]["values"] == [0.70, *base_reruns]
+    assert (root / "out" / "figures" / "params.png").stat().st_size > 1000
+
+
+def test_print_best_gives_overrides_to_rerun(study, capsys):
+    storage, _ = study
+    assert sweep_report.main(["--study", "s", "--storage", storage, "--print-best"]) == 0
+    assert capsys.readouterr().out.strip() == "loss.crash=1.2"
+
+
+def test_bad_input_is_one_line(study, capsys):
+    storage, root = study
+    assert sweep_report.main(["--study", "nope", "--storage", storage, "-o", str(root / "o")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no study 'nope' in {storage}"
+    assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "o"), "--best-run", "x"]) == 2
+    assert "NAME=path/to/metrics.json" in capsys.readouterr().err
+    assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "o"),
+                              "--baseline-trial", "9"]) == 2
+    assert "baseline trial 9 is not a complete trial" in capsys.readouterr().err
