@@ -24,22 +24,24 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torchmetrics.classification import MultilabelAUROC, MultilabelAveragePrecision, MultilabelStatScores
+from torchmetrics.classification import MultilabelStatScores
 
 from drumtx.checkpoint import FORMAT, build_meta, plain_config
 from drumtx.decode import decode_onsets
 from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, per_class_counts, sum_counts
+from drumtx.models.curves import CountedMultilabelAUROC, CountedMultilabelAveragePrecision
 from drumtx.models.transcriber import build_transcriber
 from drumtx.targets import Onset
 
 
 def _metric_set(n: int, thresholds: int | None) -> nn.ModuleDict:
     # Binned curves (``thresholds`` bins) keep constant memory on a 40-hour validation set;
-    # ``None`` keeps every frame for exact curves (small sets only).
+    # ``None`` keeps every frame for exact curves (small sets only). The binned state is counted
+    # by drumtx.models.curves (torchmetrics' own update costs frames x classes x bins).
     return nn.ModuleDict(
         {
-            "roc_auc": MultilabelAUROC(n, average=None, thresholds=thresholds),
-            "pr_auc": MultilabelAveragePrecision(n, average=None, thresholds=thresholds),
+            "roc_auc": CountedMultilabelAUROC(n, average=None, thresholds=thresholds),
+            "pr_auc": CountedMultilabelAveragePrecision(n, average=None, thresholds=thresholds),
             "stats": MultilabelStatScores(n, average=None, threshold=0.5),
         }
     )
