@@ -13,6 +13,7 @@ import logging
 import math
 import netrc
 import os
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,6 +22,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
@@ -36,6 +38,7 @@ from drumtx.checkpoint import (
     save_bundle,
     write_json,
 )
+from drumtx.data.datasets import DatasetError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
 
@@ -218,7 +221,13 @@ def train(cfg: DictConfig) -> float | None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    try:
+        return train(cfg)
+    except (CheckpointError, DatasetError) as exc:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweeper records the trial as failed, with this message, and goes on
+        print(f"drumtx.train: {exc}", file=sys.stderr)  # bad input: one line, not a traceback
+        sys.exit(2)
 
 
 if __name__ == "__main__":

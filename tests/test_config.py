@@ -111,6 +111,17 @@ def test_cli_help_and_cfg_job():
 
 @pytest.mark.parametrize(
     ("override", "message"),
+    [("init_weights=/nonexistent.safetensors", "drumtx.train: /nonexistent.safetensors: no such checkpoint file"),
+     ("data.root=/nonexistent", "drumtx.train: /nonexistent: dataset root missing (set data.root)")],
+)
+def test_bad_input_to_train_is_one_line(override, message, tmp_path):
+    out = run_train("data=egmd", "data.root=/tmp", "logger=none", f"hydra.run.dir={tmp_path}", override)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == message and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
     [("branches=fivebranch", "Could not find 'branches/fivebranch'"), ("loss.crsh=0.6", "Could not override 'loss.crsh'")],
 )
 def test_typos_fail_with_hydras_message(override, message):
