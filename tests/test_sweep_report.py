@@ -57,6 +57,15 @@ def test_print_best_gives_overrides_to_rerun(study, capsys):
     assert capsys.readouterr().out.strip() == "loss.crash=1.2"
 
 
+def test_a_trial_with_an_unreadable_metrics_file_is_reported_without_its_extra_columns(study, capsys):
+    storage, root = study
+    (root / "trial3" / "metrics.json").write_text("{not json")
+    assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "out")]) == 0
+    assert "warning: trial 3: " in capsys.readouterr().err
+    md = (root / "out" / "sweep.md").read_text()
+    assert "| 2 | 3 | 0.7100 | +0.0100 | 2.000 | – |" in md and "| 1 | 2 | 0.7400 | +0.0400 | 1.200 | 0.500 |" in md
+
+
 def test_bad_input_is_one_line(study, capsys):
     storage, root = study
     assert sweep_report.main(["--study", "nope", "--storage", storage, "-o", str(root / "o")]) == 2

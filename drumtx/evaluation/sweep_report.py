@@ -59,31 +59,47 @@ def _named(items: list[str], flag: str) -> dict[str, dict]:
     return out
 
 
-def load_trials(storage: str, study_name: str) -> tuple[list[dict], dict[str, float]]:
-    """Complete trials as dicts (number, value, params, final metrics) and parameter importances."""
+def load_study(storage: str, study_name: str):
     import optuna
-    from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
+        return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         raise SweepReportError(f"no study {study_name!r} in {storage}") from None
+
+
+def load_trials(study) -> list[dict]:
+    """Complete trials as dicts (number, value, params, final metrics of the trial's metrics.json).
+    A trial whose metrics.json is unreadable keeps its value and params, without the extra columns."""
+    from optuna.trial import TrialState
+
     trials = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         out_dir = t.user_attrs.get("output_dir")
         metrics = Path(out_dir) / "metrics.json" if out_dir else None
-        final = _final(metrics)["final"] if metrics is not None and metrics.is_file() else {}
+        final = {}
+        if metrics is not None and metrics.is_file():
+            try:
+                final = _final(metrics)["final"]
+            except SweepReportError as exc:
+                print(f"warning: trial {t.number}: {exc}", file=sys.stderr)
         trials.append({"number": t.number, "value": t.value, "params": dict(t.params), "final": final})
     if not trials:
-        raise SweepReportError(f"study {study_name!r} has no complete trial yet")
-    importances: dict[str, float] = {}
-    if len(trials) >= 4:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna flags its importance API as experimental
-            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # reproducible forest
-            importances = dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
-    return trials, importances
+        raise SweepReportError(f"study {study.study_name!r} has no complete trial yet")
+    return trials
+
+
+def importances_of(study, n_complete: int) -> dict[str, float]:
+    """Optuna's fANOVA parameter importances (empty below 4 complete trials)."""
+    import optuna
+
+    if n_complete < 4:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna flags its importance API as experimental
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # reproducible forest
+        return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -125,7 +141,7 @@ def scatter_figures(trials: list[dict], base_values: list[float], out: Path, met
     for ax, name in zip(axes, names, strict=False):
         pts = [(t["params"][name], t["value"]) for t in trials if name in t["params"]]
         ax.axhspan(lo, hi, color="0.85", label="baseline seed spread" if hi > lo else None)
-        ax.axhline(sum(base_values) / len(base_values), color="0.4", lw=1, ls="--", label="baseline")
+        ax.axhline(spread(base_values)[0], color="0.4", lw=1, ls="--", label="baseline")
         ax.scatter([p for p, _ in pts], [v for _, v in pts], c=range(len(pts)), cmap="viridis", s=28, zorder=3)
         if all(p > 0 for p, _ in pts):
             ax.set_xscale("log")
@@ -202,13 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.print_best and args.out is None:
         ap.error("-o/--out is required (unless --print-best)")
     try:
-        trials, importances = load_trials(args.storage, args.study)
+        study = load_study(args.storage, args.study)
+        trials = load_trials(study)
         if args.print_best:
             best = max(trials, key=lambda t: t["value"])
             print(" ".join(f"{k}={v!r}" for k, v in sorted(best["params"].items())))
             return 0
         baseline = args.baseline_trial if args.baseline_trial is not None else min(t["number"] for t in trials)
-        markdown, summary = build(trials, importances, baseline, _named(args.baseline_run, "--baseline-run"),
+        markdown, summary = build(trials, importances_of(study, len(trials)), baseline, _named(args.baseline_run, "--baseline-run"),
                                   _named(args.best_run, "--best-run"), args.metric,
                                   args.title or f"Sweep {args.study}")
     except SweepReportError as exc:
