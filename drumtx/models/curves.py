@@ -2,7 +2,7 @@
 
 torchmetrics' binned multilabel update compares every prediction with every threshold: an
 int64 tensor of frames x classes x thresholds, several GB for one batch of long validation
-chunks, and more than half of drumtx's validation time (profiled: 82 of 148 s). Bucketing each
+chunks, and more than half of drumtx's validation time under cProfile. Bucketing each
 prediction once and cumulating the counts over the thresholds gives the identical confusion
 matrices (integer counts, the same ``pred >= threshold`` comparison), so these subclasses
 change only how the state is counted; torchmetrics computes the AUCs from it as before.
