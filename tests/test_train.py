@@ -170,6 +170,33 @@ def test_checkpoints_bundle_and_exact_resume_after_a_kill(egmd_fixture, shared_c
         torch.testing.assert_close(resumed.state[k], v, rtol=0, atol=0, msg=f"{k} differs after resume")
 
 
+class LogConstant(L.Callback):
+    """A monitored metric that never improves after epoch 0 (ties are not improvements)."""
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        pl_module.log("const", 0.0)
+
+
+def test_last_ckpt_is_the_last_finished_epoch_after_non_improving_epochs(egmd_fixture, shared_cache, tmp_path,
+                                                                          monkeypatch):
+    """Issue 20: Lightning rewrote last.ckpt only with a new top-k checkpoint, so a kill after
+    non-improving epochs resumed from a stale epoch and silently retrained the rest."""
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.max_epochs=4", "trainer.limit_train_batches=2",
+              "trainer.limit_val_batches=1", "evaluation.onset_metrics=false",
+              "callbacks.model_checkpoint.monitor=const", "callbacks.model_checkpoint.save_top_k=1",
+              "callbacks.model_checkpoint.filename='epoch{epoch:03d}'", "callbacks.early_stopping=null"]
+    with pytest.raises(RuntimeError, match="killed"):
+        run_with(monkeypatch, compose_train(tmp_path, *common), LogConstant(), KillAt(3))
+    top = sorted(p.name for p in (tmp_path / "checkpoints").glob("epoch*.ckpt"))
+    assert top == ["epoch000.ckpt"]  # epochs 1 and 2 did not improve
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (saved["epoch"], saved["global_step"]) == (2, 6)  # after epoch 2, not epoch 0
+    resumed = Record()
+    run_with(monkeypatch, compose_train(tmp_path, *common, f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"),
+             LogConstant(), resumed)
+    assert resumed.start_step == 6 and len(resumed.lrs) == 1  # only epoch 3 is trained again
+
+
 class CountValidations(L.Callback):
     def __init__(self):
         self.steps = []

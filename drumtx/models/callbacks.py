@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class StepBudget(pl.Callback):
@@ -23,3 +24,64 @@ class StepBudget(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
         if self.max_steps is not None and trainer.global_step >= self.max_steps:
             trainer.should_stop = True
+
+
+class Checkpoints(ModelCheckpoint):
+    """Lightning's :class:`ModelCheckpoint` (top-k by the monitored metric) whose ``last.ckpt``
+    is always the state after the last finished epoch.
+
+    Why: Lightning 2.6 rewrites ``last.ckpt`` only in an epoch where it also saves a top-k
+    checkpoint, so after non-improving epochs ``last.ckpt`` is stale and a resume silently
+    retrains them (issue 20). Here it is rewritten after every epoch's validation, after the
+    top-k bookkeeping of that epoch (so a resume also keeps the top-k list and early-stopping
+    state of the same moment).
+
+    Args:
+        *args, **kwargs: :class:`ModelCheckpoint` arguments (``save_last`` must be true for a
+            ``last.ckpt``).
+        last_every_n_steps: also rewrite ``last.ckpt`` every this many optimizer steps inside an
+            epoch (long epochs); ``None`` = only at epoch ends. A mid-epoch ``last.ckpt`` resumes
+            at its step but not exactly (see README "Resume").
+    """
+
+    def __init__(self, *args, last_every_n_steps: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if last_every_n_steps is not None and int(last_every_n_steps) < 1:
+            raise ValueError(
+                f"callbacks.model_checkpoint.last_every_n_steps must be a positive step count or null, "
+                f"got {last_every_n_steps}"
+            )
+        self.last_every_n_steps = None if last_every_n_steps is None else int(last_every_n_steps)
+
+    def _skip(self, trainer: pl.Trainer) -> bool:
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        return (not self.save_last or bool(trainer.fast_dev_run) or trainer.sanity_checking
+                or trainer.state.fn != TrainerFn.FITTING)
+
+    def _refresh_last(self, trainer: pl.Trainer) -> None:
+        # super() saved last.ckpt too when it saved a top-k checkpoint at this step
+        if self._skip(trainer) or self._last_global_step_saved == trainer.global_step:
+            return
+        self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args, **kwargs) -> None:
+        super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
+        n = self.last_every_n_steps
+        if n is None or self._skip(trainer) or trainer.global_step % n or trainer.global_step == 0:
+            return
+        # Written directly, not through the top-k bookkeeping: that step's epoch-end
+        # checkpoints (top-k and last) must still be saved after its validation.
+        self.last_model_path = self.format_checkpoint_name(self._monitor_candidates(trainer),
+                                                           self.CHECKPOINT_NAME_LAST)
+        trainer.save_checkpoint(self.last_model_path, self.save_weights_only)
