@@ -1,8 +1,9 @@
-"""Drum kits as data: which sound font preset plays a kit, and how Roland TD-17 notes map onto it.
+"""Drum kits as data: what plays a kit, and how Roland TD-17 notes map onto it.
 
-The kit tables live in ``conf/kits/*.yaml`` (one file per sound font family, plus
-``maps.yaml`` with the shared note maps). This module only reads and checks them; the
-renderer (:mod:`drumtx.synth.render`) plays them.
+The kit tables live in ``conf/kits/*.yaml``: one file per sound font family (played by
+FluidSynth), ``hydrogen.yaml`` and ``sfz.yaml`` for sampled kits (played by the sample player
+:mod:`drumtx.synth.sampled`), plus ``maps.yaml`` with the shared note maps. This module only
+reads and checks the tables; :class:`drumtx.synth.render.KitRenderer` plays every format.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ ROLAND_NOTES = tuple(sorted(NOTE_MAPS["roland_td17"]))
 UNSEEN_KIT_PREFIX = "unseen:"
 #: Measured sample start latencies (written by ``python -m drumtx.synth.kits --measure-latency``).
 LATENCY_FILE = "latency.yaml"
+#: Kit formats: sound fonts (FluidSynth) and sampled kits (drumtx.synth.sampled).
+FORMATS = ("sf2", "hydrogen", "sfz")
+SAMPLED_FORMATS = ("hydrogen", "sfz")
 
 
 class KitError(ValueError):
@@ -46,8 +50,16 @@ class KitNote:
 
 @dataclass(frozen=True)
 class Kit:
+    """One playable drum kit.
+
+    ``soundfont_candidates`` are the kit's file: a sound font (.sf2/.sf3) for ``format``
+    ``sf2``, a Hydrogen ``drumkit.xml`` or an ``.sfz`` for the sampled formats; the first
+    that exists is used. For sampled kits ``notes`` keys are Hydrogen instrument ids or SFZ
+    MIDI keys, and ``bank``/``program``/``channel`` are unused.
+    """
+
     name: str
-    family: str  # the kit table file it comes from (fluidr3, musescore, ...)
+    family: str  # the kit table file it comes from (fluidr3, musescore, hydrogen, sfz, ...)
     soundfont_candidates: tuple[str, ...]
     bank: int
     program: int
@@ -56,8 +68,21 @@ class Kit:
     offset_ms: float = 0.0  # trigger every note this much earlier (kit table + measured residual)
     licence: str = ""
     # kit key -> measured sample start latency (ms), from conf/kits/latency.yaml; each key
-    # is triggered that much earlier so its attack lands on the label.
+    # is triggered that much earlier so its attack lands on the label. (Sampled kits align
+    # every sample on its own measured attack instead; see drumtx.synth.sampled.)
     latency_ms: Mapping[int, float] = field(default_factory=dict, hash=False)
+    format: str = "sf2"  # one of FORMATS
+    split: str = "train"  # "test": held out of training (the kit config says so)
+    kind: str = "acoustic"  # acoustic | electronic | general-midi
+    lacks: tuple[str, ...] = ()  # what the kit does not have and what plays instead
+    # sampled kits: victim kit key -> kit keys that choke it (fade it out when struck)
+    chokes: Mapping[int, tuple[int, ...]] = field(default_factory=dict, hash=False)
+    author: str = ""
+    source: str = ""  # where the kit comes from (Debian package, web page)
+
+    @property
+    def sampled(self) -> bool:
+        return self.format in SAMPLED_FORMATS
 
     def lead_ms(self, roland: int, key: int) -> float:
         """How much earlier than the label ``key`` is struck for Roland note ``roland``."""
@@ -87,6 +112,8 @@ class Kit:
             "offset_ms": self.offset_ms,
             "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
             "notes": {str(k): [list(v.keys), v.semitones, v.velocity, v.offset_ms] for k, v in sorted(self.notes.items())},
+            **({"format": self.format, "chokes": {str(k): list(v) for k, v in sorted(self.chokes.items())}}
+               if self.sampled else {}),
         }
 
 
@@ -121,49 +148,154 @@ def _check_notes(kit: str, notes: Mapping[int, KitNote]) -> None:
             raise KitError(f"kit {kit}: note {roland}: velocity in (0, 2], |semitones| <= 12")
 
 
+def _table(path: Path) -> dict:
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
+    except Exception as exc:  # yaml or interpolation errors: one line naming the file
+        raise KitError(f"{path}: unreadable kit table ({type(exc).__name__}: {exc})") from None
+
+
+def _kit_files(path: Path, name: str, spec: Mapping) -> tuple[str, ...]:
+    """Candidate paths of a kit's file: ``soundfont`` (sf2) or ``file`` under each ``kits_dir``."""
+    fmt = spec.get("format", "sf2")
+    if fmt == "sf2":
+        fonts = spec.get("soundfont")
+        fonts = [fonts] if isinstance(fonts, str) else list(fonts or [])
+        if not fonts:
+            raise KitError(f"{path}: kit {name}: no soundfont")
+        return tuple(str(f) for f in fonts)
+    rel = spec.get("file")
+    if not rel:
+        raise KitError(f"{path}: kit {name}: no file (the kit's drumkit.xml or .sfz)")
+    dirs = spec.get("kits_dir") or []
+    dirs = [dirs] if isinstance(dirs, str) else list(dirs)
+    if Path(str(rel)).expanduser().is_absolute() or not dirs:
+        return (str(Path(str(rel)).expanduser()),)
+    return tuple(str(Path(str(d)).expanduser() / str(rel)) for d in dirs)
+
+
+def _int_map(path: Path, name: str, value, what: str, int_keys: bool = True) -> dict:
+    out = {}
+    for k, v in (value or {}).items():
+        try:
+            out[int(k) if int_keys else str(k)] = tuple(int(x) for x in (v if isinstance(v, list | tuple) else [v]))
+        except (TypeError, ValueError):
+            raise KitError(f"{path}: kit {name}: {what} must map ids to lists of ids, got {k}: {v!r}") from None
+    return out
+
+
 def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
-    """Every kit of every table in ``kits_dir`` (default ``conf/kits``), by name."""
+    """Every kit of every table in ``kits_dir`` (default ``conf/kits``), by name.
+
+    Args:
+        kits_dir: folder of kit tables (``maps.yaml``, ``latency.yaml`` and one table per family).
+
+    Returns:
+        Kit name -> :class:`Kit` (installed or not; see :attr:`Kit.available`).
+
+    Raises:
+        KitError: a malformed table, a kit defined twice, an unknown map or format, or a
+            Roland note left unmapped; the message names the table file and the kit.
+    """
     kits_dir = Path(kits_dir) if kits_dir else KITS_DIR
     maps_file, latency_file = kits_dir / "maps.yaml", kits_dir / LATENCY_FILE
     if not maps_file.is_file():
         raise KitError(f"{maps_file}: kit note maps missing")
-    maps = OmegaConf.to_container(OmegaConf.load(maps_file)).get("maps", {})
+    maps_table = _table(maps_file)
+    maps, map_lacks = maps_table.get("maps", {}), maps_table.get("lacks") or {}
     latency, offsets = {}, {}
     if latency_file.is_file():
-        table = OmegaConf.to_container(OmegaConf.load(latency_file))
+        table = _table(latency_file)
         latency, offsets = table.get("latency_ms") or {}, table.get("offset_ms") or {}
     kits: dict[str, Kit] = {}
     for path in sorted(kits_dir.glob("*.yaml")):
         if path in (maps_file, latency_file):
             continue
-        table = OmegaConf.to_container(OmegaConf.load(path))
+        table = _table(path)
         for name, spec in (table.get("kits") or {}).items():
-            spec = {**{k: v for k, v in table.items() if k != "kits"}, **(spec or {})}
+            spec = {**{k: v for k, v in table.items() if k not in ("kits", "distractors")}, **(spec or {})}
             if name in kits:
                 raise KitError(f"{path}: kit {name} defined twice")
+            fmt = spec.get("format", "sf2")
+            if fmt not in FORMATS:
+                raise KitError(f"{path}: kit {name}: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
             map_name = spec.get("map")
-            if map_name not in maps:
+            if map_name is not None and map_name not in maps:
                 raise KitError(f"{path}: kit {name}: unknown map {map_name!r}; maps.yaml has {sorted(maps)}")
-            raw = {**maps[map_name], **(spec.get("notes") or {})}
+            if map_name is None and fmt == "sf2":
+                raise KitError(f"{path}: kit {name}: unknown map None; maps.yaml has {sorted(maps)}")
+            raw = {**(maps[map_name] if map_name else {}), **(spec.get("notes") or {})}
             notes = {int(k): _parse_note(name, int(k), v) for k, v in raw.items()}
             _check_notes(name, notes)
-            fonts = spec.get("soundfont")
-            fonts = [fonts] if isinstance(fonts, str) else list(fonts or [])
-            if not fonts:
-                raise KitError(f"{path}: kit {name}: no soundfont")
+            split = str(spec.get("split", "train"))
+            if split not in ("train", "test"):
+                raise KitError(f"{path}: kit {name}: split must be train or test, got {split!r}")
+            lacks = spec.get("lacks", map_lacks.get(map_name, []))
             kits[name] = Kit(
                 name=name,
                 family=path.stem,
-                soundfont_candidates=tuple(str(f) for f in fonts),
+                soundfont_candidates=_kit_files(path, name, spec),
                 bank=int(spec.get("bank", 128)),
-                program=int(spec["program"]),
+                program=int(spec.get("program", 0 if fmt != "sf2" else spec["program"])),
                 channel=int(spec.get("channel", 9)),
                 notes=notes,
                 offset_ms=float(spec.get("offset_ms", 0.0)) + float(offsets.get(name, 0.0)),
                 licence=str(spec.get("licence", "")),
                 latency_ms={int(k): float(v) for k, v in (latency.get(name) or {}).items()},
+                format=fmt,
+                split=split,
+                kind=str(spec.get("kind", "general-midi" if fmt == "sf2" else "acoustic")),
+                lacks=tuple(str(x) for x in ([lacks] if isinstance(lacks, str) else lacks)),
+                chokes=_int_map(path, name, spec.get("chokes"), "chokes"),
+                author=str(spec.get("author", "")),
+                source=str(spec.get("source", "")),
             )
     return kits
+
+
+@dataclass(frozen=True)
+class DistractorKit:
+    """A percussion kit whose parts (shaker, congas, ...) are mixed in unlabelled."""
+
+    name: str
+    family: str
+    format: str
+    file_candidates: tuple[str, ...]
+    parts: Mapping[str, tuple[int, ...]] = field(hash=False)  # part -> instrument ids / keys
+    licence: str = ""
+    author: str = ""
+
+    @property
+    def file(self) -> Path | None:
+        for cand in self.file_candidates:
+            if Path(cand).is_file():
+                return Path(cand).resolve()
+        return None
+
+    @property
+    def available(self) -> bool:
+        return self.file is not None
+
+
+def load_distractor_kits(kits_dir: str | Path | None = None) -> dict[str, DistractorKit]:
+    """The ``distractors:`` sections of the sampled kit tables, by name (see conf/kits/hydrogen.yaml)."""
+    kits_dir = Path(kits_dir) if kits_dir else KITS_DIR
+    out: dict[str, DistractorKit] = {}
+    for path in sorted(kits_dir.glob("*.yaml")):
+        if path.name in ("maps.yaml", LATENCY_FILE):
+            continue
+        table = _table(path)
+        for name, spec in (table.get("distractors") or {}).items():
+            spec = {**{k: v for k, v in table.items() if k not in ("kits", "distractors")}, **(spec or {})}
+            if name in out:
+                raise KitError(f"{path}: distractor kit {name} defined twice")
+            fmt = spec.get("format", "sf2")
+            if fmt not in SAMPLED_FORMATS:
+                raise KitError(f"{path}: distractor kit {name}: format must be one of {SAMPLED_FORMATS}")
+            out[name] = DistractorKit(name, path.stem, fmt, _kit_files(path, name, spec),
+                                      _int_map(path, name, spec.get("parts"), "parts", int_keys=False),
+                                      str(spec.get("licence", "")), str(spec.get("author", "")))
+    return out
 
 
 def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tuple[list[Kit], list[str]]:
