@@ -10,6 +10,7 @@ the tiny E-GMD fixture (3 trials, then resumed to 5 in the same study).
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import os
 import signal
@@ -190,6 +191,9 @@ def main(cfg):
     hc = HydraConfig.get()
     out = pathlib.Path(hc.runtime.output_dir)
     (out / "group.txt").write_text(os.environ.get("WANDB_RUN_GROUP", ""))
+    (out / "params.txt").write_text(f"{cfg.x!r} {cfg.kind}")
+    if cfg.nan_job is not None and hc.job.num == cfg.nan_job:
+        return float("nan")
     if cfg.fail_job is not None and hc.job.num == cfg.fail_job:
         raise RuntimeError("deliberate crash")
     if cfg.hang_job is not None and hc.job.num == cfg.hang_job:
@@ -210,6 +214,7 @@ x: 0.0
 kind: a
 fail_job: null
 hang_job: null
+nan_job: null
 hydra:
   sweeper:
     direction: maximize
@@ -259,6 +264,7 @@ def toy(tmp_path):
         ), sweep_dir
 
     run.storage = storage
+    run.sweep_dir = lambda name: tmp_path / "multirun" / name
     return run
 
 
@@ -267,7 +273,14 @@ def load(storage: str, name: str = "toy") -> optuna.Study:
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+    )
+
+
+def folder_params(trial) -> str:
+    """What the toy job wrote into the trial's folder: its x and kind."""
+    return (Path(trial.user_attrs["output_dir"]) / "params.txt").read_text()
 
 
 def test_toy_sweep_finds_the_optimum_and_resumes(toy):
@@ -363,6 +376,81 @@ def test_killed_sweep_resumes_with_its_finished_trials(toy):
         TrialState.COMPLETE,
     ]
     assert "left running by a stopped sweep" in done.stderr + done.stdout
+    # "redone": the killed trial's parameters ran again, once, as trial 2 in a folder of its own
+    assert trials[2].params == trials[1].params and trials[2].user_attrs["retry_of"] == 1
+    assert trials[3].params != trials[1].params
+    assert [d.name for d in job_dirs(sweep)] == ["0", "1"] and (sweep / "1" / "hanging").exists()
+    resumed = done_dir = toy.sweep_dir("resumed")
+    assert [d.name for d in job_dirs(done_dir)] == ["2", "3"]
+    assert folder_params(trials[2]) == folder_params(trials[1]) and resumed.name == "resumed"
+
+
+def test_resuming_in_the_same_folder_keeps_every_trial_folder(toy):
+    """A fixed hydra.sweep.dir (a resumed sweep, or workers sharing one): each trial's folder is
+    named by its trial number, so the resumed run's trials 3 and 4 do not overwrite 0 and 1."""
+    proc, sweep = toy("fixed", "hydra.sweeper.n_trials=3")
+    assert proc.returncode == 0, proc.stderr
+    first = {d.name: (d / "params.txt").read_text() for d in job_dirs(sweep)}
+    proc, again = toy("fixed", "hydra.sweeper.n_trials=5")
+    assert proc.returncode == 0, proc.stderr and again == sweep
+    trials = load(toy.storage).trials
+    assert [d.name for d in job_dirs(sweep)] == ["0", "1", "2", "3", "4"]
+    for t in trials:
+        assert t.user_attrs["output_dir"] == str(sweep / str(t.number))
+        assert folder_params(t) == f"{t.params['x']!r} {t.params['kind']}"
+    assert {d.name: (d / "params.txt").read_text() for d in job_dirs(sweep)[:3]} == first
+    # a folder that another study left there is never reused: the trial fails, nothing is overwritten
+    proc, _ = toy("fixed", "hydra.sweeper.n_trials=1", "hydra.sweeper.study_name=other")
+    assert proc.returncode != 0 and "give each study its own hydra.sweep.dir" in proc.stderr
+    assert (sweep / "0" / "params.txt").read_text() == first["0"]
+
+
+def test_nan_or_raising_trials_are_failed_and_never_best(toy):
+    """A job returning NaN and a job raising (as drumtx.train does on a non-finite loss) are FAIL
+    trials with their reason, never the best trial, and not retried (they would fail again)."""
+    import yaml
+
+    proc, sweep = toy(
+        "nan", "hydra.sweeper.n_trials=2", "hydra.sweeper.max_failure_rate=1.0", "nan_job=0", "fail_job=1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    trials = load(toy.storage).trials
+    assert [t.state for t in trials] == [
+        TrialState.FAIL,
+        TrialState.FAIL,
+        TrialState.COMPLETE,
+        TrialState.COMPLETE,
+    ]
+    assert "non-finite" in trials[0].user_attrs["fail_reason"]
+    assert "deliberate crash" in trials[1].user_attrs["fail_reason"]
+    assert all("retry_of" not in t.user_attrs for t in trials)
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["best_trial"]["number"] in (2, 3) and results["n_failed"] == 2
+    assert results["best_value"] == pytest.approx(max(t.value for t in trials[2:]))
+
+
+# nothing listens on port 1; psycopg2 is not drumtx's driver (drumtx[sweep] installs psycopg 3)
+BAD_STORAGES = {
+    "server-down": ("postgresql+psycopg://drumtx:s3cret@127.0.0.1:1/drumtx", "cannot connect"),
+    "bad-url": ("not a url", "not a database URL"),
+    "driver-missing": (
+        "postgresql+psycopg2://drumtx:s3cret@127.0.0.1:1/drumtx",
+        "driver not installed (psycopg2)",
+    ),
+    "unknown-kind": ("nosuchdb://localhost/x", "unknown database kind"),
+}
+
+
+@pytest.mark.parametrize(("storage", "says"), list(BAD_STORAGES.values()), ids=list(BAD_STORAGES))
+def test_a_storage_that_cannot_be_opened_is_one_line_and_exit_2(toy, storage, says):
+    if "psycopg2" in storage and importlib.util.find_spec("psycopg2") is not None:
+        pytest.skip("psycopg2 is installed here")
+    proc, sweep = toy("bad", f"hydra.sweeper.storage={storage}")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and "sweep storage" in lines[0], proc.stderr
+    assert "s3cret" not in proc.stderr + proc.stdout  # the password is never printed
+    assert not sweep.exists()  # nothing started
 
 
 # --------------------------------------------------------------------------- real training

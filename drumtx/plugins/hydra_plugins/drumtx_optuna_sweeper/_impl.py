@@ -13,7 +13,9 @@ import logging
 import math
 import os
 import socket
+import sys
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -132,6 +134,106 @@ def redact(storage: Any) -> str:
         return storage.split("@")[-1]
 
 
+class StorageError(RuntimeError):
+    """The study's storage cannot be opened (bad URL, missing driver, server down); one line."""
+
+
+def retry_callback(max_retry: int) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+    """Optuna's callback that queues a failed trial again with the same parameters, at most
+    ``max_retry`` times over its retries (None for 0). Named RetryHeartbeatStaleTrialCallback
+    since Optuna 4.9, RetryFailedTrialCallback before."""
+    if max_retry <= 0:
+        return None
+    cls = (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return cls(max_retry=max_retry)
+
+
+def open_storage(
+    url: str,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    stale_trial_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> optuna.storages.RDBStorage:
+    """Connect to an RDB storage (creating Optuna's tables on first use).
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:///multirun/optuna.db`` or
+            ``postgresql+psycopg://user:password@host:5432/db`` (psycopg 3, ``drumtx[sweep]``).
+        heartbeat_interval: seconds between heartbeats of running trials (None: no heartbeats).
+        grace_period: seconds without a heartbeat after which a running trial is failed.
+        stale_trial_callback: called with each trial failed for a stopped heartbeat (e.g.
+            :func:`retry_callback`).
+
+    Returns:
+        The storage, connected.
+
+    Raises:
+        StorageError: one line naming the storage (password hidden) and what to do, for a URL
+            SQLAlchemy cannot parse, a driver that is not installed, or a server that cannot be
+            reached or refuses the login.
+    """
+    import sqlalchemy.exc
+
+    kwargs: dict[str, Any] = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period}
+    if heartbeat_interval and stale_trial_callback is not None:
+        import inspect  # the argument is named heartbeat_stale_trial_callback since Optuna 4.9
+
+        params = inspect.signature(optuna.storages.RDBStorage).parameters
+        name = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback" in params
+            else "failed_trial_callback"
+        )
+        kwargs[name] = stale_trial_callback
+    engine: dict[str, Any] = {"pool_pre_ping": True}  # a connection idle through a long trial may be gone
+    if url.startswith("postgresql"):
+        engine["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails in 10 s, not minutes
+    where = f"sweep storage {redact(url)}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, **kwargs)
+    except sqlalchemy.exc.NoSuchModuleError as e:  # before ArgumentError, its base class
+        raise StorageError(
+            f"{where}: unknown database kind ({_one_line(e)}); use postgresql+psycopg:// or sqlite:///"
+        ) from None
+    except sqlalchemy.exc.ArgumentError as e:
+        raise StorageError(
+            f"{where}: not a database URL ({_one_line(e)}); write e.g. "
+            "postgresql+psycopg://user:password@host:5432/db or sqlite:///multirun/optuna.db"
+        ) from None
+    except ImportError as e:
+        cause = e.__cause__ or e
+        missing = getattr(cause, "name", None) or _one_line(cause)
+        hint = (
+            "the PostgreSQL driver drumtx uses is psycopg 3: write postgresql+psycopg://... and "
+            "pip install 'drumtx[sweep]'"
+            if url.startswith("postgresql")
+            else "install the database driver this URL names"
+        )
+        raise StorageError(f"{where}: database driver not installed ({missing}); {hint}") from None
+    except sqlalchemy.exc.OperationalError as e:
+        raise StorageError(
+            f"{where}: cannot connect ({_one_line(getattr(e, 'orig', None) or e)}); is the server "
+            "running and are host, port, user, password and database right? (make sweep-db starts a local one)"
+        ) from None
+
+
+def heartbeat_interval_of(storage: Any) -> int | None:
+    """Heartbeat interval of a storage in seconds, or None where it keeps no heartbeats."""
+    get = getattr(storage, "get_heartbeat_interval", None)
+    return get() if callable(get) else None
+
+
+def _one_line(e: BaseException | str) -> str:
+    return " ".join(str(e).split())[:300]
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -161,6 +263,7 @@ class OptunaSweeperImpl(Sweeper):
         grace_period: int | None,
         group_env_var: str | None,
         enqueue_trials: Any = None,
+        retry_killed_trials: int = 1,
     ) -> None:
         if not 0.0 <= max_failure_rate <= 1.0:
             raise ValueError(f"hydra.sweeper.max_failure_rate must be within [0, 1], got {max_failure_rate}")
@@ -181,8 +284,12 @@ class OptunaSweeperImpl(Sweeper):
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.group_env_var = group_env_var
+        if retry_killed_trials < 0:
+            raise ValueError(f"hydra.sweeper.retry_killed_trials must be >= 0, got {retry_killed_trials}")
+        self.retry_killed_trials = int(retry_killed_trials)
         self.enqueue_trials = [
-            OmegaConf.to_container(p) if isinstance(p, DictConfig) else dict(p) for p in (enqueue_trials or [])
+            OmegaConf.to_container(p) if isinstance(p, DictConfig) else dict(p)
+            for p in (enqueue_trials or [])
         ]
         self.job_idx = 0
         self.config: DictConfig | None = None
@@ -244,30 +351,64 @@ class OptunaSweeperImpl(Sweeper):
             db = storage[len("sqlite:///") :].split("?")[0]
             if db and db != ":memory:":
                 Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(storage, str) and self.heartbeat_interval:
-            return optuna.storages.RDBStorage(
-                storage, heartbeat_interval=int(self.heartbeat_interval), grace_period=self.grace_period
+        if isinstance(storage, str):
+            interval = int(self.heartbeat_interval) if self.heartbeat_interval else None
+            return open_storage(
+                storage,
+                interval,
+                self.grace_period if interval else None,
+                retry_callback(self.retry_killed_trials),
             )
         return storage
 
     def _fail_orphans(self, study: optuna.Study) -> None:
         """Mark failed the running trials whose worker is gone, so that they stop counting as running:
         by heartbeat (any machine, after the grace period) and, at once, those whose sweeper
-        process on this machine no longer exists (a killed sweep that is being resumed)."""
+        process on this machine no longer exists (a killed sweep that is being resumed). Each is
+        queued again with its parameters, up to ``retry_killed_trials`` times, by the storage's
+        retry callback (the worker whose update failed the trial runs it, so no two queue it)."""
+        running = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
+        storage = study._storage
+        after = {t.number: t for t in study.get_trials(deepcopy=False)}
+        for n, t in running.items():
+            if after[n].state == TrialState.FAIL:
+                owner = t.user_attrs.get(WORKER_ATTR, "?")
+                log.warning(
+                    f"Trial {n} (worker {owner}) sent no heartbeat for the grace period: marked failed"
+                    + self._retry_note(study, n)
+                )
         host = socket.gethostname()
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = str(t.user_attrs.get(WORKER_ATTR, ""))
             h, _, pid = owner.rpartition(":")
             if h != host or not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
                 continue
-            with contextlib.suppress(Exception):
-                study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-                log.warning(
-                    f"Trial {t.number} was left running by a stopped sweep (pid {pid}): marked failed"
-                )
+            try:
+                # True only for the one worker whose update finished it (as in fail_stale_trials)
+                failed_here = storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                failed_here = False
+            if not failed_here:
+                continue
+            callback = retry_callback(self.retry_killed_trials)
+            if callback is not None:
+                callback(study, storage.get_trial(t._trial_id))
+            log.warning(
+                f"Trial {t.number} was left running by a stopped sweep (pid {pid}): marked failed"
+                + self._retry_note(study, t.number)
+            )
+
+    @staticmethod
+    def _retry_note(study: optuna.Study, number: int) -> str:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            if t.system_attrs.get("failed_trial") is not None and number in (
+                t.system_attrs.get("retry_history") or []
+            ):
+                return "; its parameters are queued to run again"
+        return ""
 
     @contextlib.contextmanager
     def _heartbeat(self, storage: Any, trials: list[Trial]) -> Iterator[None]:
@@ -303,6 +444,27 @@ class OptunaSweeperImpl(Sweeper):
             # Optuna warns that heartbeats are meant for Study.optimize; _heartbeat does them here.
             warnings.filterwarnings("ignore", message="Heartbeat of storage")
             trial = study.ask(fixed_distributions=dists)
+        storage = study._storage
+        if heartbeat_interval_of(storage):
+            # at once: a worker killed before its first beat must not leave the trial running forever
+            with contextlib.suppress(Exception):
+                storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+        # The trial's folder is named by its number, unique in the study: never reused by a
+        # resumed sweep or another worker sharing hydra.sweep.dir (Hydra's job.num restarts at 0).
+        out_dir = self.sweep_dir / str(trial.number)
+        trial.set_user_attr("output_dir", str(out_dir))
+        if out_dir.exists():
+            study.tell(trial, state=TrialState.FAIL)
+            raise FileExistsError(
+                f"{out_dir} exists but study {study.study_name!r} has not run trial {trial.number} there "
+                "(another study's folder?): give each study its own hydra.sweep.dir"
+            )
+        # set by Optuna's retry callback on the copy of a killed trial (see _fail_orphans)
+        retried = storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
+        if retried is not None:
+            trial.set_user_attr("retry_of", retried)
+            log.info(f"Trial {trial.number} runs the parameters of killed trial {retried} again")
         if self.custom_search_space is not None:
             assert self.config is not None
             self.custom_search_space(self.config, trial)
@@ -311,8 +473,7 @@ class OptunaSweeperImpl(Sweeper):
             raise ValueError(f"Parameters both fixed and searched: {sorted(overlap)}")
         overrides = [f"{k}={override_value(v)}" for k, v in trial.params.items()] + list(fixed.values())
         trial.set_user_attr("overrides", overrides)
-        trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
-        job_overrides = list(overrides)
+        job_overrides = [*overrides, f"hydra.sweep.subdir={trial.number}"]
         if self.group_env_var and self.group_env_var not in os.environ:
             # Every trial's W&B run joins a group named after the study.
             job_overrides.append(
@@ -354,7 +515,12 @@ class OptunaSweeperImpl(Sweeper):
                 log.info(f"Grid sampler: {size} points, so n_trials {self.n_trials} -> {size}")
                 self.n_trials = size
 
-        storage = self._storage()
+        try:
+            storage = self._storage()
+        except StorageError as e:
+            # before any trial or folder: one line and exit 2, like drumtx's other bad-input errors
+            print(f"drumtx sweeper: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
         study = optuna.create_study(
             study_name=self.study_name,
             storage=storage,
@@ -386,6 +552,9 @@ class OptunaSweeperImpl(Sweeper):
         all_returns: list[Sequence[JobReturn]] = []
         failures: list[str] = []
         planned: int | None = None
+        launched = 0
+        waiting = False
+        interval = heartbeat_interval_of(storage)
         try:
             while True:
                 self._fail_orphans(study)
@@ -401,18 +570,32 @@ class OptunaSweeperImpl(Sweeper):
                         f"{n_running} running elsewhere; n_trials={self.n_trials}: running {planned} more"
                     )
                 if to_go <= 0:
+                    if n_running and interval:
+                        # Trials of other workers: stay until they finish, or run a dead one's retry
+                        # once its heartbeat lapses, so that the study ends complete.
+                        if not waiting:
+                            log.info(
+                                f"Waiting for {n_running} trial(s) running in other workers (a dead "
+                                f"worker's trial fails after {storage.grace_period or 2 * interval} s "
+                                "without a heartbeat and is rerun here)"
+                            )
+                        waiting = True
+                        time.sleep(min(interval, 10))
+                        continue
                     break
+                waiting = False
                 batch = [self._ask(study, dists, fixed) for _ in range(min(self.n_jobs, to_go))]
                 asked = [t for t, _ in batch]
                 with self._heartbeat(storage, asked):
                     returns = self.launcher.launch([o for _, o in batch], initial_job_idx=self.job_idx)
                 self.job_idx += len(returns)
+                launched += len(returns)
                 all_returns.append(returns)
                 for trial, ret in zip(asked, returns, strict=True):
                     error = self._tell(study, trial, ret, len(directions))
                     if error is not None:
                         failures.append(error)
-                if len(failures) > self.max_failure_rate * planned:
+                if len(failures) > self.max_failure_rate * max(planned, launched):
                     raise RuntimeError(
                         f"{len(failures)} of {planned} planned trials failed, over max_failure_rate="
                         f"{self.max_failure_rate}; last: {failures[-1]}"
@@ -431,10 +614,14 @@ class OptunaSweeperImpl(Sweeper):
             reason = f"{type(e).__name__}: {e}"
             with contextlib.suppress(Exception):
                 trial.set_user_attr("fail_reason", reason[:1000])
-            study.tell(trial, state=TrialState.FAIL)
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
             detail = "".join(traceback.format_exception(e)) if e.__traceback__ is not None else ""
             log.warning(f"Trial {trial.number} failed, recorded as FAIL ({reason})\n{detail}".rstrip())
             return f"trial {trial.number}: {reason}"
+        if study._storage.get_trial(trial._trial_id).state.is_finished():
+            # another worker failed it meanwhile (no heartbeat for grace_period: raise it)
+            log.warning(f"Trial {trial.number} finished ({values}) after it had been marked failed")
+            return None
         try:
             study.tell(trial, values)
         except RuntimeError as e:
@@ -463,7 +650,12 @@ class OptunaSweeperImpl(Sweeper):
         }
 
         def describe(t: FrozenTrial) -> dict[str, Any]:
-            return {"number": t.number, "params": t.params, "overrides": t.user_attrs.get("overrides", [])}
+            return {
+                "number": t.number,
+                "params": t.params,
+                "overrides": t.user_attrs.get("overrides", []),
+                "output_dir": t.user_attrs.get("output_dir"),
+            }
 
         if not complete:
             log.error(f"Study {study.study_name}: no complete trial yet")

@@ -33,8 +33,10 @@ class OptunaSweeperConf:
     direction: Any = "minimize"
 
     # Where the study lives: null (in memory, gone when the sweep ends), an RDB URL such as
-    # sqlite:///multirun/optuna.db or postgresql://user@host/db (shared by every worker that
-    # names the same study; a rerun resumes it), or an Optuna storage object via `_target_`.
+    # sqlite:///multirun/optuna.db or postgresql+psycopg://user:password@host:5432/db (psycopg 3,
+    # pip install 'drumtx[sweep]'; shared by every worker that names the same study; a rerun
+    # resumes it), or an Optuna storage object via `_target_`. A URL that cannot be opened stops
+    # the sweep before any trial with one line and exit code 2.
     storage: Any = None
 
     # Name of the study inside the storage; required to resume or share one.
@@ -78,6 +80,13 @@ class OptunaSweeperConf:
     # killed worker's trial does not count as running forever. null disables heartbeats.
     heartbeat_interval: int | None = 60
     grace_period: int | None = None
+
+    # Times a killed trial's parameters are run again (0: never): a trial whose worker died
+    # (no heartbeat for the grace period, or its sweep process on this machine is gone) is
+    # marked failed and queued once more with the same parameters, as a new trial with its own
+    # number and folder (user attribute retry_of = the killed trial). A trial that raised (a
+    # crash, NaN loss) is not retried: it would fail again.
+    retry_killed_trials: int = 1
 
     # Environment variable set in every trial job to the study name, so that each trial's
     # W&B run lands in a group named after the study (null: leave the environment alone; a

@@ -29,6 +29,7 @@ class OptunaSweeper(Sweeper):
         grace_period: int | None = None,
         group_env_var: str | None = "WANDB_RUN_GROUP",
         enqueue_trials: Any = None,
+        retry_killed_trials: int = 1,
     ) -> None:
         from ._impl import OptunaSweeperImpl
 
@@ -47,6 +48,7 @@ class OptunaSweeper(Sweeper):
             grace_period=grace_period,
             group_env_var=group_env_var,
             enqueue_trials=enqueue_trials,
+            retry_killed_trials=retry_killed_trials,
         )
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
