@@ -19,7 +19,7 @@ from drumtx.synth.render import KitRenderer, Note, snap_notes
 from drumtx.vocab import NOTE_MAPS
 
 KITS = load_kits()
-AVAILABLE = [k for k in KITS.values() if k.available and not k.sampled]
+AVAILABLE = [k for k in KITS.values() if k.available]
 
 # Notes of different default classes that a kit must not play with (nearly) the same sound.
 DISTINCT = [(42, 46), (51, 53), (38, 40), (48, 45), (45, 43), (48, 43), (49, 51), (42, 51), (36, 43)]

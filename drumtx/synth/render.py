@@ -1,4 +1,5 @@
-"""Play drum notes through a sound-font kit with FluidSynth (the pyfluidsynth binding).
+"""Play drum notes through a sound-font kit with FluidSynth (the pyfluidsynth binding), or
+through a sampled kit (Hydrogen, SFZ) with :mod:`drumtx.synth.sampled`.
 
 Timing is exact by construction: FluidSynth applies note events at the start of its
 64-sample blocks, so note times are first snapped to that grid (:func:`snap_notes`,
@@ -126,6 +127,7 @@ class KitRenderer:
         self.polyphony = int(polyphony)
         self._synths: dict[str, tuple[object, int]] = {}
         self._write = None
+        self._player = None  # the sample player for sampled kits, made on first use
 
     def _synth(self, soundfont: Path):
         key = str(soundfont)
@@ -213,9 +215,21 @@ class KitRenderer:
                 synth.pitch_bend(chan, int(round(semis / 12 * 8191)))
         return synth, channel_of
 
+    @property
+    def player(self):
+        """The :class:`drumtx.synth.sampled.SamplePlayer` that plays sampled kits."""
+        if self._player is None:
+            from drumtx.synth.sampled import SamplePlayer
+
+            self._player = SamplePlayer(self.sample_rate, tail_s=self.tail_s)
+        return self._player
+
     def render(self, kit: Kit, notes: Sequence[Note], duration: float | None = None,
-               velocity_curve: float = 1.0) -> np.ndarray:
+               velocity_curve: float = 1.0, seed=None) -> np.ndarray:
         """Mono float32 audio at ``sample_rate`` of the snapped ``notes`` played on ``kit``.
+
+        Sampled kits (``kit.format`` hydrogen or sfz) are played by :attr:`player` (with
+        ``seed`` for its layer jitter and alternates); sound-font kits by FluidSynth.
 
         Notes are held ``hold_s`` (drum modules ignore short note-offs) and the audio lasts
         ``duration`` seconds, or until ``tail_s`` after the last note. ``velocity_curve`` is a
@@ -223,6 +237,8 @@ class KitRenderer:
         below 1 lifts soft notes (General MIDI fonts make a velocity-20 ghost note ~35 dB
         quieter than an accent, far softer than on a real kit). The notes keep their velocity.
         """
+        if kit.sampled:
+            return self.player.render(kit, notes, duration=duration, velocity_curve=velocity_curve, seed=seed)
         synth, channel_of = self._prepare(kit)
         rate = self.render_rate
         strikes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (chan, key) -> (on, hold, vel)
