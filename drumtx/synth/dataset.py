@@ -5,6 +5,13 @@ files are written atomically (temporary name, then ``os.replace``), so an interr
 build leaves only whole tracks; a rerun skips every track whose audio and MIDI exist and
 writes the csv at the end from what is on disk. A ``synth_recipe.yaml`` fingerprint
 stops a rerun from mixing two different recipes in one folder.
+
+Two chains turn a kit render into a track: ``variety`` (:mod:`drumtx.synth.effects`, the
+older recipes, kept byte-identical) or ``production`` (:mod:`drumtx.synth.production`), which
+may add ``accompaniment`` (:mod:`drumtx.synth.accompaniment`): a share of tracks gets
+generated music under the drums, some tracks are music alone (their MIDI has no notes: an
+empty target), and every test-only-kit track gets a twin with held-out music. The labels are
+always the drum notes alone.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from drumtx.atomic import atomic_output, atomic_write_text
-from drumtx.synth import effects
+from drumtx.synth import accompaniment as acc
+from drumtx.synth import effects, production
 from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, select_kits
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.synth.sources import Performance, SourceError, stable_hash
@@ -34,6 +42,12 @@ log = logging.getLogger(__name__)
 
 EGMD_COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "duration",
                 "split", "midi_filename", "audio_filename", "kit_name")
+#: Extra csv columns of recipes with a production chain: per track, the chain drawn and the
+#: accompaniment (seed, sound font, ``role:program/style`` per part, drums re music in dB RMS).
+SONG_COLUMNS = ("production", "accompaniment_seed", "accompaniment_font", "accompaniment_programs",
+                "drum_to_music_db")
+#: kit_name suffix of tracks with accompaniment; ``none`` is the kit of a music-only track.
+MUSIC_SUFFIX, NO_KIT = "+music", "none"
 RECIPE_FILE = "synth_recipe.yaml"
 AUDIO_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 
@@ -59,19 +73,37 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class Track:
-    """One performance played on one kit: one csv row, one audio file, one MIDI file."""
+    """One performance played on one kit: one csv row, one audio file, one MIDI file.
+
+    ``music``: generated accompaniment under the drums; ``drums=False`` (kit ``none``): the
+    accompaniment alone, on the performance's grid, with an empty MIDI file.
+    """
 
     perf: Performance
     kit: str
-    unseen: bool  # a test-only kit
+    unseen: bool  # a test-only kit (with music: held-out music)
+    music: bool = False
+    drums: bool = True
 
     @property
     def audio(self) -> str:  # relative to the dataset root; also the track key
-        return f"{self.perf.stem}_{self.kit}"
+        if not self.drums:
+            return f"{self.perf.stem}_music_only"
+        return f"{self.perf.stem}_{self.kit}" + ("_music" if self.music else "")
 
     @property
     def seed(self) -> list[int]:
         return [stable_hash(self.audio)]
+
+    @property
+    def music_seed(self) -> int:
+        """The accompaniment's seed (the csv's ``accompaniment_seed``)."""
+        return stable_hash(self.audio + "#music") % 2**31
+
+    @property
+    def kit_name(self) -> str:
+        """The csv ``kit_name``: ``[unseen:]<kit>[+music]``, ``none+music`` for music alone."""
+        return csv_kit_name((self.kit if self.drums else NO_KIT) + (MUSIC_SUFFIX if self.music else ""), self.unseen)
 
 
 @dataclass
@@ -91,6 +123,8 @@ class Recipe:
     kits_dir: Path
     raw: dict = field(default_factory=dict)  # the plain config, for the fingerprint
     missing_kits: list[str] = field(default_factory=list)
+    production: production.ProductionConfig | None = None  # None: the older ``variety`` chain
+    accompaniment: acc.AccompanimentConfig | None = None
 
     def fingerprint(self) -> str:
         blob = {"recipe": {k: v for k, v in self.raw.items() if k not in ("workers",)},
@@ -147,6 +181,23 @@ def parse_recipe(data_cfg) -> Recipe:
             raise SynthError(f"data.synth.sources.{name}: {exc}") from None
     if not sources:
         raise SynthError("data.synth.sources is empty")
+    prod_cfg = acc_cfg = None
+    if syn.get("production") is not None:
+        if syn.get("variety") is not None:
+            raise SynthError("data.synth: set either variety (the older effects chain) or production, not both "
+                             "(variety=null)")
+        try:
+            prod_cfg = production.ProductionConfig.from_config(syn["production"])
+            if syn.get("accompaniment") is not None:
+                acc_cfg = acc.AccompanimentConfig.from_config(syn["accompaniment"])
+                for held_out in (False, True):
+                    if not acc_cfg.fonts(held_out):
+                        raise SynthError(f"data.synth.accompaniment.{'test_' if held_out else ''}soundfonts: none of "
+                                         f"{acc_cfg.test_soundfonts if held_out else acc_cfg.soundfonts} is installed")
+        except (production.ProductionError, acc.AccompanimentError) as exc:
+            raise SynthError(str(exc)) from None
+    elif syn.get("accompaniment") is not None:
+        raise SynthError("data.synth.accompaniment needs a data.synth.production chain")
     return Recipe(
         root=Path(data["root"]).expanduser(),
         csv_name=data.get("csv") or "e-gmd-v1.0.0.csv",
@@ -161,12 +212,19 @@ def parse_recipe(data_cfg) -> Recipe:
         kits_dir=kits_dir,
         raw=syn,
         missing_kits=missing_train + missing_test,
+        production=prod_cfg,
+        accompaniment=acc_cfg,
     )
 
 
 def plan(recipe: Recipe) -> list[Track]:
     """Every track of the recipe: each performance on ``copies`` training kits, and each
-    test performance also on ``unseen_copies`` test-only kits. Deterministic in the seed."""
+    test performance also on ``unseen_copies`` test-only kits. Deterministic in the seed.
+
+    With ``accompaniment``: a training-kit track gets music with probability ``prob``; each
+    test-only-kit track gets a twin with held-out music (``test_twins``); a performance gets a
+    music-only track with probability ``music_only_prob`` (held-out music in the test split).
+    These draws use a stream of their own, so the kit choices match the recipe without music."""
     tracks: list[Track] = []
     seen_ids: dict[str, str] = {}
     for name, source in recipe.sources.items():
@@ -181,13 +239,20 @@ def plan(recipe: Recipe) -> list[Track]:
             rng = np.random.default_rng([recipe.seed, stable_hash(perf.id)])
             lo, hi = recipe.copies.get(perf.split, recipe.copies["train"])
             n = min(int(rng.integers(lo, hi + 1)), len(recipe.train_kits))
+            music = recipe.accompaniment
+            mrng = np.random.default_rng([recipe.seed, stable_hash(perf.id), 5])
             for i in rng.choice(len(recipe.train_kits), size=n, replace=False):
-                tracks.append(Track(perf, recipe.train_kits[int(i)].name, False))
+                with_music = music is not None and bool(mrng.random() < music.prob)
+                tracks.append(Track(perf, recipe.train_kits[int(i)].name, False, music=with_music))
             if perf.split == "test" and recipe.test_kits:
                 lo, hi = recipe.unseen_copies
                 n = min(int(rng.integers(lo, hi + 1)), len(recipe.test_kits))
                 for i in rng.choice(len(recipe.test_kits), size=n, replace=False):
                     tracks.append(Track(perf, recipe.test_kits[int(i)].name, True))
+                    if music is not None and music.test_twins:
+                        tracks.append(Track(perf, recipe.test_kits[int(i)].name, True, music=True))
+            if music is not None and mrng.random() < music.music_only_prob:
+                tracks.append(Track(perf, NO_KIT, perf.split == "test", music=True, drums=False))
     return tracks
 
 
@@ -195,15 +260,56 @@ def plan(recipe: Recipe) -> list[Track]:
 _WORKER: dict = {}
 
 
-def _init_worker(kits_dir: str, render: RenderSettings) -> None:
+def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None = None) -> None:
     """Per process: the kit tables and one renderer (sound fonts load on first use)."""
     _WORKER["kits"] = load_kits(kits_dir)
     _WORKER["renderer"] = KitRenderer(render.render_rate, render.sample_rate, render.hold_s, render.tail_s)
     _WORKER["render"] = render
+    _WORKER["music"] = acc.MusicRenderer(music_rate, render.sample_rate) if music_rate else None
 
 
-def render_track(track: Track, root: str, variety: effects.VarietyConfig) -> tuple[str, float, str | None, dict]:
-    """Render one track into ``root``. Returns (audio path, seconds, error line or None, dropped notes)."""
+def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float) -> np.ndarray:
+    """Mono drum audio of ``notes`` on ``kit`` at the output rate (the kit's renderer)."""
+    return _WORKER["renderer"].render(kit, notes, velocity_curve=velocity_curve)
+
+
+def production_params(track: Track, cfg: production.ProductionConfig) -> dict:
+    """The track's production chain (a pure function of the track: the csv re-draws it)."""
+    return production.draw(cfg, np.random.default_rng([*track.seed, 1]))
+
+
+def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
+    """The track's accompaniment plan (held-out music for test-only-kit and test music-only tracks)."""
+    return acc.draw(track.music_seed, cfg, test=track.unseen)
+
+
+def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: production.ProductionConfig,
+                music_cfg: acc.AccompanimentConfig | None) -> np.ndarray:
+    """Drums (unless music-only) through the drum bus, mixed with the accompaniment, mastered."""
+    params = production_params(track, prod)
+    sr = settings.sample_rate
+    seconds = max(n.start for n in notes) + settings.tail_s
+    drums = music = None
+    if track.drums:
+        drums = _drum_audio(_WORKER["kits"][track.kit], notes, params["velocity_curve"])
+        drums = production.drum_bus(drums, sr, params, max_order=prod.max_order)
+        seconds = drums.size / sr
+    level = 0.0
+    if track.music:
+        arr = arrangement(track, music_cfg)
+        arr = acc.arrange(arr, notes, track.perf.bpm, track.perf.time_signature, seconds, music_cfg)
+        music = _WORKER["music"].render(arr, seconds)
+        level = arr.drum_to_music_db
+    mixed = production.mix(drums, music, level)
+    return production.master(mixed, sr, params)
+
+
+def render_track(track: Track, root: str, variety: effects.VarietyConfig,
+                 prod: production.ProductionConfig | None = None,
+                 music_cfg: acc.AccompanimentConfig | None = None) -> tuple[str, float, str | None, dict]:
+    """Render one track into ``root``. Returns (audio path, seconds, error line or None, dropped notes).
+
+    ``prod`` set: the production chain (and ``music_cfg`` the accompaniment); else ``variety``."""
     import soundfile as sf
 
     audio_rel = track.audio + "." + _WORKER["render"].format
@@ -213,11 +319,16 @@ def render_track(track: Track, root: str, variety: effects.VarietyConfig) -> tup
             raise ValueError("no drum notes in the Roland TD-17 map")
         settings: RenderSettings = _WORKER["render"]
         notes = snap_notes(notes, settings.render_rate)
-        rng = np.random.default_rng(track.seed)
-        params = effects.draw(variety, rng)
-        kit = _WORKER["kits"][track.kit]
-        audio = _WORKER["renderer"].render(kit, notes, velocity_curve=params["velocity_curve"])
-        audio = effects.apply(audio, settings.sample_rate, params)
+        if prod is not None:
+            audio = _song_audio(track, notes, settings, prod, music_cfg)
+            if not track.drums:
+                notes, dropped = [], Counter()  # music alone: the target is empty
+        else:
+            rng = np.random.default_rng(track.seed)
+            params = effects.draw(variety, rng)
+            kit = _WORKER["kits"][track.kit]
+            audio = _drum_audio(kit, notes, params["velocity_curve"])
+            audio = effects.apply(audio, settings.sample_rate, params)
         if not np.all(np.isfinite(audio)):
             raise ValueError("rendered audio is not finite")
         out_audio = Path(root) / audio_rel
@@ -233,7 +344,7 @@ def render_track(track: Track, root: str, variety: effects.VarietyConfig) -> tup
         return audio_rel, audio.size / settings.sample_rate, None, dict(dropped)
     except Exception as exc:  # one bad performance must not stop the batch
         src = track.perf.midi or track.perf.id
-        return audio_rel, 0.0, f"{src} (kit {track.kit}): {type(exc).__name__}: {exc}", {}
+        return audio_rel, 0.0, f"{src} (kit {track.kit_name}): {type(exc).__name__}: {exc}", {}
 
 
 def _done(root: Path, track: Track, fmt: str) -> bool:
@@ -260,6 +371,7 @@ def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float
 
     fmt = recipe.render.format
     rows, seconds = [], 0.0
+    songs = recipe.production is not None
     for t in tracks:
         if not _done(recipe.root, t, fmt):
             continue
@@ -275,15 +387,28 @@ def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float
             "drummer": p.drummer, "session": p.session, "id": p.id, "style": p.style,
             "bpm": int(p.bpm) if float(p.bpm).is_integer() else p.bpm, "beat_type": p.beat_type,
             "time_signature": p.time_signature, "duration": f"{duration:.6f}", "split": p.split,
-            "midi_filename": f"{t.audio}.midi", "audio_filename": audio, "kit_name": csv_kit_name(t.kit, t.unseen),
+            "midi_filename": f"{t.audio}.midi", "audio_filename": audio, "kit_name": t.kit_name,
         })
+        if songs:
+            rows[-1].update(_song_columns(recipe, t))
     rows.sort(key=lambda r: (r["split"], r["id"], r["kit_name"]))
     path = recipe.root / recipe.csv_name
     with atomic_output(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=EGMD_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=EGMD_COLUMNS + (SONG_COLUMNS if songs else ()))
         writer.writeheader()
         writer.writerows(rows)
     return path, len(rows), seconds / 3600
+
+
+def _song_columns(recipe: Recipe, t: Track) -> dict:
+    row = {"production": production.summary(production_params(t, recipe.production)), "accompaniment_seed": "",
+           "accompaniment_font": "", "accompaniment_programs": "", "drum_to_music_db": ""}
+    if t.music:
+        arr = arrangement(t, recipe.accompaniment)
+        row.update({"accompaniment_seed": t.music_seed, "accompaniment_font": Path(arr.soundfont).name,
+                    "accompaniment_programs": arr.programs,
+                    "drum_to_music_db": f"{arr.drum_to_music_db:.2f}" if t.drums else ""})
+    return row
 
 
 def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
@@ -313,7 +438,22 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
     for font in sorted({str(k.soundfont) for k in kits}):
         names = [k for k in kits if str(k.soundfont) == font]
         lines.append(f"- Kits {', '.join(k.name for k in names)}: sound font {font} ({names[0].licence}).")
+    if recipe.accompaniment is not None:
+        lines += ["", "## Accompaniment and production",
+                  "Tracks whose kit_name ends in `+music` have generated accompaniment (drumtx.synth.accompaniment) "
+                  "under the drums; `none+music` tracks are music alone (empty MIDI: nothing to transcribe). "
+                  "The labels are the drums only. Training music: "
+                  f"{', '.join(recipe.accompaniment.fonts(False))}; held-out music (test-only kits): "
+                  f"{', '.join(recipe.accompaniment.fonts(True))}. The csv columns {', '.join(SONG_COLUMNS)} "
+                  "record each track's production chain and accompaniment."]
+    elif recipe.production is not None:
+        lines += ["", "The csv column `production` records each track's production chain (drumtx.synth.production)."]
     return "\n".join(lines) + "\n"
+
+
+def _worker_args(recipe: Recipe) -> tuple:
+    music_rate = recipe.accompaniment.render_rate if recipe.accompaniment is not None else None
+    return str(recipe.kits_dir), recipe.render, music_rate
 
 
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
@@ -339,8 +479,9 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
 
         # spawn: workers import torch (EQ) and FluidSynth fresh instead of inheriting a forked parent.
         with ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(str(recipe.kits_dir), recipe.render)) as pool:
-            futures = [pool.submit(render_track, t, str(recipe.root), recipe.variety) for t in todo]
+                                 initializer=_init_worker, initargs=_worker_args(recipe)) as pool:
+            futures = [pool.submit(render_track, t, str(recipe.root), recipe.variety, recipe.production,
+                                   recipe.accompaniment) for t in todo]
             bar = tqdm(as_completed(futures), total=len(futures), desc=f"render {recipe.root.name}",
                        unit="track", disable=not progress)
             for fut in bar:
@@ -359,6 +500,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         "speed_x_realtime": round(rendered_s / wall, 1) if wall > 0 and rendered_s else None,
         "workers": int(workers), "splits": dict(Counter(t.perf.split for t in tracks)),
         "unseen_kit_tracks": sum(t.unseen for t in tracks), "missing_kits": recipe.missing_kits,
+        "music_tracks": sum(t.music for t in tracks), "music_only_tracks": sum(not t.drums for t in tracks),
         "dropped_notes": {str(k): v for k, v in sorted(dropped.items())},
     }
     atomic_write_text(recipe.root / "README.md", _readme(recipe, tracks, summary))

@@ -1,0 +1,249 @@
+"""Songs and production: the accompaniment generator, the production chain, the songs recipe.
+
+Labels must stay the drums' own: the accompaniment never reaches a MIDI file, music-only
+tracks have empty targets, and no production stage (room, compressor, limiter, codec) moves
+an onset more than a few ms. Older recipes must render exactly as before.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drumtx.synth import accompaniment as acc
+from drumtx.synth import production as prod
+from drumtx.synth.dataset import SONG_COLUMNS, SynthError, build_dataset, parse_recipe, plan
+from drumtx.synth.generator import GrooveGenerator
+from drumtx.synth.kits import load_kits
+from drumtx.synth.render import Note, read_midi_notes
+
+KITS = load_kits()
+TRAIN = [k for k in ("fluidr3_standard", "musescore_power") if KITS[k].available]
+TEST = [k for k in ("timgm6mb_standard",) if KITS[k].available]
+SR = 24000
+FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # one training music font keeps the tests quick
+fonts_missing = pytest.mark.skipif(len(TRAIN) < 2 or not TEST or not acc.AccompanimentConfig().fonts(True),
+                                   reason="sound fonts not installed")
+
+
+def songs_recipe(root: Path, n: int = 4, **synth) -> dict:
+    base = {
+        "seed": 0, "train_kits": TRAIN, "test_kits": TEST,
+        "copies": {"train": 1, "validation": 1, "test": 1}, "unseen_copies": 1,
+        "sources": {"generated": {"_target_": "drumtx.synth.sources.GeneratorSource", "n": n, "seconds": [3, 4],
+                                  "split": {"validation": 0.25, "test": 0.25}}},
+        "render": {"format": "wav"},
+        "production": {"codec_prob": 0.5},
+        "accompaniment": {"prob": 0.5, "music_only_prob": 1.0, "soundfonts": [FLUID]},
+    }
+    base.update(synth)
+    return {"name": "songs", "format": "egmd", "root": str(root), "csv": "e-gmd-v1.0.0.csv",
+            "note_map": "roland_td17", "synth": base}
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.suffix in (".wav", ".midi", ".flac", ".csv")}
+
+
+# ------------------------------------------------------------------------ production chain
+def bursts(seconds: float = 12.0, every: int = 7001, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Decaying noise bursts (drum-like onsets) and their onset samples."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros(int(seconds * SR), np.float32)
+    onsets = np.arange(6000, x.size - 6000, every)
+    for o in onsets:
+        n = 2400
+        x[o:o + n] += (rng.standard_normal(n) * np.exp(-np.arange(n) / 300)).astype(np.float32)
+    return x, onsets
+
+
+def onset_errors_ms(y: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """Per burst: where the output first reaches 20 % of its local peak, re the true onset (ms)."""
+    out = []
+    for o in onsets:
+        w = np.abs(y[o - 240:o + 600])
+        out.append((int(np.argmax(w > 0.2 * w.max())) - 240) / SR * 1000)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg"])
+def test_every_production_stage_keeps_onsets_on_their_labels(fmt):
+    x, onsets = bursts()
+    every_stage = prod.ProductionConfig(room_prob=1, compress_prob=1, eq_prob=1, highpass_prob=1, saturation_prob=1,
+                                        clip_prob=1, limit_prob=1, codec_prob=1, codecs=[fmt], quiet_prob=0)
+    for seed in range(3):
+        params = prod.draw(every_stage, np.random.default_rng(seed))
+        assert {"room", "compressor", "eq", "drive_db", "clip_db", "limiter", "codec"} <= set(params)
+        y = prod.master(prod.drum_bus(x, SR, params), SR, params)
+        assert y.shape == x.shape and y.dtype == np.float32
+        err = onset_errors_ms(y, onsets)
+        assert np.all(np.abs(err) <= 3.0), (prod.summary(params), err)
+
+
+def test_codec_delay_is_measured_and_removed():
+    x, onsets = bursts(seconds=6.0)
+    up = np.repeat(x, 2)  # 48 kHz stand-in: the lag search itself is what is tested
+    delayed = np.concatenate([np.zeros(1105, np.float32), up])
+    assert prod.codec_lag(up, delayed, 4800) == 1105  # LAME's encoder + decoder delay at 48 kHz
+    y = prod.codec(x, SR, "mp3", 64, 48000)
+    assert np.all(np.abs(onset_errors_ms(y, onsets)) <= 3.0)  # uncompensated: 23 ms late; MP3 pre-echo: ~2 ms early
+
+
+def test_final_level_spans_quiet_and_loud_takes():
+    x, _ = bursts(seconds=3.0)
+    cfg = prod.ProductionConfig(quiet_prob=0.5, codec_prob=0.0)
+    peaks = []
+    for seed in range(40):
+        params = prod.draw(cfg, np.random.default_rng(seed))
+        y = prod.master(x, SR, params)
+        peak_db = 20 * np.log10(np.max(np.abs(y)))
+        assert abs(peak_db - params["peak_db"]) < 0.01
+        peaks.append(peak_db)
+    assert min(peaks) < -20 and max(peaks) > -3 and all(-40 <= p <= 0 for p in peaks)
+
+
+def test_production_config_is_checked():
+    with pytest.raises(prod.ProductionError, match="unknown keys"):
+        prod.ProductionConfig.from_config({"reverb": 1})
+    with pytest.raises(prod.ProductionError, match="room_prob"):
+        prod.ProductionConfig.from_config({"room_prob": 2})
+    with pytest.raises(prod.ProductionError, match="bitrates_kbps"):
+        prod.ProductionConfig.from_config({"bitrates_kbps": [65]})
+    with pytest.raises(prod.ProductionError, match="<= 0 dBFS"):
+        prod.ProductionConfig.from_config({"peak_db": [-3, 3]})
+
+
+# ------------------------------------------------------------------------- accompaniment
+def groove(seconds=16.0, seed=3):
+    return GrooveGenerator().generate([seed], seconds, style="rock", bpm=100).notes
+
+
+def rock_beat(bars: int = 8, bpm: float = 100.0, shift: float = 0.0, seed: int = 0) -> list[Note]:
+    """Kick on 1, 3 and the and of 3, snare on 2 and 4, closed hi-hat 8ths; 5 ms jitter."""
+    rng = np.random.default_rng(seed)
+    beat, out = 60 / bpm, []
+    for b in range(bars):
+        for e in range(8):
+            t = shift + (b * 4 + e / 2) * beat
+            hits = [42] + ([36] if e in (0, 4, 5) else []) + ([38] if e in (2, 6) else [])
+            out += [Note(t + rng.normal(0, 0.005), t + 0.1, p, 100) for p in hits]
+    return sorted(out, key=lambda n: n.start)
+
+
+def test_grid_is_found_from_the_drums():
+    bar = 4 * 60 / 100
+    for shift in (0.0, 0.37, 1.1, 2.0):
+        got = acc.estimate_grid(rock_beat(shift=shift), 100, 4)
+        assert abs(((got - shift + bar / 2) % bar) - bar / 2) < 0.01, (shift, got)
+
+
+def test_arrangement_is_seeded_and_the_bass_locks_to_the_kick():
+    cfg = acc.AccompanimentConfig()
+    if not cfg.fonts(False):
+        pytest.skip("sound fonts not installed")
+    notes = groove()
+    a1 = acc.arrange(acc.draw(7, cfg), notes, 100, "4-4", 17.0, cfg)
+    a2 = acc.arrange(acc.draw(7, cfg), notes, 100, "4-4", 17.0, cfg)
+    assert a1 == a2 and a1 != acc.arrange(acc.draw(8, cfg), notes, 100, "4-4", 17.0, cfg)
+    for part in a1.parts:
+        assert part.notes and all(0 <= n.start < n.end <= 17.0 and 1 <= n.velocity <= 127 for n in part.notes)
+    kicks = np.array([n.start for n in notes if n.pitch == 36])
+    for seed in range(60):  # find a kick-locked bass among the draws
+        arr = acc.draw(seed, cfg)
+        if arr.parts and arr.parts[0].style == "kick":
+            bass = acc.arrange(arr, notes, 100, "4-4", 17.0, cfg).parts[0].notes
+            near = [np.min(np.abs(kicks - n.start)) < 0.03 for n in bass]
+            assert np.mean(near) > 0.9
+            break
+    else:
+        pytest.fail("no kick-locked bass in 60 draws")
+    test_font = acc.draw(7, cfg, test=True).soundfont
+    assert test_font in cfg.fonts(True) and test_font not in cfg.fonts(False)
+
+
+@fonts_missing
+def test_music_renders_deterministically_whatever_came_before():
+    cfg = acc.AccompanimentConfig()
+    notes = groove(6.0)
+    arr = acc.arrange(acc.draw(3, cfg), notes, 100, "4-4", 7.0, cfg)
+    other = acc.arrange(acc.draw(4, cfg), notes, 100, "4-4", 7.0, cfg)
+    fresh = acc.MusicRenderer().render(arr, 7.0)
+    used = acc.MusicRenderer()
+    used.render(other, 7.0)
+    assert fresh.size == 7 * SR and np.max(np.abs(fresh)) > 1e-3
+    assert np.array_equal(used.render(arr, 7.0), fresh)
+
+
+# ------------------------------------------------------------------------ the songs recipe
+@fonts_missing
+def test_songs_labels_are_the_drums_only_and_renders_are_byte_identical(tmp_path):
+    import soundfile as sf
+
+    from drumtx.data.datasets import egmd_index
+    from drumtx.targets import TargetPolicy, read_midi_onsets
+
+    root = tmp_path / "one"
+    summary = build_dataset(songs_recipe(root), workers=1, progress=False)
+    assert summary["failed"] == 0 and summary["music_only_tracks"] == 4 and summary["music_tracks"] > 4
+    with open(root / "e-gmd-v1.0.0.csv", newline="") as f:
+        rows = {r["audio_filename"]: r for r in csv.DictReader(f)}
+    assert set(SONG_COLUMNS) <= set(next(iter(rows.values())))
+    recipe = parse_recipe(songs_recipe(root))
+    by_audio = {t.audio: t for t in plan(recipe)}
+    index = {t.key: t for t in egmd_index("songs", root).tracks}
+    assert len(index) == len(rows)
+    for audio, row in rows.items():
+        track = by_audio[audio.removesuffix(".wav")]
+        notes = read_midi_notes(root / row["midi_filename"])
+        if not track.drums:  # music alone: an empty target, audible music
+            assert row["kit_name"].endswith("none+music") and notes == []
+            assert row["accompaniment_programs"] and np.max(np.abs(sf.read(root / audio)[0])) > 1e-3
+            assert read_midi_onsets(root / row["midi_filename"], "roland_td17", TargetPolicy()) == []
+            continue
+        drums, _ = track.perf.load()
+        assert len(notes) == len(drums)  # the MIDI holds the drums, whatever music was mixed in
+        if track.music:
+            assert row["kit_name"].endswith("+music") and row["accompaniment_seed"] == str(track.music_seed)
+            assert -9.0 <= float(row["drum_to_music_db"]) <= 9.0
+            twin = root / row["midi_filename"].replace("_music.midi", ".midi")
+            if twin.is_file():  # a test-only kit's track and its music twin: the same labels, byte for byte
+                assert twin.read_bytes() == (root / row["midi_filename"]).read_bytes()
+                assert row["kit_name"].startswith("unseen:") and row["accompaniment_font"] == "TimGM6mb.sf2"
+        else:
+            assert row["accompaniment_programs"] == "" and not row["kit_name"].endswith("+music")
+    other = tmp_path / "two"
+    build_dataset(songs_recipe(other), workers=2, progress=False)
+    assert digest(root) == digest(other)
+
+
+def test_songs_recipe_errors(tmp_path):
+    with pytest.raises(SynthError, match="either variety"):
+        parse_recipe(songs_recipe(tmp_path, variety={"eq_prob": 0.0}))
+    with pytest.raises(SynthError, match="needs a data.synth.production"):
+        parse_recipe(songs_recipe(tmp_path, production=None))
+    with pytest.raises(SynthError, match="accompaniment: unknown keys"):
+        parse_recipe(songs_recipe(tmp_path, accompaniment={"drums_db": [0, 1]}))
+    with pytest.raises(SynthError, match="test_soundfonts: none of"):
+        parse_recipe(songs_recipe(tmp_path, accompaniment={"test_soundfonts": ["/nope.sf2"]}))
+
+
+@pytest.mark.skipif(not TRAIN or not TEST, reason="sound fonts not installed")
+def test_an_older_recipe_renders_exactly_as_before(tmp_path):
+    """synth_default / synth_gmd(_dry) keep the ``variety`` chain: a tiny render, every effect
+    on, must hash as it did before the production chain existed (commit 6f49a4f)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_synth_dataset import recipe
+
+    cfg = recipe(tmp_path / "old", n=3)
+    cfg["synth"].update(train_kits=["fluidr3_standard"], test_kits=["timgm6mb_standard"],
+                        variety={"eq_prob": 1.0, "reverb_prob": 1.0})
+    build_dataset(cfg, workers=1, progress=False)
+    media = {k: v for k, v in digest(tmp_path / "old").items() if not k.endswith(".csv")}
+    assert hashlib.sha1(repr(sorted(media.items())).encode()).hexdigest() == "b2415fbb502be7d2205d38a7d126fbcb5be4d4d0"
