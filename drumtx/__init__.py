@@ -9,9 +9,14 @@ from omegaconf import OmegaConf
 
 __version__ = "0.1.0"
 
-#: The checkout (or install prefix) that holds ``conf/`` and ``experiments/``.
+#: The checkout that holds ``experiments/`` (and ``data/`` by default). In an installed wheel this
+#: is site-packages, which has no ``experiments/``: only the repository's recipes need it.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = PROJECT_ROOT / "conf"
+#: The configs. The user-facing copy is the checkout's top-level ``conf/``; ``drumtx/conf`` is a
+#: symlink to it (``../conf``) so that setuptools packs it into the wheel as package data
+#: (``[tool.setuptools.package-data]``). Resolved here, it is the checkout's ``conf/`` in a
+#: checkout or editable install, and ``site-packages/drumtx/conf`` in an installed wheel.
+CONF_DIR = (Path(__file__).resolve().parent / "conf").resolve()
 
 # ${drumtx_path:experiments} -> absolute path inside the project, so that configs (the
 # experiment search path, default data folders) work from any working directory.
@@ -19,3 +24,5 @@ CONF_DIR = PROJECT_ROOT / "conf"
 # resolves where Hydra's runtime config is not set yet (a sweeper's storage URL, say).
 OmegaConf.register_new_resolver("drumtx_cwd", os.getcwd, replace=True)
 OmegaConf.register_new_resolver("drumtx_path", lambda rel=".": str((PROJECT_ROOT / rel).resolve()), replace=True)
+# ${drumtx_conf:kits} -> a folder of the configs (CONF_DIR), in a checkout and an installed wheel alike.
+OmegaConf.register_new_resolver("drumtx_conf", lambda rel=".": str((CONF_DIR / rel).resolve()), replace=True)

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from drumtx import PROJECT_ROOT
+from drumtx.cli import add_version
 
 
 def machine() -> dict:
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m drumtx.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "experiments" / "bench")
     ap.add_argument("--quick", action="store_true", help="shorter timings and a 2-minute file (smoke run)")
+    add_version(ap)
     args = ap.parse_args(argv)
     py = sys.executable
     minutes = "2" if args.quick else "10"

@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
 from drumtx.checkpoint import write_json
+from drumtx.cli import add_version
 from drumtx.models.transcriber import build_transcriber, count_parameters
 from drumtx.targets import HIERARCHY
 
@@ -220,7 +221,7 @@ def print_table(report: dict) -> None:
     Console().print(table)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     ap.add_argument("--encoders", nargs="+", default=["crnn", "crnn_small"])
@@ -234,6 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--precision", default="32", choices=["32", "bf16-mixed"], help="as the trainer's precision"
     )
+    add_version(ap)
     args = ap.parse_args(argv)
     report = benchmark(
         args.encoders,
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out:
         write_json(args.out, report)
         print(f"wrote {args.out}")
-    return report
+    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from drumtx.cli import add_version
+
 PROG = "drumtx.bench_transcribe"
 
 
@@ -167,6 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--audio", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
+    add_version(parser)
     args = parser.parse_args(argv)
     if args.child:
         args.threads = int(args.threads)

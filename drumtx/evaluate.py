@@ -27,12 +27,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from drumtx.checkpoint import PACKAGED_MODEL
+from drumtx.cli import hydra_main
 from drumtx.data.datasets import kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
@@ -469,7 +469,7 @@ def log_results(cfg: DictConfig, result: dict) -> None:
         wandb.finish()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra_main("evaluate")
 def main(cfg: DictConfig) -> None:
     from drumtx.checkpoint import CheckpointError
 

@@ -25,6 +25,7 @@ from drumtx import PROJECT_ROOT
 from drumtx.atomic import atomic_output, atomic_write_text, write_json
 from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
+from drumtx.cli import add_version
 from drumtx.evaluation.report import md_table, pct
 from drumtx.models.transcriber import count_parameters
 
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--command", default=None, help="the training command, as run")
     ap.add_argument("--note", action="append", default=[], help="a limitation or note for the card")
     ap.add_argument("--out", type=Path, default=ASSETS, help="the assets folder")
+    add_version(ap)
     args = ap.parse_args(argv)
 
     try:

@@ -5,21 +5,20 @@
 
 Resumable (finished tracks are reused), parallel (``num_workers`` processes), and a bad file
 is skipped with its reason instead of stopping the run. The datamodule runs the same code
-when ``python -m drumtx.train`` finds tracks missing. Exit status 1 only when no track at
-all is usable.
+when ``python -m drumtx.train`` finds tracks missing. Exit status (:mod:`drumtx.cli`) 1 only when no
+track at all is usable, 2 when the dataset itself is missing or malformed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import drumtx  # noqa: F401  (registers the drumtx_path resolver)
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 
 log = logging.getLogger("drumtx.prepare")
 
@@ -53,15 +52,19 @@ def run(cfg: DictConfig):
     return report, summary
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="prepare")
+@hydra_main("prepare")
 def main(cfg: DictConfig) -> None:
+    from drumtx.data.datasets import DatasetError
+
     log.debug(OmegaConf.to_yaml(cfg))
-    report, summary = run(cfg)
+    try:
+        report, summary = run(cfg)
+    except DatasetError as exc:  # no such folder, no csv, ...: one line, exit 2 (drumtx.cli)
+        fail("drumtx.prepare", exc, EXIT_USAGE)
     print(report.summary())
     print("usable tracks per split: " + ", ".join(f"{k} {v}" for k, v in summary["usable_tracks_per_split"].items()))
     if not any(summary["usable_tracks_per_split"].values()):
-        print(f"no usable track in {report.cache_dir}", file=sys.stderr)
-        sys.exit(1)
+        fail("drumtx.prepare", f"no usable track in {report.cache_dir}", EXIT_SOME_FAILED)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -38,6 +37,7 @@ from drumtx.checkpoint import (
     save_bundle,
     write_json,
 )
+from drumtx.cli import hydra_main
 from drumtx.data.datasets import DatasetError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
@@ -219,7 +219,7 @@ def train(cfg: DictConfig) -> float | None:
     return value
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra_main("train")
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)

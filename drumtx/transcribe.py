@@ -39,6 +39,7 @@ import torch
 import drumtx
 from drumtx.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, iter_audio_blocks
 from drumtx.checkpoint import PACKAGED_MODEL
+from drumtx.cli import add_version
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
 from drumtx.features import LogMel
 from drumtx.midi_out import TempoMap, atomic_output, drum_midi, estimate_beats, save_midi
@@ -545,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch CPU threads (default: torch's choice; 1 is often fastest for the LSTM on a busy machine)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines")
+    add_version(parser)
     return parser
 
 

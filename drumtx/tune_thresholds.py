@@ -24,12 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import hydra
 import numpy as np
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from drumtx.atomic import atomic_output
+from drumtx.cli import EXIT_USAGE, fail, hydra_main
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets
 from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, onset_counts
 from drumtx.vocab import Vocabulary
@@ -627,15 +627,14 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="tune_thresholds")
+@hydra_main("tune_thresholds")
 def main(cfg: DictConfig) -> dict:
     from drumtx.checkpoint import CheckpointError
 
     try:
         results = tune(cfg)
     except (CheckpointError, OSError, ValueError) as exc:  # bad input: one line, not a traceback
-        log.error("tune_thresholds: %s", exc)
-        raise SystemExit(1) from None
+        fail("drumtx.tune_thresholds", exc, EXIT_USAGE)
     return {inst: r.summary() for inst, r in results.items()}
 
 

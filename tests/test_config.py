@@ -21,6 +21,7 @@ _TRAIN_DEFAULTS = OmegaConf.load(CONF_DIR / "train.yaml").defaults
 GROUPS = sorted(
     next(iter(d)) for d in _TRAIN_DEFAULTS
     if OmegaConf.is_dict(d) and next(iter(d)) not in ("hydra", "hparams_search", "experiment")
+    and not next(iter(d)).startswith("override ")  # `override hydra/help: train` picks the --help text
 )
 ENTRY_CONFIGS = sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
 

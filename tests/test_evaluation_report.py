@@ -68,5 +68,5 @@ def test_comparison_table_from_saved_runs(tmp_path, capsys):
     assert "\n" + "Kick".ljust(22) + "  50%  100%   67%   100%  100%  100%   +50.0   +0.0  +33.3\n" in md
     assert "\n" + " " * 22 + "  Rec  Prec    F1    Rec  Prec    F1    ΔRec  ΔPrec    ΔF1\n" in md
     assert (tmp_path / "cmp" / "figures" / "pr_curves_fine.png").is_file()
-    assert compare_main([str(tmp_path / "nothing"), str(tmp_path / "cand"), "-o", str(tmp_path / "x")]) == 1
+    assert compare_main([str(tmp_path / "nothing"), str(tmp_path / "cand"), "-o", str(tmp_path / "x")]) == 2
     assert "no metrics.json" in capsys.readouterr().err

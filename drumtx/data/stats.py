@@ -24,10 +24,10 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import drumtx  # noqa: F401  (registers the drumtx_path resolver)
+from drumtx.cli import EXIT_USAGE, fail, hydra_main
 from drumtx.targets import (
     LabelCounts,
     TargetPolicy,
@@ -193,9 +193,14 @@ def render(report: dict) -> None:
         console.print("[green]ledger balanced: every MIDI note is accounted for in the targets or the report[/]")
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="stats")
+@hydra_main("stats")
 def main(cfg: DictConfig) -> None:
-    report = collect(cfg, progress=bool(cfg.get("progress", True)))
+    from drumtx.data.datasets import DatasetError
+
+    try:
+        report = collect(cfg, progress=bool(cfg.get("progress", True)))
+    except DatasetError as exc:  # no such folder, no csv, ...: one line, exit 2 (drumtx.cli)
+        fail("drumtx.data.stats", exc, EXIT_USAGE)
     render(report)
     out_dir = cfg.paths.get("output_dir")
     if out_dir:

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from drumtx.cli import EXIT_USAGE, add_version, error
 from drumtx.evaluation import plots
 from drumtx.evaluation.plots import pretty
 from drumtx.evaluation.report import atomic_write_text, md_table, num, pct, safe_name, write_json
@@ -341,14 +342,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("candidate", type=Path, help="evaluation folder of the candidate")
     p.add_argument("-o", "--out", type=Path, required=True, help="where compare.md / compare.json go")
     p.add_argument("--tracks", type=int, default=10, help="tracks listed per failure table")
+    add_version(p)
     args = p.parse_args(argv)
     try:
         sa, ca, na = _load_run(args.baseline)
         sb, cb, nb = _load_run(args.candidate)
         paths = write_comparison(args.out, sa, sb, na, nb, ca, cb, n_tracks=args.tracks)
     except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        print(f"drumtx.evaluation.compare: {exc}", file=sys.stderr)
-        return 1
+        error("drumtx.evaluation.compare", exc)
+        return EXIT_USAGE  # an unreadable evaluation folder is bad usage (drumtx.cli)
     print(f"comparison written to {paths['report']}")
     return 0
 

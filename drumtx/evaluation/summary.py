@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
+from drumtx.cli import add_version
 from drumtx.evaluation import plots
 from drumtx.evaluation.report import md_table, pct
 
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="evaluation reports (drumtx.evaluate's metrics.json); the first is the reference")
     ap.add_argument("-o", "--out", required=True, type=Path, help="folder for summary.md/.json and figures/")
     ap.add_argument("--title", default="Evaluation summary")
+    add_version(ap)
     args = ap.parse_args(argv)
     reports = {}
     for spec in args.reports:

@@ -27,6 +27,7 @@ from pathlib import Path
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from drumtx.atomic import atomic_write_text, write_json
+from drumtx.cli import add_version
 from drumtx.evaluation import plots
 from drumtx.evaluation.report import md_table, num
 
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-trial", type=int, default=None, help="trial number of the baseline (default: first)")
     ap.add_argument("--baseline-run", action="append", default=[], metavar="NAME=metrics.json")
     ap.add_argument("--best-run", action="append", default=[], metavar="NAME=metrics.json")
+    add_version(ap)
     args = ap.parse_args(argv)
     if not args.print_best and args.out is None:
         ap.error("-o/--out is required (unless --print-best)")

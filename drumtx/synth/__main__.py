@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
-import hydra
 from omegaconf import DictConfig
+
+from drumtx.cli import hydra_main
 
 log = logging.getLogger("drumtx.synth")
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="synth")
+@hydra_main("synth")
 def main(cfg: DictConfig) -> dict:
     from drumtx.synth.dataset import SynthError, build_dataset
     from drumtx.synth.kits import KitError

@@ -17,8 +17,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
+
+from drumtx.cli import hydra_main
 
 log = logging.getLogger("drumtx.synth.bench")
 
@@ -93,7 +94,7 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
     return report
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="synth")
+@hydra_main("synth")
 def main(cfg: DictConfig) -> dict:
     from drumtx.synth.dataset import SynthError
     from drumtx.synth.kits import KitError

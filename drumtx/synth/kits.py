@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
 from drumtx.atomic import atomic_write_text
+from drumtx.cli import EXIT_USAGE, add_version, error
 from drumtx.vocab import NOTE_MAPS
 
 #: Where the kit tables live unless a recipe names another folder.
@@ -337,8 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kits-dir", default=str(KITS_DIR))
     parser.add_argument("--measure-latency", action="store_true", help="measure each kit key's sample start latency")
     parser.add_argument("--write", action="store_true", help=f"write the measurement to <kits-dir>/{LATENCY_FILE}")
+    add_version(parser)
     args = parser.parse_args(argv)
-    kits = load_kits(args.kits_dir)
+    try:
+        kits = load_kits(args.kits_dir)
+    except (KitError, OSError) as exc:  # a bad or missing kit table: one line, exit 2 (drumtx.cli)
+        error("drumtx.synth.kits", exc)
+        return EXIT_USAGE
     if not args.measure_latency:
         for kit in kits.values():
             font = kit.soundfont or f"MISSING ({kit.soundfont_candidates[0]})"

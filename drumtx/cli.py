@@ -1,0 +1,178 @@
+"""The contract every drumtx command keeps, in one place.
+
+Every command (``drumtx-train`` … or ``python -m drumtx.<command>``, listed in ``pyproject.toml``
+``[project.scripts]`` and in the README) answers ``--version`` with ``drumtx X.Y.Z`` and exits with
+
+* ``0`` (:data:`EXIT_OK`): everything asked for was done;
+* ``1`` (:data:`EXIT_SOME_FAILED`): some inputs failed (each named on its own line), the rest were done;
+* ``2`` (:data:`EXIT_USAGE`): bad usage or setup (unknown option, config typo, missing checkpoint or
+  data folder); nothing was done.
+
+Errors are one line on stderr, ``<command>: <message>``. An unexpected exception (a bug) still
+prints its traceback and exits 1, as Python does.
+
+Hydra commands get all of this from :func:`hydra_main`, which replaces ``@hydra.main``;
+argparse commands call :func:`add_version` on their parser (argparse exits 2 on bad usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from omegaconf import OmegaConf
+
+from drumtx import CONF_DIR, PROJECT_ROOT, __version__
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+
+_FULL_ERROR = "HYDRA_FULL_ERROR"
+
+
+def group_options(group: str) -> str:
+    """The options of config group ``group``, e.g. ``"five_branch, flat"``, for the ``--help`` texts.
+
+    Read from ``<CONF_DIR>/<group>/*.yaml`` and, for ``experiment``, the checkout's
+    ``experiments/experiment/`` (Hydra's search path in ``conf/train.yaml``; absent from a wheel),
+    so the help never lists an option that is not there. Used as ``${drumtx_options:<group>}`` in
+    ``conf/hydra/help/*.yaml``.
+    """
+    names = {
+        p.stem for root in (CONF_DIR, PROJECT_ROOT / "experiments") for p in (root / group).glob("*.yaml")
+    }
+    return ", ".join(sorted(names)) if names else "(none here)"
+
+
+OmegaConf.register_new_resolver("drumtx_options", group_options, replace=True)
+
+
+def version_text() -> str:
+    """What ``--version`` prints: ``drumtx X.Y.Z``."""
+    return f"drumtx {__version__}"
+
+
+def add_version(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--version`` (prints :func:`version_text`, exits 0) to an argparse command; returns ``parser``."""
+    parser.add_argument(
+        "--version", action="version", version=version_text(), help="print drumtx's version and exit"
+    )
+    return parser
+
+
+def one_line(message: object) -> str:
+    """``message`` (text or an exception) with every run of whitespace, newlines included, as one space."""
+    return " ".join(str(message).split())
+
+
+def error(prog: str, message: object) -> None:
+    """Print ``<prog>: <message>`` to stderr on one line."""
+    print(f"{prog}: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def fail(prog: str, message: object, code: int = EXIT_USAGE) -> NoReturn:
+    """:func:`error`, then exit with ``code`` (default 2, bad usage or setup)."""
+    error(prog, message)
+    sys.exit(code)
+
+
+def _config_error(exc: BaseException) -> str:
+    """Hydra's composition error (and the OmegaConf error under it) as one line."""
+    # Hydra appends its whole search path to a missing-option error: long, and rarely the point.
+    text = one_line(str(exc).split("Config search path:")[0])
+    cause = exc.__cause__
+    if cause is not None:
+        first = str(cause).strip().splitlines()
+        if first and first[0].strip() not in text:
+            text += f" ({first[0].strip()})"
+    return text
+
+
+def _module_name(fn: Callable) -> str:
+    """``fn``'s module, ``drumtx.train`` rather than ``__main__`` under ``python -m drumtx.train``."""
+    name = fn.__module__
+    if name == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        name = spec.name if spec is not None else name
+    return name
+
+
+def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
+    """``@hydra.main`` for a drumtx command, reading ``<CONF_DIR>/<config_name>.yaml``, plus the contract.
+
+    The config directory is the absolute :data:`drumtx.CONF_DIR`, so the command finds ``conf/``
+    from a checkout, an editable install and an installed wheel alike, whether started as a
+    console script or with ``python -m``.
+
+    On top of Hydra's own command line (overrides, ``--cfg job``, ``--help``, ``-m``), the
+    decorated ``main()``:
+
+    * prints :func:`version_text` for ``--version`` (Hydra's own flag would print Hydra's version);
+    * turns an error composing the config (a typo in an override, an unknown option) into one
+      line on stderr and exit status 2 (Hydra prints several lines and exits 1). Errors inside the
+      command keep Hydra's handling: a command exits 2 itself for bad setup; a traceback is a bug;
+    * returns None from the command line, so a console script's ``sys.exit(main())`` exits 0
+      (a command may return a value for a sweeper, e.g. train's optimized metric).
+
+    ``main(cfg)`` with a composed config runs the command directly (tests), as with ``@hydra.main``.
+
+    Args:
+        config_name: the entry config, e.g. ``"train"`` for ``conf/train.yaml``.
+
+    Returns:
+        A decorator for ``def main(cfg: DictConfig)``.
+    """
+    import hydra
+
+    def decorate(task: Callable[[Any], Any]) -> Callable[..., Any]:
+        module = _module_name(task)
+        prog = module.removesuffix(".__main__")
+        state = {"started": False, "full_error": None}
+
+        @functools.wraps(task)
+        def run_task(cfg):
+            state["started"] = True
+            # Errors from here on are the command's own: back to the user's HYDRA_FULL_ERROR.
+            _set_env(_FULL_ERROR, state["full_error"])
+            return task(cfg)
+
+        # Hydra names the job (its log file, hydra.job.name) after this module, not after cli.py.
+        run_task.__module__ = module
+        entry = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(run_task)
+
+        @functools.wraps(task)
+        def main(cfg: Any = None) -> Any:
+            if cfg is not None:
+                return entry(cfg)
+            if "--version" in sys.argv[1:]:
+                print(version_text())
+                return None
+            state["started"] = False
+            state["full_error"] = os.environ.get(_FULL_ERROR)
+            # Until the command starts, Hydra raises instead of printing: a config error becomes one line.
+            os.environ[_FULL_ERROR] = "1"
+            try:
+                entry()
+            except Exception as exc:
+                if state["started"] or state["full_error"] == "1":
+                    raise
+                fail(prog, f"bad config: {_config_error(exc)}", EXIT_USAGE)
+            finally:
+                _set_env(_FULL_ERROR, state["full_error"])
+            return None
+
+        return main
+
+    return decorate
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

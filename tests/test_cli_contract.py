@@ -1,0 +1,195 @@
+"""The command contract (drumtx/cli.py): every command is a console script, answers --version,
+exits 0 done / 1 some inputs failed / 2 bad usage or setup, with one-line errors; the Hydra
+commands' --help lists their real config groups and no data table."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+import drumtx
+from drumtx import CONF_DIR, PROJECT_ROOT
+from drumtx.cli import group_options
+
+SCRIPTS = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+# console script -> the entry config of the Hydra commands (the rest are argparse commands)
+HYDRA = {
+    "drumtx-train": "train",
+    "drumtx-evaluate": "evaluate",
+    "drumtx-tune-thresholds": "tune_thresholds",
+    "drumtx-prepare": "prepare",
+    "drumtx-stats": "stats",
+    "drumtx-synth": "synth",
+    "drumtx-synth-bench": "synth",
+}
+VERSION = f"drumtx {drumtx.__version__}"
+
+
+def entry(script: str):
+    module, _, attr = SCRIPTS[script].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hydra():
+    GlobalHydra.instance().clear()
+    yield
+    GlobalHydra.instance().clear()
+
+
+def command_modules() -> set[str]:
+    """Modules that run as ``python -m``: a ``__main__`` guard, or a package's ``__main__.py``."""
+    found = set()
+    for path in (PROJECT_ROOT / "drumtx").rglob("*.py"):
+        if "plugins" in path.parts:
+            continue
+        rel = path.relative_to(PROJECT_ROOT).with_suffix("")
+        if path.name == "__main__.py" or re.search(r'(?m)^if __name__ == "__main__":', path.read_text()):
+            found.add(".".join(rel.parts))
+    return found
+
+
+def test_every_command_module_is_a_console_script():
+    targets = {value.partition(":")[0] for value in SCRIPTS.values()}
+    assert command_modules() == targets
+    assert all(name.startswith("drumtx-") for name in SCRIPTS)
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_version(script, monkeypatch, capsys):
+    main = entry(script)
+    assert callable(main)
+    monkeypatch.setattr(sys, "argv", [script, "--version"])
+    if script in HYDRA:
+        assert main() is None  # console scripts do sys.exit(main()): None is status 0
+    else:
+        with pytest.raises(SystemExit) as exc:
+            main(["--version"])
+        assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == VERSION
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("loss.crsh=0.6", "drumtx.train: bad config: Could not override 'loss.crsh'."),
+        ("branches=fivebranch", "drumtx.train: bad config: In 'train': Could not find 'branches/fivebranch'"),
+    ],
+)
+def test_hydra_config_error_is_one_line_and_status_2(override, message, monkeypatch, capsys):
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", ["drumtx-train", override, "--cfg", "job"])
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-train")()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message), err
+    assert "HYDRA_FULL_ERROR" not in __import__("os").environ  # restored, not leaked to the command
+
+
+def test_hydra_cfg_job_returns_none(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["drumtx-train", "loss.crash=0.6", "--cfg", "job"])
+    assert entry("drumtx-train")() is None
+    assert "crash: 0.6" in capsys.readouterr().out
+
+
+def test_hydra_command_under_python_m_keeps_its_job_name(tmp_path):
+    """``python -m drumtx.prepare`` runs the module as __main__: Hydra still names the job
+    ``prepare`` (its log file), and --version is drumtx's, not Hydra's."""
+    run = [sys.executable, "-m", "drumtx.prepare"]
+    out = subprocess.run([*run, "--cfg", "hydra"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"(?m)^\s+name: prepare$", out.stdout)
+    out = subprocess.run([*run, "--version"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (0, VERSION)
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "message"),
+    [
+        (
+            "drumtx-prepare",
+            ["data=egmd", "data.root=/nonexistent"],
+            "drumtx.prepare: /nonexistent: dataset root missing",
+        ),
+        (
+            "drumtx-tune-thresholds",
+            ["ckpt=/nonexistent.safetensors"],
+            "drumtx.tune_thresholds: /nonexistent.safetensors",
+        ),
+    ],
+)
+def test_setup_errors_exit_2_with_one_line(script, args, message, tmp_path, monkeypatch, capsys):
+    """A missing dataset (prepare) or checkpoint (tune_thresholds): status 2, one line (was 1 with a
+    traceback, and 1 with a log line)."""
+    quiet = ["hydra/job_logging=none", "hydra/hydra_logging=none", f"hydra.run.dir={tmp_path}"]
+    monkeypatch.setattr(sys, "argv", [script, *args, *quiet])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith(message) and "Traceback" not in err, err[-2000:]
+
+
+def test_argparse_commands_exit_2_on_bad_setup(tmp_path, capsys):
+    from drumtx.evaluation.compare import main as compare
+    from drumtx.synth.kits import main as kits
+
+    assert kits(["--kits-dir", str(tmp_path)]) == 2  # no maps.yaml there
+    assert compare([str(tmp_path / "none"), str(tmp_path / "none"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"drumtx.synth.kits: {tmp_path / 'maps.yaml'}: kit note maps missing"
+    assert len(err) == 2 and err[1].startswith("drumtx.evaluation.compare: ")
+
+
+def help_groups(config_name: str) -> dict[str, str]:
+    """``group: options`` lines of the command's --help, as Hydra renders the template."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=config_name, return_hydra_config=True)
+    text = cfg.hydra.help.template
+    block = text.split("== Config groups (group=option) ==\n", 1)[1].split("\n\n", 1)[0]
+    return dict(re.match(r"\s+(\w+):\s+(.*)$", line).groups() for line in block.splitlines())
+
+
+@pytest.mark.parametrize("config_name", sorted(set(HYDRA.values())))
+def test_help_lists_the_real_config_groups(config_name):
+    defaults = OmegaConf.load(CONF_DIR / f"{config_name}.yaml").defaults
+    groups = {
+        next(iter(d))
+        for d in defaults
+        if OmegaConf.is_dict(d) and next(iter(d)) != "hydra" and not next(iter(d)).startswith("override ")
+    }
+    listed = help_groups(config_name)
+    assert set(listed) == groups
+    for group, line in listed.items():
+        assert line.startswith(group_options(group)), (group, line)
+    # kits/ and label_maps/ are data tables read by the code, not groups to choose from
+    assert (CONF_DIR / "kits").is_dir() and (CONF_DIR / "label_maps").is_dir()
+    assert not {"kits", "label_maps"} & set(listed)
+
+
+def test_group_options_reads_the_folder():
+    assert group_options("branches") == "five_branch, flat"
+    assert "default_model" in group_options("experiment")  # the checkout's experiments/experiment/
+    assert group_options("no_such_group") == "(none here)"
+
+
+def test_help_runs(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "drumtx.synth", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("drumtx-synth (python -m drumtx.synth): render a synthetic E-GMD folder")
+    assert f"  data:  {group_options('data')}" in out.stdout and "kits:" not in out.stdout
