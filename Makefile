@@ -18,7 +18,7 @@ SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6
 	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-finetune evaluate transcribe bench test test-slow lint clean
+.PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -128,6 +128,58 @@ transfer-ablation: $(STAMPS)/venv ## transfer ablations on the unseen kits: augm
 sweep: $(STAMPS)/venv ## Optuna sweep of the branch loss weights (Hydra multirun)
 	$(PY) -m drumtx.train -m hparams_search=loss_weights $(ARGS)
 
+# A PostgreSQL server for a study shared by several sweep workers or machines (README,
+# "Hyper-parameter sweeps"), its data in $(PG_DIR)/. PostgreSQL refuses to run as root, so as
+# root it runs as the `postgres` user that Debian's package creates. PG_LISTEN='*' serves other
+# machines: logins then need the password (scram-sha-256), so set your own PG_PASSWORD.
+PG_DIR ?= .pg
+PG_PORT ?= 5433
+PG_LISTEN ?= localhost
+PG_USER ?= drumtx
+PG_PASSWORD ?= drumtx
+PG_DB ?= drumtx
+SWEEP_DB_URL = postgresql+psycopg://$(PG_USER):$(PG_PASSWORD)@localhost:$(PG_PORT)/$(PG_DB)
+# Shell preamble: $$bin (Debian keeps the server programs off PATH), $$as (run as postgres when root), $$dir.
+PG_ENV = bin=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1); \
+	[ -n "$$bin" ] || bin=$$(dirname "$$(command -v pg_ctl)"); \
+	as=; [ "$$(id -u)" != 0 ] || as="runuser -u postgres --"; dir="$(abspath $(PG_DIR))"
+
+$(STAMPS)/postgres: $(STAMPS)/venv
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null; then \
+	  command -v apt-get >/dev/null || { echo "sweeps on PostgreSQL need its server: install PostgreSQL (Debian: postgresql)" >&2; exit 1; }; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; echo "installing system packages: postgresql"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null \
+	    || { echo "apt-get failed: install postgresql yourself, then rerun" >&2; exit 1; }; \
+	fi
+	$(PY) -m pip install -q -e '.[dev,sweep]'
+	@touch $@
+
+sweep-db: $(STAMPS)/postgres ## start a PostgreSQL for shared sweeps (data in .pg/; PG_PORT=5433, PG_LISTEN='*')
+	@$(PG_ENV); set -e; mkdir -p "$$dir"; \
+	if [ -n "$$as" ]; then \
+	  chown postgres: "$$dir"; chmod 700 "$$dir"; \
+	  $$as test -w "$$dir" || { echo "sweep-db: the postgres user cannot reach $$dir (a parent folder is closed to it): set PG_DIR=/var/tmp/drumtx-pg" >&2; exit 1; }; \
+	fi; \
+	if [ ! -f "$$dir/data/PG_VERSION" ]; then \
+	  (umask 077; printf '%s\n' '$(PG_PASSWORD)' > "$$dir/pwfile"); [ -z "$$as" ] || chown postgres: "$$dir/pwfile"; \
+	  $$as "$$bin/initdb" -D "$$dir/data" -U '$(PG_USER)' --pwfile="$$dir/pwfile" -E UTF8 \
+	    --auth-local=trust --auth-host=scram-sha-256 > "$$dir/initdb.log" 2>&1 \
+	    || { rm -f "$$dir/pwfile"; tail -n 5 "$$dir/initdb.log" >&2; exit 1; }; \
+	  rm -f "$$dir/pwfile"; echo "host all all all scram-sha-256" >> "$$dir/data/pg_hba.conf"; \
+	fi; \
+	if $$as "$$bin/pg_ctl" -D "$$dir/data" status > /dev/null 2>&1; then echo "sweep-db: already running in $$dir"; \
+	else \
+	  $$as "$$bin/pg_ctl" -D "$$dir/data" -l "$$dir/server.log" -w -o "-p $(PG_PORT) -k $$dir -c listen_addresses='$(PG_LISTEN)'" start > /dev/null \
+	    || { tail -n 5 "$$dir/server.log" >&2; exit 1; }; \
+	fi; \
+	$$as "$$bin/psql" -h "$$dir" -p $(PG_PORT) -U '$(PG_USER)' -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(PG_DB)'" | grep -q 1 \
+	  || $$as "$$bin/createdb" -h "$$dir" -p $(PG_PORT) -U '$(PG_USER)' '$(PG_DB)'; \
+	echo "PostgreSQL for sweeps in $$dir, port $(PG_PORT): hydra.sweeper.storage=$(SWEEP_DB_URL)"
+
+sweep-db-stop: ## stop the sweeps' PostgreSQL (its data stays in .pg/)
+	@$(PG_ENV); if [ -f "$$dir/data/postmaster.pid" ]; then $$as "$$bin/pg_ctl" -D "$$dir/data" -m fast -w stop; \
+	else echo "sweep-db-stop: no server running in $$dir"; fi
+
 # Loss-weight sweep on a CPU (experiments/sweep_loss_weights_finetune): every trial fine-tunes
 # the packaged model for 240 steps (experiment=finetune_default) with other weights for the rarer
 # heads (hparams_search=loss_weights_finetune); two workers, one core each, share one Optuna
@@ -164,7 +216,8 @@ transcribe: $(STAMPS)/venv ## make transcribe IN=song.wav [OUT=dir] [CKPT=path]
 bench: $(STAMPS)/venv ## speed and memory benchmarks on this machine -> experiments/bench/
 	$(PY) -m drumtx.bench $(ARGS)
 
-test: $(STAMPS)/venv ## the default test suite (no slow tests)
+# $(STAMPS)/postgres: tests/test_sweep_postgres.py starts its own server with `make sweep-db`
+test: $(STAMPS)/venv $(STAMPS)/postgres ## the default test suite (no slow tests)
 	$(PY) -m pytest -q
 
 test-slow: $(STAMPS)/venv ## only the slow tests (DDP, full kit render, sweeps)
