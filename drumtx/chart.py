@@ -24,7 +24,15 @@ import mido
 import numpy as np
 
 import drumtx
-from drumtx.midi_out import TempoMap, _track, atomic_output, conductor_track, note_events
+from drumtx.midi_out import (
+    MIDI_CHARSET,
+    TempoMap,
+    _track,
+    atomic_output,
+    conductor_track,
+    note_events,
+    one_line_text,
+)
 from drumtx.targets import Onset
 
 #: Expert difficulty note per lane (Rock Band / Clone Hero ``PART DRUMS``).
@@ -53,10 +61,19 @@ CHART_LANES: dict[str, tuple[str, bool] | None] = {
 #: (it usually carries the time) and the tom is dropped and counted.
 LANE_CONFLICT_KEEP = "cymbal"
 
-#: Clone Hero drum dynamics ([ENABLE_CHART_DYNAMICS]): velocity 1 is a ghost note, 127 an
-#: accent, anything else normal. Transcribed velocities at or below / at or above these become them.
-GHOST_MAX_VELOCITY = 45
-ACCENT_MIN_VELOCITY = 115
+#: Clone Hero / YARG drum dynamics (``[ENABLE_CHART_DYNAMICS]``): gem velocity 1 is a ghost
+#: note, 127 an accent, anything else normal. Which gems are which is decided per gem kind
+#: (lane and tom/cymbal) relative to its surroundings by :func:`chart_dynamics`, from the
+#: onsets' MIDI velocities (velocity ~ sqrt(amplitude), so dB = 40 log10 velocity):
+#: a ghost is ``GHOST_DB`` below the loudest tenth of the kind's gems within
+#: ``+-DYNAMICS_WINDOW_S``, an accent ``ACCENT_DB`` above the median of the non-ghosts there.
+#: With fewer than ``DYNAMICS_MIN_GEMS`` such gems near, a gem stays normal (unsure), and a
+#: chart with no ghost and no accent has dynamics off (no text event, every gem 100).
+GHOST_VELOCITY, NORMAL_VELOCITY, ACCENT_VELOCITY = 1, 100, 127
+GHOST_DB = 14.0
+ACCENT_DB = 6.0
+DYNAMICS_WINDOW_S = 8.0
+DYNAMICS_MIN_GEMS = 4
 
 #: diff_drums tier (0..6) for a mean density in notes per second: the first bound it is below.
 DIFFICULTY_NPS_BOUNDS = (1.0, 2.0, 3.0, 4.5, 6.0, 8.0)
@@ -81,17 +98,46 @@ class Gem:
 class ChartStats:
     gems: Counter = field(default_factory=Counter)  # lane[+tom] -> gems
     dropped: Counter = field(default_factory=Counter)  # reason -> onsets not charted
+    dynamics: Counter = field(default_factory=Counter)  # "ghost"/"accent" -> gems
 
     def to_dict(self) -> dict:
-        return {"gems": dict(self.gems), "dropped": dict(self.dropped)}
+        return {"gems": dict(self.gems), "dropped": dict(self.dropped), "dynamics": dict(self.dynamics)}
 
 
-def chart_velocity(velocity: int) -> int:
-    if velocity <= GHOST_MAX_VELOCITY:
-        return 1
-    if velocity >= ACCENT_MIN_VELOCITY:
-        return 127
-    return 100
+def chart_dynamics(gems: Sequence[Gem], tempo: TempoMap) -> list[int]:
+    """Chart velocity per gem: :data:`GHOST_VELOCITY`, :data:`NORMAL_VELOCITY` or
+    :data:`ACCENT_VELOCITY`, by the rule documented at :data:`GHOST_DB`.
+
+    Args:
+        gems: the chart's gems; ``velocity`` is the onset's MIDI velocity (1..127).
+        tempo: the chart's tempo map (gem ticks -> seconds).
+
+    Returns:
+        One chart velocity per gem, in the order given.
+    """
+    out = [NORMAL_VELOCITY] * len(gems)
+    times = tempo.ticks_to_seconds([g.tick for g in gems]) if gems else np.zeros(0)
+    db = 40.0 * np.log10(np.clip([g.velocity for g in gems], 1, 127).astype(np.float64))
+    kinds: dict[tuple[str, bool], list[int]] = {}
+    for i, g in enumerate(gems):
+        kinds.setdefault((g.lane, g.tom), []).append(i)
+    for idx in kinds.values():
+        idx = np.array(sorted(idx, key=lambda i: times[i]))
+        t, level = times[idx], db[idx]
+        lo = np.searchsorted(t, t - DYNAMICS_WINDOW_S, side="left")
+        hi = np.searchsorted(t, t + DYNAMICS_WINDOW_S, side="right")
+        for k, i in enumerate(idx):
+            near = level[lo[k] : hi[k]]
+            if near.size < DYNAMICS_MIN_GEMS:
+                continue
+            loud = np.percentile(near, 90)
+            if level[k] <= loud - GHOST_DB:
+                out[i] = GHOST_VELOCITY
+                continue
+            normal = near[near > loud - GHOST_DB]
+            if normal.size >= DYNAMICS_MIN_GEMS and level[k] >= np.median(normal) + ACCENT_DB:
+                out[i] = ACCENT_VELOCITY
+    return out
 
 
 def onsets_to_gems(onsets: Sequence[Onset], tempo: TempoMap, stats: ChartStats | None = None) -> list[Gem]:
@@ -145,16 +191,24 @@ def _tom_marker_events(gems: list[Gem], length: int) -> list[tuple[int, int, mid
 def chart_midi(
     onsets: Sequence[Onset], tempo: TempoMap, duration: float, name: str, stats: ChartStats | None = None
 ):
-    """The ``notes.mid`` of a chart as a :class:`mido.MidiFile` (type 1, 480 ticks per beat)."""
+    """The ``notes.mid`` of a chart as a :class:`mido.MidiFile` (type 1, 480 ticks per beat,
+    meta text in UTF-8); ``[ENABLE_CHART_DYNAMICS]`` only when some gem is a ghost or accent."""
     if tempo.resolution != RESOLUTION:
         raise ValueError(f"charts use {RESOLUTION} ticks per beat, the tempo map has {tempo.resolution}")
+    stats = stats if stats is not None else ChartStats()
     gems = onsets_to_gems(onsets, tempo, stats)
-    midi = mido.MidiFile(type=1, ticks_per_beat=RESOLUTION)
+    midi = mido.MidiFile(type=1, ticks_per_beat=RESOLUTION, charset=MIDI_CHARSET)
     midi.tracks.append(conductor_track(name, tempo))
 
-    drums = [(0, 0, mido.MetaMessage("text", text="[ENABLE_CHART_DYNAMICS]", time=0))]
+    velocities = chart_dynamics(gems, tempo)
+    stats.dynamics.update(
+        {"ghost": velocities.count(GHOST_VELOCITY), "accent": velocities.count(ACCENT_VELOCITY)}
+    )
+    drums = []
+    if stats.dynamics["ghost"] or stats.dynamics["accent"]:
+        drums.append((0, 0, mido.MetaMessage("text", text="[ENABLE_CHART_DYNAMICS]", time=0)))
     drums += note_events(
-        [(g.tick, LANE_NOTES[g.lane], chart_velocity(g.velocity)) for g in gems], NOTE_LENGTH_TICKS, 0
+        [(g.tick, LANE_NOTES[g.lane], v) for g, v in zip(gems, velocities, strict=True)], NOTE_LENGTH_TICKS, 0
     )
     drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)
     midi.tracks.append(_track("PART DRUMS", drums))
@@ -183,15 +237,39 @@ def difficulty_tier(n_gems: int, duration: float) -> int:
     return int(np.searchsorted(DIFFICULTY_NPS_BOUNDS, nps, side="right"))
 
 
-def song_ini(name: str, artist: str, duration: float, diff: int) -> str:
-    ini = configparser.ConfigParser()
+@dataclass(frozen=True)
+class SongInfo:
+    """What ``song.ini`` says about the song; any text, written as given (UTF-8)."""
+
+    name: str
+    artist: str = "Unknown Artist"
+    album: str = ""
+    genre: str = ""
+    charter: str = "drumtx"
+
+
+def song_ini(info: SongInfo, duration: float, diff: int) -> str:
+    """The text of ``song.ini`` (section ``[song]``, Clone Hero keys).
+
+    Args:
+        info: name, artist, album, genre, charter (any Unicode, ``%`` included).
+        duration: song length in s (``song_length`` in ms).
+        diff: ``diff_drums`` tier, see :func:`difficulty_tier`.
+
+    Returns:
+        The ini text; write it as UTF-8.
+    """
+    # interpolation=None: a "%" in a name or artist ("100% Drums", "AC%DC") is text, not syntax.
+    # Values are one line each (one_line_text); ";", "=", "[" and quotes inside a value are text to
+    # configparser and Clone Hero alike (no inline comments, the first "=" splits key and value).
+    ini = configparser.ConfigParser(interpolation=None)
     ini.optionxform = str  # keep key case as Clone Hero writes it
     ini["song"] = {
-        "name": name,
-        "artist": artist,
-        "album": "",
-        "genre": "",
-        "charter": "drumtx",
+        "name": one_line_text(info.name),
+        "artist": one_line_text(info.artist),
+        "album": one_line_text(info.album),
+        "genre": one_line_text(info.genre),
+        "charter": one_line_text(info.charter),
         "pro_drums": "True",
         "five_lane_drums": "False",
         "delay": "0",
@@ -212,20 +290,39 @@ def write_chart(
     onsets: Sequence[Onset],
     tempo: TempoMap,
     duration: float,
-    name: str,
-    artist: str = "Unknown Artist",
+    info: SongInfo | str,
     audio: str | Path | None = None,
 ) -> ChartStats:
-    """Write ``folder/notes.mid``, ``folder/song.ini`` and (with ``audio``) ``folder/song.<ext>``."""
+    """Write ``folder/notes.mid``, ``folder/song.ini`` and (with ``audio``) ``folder/song.<ext>``.
+
+    Each file is written atomically; a whole chart folder that appears complete or not at all
+    is the caller's (``drumtx.transcribe`` writes it in a staging folder and moves it in).
+
+    Args:
+        folder: the chart folder (created).
+        onsets: the onsets (time s, fine class, MIDI velocity).
+        tempo: tempo map at :data:`RESOLUTION` ticks per beat.
+        duration: audio length in s.
+        info: song.ini text, or just the song name.
+        audio: audio to copy or transcode in as ``song.<ext>``.
+
+    Returns:
+        Gem, drop and dynamics counts.
+
+    Raises:
+        ValueError: the tempo map's resolution is not :data:`RESOLUTION`.
+        OSError: a file cannot be written.
+    """
+    info = SongInfo(info) if isinstance(info, str) else info
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stats = ChartStats()
-    midi = chart_midi(onsets, tempo, duration, name, stats)
+    midi = chart_midi(onsets, tempo, duration, info.name, stats)
     with atomic_output(folder / "notes.mid") as tmp:
         midi.save(str(tmp))
     n_gems = sum(stats.gems.values())
     with atomic_output(folder / "song.ini") as tmp:
-        tmp.write_text(song_ini(name, artist, duration, difficulty_tier(n_gems, duration)))
+        tmp.write_text(song_ini(info, duration, difficulty_tier(n_gems, duration)), encoding="utf-8")
     if audio is not None:
         copy_song_audio(audio, folder)
     return stats
@@ -262,7 +359,7 @@ def copy_song_audio(audio: str | Path, folder: Path, block_frames: int = 1 << 16
 def read_chart_gems(path: str | Path) -> tuple[list[tuple[float, str, bool]], dict]:
     """Parse a ``notes.mid`` back: ``(time s, lane, is_tom)`` per Expert drum gem, and extras
     (track names, tempo changes, beats) — the check that the written chart says what we meant."""
-    midi = mido.MidiFile(str(path))
+    midi = mido.MidiFile(str(path), charset=MIDI_CHARSET)
     tracks = {}
     tempo_changes = []
     for i, track in enumerate(midi.tracks):

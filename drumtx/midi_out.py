@@ -20,13 +20,27 @@ import numpy as np
 
 from drumtx.atomic import atomic_output  # noqa: F401  (re-exported: chart, transcribe)
 from drumtx.targets import Onset
+from drumtx.tempo import estimate_beats  # noqa: F401  (re-exported: transcribe)
 from drumtx.vocab import OUTPUT_NOTES
 
 #: GM drums live on MIDI channel 10, which mido counts from 0.
 GM_DRUM_CHANNEL = 9
 MAX_US_PER_BEAT = 0xFFFFFF  # the largest tempo a set_tempo event can hold (24 bits)
+#: Text in MIDI meta events (track names from file names and titles) is written as UTF-8, the
+#: de facto convention of current DAWs and chart tools; mido's default (latin-1) cannot hold
+#: Cyrillic, Japanese or emoji names at all. Read our files back with ``charset=MIDI_CHARSET``.
+MIDI_CHARSET = "utf-8"
 
 
+def one_line_text(text: str) -> str:
+    """Any user text (a file stem, ``--artist``) as one line of valid Unicode, for every output.
+
+    Control characters (line breaks, tabs, NUL) become spaces and surrounding blanks go; bytes
+    of a file name that are not UTF-8 (which Python keeps as lone surrogates) become U+FFFD.
+    Everything else (any script, emoji, ``%``, ``;``, ``=``, ``[``, quotes) is kept as given.
+    """
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text).strip()
 
 
 @dataclass(frozen=True)
@@ -114,43 +128,11 @@ class TempoMap:
         return float(60e6 / np.mean(self.us_per_beat))
 
 
-def estimate_beats(onset_envelope: np.ndarray, fps: float, window_seconds: float = 15.0) -> np.ndarray:
-    """Beat times (s) from an onset-strength envelope at ``fps`` frames per second.
-
-    librosa's dynamic-programming beat tracker only needs the envelope, which the
-    transcriber builds chunk by chunk. Its built-in tempo estimate, though, builds a
-    tempogram of the whole envelope (~37 kB per frame: gigabytes for an hour), so the tempo
-    is estimated here per ``window_seconds`` window and the median handed to the tracker:
-    memory stays bounded by one window, however long the file.
-    """
-    import librosa
-
-    env = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
-    if env.size < 4 or not np.any(env > 0):
-        return np.zeros(0)
-    # librosa only uses sr / hop_length (the frame rate); any pair with that ratio works.
-    hop = 512
-    sr = fps * hop
-    win = max(4, int(round(window_seconds * fps)))
-    starts = range(0, max(1, env.size - win // 2), win)  # a short tail joins no window of its own
-    tempos = [
-        float(librosa.feature.tempo(onset_envelope=env[a : a + win], sr=sr, hop_length=hop)[0])
-        for a in starts
-        if np.any(env[a : a + win] > 0)
-    ]
-    if not tempos:
-        return np.zeros(0)
-    _, beats = librosa.beat.beat_track(
-        onset_envelope=env, sr=sr, hop_length=hop, bpm=float(np.median(tempos)), units="time", trim=False
-    )
-    return np.asarray(beats, dtype=np.float64)
-
-
 def _track(name: str, events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
     """A track from ``(absolute tick, order, message)``; order sorts same-tick events
     (note-offs before note-ons, so a repeated note is never cut by its predecessor's end)."""
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=name, time=0))
+    track.append(mido.MetaMessage("track_name", name=one_line_text(name), time=0))
     now = 0
     for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
         track.append(msg.copy(time=int(tick - now)))
@@ -198,7 +180,7 @@ def drum_midi(
 ) -> mido.MidiFile:
     """A type-1 MIDI file: conductor track + one GM drum track (channel 10, notes from
     :data:`drumtx.vocab.OUTPUT_NOTES`), notes of a fixed short length (a 32nd note)."""
-    midi = mido.MidiFile(type=1, ticks_per_beat=tempo.resolution)
+    midi = mido.MidiFile(type=1, ticks_per_beat=tempo.resolution, charset=MIDI_CHARSET)
     midi.tracks.append(conductor_track(name, tempo))
     ticks = tempo.seconds_to_ticks([o.time for o in onsets])
     notes = [(int(t), OUTPUT_NOTES[o.fine_class], o.velocity) for t, o in zip(ticks, onsets, strict=True)]

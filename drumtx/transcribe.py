@@ -23,11 +23,16 @@ song.<ext>), ``OUT_DIR/song.csv`` and ``OUT_DIR/song.json`` (one row per onset).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import dataclasses
 import inspect
 import json
 import math
+import os
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,11 +43,12 @@ import torch
 
 import drumtx
 from drumtx.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, iter_audio_blocks
+from drumtx.chart import SongInfo
 from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.cli import add_version
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
 from drumtx.features import LogMel
-from drumtx.midi_out import TempoMap, atomic_output, drum_midi, estimate_beats, save_midi
+from drumtx.midi_out import TempoMap, drum_midi, estimate_beats, one_line_text
 from drumtx.targets import Onset
 from drumtx.vocab import Vocabulary
 
@@ -125,12 +131,26 @@ def output_paths(out_dir: Path, rel: Path, formats: Sequence[str]) -> dict[str, 
 
 
 def _existing(paths: dict[str, Path]) -> list[Path]:
+    """Outputs already there (a chart folder counts when it holds notes.mid or song.ini)."""
     out = []
     for fmt, p in paths.items():
-        probe = p / "notes.mid" if fmt == "chart" else p
-        if probe.exists():
-            out.append(probe)
+        probes = [p / "notes.mid", p / "song.ini"] if fmt == "chart" else [p]
+        out += [q for q in probes if q.exists()]
     return out
+
+
+def _name_too_long(paths: dict[str, Path]) -> str | None:
+    """Why an output cannot be named so on its file system (a name over NAME_MAX bytes), or None."""
+    for p in paths.values():
+        parent = next((q for q in p.parents if q.exists()), Path("."))
+        try:
+            limit = os.pathconf(parent, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            limit = 255
+        size = len(os.fsencode(p.name))
+        if size > limit:
+            return f"output name {p.name!r} is {size} bytes, the file system allows {limit}; rename the input"
+    return None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -421,58 +441,145 @@ def onset_rows(result: Transcription, vocab: Vocabulary) -> list[dict]:
     ]
 
 
+def with_measured_velocities(result: Transcription) -> Transcription:
+    """``result`` with every onset's velocity measured from its audio
+    (:func:`drumtx.dynamics.onset_velocities`, the one supplier of per-onset velocity).
+
+    Where the audio cannot be read a second time (formats only the audioread fallback
+    decodes), every onset gets the normal velocity: flat, so charts keep dynamics off.
+    """
+    from drumtx.dynamics import NORMAL_VELOCITY, onset_velocities
+
+    try:
+        velocities = onset_velocities(result.source, result.onsets)
+    except AudioError as exc:
+        print(
+            f"{PROG}: note: {result.source}: velocities not measured ({_one_line(exc)}); all {NORMAL_VELOCITY}",
+            file=sys.stderr,
+        )
+        velocities = [NORMAL_VELOCITY] * len(result.onsets)
+    onsets = [dataclasses.replace(o, velocity=int(v)) for o, v in zip(result.onsets, velocities, strict=True)]
+    return dataclasses.replace(result, onsets=onsets)
+
+
 def write_outputs(
     result: Transcription,
     paths: dict[str, Path],
     transcriber: Transcriber,
-    artist: str = "Unknown Artist",
+    info: SongInfo | None = None,
     chart_audio: bool = True,
 ) -> list[Path]:
-    """Write every requested format (each file atomically); return what was written."""
-    written = []
-    rows = onset_rows(result, transcriber.vocab)
-    name = result.source.stem
-    if "midi" in paths:
-        save_midi(drum_midi(result.onsets, result.tempo_map(MIDI_RESOLUTION), name=name), paths["midi"])
-        written.append(paths["midi"])
-    if "chart" in paths:
-        from drumtx.chart import copy_song_audio, write_chart
+    """Write every requested format as one set: all of them appear, or none does.
 
-        folder = paths["chart"]
-        tempo = result.tempo_map(CHART_RESOLUTION)
-        write_chart(folder, result.onsets, tempo, result.duration, name=name, artist=artist)
-        if chart_audio:
-            try:
-                copy_song_audio(result.source, folder)
-            except Exception as exc:  # soundfile cannot transcode every input (m4a): the chart stands
-                print(
-                    f"{PROG}: note: {result.source}: chart audio not added ({_one_line(exc)}); "
-                    f"put it into {folder} as song.ogg yourself",
-                    file=sys.stderr,
+    Everything is first written into a hidden staging folder beside the outputs
+    (``.drumtx-*``, same file system, short names, so a long song name never overflows a
+    temporary name), then moved into place with :func:`os.replace`. If anything fails, the
+    outputs already moved are taken back (replaced ones restored) and the staging folder is
+    removed: a failure never leaves a partial set that would block the rerun.
+
+    Args:
+        result: the transcription.
+        paths: format -> output path, from :func:`output_paths` (all in one folder).
+        transcriber: for the vocabulary, frame rate and thresholds written to JSON.
+        info: the chart's song.ini text (default: the file stem as the name).
+        chart_audio: put the audio into the chart folder.
+
+    Returns:
+        The paths written (the chart as its folder).
+
+    Raises:
+        OSError, ValueError: an output cannot be written (nothing is left of this set).
+    """
+    from drumtx.chart import SongInfo, copy_song_audio, write_chart
+
+    info = info or SongInfo(result.source.stem)
+    rows = onset_rows(result, transcriber.vocab)
+    parents = {p.parent for p in paths.values()}
+    if len(parents) != 1:
+        raise ValueError(f"outputs of one input must share a folder, got {sorted(map(str, parents))}")
+    parent = parents.pop()
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".drumtx-", dir=parent))
+    moves: list[tuple[Path, Path]] = []  # (staged file, final path)
+    try:
+        if "midi" in paths:
+            staged = stage / "out.mid"
+            drum_midi(result.onsets, result.tempo_map(MIDI_RESOLUTION), name=info.name).save(str(staged))
+            moves.append((staged, paths["midi"]))
+        if "chart" in paths:
+            chart = stage / "chart"
+            tempo = result.tempo_map(CHART_RESOLUTION)
+            write_chart(chart, result.onsets, tempo, result.duration, info)
+            if chart_audio:
+                try:
+                    copy_song_audio(result.source, chart)
+                except Exception as exc:  # soundfile cannot transcode every input (m4a): the chart stands
+                    print(
+                        f"{PROG}: note: {result.source}: chart audio not added ({_one_line(exc)}); "
+                        f"put it into {paths['chart']} as song.ogg yourself",
+                        file=sys.stderr,
+                    )
+            moves += [(f, paths["chart"] / f.name) for f in sorted(chart.iterdir())]
+        if "csv" in paths:
+            staged = stage / "out.csv"
+            with open(staged, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(
+                    fh, fieldnames=["time", "class", "variation", "velocity", "confidence"]
                 )
-        written.append(folder)
-    if "csv" in paths:
-        with atomic_output(paths["csv"]) as tmp, open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["time", "class", "variation", "velocity", "confidence"])
-            writer.writeheader()
-            writer.writerows(rows)
-        written.append(paths["csv"])
-    if "json" in paths:
-        tempo = result.tempo_map(MIDI_RESOLUTION)
-        doc = {
-            "source": str(result.source),
-            "duration": round(result.duration, 3),
-            "fps": transcriber.fps,
-            "tempo_bpm": round(tempo.mean_bpm(), 2),
-            "beats": [round(float(b), 4) for b in result.beats],
-            "thresholds": transcriber.thresholds,
-            "drumtx_version": drumtx.__version__,
-            "onsets": rows,
-        }
-        with atomic_output(paths["json"]) as tmp:
-            tmp.write_text(json.dumps(doc, indent=1))
-        written.append(paths["json"])
-    return written
+                writer.writeheader()
+                writer.writerows(rows)
+            moves.append((staged, paths["csv"]))
+        if "json" in paths:
+            staged = stage / "out.json"
+            tempo = result.tempo_map(MIDI_RESOLUTION)
+            doc = {
+                "source": one_line_text(str(result.source)),
+                "title": info.name,
+                "duration": round(result.duration, 3),
+                "fps": transcriber.fps,
+                "tempo_bpm": round(tempo.mean_bpm(), 2),
+                "beats": [round(float(b), 4) for b in result.beats],
+                "velocity_source": "measured loudness (drumtx.dynamics)",
+                "thresholds": transcriber.thresholds,
+                "drumtx_version": drumtx.__version__,
+                "onsets": rows,
+            }
+            staged.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+            moves.append((staged, paths["json"]))
+        _move_into_place(moves, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return [paths[f] for f in ("midi", "chart", "csv", "json") if f in paths]
+
+
+def _move_into_place(moves: list[tuple[Path, Path]], stage: Path) -> None:
+    """``os.replace`` each staged file onto its final path; on any failure undo the moves done."""
+    done: list[tuple[Path, Path | None]] = []  # (final path, its previous version kept in stage)
+    made: list[Path] = []  # folders created here
+    try:
+        for i, (src, dst) in enumerate(moves):
+            if not dst.parent.is_dir():
+                dst.parent.mkdir(parents=True)
+                made.append(dst.parent)
+            backup = None
+            if dst.exists():
+                backup = stage / f"previous-{i}"
+                os.replace(dst, backup)
+            done.append((dst, backup))
+            os.replace(src, dst)
+    except BaseException:
+        for dst, backup in reversed(done):
+            try:
+                if backup is not None:
+                    os.replace(backup, dst)
+                else:
+                    dst.unlink(missing_ok=True)
+            except OSError:
+                pass
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -531,7 +638,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="context in s on each side of a chunk, run but not kept (default: 3)",
     )
     parser.add_argument(
+        "--title",
+        default=None,
+        help="song name for the chart's song.ini and the MIDI track name (default: each input's file stem)",
+    )
+    parser.add_argument(
         "--artist", default="Unknown Artist", help="artist for the chart's song.ini (default: Unknown Artist)"
+    )
+    parser.add_argument("--album", default="", help="album for the chart's song.ini (default: empty)")
+    parser.add_argument("--genre", default="", help="genre for the chart's song.ini (default: empty)")
+    parser.add_argument(
+        "--charter", default="drumtx", help="charter for the chart's song.ini (default: drumtx)"
     )
     parser.add_argument(
         "--no-chart-audio",
@@ -614,11 +731,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             _error(f"{job.source}: output {existing[0]} exists; pass --overwrite to replace it")
             failed += 1
             continue
+        too_long = _name_too_long(paths)
+        if too_long:
+            _error(f"{job.source}: {too_long}")
+            failed += 1
+            continue
+        info = SongInfo(
+            name=args.title if args.title is not None else job.source.stem,
+            artist=args.artist,
+            album=args.album,
+            genre=args.genre,
+            charter=args.charter,
+        )
         try:
-            result = transcriber.transcribe(job.source, progress=not args.quiet)
-            written = write_outputs(
-                result, paths, transcriber, artist=args.artist, chart_audio=args.chart_audio
-            )
+            result = with_measured_velocities(transcriber.transcribe(job.source, progress=not args.quiet))
+            written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
         except InputError as exc:
             _error(str(exc))
             failed += 1

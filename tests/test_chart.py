@@ -10,15 +10,14 @@ import pytest
 import soundfile as sf
 
 from drumtx.chart import (
-    ACCENT_MIN_VELOCITY,
     BEAT_BAR,
     BEAT_BEAT,
     CHART_LANES,
-    GHOST_MAX_VELOCITY,
     LANE_NOTES,
     RESOLUTION,
     TOM_MARKERS,
     ChartStats,
+    SongInfo,
     chart_midi,
     difficulty_tier,
     read_chart_gems,
@@ -44,7 +43,7 @@ def test_every_fine_class_lands_on_its_documented_lane(tmp_path):
     tempo = _tempo()
     classes = [c for c in Vocabulary(hihat_pedal=True).fine_classes]
     onsets = [Onset(1.0 + 0.5 * i, c, 100) for i, c in enumerate(classes)]
-    stats = write_chart(tmp_path / "song", onsets, tempo, duration=12.0, name="song", artist="Band")
+    stats = write_chart(tmp_path / "song", onsets, tempo, 12.0, SongInfo("song", artist="Band"))
     gems, extras = read_chart_gems(tmp_path / "song" / "notes.mid")
 
     expected = [(o.time, *CHART_LANES[o.fine_class]) for o in onsets if CHART_LANES[o.fine_class] is not None]
@@ -74,7 +73,7 @@ def test_tom_marker_never_turns_the_next_cymbal_into_a_tom(tmp_path):
         Onset(2.005, "tom_mid", 100),
         Onset(2.020, "ride_bell", 100),
     ]
-    write_chart(tmp_path, onsets, tempo, duration=3.0, name="x")
+    write_chart(tmp_path, onsets, tempo, 3.0, "x")
     gems, _ = read_chart_gems(tmp_path / "notes.mid")
     assert [(lane, tom) for _, lane, tom in gems] == [
         ("yellow", True),
@@ -105,23 +104,63 @@ def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
     assert red.velocity == 100  # 110 is normal: below the accent bound
 
 
-def test_dynamics_ghosts_and_accents(tmp_path):
-    tempo = TempoMap.constant(100.0, RESOLUTION)
-    onsets = [
-        Onset(1.0, "snare_head", GHOST_MAX_VELOCITY),
-        Onset(1.5, "snare_head", 90),
-        Onset(2.0, "snare_head", ACCENT_MIN_VELOCITY),
-    ]
-    write_chart(tmp_path, onsets, tempo, duration=3.0, name="x")
+def _dynamics(tmp_path, onsets, tempo=None) -> tuple[list[int], bool]:
+    """Chart velocities of the written PART DRUMS gems, and whether dynamics are on."""
+    write_chart(tmp_path, onsets, tempo or TempoMap.constant(100.0, RESOLUTION), 40.0, "x")
     _, extras = read_chart_gems(tmp_path / "notes.mid")
-    assert extras["velocities"] == [1, 100, 127]
     drums = next(t for t in mido.MidiFile(tmp_path / "notes.mid").tracks if t.name == "PART DRUMS")
-    assert any(m.type == "text" and m.text == "[ENABLE_CHART_DYNAMICS]" for m in drums)
+    return extras["velocities"], any(m.type == "text" and m.text == "[ENABLE_CHART_DYNAMICS]" for m in drums)
+
+
+def test_dynamics_ghosts_and_accents_relative_to_their_surroundings(tmp_path):
+    """Ghost notes (far below the lane's loud hits) are 1, accents (well above its normal
+    hits) 127, the rest 100 -- judged per lane, so a loud kick never makes snares ghosts."""
+    onsets = []
+    for bar in range(8):
+        t0 = 1.0 + 2.4 * bar
+        onsets += [Onset(t0, "kick", 120), Onset(t0 + 1.2, "kick", 120)]
+        onsets += [Onset(t0 + 0.6, "snare_head", 80), Onset(t0 + 1.8, "snare_head", 80)]
+        onsets += [Onset(t0 + 1.05, "snare_head", 15), Onset(t0 + 1.35, "snare_head", 14)]  # ghosts
+        onsets += [Onset(t0 + 0.3 * k, "hihat_closed", 127 if k == 0 else 78 + k % 3) for k in range(8)]
+    onsets.sort(key=lambda o: o.time)
+    velocities, on = _dynamics(tmp_path, onsets)
+    assert on
+    gems, _ = read_chart_gems(tmp_path / "notes.mid")
+    by = {}
+    for (t, lane, _), v in zip(gems, velocities, strict=True):
+        by.setdefault(lane, []).append((round(t, 2), v))
+    snare = dict(by["red"])
+    assert {snare[round(1.0 + 2.4 * b + 1.05, 2)] for b in range(8)} == {1}  # ghosts
+    assert {snare[round(1.0 + 2.4 * b + 0.6, 2)] for b in range(8)} == {100}  # backbeats normal
+    assert {v for _, v in by["kick"]} == {100}  # steady: no accents, no ghosts
+    hats = dict(by["yellow"])
+    assert {hats[round(1.0 + 2.4 * b, 2)] for b in range(8)} == {127}  # the accented downbeat hat
+    assert sorted(set(hats.values())) == [100, 127]
+
+
+def test_flat_beat_has_no_dynamics(tmp_path):
+    """Small velocity differences (a human playing evenly) are no accents: dynamics stay off."""
+    rng = np.random.default_rng(0)
+    onsets = [
+        Onset(0.5 + 0.25 * k, c, int(v))
+        for k in range(120)
+        for c, v in [("hihat_closed", 85 + rng.integers(-8, 9))]
+        + ([("kick", 100 + rng.integers(-6, 7))] if k % 4 == 0 else [])
+        + ([("snare_head", 105 + rng.integers(-6, 7))] if k % 4 == 2 else [])
+    ]
+    velocities, on = _dynamics(tmp_path, onsets)
+    assert set(velocities) == {100} and not on
+
+
+def test_too_few_hits_are_never_marked(tmp_path):
+    """A lane with fewer than 4 gems nearby has nothing to compare with: normal (unsure)."""
+    velocities, on = _dynamics(tmp_path, [Onset(1.0, "snare_head", 10), Onset(1.5, "snare_head", 127)])
+    assert velocities == [100, 100] and not on
 
 
 def test_beat_track_tempo_map_and_events(tmp_path):
     tempo = _tempo()
-    write_chart(tmp_path, [Onset(5.0, "kick", 100)], tempo, duration=20.0, name="x")
+    write_chart(tmp_path, [Onset(5.0, "kick", 100)], tempo, 20.0, "x")
     midi = mido.MidiFile(tmp_path / "notes.mid")
     gems, extras = read_chart_gems(tmp_path / "notes.mid")
     beats = extras["beats"]
@@ -149,7 +188,7 @@ def test_beat_track_tempo_map_and_events(tmp_path):
 def test_song_ini_and_difficulty(tmp_path):
     tempo = TempoMap.constant(120.0, RESOLUTION)
     onsets = [Onset(0.5 + 0.25 * i, "kick" if i % 2 else "hihat_closed", 100) for i in range(80)]
-    write_chart(tmp_path, onsets, tempo, duration=30.0, name="My Song", artist="Me")
+    write_chart(tmp_path, onsets, tempo, 30.0, SongInfo("My Song", artist="Me"))
     ini = configparser.ConfigParser()
     ini.read(tmp_path / "song.ini")
     song = ini["song"]
@@ -165,7 +204,7 @@ def test_chart_audio_copied_or_transcoded(tmp_path, suffix, expected):
     sr = 22050
     audio = tmp_path / f"in{suffix}"
     sf.write(audio, 0.1 * np.sin(np.arange(sr) / sr * 2 * np.pi * 220).astype(np.float32), sr)
-    write_chart(tmp_path / "chart", [], TempoMap.constant(), duration=1.0, name="in", audio=audio)
+    write_chart(tmp_path / "chart", [], TempoMap.constant(), 1.0, "in", audio=audio)
     out = tmp_path / "chart" / expected
     assert out.is_file()
     info = sf.info(out)
