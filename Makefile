@@ -18,7 +18,7 @@ SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6
 	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow lint clean
+.PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -222,6 +222,11 @@ test: $(STAMPS)/venv $(STAMPS)/postgres ## the default test suite (no slow tests
 
 test-slow: $(STAMPS)/venv ## only the slow tests (DDP, full kit render, sweeps)
 	$(PY) -m pytest -q -m slow
+
+# tests/test_wheel.py (slow): build the wheel, install it into a fresh venv (dependencies from
+# .venv through a .pth file, no download) and run the console scripts outside the repository.
+test-wheel: $(STAMPS)/venv ## pip install . works: wheel into a fresh venv; train, render, transcribe from it (~3 min)
+	$(PY) -m pytest -q -m slow tests/test_wheel.py
 
 lint: $(STAMPS)/venv ## ruff
 	$(PY) -m ruff check drumtx tests
