@@ -121,8 +121,8 @@ def onset_agreement(renderer: KitRenderer, kit: Kit, notes: Sequence[Note], tol:
         stems[kit.notes[n.pitch]].append(n)  # one stem per distinct kit sound
     report = Agreement(kit.name)
 
-    def render(group):
-        return renderer.render(kit, group, duration=duration, velocity_curve=velocity_curve)
+    def render(group):  # a fixed seed: a sampled kit then plays each note alike with or without the others
+        return renderer.render(kit, group, duration=duration, velocity_curve=velocity_curve, seed=0)
 
     for group in stems.values():
         audio = render(group)

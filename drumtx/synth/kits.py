@@ -8,6 +8,7 @@ reads and checks the tables; :class:`drumtx.synth.render.KitRenderer` plays ever
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from drumtx import CONF_DIR
 from drumtx.atomic import atomic_write_text
 from drumtx.cli import EXIT_USAGE, add_version, error
 from drumtx.vocab import NOTE_MAPS
+
+log = logging.getLogger(__name__)
 
 #: Where the kit tables live unless a recipe names another folder.
 KITS_DIR = CONF_DIR / "kits"
@@ -299,16 +302,41 @@ def load_distractor_kits(kits_dir: str | Path | None = None) -> dict[str, Distra
     return out
 
 
-def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tuple[list[Kit], list[str]]:
-    """The named kits whose sound font is installed, and the names skipped for a missing font.
+def kit_problem(kit: Kit) -> str | None:
+    """Why ``kit`` cannot be played here (one line naming the kit and file), or None.
 
-    Unknown names are an error (a typo in a recipe should not silently shrink a dataset).
+    Sound fonts must be installed; sampled kits are also read and checked against their
+    map (malformed file, unmapped note, missing sample), without decoding any audio.
+    """
+    if not kit.available:
+        return f"kit {kit.name}: {kit.soundfont_candidates[0]}: not installed"
+    if kit.sampled:
+        from drumtx.synth.sampled.formats import SampledKitError
+        from drumtx.synth.sampled.player import load_sample_kit
+
+        try:
+            load_sample_kit(kit)
+        except SampledKitError as exc:
+            return str(exc)
+    return None
+
+
+def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tuple[list[Kit], list[str]]:
+    """The named kits that can be played here, and the names skipped (not installed or broken).
+
+    Unknown names are an error (a typo in a recipe should not silently shrink a dataset); a
+    kit that is not installed or is broken is skipped with a one-line warning naming its file.
     """
     chosen, missing = [], []
     for name in names:
         if name not in kits:
             raise KitError(f"{what}: unknown kit {name!r}; known kits: {', '.join(sorted(kits))}")
-        (chosen if kits[name].available else missing).append(kits[name] if kits[name].available else name)
+        problem = kit_problem(kits[name])
+        if problem:
+            log.warning("%s: skipped: %s", what, problem)
+            missing.append(name)
+        else:
+            chosen.append(kits[name])
     return chosen, missing
 
 

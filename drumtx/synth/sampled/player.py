@@ -47,6 +47,34 @@ class _Voice:
     fade: int = 0
 
 
+def load_sample_kit(kit: Kit) -> SampleKit:
+    """Read a sampled kit's file and check it against its kit table (nothing is decoded).
+
+    Raises:
+        SampledKitError: kit file missing or malformed, a Roland note mapped to a key the kit
+            has no sample for, a choke id the kit lacks, or a sample file missing (one line
+            naming the kit and file).
+    """
+    path = kit.soundfont
+    if path is None:
+        raise SampledKitError(f"kit {kit.name}: {kit.soundfont_candidates[0]}: kit file not found")
+    sk = read_kit(kit.name, path, kit.format)
+    for roland, kn in sorted(kit.notes.items()):
+        for key in kn.keys:
+            ins = sk.instruments.get(key)
+            if ins is None or not ins.sounding:
+                raise sk.error(f"Roland note {roland} is mapped to {key}, which has no sample in the kit")
+    for victim, chokers in kit.chokes.items():
+        for key in (victim, *chokers):
+            if key not in sk.instruments:
+                raise sk.error(f"choke map names {key}, which is not in the kit")
+    for key in sorted({k for kn in kit.notes.values() for k in kn.keys}):
+        for r in sk.instruments[key].sounding:
+            if not r.sample.is_file():
+                raise sk.error("sample file missing", r.sample)
+    return sk
+
+
 class SamplePlayer:
     """Renders drum notes through sampled kits (:class:`drumtx.synth.kits.Kit` with format
     ``hydrogen`` or ``sfz``). Parsed kits and decoded samples are cached for the process.
@@ -77,26 +105,9 @@ class SamplePlayer:
             SampledKitError: kit file missing or malformed, a mapped key or choke id the
                 kit lacks, or a sample file missing (one line naming the kit and file).
         """
-        path = kit.soundfont
-        if path is None:
-            raise SampledKitError(f"kit {kit.name}: {kit.soundfont_candidates[0]}: kit file not found")
-        ck = (kit.name, str(path))
+        ck = (kit.name, str(kit.soundfont))
         if ck not in self._kits:
-            sk = read_kit(kit.name, path, kit.format)
-            for roland, kn in sorted(kit.notes.items()):
-                for key in kn.keys:
-                    ins = sk.instruments.get(key)
-                    if ins is None or not ins.sounding:
-                        raise sk.error(f"Roland note {roland} is mapped to {key}, which has no sample in the kit")
-            for victim, chokers in kit.chokes.items():
-                for key in (victim, *chokers):
-                    if key not in sk.instruments:
-                        raise sk.error(f"choke map names {key}, which is not in the kit")
-            for key in sorted({k for kn in kit.notes.values() for k in kn.keys}):
-                for r in sk.instruments[key].sounding:
-                    if not r.sample.is_file():
-                        raise sk.error("sample file missing", r.sample)
-            self._kits[ck] = sk
+            self._kits[ck] = load_sample_kit(kit)
         return self._kits[ck]
 
     def _sample(self, sk: SampleKit, region: Region, semitones: float) -> _Sample:
@@ -135,7 +146,10 @@ class SamplePlayer:
         return int.from_bytes(h.digest()[:8], "little")
 
     def _choose(self, ins, vel: float, rng: np.random.Generator, counters: dict) -> list[Region]:
-        jittered = float(np.clip(vel + rng.normal(0.0, self.velocity_jitter), 1, 127)) if self.velocity_jitter else vel
+        """The regions one hit of ``ins`` at ``vel`` plays (jitter, alternates, round robin)."""
+        # MIDI velocities are whole numbers: SFZ ranges (lovel..hivel) are integer and inclusive.
+        jittered = int(round(np.clip(vel + rng.normal(0.0, self.velocity_jitter), 1, 127))) \
+            if self.velocity_jitter else int(round(vel))
         rand = float(rng.random())
         seq = counters.get(ins.key, 0)
         counters[ins.key] = seq + 1
@@ -144,9 +158,12 @@ class SamplePlayer:
             return [r for r in ins.regions if r.lovel <= v <= r.hivel and r.lorand <= rand < r.hirand
                     and (r.seq_length <= 1 or (seq % r.seq_length) + 1 == r.seq_position)]
 
-        regions = matching(jittered) or matching(vel)
-        if not regions:
-            return []
+        regions = matching(jittered) or matching(int(round(vel)))
+        if not regions:  # a gap in the kit's velocity ranges: the nearest layer plays
+            sounding = ins.sounding
+            if not sounding:
+                return []
+            regions = [min(sounding, key=lambda r: (max(r.lovel - vel, vel - r.hivel, 0.0), r.lovel))]
         if ins.select == "first":
             return regions[:1]
         if ins.select == "round_robin":
@@ -177,7 +194,8 @@ class SamplePlayer:
         """
         sk = self.kit(kit)
         sr = self.sample_rate
-        rng = np.random.default_rng(self.default_seed(kit, notes) if seed is None else seed)
+        base_seed = self.default_seed(kit, notes) if seed is None else seed
+        base_seed = [int(x) for x in np.atleast_1d(base_seed)]
         events = []  # (time s, order, kind, payload)
         for i, n in enumerate(notes):
             kn = kit.notes.get(n.pitch)
@@ -215,6 +233,9 @@ class SamplePlayer:
                 continue
             key, vel, semis = payload
             ins = sk.instruments[key]
+            # Each hit draws from its own stream (seed, time, key): leaving one note out does not
+            # change the others' layers, so a note's own sound is the difference of two renders.
+            rng = np.random.default_rng([*base_seed, at + 2**40, key])
             regions = self._choose(ins, vel, rng, counters)
             victims = choked_by.get(key, set())
             groups = {r.group for r in regions if r.group}

@@ -1,0 +1,246 @@
+"""Sampled kits (drumtx.synth.sampled): readers, the sample player, chokes, bad kits, distractors."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
+from drumtx.synth.kits import ROLAND_NOTES, KitNote, kit_problem, load_kits, select_kits
+from drumtx.synth.render import KitRenderer, Note, snap_notes
+from drumtx.synth.sampled import SampledKitError, SamplePlayer, read_kit
+from drumtx.synth.sampled.distractors import PARTS, render_distractor
+
+KITS = load_kits()
+SAMPLED = [k for k in KITS.values() if k.sampled and k.available]
+SR = 24000
+
+
+def _need(name):
+    kit = KITS[name]
+    if not kit.available:
+        pytest.skip(f"{name} not installed (make system / DRUMTX_SFZ_KITS_DIR)")
+    return kit
+
+
+@pytest.fixture(scope="module")
+def player():
+    return SamplePlayer(SR)
+
+
+def _rms_db(x):
+    return 20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64))) + 1e-12)
+
+
+def test_every_sampled_kit_reads_and_holds_out_test_kits():
+    assert {k.family for k in SAMPLED} <= {"hydrogen", "sfz"}
+    for kit in SAMPLED:
+        assert kit_problem(kit) is None, kit_problem(kit)
+        assert kit.lacks, f"{kit.name}: say what the kit lacks"
+    held = [k for k in KITS.values() if k.sampled and k.split == "test"]
+    assert sum(k.kind == "acoustic" for k in held) >= 2 and sum(k.kind == "electronic" for k in held) >= 1
+
+
+def test_hydrogen_old_and_layered_formats():
+    old = read_kit("rumpf", "/usr/share/hydrogen/data/drumkits/rumpf_kit_z01_h2/drumkit.xml", "hydrogen") \
+        if Path("/usr/share/hydrogen/data/drumkits/rumpf_kit_z01_h2/drumkit.xml").is_file() else pytest.skip("hydrogen")
+    assert len(old.instruments[0].regions) == 1 and old.instruments[0].regions[0].sample.name == "beats_06-38.flac"
+    layered = read_kit("bja", "/usr/share/hydrogen/data/drumkits/BJA_Pacific/drumkit.xml", "hydrogen")
+    assert len(layered.instruments[0].regions) == 8  # 8 velocity layers
+    assert layered.instruments[14].regions == []  # an instrument with no samples is kept, empty
+    rock = read_kit("rock", "/usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml", "hydrogen")
+    assert rock.instruments[1].regions[0].pan == pytest.approx(-0.3)  # 1.x <pan>, <instrumentComponent>
+
+
+def test_sfz_subset(tmp_path):
+    (tmp_path / "s").mkdir()
+    for name in ("a.wav", "b.wav", "c.wav"):
+        import soundfile as sf
+
+        sf.write(tmp_path / "s" / name, np.zeros(100, np.float32), 44100)
+    (tmp_path / "k.sfz").write_text(
+        "// comment\n#define $SN 38\n<control> default_path=s/\n<global> volume=-6 label_cc7=Master Vol\n"
+        "<group> key=$SN seq_length=2 group=3 off_by=4\n<region> sample=a.wav seq_position=1 amp_velcurve_100=1\n"
+        "<region> sample=b.wav seq_position=2 pan=50 tune=-100\n"
+        "<group> lokey=c4 hikey=c#4 lorand=0 hirand=0.5\n<region> sample=c.wav lovel=1 hivel=64\n"
+        "<region> sample=*silence group=4\n")
+    kit = read_kit("t", tmp_path / "k.sfz", "sfz")
+    a, b = kit.instruments[38].regions
+    assert (a.seq_length, a.seq_position, b.seq_position) == (2, 1, 2) and a.sample.name == "a.wav"
+    assert a.gain == pytest.approx(10 ** (-6 / 20)) and b.pan == 0.5 and b.semitones == -1.0
+    assert (a.group, a.off_by) == (3, 4) and a.amplitude(100) == pytest.approx(a.gain)
+    assert set(kit.instruments) == {38, 60, 61} and kit.instruments[60].regions[0].hirand == 0.5
+    assert kit.instruments[60].regions[1].sample is None  # *silence: a choke-only region
+
+
+@pytest.mark.parametrize("text, what", [
+    ("<region> sample=a.wav key=36 lovel\n", "malformed opcode"),
+    ("<region sample=a.wav key=36\n", "text before the first header"),
+    ("<bogus>\n<region> sample=a.wav key=36\n", "unknown header"),
+    ("<region> sample=a.wav key=$KICK\n", "undefined variable"),
+    ("<region> sample=a.wav key=36 lovel=90 hivel=10\n", "velocity range"),
+])
+def test_malformed_sfz_is_one_line_naming_kit_and_file(tmp_path, text, what):
+    (tmp_path / "bad.sfz").write_text(text)
+    with pytest.raises(SampledKitError, match=what) as err:
+        read_kit("broken", tmp_path / "bad.sfz", "sfz")
+    assert "\n" not in str(err.value) and "kit broken" in str(err.value) and "bad.sfz" in str(err.value)
+
+
+def _copy_kit(tmp_path, name, folder):
+    src = Path(KITS[name].soundfont).parent
+    dst = tmp_path / folder
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_broken_kits_are_skipped_with_one_line_others_kept(tmp_path, caplog):
+    good = _need("h2_gmrockkit")
+    # malformed drumkit.xml
+    bad_xml = _copy_kit(tmp_path, "h2_gmrockkit", "xml")
+    (bad_xml / "drumkit.xml").write_text((bad_xml / "drumkit.xml").read_text()[:3000])
+    # a sample the map plays is missing
+    no_sample = _copy_kit(tmp_path, "h2_gmrockkit", "nosample")
+    (no_sample / "Kick-Hard.wav").unlink()
+    kits = {
+        "xml": replace(good, name="xml", soundfont_candidates=(str(bad_xml / "drumkit.xml"),)),
+        "nosample": replace(good, name="nosample", soundfont_candidates=(str(no_sample / "drumkit.xml"),)),
+        # a Roland note mapped to an instrument with no sample (BJA id 14 is empty)
+        "unmapped": replace(_need("h2_bja_pacific"), name="unmapped",
+                            notes={**KITS["h2_bja_pacific"].notes, 44: KitNote((14,))}),
+        "good": good,
+    }
+    chosen, skipped = select_kits(kits, ["xml", "nosample", "unmapped", "good"], "data.synth.train_kits")
+    assert chosen == [good] and skipped == ["xml", "nosample", "unmapped"]
+    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(lines) == 3 and all("\n" not in m for m in lines)
+    assert "xml/drumkit.xml: malformed drumkit.xml" in lines[0]
+    assert "nosample" in lines[1] and "Kick-Hard.wav: sample file missing" in lines[1]
+    assert "Roland note 44 is mapped to 14" in lines[2] and "BJA_Pacific/drumkit.xml" in lines[2]
+    with pytest.raises(SampledKitError, match="kit xml: .*malformed"):
+        SamplePlayer(SR).render(kits["xml"], [Note(0.1, 0.2, 36, 100)])
+
+
+def test_velocity_layers_differ_in_level_and_sample(player):
+    kit = _need("h2_bja_pacific")  # 8 layers on the snare
+    soft = player.render(kit, [Note(0.05, 0.15, 38, 20)], duration=0.5, seed=1)
+    loud = player.render(kit, [Note(0.05, 0.15, 38, 120)], duration=0.5, seed=1)
+    assert _rms_db(loud) - _rms_db(soft) > 12
+    # not just gain: the layers are different recordings (spectral shape differs after level matching)
+    s, ld = np.abs(np.fft.rfft(soft)), np.abs(np.fft.rfft(loud))
+    assert np.corrcoef(np.log(s + 1e-9), np.log(ld + 1e-9))[0, 1] < 0.99
+
+
+def test_velocity_jitter_alternates_layers_near_a_boundary(player):
+    kit = _need("h2_gmrockkit")
+    sk = player.kit(kit)
+    edge = sk.instruments[2].regions[1].hivel  # snare: a velocity at a layer boundary
+    heard = {tuple(np.round(player.render(kit, [Note(0.05, 0.1, 38, int(edge))], duration=0.3, seed=s)[1200:1300], 4))
+             for s in range(12)}
+    assert len(heard) >= 2
+
+
+def test_choke_shortens_open_hihat(player):
+    # a kit-table choke (fade 40 ms) and the SFZ kit's own groups (off_time 0.3 s)
+    for name, fade in (("h2_gmrockkit", 0.04), ("sfz_sams_sonor", 0.3)):
+        kit = _need(name)
+        opened, pedal = Note(0.1, 0.2, 46, 110), Note(0.3, 0.4, 44, 40)
+        ring = player.render(kit, [opened], duration=2.0, seed=0)
+        cut = player.render(kit, [opened, pedal], duration=2.0, seed=0)
+        hat = cut - player.render(kit, [pedal], duration=2.0, seed=0)  # the open hat's own sound
+        tail = slice(int((0.31 + fade) * SR), int(1.2 * SR))  # after the fade
+        assert np.max(np.abs(hat[tail])) < 1e-6 and _rms_db(ring[tail]) > -50, (name, _rms_db(ring[tail]))
+        before = slice(0, int(0.29 * SR))
+        np.testing.assert_array_equal(cut[before], ring[before])
+
+
+def test_cymbal_choke(player):
+    kit = _need("h2_forzee_stereo")
+    ring = player.render(kit, [Note(0.1, 0.2, 49, 110)], duration=2.0, seed=0)
+    cut = player.render(kit, [Note(0.1, 0.2, 49, 110)], duration=2.0, seed=0, chokes=[(0.5, 49)])
+    tail = slice(int(0.6 * SR), int(2.0 * SR))
+    assert np.max(np.abs(cut[tail])) == 0.0 and np.max(np.abs(ring[tail])) > 0.01
+
+
+def test_renders_byte_identical_for_a_seed(player):
+    kit = _need("sfz_sams_sonor")
+    groove = reference_grooves(seed=3, seconds=4)[0].notes
+    a = player.render(kit, groove, seed=[5, 6])
+    b = SamplePlayer(SR).render(kit, groove, seed=[5, 6])  # a fresh process-like player
+    assert a.tobytes() == b.tobytes()
+    assert player.render(kit, groove, seed=[5, 7]).tobytes() != a.tobytes()  # the seed matters
+    assert player.render(kit, groove).tobytes() == player.render(kit, groove).tobytes()  # unseeded: from the notes
+
+
+def test_stereo_samples_stay_stereo(player):
+    kit = _need("h2_forzee_stereo")
+    st = player.render(kit, [Note(0.05, 0.1, 43, 100)], duration=0.5, stereo=True)
+    assert st.shape[1] == 2 and not np.allclose(st[:, 0], st[:, 1])
+
+
+def test_sample_preroll_is_compensated(player):
+    """ForzeeStereo's samples start 6-14 ms before the attack; the attack lands on the label."""
+    kit = _need("h2_forzee_stereo")
+    at = 0.2
+    for roland in ROLAND_NOTES:
+        audio = player.render(kit, [Note(at, at + 0.1, roland, 100)], duration=0.8, seed=0)
+        a = np.abs(audio)
+        attack = np.argmax(a >= 0.1 * a.max()) / SR
+        assert abs(attack - at) < 0.002, (roland, attack - at)
+
+
+def _agree(kit, grooves):
+    renderer = KitRenderer()
+    total = Agreement(kit.name)
+    for g in grooves:
+        total.update(onset_agreement(renderer, kit, g.notes))
+    return total
+
+
+FAST = ["h2_forzee_stereo", "sfz_sams_sonor", "h2_tr808"]
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_labels_and_audio_agree_on_a_few_sampled_kits(name):
+    kit = _need(name)
+    report = _agree(kit, reference_grooves(seed=11, seconds=5)[:2])
+    assert report.notes > 60 and report.recall == 1.0, report.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kit", SAMPLED, ids=[k.name for k in SAMPLED])
+def test_labels_and_audio_agree_on_every_sampled_kit(kit):
+    grooves = reference_grooves(seed=11)
+    assert {n.pitch for g in grooves for n in g.notes} == set(ROLAND_NOTES)
+    report = _agree(kit, grooves)
+    assert report.recall == 1.0, report.summary()
+    assert abs(np.median(report.errors)) < 0.004, report.summary()
+
+
+def test_distractors_sound_are_seeded_and_carry_no_labels():
+    if not any(k for k in PARTS):
+        pytest.skip("no parts")
+    try:
+        audio, info = render_distractor(110, 6.0, [1, 2], part="claps", downbeat=0.25)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    again, _ = render_distractor(110, 6.0, [1, 2], part="claps", downbeat=0.25)
+    assert audio.shape == (6 * SR,) and np.max(np.abs(audio)) > 0.01 and audio.tobytes() == again.tobytes()
+    assert info["part"] == "claps" and info["hits"] > 0 and set(info) == {"distractor_kit", "part", "hits"}
+    # claps sit off the backbeat: none on beats 2 or 4
+    from drumtx.synth.sampled.distractors import _TEMPLATES
+
+    assert all(pos % 16 not in (4, 12) for _, hits in _TEMPLATES["claps"] for pos, _, _ in hits)
+    for part in PARTS:
+        a, i = render_distractor(95, 4.0, [9], part=part)
+        assert np.max(np.abs(a)) > 0.005 and i["part"] == part, part
+
+
+def test_snapped_notes_render_the_same_as_unsnapped_times_on_the_grid(player):
+    kit = _need("h2_rumpf")
+    notes = snap_notes([Note(0.1, 0.2, 36, 90), Note(0.35, 0.4, 38, 70)])
+    assert np.max(np.abs(player.render(kit, notes, seed=0))) > 0.01
