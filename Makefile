@@ -11,11 +11,15 @@ IN ?=
 OUT ?= transcriptions
 CKPT ?=
 
-# Debian packages: the FluidSynth renderer and the drum-kit sound fonts (see README, "Data").
+# Debian packages: the FluidSynth renderer, the drum-kit sound fonts and the Hydrogen sampled
+# kits played by drumtx.synth.sampled (see README, "Data").
+KIT_PACKAGES := hydrogen-drumkits hydrogen-data
 APT_PACKAGES := fluidsynth libsndfile1 fluid-soundfont-gm musescore-general-soundfont-small \
-	timgm6mb-soundfont avldrums.lv2-soundfont
+	timgm6mb-soundfont avldrums.lv2-soundfont $(KIT_PACKAGES)
 SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6mb.sf2 \
 	/usr/share/sounds/sf3/MuseScore_General.sf3 /usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2
+HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
+	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
@@ -23,17 +27,33 @@ SOUND_FONTS := /usr/share/sounds/sf2/FluidR3_GM.sf2 /usr/share/sounds/sf2/TimGM6
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(STAMPS)/venv ## system packages (apt-get) + .venv with drumtx[dev]
+setup: $(STAMPS)/venv $(STAMPS)/kits ## system packages (apt-get) + .venv with drumtx[dev]
 
-system: $(STAMPS)/system ## FluidSynth and the sound fonts (apt-get)
+system: $(STAMPS)/system $(STAMPS)/kits ## FluidSynth, the sound fonts and the Hydrogen kits (apt-get)
+
+# The Hydrogen kits came after the sound fonts: a checkout whose system stamp predates them
+# installs them here (a clean machine gets them with the rest).
+$(STAMPS)/kits:
+	@mkdir -p $(STAMPS)
+	@missing=0; for f in $(HYDROGEN_KITS); do [ -f $$f ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "drumtx's sampled kits need (Debian names): $(KIT_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	  echo "installing system packages: $(KIT_PACKAGES)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(KIT_PACKAGES) >/dev/null \
+	    || { echo "apt-get failed: install $(KIT_PACKAGES) yourself, then rerun" >&2; exit 1; }; \
+	fi
+	@touch $@
 
 $(STAMPS)/system:
 	@mkdir -p $(STAMPS)
 	@missing=0; command -v fluidsynth >/dev/null || missing=1; \
-	for f in $(SOUND_FONTS); do [ -f $$f ] || missing=1; done; \
+	for f in $(SOUND_FONTS) $(HYDROGEN_KITS); do [ -f $$f ] || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 	  if ! command -v apt-get >/dev/null; then \
-	    echo "drumtx needs FluidSynth and sound fonts; install these (Debian names): $(APT_PACKAGES)" >&2; exit 1; \
+	    echo "drumtx needs FluidSynth, sound fonts and drum kits; install these (Debian names): $(APT_PACKAGES)" >&2; exit 1; \
 	  fi; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
 	  echo "installing system packages: $(APT_PACKAGES)"; \

@@ -358,25 +358,84 @@ def kit_offsets_in_file(kits_dir: str | Path | None = None) -> dict[str, float]:
     return {k: float(v) for k, v in (OmegaConf.to_container(OmegaConf.load(path)).get("offset_ms") or {}).items()}
 
 
+def _instrument_names(kit: Kit) -> dict[int, str]:
+    """Kit key -> instrument name for sampled kits (read from the kit file); {} otherwise."""
+    if not kit.sampled or not kit.available:
+        return {}
+    from drumtx.synth.sampled.formats import SampledKitError, read_kit
+
+    try:
+        sk = read_kit(kit.name, kit.soundfont, kit.format)
+    except SampledKitError:
+        return {}
+    return {k: ins.name for k, ins in sk.instruments.items()}
+
+
+def describe_kit(kit: Kit) -> str:
+    """A few lines about a kit: format, source, licence, what plays each Roland class, what it lacks."""
+    status = "installed" if kit.available else f"MISSING ({kit.soundfont_candidates[0]})"
+    problem = kit_problem(kit) if kit.available else None
+    if problem:
+        status = f"BROKEN ({problem})"
+    split = "test-only (held out of training)" if kit.split == "test" else "train"
+    names = _instrument_names(kit)
+    plays: dict[str, list[str]] = {}
+    for roland in ROLAND_NOTES:
+        kn = kit.notes[roland]
+        what = "+".join(names.get(k, str(k)) for k in kn.keys)
+        if kn.semitones:
+            what += f" ({kn.semitones:+g} st)"
+        cls = NOTE_MAPS["roland_td17"][roland]
+        if what not in plays.setdefault(cls, []):
+            plays[cls].append(what)
+    where = "; ".join(x for x in (kit.source, kit.author) if x)
+    lines = [f"{kit.name}  [{kit.format}, {kit.kind}, {split}]  {status}",
+             f"    file:    {kit.soundfont or kit.soundfont_candidates[0]}"
+             + (f" (bank {kit.bank} program {kit.program} channel {kit.channel})" if kit.format == "sf2" else ""),
+             f"    source:  {where or kit.family}",
+             f"    licence: {kit.licence or 'unstated'}",
+             "    plays:   " + "; ".join(f"{c}={' | '.join(v)}" for c, v in plays.items()),
+             "    lacks:   " + ("; ".join(kit.lacks) if kit.lacks else "nothing the Roland map asks for")]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m drumtx.synth.kits``: list the kits; ``--measure-latency --write`` refreshes latency.yaml."""
+    """``python -m drumtx.synth.kits``: list every kit (sound-font and sampled) with its format,
+    source, licence, instruments and what it lacks; ``--measure-latency --write`` refreshes
+    latency.yaml (all kits, or those named with ``--kits``)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m drumtx.synth.kits", description=main.__doc__)
     parser.add_argument("--kits-dir", default=str(KITS_DIR))
+    parser.add_argument("--brief", action="store_true", help="one line per kit")
     parser.add_argument("--measure-latency", action="store_true", help="measure each kit key's sample start latency")
+    parser.add_argument("--kits", nargs="+", metavar="NAME", help="measure only these kits (others keep their values)")
     parser.add_argument("--write", action="store_true", help=f"write the measurement to <kits-dir>/{LATENCY_FILE}")
     add_version(parser)
     args = parser.parse_args(argv)
     try:
         kits = load_kits(args.kits_dir)
+        distractors = load_distractor_kits(args.kits_dir)
     except (KitError, OSError) as exc:  # a bad or missing kit table: one line, exit 2 (drumtx.cli)
         error("drumtx.synth.kits", exc)
         return EXIT_USAGE
+    unknown = sorted(set(args.kits or []) - set(kits))
+    if unknown:
+        error("drumtx.synth.kits", KitError(f"--kits: unknown kits {unknown}"))
+        return EXIT_USAGE
     if not args.measure_latency:
         for kit in kits.values():
-            font = kit.soundfont or f"MISSING ({kit.soundfont_candidates[0]})"
-            print(f"{kit.name:24s} {kit.family:10s} bank {kit.bank:3d} prog {kit.program:3d} chan {kit.channel:2d}  {font}")
+            if args.brief:
+                font = kit.soundfont or f"MISSING ({kit.soundfont_candidates[0]})"
+                print(f"{kit.name:24s} {kit.format:8s} {kit.kind:12s} {kit.split:5s} {kit.licence:14s} {font}")
+            else:
+                print(describe_kit(kit))
+        for d in distractors.values():
+            font = d.file or f"MISSING ({d.file_candidates[0]})"
+            print(f"{d.name}  [{d.format}, percussion distractor: unlabelled]  {font}\n"
+                  f"    source:  {d.author}; licence: {d.licence or 'unstated'}\n"
+                  f"    parts:   {', '.join(d.parts)}" if not args.brief else
+                  f"{d.name:24s} {d.format:8s} {'distractor':12s} {'-':5s} {d.licence:14s} {font}")
         return 0
     from dataclasses import replace
 
@@ -385,13 +444,25 @@ def main(argv: list[str] | None = None) -> int:
 
     renderer = KitRenderer()
     grooves = reference_grooves(seed=1)
+    target = Path(args.kits_dir) / LATENCY_FILE
     latency, offsets = {}, {}
+    if args.kits and target.is_file():  # keep the other kits' measurements
+        table = _table(target)
+        latency, offsets = dict(table.get("latency_ms") or {}), dict(table.get("offset_ms") or {})
     for kit in kits.values():
-        if not kit.available:
-            print(f"# {kit.name}: sound font missing, not measured")
+        if args.kits and kit.name not in args.kits:
+            continue
+        problem = kit_problem(kit)
+        if problem:
+            print(f"# {kit.name}: not measured: {problem}")
+            continue
+        manual = kit.offset_ms - kit_offsets_in_file(args.kits_dir).get(kit.name, 0.0)
+        if kit.sampled:  # the sample player aligns every sample on its own attack: only the residual
+            latency.pop(kit.name, None)
+            offsets[kit.name] = measure_offset(renderer, replace(kit, latency_ms={}, offset_ms=manual), grooves)
+            print(f"# {kit.name}: residual offset {offsets[kit.name]} ms")
             continue
         latency[kit.name] = dict(sorted(measure_latency(renderer, kit).items()))
-        manual = kit.offset_ms - kit_offsets_in_file(args.kits_dir).get(kit.name, 0.0)
         offsets[kit.name] = measure_offset(renderer, replace(kit, latency_ms=latency[kit.name], offset_ms=manual),
                                            grooves)
         worst = max(latency[kit.name].items(), key=lambda kv: kv[1])
@@ -400,12 +471,12 @@ def main(argv: list[str] | None = None) -> int:
         "# Measured by `python -m drumtx.synth.kits --measure-latency --write`; do not edit by hand.\n"
         "# latency_ms: per kit and kit key, note-on to the first sample above 10% of the hit's peak\n"
         "#   (velocity 100, hit out of silence); the renderer strikes each key this much earlier.\n"
+        "#   Sampled kits have none: the sample player aligns every sample on its own attack.\n"
         "# offset_ms: per kit, the median spectral-flux onset error left in generated grooves\n"
         "#   (drumtx.synth.check.reference_grooves(seed=1)); every note of the kit moves by it.\n"
         + OmegaConf.to_yaml({"latency_ms": latency, "offset_ms": offsets})
     )
     if args.write:
-        target = Path(args.kits_dir) / LATENCY_FILE
         atomic_write_text(target, text)
         print(f"wrote {target}")
     else:
