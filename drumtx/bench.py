@@ -5,6 +5,7 @@
 Runs, each in its own process so that timings and peak memory are its own:
 
 * render throughput of ``data=synth_default`` (``drumtx.synth.bench``),
+* the sample player's throughput on every sampled kit (``drumtx.synth.sampled.bench``),
 * feature-cache preparation throughput of the whole ``data/synth_default`` into an empty cache
   (``drumtx.prepare``; rendered first if missing),
 * training frames/s and inference x real time per encoder (``drumtx.bench_models``),
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             "render": (
                 [py, "-m", "drumtx.synth.bench", "data=synth_default", f"bench.out={tmp / 'render.json'}"],
                 tmp / "render.json",
+            ),
+            "sampler": (  # the sample player of the Hydrogen/SFZ kits alone (drumtx.synth.sampled)
+                [py, "-m", "drumtx.synth.sampled.bench", "--out", str(tmp / "sampler.json")],
+                tmp / "sampler.json",
             ),
             "prepare": (
                 [py, "-m", "drumtx.prepare", "data=synth_default", f"paths.cache_dir={tmp / 'cache'}",

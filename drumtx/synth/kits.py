@@ -411,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure-latency", action="store_true", help="measure each kit key's sample start latency")
     parser.add_argument("--kits", nargs="+", metavar="NAME", help="measure only these kits (others keep their values)")
     parser.add_argument("--write", action="store_true", help=f"write the measurement to <kits-dir>/{LATENCY_FILE}")
+    parser.add_argument("--check-onsets", action="store_true",
+                        help="render six reference grooves (seed 11) per kit and report how many notes have an "
+                             "audio onset within 10 ms of their label, and the median error")
     add_version(parser)
     args = parser.parse_args(argv)
     try:
@@ -423,6 +426,24 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         error("drumtx.synth.kits", KitError(f"--kits: unknown kits {unknown}"))
         return EXIT_USAGE
+    if args.check_onsets:
+        from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
+        from drumtx.synth.render import KitRenderer
+
+        renderer, grooves, worst = KitRenderer(), reference_grooves(seed=11), 1.0
+        for kit in kits.values():
+            if args.kits and kit.name not in args.kits:
+                continue
+            problem = kit_problem(kit)
+            if problem:
+                print(f"{kit.name}: not checked: {problem}")
+                continue
+            total = Agreement(kit.name)
+            for groove in grooves:
+                total.update(onset_agreement(renderer, kit, groove.notes))
+            worst = min(worst, total.recall)
+            print(total.summary(), flush=True)
+        return 0 if worst == 1.0 else 1
     if not args.measure_latency:
         for kit in kits.values():
             if args.brief:
