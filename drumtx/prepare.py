@@ -26,17 +26,26 @@ log = logging.getLogger("drumtx.prepare")
 def run(cfg: DictConfig):
     """Prepare the cache that ``cfg`` describes; returns the :class:`PrepareReport`."""
     from drumtx.data.cache import DataSource
+    from drumtx.data.datasets import DatasetError
 
     source = DataSource.from_config(cfg)  # what DrumDataModule.prepare_data uses, without Lightning
-    splits = list(cfg.get("splits") or ("train", "validation", "test"))
+    splits = cfg.get("splits") or ("train", "validation", "test")
+    if isinstance(splits, str):  # splits=train (no brackets): one split, not its letters
+        splits = [splits]
+    splits = list(splits)
+    unknown = [s for s in splits if s not in ("train", "validation", "test")]
+    if unknown:
+        raise DatasetError(f"splits: unknown split(s) {unknown}; choose from train, validation, test")
     report = source.prepare(splits, retry_failed=bool(cfg.get("retry_failed", True)),
-                        num_workers=cfg.get("num_workers"), progress=bool(cfg.get("progress", True)))
+                            num_workers=cfg.get("num_workers"), progress=bool(cfg.get("progress", True)),
+                            verify=str(cfg.get("verify", "full")))
     usable = source.cache.manifest()
     per_split = {s: sum(t.key in usable for t in source.split_tracks(s)) for s in splits}
     summary = {
         "cache_dir": str(report.cache_dir),
         "prepared": len(report.done),
         "reused": report.reused,
+        "recomputed": report.rebuilt,
         "skipped": report.skipped,
         "usable_tracks_per_split": per_split,
         "variants": None if source.variants is None else source.variants.tag,

@@ -135,6 +135,30 @@ def test_crops_are_seeded_per_worker_and_reproducible(dm):
     assert len(set(two_workers[:4])) > 1
 
 
+def test_training_batches_depend_on_seed_and_epoch_only(egmd_config):
+    """Issue 20: with workers, resumed runs drew other crops than uninterrupted ones (each worker's
+    RNG had advanced). Crops and their augmentation are now a function of (seed, epoch): the same
+    with 0 or 2 workers, and an epoch built fresh (a resume) equals that epoch reached by iterating."""
+
+    def epochs(workers: int, first_epoch: int, n: int) -> list[list[bytes]]:
+        cfg = egmd_config("data.crop_seconds=1.0", "data.batch_size=2", f"data.num_workers={workers}",
+                          "augmentation=specaugment")
+        module = instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
+        module.setup("fit")
+        torch.manual_seed(7)
+        loader = module.train_dataloader()
+        out = []
+        for epoch in range(first_epoch, first_epoch + n):
+            getattr(loader.sampler, "set_epoch", lambda e: None)(epoch)  # what Lightning calls
+            out.append([b["mel"].numpy().tobytes() for b in loader])
+        return out
+
+    in_process = epochs(0, 0, 2)
+    assert in_process[0] != in_process[1]  # a new order and new crops every epoch
+    assert epochs(2, 0, 2) == in_process  # workers draw nothing of their own
+    assert epochs(2, 1, 1) == in_process[1:]  # epoch 1 from a fresh loader, as after a resume
+
+
 def test_max_tracks_caps_each_split(egmd_config):
     cfg = egmd_config("data.max_tracks=1")
     module = DrumDataModule.from_config(cfg)

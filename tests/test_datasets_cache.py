@@ -26,7 +26,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from drumtx import PROJECT_ROOT
-from drumtx.data.cache import FeatureCache, _safe_name, prepare_cache
+from drumtx.data.cache import CacheError, DataSource, FeatureCache, _safe_name, prepare_cache
 from drumtx.data.datasets import DataLeakError, DatasetError, build_index, egmd_index, folder_index, gmd_index
 from drumtx.targets import TargetPolicy
 from drumtx.vocab import NOTE_MAPS
@@ -174,6 +174,77 @@ def test_prepare_is_resumable_and_atomic(egmd_config):
     os.remove(cache.directory / "manifest.json")
     rebuilt = prepare_cache(cache, index.tracks, num_workers=0, progress=False, retry_failed=False)
     assert rebuilt.done == [] and len(cache.manifest()) == N_TRACKS - 1
+
+
+def _copy_fixture(egmd_fixture, tmp_path) -> Path:
+    root = tmp_path / "egmd"
+    shutil.copytree(egmd_fixture, root)
+    return root
+
+
+def test_truncated_or_corrupt_arrays_are_rebuilt_and_named(egmd_config, egmd_fixture, tmp_path):
+    """Issue 20: a truncated mel.npy was counted as reusable and crashed training with
+    "mmap length is greater than file size", naming no file."""
+    cfg = egmd_config("data.max_tracks=1", "splits=[train]")
+    index, cache = _cache(cfg)
+    tracks = index.split("train", 1)
+    key = tracks[0].key
+    prepare_cache(cache, tracks, num_workers=0, progress=False)
+    before = np.array(cache.load(key).mel)
+    mel = cache.track_dir(key) / "mel.npy"
+    with open(mel, "r+b") as f:
+        f.truncate(mel.stat().st_size // 2)
+    with pytest.raises(CacheError) as err:  # what training reads: one line, naming track and file
+        cache.load(key)
+    assert key in str(err.value) and str(mel) in str(err.value) and "\n" not in str(err.value)
+    report = prepare_cache(cache, tracks, num_workers=0, progress=False)
+    assert report.reused == 0 and report.done == [key] and "truncated" in report.rebuilt[key]
+    np.testing.assert_array_equal(np.array(cache.load(key).mel), before)
+
+    # Same size, other bytes (bit rot, a NaN written in): only the full check (drumtx.prepare's) sees it.
+    data = np.load(mel)
+    data[0, 0] = np.nan
+    np.save(mel, data)
+    assert prepare_cache(cache, tracks, num_workers=0, progress=False).reused == 1  # size check only
+    report = prepare_cache(cache, tracks, num_workers=0, progress=False, verify="full")
+    assert report.done == [key] and "SHA-1" in report.rebuilt[key]
+    assert np.isfinite(cache.load(key).mel).all()
+
+
+def test_audio_changed_in_place_is_recomputed(egmd_config, egmd_fixture, tmp_path):
+    """Issue 20: re-rendering audio into the same folder left the csv, and so the cache hash,
+    unchanged, and the old features were reused."""
+    root = _copy_fixture(egmd_fixture, tmp_path)
+    cfg = egmd_config(f"data.root={root}", "data.max_tracks=1", "splits=[test]")
+    index, cache = _cache(cfg)
+    tracks = index.split("test", 1)
+    key = tracks[0].key
+    prepare_cache(cache, tracks, num_workers=0, progress=False)
+    before = np.array(cache.load(key).mel)
+    wave, sr = sf.read(root / key)
+    sf.write(root / key, 0.1 * wave, sr, subtype="PCM_16")  # re-rendered quieter, same csv
+    index2, cache2 = _cache(cfg)
+    assert cache2.directory == cache.directory  # the dataset identity (csv) did not change
+    source = DataSource.from_config(cfg)
+    assert key in source.stale_keys(["test"])  # what training checks at start
+    report = prepare_cache(cache2, index2.split("test", 1), num_workers=0, progress=False)
+    assert report.done == [key] and str(root / key) in report.rebuilt[key]
+    after = np.array(cache2.load(key).mel, dtype=np.float32)
+    assert after.mean() < before.astype(np.float32).mean() - 1  # new features, not the stale ones
+    assert prepare_cache(cache2, index2.split("test", 1), num_workers=0, progress=False).reused == 1
+
+
+def test_non_finite_audio_is_skipped_not_cached(egmd_config, egmd_fixture, tmp_path):
+    root = _copy_fixture(egmd_fixture, tmp_path)
+    cfg = egmd_config(f"data.root={root}", "data.max_tracks=1", "splits=[test]")
+    index, cache = _cache(cfg)
+    tracks = index.split("test", 1)
+    wave, sr = sf.read(root / tracks[0].key)
+    wave[1000] = np.nan
+    sf.write(root / tracks[0].key, wave, sr, subtype="FLOAT")  # a float WAV keeps the NaN
+    report = prepare_cache(cache, tracks, num_workers=0, progress=False)
+    reason = report.skipped[tracks[0].key]["reason"]
+    assert report.done == [] and str(root / tracks[0].key) in reason and "non-finite" in reason
 
 
 def test_cache_key_follows_features_policy_and_data(egmd_config, egmd_builder, tmp_path):

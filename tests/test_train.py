@@ -128,10 +128,18 @@ def run_with(monkeypatch, cfg, *extra_callbacks):
     return train_mod.train(cfg)
 
 
-def test_checkpoints_bundle_and_exact_resume_after_a_kill(egmd_fixture, shared_cache, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)], ids=["in-process", "2-workers"])
+def test_checkpoints_bundle_and_exact_resume_after_a_kill(workers, egmd_fixture, shared_cache, tmp_path,
+                                                          monkeypatch):
+    """Resumed from last.ckpt after a kill, the run ends with the uninterrupted run's exact
+    weights, also with DataLoader workers (crops and augmentation are drawn from the epoch's
+    seed, not from the workers' RNG)."""
     common = [
         *data_overrides(egmd_fixture, shared_cache),
+        f"data.num_workers={workers}",
         "trainer.max_epochs=3",
+        "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=2",
         "scheduler.warmup_epochs=2",  # the resume must land mid-warm-up and keep the schedule
         "loss.crash=0.6",
         "evaluation.onset_metrics=false",

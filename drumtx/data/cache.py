@@ -5,7 +5,9 @@ target policy, the note map, the vocabulary and the dataset identity, so a chang
 parameter gets a fresh directory instead of stale data)::
 
     spec.json            what the hash covers, for humans and for the check on open
-    manifest.json        key -> {dir, n_frames, duration, variant_of, params} of finished tracks
+    manifest.json        key -> {dir, n_frames, duration, variant_of, params, split, files, source}
+                         of finished tracks: ``files`` the byte size and SHA-1 of each array,
+                         ``source`` the byte size and mtime of the audio and MIDI it was made from
     skipped.json         key -> {path, reason} of tracks that could not be prepared
     tracks/<dir>/        one finished track (written to tmp/ then os.replace'd: atomic)
         mel.npy          float16 (n_mels, T) log-mel
@@ -22,6 +24,13 @@ Pre-rendered audio augmentation (pitch shift + time stretch, see
 
 Resuming: a finished track is a directory under ``tracks/``; the manifest is rebuilt from
 those on every run, so an interrupted run loses at most the tracks in flight.
+
+Integrity: a track is reused only while its entry still holds (:meth:`FeatureCache.check`):
+its audio and MIDI files have the recorded size and mtime (a file re-rendered or edited in
+place is recomputed, although the dataset csv, and so the cache hash, did not change), and
+its arrays have the recorded byte sizes; ``verify="full"`` (``python -m drumtx.prepare``)
+also compares their SHA-1 and reads them back (shapes, finite log-mel). A broken or stale
+track is rebuilt, and reported. Entries written before these records existed are rebuilt once.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from drumtx.atomic import atomic_write_text
+from drumtx.data.datasets import DatasetError
 from drumtx.targets import (
     HIERARCHY,
     LabelCounts,
@@ -61,6 +71,50 @@ log = logging.getLogger(__name__)
 #: Bump when the stored arrays change meaning; part of the cache hash.
 CACHE_VERSION = 1
 ARRAYS = ("mel", "roll", "velocity", "targets")
+
+
+class CacheError(DatasetError):
+    """A cached track cannot be read (missing, truncated or corrupt file); names track and file."""
+
+
+def source_identity(path) -> dict | None:
+    """What identifies a source file's content cheaply: byte size and mtime (ns); None if absent."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError):
+        return None
+    return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _file_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_arrays(directory: Path, key: str, mmap: bool = True) -> dict[str, np.ndarray]:
+    """The four arrays of one cached track (memory maps unless ``mmap=False``).
+
+    Raises:
+        CacheError: a file is missing, truncated or unreadable, or the arrays disagree in
+            length; one line naming the track ``key`` and the file.
+    """
+    arrays = {}
+    for name in ARRAYS:
+        path = Path(directory) / f"{name}.npy"
+        try:
+            arrays[name] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise CacheError(f"cached track {key}: {path} is unreadable ({reason}); "
+                             "run python -m drumtx.prepare to rebuild it") from None
+    lengths = {arrays["mel"].shape[-1], *(arrays[n].shape[0] for n in ARRAYS[1:])}
+    if len(lengths) != 1:
+        raise CacheError(f"cached track {key}: {directory} holds arrays of different lengths {sorted(lengths)}; "
+                         "run python -m drumtx.prepare to rebuild it")
+    return arrays
 
 
 def target_names(policy: TargetPolicy) -> list[str]:
@@ -151,6 +205,7 @@ class PrepareReport:
     cache_dir: Path
     done: list[str] = field(default_factory=list)  # prepared in this run
     reused: int = 0  # already in the cache
+    rebuilt: dict[str, str] = field(default_factory=dict)  # key -> why its cached copy was not reused
     skipped: dict[str, dict] = field(default_factory=dict)  # key -> {path, reason}
     counts: LabelCounts = field(default_factory=LabelCounts)  # labels of the tracks done in this run
     seconds: float = 0.0
@@ -160,6 +215,9 @@ class PrepareReport:
             f"cache {self.cache_dir}: {len(self.done)} prepared, {self.reused} reused, "
             f"{len(self.skipped)} skipped in {self.seconds:.1f} s"
         ]
+        if self.rebuilt:
+            first = next(iter(self.rebuilt.values()))
+            lines.append(f"  recomputed {len(self.rebuilt)} stale or broken cached tracks (e.g. {first})")
         reasons = Counter(v["reason"] for v in self.skipped.values())  # a bad track and its variants: one line
         lines += [f"  skipped {r}" + (f" ({n} tracks/variants)" if n > 1 else "") for r, n in reasons.items()]
         return "\n".join(lines)
@@ -233,27 +291,64 @@ class FeatureCache:
 
     def load(self, key: str, mmap: bool = True) -> CachedTrack:
         d = self.track_dir(key)
-        mode = "r" if mmap else None
-        arrays = {name: np.load(d / f"{name}.npy", mmap_mode=mode) for name in ARRAYS}
+        arrays = load_arrays(d, key, mmap)
         meta = json.loads((d / "meta.json").read_text())
         return CachedTrack(key=key, meta=meta, directory=d, **arrays)
 
+    def check(self, key: str, entry: dict, sources: dict[str, str | None], full: bool = False) -> str | None:
+        """Why the cached track ``key`` (its manifest ``entry``) must not be reused, or None.
+
+        Args:
+            key: the track key; entry: its manifest entry.
+            sources: ``{"audio": path, "midi": path}`` the track is made from now.
+            full: also compare the arrays' SHA-1 with the manifest and read them back
+                (shapes, finite log-mel); otherwise only byte sizes and source identities.
+        Returns:
+            a one-line reason naming the file, or None when the track is sound.
+        """
+        if "files" not in entry or "source" not in entry:
+            return f"{key}: cached before drumtx recorded checksums and source files"
+        for role, path in sources.items():
+            if path and source_identity(path) != entry["source"].get(role):
+                return f"{path}: changed since it was cached (size or mtime)"
+        d = self.tracks_dir / entry["dir"]
+        for name in ARRAYS:
+            path, want = d / f"{name}.npy", entry["files"].get(name) or {}
+            have = source_identity(path)
+            if have is None:
+                return f"{path}: missing"
+            if have["bytes"] != want.get("bytes"):
+                return f"{path}: {have['bytes']} bytes, {want.get('bytes')} recorded (truncated or rewritten)"
+            if full and _file_sha1(path) != want.get("sha1"):
+                return f"{path}: SHA-1 differs from the manifest (corrupt)"
+        if full:
+            try:
+                arrays = load_arrays(d, key, mmap=False)
+            except CacheError as exc:
+                return str(exc)
+            if arrays["roll"].shape[0] != entry.get("n_frames"):
+                return f"{d}: {arrays['roll'].shape[0]} frames, {entry.get('n_frames')} recorded"
+            if not np.isfinite(arrays["mel"]).all():
+                return f"{d / 'mel.npy'}: non-finite values"
+        return None
+
     @contextmanager
     def lock(self):
-        """Serialise preparation of one cache across processes (DDP ranks, parallel sweeps)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "w") as f:
-            try:
-                import fcntl
+        """Serialise preparation of one cache across processes (DDP ranks, parallel sweeps).
 
-                fcntl.flock(f, fcntl.LOCK_EX)
-            except ImportError:  # not POSIX: no locking
-                pass
+        A :class:`filelock.FileLock` (a maintained, cross-platform lock file) rather than bare
+        ``fcntl``, which does not exist on Windows and left that platform unlocked.
+        """
+        from filelock import FileLock
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.directory / ".lock"):
             yield
 
 
 def manifest_entry(meta: dict) -> dict:
-    return {k: meta.get(k) for k in ("dir", "n_frames", "duration", "variant_of", "params", "split")}
+    keys = ("dir", "n_frames", "duration", "variant_of", "params", "split", "files", "source")
+    return {k: meta[k] for k in keys if k in meta}
 
 
 # ---- the per-track work (runs in worker processes) -------------------------------------------
@@ -274,6 +369,7 @@ def process_track(job: dict) -> dict:
     from drumtx.audio import load_audio
     from drumtx.data.augment import render_audio_variant
 
+    source = {"audio": source_identity(job["audio"]), "midi": source_identity(job["midi"])}  # before reading
     policy = TargetPolicy(**job["policy"])
     vocab = policy.vocab
     features = _features(job["features"])
@@ -285,6 +381,8 @@ def process_track(job: dict) -> dict:
         wave = render_audio_variant(wave, features.sample_rate, params["semitones"], params["stretch"])
         onsets = [Onset(o.time * params["stretch"], o.fine_class, o.velocity) for o in onsets]
     mel = features.compute(wave)
+    if not np.isfinite(mel).all() or not np.isfinite(mel.astype(np.float16)).all():
+        raise ValueError(f"{job['audio']}: non-finite log-mel (NaN or inf in the audio?)")
     n_frames = mel.shape[1]
     roll, velocity = onset_roll(onsets, n_frames, features.fps, vocab, counts)
     targets = hierarchical_targets(roll, vocab, policy, counts)
@@ -300,6 +398,7 @@ def process_track(job: dict) -> dict:
         np.save(tmp / "velocity.npy", velocity.astype(np.float16))
         np.save(tmp / "targets.npy", np.stack([targets[n] for n in names], axis=1).astype(np.uint8))
         (tmp / "onsets.json").write_text(json.dumps([[o.time, o.fine_class, o.velocity] for o in kept]))
+        files = {n: {"bytes": (tmp / f"{n}.npy").stat().st_size, "sha1": _file_sha1(tmp / f"{n}.npy")} for n in ARRAYS}
         meta = {
             "key": job["key"],
             "dir": final.name,
@@ -314,6 +413,8 @@ def process_track(job: dict) -> dict:
             "fine_classes": vocab.fine_classes,
             "target_names": names,
             "counts": counts.to_dict(),
+            "files": files,
+            "source": source,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         try:
@@ -441,12 +542,17 @@ def prepare_cache(
     retry_failed: bool = True,
     progress: bool = True,
     mp_context: str | None = None,
+    verify: str = "size",
 ) -> PrepareReport:
     """Compute every missing track (and variant) of ``tracks`` into ``cache``.
 
-    Resumable: finished tracks are reused. Tracks that failed before are retried only with
-    ``retry_failed`` (their failures are remembered in ``skipped.json``).
+    Resumable: finished tracks are reused while :meth:`FeatureCache.check` finds them sound
+    (``verify="size"``: source identities and array sizes; ``"full"``: also checksums and
+    contents); others are recomputed and listed in ``report.rebuilt``. Tracks that failed
+    before are retried only with ``retry_failed`` (failures are remembered in ``skipped.json``).
     """
+    if verify not in ("size", "full"):
+        raise ValueError(f"verify must be size or full, got {verify!r}")
     from tqdm.auto import tqdm
 
     start = time.time()
@@ -460,8 +566,16 @@ def prepare_cache(
         jobs = []
         for job in plan_jobs(tracks, cache, variants, variant_splits):
             if job["key"] in manifest:
-                report.reused += 1
-            elif job["key"] in skipped and not retry_failed:
+                reason = cache.check(job["key"], manifest[job["key"]], {"audio": job["audio"], "midi": job["midi"]},
+                                     full=verify == "full")
+                if reason is None:
+                    report.reused += 1
+                    continue
+                report.rebuilt[job["key"]] = reason
+                log.warning("recomputing %s: %s", job["key"], reason)
+                del manifest[job["key"]]
+                shutil.rmtree(cache.track_dir(job["key"]), ignore_errors=True)
+            if job["key"] in skipped and not retry_failed:
                 report.skipped[job["key"]] = skipped[job["key"]]
             elif (reason := _precheck(job)) is not None:
                 report.skipped[job["key"]] = skipped[job["key"]] = {"path": job["audio"] or job["midi"],
@@ -558,21 +672,35 @@ class DataSource:
 
     def keys(self, split: str, with_variants: bool = True) -> list[str]:
         """Cache keys of a split: its tracks, plus their variants for ``train``."""
-        keys = []
-        for t in self.split_tracks(split):
-            keys.append(t.key)
-            if with_variants and split == "train" and self.variants is not None:
-                keys += [self.variants.key(t.key, i) for i in range(self.variants.copies)]
-        return keys
+        return [k for t in self.split_tracks(split) for k in (self.keys_of(t) if with_variants else [t.key])]
 
     def missing_keys(self, splits=SPLITS) -> list[str]:
         """Wanted keys neither in the cache nor known to be unusable."""
         manifest, skipped = self.cache.manifest(), self.cache.skipped()
         return [k for s in splits for k in self.keys(s) if k not in manifest and k not in skipped]
 
+    def stale_keys(self, splits=SPLITS) -> dict[str, str]:
+        """Cached keys that must be recomputed -> why (source changed, array truncated...):
+        :meth:`FeatureCache.check` without checksums (a ``stat`` per file)."""
+        manifest, out = self.cache.manifest(), {}
+        for s in splits:
+            for t in self.split_tracks(s):
+                sources = {"audio": str(t.audio) if t.audio else None, "midi": str(t.midi)}
+                for k in self.keys_of(t):
+                    if k in manifest and (reason := self.cache.check(k, manifest[k], sources)) is not None:
+                        out[k] = reason
+        return out
+
+    def keys_of(self, track) -> list[str]:
+        """The cache keys made from one track: its own, and its variants for ``train``."""
+        keys = [track.key]
+        if track.split == "train" and self.variants is not None:
+            keys += [self.variants.key(track.key, i) for i in range(self.variants.copies)]
+        return keys
+
     def prepare(self, splits=SPLITS, retry_failed: bool = False, num_workers: int | None = None,
-                progress: bool = True) -> PrepareReport:
+                progress: bool = True, verify: str = "size") -> PrepareReport:
         tracks = [t for s in splits for t in self.split_tracks(s)]
         workers = self.prepare_workers if num_workers is None else int(num_workers)
         return prepare_cache(self.cache, tracks, self.variants, num_workers=workers, retry_failed=retry_failed,
-                             progress=progress)
+                             progress=progress, verify=verify)

@@ -28,7 +28,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from drumtx.data.augment import Augmentation
-from drumtx.data.cache import SPLITS, DataSource, FeatureCache, PrepareReport, VariantSpec, target_names
+from drumtx.data.cache import (
+    SPLITS,
+    DataSource,
+    FeatureCache,
+    PrepareReport,
+    VariantSpec,
+    load_arrays,
+    target_names,
+)
 from drumtx.data.datasets import DatasetIndex, Track, kit_filter
 from drumtx.features import LogMel
 from drumtx.targets import Onset, TargetPolicy, hierarchical_targets
@@ -54,11 +62,12 @@ class _TrackReader:
     def __setstate__(self, state):
         self.__init__(**state)
 
-    def __call__(self, dirname: str) -> dict[str, np.ndarray]:
+    def __call__(self, dirname: str, key: str | None = None) -> dict[str, np.ndarray]:
+        """The track's arrays; a missing, truncated or unreadable file is a one-line
+        :class:`~drumtx.data.cache.CacheError` naming the track (``key``) and the file."""
         arrays = self._open.get(dirname)
         if arrays is None:
-            d = self.tracks_dir / dirname
-            arrays = {n: np.load(d / f"{n}.npy", mmap_mode="r") for n in ("mel", "roll", "velocity", "targets")}
+            arrays = load_arrays(self.tracks_dir / dirname, key or dirname)
             self._open[dirname] = arrays
             if len(self._open) > self.max_open:
                 self._open.popitem(last=False)
@@ -95,9 +104,11 @@ class CropDataset(Dataset):
     """Random fixed-length crops for training.
 
     An epoch holds ``sum(ceil(T / crop))`` crops, each track drawn in proportion to its
-    length (about one pass over the data); the crop start is uniform in the track. Draws use
-    torch's RNG, which the DataLoader seeds per worker (and ``seed_everything`` in the main
-    process), so workers never repeat each other's crops.
+    length (about one pass over the data); the crop start is uniform in the track.
+
+    Index with ``(i, seed)`` (what :class:`CropSampler` yields): the crop start is drawn from
+    ``seed``, so a crop depends on the epoch's seed only, never on which process draws it; a
+    plain ``i`` draws from torch's RNG (the DataLoader seeds it per worker).
     """
 
     def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], crop_frames: int,
@@ -111,10 +122,48 @@ class CropDataset(Dataset):
     def __len__(self) -> int:
         return self.cum[-1]
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, index) -> dict:
+        i, seed = index if isinstance(index, tuple) else (index, None)
         key, dirname, n = self.entries[bisect.bisect_right(self.cum, i)]
-        start = int(torch.randint(0, max(1, n - self.crop + 1), (1,)))
-        return _example(self.reader(dirname), start, self.crop, self.names, self.pad_value)
+        high = max(1, n - self.crop + 1)
+        if seed is None:
+            start = int(torch.randint(0, high, (1,)))
+        else:
+            start = int(np.random.default_rng(seed).integers(0, high))
+        ex = _example(self.reader(dirname, key), start, self.crop, self.names, self.pad_value)
+        if seed is not None:
+            ex["seed"] = seed
+        return ex
+
+
+class CropSampler(torch.utils.data.Sampler):
+    """The training order: a permutation of the crops plus one seed per crop, both drawn from
+    ``(seed, epoch)`` alone.
+
+    Why: crops and augmentation then do not depend on DataLoader workers (how many, or how far
+    their RNGs have advanced), so a run resumed from an epoch-end ``last.ckpt`` sees exactly
+    the batches of an uninterrupted run, with any ``data.num_workers``. Lightning calls
+    :meth:`set_epoch` before each epoch (also through its distributed sampler wrapper), the way
+    torch's ``DistributedSampler`` is seeded.
+
+    Yields:
+        ``(crop index, crop seed)`` tuples for :class:`CropDataset`.
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = int(n), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
+        order = torch.randperm(self.n, generator=g).tolist()
+        seeds = torch.randint(0, 2**62, (self.n,), generator=g).tolist()
+        yield from zip(order, seeds, strict=True)
 
 
 class ChunkDataset(Dataset):
@@ -134,7 +183,7 @@ class ChunkDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         key, dirname, start, length = self.items[i]
-        ex = _example(self.reader(dirname), start, length, self.names, self.pad_value)
+        ex = _example(self.reader(dirname, key), start, length, self.names, self.pad_value)
         ex["track"] = key
         ex["chunk_start"] = torch.tensor(start, dtype=torch.int64)
         return ex
@@ -177,9 +226,13 @@ class TrainCollate:
         self.retarget = functools.partial(_retarget, vocab=policy.vocab, policy=policy)
 
     def __call__(self, examples: list[dict]) -> dict:
+        seeds = [ex.pop("seed") for ex in examples if "seed" in ex]
         batch = pad_collate(examples, self.pad_value)
         if self.augmentation.active:
-            batch = self.augmentation(batch, self.log_eps, self.retarget)
+            # Drawn from the crops' seeds (CropSampler), not from the worker's RNG: the same
+            # batch gets the same augmentation in any process (exact resume with workers).
+            generator = torch.Generator().manual_seed(seeds[0]) if seeds else None
+            batch = self.augmentation(batch, self.log_eps, self.retarget, generator)
         return batch
 
 
@@ -313,19 +366,21 @@ class DrumDataModule(pl.LightningDataModule):
         return self.source.prepare(splits, retry_failed, num_workers, progress)
 
     def prepare_data(self) -> None:
-        """Fill the cache when tracks are missing (a no-op otherwise)."""
-        missing = self.source.missing_keys()
-        if not missing:
+        """Fill the cache when tracks are missing, and recompute cached tracks whose source
+        files changed or whose arrays are truncated (a no-op otherwise)."""
+        missing, stale = self.source.missing_keys(), self.source.stale_keys()
+        if not missing and not stale:
             return
         if not self.auto_prepare:
-            raise RuntimeError(f"{len(missing)} tracks missing from {self.cache.directory}; run python -m drumtx.prepare")
-        log.info("preparing %d missing tracks into %s", len(missing), self.cache.directory)
+            why = f"; e.g. {next(iter(stale.values()))}" if stale else ""
+            raise RuntimeError(f"{len(missing)} tracks missing from and {len(stale)} stale in {self.cache.directory}"
+                               f"{why}; run python -m drumtx.prepare")
+        log.info("preparing %d missing and %d stale tracks into %s", len(missing), len(stale), self.cache.directory)
         report = self.prepare()
         log.info(report.summary())
 
     def setup(self, stage: str | None = None) -> None:
-        if self.source.missing_keys():
-            self.prepare_data()
+        self.prepare_data()  # a no-op when every track is cached and sound
         manifest = self.cache.manifest()
         lost = 0
         for split in SPLITS:
@@ -356,13 +411,14 @@ class DrumDataModule(pl.LightningDataModule):
             raise RuntimeError(f"split {split!r} has no prepared tracks in {self.cache.directory}")
         return entries
 
-    def _loader(self, dataset, shuffle: bool, collate) -> DataLoader:
+    def _loader(self, dataset, shuffle: bool, collate, sampler=None) -> DataLoader:
         generator = torch.Generator()
         generator.manual_seed(torch.initial_seed() % 2**63)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=collate,
             worker_init_fn=seed_worker,
@@ -375,7 +431,14 @@ class DrumDataModule(pl.LightningDataModule):
         ds = CropDataset(self._reader(), self._entries_for("train"), self.crop_frames, self.target_names,
                          self.features.silence)
         collate = TrainCollate(self.augmentation, self.features.log_eps, self.features.silence, self.policy)
-        return self._loader(ds, True, collate)
+        # seed_everything(cfg.seed) set torch's initial seed: the order is a function of (seed, epoch)
+        sampler = CropSampler(len(ds), torch.initial_seed() % 2**62)
+        if self.trainer is not None:
+            # Lightning builds the first epoch's iterator (and workers prefetch from it) before
+            # its set_epoch call, so a resumed run's sampler must know its epoch already: the
+            # number Lightning passes to set_epoch, restored from the checkpoint.
+            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        return self._loader(ds, False, collate, sampler=sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:
         ds = ChunkDataset(self._reader(), self._entries_for(split), self.chunk_frames, self.target_names,
