@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from drumtx.checkpoint import PACKAGED_MODEL
-from drumtx.cli import hydra_main
+from drumtx.cli import EXIT_SOME_FAILED, fail, hydra_main
 from drumtx.data.datasets import kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
@@ -405,7 +405,7 @@ def run(cfg: DictConfig) -> dict:
     figures = bool(rep.get("figures", True))
     result = {"out_dir": out, "model": write_report(out, evaluation, info, int(rep.pianorolls), float(rep.pianoroll_seconds),
                                                     figures=figures),
-              "summary": evaluation.summary(), "evaluation": evaluation}
+              "summary": evaluation.summary(), "evaluation": evaluation, "problems": list(info.get("problems") or [])}
     if cfg.get("compare_ckpt"):
         base = load_model(Path(str(cfg.compare_ckpt)).expanduser(), cfg, cfg.get("compare_name"))
         base_eval, base_info = evaluate_model(base, cfg)
@@ -474,10 +474,13 @@ def main(cfg: DictConfig) -> None:
     from drumtx.checkpoint import CheckpointError
 
     try:
-        run(cfg)
+        result = run(cfg)
     except (EvaluationSetupError, CheckpointError, AnnotationError) as exc:
         print(f"drumtx.evaluate: {exc}", file=sys.stderr)
         sys.exit(2)
+    if result["problems"]:  # some tracks could not be scored: status 1 (drumtx.cli); the rest are reported
+        n = len(result["problems"])
+        fail("drumtx.evaluate", f"{n} track(s) left out, listed in {result['out_dir']}/report.md", EXIT_SOME_FAILED)
 
 
 if __name__ == "__main__":

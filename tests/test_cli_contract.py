@@ -193,3 +193,33 @@ def test_help_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("drumtx-synth (python -m drumtx.synth): render a synthetic E-GMD folder")
     assert f"  data:  {group_options('data')}" in out.stdout and "kits:" not in out.stdout
+
+
+def test_some_inputs_failed_is_status_1(tmp_path, monkeypatch, capsys):
+    """Tracks left out of an evaluation, or not rendered by synth: the rest is done, status 1."""
+    import drumtx.evaluate
+    import drumtx.synth.dataset
+
+    monkeypatch.setattr(
+        drumtx.evaluate, "run", lambda cfg: {"problems": ["a.wav: broken"], "out_dir": tmp_path}
+    )
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-evaluate")(OmegaConf.create({}))
+    assert exc.value.code == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"drumtx.evaluate: 1 track(s) left out, listed in {tmp_path}/report.md"
+    )
+
+    monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 2, "planned": 5})
+    cfg = OmegaConf.create({"data": {}, "workers": 1, "overwrite": False, "progress": False, "limit": None})
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-synth")(cfg)
+    assert exc.value.code == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("drumtx.synth: 2 of 5 tracks failed to render (logged above)")
+    )
+    monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 0, "planned": 5})
+    assert entry("drumtx-synth")(cfg) == {"failed": 0, "planned": 5}

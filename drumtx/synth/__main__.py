@@ -7,7 +7,7 @@ import logging
 
 from omegaconf import DictConfig
 
-from drumtx.cli import hydra_main
+from drumtx.cli import EXIT_SOME_FAILED, fail, hydra_main
 
 log = logging.getLogger("drumtx.synth")
 
@@ -24,6 +24,9 @@ def main(cfg: DictConfig) -> dict:
         log.error("%s", exc)
         raise SystemExit(2) from None
     log.info("done: %s", json.dumps(summary))
+    if summary.get("failed"):  # some tracks did not render: status 1 (drumtx.cli); the csv lists the rest
+        fail("drumtx.synth", f"{summary['failed']} of {summary['planned']} tracks failed to render (logged above)",
+             EXIT_SOME_FAILED)
     return summary
 
 
