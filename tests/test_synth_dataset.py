@@ -170,7 +170,7 @@ def test_recipes_in_conf_parse(tmp_path):
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(version_base="1.3", config_dir=str(PROJECT_ROOT / "conf")):
-        for name in ("synth_default", "synth_gmd"):
+        for name in ("synth_default", "synth_gmd", "synth_gmd_dry", "synth_songs"):
             cfg = compose(config_name="synth", overrides=[f"data={name}", f"paths.root_dir={tmp_path}"])
             r = parse_recipe(OmegaConf.to_container(cfg.data, resolve=True))
             assert r.root == tmp_path / "data" / name and r.train_kits and r.test_kits

@@ -38,7 +38,7 @@ def songs_recipe(root: Path, n: int = 4, **synth) -> dict:
                                   "split": {"validation": 0.25, "test": 0.25}}},
         "render": {"format": "wav"},
         "production": {"codec_prob": 0.5},
-        "accompaniment": {"prob": 0.5, "music_only_prob": 1.0, "soundfonts": [FLUID]},
+        "accompaniment": {"prob": 0.5, "music_only_prob": 1.0, "soundfonts": [FLUID], "distractor_prob": 0.5},
     }
     base.update(synth)
     return {"name": "songs", "format": "egmd", "root": str(root), "csv": "e-gmd-v1.0.0.csv",
@@ -216,9 +216,24 @@ def test_songs_labels_are_the_drums_only_and_renders_are_byte_identical(tmp_path
                 assert row["kit_name"].startswith("unseen:") and row["accompaniment_font"] == "TimGM6mb.sf2"
         else:
             assert row["accompaniment_programs"] == "" and not row["kit_name"].endswith("+music")
+    assert any(r["distractor"] for r in rows.values())  # unlabelled percussion was mixed in somewhere
+    assert not any(r["distractor"] for r in rows.values() if r["kit_name"].startswith("unseen:"))
     other = tmp_path / "two"
     build_dataset(songs_recipe(other), workers=2, progress=False)
     assert digest(root) == digest(other)
+
+
+@pytest.mark.skipif(not KITS["avl_red_zeppelin"].available or not TEST, reason="sound fonts not installed")
+def test_test_kit_groups_give_each_rung_its_tracks(tmp_path):
+    cfg = songs_recipe(tmp_path, n=20, test_kits={"soundfont": TEST, "other": ["avl_red_zeppelin"]},
+                       accompaniment={"prob": 0.0, "music_only_prob": 0.0, "test_twins": True})
+    tracks = plan(parse_recipe(cfg))
+    tests = {t.perf.id for t in tracks if t.perf.split == "test"}
+    for pid in tests:  # one kit of each group per test performance, each with its music twin
+        unseen = sorted((t.kit, t.music) for t in tracks if t.perf.id == pid and t.unseen)
+        assert unseen == sorted([(TEST[0], False), (TEST[0], True), ("avl_red_zeppelin", False),
+                                 ("avl_red_zeppelin", True)])
+    assert not any(t.music for t in tracks if not t.unseen)
 
 
 def test_songs_recipe_errors(tmp_path):

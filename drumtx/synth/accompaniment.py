@@ -95,6 +95,11 @@ class AccompanimentConfig:
     lead_prob: float = 0.5
     render_rate: int = 48000  # FluidSynth rate (multiple of 64), decimated to the output rate
     humanise_ms: float = 8.0  # timing jitter (s.d.) of the parts
+    # Unlabelled non-kit percussion (drumtx.synth.sampled.distractors) on a share of the
+    # training/validation tracks (never on test-only-kit tracks: the ladder's rungs stay clean),
+    # at a level re the drums (re the music on music-only tracks), RMS dB.
+    distractor_prob: float = 0.0
+    distractor_db: list[float] = field(default_factory=lambda: [-18.0, -6.0])
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> AccompanimentConfig:
@@ -104,7 +109,7 @@ class AccompanimentConfig:
             raise AccompanimentError(f"data.synth.accompaniment: unknown keys {sorted(unknown)}; "
                                      f"known: {sorted(cls.__dataclass_fields__)}")
         out = cls(**cfg)
-        for name in ("prob", "music_only_prob", "bass_prob", "lead_prob"):
+        for name in ("prob", "music_only_prob", "bass_prob", "lead_prob", "distractor_prob"):
             if not 0.0 <= float(getattr(out, name)) <= 1.0:
                 raise AccompanimentError(f"data.synth.accompaniment.{name} must be in [0, 1]")
         bad = set(out.families) - set(FAMILIES)
@@ -121,7 +126,8 @@ class AccompanimentConfig:
     def fonts(self, test: bool) -> list[str]:
         """The installed sound fonts for training music (``test=False``) or held-out music."""
         names = self.test_soundfonts if test else self.soundfonts
-        return [str(Path(f).expanduser().resolve()) for f in names if Path(f).expanduser().is_file()]
+        found = [str(Path(f).expanduser().resolve()) for f in names if Path(f).expanduser().is_file()]
+        return list(dict.fromkeys(found))  # one font installed under two names counts once
 
 
 @dataclass(frozen=True)
@@ -489,8 +495,10 @@ class MusicRenderer:
 
             synth = fluidsynth.Synth(gain=0.5, samplerate=float(self.render_rate),
                                      **{"synth.reverb.active": 0, "synth.chorus.active": 0,
-                                        "synth.polyphony": self.polyphony, "synth.cpu-cores": 1,
-                                        "synth.dynamic-sample-loading": 1})
+                                        "synth.polyphony": self.polyphony, "synth.cpu-cores": 1})
+            # No dynamic sample loading (unlike the kits): a song switches programs on every
+            # channel per track, and reloading (decoding, for .sf3) a preset's samples on each
+            # program_select cost 12 ms a call; the whole font loads once per process instead.
             sfid = synth.sfload(font)
             if sfid < 0:
                 raise RenderError(f"{font}: FluidSynth could not load the sound font")

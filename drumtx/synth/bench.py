@@ -2,8 +2,11 @@
 
 Plans the recipe (every track, nothing written), renders ``bench.tracks`` of its tracks in
 this process into a temporary folder (one core, warm sound fonts) to time the whole
-per-track path (load/generate, FluidSynth, effects, encode), and extrapolates the full
-render time and disk size. If the dataset is already on disk its real size is reported
+per-track path (load/generate, FluidSynth or the sample player, effects or the production
+chain and accompaniment, encode), and extrapolates the full render time and disk size.
+Speed is reported from the wall clock and from this process's CPU time (the honest number
+on a machine shared with other jobs); production recipes also get each stage's CPU time
+and x real time (kit render, accompaniment, production chain). If the dataset is already on disk its real size is reported
 too. :func:`run_bench` returns the report for ``make bench``.
 """
 
@@ -53,30 +56,47 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
     # A spread-out sample of the plan (every k-th track), rendered here on one core.
     step = max(1, len(planned) // max(1, tracks))
     sample = planned[::step][:tracks]
-    ds._init_worker(str(recipe.kits_dir), recipe.render)
+    ds._init_worker(*ds._worker_args(recipe))
     renderer, kits = ds._WORKER["renderer"], ds._WORKER["kits"]
-    for name in {t.kit for t in sample}:  # warm: load the fonts and presets outside the timing
+    for name in {t.kit for t in sample if t.drums}:  # warm: load the fonts and presets outside the timing
         renderer.render(kits[name], [Note(0.0, 0.1, 36, 100)], duration=0.1)
-    audio_s = wall = 0.0
+    if recipe.accompaniment is not None:
+        for font in recipe.accompaniment.fonts(False) + recipe.accompaniment.fonts(True):
+            ds._WORKER["music"]._synth(font)
+    audio_s = wall = cpu = 0.0
     nbytes = 0
+    ds.STAGE_CPU_S.clear()
+    ds.STAGE_AUDIO_S.clear()
     with tempfile.TemporaryDirectory(prefix="drumtx-synth-bench-") as tmp:
         for t in sample:
-            t0 = time.perf_counter()
-            _, seconds, error, _ = ds.render_track(t, tmp, recipe.variety)
+            t0, c0 = time.perf_counter(), time.process_time()
+            _, seconds, error, _ = ds.render_track(t, tmp, recipe.variety, recipe.production, recipe.accompaniment)
             wall += time.perf_counter() - t0
+            cpu += time.process_time() - c0
             if error:
                 log.error(error)
             audio_s += seconds
         nbytes = _du(Path(tmp))
+    # x real time from this process's CPU time as well as from the wall clock: on a machine
+    # shared with other jobs the wall clock measures the sharing, the CPU time the render.
     speed = audio_s / wall if wall > 0 else None
+    speed_cpu = audio_s / cpu if cpu > 0 else None
     bytes_per_s = nbytes / audio_s if audio_s else None
     total_s = sum(hours.values()) * 3600
     report.update({
         "sample_tracks": len(sample), "sample_audio_s": round(audio_s, 1), "sample_wall_s": round(wall, 2),
         "speed_x_realtime_per_core": round(speed, 1) if speed else None,
+        "speed_x_realtime_per_core_cpu_time": round(speed_cpu, 1) if speed_cpu else None,
+        "sample_cpu_s": round(cpu, 2),
+        # production recipes: CPU seconds per stage (kit render, accompaniment, production chain)
+        # and each stage's x real time over the audio of the tracks that ran it
+        "stage_cpu_s": {k: round(v, 2) for k, v in sorted(ds.STAGE_CPU_S.items())},
+        "stage_x_realtime_per_core_cpu_time": {k: round(ds.STAGE_AUDIO_S[k] / v, 1)
+                                               for k, v in sorted(ds.STAGE_CPU_S.items()) if v > 0},
         "bytes_per_audio_second": round(bytes_per_s) if bytes_per_s else None,
         "format": recipe.render.format, "sample_rate": recipe.render.sample_rate, "workers": int(workers),
         "estimated_render_wall_s": round(total_s / speed / max(1, int(workers)), 1) if speed else None,
+        "estimated_render_wall_s_unshared": round(total_s / speed_cpu / max(1, int(workers)), 1) if speed_cpu else None,
         "estimated_size_gb": round(total_s * bytes_per_s / 1e9, 3) if bytes_per_s else None,
         "cpu_count": os.cpu_count(),
     })

@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 
 EGMD_COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "duration",
                 "split", "midi_filename", "audio_filename", "kit_name")
-#: Extra csv columns of recipes with a production chain: per track, the chain drawn and the
-#: accompaniment (seed, sound font, ``role:program/style`` per part, drums re music in dB RMS).
+#: Extra csv columns of recipes with a production chain: per track, the chain drawn, the
+#: accompaniment (seed, sound font, ``role:program/style`` per part, drums re music in dB RMS)
+#: and the unlabelled distractor percussion (``part@dB`` re the drums).
 SONG_COLUMNS = ("production", "accompaniment_seed", "accompaniment_font", "accompaniment_programs",
-                "drum_to_music_db")
+                "drum_to_music_db", "distractor")
 #: kit_name suffix of tracks with accompaniment; ``none`` is the kit of a music-only track.
 MUSIC_SUFFIX, NO_KIT = "+music", "none"
 RECIPE_FILE = "synth_recipe.yaml"
@@ -115,7 +116,7 @@ class Recipe:
     seed: int
     sources: dict  # name -> source object
     train_kits: list[Kit]
-    test_kits: list[Kit]
+    test_kits: list[Kit]  # every test-only kit (all groups)
     copies: dict  # split -> (lo, hi)
     unseen_copies: tuple[int, int]
     render: RenderSettings
@@ -123,6 +124,9 @@ class Recipe:
     kits_dir: Path
     raw: dict = field(default_factory=dict)  # the plain config, for the fingerprint
     missing_kits: list[str] = field(default_factory=list)
+    # test_kits by group: a mapping ``test_kits: {group: [kits]}`` draws ``unseen_copies`` kits
+    # per group for each test performance (the realism ladder's rungs); a list is one group.
+    test_groups: list[list[Kit]] = field(default_factory=list)
     production: production.ProductionConfig | None = None  # None: the older ``variety`` chain
     accompaniment: acc.AccompanimentConfig | None = None
 
@@ -156,7 +160,15 @@ def parse_recipe(data_cfg) -> Recipe:
     kits_dir = Path(syn.get("kits_dir") or KITS_DIR)
     kits = load_kits(kits_dir)
     train, missing_train = select_kits(kits, syn.get("train_kits") or [], "data.synth.train_kits")
-    test, missing_test = select_kits(kits, syn.get("test_kits") or [], "data.synth.test_kits")
+    test_spec = syn.get("test_kits") or []
+    groups_spec = test_spec if isinstance(test_spec, Mapping) else {"": test_spec}
+    test, missing_test, test_groups = [], [], []
+    for group, names in groups_spec.items():
+        chosen, missing = select_kits(kits, names or [], f"data.synth.test_kits{'.' + group if group else ''}")
+        test += chosen
+        missing_test += missing
+        if chosen:
+            test_groups.append(chosen)
     overlap = {k.name for k in train} & {k.name for k in test}
     if overlap:
         raise SynthError(f"kits {sorted(overlap)} are both training and test-only kits")
@@ -205,6 +217,7 @@ def parse_recipe(data_cfg) -> Recipe:
         sources=sources,
         train_kits=train,
         test_kits=test,
+        test_groups=test_groups,
         copies=copies,
         unseen_copies=_range(syn.get("unseen_copies", 1), "data.synth.unseen_copies"),
         render=RenderSettings(**(syn.get("render") or {})),
@@ -219,7 +232,8 @@ def parse_recipe(data_cfg) -> Recipe:
 
 def plan(recipe: Recipe) -> list[Track]:
     """Every track of the recipe: each performance on ``copies`` training kits, and each
-    test performance also on ``unseen_copies`` test-only kits. Deterministic in the seed.
+    test performance also on ``unseen_copies`` test-only kits (per group of ``test_kits``).
+    Deterministic in the seed.
 
     With ``accompaniment``: a training-kit track gets music with probability ``prob``; each
     test-only-kit track gets a twin with held-out music (``test_twins``); a performance gets a
@@ -244,13 +258,13 @@ def plan(recipe: Recipe) -> list[Track]:
             for i in rng.choice(len(recipe.train_kits), size=n, replace=False):
                 with_music = music is not None and bool(mrng.random() < music.prob)
                 tracks.append(Track(perf, recipe.train_kits[int(i)].name, False, music=with_music))
-            if perf.split == "test" and recipe.test_kits:
+            for group in recipe.test_groups if perf.split == "test" else []:
                 lo, hi = recipe.unseen_copies
-                n = min(int(rng.integers(lo, hi + 1)), len(recipe.test_kits))
-                for i in rng.choice(len(recipe.test_kits), size=n, replace=False):
-                    tracks.append(Track(perf, recipe.test_kits[int(i)].name, True))
+                n = min(int(rng.integers(lo, hi + 1)), len(group))
+                for i in rng.choice(len(group), size=n, replace=False):
+                    tracks.append(Track(perf, group[int(i)].name, True))
                     if music is not None and music.test_twins:
-                        tracks.append(Track(perf, recipe.test_kits[int(i)].name, True, music=True))
+                        tracks.append(Track(perf, group[int(i)].name, True, music=True))
             if music is not None and mrng.random() < music.music_only_prob:
                 tracks.append(Track(perf, NO_KIT, perf.split == "test", music=True, drums=False))
     return tracks
@@ -258,6 +272,10 @@ def plan(recipe: Recipe) -> list[Track]:
 
 # ---------------------------------------------------------------------------- workers
 _WORKER: dict = {}
+#: CPU seconds this process spent per stage of the production path, and the audio seconds
+#: each stage made (read by the bench).
+STAGE_CPU_S: Counter = Counter()
+STAGE_AUDIO_S: Counter = Counter()
 
 
 def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None = None) -> None:
@@ -266,6 +284,7 @@ def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None =
     _WORKER["renderer"] = KitRenderer(render.render_rate, render.sample_rate, render.hold_s, render.tail_s)
     _WORKER["render"] = render
     _WORKER["music"] = acc.MusicRenderer(music_rate, render.sample_rate) if music_rate else None
+    _WORKER["kits_dir"] = kits_dir
 
 
 def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float) -> np.ndarray:
@@ -283,25 +302,80 @@ def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
     return acc.draw(track.music_seed, cfg, test=track.unseen)
 
 
+def distractor_plan(track: Track, cfg: acc.AccompanimentConfig | None, kits_dir) -> tuple[str, float] | None:
+    """(part, level dB re the drums) of the track's unlabelled distractor percussion, or None:
+    a pure function of the track and the installed distractor kits (the csv re-draws it)."""
+    if cfg is None or cfg.distractor_prob <= 0 or track.unseen:
+        return None
+    rng = np.random.default_rng([*track.seed, 4])
+    if rng.random() >= cfg.distractor_prob:
+        return None
+    from drumtx.synth.kits import load_distractor_kits
+
+    parts = sorted({p for d in load_distractor_kits(kits_dir).values() if d.available for p in d.parts})
+    if not parts:
+        return None
+    return parts[int(rng.integers(len(parts)))], float(rng.uniform(*cfg.distractor_db))
+
+
+def _distractor_audio(track: Track, part: str, notes: list, seconds: float, sr: int) -> np.ndarray:
+    """The part on the performance's grid (drumtx.synth.sampled.distractors), ``seconds`` long."""
+    from drumtx.synth.sampled.distractors import render_distractor
+
+    bpb, _sub = acc._beats_per_bar(track.perf.time_signature)
+    downbeat = acc.estimate_grid(notes, track.perf.bpm, bpb)
+    audio, _info = render_distractor(float(track.perf.bpm), seconds, [*track.seed, 5], part=part, downbeat=downbeat,
+                                     beats_per_bar=int(round(bpb)), sample_rate=sr, kits_dir=_WORKER["kits_dir"],
+                                     player=_WORKER["renderer"].player)
+    return audio
+
+
 def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: production.ProductionConfig,
                 music_cfg: acc.AccompanimentConfig | None) -> np.ndarray:
     """Drums (unless music-only) through the drum bus, mixed with the accompaniment, mastered."""
+    clock = time.process_time
     params = production_params(track, prod)
     sr = settings.sample_rate
     seconds = max(n.start for n in notes) + settings.tail_s
     drums = music = None
     if track.drums:
+        t0 = clock()
         drums = _drum_audio(_WORKER["kits"][track.kit], notes, params["velocity_curve"])
+        t1 = clock()
         drums = production.drum_bus(drums, sr, params, max_order=prod.max_order)
+        STAGE_CPU_S["kit"] += t1 - t0
+        STAGE_CPU_S["production"] += clock() - t1
         seconds = drums.size / sr
     level = 0.0
     if track.music:
+        t0 = clock()
         arr = arrangement(track, music_cfg)
         arr = acc.arrange(arr, notes, track.perf.bpm, track.perf.time_signature, seconds, music_cfg)
         music = _WORKER["music"].render(arr, seconds)
         level = arr.drum_to_music_db
-    mixed = production.mix(drums, music, level)
-    return production.master(mixed, sr, params)
+        STAGE_CPU_S["accompaniment"] += clock() - t0
+        STAGE_AUDIO_S["accompaniment"] += seconds
+    dplan = distractor_plan(track, music_cfg, _WORKER["kits_dir"])
+    if dplan is not None:  # unlabelled percussion, on the drum bus (or with the music, if alone)
+        t0 = clock()
+        extra = _distractor_audio(track, dplan[0], notes, seconds, sr)
+        base = drums if drums is not None else music
+        extra = np.pad(extra, (0, max(0, base.size - extra.size)))[: base.size]
+        rb, re_ = production._rms(base), production._rms(extra)
+        if rb > 0 and re_ > 0:
+            extra = extra * (rb / re_) * 10 ** (dplan[1] / 20)
+            if drums is not None:
+                drums = drums + extra
+            else:
+                music = music + extra
+        STAGE_CPU_S["distractor"] += clock() - t0
+        STAGE_AUDIO_S["distractor"] += seconds
+    t0 = clock()
+    out = production.master(production.mix(drums, music, level), sr, params)
+    STAGE_CPU_S["production"] += clock() - t0
+    STAGE_AUDIO_S["production"] += seconds
+    STAGE_AUDIO_S["kit"] += seconds if track.drums else 0.0
+    return out
 
 
 def render_track(track: Track, root: str, variety: effects.VarietyConfig,
@@ -402,7 +476,10 @@ def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float
 
 def _song_columns(recipe: Recipe, t: Track) -> dict:
     row = {"production": production.summary(production_params(t, recipe.production)), "accompaniment_seed": "",
-           "accompaniment_font": "", "accompaniment_programs": "", "drum_to_music_db": ""}
+           "accompaniment_font": "", "accompaniment_programs": "", "drum_to_music_db": "", "distractor": ""}
+    dplan = distractor_plan(t, recipe.accompaniment, recipe.kits_dir)
+    if dplan is not None:
+        row["distractor"] = f"{dplan[0]}@{dplan[1]:.1f}dB"
     if t.music:
         arr = arrangement(t, recipe.accompaniment)
         row.update({"accompaniment_seed": t.music_seed, "accompaniment_font": Path(arr.soundfont).name,

@@ -209,7 +209,12 @@ def room_irs(sr: int, dims_m, rt60_s: float, close_m: float, overhead_m: float, 
     margin = 0.1  # keep mics inside the walls
     close = np.clip(close, margin, dims - margin)
     overhead = np.clip(overhead, margin, dims - margin)
-    absorption, order = pra.inverse_sabine(float(rt60_s), dims)
+    try:
+        absorption, order = pra.inverse_sabine(float(rt60_s), dims)
+    except ValueError:  # a big room cannot be that dry: take the driest it can be (absorption 0.95)
+        volume, surface = float(np.prod(dims)), 2 * float(dims[0] * dims[1] + dims[0] * dims[2] + dims[1] * dims[2])
+        sabine = 24 * np.log(10) / pra.constants.get("c")
+        absorption, order = pra.inverse_sabine(sabine * volume / (surface * 0.95) * 1.01, dims)
     room = pra.ShoeBox(dims, fs=int(sr), materials=pra.Material(float(min(absorption, 0.99))),
                        max_order=int(min(order, max_order)), air_absorption=False)
     room.add_source(kit)
@@ -227,18 +232,17 @@ def room_irs(sr: int, dims_m, rt60_s: float, close_m: float, overhead_m: float, 
 
 def apply_room(audio: np.ndarray, sr: int, dims_m, rt60_s: float, close_m: float, overhead_m: float,
                overhead_db: float, kit_xy, azimuth: float, max_order: int = 16) -> np.ndarray:
-    """The kit heard through a close mic and an overhead mic, balanced ``overhead_db`` (RMS) apart.
+    """The kit heard through a close mic and an overhead mic, the overhead ``overhead_db`` above
+    the close mic (by the impulse responses' energy, so one convolution does both mics).
     The close mic's direct sound stays on the dry signal's sample."""
     from scipy.signal import oaconvolve
 
     close_ir, over_ir, lag = room_irs(sr, dims_m, rt60_s, close_m, overhead_m, kit_xy, azimuth, max_order)
-    n = audio.size
-    close = oaconvolve(audio, close_ir)[lag: lag + n]
-    over = oaconvolve(audio, over_ir)[lag: lag + n]
-    rc, ro = _rms(close), _rms(over)
-    if rc <= 0 or ro <= 0:
+    ec, eo = float(np.linalg.norm(close_ir)), float(np.linalg.norm(over_ir))
+    if ec <= 0 or eo <= 0:
         return audio
-    mix = close + over * (rc / ro) * 10 ** (overhead_db / 20)
+    ir = close_ir + over_ir * (ec / eo) * 10 ** (overhead_db / 20)
+    mix = oaconvolve(audio, ir)[lag: lag + audio.size]
     return normalise(mix, _peak(audio))
 
 
@@ -357,11 +361,15 @@ def codec(audio: np.ndarray, sr: int, format: str, kbps: int, rate: int = 48000)
 
 
 def codec_lag(x: np.ndarray, y: np.ndarray, max_lag: int) -> int:
-    """The delay (samples, 0..max_lag) of ``y`` behind ``x``: the peak of their cross-correlation."""
+    """The delay (samples, 0..max_lag) of ``y`` behind ``x``: the peak of their cross-correlation
+    over 8 s from where ``x`` first sounds."""
     from scipy.signal import fftconvolve
 
-    n = min(x.size, y.size - max_lag, 30 * 48000)
+    loud = np.flatnonzero(np.abs(x) > 0.01 * _peak(x))
+    start = int(loud[0]) if loud.size else 0
+    n = min(x.size - start, y.size - start - max_lag, 8 * 48000)
     if n <= 0:
         return 0
-    corr = fftconvolve(y[: n + max_lag], x[:n][::-1], mode="valid")  # corr[k] = sum x[i] y[i + k]
+    seg = y[start: start + n + max_lag]
+    corr = fftconvolve(seg, x[start: start + n][::-1], mode="valid")  # corr[k] = sum x[i] y[i + k]
     return int(np.argmax(corr))
