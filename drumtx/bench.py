@@ -6,6 +6,9 @@ Runs, each in its own process so that timings and peak memory are its own:
 
 * render throughput of ``data=synth_default`` (``drumtx.synth.bench``),
 * the sample player's throughput on every sampled kit (``drumtx.synth.sampled.bench``),
+* the songs recipe's mixing chain, ``data=synth_songs`` (``drumtx.synth.bench``): x real time
+  per core of the whole track and of each stage (kit render, accompaniment, distractor,
+  production chain), from CPU time as well as the wall clock,
 * feature-cache preparation throughput of the whole ``data/synth_default`` into an empty cache
   (``drumtx.prepare``; rendered first if missing),
 * training frames/s and inference x real time per encoder (``drumtx.bench_models``),
@@ -103,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             "sampler": (  # the sample player of the Hydrogen/SFZ kits alone (drumtx.synth.sampled)
                 [py, "-m", "drumtx.synth.sampled.bench", "--out", str(tmp / "sampler.json")],
                 tmp / "sampler.json",
+            ),
+            "songs": (  # kit render + accompaniment + production chain (drumtx.synth.production)
+                [py, "-m", "drumtx.synth.bench", "data=synth_songs", f"bench.tracks={10 if args.quick else 40}",
+                 f"bench.out={tmp / 'songs.json'}", f"hydra.run.dir={tmp / 'songs'}"],
+                tmp / "songs.json",
             ),
             "prepare": (
                 [py, "-m", "drumtx.prepare", "data=synth_default", f"paths.cache_dir={tmp / 'cache'}",
