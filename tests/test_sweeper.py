@@ -39,6 +39,7 @@ from hydra_plugins.drumtx_optuna_sweeper._impl import (  # noqa: E402
     distribution_from_config,
     grid_choices,
     override_value,
+    relaunch_reason,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -253,14 +254,15 @@ def toy(tmp_path):
             *overrides,
         ], sweep_dir
 
-    def run(name: str, *overrides: str, popen: bool = False):
+    def run(name: str, *overrides: str, popen: bool = False, extra_env: dict | None = None):
         cmd, sweep_dir = command(name, *overrides)
+        env_ = {**env, **(extra_env or {})}
         if popen:
             return subprocess.Popen(
-                cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                cmd, cwd=tmp_path, env=env_, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             ), sweep_dir
         return subprocess.run(
-            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+            cmd, cwd=tmp_path, env=env_, capture_output=True, text=True, timeout=300
         ), sweep_dir
 
     run.storage = storage
@@ -532,3 +534,70 @@ def test_loss_weight_sweep_on_the_tiny_dataset_resumes(egmd_fixture, tmp_path):
     for d in job_dirs(first) + job_dirs(second):
         runs = list((d / "wandb").glob("offline-run-*/run-*.wandb"))
         assert len(runs) == 1 and study_name.encode() in runs[0].read_bytes()
+
+
+def test_trainers_that_lightning_relaunches_per_device_are_refused():
+    """Lightning starts ddp/fsdp (and auto on several devices) by running the whole command again
+    per device; in a sweep each copy would be a sweep asking for trials of its own (seen with
+    trainer=ddp_cpu: the rank-1 copy asked for trial 1 and trained rank 1 with its weights)."""
+    assert relaunch_reason({"strategy": "ddp", "devices": 2, "accelerator": "cpu"}) is not None
+    assert relaunch_reason({"strategy": "fsdp", "devices": [0, 1]}) is not None
+    assert relaunch_reason({"strategy": "ddp", "devices": 1, "num_nodes": 2}) is not None
+    assert relaunch_reason({"strategy": "auto", "devices": "0,1", "accelerator": "gpu"}) is not None
+    assert relaunch_reason({"strategy": "ddp_spawn", "devices": 2, "accelerator": "cpu"}) is None
+    assert relaunch_reason({"strategy": "ddp", "devices": 1}) is None
+    assert relaunch_reason({"accelerator": "cpu"}) is None  # auto on the CPU: one device
+    assert relaunch_reason({"strategy": "auto", "devices": 1, "accelerator": "gpu"}) is None
+    assert relaunch_reason(None) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "env", "says"),
+    [
+        (["+trainer={strategy: ddp, devices: 2, accelerator: cpu}"], {}, "trainer.strategy=ddp_spawn"),
+        ([], {"LOCAL_RANK": "1"}, "LOCAL_RANK is set"),
+    ],
+    ids=["ddp", "under-torchrun"],
+)
+def test_a_sweep_that_would_copy_itself_per_device_stops_before_starting(toy, overrides, env, says):
+    proc, sweep = toy("ddp", *overrides, extra_env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], proc.stderr
+    assert not sweep.exists()
+    # the spawn strategy is fine: the toy ignores it and the sweep runs
+    if overrides:
+        ok, _ = toy(
+            "spawn",
+            "+trainer={strategy: ddp_spawn, devices: 2, accelerator: cpu}",
+            "hydra.sweeper.n_trials=1",
+        )
+        assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.slow
+def test_trials_train_with_ddp_spawn_on_two_cpu_processes(egmd_fixture, tmp_path):
+    """trainer=ddp_cpu trainer.strategy=ddp_spawn: each trial one 2-process DDP training whose
+    metric reaches the sweeper (with strategy=ddp the sweep stops before starting, see above)."""
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    sweep_dir = tmp_path / "multirun" / "spawn"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(PLUGINS)]))}
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "drumtx.train", "-m", "hparams_search=loss_weights", "data=egmd",
+            f"data.root={egmd_fixture}", f"paths.root_dir={tmp_path}", "data.prepare_workers=0",
+            "data.num_workers=0", "data.batch_size=2", "data.crop_seconds=1.0", "augmentation=none",
+            "encoder.channels=[4,4,4,8]", "encoder.rnn_hidden=8", "encoder.rnn_layers=1", "trainer.max_epochs=1",
+            "trainer.limit_train_batches=2", "trainer.num_sanity_val_steps=0", "trainer.enable_progress_bar=false",
+            "scheduler=none", "logger=none", "trainer=ddp_cpu", "trainer.strategy=ddp_spawn",
+            f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep_dir}",
+        ],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
+    assert (out.stdout + out.stderr).count("Starting with 2 processes") == 2
+    study = optuna.load_study(study_name="loss_weights", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    for t in study.trials:
+        metrics = json.loads((sweep_dir / str(t.number) / "metrics.json").read_text())
+        assert t.value == pytest.approx(metrics["value"])

@@ -234,6 +234,42 @@ def _one_line(e: BaseException | str) -> str:
     return " ".join(str(e).split())[:300]
 
 
+def _device_count(devices: Any, accelerator: str) -> int:
+    """Devices a Lightning Trainer would use for ``devices``/``accelerator`` (as Lightning reads them)."""
+    if isinstance(devices, Sequence) and not isinstance(devices, str):
+        return len(devices)
+    text = str(devices).strip()
+    if "," in text:
+        return len([d for d in text.split(",") if d.strip()])
+    if text.lstrip("-").isdigit() and int(text) >= 0:
+        return int(text)
+    # "auto" or -1: every device of the accelerator (one for the CPU)
+    if accelerator in ("auto", "gpu", "cuda"):
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return 1
+
+
+def relaunch_reason(trainer: Any) -> str | None:
+    """Why Lightning would start a training by running the whole command again once per device
+    (its subprocess-script launcher, used by ddp, fsdp and deepspeed, and by ``auto`` on several
+    devices): under a sweep each copy would start a sweep of its own, asking for trials of its
+    own. None where it would not (one device, or a spawn/fork strategy)."""
+    if not isinstance(trainer, Mapping):
+        return None
+    strategy = str(trainer.get("strategy", "auto") or "auto")
+    if any(k in strategy for k in ("spawn", "fork", "notebook")):
+        return None
+    if strategy != "auto" and not strategy.startswith(("ddp", "fsdp", "deepspeed")):
+        return None
+    n = _device_count(trainer.get("devices", "auto"), str(trainer.get("accelerator", "auto")))
+    nodes = int(trainer.get("num_nodes", 1) or 1)
+    if n * nodes <= 1:
+        return None
+    return f"trainer.strategy={strategy} on {n} device(s) x {nodes} node(s)"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -481,6 +517,31 @@ class OptunaSweeperImpl(Sweeper):
             )
         return trial, tuple(job_overrides)
 
+    def _refuse_relaunching_trainers(self) -> None:
+        """One line and exit 2 where every trial would start copies of the whole sweep: a sweep
+        started under a distributed launcher (torchrun, or Lightning's per-device re-run of the
+        command), or a trainer that Lightning would start that way."""
+        if os.environ.get("LOCAL_RANK") is not None:
+            print(
+                "drumtx sweeper: LOCAL_RANK is set, so this sweep runs under a distributed launcher "
+                "(torchrun, or Lightning re-running the command per device) and would ask for trials "
+                "of its own: start the sweep once per machine, and give trials several devices with "
+                "trainer.strategy=ddp_spawn",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+        reason = (
+            relaunch_reason(OmegaConf.select(self.config, "trainer")) if self.config is not None else None
+        )
+        if reason is not None:
+            print(
+                f"drumtx sweeper: {reason} runs the whole command again once per device, which in a "
+                "sweep starts a sweep per device: use trainer.strategy=ddp_spawn for trials on several "
+                "devices, or one sweep worker per device (CUDA_VISIBLE_DEVICES=<i> ... trainer=gpu)",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
+
     def _values(self, ret: JobReturn, n_objectives: int) -> list[float]:
         """The job's result as floats; raises the job's own exception if it failed."""
         value = ret.return_value
@@ -515,6 +576,7 @@ class OptunaSweeperImpl(Sweeper):
                 log.info(f"Grid sampler: {size} points, so n_trials {self.n_trials} -> {size}")
                 self.n_trials = size
 
+        self._refuse_relaunching_trainers()
         try:
             storage = self._storage()
         except StorageError as e:
