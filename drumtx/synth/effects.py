@@ -9,6 +9,12 @@ own draw (seeded by the track, so a re-render is identical) of:
 * a **room**: convolution (scipy) with exponentially decaying, low-passed noise, mixed in
   at a random level after a short pre-delay,
 * a random **peak level** (the gain).
+
+This is the chain of the older recipes (``data.synth.variety``: synth_default, synth_gmd,
+synth_gmd_dry), kept as it is so they render byte-identically (tests/test_synth_songs.py
+checks a tiny render's hash). Recipes with ``data.synth.production`` use
+:mod:`drumtx.synth.production` instead, where the EQ is pedalboard's and the room is a
+pyroomacoustics shoebox with close and overhead mics rather than decaying noise.
 """
 
 from __future__ import annotations
