@@ -49,7 +49,25 @@ def group_options(group: str) -> str:
     return ", ".join(sorted(names)) if names else "(none here)"
 
 
+def config_groups(config_name: str) -> str:
+    """The config groups of entry config ``config_name``, one ``  group: options`` line each.
+
+    The groups are those of ``conf/<config_name>.yaml``'s defaults list (Hydra's own ``hydra``
+    and ``override`` entries left out), so a group added there shows up in ``--help`` by itself;
+    the folders that are data tables (``conf/kits``, ``conf/label_maps``) are never listed, as no
+    defaults list names them. Used as ``${drumtx_groups:<config>}`` in ``conf/hydra/help/*.yaml``.
+    """
+    groups = []
+    for entry in OmegaConf.load(CONF_DIR / f"{config_name}.yaml").get("defaults") or []:
+        key = next(iter(entry)) if OmegaConf.is_dict(entry) else None
+        if key and key != "hydra" and not key.startswith("override "):
+            groups.append(key)
+    width = max((len(g) for g in groups), default=0) + 1
+    return "\n".join(f"  {g + ':':<{width}} {group_options(g)}" for g in groups)
+
+
 OmegaConf.register_new_resolver("drumtx_options", group_options, replace=True)
+OmegaConf.register_new_resolver("drumtx_groups", config_groups, replace=True)
 
 
 def version_text() -> str:

@@ -156,7 +156,7 @@ def help_groups(config_name: str) -> dict[str, str]:
         cfg = compose(config_name=config_name, return_hydra_config=True)
     text = cfg.hydra.help.template
     block = text.split("== Config groups (group=option) ==\n", 1)[1].split("\n\n", 1)[0]
-    return dict(re.match(r"\s+(\w+):\s+(.*)$", line).groups() for line in block.splitlines())
+    return dict(m.groups() for line in block.splitlines() if (m := re.match(r"  (\w+):\s+(.*)$", line)))
 
 
 @pytest.mark.parametrize("config_name", sorted(set(HYDRA.values())))

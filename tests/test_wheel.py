@@ -149,6 +149,13 @@ def test_config_help_and_kits_from_the_wheel(installed):
     out = run([str(bin_dir / "python"), "-m", "drumtx.synth.kits"], env, work)
     assert "fluidr3_standard" in out.stdout
     assert out.stdout == run([str(bin_dir / "drumtx-synth-kits")], env, work).stdout
+    # the data tables are read as data from the package: a label map by name, the kit tables
+    code = (
+        "from drumtx.evaluation.annotations import LabelMap, LABEL_MAP_DIR; from drumtx.synth.kits import KITS_DIR;"
+        "LabelMap.load('mdb_drums'); print(LABEL_MAP_DIR); print(KITS_DIR)"
+    )
+    label_maps, kits = run([str(bin_dir / "python"), "-c", code], env, work).stdout.split()
+    assert Path(label_maps).parent == Path(kits).parent and bin_dir.parent in Path(kits).parents
 
 
 def test_render_train_and_transcribe_from_the_wheel(installed):
