@@ -83,6 +83,9 @@ class Kit:
     chokes: Mapping[int, tuple[int, ...]] = field(default_factory=dict, hash=False)
     author: str = ""
     source: str = ""  # where the kit comes from (Debian package, web page)
+    # sampled kits: sd of the velocity jitter on layer choice (MIDI units), choke fade (ms)
+    velocity_jitter: float = 4.0
+    choke_fade_ms: float = 40.0
 
     @property
     def sampled(self) -> bool:
@@ -116,7 +119,8 @@ class Kit:
             "offset_ms": self.offset_ms,
             "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
             "notes": {str(k): [list(v.keys), v.semitones, v.velocity, v.offset_ms] for k, v in sorted(self.notes.items())},
-            **({"format": self.format, "chokes": {str(k): list(v) for k, v in sorted(self.chokes.items())}}
+            **({"format": self.format, "chokes": {str(k): list(v) for k, v in sorted(self.chokes.items())},
+                "velocity_jitter": self.velocity_jitter, "choke_fade_ms": self.choke_fade_ms}
                if self.sampled else {}),
         }
 
@@ -253,6 +257,8 @@ def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
                 chokes=_int_map(path, name, spec.get("chokes"), "chokes"),
                 author=str(spec.get("author", "")),
                 source=str(spec.get("source", "")),
+                velocity_jitter=float(spec.get("velocity_jitter", 4.0)),
+                choke_fade_ms=float(spec.get("choke_fade_ms", 40.0)),
             )
     return kits
 

@@ -79,20 +79,20 @@ class SamplePlayer:
     """Renders drum notes through sampled kits (:class:`drumtx.synth.kits.Kit` with format
     ``hydrogen`` or ``sfz``). Parsed kits and decoded samples are cached for the process.
 
+    The velocity jitter (standard deviation in MIDI velocity units) and the choke fade come
+    from the kit table (``velocity_jitter``, ``choke_fade_ms`` in ``conf/kits/*.yaml``; a
+    region's own SFZ ``off_time`` wins for its fade).
+
     Args:
         sample_rate: output rate (Hz).
         tail_s: audio after the last note when no duration is given (s).
-        velocity_jitter: standard deviation (MIDI velocity units) of the jitter on layer choice.
-        choke_fade_s: fade length of a choke when the kit does not give one (s).
-        attack_threshold: attack = first frame at or above this fraction of the sample's peak.
+        attack_threshold: attack = first frame at or above this fraction of the sample's peak
+            (the sound fonts' latency is measured with the same 10%).
     """
 
-    def __init__(self, sample_rate: int = 24000, tail_s: float = 1.5, velocity_jitter: float = 4.0,
-                 choke_fade_s: float = 0.04, attack_threshold: float = 0.1):
+    def __init__(self, sample_rate: int = 24000, tail_s: float = 1.5, attack_threshold: float = 0.1):
         self.sample_rate = int(sample_rate)
         self.tail_s = float(tail_s)
-        self.velocity_jitter = float(velocity_jitter)
-        self.choke_fade_s = float(choke_fade_s)
         self.attack_threshold = float(attack_threshold)
         self._kits: dict[tuple[str, str], SampleKit] = {}
         self._samples: dict[tuple[str, float], _Sample] = {}
@@ -145,11 +145,11 @@ class SamplePlayer:
             h.update(f"{n.start:.6f},{n.pitch},{n.velocity};".encode())
         return int.from_bytes(h.digest()[:8], "little")
 
-    def _choose(self, ins, vel: float, rng: np.random.Generator, counters: dict) -> list[Region]:
+    @staticmethod
+    def _choose(ins, vel: float, jitter: float, rng: np.random.Generator, counters: dict) -> list[Region]:
         """The regions one hit of ``ins`` at ``vel`` plays (jitter, alternates, round robin)."""
         # MIDI velocities are whole numbers: SFZ ranges (lovel..hivel) are integer and inclusive.
-        jittered = int(round(np.clip(vel + rng.normal(0.0, self.velocity_jitter), 1, 127))) \
-            if self.velocity_jitter else int(round(vel))
+        jittered = int(round(np.clip(vel + rng.normal(0.0, jitter), 1, 127))) if jitter else int(round(vel))
         rand = float(rng.random())
         seq = counters.get(ins.key, 0)
         counters[ins.key] = seq + 1
@@ -210,7 +210,7 @@ class SamplePlayer:
             if kn is not None:
                 events.append((float(t), -1, 0, "choke", tuple(kn.keys)))
         events.sort(key=lambda e: (e[0], e[1], e[2]))
-        fade_default = max(1, int(round(self.choke_fade_s * sr)))
+        fade_default = max(1, int(round(kit.choke_fade_ms / 1000 * sr)))
         choked_by: dict[int, set[int]] = {}
         for victim, chokers in kit.chokes.items():
             for c in chokers:
@@ -236,7 +236,7 @@ class SamplePlayer:
             # Each hit draws from its own stream (seed, time, key): leaving one note out does not
             # change the others' layers, so a note's own sound is the difference of two renders.
             rng = np.random.default_rng([*base_seed, at + 2**40, key])
-            regions = self._choose(ins, vel, rng, counters)
+            regions = self._choose(ins, vel, kit.velocity_jitter, rng, counters)
             victims = choked_by.get(key, set())
             groups = {r.group for r in regions if r.group}
             if victims or groups:
