@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
-from drumtx.synth.kits import ROLAND_NOTES, KitNote, kit_problem, load_kits, select_kits
+from drumtx.synth.kits import KITS_DIR, ROLAND_NOTES, KitNote, kit_problem, load_kits, select_kits
 from drumtx.synth.render import KitRenderer, Note, snap_notes
 from drumtx.synth.sampled import SampledKitError, SamplePlayer, read_kit
 from drumtx.synth.sampled.distractors import PARTS, render_distractor
@@ -259,3 +259,28 @@ def test_kit_listing_names_every_kit_with_format_licence_and_lacks(capsys):
     block = out.split("h2_bja_pacific  [")[1].split("\n\n")[0]
     assert "test-only" in block and "licence: CC-BY-SA-3.0" in block and "no cross stick" in block
     assert "h2_gimme_a_hand  [hydrogen, percussion distractor" in out
+
+
+def test_recipe_with_a_broken_sampled_kit_renders_the_others(tmp_path, caplog):
+    """A recipe naming a malformed .sfz kit: one warning line, that kit skipped, the rest rendered."""
+    from drumtx.synth.dataset import build_dataset
+
+    _need("h2_rumpf")
+    kits_dir = tmp_path / "kits"
+    shutil.copytree(KITS_DIR, kits_dir)
+    (tmp_path / "Broken").mkdir()
+    (tmp_path / "Broken" / "broken.sfz").write_text("<region> sample=kick.wav key=36 lovel\n")
+    (kits_dir / "mine.yaml").write_text(
+        f"format: sfz\nkits_dir: [{tmp_path}]\nkits:\n  sfz_broken:\n    file: Broken/broken.sfz\n"
+        "    lacks: [everything]\n    notes: {" + ", ".join(f"{n}: 36" for n in ROLAND_NOTES) + "}\n")
+    data = {"name": "tiny", "format": "egmd", "root": str(tmp_path / "out"), "csv": "e-gmd-v1.0.0.csv",
+            "note_map": "roland_td17",
+            "synth": {"seed": 0, "kits_dir": str(kits_dir), "train_kits": ["h2_rumpf", "sfz_broken"], "test_kits": [],
+                      "copies": 1, "sources": {"generated": {"_target_": "drumtx.synth.sources.GeneratorSource",
+                                                             "n": 2, "seconds": [4, 5], "split": {}}},
+                      "render": {"format": "wav"}}}
+    summary = build_dataset(data, workers=1, progress=False)
+    assert summary["missing_kits"] == ["sfz_broken"] and summary["tracks"] == 2 and summary["failed"] == 0
+    warned = [r.getMessage() for r in caplog.records if "sfz_broken" in r.getMessage() and "malformed" in r.getMessage()]
+    assert len(warned) == 1 and "broken.sfz" in warned[0] and "\n" not in warned[0]
+    assert not list((tmp_path / "out").rglob("*.tmp"))  # nothing half-written
