@@ -319,6 +319,23 @@ def test_toy_sweep_finds_the_optimum_and_resumes(toy):
     assert len(load(toy.storage).trials) == 23
 
 
+def test_only_the_worker_that_creates_the_study_keeps_the_seed(toy):
+    """Two workers started together both find an empty study: the second must not draw the
+    first one's seeded start-up points again. A lone sweep's seed still reproduces its trials."""
+    proc, _ = toy("fresh1", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=fresh1")
+    assert proc.returncode == 0, proc.stderr
+    proc, _ = toy("fresh2", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=fresh2")
+    assert proc.returncode == 0, proc.stderr
+    first = [t.params for t in load(toy.storage, "fresh1").trials]
+    assert [t.params for t in load(toy.storage, "fresh2").trials] == first  # same seed, same trials
+    # a study another worker has just created, still without trials: this worker reseeds
+    optuna.create_study(study_name="joined", storage=toy.storage, direction="maximize")
+    proc, _ = toy("joined", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=joined")
+    assert proc.returncode == 0, proc.stderr
+    joined = [t.params for t in load(toy.storage, "joined").trials]
+    assert len(joined) == 2 and not any(p in first for p in joined)
+
+
 def test_enqueued_trials_run_first_and_once(toy):
     """The baseline parameters are the study's first trial, and a resumed sweep does not repeat them."""
     baseline = "hydra.sweeper.enqueue_trials=[{x:1.5,kind:a}]"

@@ -583,21 +583,29 @@ class OptunaSweeperImpl(Sweeper):
             # before any trial or folder: one line and exit 2, like drumtx's other bad-input errors
             print(f"drumtx sweeper: {e}", file=sys.stderr)
             raise SystemExit(2) from None
-        study = optuna.create_study(
-            study_name=self.study_name,
-            storage=storage,
-            sampler=self.sampler,
-            directions=directions,
-            load_if_exists=True,
-        )
+        try:
+            # load_if_exists=False: the database lets exactly one worker create the study
+            study = optuna.create_study(
+                study_name=self.study_name,
+                storage=storage,
+                sampler=self.sampler,
+                directions=directions,
+                load_if_exists=False,
+            )
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=self.study_name, storage=storage, sampler=self.sampler)
+            created = False
         if [d.name.lower() for d in study.directions] != directions:
             raise ValueError(
                 f"Study {study.study_name!r} in {redact(self.storage)} was created with directions "
                 f"{[d.name.lower() for d in study.directions]}, not {directions}: use another study_name"
             )
-        if study.get_trials(deepcopy=False) and self.sampler is not None:
-            # A resumed (or shared) study with a seeded sampler would otherwise repeat the
-            # first run's random start-up points.
+        if not created and self.sampler is not None:
+            # Only the worker that created the study keeps the sampler's seed (a lone sweep stays
+            # reproducible). A resumed sweep would otherwise repeat the first run's start-up
+            # points, and a second worker started at the same moment (the study still empty)
+            # would propose the very same parameters as the first.
             with contextlib.suppress(NotImplementedError, AttributeError):
                 self.sampler.reseed_rng()
 
