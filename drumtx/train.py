@@ -13,7 +13,6 @@ import logging
 import math
 import netrc
 import os
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -37,8 +36,9 @@ from drumtx.checkpoint import (
     save_bundle,
     write_json,
 )
-from drumtx.cli import hydra_main
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.data.datasets import DatasetError
+from drumtx.models.callbacks import FiniteGuard, NonFiniteError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
 
@@ -94,8 +94,9 @@ def build_logger(cfg: DictConfig):
 
 
 def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
-    """The configured callbacks; a learning-rate monitor only where a logger can take it."""
-    out = []
+    """The configured callbacks; a learning-rate monitor only where a logger can take it.
+    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run."""
+    out = [FiniteGuard()]
     for c in (cfg.get("callbacks") or {}).values():
         if c is None or not c.get("_target_"):
             continue
@@ -205,6 +206,10 @@ def train(cfg: DictConfig) -> float | None:
             source = (ckpt.best_model_path or ckpt.last_model_path) if ckpt is not None else ""
             if cfg.get("export_best", True) and source:
                 model, best_meta = load_transcriber(source)
+                broken = [k for k, v in model.state_dict().items() if v.is_floating_point() and not v.isfinite().all()]
+                if broken:
+                    raise NonFiniteError(f"{source}: non-finite weights ({broken[0]} and {len(broken) - 1} more); "
+                                         "not exported")
                 best_meta["source_checkpoint"] = str(source)
                 paths = save_bundle(out / "best.safetensors", model, best_meta)
                 summary["bundle"] = [str(p) for p in paths]
@@ -219,15 +224,25 @@ def train(cfg: DictConfig) -> float | None:
     return value
 
 
+def error_message(exc: BaseException) -> str:
+    """The error itself: a DataLoader worker re-raises it as "Caught X in DataLoader worker
+    process N. Original Traceback ... module.X: message"; keep the message."""
+    text = str(exc).strip()
+    if "Original Traceback" in text:
+        last = text.splitlines()[-1]
+        return last.split(": ", 1)[1] if f"{type(exc).__name__}: " in last else last
+    return text
+
+
 @hydra_main("train")
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
-    except (CheckpointError, DatasetError) as exc:
+    except (CheckpointError, DatasetError, NonFiniteError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed, with this message, and goes on
-        print(f"drumtx.train: {exc}", file=sys.stderr)  # bad input: one line, not a traceback
-        sys.exit(2)
+        # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract)
+        fail("drumtx.train", error_message(exc), EXIT_SOME_FAILED if isinstance(exc, NonFiniteError) else EXIT_USAGE)
 
 
 if __name__ == "__main__":

@@ -205,6 +205,45 @@ def test_last_ckpt_is_the_last_finished_epoch_after_non_improving_epochs(egmd_fi
     assert resumed.start_step == 6 and len(resumed.lrs) == 1  # only epoch 3 is trained again
 
 
+def test_nan_in_a_training_track_stops_the_run_naming_step_and_track(egmd_fixture, tmp_path, monkeypatch):
+    """Issue 20: NaN features in one cached training track gave NaN losses from step 0, yet the
+    run exited 0 with a finite value in metrics.json and a NaN best.safetensors."""
+    import numpy as np
+
+    from drumtx.data.cache import DataSource
+    from drumtx.models.callbacks import NonFiniteError
+
+    common = [*data_overrides(egmd_fixture, tmp_path / "cache"), "data.max_tracks=1", "trainer.max_epochs=1",
+              "trainer.limit_train_batches=2", "evaluation.onset_metrics=false"]
+    cfg = compose_train(tmp_path / "run", *common)
+    source = DataSource.from_config(cfg)
+    source.prepare(progress=False, num_workers=0)
+    key = source.keys("train")[0]
+    mel = source.cache.track_dir(key) / "mel.npy"
+    data = np.load(mel)
+    data[:, :] = np.nan  # same size: only drumtx.prepare's full check would see it
+    np.save(mel, data)
+    with pytest.raises(NonFiniteError) as err:
+        run_with(monkeypatch, cfg)
+    message = str(err.value)
+    assert message.startswith("step 0 (epoch 0): training loss is nan") and key in message and "\n" not in message
+    assert not (tmp_path / "run" / "metrics.json").exists() and not (tmp_path / "run" / "best.safetensors").exists()
+    assert not list((tmp_path / "run").glob("checkpoints/*.ckpt"))
+
+
+def test_a_non_finite_metric_stops_the_run_naming_it():
+    from types import SimpleNamespace
+
+    from drumtx.models.callbacks import FiniteGuard, NonFiniteError
+
+    trainer = SimpleNamespace(global_step=12, current_epoch=3,
+                              callback_metrics={"val/loss": torch.tensor(float("nan")), "val/pr_auc_mean": torch.tensor(0.5)})
+    with pytest.raises(NonFiniteError, match=r"^step 12 \(epoch 3\): non-finite metric\(s\) val/loss=nan;"):
+        FiniteGuard().on_validation_end(trainer, None)
+    trainer.callback_metrics["val/loss"] = torch.tensor(0.1)
+    FiniteGuard().on_validation_end(trainer, None)  # all finite: goes on
+
+
 class CountValidations(L.Callback):
     def __init__(self):
         self.steps = []

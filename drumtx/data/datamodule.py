@@ -131,6 +131,8 @@ class CropDataset(Dataset):
         else:
             start = int(np.random.default_rng(seed).integers(0, high))
         ex = _example(self.reader(dirname, key), start, self.crop, self.names, self.pad_value)
+        ex["track"] = key  # named in errors (a non-finite loss names its batch's tracks)
+        ex["chunk_start"] = torch.tensor(start, dtype=torch.int64)
         if seed is not None:
             ex["seed"] = seed
         return ex
@@ -278,9 +280,10 @@ class DrumDataModule(pl.LightningDataModule):
 
     Batches (dict): ``mel`` float32 (B, n_mels, T); ``roll`` float32 (B, T, C); ``targets``
     {name: int64 (B, T)} for :func:`target_names`; ``velocity`` float32 (B, T, C); ``mask``
-    bool (B, T). Validation/test batches add ``track`` (list[str]) and ``chunk_start`` int64
-    (B,), and are padded only to the longest chunk in the batch. Training batches are random
-    crops of ``crop_seconds`` with the augmentation applied.
+    bool (B, T); ``track`` (list[str], the track keys) and ``chunk_start`` int64 (B,), the
+    first frame of each example in its track. Validation/test batches are padded only to the
+    longest chunk in the batch. Training batches are random crops of ``crop_seconds`` with the
+    augmentation applied.
     """
 
     def __init__(

@@ -85,3 +85,64 @@ class Checkpoints(ModelCheckpoint):
         self.last_model_path = self.format_checkpoint_name(self._monitor_candidates(trainer),
                                                            self.CHECKPOINT_NAME_LAST)
         trainer.save_checkpoint(self.last_model_path, self.save_weights_only)
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a NaN or infinite loss or metric; one line naming the step and the batch."""
+
+
+def _batch_tracks(batch) -> str:
+    """``key@start`` of each example of a training batch (frame offsets), as far as it carries them."""
+    if not isinstance(batch, dict) or "track" not in batch:
+        return "(not recorded)"
+    starts = batch.get("chunk_start")
+    items = [f"{t}@{int(s)}" if starts is not None else str(t)
+             for t, s in zip(batch["track"], starts if starts is not None else batch["track"], strict=True)]
+    return "[" + ", ".join(items) + "]"
+
+
+class FiniteGuard(pl.Callback):
+    """Stop the run at the first non-finite training loss (before its backward pass, so the
+    weights stay finite) or non-finite logged metric (before that epoch's checkpoints).
+
+    Why: NaN losses otherwise train on silently; the run used to exit 0 with a finite
+    ``value`` in ``metrics.json`` and a NaN ``best.safetensors``, and a sweep counted it as a
+    success (issue 20). :func:`drumtx.train.train` always adds this callback; the
+    :class:`NonFiniteError` makes a single run exit non-zero with one line and a sweep record
+    the trial as failed.
+
+    Raises:
+        NonFiniteError: naming the step, the epoch and the batch's tracks (``key@first frame``
+            of each crop) or the metrics.
+    """
+
+    def __init__(self):
+        self._batch = None
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        self._batch = batch
+
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss) -> None:
+        import torch
+
+        bad = not bool(torch.isfinite(loss.detach()).all())
+        if trainer.world_size > 1:  # every rank stops together (one rank alone would hang the others)
+            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:
+            value = float(loss.detach().float().reshape(-1)[0]) if loss.numel() else float("nan")
+            raise NonFiniteError(
+                f"step {trainer.global_step} (epoch {trainer.current_epoch}): training loss is {value}; batch tracks "
+                f"{_batch_tracks(self._batch)}; nothing was exported (check these tracks' cached features with "
+                "python -m drumtx.prepare, or lower optimizer.lr)"
+            )
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        import math
+
+        bad = sorted(k for k, v in trainer.callback_metrics.items() if not math.isfinite(float(v)))
+        if bad:
+            shown = ", ".join(f"{k}={float(trainer.callback_metrics[k])}" for k in bad[:3])
+            raise NonFiniteError(
+                f"step {trainer.global_step} (epoch {trainer.current_epoch}): non-finite metric(s) {shown}"
+                + (f" and {len(bad) - 3} more" if len(bad) > 3 else "") + "; nothing was exported"
+            )
