@@ -64,6 +64,12 @@ def _make(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
+def clean_egmd(egmd_builder, tmp_path_factory) -> Path:
+    """The tiny E-GMD fixture without its corrupt track: preparing it is a plain success."""
+    return egmd_builder(tmp_path_factory.mktemp("egmd_clean"), corrupt=None)
+
+
+@pytest.fixture(scope="module")
 def postgres_url():
     """``postgresql+psycopg://…`` of a fresh server started by ``make sweep-db``, stopped after the module."""
     missing = _missing()
@@ -103,10 +109,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _data(egmd_fixture: Path, tmp: Path) -> list[str]:
+def _data(clean_egmd: Path, tmp: Path) -> list[str]:
     return [
         "data=egmd",
-        f"data.root={egmd_fixture}",
+        f"data.root={clean_egmd}",
         f"data.cache_dir={tmp / 'cache'}",
         f"paths.root_dir={tmp}",
         "data.prepare_workers=0",
@@ -114,7 +120,7 @@ def _data(egmd_fixture: Path, tmp: Path) -> list[str]:
     ]
 
 
-def _sweep(egmd_fixture: Path, tmp: Path, url: str, study: str, sweep_dir: Path) -> list[str]:
+def _sweep(clean_egmd: Path, tmp: Path, url: str, study: str, sweep_dir: Path) -> list[str]:
     """The sweep both workers run: 2 training steps and one validation per trial."""
     return [
         sys.executable,
@@ -122,7 +128,7 @@ def _sweep(egmd_fixture: Path, tmp: Path, url: str, study: str, sweep_dir: Path)
         "drumtx.train",
         "-m",
         "hparams_search=loss_weights",
-        *_data(egmd_fixture, tmp),
+        *_data(clean_egmd, tmp),
         "data.batch_size=2",
         "data.crop_seconds=1.0",
         "data.eval_chunk_seconds=2.0",
@@ -146,7 +152,7 @@ def _sweep(egmd_fixture: Path, tmp: Path, url: str, study: str, sweep_dir: Path)
     ]
 
 
-def test_two_workers_share_a_study_and_a_killed_workers_trial_is_rerun(postgres_url, egmd_fixture, tmp_path):
+def test_two_workers_share_a_study_and_a_killed_workers_trial_is_rerun(postgres_url, clean_egmd, tmp_path):
     import optuna
     from optuna.trial import TrialState
 
@@ -155,7 +161,7 @@ def test_two_workers_share_a_study_and_a_killed_workers_trial_is_rerun(postgres_
         pytest.fail("CI must be able to run a worker under another host name (unshare --uts)")
     # the feature cache first, so that the two workers' first trials do not both build it
     prep = subprocess.run(
-        [sys.executable, "-m", "drumtx.prepare", *_data(egmd_fixture, tmp_path), "progress=false"],
+        [sys.executable, "-m", "drumtx.prepare", *_data(clean_egmd, tmp_path), "progress=false"],
         cwd=tmp_path,
         env=_env(),
         capture_output=True,
@@ -166,7 +172,7 @@ def test_two_workers_share_a_study_and_a_killed_workers_trial_is_rerun(postgres_
 
     sweep_dir = tmp_path / "multirun" / "shared"  # one folder for both workers, as the README says
     study_name = "pg_two_workers"
-    cmd = _sweep(egmd_fixture, tmp_path, postgres_url, study_name, sweep_dir)
+    cmd = _sweep(clean_egmd, tmp_path, postgres_url, study_name, sweep_dir)
     logs = {name: (tmp_path / f"{name}.log").open("w") for name in ("a", "b")}
     a = subprocess.Popen(
         [*(other_host or []), *cmd], cwd=tmp_path, env=_env(), stdout=logs["a"], stderr=subprocess.STDOUT
@@ -270,10 +276,10 @@ def test_two_workers_share_a_study_and_a_killed_workers_trial_is_rerun(postgres_
         )
 
 
-def test_wrong_password_is_one_line_and_exit_2(postgres_url, egmd_fixture, tmp_path):
+def test_wrong_password_is_one_line_and_exit_2(postgres_url, clean_egmd, tmp_path):
     wrong = postgres_url.replace("sweep-test", "not-the-password")
     sweep_dir = tmp_path / "multirun" / "wrong"
-    cmd = _sweep(egmd_fixture, tmp_path, wrong, "never", sweep_dir)
+    cmd = _sweep(clean_egmd, tmp_path, wrong, "never", sweep_dir)
     proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
