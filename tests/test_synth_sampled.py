@@ -284,3 +284,12 @@ def test_recipe_with_a_broken_sampled_kit_renders_the_others(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records if "sfz_broken" in r.getMessage() and "malformed" in r.getMessage()]
     assert len(warned) == 1 and "broken.sfz" in warned[0] and "\n" not in warned[0]
     assert not list((tmp_path / "out").rglob("*.tmp"))  # nothing half-written
+
+
+def test_abrupt_sample_ends_are_faded(player):
+    """Millo-Drums' snare3 stops at -32 dB re its peak; the player fades it out (no click)."""
+    kit = _need("h2_millo_drums")
+    audio = player.render(kit, [Note(0.1, 0.2, 38, 127)], duration=1.0, seed=0)
+    end = int(np.nonzero(np.abs(audio) > 0)[0][-1])
+    last = np.abs(audio[end - int(0.001 * SR):end + 1]).max()
+    assert last < 10 ** (-50 / 20) * np.abs(audio).max(), 20 * np.log10(last / np.abs(audio).max())

@@ -86,6 +86,7 @@ class Kit:
     # sampled kits: sd of the velocity jitter on layer choice (MIDI units), choke fade (ms)
     velocity_jitter: float = 4.0
     choke_fade_ms: float = 40.0
+    end_fade_ms: float = 10.0  # fade-out over each sample's last ms (some samples stop abruptly: a click)
 
     @property
     def sampled(self) -> bool:
@@ -120,7 +121,8 @@ class Kit:
             "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
             "notes": {str(k): [list(v.keys), v.semitones, v.velocity, v.offset_ms] for k, v in sorted(self.notes.items())},
             **({"format": self.format, "chokes": {str(k): list(v) for k, v in sorted(self.chokes.items())},
-                "velocity_jitter": self.velocity_jitter, "choke_fade_ms": self.choke_fade_ms}
+                "velocity_jitter": self.velocity_jitter, "choke_fade_ms": self.choke_fade_ms,
+                "end_fade_ms": self.end_fade_ms}
                if self.sampled else {}),
         }
 
@@ -259,6 +261,7 @@ def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
                 source=str(spec.get("source", "")),
                 velocity_jitter=float(spec.get("velocity_jitter", 4.0)),
                 choke_fade_ms=float(spec.get("choke_fade_ms", 40.0)),
+                end_fade_ms=float(spec.get("end_fade_ms", 10.0)),
             )
     return kits
 

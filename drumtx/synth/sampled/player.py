@@ -110,8 +110,8 @@ class SamplePlayer:
             self._kits[ck] = load_sample_kit(kit)
         return self._kits[ck]
 
-    def _sample(self, sk: SampleKit, region: Region, semitones: float) -> _Sample:
-        ck = (str(region.sample), round(region.semitones + semitones, 4), region.offset)
+    def _sample(self, sk: SampleKit, region: Region, semitones: float, end_fade_ms: float) -> _Sample:
+        ck = (str(region.sample), round(region.semitones + semitones, 4), region.offset, end_fade_ms)
         if ck not in self._samples:
             import soundfile as sf
             import soxr
@@ -127,9 +127,12 @@ class SamplePlayer:
             in_rate = rate * 2.0 ** ((region.semitones + semitones) / 12.0)
             if abs(in_rate - self.sample_rate) > 1e-6:
                 audio = soxr.resample(audio, in_rate, self.sample_rate, quality="HQ")
-            audio = np.ascontiguousarray(audio, dtype=np.float32)
-            if audio.shape[1] > 2:
-                audio = audio[:, :2]
+            audio = np.array(audio[:, :2], dtype=np.float32)  # a writable copy, at most stereo
+            # Several kits' samples stop abruptly (up to -32 dB re their peak: Millo-Drums'
+            # snare3), which clicks, an onset with no label; a short linear fade-out removes it.
+            n_fade = min(len(audio), int(round(end_fade_ms / 1000 * self.sample_rate)))
+            if n_fade > 1:
+                audio[-n_fade:] *= np.linspace(1.0, 0.0, n_fade, dtype=np.float32)[:, None]
             level = np.max(np.abs(audio), axis=1)
             peak = float(level.max()) if level.size else 0.0
             attack = int(np.argmax(level >= self.attack_threshold * peak)) if peak > 0 else 0
@@ -244,7 +247,7 @@ class SamplePlayer:
             for r in regions:
                 if r.sample is None:
                     continue  # a silent region: only its choke group mattered
-                s = self._sample(sk, r, semis)
+                s = self._sample(sk, r, semis, kit.end_fade_ms)
                 voice = _Voice(key, r, s, at - s.attack, r.amplitude(vel))
                 voices.append(voice)
                 active.append(voice)
