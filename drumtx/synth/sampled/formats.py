@@ -15,8 +15,9 @@ SFZ: ``<control>`` (``default_path``), ``#define``, ``#include``, ``<global>``/`
 ``hikey``, ``lovel``/``hivel``, ``seq_length``/``seq_position``, ``lorand``/``hirand``,
 ``group``/``off_by``/``off_time``, ``volume``/``group_volume``/``master_volume``/
 ``global_volume``, ``amplitude``, ``pan``, ``tune``/``transpose``, ``amp_velcurve_N``,
-``amp_veltrack`` and ``offset``. Other opcodes (CC modulation, envelopes, filters) are
-ignored: drum one-shots play to their end unless choked.
+``amp_veltrack`` and ``offset``. Other opcodes are ignored: CC modulation (``*_oncc*``,
+``set_cc``), envelopes (``ampeg_*``, ``off_shape``), filters, ``note_polyphony`` and
+``loop_mode`` (drum one-shots play to their end unless choked), labels.
 """
 
 from __future__ import annotations
