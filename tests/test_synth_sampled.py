@@ -293,3 +293,31 @@ def test_abrupt_sample_ends_are_faded(player):
     end = int(np.nonzero(np.abs(audio) > 0)[0][-1])
     last = np.abs(audio[end - int(0.001 * SR):end + 1]).max()
     assert last < 10 ** (-50 / 20) * np.abs(audio).max(), 20 * np.log10(last / np.abs(audio).max())
+
+
+def test_round_robin_and_random_alternates(tmp_path):
+    import soundfile as sf
+
+    from drumtx.synth.kits import Kit
+
+    for name, amp in (("a", 0.8), ("b", 0.4), ("c", 0.2), ("d", 0.1)):
+        burst = np.zeros(4410, np.float32)
+        burst[:441] = amp * np.hanning(882)[441:]
+        sf.write(tmp_path / f"{name}.wav", burst, 44100)
+    (tmp_path / "rr.sfz").write_text(
+        "<group> key=38 seq_length=2 amp_veltrack=0\n<region> sample=a.wav seq_position=1\n"
+        "<region> sample=b.wav seq_position=2\n"
+        "<group> key=40 amp_veltrack=0\n<region> sample=c.wav lorand=0 hirand=0.5\n<region> sample=d.wav lorand=0.5\n")
+    kit = Kit("rr", "sfz", (str(tmp_path / "rr.sfz"),), 0, 0, 0, {38: KitNote((38,)), 40: KitNote((40,))}, format="sfz")
+    player = SamplePlayer(SR)
+
+    def peaks(pitch):
+        notes = [Note(0.1 + 0.2 * i, 0.15 + 0.2 * i, pitch, 100) for i in range(8)]
+        audio = player.render(kit, notes, seed=4)
+        return [round(float(np.abs(audio[int((0.1 + 0.2 * i) * SR) - 50:int((0.1 + 0.2 * i) * SR) + 500]).max()), 2)
+                for i in range(8)]
+
+    rr = peaks(38)  # round robin: a, b, a, b, ... (a is twice as loud)
+    assert len(set(rr[0::2])) == 1 and len(set(rr[1::2])) == 1 and rr[0] / rr[1] == pytest.approx(2, rel=0.05)
+    alt = peaks(40)  # random alternates: both heard (c is twice as loud as d)
+    assert len(set(alt)) == 2 and max(alt) / min(alt) == pytest.approx(2, rel=0.05)
