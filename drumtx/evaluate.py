@@ -26,14 +26,14 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.cli import EXIT_SOME_FAILED, fail, hydra_main
-from drumtx.data.datasets import kit_filter
+from drumtx.data.datasets import as_list, kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
     AnnotationCounts,
@@ -46,8 +46,12 @@ from drumtx.evaluation.compare import write_comparison
 from drumtx.evaluation.inference import fine_from_instruments, infer_audio, infer_mel
 from drumtx.evaluation.report import flat_metrics, write_report
 from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval, default_levels
+from drumtx.inference import InferenceSettings, resolve_device
 from drumtx.targets import LabelCounts, TargetPolicy, read_midi_onsets
 from drumtx.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from drumtx.transcribe import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +101,7 @@ class ModelUnderTest:
 
     path: Path
     name: str
-    transcriber: object  # drumtx.transcribe.Transcriber
+    transcriber: Transcriber
     meta: dict
 
     @property
@@ -125,29 +129,12 @@ def load_model(path: Path, cfg: DictConfig, name: str | None) -> ModelUnderTest:
     from drumtx.transcribe import Transcriber
 
     thresholds = OmegaConf.to_container(cfg.thresholds, resolve=True) if cfg.get("thresholds") else None
-    inf = cfg.inference
-    transcriber = Transcriber.from_checkpoint(
-        path, device=_device(cfg.device), thresholds=thresholds,
-        chunk_seconds=int(inf.chunk_seconds), context_seconds=int(inf.context_seconds),
-    )
+    settings = InferenceSettings.from_config(OmegaConf.to_container(cfg.inference, resolve=True))
+    transcriber = Transcriber.from_checkpoint(path, device=str(resolve_device(cfg.device)), thresholds=thresholds,
+                                              settings=settings)
     return ModelUnderTest(Path(path), name or default_name(transcriber.meta, Path(path)), transcriber, transcriber.meta)
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(name)
-
-
-def _gate(mut: ModelUnderTest, cfg: DictConfig) -> float | None:
-    if not cfg.inference.silence_gate:
-        return None
-    gate = getattr(mut.transcriber, "_gate", None)  # the transcriber's silence gate (log-mel level)
-    if gate is None:
-        log.warning("the transcriber exposes no silence gate; scoring without it")
-    return gate
 
 
 # ---------------------------------------------------------------------------------------- tracks
@@ -209,29 +196,25 @@ def data_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
         known = sorted({t.split for t in index.tracks})
         raise EvaluationSetupError(f"{index.root}: split {split!r} has no tracks; splits there: {known}")
     before = len(tracks)
-    kit_names, exclude = cfg.get("kit_names"), cfg.get("exclude_kit_names")
+    # one string (kit_names=unseen:*) is a one-item list, never its letters (drumtx.data.datasets.as_list)
+    kit_names, exclude = as_list(cfg.get("kit_names"), "kit_names"), as_list(cfg.get("exclude_kit_names"), "exclude_kit_names")
     tracks = [t for t in tracks if kit_filter(t.meta, kit_names, exclude)]
     if not tracks:
         kits = sorted({str(t.meta.get("kit_name")) for t in dm.split_tracks(split)})
         raise EvaluationSetupError(
             f"no {split} track passes kit_names={kit_names} exclude_kit_names={exclude}; kit names there: {kits}"
         )
-    report = prepare_cache(dm.cache, tracks, None, num_workers=int(cfg.inference.prepare_workers),
+    report = prepare_cache(dm.cache, tracks, None, num_workers=int(cfg.prepare_workers),
                            retry_failed=False, progress=True)
     manifest = dm.cache.manifest()
     problems = [f"{v['path']}: {v['reason']}" for v in report.skipped.values()]
     problems += [f"{t.key}: not in the feature cache" for t in tracks if t.key not in manifest and t.key not in report.skipped]
-    gate = _gate(mut, cfg)
     out = []
     for t in tqdm([t for t in tracks if t.key in manifest], desc=f"{mut.name} on {split}", unit="track"):
         cached = dm.cache.load(t.key)
-        mel = np.asarray(cached.mel, dtype=np.float32)
-        probs, fine = infer_mel(
-            mut.model, mel, mut.fps, cfg.inference.chunk_seconds, cfg.inference.context_seconds,
-            int(cfg.inference.batch_size), pad_value=dm.features.silence, gate=gate, device=mut.transcriber.device,
-        )
+        probs, fine = infer_mel(mut.transcriber, cached.mel)  # float16 as cached: what transcribe computes
         out.append(_track_eval(mut, t.key, probs, {c: fine[:, k] for k, c in enumerate(mut.vocab.fine_classes)},
-                               mel.shape[1], cached.onsets(), derive_columns({**t.meta, "split": split}, cfg.derived_columns)))
+                               cached.mel.shape[1], cached.onsets(), derive_columns({**t.meta, "split": split}, cfg.derived_columns)))
     chosen = f"{len(tracks)} of {before} in split {split}"
     chosen += f", kit_names={list(kit_names)}" if kit_names else ""
     chosen += f", exclude_kit_names={list(exclude)}" if exclude else ""

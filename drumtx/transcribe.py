@@ -28,13 +28,12 @@ import csv
 import dataclasses
 import inspect
 import json
-import math
 import os
 import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,12 +41,13 @@ import numpy as np
 import torch
 
 import drumtx
-from drumtx.audio import AUDIO_EXTENSIONS, AudioError, audio_duration, iter_audio_blocks
+from drumtx.audio import AUDIO_EXTENSIONS, AudioError
 from drumtx.chart import SongInfo
 from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.cli import add_version
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
 from drumtx.features import LogMel
+from drumtx.inference import Activations, InferenceSettings, activations
 from drumtx.midi_out import TempoMap, drum_midi, estimate_beats, one_line_text
 from drumtx.targets import Onset
 from drumtx.vocab import Vocabulary
@@ -59,10 +59,6 @@ FORMATS = ("midi", "chart", "csv", "json")
 INPUT_SUFFIXES = tuple(sorted({*AUDIO_EXTENSIONS, ".aif", ".aiff", ".aifc", ".m4a", ".aac"}))
 #: Formats soundfile cannot decode; tried through librosa/audioread (whole file in memory).
 FALLBACK_SUFFIXES = (".m4a", ".aac", ".mp4", ".wma")
-#: Frames quieter than this (dB below a full-scale sine), within +-SILENCE_DILATE frames,
-#: cannot hold an onset: silence gives an empty transcription whatever the model says.
-SILENCE_GATE_DB = -70.0
-SILENCE_DILATE = 2
 MIDI_RESOLUTION = 960  # DAW MIDI: half a tick is ~0.26 ms at 120 bpm
 CHART_RESOLUTION = 480  # Clone Hero / Rock Band convention
 
@@ -158,32 +154,33 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def audio_blocks(
-    path: Path, sample_rate: int, block_seconds: float, overlap_seconds: float
-) -> Iterator[tuple[float, np.ndarray]]:
-    """``(start s, mono float32 block)`` as :func:`drumtx.audio.iter_audio_blocks` streams them.
+def file_mel(path: Path, features: LogMel):
+    """The float16 log-mel of one input as :func:`drumtx.inference.file_mel` streams it (the
+    array the feature cache would hold for it), spooled to a temporary file.
 
     Adds what the batch needs on top: a clear reason for missing and empty files, and an
     audioread fallback for containers soundfile cannot read (m4a, aac), which decodes the
     whole file at once (memory then grows with length, unlike every other format).
+
+    Raises:
+        InputError: the file cannot be decoded; one line naming it.
     """
+    from drumtx.inference import SpooledMel
+    from drumtx.inference import file_mel as stream_mel
+
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an audio file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
-    yielded = False
     try:
-        for item in iter_audio_blocks(path, sample_rate, block_seconds, overlap_seconds):
-            yielded = True
-            yield item
-        return
+        return stream_mel(path, features)
     except AudioError as exc:
-        if yielded or path.suffix.lower() not in FALLBACK_SUFFIXES:
+        if path.suffix.lower() not in FALLBACK_SUFFIXES:
             raise InputError(str(exc)) from None
     try:
-        wave = _audioread_mono(path, sample_rate)
+        wave = _audioread_mono(path, features.sample_rate)
     except Exception as exc:  # audioread raises NoBackendError and decoder-specific errors
         hint = " (no decoder: install ffmpeg)" if type(exc).__name__ == "NoBackendError" else ""
         raise InputError(
@@ -193,16 +190,11 @@ def audio_blocks(
         raise InputError(f"{path}: zero-length audio")
     if not np.isfinite(wave).all():
         raise InputError(f"{path}: audio holds non-finite samples (NaN or inf)")
-    block, hop = (
-        int(round(block_seconds * sample_rate)),
-        int(round((block_seconds - overlap_seconds) * sample_rate)),
-    )
-    start = 0
-    while True:
-        yield start / sample_rate, wave[start : start + block]
-        if start + block >= wave.size:
-            break
-        start += hop
+    if wave.shape[0] <= features.n_fft // 2:  # too short for the STFT's reflect padding
+        wave = np.pad(wave, (0, features.n_fft - wave.shape[0]))
+    spool = SpooledMel(features.n_mels)
+    spool.append(features.compute(wave))
+    return spool
 
 
 def _audioread_mono(path: Path, sample_rate: int) -> np.ndarray:
@@ -217,6 +209,22 @@ def _audioread_mono(path: Path, sample_rate: int) -> np.ndarray:
     frames = pcm[: pcm.size - pcm.size % channels].reshape(-1, channels)
     wave = frames.mean(axis=1, dtype=np.float32) / 32768.0
     return resample(wave, orig_sr, sample_rate) if wave.size else wave
+
+
+def spooled_onset_envelope(mel, block_frames: int = 6000) -> np.ndarray:
+    """:func:`drumtx.tempo.onset_envelope` of a (spooled) log-mel, read a block at a time; the
+    same values as on the whole array (each block carries the frame before it)."""
+    from drumtx.tempo import onset_envelope
+
+    n = int(mel.shape[1])
+    parts = []
+    for lo in range(0, n, block_frames):
+        hi = min(n, lo + block_frames)
+        if lo == 0:
+            parts.append(onset_envelope(np.asarray(mel[:, 0:hi], dtype=np.float32)))
+        else:
+            parts.append(onset_envelope(np.asarray(mel[:, lo - 1 : hi], dtype=np.float32))[1:])
+    return np.concatenate(parts)
 
 
 # ----------------------------------------------------------------------------- model
@@ -276,7 +284,21 @@ def _features_from_meta(meta: dict) -> LogMel:
 
 
 class Transcriber:
-    """A loaded model plus everything needed to turn one audio file into onsets."""
+    """A loaded model plus everything needed to turn one audio file into onsets.
+
+    Args:
+        model: a :class:`drumtx.models.transcriber.DrumTranscriber` (from :func:`drumtx.checkpoint.load_transcriber`).
+        meta: its bundle meta (features, thresholds, config).
+        device: where the model runs (features are computed on the CPU, like the feature cache's).
+        thresholds: peak-picking overrides, instrument -> {threshold, min_gap_s}, over the
+            checkpoint's tuned ones and :data:`drumtx.decode.DEFAULT_THRESHOLDS`.
+        settings: how the model runs over a file (:class:`drumtx.inference.InferenceSettings`);
+            None: ``conf/inference/default.yaml``.
+        chunk_seconds, context_seconds: shorthands that override those two settings.
+
+    Raises:
+        ValueError: impossible settings (one line).
+    """
 
     def __init__(
         self,
@@ -284,31 +306,29 @@ class Transcriber:
         meta: dict,
         device: str = "cpu",
         thresholds: dict[str, dict[str, float]] | None = None,
-        chunk_seconds: int = 30,
-        context_seconds: int = 3,
+        chunk_seconds: float | None = None,
+        context_seconds: float | None = None,
+        settings: InferenceSettings | None = None,
     ):
-        if chunk_seconds <= 2 * context_seconds or context_seconds < 0:
-            raise ValueError(
-                f"need chunk_seconds > 2 * context_seconds >= 0, got {chunk_seconds}, {context_seconds}"
-            )
+        overrides = {
+            k: v
+            for k, v in (("chunk_seconds", chunk_seconds), ("context_seconds", context_seconds))
+            if v is not None
+        }
+        base = settings.to_dict() if settings is not None else None
+        self.settings = InferenceSettings.from_config(base, **overrides)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.meta = meta
-        self.features = _features_from_meta(meta).to(self.device)
+        self.features = _features_from_meta(meta)
         self.vocab: Vocabulary = model.vocab
         self.fps = self.features.fps
-        # Chunk edges in whole frames keep block starts on the frame grid.
-        if abs(self.fps * chunk_seconds - round(self.fps * chunk_seconds)) > 1e-6:
-            raise ValueError("chunk_seconds must be a whole number of frames")
-        self.chunk_seconds = chunk_seconds
-        self.context_seconds = context_seconds
         # Checkpoint-tuned thresholds (meta['thresholds']) over the defaults, then the user's overrides.
         merged = {k: dict(v) for k, v in DEFAULT_THRESHOLDS.items()}
         for source in (meta.get("thresholds") or {}, thresholds or {}):
             for inst, spec in source.items():
                 merged.setdefault(inst, {}).update({k: float(v) for k, v in spec.items()})
         self.thresholds = merged
-        self._gate = self._silence_gate(SILENCE_GATE_DB)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> Transcriber:
@@ -317,96 +337,38 @@ class Transcriber:
         model, meta = load_transcriber(path, device=device)
         return cls(model, meta, device=device, **kwargs)
 
-    @torch.no_grad()
-    def _silence_gate(self, db: float) -> float:
-        """The log-mel value ``db`` below the loudest bin of a full-scale 1 kHz sine."""
-        sr = self.features.sample_rate
-        t = torch.arange(int(0.2 * sr), dtype=torch.float32, device=self.device) / sr
-        ref = self.features(torch.sin(2 * math.pi * 1000.0 * t)).max().item()
-        return ref + db / 10.0 * math.log(10.0)
-
-    @torch.no_grad()
-    def _run_block(self, wave: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        """Model probabilities and onset strength for every frame of one block."""
-        import librosa
-        from scipy.ndimage import maximum_filter1d
-
-        n_frames = wave.shape[0] // self.features.hop_length + 1
-        if wave.shape[0] <= self.features.n_fft // 2:  # too short for the STFT's reflect padding
-            wave = np.pad(wave, (0, self.features.n_fft - wave.shape[0]))
-        x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(self.device)
-        mel = self.features(x)[:, :n_frames]  # (n_mels, T)
-        logits = self.model(mel.unsqueeze(0))
-        probs = self.model.instrument_probs(logits)
-        mel_np = mel.float().cpu().numpy()
-        loud = maximum_filter1d(mel_np.max(axis=0), size=2 * SILENCE_DILATE + 1) >= self._gate
-        out = {}
-        for inst, (act, var) in probs.items():
-            a = act[0].float().cpu().numpy()
-            out[inst] = (
-                np.where(loud, a, 0.0).astype(np.float32),
-                var[0].float().cpu().numpy().astype(np.float32),
-            )
-        env = librosa.onset.onset_strength(S=mel_np, lag=1, max_size=1, center=False, detrend=False)
-        return out, env.astype(np.float32)
+    def run(self, mel, fine: bool = False, progress: str | None = None) -> Activations:
+        """:func:`drumtx.inference.activations` of a log-mel with this model and settings: what
+        transcribe, evaluate and threshold tuning all call."""
+        return activations(
+            self.model, self.features, mel, self.settings, device=self.device, fine=fine, progress=progress
+        )
 
     def activations(
         self, path: Path, progress: bool = False
     ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
-        """Stitched per-frame probabilities and onset strength for a whole file, block by block.
+        """Stitched per-frame probabilities and onset strength of a whole audio file.
 
-        Block ``k`` covers ``[k*H, k*H + chunk)`` with ``H = chunk - 2*context``; of it we keep
-        frames from the first one not yet kept up to ``chunk - context`` (the whole rest for the
-        last block), so consecutive blocks meet exactly and every kept frame not at the file's
-        edges has at least ``context`` seconds of audio on both sides.
+        The file's log-mel is streamed to a temporary file (:func:`file_mel`, the same array the
+        feature cache would hold), then run through :meth:`run` block by block.
+
+        Args:
+            path: an audio file (any rate and channel count).
+            progress: a progress bar over the model's blocks (only on a terminal).
+
+        Returns:
+            ``(instrument -> (activation (T,), variation (T, V)), onset envelope (T,))``, float32,
+            ``T = samples at the feature rate // hop + 1``.
+
+        Raises:
+            InputError: the file cannot be decoded (one line naming it).
         """
-        from tqdm import tqdm
-
-        sr = self.features.sample_rate
-        ctx_frames = int(round(self.context_seconds * self.fps))
-        keep_end = int(round((self.chunk_seconds - self.context_seconds) * self.fps))
-        blocks = audio_blocks(path, sr, self.chunk_seconds, 2 * self.context_seconds)
-        try:
-            total = audio_duration(path)
-        except AudioError:
-            total = None
-        parts: dict[str, list] = {}
-        env_parts: list[np.ndarray] = []
-        kept = 0
-        # Counted in frames, shown in seconds of audio.
-        bar = tqdm(
-            total=int(total * self.fps) + 1 if total else None,
-            unit="s",
-            unit_scale=1.0 / self.fps,
-            desc=path.name,
-            disable=None if progress else True,  # None: no bar when stderr is not a terminal
-            leave=False,
-        )
-        pending = next(blocks, None)
-        if pending is None:
-            raise InputError(f"{path}: zero-length audio")
-        while pending is not None:
-            start_s, wave = pending
-            nxt = next(blocks, None)
-            last = nxt is None
-            probs, env = self._run_block(wave)
-            n = env.shape[0]
-            f0 = int(round(start_s * self.fps))
-            lo = kept - f0
-            hi = n if last else keep_end
-            if not 0 <= lo <= ctx_frames or hi <= lo:
-                raise RuntimeError(f"block stitching broke at {start_s:.2f} s (lo={lo}, hi={hi}, n={n})")
-            for inst, (act, var) in probs.items():
-                a_list, v_list = parts.setdefault(inst, ([], []))
-                a_list.append(act[lo:hi].copy())  # copies free the block's full arrays
-                v_list.append(var[lo:hi].copy())
-            env_parts.append(env[lo:hi].copy())
-            kept += hi - lo
-            bar.update(min(hi - lo, max(0, (bar.total or kept) - bar.n)))
-            pending = nxt
-        bar.close()
-        stitched = {inst: (np.concatenate(a), np.concatenate(v)) for inst, (a, v) in parts.items()}
-        return stitched, np.concatenate(env_parts)
+        path = Path(path)
+        with file_mel(path, self.features) as mel:
+            label = path.name if progress and sys.stderr.isatty() else None
+            result = self.run(mel, fine=False, progress=label)
+            env = spooled_onset_envelope(mel)
+        return result.probs, env
 
     def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
         path = Path(path)
@@ -630,12 +592,36 @@ def build_parser() -> argparse.ArgumentParser:
         help='override peak-picking per instrument, JSON text or a .json file: {"kick": 0.4, '
         '"crash": {"threshold": 0.7, "min_gap_s": 0.1}}; default: the checkpoint\'s tuned thresholds',
     )
-    parser.add_argument("--chunk-seconds", type=int, default=30, help="model chunk length in s (default: 30)")
+    # How the model runs over a file: defaults from conf/inference/default.yaml (drumtx.inference),
+    # the same settings evaluate and tune_thresholds use.
+    inference = InferenceSettings.from_config()
+    parser.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=inference.chunk_seconds,
+        help="model chunk length in s (default: %(default)g)",
+    )
     parser.add_argument(
         "--context-seconds",
-        type=int,
-        default=3,
-        help="context in s on each side of a chunk, run but not kept (default: 3)",
+        type=float,
+        default=inference.context_seconds,
+        help="context in s on each side of a chunk, run but not kept (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--level-db",
+        type=_db_or_off,
+        default=inference.level_db,
+        metavar="DB|off",
+        help="move each file's loudest log-mel bin to this level (dB re a full-scale 1 kHz sine) before the model, "
+        "so a quiet take gives the notes of a loud one; off: use the level as it is (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--gate-db",
+        type=_db_or_off,
+        default=inference.gate_db,
+        metavar="DB|off",
+        help="silence gate: frames quieter than this after levelling (so relative to the file's loudest) hold "
+        "no onsets; off: no gate (default: %(default)s)",
     )
     parser.add_argument(
         "--title",
@@ -665,6 +651,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines")
     add_version(parser)
     return parser
+
+
+def _db_or_off(text: str) -> float | None:
+    """A level in dB, or ``off`` (None)."""
+    if text.strip().lower() in ("off", "none", "null"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of dB or 'off', got {text!r}") from None
 
 
 def _error(message: str) -> None:
@@ -713,8 +709,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta,
             device=args.device,
             thresholds=overrides,
-            chunk_seconds=args.chunk_seconds,
-            context_seconds=args.context_seconds,
+            settings=InferenceSettings.from_config(
+                chunk_seconds=args.chunk_seconds,
+                context_seconds=args.context_seconds,
+                level_db=args.level_db,
+                gate_db=args.gate_db,
+            ),
         )
     except ValueError as exc:
         _error(str(exc))

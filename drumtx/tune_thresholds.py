@@ -31,12 +31,13 @@ from omegaconf import DictConfig, OmegaConf
 from drumtx.atomic import atomic_output
 from drumtx.cli import EXIT_USAGE, fail, hydra_main
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets
+from drumtx.inference import InferenceSettings, activations, resolve_device
 from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, onset_counts
 from drumtx.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: activations of drumtx.inference (context, levelling, gate)
 
 
 # --------------------------------------------------------------------------- the search
@@ -264,7 +265,9 @@ class SplitProbs:
             "tracks": np.array(self.tracks),
         }
         for i in range(len(self.tracks)):
-            arrays[f"act_{i}"] = self.activations[i].astype(np.float16)
+            arrays[f"act_{i}"] = self.activations[i].astype(
+                np.float32
+            )  # exact: a rerun tunes on the same values
             arrays[f"ref_t_{i}"] = self.ref_times[i].astype(np.float64)
             arrays[f"ref_i_{i}"] = self.ref_instruments[i].astype(np.int16)
         with atomic_output(path) as tmp:  # tmp keeps the .npz suffix, so numpy adds none
@@ -299,43 +302,62 @@ class SplitProbs:
         )
 
 
-def _device(name: str):
-    import torch
+def run_model(
+    model,
+    settings: InferenceSettings,
+    datamodule,
+    split: str,
+    vocab: Vocabulary,
+    device="cpu",
+    progress: bool = True,
+    prepare_workers: int = 0,
+) -> SplitProbs:
+    """The activations users get (:func:`drumtx.inference.activations`, as transcribe runs it:
+    levelling, blocks with context, silence gate) of every track of ``split``, from its cached
+    log-mel (prepared here when missing; only this split), with its reference onsets.
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    Args:
+        model: the transcriber model (eval mode is set).
+        settings: the inference settings (``inference`` config group).
+        datamodule: a :class:`drumtx.data.datamodule.DrumDataModule` whose features are the model's.
+            Its ``fit_kit_names`` filter applies to the validation split, as in training.
+        split: ``validation`` or ``test``.
+        vocab: the model's vocabulary (references outside it get index -1).
+        device: where the model runs.
+        progress: progress bars.
+        prepare_workers: feature-cache processes for tracks not cached yet (0: in this process).
 
+    Returns:
+        :class:`SplitProbs`, tracks sorted by key.
 
-def run_model(model, datamodule, split: str, vocab: Vocabulary, device, progress: bool = True) -> SplitProbs:
-    """One pass of the model over ``split``; chunks stitched back into whole tracks by ``chunk_start``."""
-    import torch
+    Raises:
+        ValueError: no track of ``split`` could be prepared.
+    """
     from tqdm import tqdm
 
+    from drumtx.data.cache import prepare_cache
+    from drumtx.data.datasets import kit_filter
+
+    tracks = datamodule.split_tracks(split)
+    if split == "validation" and datamodule.fit_kit_names:
+        tracks = [t for t in tracks if kit_filter(t.meta, datamodule.fit_kit_names, None)]
+    report = prepare_cache(
+        datamodule.cache, tracks, None, num_workers=prepare_workers, retry_failed=False, progress=progress
+    )
+    for v in report.skipped.values():
+        log.warning("left out: %s: %s", v["path"], v["reason"])
+    manifest = datamodule.cache.manifest()
+    keys = sorted(t.key for t in tracks if t.key in manifest)
+    if not keys:
+        raise ValueError(f"{datamodule.cache.directory}: no {split} track could be prepared")
     instruments = list(vocab.instruments)
-    n_frames = datamodule.n_frames(split)
-    acts = {k: np.zeros((n, len(instruments)), dtype=np.float32) for k, n in n_frames.items()}
-    loader = {"validation": datamodule.val_dataloader, "test": datamodule.test_dataloader}[split]()
-    model = model.to(device).eval()
-    with torch.inference_mode():
-        for batch in tqdm(loader, desc=f"model over {split}", unit="batch", disable=not progress):
-            mask = batch["mask"].bool()
-            logits = model(batch["mel"].to(device), mask.to(device))
-            probs = model.instrument_probs(logits)
-            act = torch.stack([probs[i][0] for i in instruments], dim=-1).float().cpu().numpy()
-            starts = batch.get("chunk_start")
-            for b, track in enumerate(batch["track"]):
-                n = int(mask[b].sum())
-                s = int(starts[b]) if starts is not None else 0
-                dest = acts[str(track)]
-                n = min(n, len(dest) - s)
-                dest[s : s + n] = act[b, :n]
-    refs = datamodule.reference_onsets(split)
-    tracks = sorted(acts)
     index = {inst: k for k, inst in enumerate(instruments)}
-    ref_t, ref_i = [], []
-    for track in tracks:
-        onsets = refs.get(track, [])
+    acts, ref_t, ref_i = [], [], []
+    for key in tqdm(keys, desc=f"model over {split}", unit="track", disable=not progress):
+        cached = datamodule.cache.load(key)
+        probs = activations(model, datamodule.features, cached.mel, settings, device=device, fine=False).probs
+        acts.append(np.stack([probs[i][0] for i in instruments], axis=-1))
+        onsets = cached.onsets()
         ref_t.append(np.array([o.time for o in onsets], dtype=np.float64))
         ref_i.append(
             np.array(
@@ -348,7 +370,7 @@ def run_model(model, datamodule, split: str, vocab: Vocabulary, device, progress
                 dtype=np.int16,
             )
         )
-    return SplitProbs(instruments, float(datamodule.fps), tracks, [acts[t] for t in tracks], ref_t, ref_i)
+    return SplitProbs(instruments, float(datamodule.fps), keys, acts, ref_t, ref_i)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -474,7 +496,7 @@ def log_to_logger(cfg: DictConfig, results: Mapping[str, TuneResult], plots: Map
 
 
 # --------------------------------------------------------------------------- entry point
-def _cache_key(ckpt: Path, data_cfg: Mapping, split: str, meta: Mapping) -> str:
+def _cache_key(ckpt: Path, data_cfg: Mapping, split: str, meta: Mapping, settings: InferenceSettings) -> str:
     st = ckpt.stat()
     ident = {
         "ckpt": str(ckpt.resolve()),
@@ -492,10 +514,10 @@ def _cache_key(ckpt: Path, data_cfg: Mapping, split: str, meta: Mapping) -> str:
                 "max_tracks",
                 "note_map",
                 "targets",
-                "eval_chunk_seconds",
             )
         },
         "features": meta.get("features"),
+        "inference": settings.to_dict(),
     }
     return json.dumps(ident, sort_keys=True, default=str)
 
@@ -522,9 +544,6 @@ def _data_config(cfg: DictConfig, meta: Mapping) -> dict:
     if trained.get("targets"):
         data["targets"] = trained["targets"]
     data["val_max_tracks"] = None  # tune on the whole split, whatever training validated on
-    for key in ("batch_size", "num_workers"):
-        if cfg.get(key) is not None:
-            data[key] = cfg[key]
     return data
 
 
@@ -547,7 +566,8 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
     vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
     data_cfg = _data_config(cfg, meta)
     cache = _cache_path(cfg, ckpt, out_dir)
-    key = _cache_key(ckpt, data_cfg, cfg.split, meta)
+    settings = InferenceSettings.from_config(OmegaConf.to_container(cfg.inference, resolve=True))
+    key = _cache_key(ckpt, data_cfg, cfg.split, meta, settings)
     split_probs = SplitProbs.load(cache, key) if cache is not None else None
     if split_probs is not None:
         log.info("probabilities from the cache %s", cache)
@@ -556,9 +576,17 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
         datamodule = instantiate(
             data_cfg, features=features, augmentation=cfg.augmentation, _recursive_=False, _convert_="none"
         )
-        datamodule.prepare_data()
-        datamodule.setup("validate" if cfg.split == "validation" else "test")
-        split_probs = run_model(model, datamodule, cfg.split, vocab, _device(cfg.device), progress=progress)
+        device = resolve_device(cfg.device)
+        split_probs = run_model(
+            model.to(device),
+            settings,
+            datamodule,
+            cfg.split,
+            vocab,
+            device,
+            progress=progress,
+            prepare_workers=int(cfg.prepare_workers),
+        )
         if cache is not None:
             split_probs.save(cache, key)
             log.info("probabilities cached in %s", cache)
@@ -605,6 +633,7 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
     thresholds = {inst: r.settings for inst, r in results.items() if r.curve}
     report = {
         "split": cfg.split,
+        "inference": settings.to_dict(),  # the activations were the transcriber's, with these settings
         "data": data_cfg.get("name"),
         "window_s": float(cfg.window_s),
         "n_tracks": len(split_probs.tracks),

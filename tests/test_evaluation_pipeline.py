@@ -14,14 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from conftest import FIXTURE_SPLITS, compose_config
 
 from drumtx import PROJECT_ROOT
 from drumtx.evaluate import EvaluationSetupError, find_default_checkpoint, run
-from drumtx.evaluation.inference import blocks, infer_mel
 from drumtx.targets import TargetPolicy, read_midi_onsets
 
 
@@ -181,40 +179,6 @@ def test_midi_folder(tmp_path, egmd_fixture, bundles):
     s = result["summary"]
     assert s["n_tracks"] == 2 and set(s["levels"]) == {"fine", "instrument", "branch"}
     assert s["n_reference_onsets"] == n_reference_onsets(egmd_fixture, FIXTURE_SPLITS["validation"])
-
-
-def test_blocks_tile_the_track_with_context():
-    for n, chunk, ctx in ((1000, 300, 30), (300, 300, 30), (301, 300, 30), (50, 300, 30), (999, 100, 0)):
-        spans = blocks(n, chunk, ctx)
-        kept = [f for _, _, a, b in spans for f in range(a, b)]
-        assert kept == list(range(n))
-        for lo, hi, a, b in spans:
-            assert hi - lo <= chunk and lo <= a < b <= hi
-            assert a - lo >= min(ctx, a) and hi - b >= min(ctx, n - b)
-    with pytest.raises(ValueError):
-        blocks(10, 10, 5)
-
-
-def test_stitched_inference_equals_one_pass():
-    """With a per-frame model, chunked + stitched probabilities must equal a single pass."""
-    from torch import nn
-
-    from drumtx.models.heads import FlatHead
-    from drumtx.models.transcriber import DrumTranscriber
-
-    class PerFrame(nn.Module):
-        def forward(self, mel, mask=None):
-            return mel.transpose(1, 2)
-
-    torch.manual_seed(0)
-    model = DrumTranscriber(PerFrame(), FlatHead(in_dim=16, hidden=[8], dropout=0.0)).eval()
-    mel = np.random.default_rng(0).standard_normal((16, 537)).astype(np.float32)
-    whole_probs, whole_fine = infer_mel(model, mel, fps=100, chunk_seconds=100, context_seconds=0)
-    probs, fine = infer_mel(model, mel, fps=100, chunk_seconds=0.5, context_seconds=0.1, batch_size=3)
-    np.testing.assert_allclose(fine, whole_fine, rtol=1e-5, atol=1e-6)
-    for inst, (act, var) in whole_probs.items():
-        np.testing.assert_allclose(probs[inst][0], act, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(probs[inst][1], var, rtol=1e-5, atol=1e-6)
 
 
 def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path):

@@ -214,7 +214,7 @@ def test_tune_thresholds_command_on_the_tiny_dataset(egmd_fixture, tmp_path, mon
             *common,
             f"ckpt={bundle}",
             "n_trials=6",
-            "num_workers=0",
+            "prepare_workers=0",
             "device=cpu",
             "progress=false",
         ],

@@ -8,6 +8,17 @@ Validation reports, per fine class and per instrument: frame-level ROC-AUC and P
 P/R/F (50 ms) after peak picking the stitched per-track activations with the same decoder
 transcription uses. Means are over classes that have positives in the validation set, so
 a class absent from it never makes a mean NaN.
+
+Validation does not run :func:`drumtx.inference.activations` (the one inference path of
+transcribe, evaluate and threshold tuning), on purpose: it runs the data module's back-to-back
+``data.eval_chunk_seconds`` chunks in DataLoader batches (workers, DDP sharding, one forward
+pass per batch) and accumulates the frame metrics batch by batch, which per-track inference
+would forgo; and it picks the best epoch, where every epoch is measured the same way, so what
+it leaves out does not change the ranking: context at chunk edges (a few per cent of frames
+near the edges of 30 s chunks), levelling (validation tracks are at the training data's own
+levels) and the silence gate (it only touches frames ~55 dB under a track's loudest). The
+numbers that are reported, and the thresholds, are measured on the inference path:
+``drumtx.evaluate`` and ``drumtx.tune_thresholds``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,396 @@
+"""The one way a model runs over a whole track: log-mel in, stitched frame probabilities out.
+
+Transcription (:class:`drumtx.transcribe.Transcriber`), evaluation
+(:mod:`drumtx.evaluation.inference`) and threshold tuning (:func:`drumtx.tune_thresholds.run_model`)
+all call :func:`activations`, so thresholds are tuned and scores are measured on exactly the
+activations a user gets. What it does, in order (settings: ``conf/inference/default.yaml``):
+
+1. **Level.** The file's level is its loudest log-mel bin, in dB relative to the loudest bin of
+   a full-scale 1 kHz sine (:func:`mel_level_db`). The whole log-mel is moved to
+   ``level_db`` (as if the waveform had been scaled by that gain, :func:`apply_gain`; at most
+   ``max_gain_db`` up), so a take at -50 dBFS reaches the model as it would at -6 dBFS. The
+   model was trained on -12...-1 dBFS peaks (+-6 dB gain augmentation); below that it loses
+   hi-hats and then kicks (case C17).
+2. **Blocks.** The track is cut into blocks of ``chunk_seconds`` overlapping by
+   ``context_seconds`` on each side (:func:`blocks`); only each block's centre is kept, so the
+   bidirectional LSTM sees context on both sides of every kept frame.
+3. **Silence gate.** A frame whose loudest mel bin, within +-``gate_dilate`` frames, is below
+   ``gate_db`` (same dB scale, after step 1, so relative to the file's level) cannot hold an
+   onset: digital silence gives an empty transcription whatever the model says.
+
+The input is the float16 log-mel of the feature cache (:mod:`drumtx.data.cache`). An audio file
+gets exactly that array from :func:`file_mel` (streamed, the same frames bit for bit), so an audio
+file and its cached features give identical activations.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: The defaults of every inference setting; evaluate and tune_thresholds compose the same file
+#: (``inference: default`` in their config), transcribe takes its CLI defaults from it.
+SETTINGS_FILE = "inference/default.yaml"
+#: Float16 like the feature cache: the model sees the inputs it was trained on, and every path
+#: the same bits. The rounding step is 2**-7 nats (0.03 dB) at typical log-mel values.
+MEL_DTYPE = np.float16
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """How a model runs over a track (see the module docstring; defaults in ``conf/inference/default.yaml``).
+
+    Attributes:
+        chunk_seconds: block length fed to the model (s).
+        context_seconds: run but not kept on each side of a block (s); < chunk_seconds / 2.
+        batch_size: blocks per forward pass. 1 everywhere by default: batched outputs differ
+            from single ones in the last bits, and on a CPU one block at a time is faster.
+        level_db: the file's loudest log-mel bin is moved to this level (dB re the loudest bin of a
+            full-scale 1 kHz sine) before the model; None leaves the level as it is.
+        max_gain_db: the most a quiet file is raised (dB); keeps a file of faint noise faint.
+        gate_db: silence gate on the levelled log-mel (same dB scale); None: no gate.
+        gate_dilate: frames on each side that a loud frame keeps open.
+    """
+
+    chunk_seconds: float
+    context_seconds: float
+    batch_size: int
+    level_db: float | None
+    max_gain_db: float
+    gate_db: float | None
+    gate_dilate: int
+
+    def __post_init__(self) -> None:
+        if not self.chunk_seconds > 2 * self.context_seconds >= 0:
+            raise ValueError(
+                f"inference: need chunk_seconds > 2 * context_seconds >= 0, got {self.chunk_seconds}, "
+                f"{self.context_seconds}"
+            )
+        if int(self.batch_size) < 1 or int(self.gate_dilate) < 0 or self.max_gain_db < 0:
+            raise ValueError(
+                f"inference: need batch_size >= 1, gate_dilate >= 0, max_gain_db >= 0, got {self.batch_size}, "
+                f"{self.gate_dilate}, {self.max_gain_db}"
+            )
+
+    @classmethod
+    def from_config(cls, cfg: Mapping | None = None, **overrides) -> InferenceSettings:
+        """Settings from a config mapping (unknown keys ignored) over the defaults file, then ``overrides``.
+
+        Raises:
+            ValueError: an impossible combination (see :meth:`__post_init__`).
+        """
+        merged = {**_default_config(), **{k: v for k, v in dict(cfg or {}).items()}, **overrides}
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in merged.items() if k in names}
+        for key in ("level_db", "gate_db"):
+            kw[key] = None if kw.get(key) is None else float(kw[key])
+        for key in ("chunk_seconds", "context_seconds", "max_gain_db"):
+            kw[key] = float(kw[key])
+        for key in ("batch_size", "gate_dilate"):
+            kw[key] = int(kw[key])
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=1)
+def _default_config() -> dict:
+    from omegaconf import OmegaConf
+
+    from drumtx import CONF_DIR
+
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / SETTINGS_FILE), resolve=True)
+
+
+@dataclass
+class Activations:
+    """Stitched model output of one track.
+
+    Attributes:
+        probs: instrument -> (activation (T,), variation (T, V)) float32, gated.
+        fine: fine-class probabilities (T, C) float32 (activation x variation for the five-branch
+            heads), gated; None when not asked for.
+        level_db: the file's level before levelling (dB re a full-scale sine's loudest bin).
+        gain_db: what levelling added (dB).
+    """
+
+    probs: dict[str, tuple[np.ndarray, np.ndarray]]
+    fine: np.ndarray | None
+    level_db: float
+    gain_db: float
+
+    @property
+    def n_frames(self) -> int:
+        return int(next(iter(self.probs.values()))[0].shape[0])
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when available, else CPU) or a torch device name (``cpu``, ``cuda:1``)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ----------------------------------------------------------------------------------- level + gate
+@lru_cache(maxsize=8)
+def _full_scale_ref(feature_key: tuple) -> float:
+    from drumtx.features import LogMel
+
+    features = LogMel(**dict(feature_key))
+    sr = features.sample_rate
+    t = torch.arange(int(0.2 * sr), dtype=torch.float32) / sr
+    return float(features(torch.sin(2 * math.pi * 1000.0 * t)).max())
+
+
+def full_scale_ref(features) -> float:
+    """The loudest log-mel bin of a full-scale 1 kHz sine under ``features`` (a :class:`LogMel`):
+    0 dB of every level and gate here."""
+    return _full_scale_ref(tuple(sorted(features.config_dict().items())))
+
+
+def db_to_mel(db: float, features) -> float:
+    """The log-mel value ``db`` dB relative to :func:`full_scale_ref` (log-mel is natural log of power)."""
+    return full_scale_ref(features) + db / 10.0 * math.log(10.0)
+
+
+def mel_level_db(mel_max: float, features) -> float:
+    """The level (dB re :func:`full_scale_ref`) of a track whose loudest log-mel bin is ``mel_max``."""
+    return (float(mel_max) - full_scale_ref(features)) * 10.0 / math.log(10.0)
+
+
+def level_gain_db(level_db: float, settings: InferenceSettings) -> float:
+    """The gain (dB) that moves a track at ``level_db`` to ``settings.level_db``, at most
+    ``max_gain_db`` up; 0 when levelling is off."""
+    if settings.level_db is None:
+        return 0.0
+    return float(min(settings.level_db - level_db, settings.max_gain_db))
+
+
+def apply_gain(mel: np.ndarray, gain_db: float, log_eps: float) -> np.ndarray:
+    """The log-mel ``log(eps + P)`` of the same audio scaled by ``gain_db``: ``log(eps + g * P)``.
+
+    Exact up to rounding (``P = exp(mel) - eps``, so bins at the ``log(eps)`` floor, i.e. digital
+    silence, stay there), which a plain shift of the log-mel is not near the floor.
+
+    Args:
+        mel: log-mel (n_mels, T), any float dtype.
+        gain_db: amplitude gain in dB (power factor ``10 ** (gain_db / 10)``).
+        log_eps: the features' ``log_eps``.
+
+    Returns:
+        float32 (n_mels, T); ``mel`` as float32 when ``gain_db`` is 0.
+    """
+    m = np.asarray(mel, dtype=np.float32)
+    if gain_db == 0.0:
+        return m
+    power = np.maximum(np.exp(m.astype(np.float64)) - log_eps, 0.0)
+    return np.log(log_eps + power * 10.0 ** (gain_db / 10.0)).astype(np.float32)
+
+
+def loud_frames(mel: np.ndarray, gate: float, dilate: int) -> np.ndarray:
+    """Frames that may hold an onset: the loudest bin within +-``dilate`` frames is >= ``gate``
+    (a log-mel value, :func:`db_to_mel`). Returns bool (T,)."""
+    from scipy.ndimage import maximum_filter1d
+
+    return maximum_filter1d(np.asarray(mel, dtype=np.float32).max(axis=0), size=2 * dilate + 1) >= gate
+
+
+# ----------------------------------------------------------------------------------------- blocks
+def blocks(n_frames: int, chunk: int, context: int) -> list[tuple[int, int, int, int]]:
+    """``(lo, hi, keep_lo, keep_hi)`` per block: model input ``[lo, hi)``, kept ``[keep_lo, keep_hi)``.
+
+    Kept spans tile ``[0, n_frames)`` exactly; every kept frame away from the track's edges
+    has ``context`` frames of input on both sides.
+
+    Raises:
+        ValueError: ``chunk <= 2 * context`` or ``context < 0``.
+    """
+    if chunk <= 2 * context or context < 0:
+        raise ValueError(f"need chunk > 2 * context >= 0 frames, got {chunk}, {context}")
+    core = chunk - 2 * context
+    if n_frames <= chunk:
+        return [(0, n_frames, 0, n_frames)]
+    out = []
+    for a in range(0, n_frames, core):
+        b = min(n_frames, a + core)
+        out.append((max(0, a - context), min(n_frames, b + context), a, b))
+    return out
+
+
+# ------------------------------------------------------------------------------------ the one path
+@torch.inference_mode()
+def activations(
+    model,
+    features,
+    mel,
+    settings: InferenceSettings,
+    *,
+    device: str | torch.device = "cpu",
+    fine: bool = True,
+    progress: str | None = None,
+) -> Activations:
+    """Run ``model`` over one track's log-mel: levelled, in blocks with context, stitched, gated.
+
+    Args:
+        model: a :class:`drumtx.models.transcriber.DrumTranscriber` (``instrument_probs``,
+            ``fine_probs``, ``vocab``), in eval mode.
+        features: the model's :class:`drumtx.features.LogMel` (fps, ``log_eps``, the 0 dB reference).
+        mel: log-mel (n_mels, T): the feature cache's float16 array, or :func:`file_mel`'s
+            :class:`SpooledMel`; anything with ``shape``, ``max()`` and ``[:, lo:hi]`` slicing.
+            Other dtypes are rounded to float16 first, like the cache.
+        settings: :class:`InferenceSettings`.
+        device: where the model runs.
+        fine: also return fine-class probabilities (T, C).
+        progress: a tqdm label to show a progress bar over blocks (None: none).
+
+    Returns:
+        :class:`Activations` with T frames.
+
+    Raises:
+        ValueError: an empty log-mel.
+    """
+    n_mels, n_frames = int(mel.shape[0]), int(mel.shape[1])
+    if n_frames == 0:
+        raise ValueError("empty log-mel (0 frames)")
+    fps = float(features.fps)
+    level = mel_level_db(float(np.float32(mel.max())), features)
+    gain = level_gain_db(level, settings)
+    gate = None if settings.gate_db is None else db_to_mel(settings.gate_db, features)
+    chunk = max(1, int(round(settings.chunk_seconds * fps)))
+    context = min(max(0, int(round(settings.context_seconds * fps))), (chunk - 1) // 2)
+    spans = blocks(n_frames, chunk, context)
+
+    insts = list(model.vocab.instruments)
+    acts = {i: np.zeros(n_frames, dtype=np.float32) for i in insts}
+    variations = {i: np.zeros((n_frames, len(model.vocab.instruments[i])), dtype=np.float32) for i in insts}
+    fine_out = np.zeros((n_frames, len(model.vocab.fine_classes)), dtype=np.float32) if fine else None
+    loud = np.ones(n_frames, dtype=bool)
+    model = model.eval()
+    groups = [spans[s : s + settings.batch_size] for s in range(0, len(spans), settings.batch_size)]
+    if progress:
+        from tqdm import tqdm
+
+        groups = tqdm(groups, desc=progress, unit="block", leave=False)
+    for group in groups:
+        width = max(hi - lo for lo, hi, _, _ in group)
+        x = np.full((len(group), n_mels, width), features.silence, dtype=np.float32)
+        for b, (lo, hi, klo, khi) in enumerate(group):
+            block = apply_gain(_as_cached(mel[:, lo:hi]), gain, features.log_eps)
+            x[b, :, : hi - lo] = block
+            if gate is not None:
+                # the gate of the kept frames needs +-dilate frames around them, inside the track
+                a, z = max(lo, klo - settings.gate_dilate), min(hi, khi + settings.gate_dilate)
+                mask = loud_frames(block[:, a - lo : z - lo], gate, settings.gate_dilate)
+                loud[klo:khi] = mask[klo - a : khi - a]
+        lengths = [hi - lo for lo, hi, _, _ in group]
+        mask_t = None
+        if min(lengths) < width:  # only a batch with a short last block needs padding and a mask
+            mask_np = np.arange(width)[None, :] < np.array(lengths)[:, None]
+            mask_t = torch.from_numpy(mask_np).to(device)
+        logits = model(torch.from_numpy(x).to(device), mask_t)
+        probs = model.instrument_probs(logits)
+        fp = model.fine_probs(logits).float().cpu().numpy() if fine else None
+        for b, (lo, _, klo, khi) in enumerate(group):
+            a, z = klo - lo, khi - lo
+            for i in insts:
+                act, var = probs[i]
+                acts[i][klo:khi] = act[b, a:z].float().cpu().numpy()
+                variations[i][klo:khi] = var[b, a:z].float().cpu().numpy()
+            if fine:
+                fine_out[klo:khi] = fp[b, a:z]
+    if gate is not None and not loud.all():
+        for i in insts:
+            acts[i] = np.where(loud, acts[i], 0.0).astype(np.float32)
+        if fine:
+            fine_out = np.where(loud[:, None], fine_out, 0.0).astype(np.float32)
+    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, level, gain)
+
+
+def _as_cached(block) -> np.ndarray:
+    """A block as the feature cache stores it (float16)."""
+    block = np.asarray(block)
+    return block if block.dtype == MEL_DTYPE else block.astype(MEL_DTYPE)
+
+
+# ------------------------------------------------------------------------------------- audio files
+class SpooledMel:
+    """A track's float16 log-mel (n_mels, T) kept in an anonymous temporary file and read back
+    a block at a time, so that transcribing an hour of audio holds no hour of features in memory.
+
+    Supports what :func:`activations` needs: ``shape``, ``max()`` and ``[:, lo:hi]``.
+    """
+
+    def __init__(self, n_mels: int, directory: str | os.PathLike | None = None):
+        self.n_mels = int(n_mels)
+        self._file = tempfile.TemporaryFile(dir=directory)  # deleted when closed
+        self.n_frames = 0
+        self._max = -np.inf
+
+    def append(self, piece: np.ndarray) -> None:
+        """Add frames (n_mels, k) of any float dtype (rounded to float16)."""
+        piece = _as_cached(piece)
+        if piece.ndim != 2 or piece.shape[0] != self.n_mels:
+            raise ValueError(f"expected ({self.n_mels}, k) frames, got {piece.shape}")
+        if piece.shape[1]:
+            self._max = max(self._max, float(piece.max()))
+        self._file.seek(0, os.SEEK_END)
+        self._file.write(np.ascontiguousarray(piece.T).tobytes())  # frame-major: a block is one read
+        self.n_frames += piece.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_mels, self.n_frames)
+
+    def max(self) -> np.float16:
+        return MEL_DTYPE(self._max)
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, cols = key
+        if rows != slice(None) or not isinstance(cols, slice) or cols.step not in (None, 1):
+            raise IndexError("SpooledMel supports [:, lo:hi] only")
+        lo, hi, _ = cols.indices(self.n_frames)
+        hi = max(lo, hi)
+        width = self.n_mels * np.dtype(MEL_DTYPE).itemsize
+        self._file.seek(lo * width)
+        raw = self._file.read((hi - lo) * width)
+        return np.frombuffer(raw, dtype=MEL_DTYPE).reshape(hi - lo, self.n_mels).T
+
+    def to_array(self) -> np.ndarray:
+        return self[:, 0 : self.n_frames]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> SpooledMel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def file_mel(path: str | Path, features, block_seconds: float = 60.0) -> SpooledMel:
+    """The float16 log-mel of an audio file, streamed: the array the feature cache would hold for
+    it (:func:`drumtx.features.iter_log_mel`: the same frames, bit for bit), spooled to disk.
+
+    Raises:
+        drumtx.audio.AudioError: the file is missing, unreadable, empty or not finite (one line).
+    """
+    from drumtx.features import iter_log_mel
+
+    spool = SpooledMel(features.n_mels)
+    try:
+        for piece in iter_log_mel(path, features, block_seconds):
+            spool.append(piece)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
