@@ -37,6 +37,7 @@ from drumtx.checkpoint import (
     write_json,
 )
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import ConfigValueError, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.models.callbacks import FiniteGuard, NonFiniteError
 from drumtx.models.module import DrumTranscriptionModule
@@ -158,7 +159,13 @@ def _float(x) -> float | None:
 
 
 def train(cfg: DictConfig) -> float | None:
-    """Fit, export the best checkpoint, return the optimized metric."""
+    """Fit, export the best checkpoint, return the optimized metric.
+
+    Raises:
+        ConfigValueError: a config value of the wrong type or range (before anything runs).
+        NonFiniteError: a NaN/inf loss or metric (nothing is exported or reported).
+    """
+    validate(cfg)  # typed, range-checked values; one line naming the key (drumtx.config_schema)
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
@@ -238,7 +245,7 @@ def error_message(exc: BaseException) -> str:
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
-    except (CheckpointError, DatasetError, NonFiniteError) as exc:
+    except (CheckpointError, ConfigValueError, DatasetError, NonFiniteError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed, with this message, and goes on
         # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract)

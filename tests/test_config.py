@@ -113,7 +113,9 @@ def test_cli_help_and_cfg_job():
 @pytest.mark.parametrize(
     ("override", "message"),
     [("init_weights=/nonexistent.safetensors", "drumtx.train: /nonexistent.safetensors: no such checkpoint file"),
-     ("data.root=/nonexistent", "drumtx.train: /nonexistent: dataset root missing (set data.root)")],
+     ("data.root=/nonexistent", "drumtx.train: /nonexistent: dataset root missing (set data.root)"),
+     # issue 20: was a bare AssertionError from Lightning, naming no key
+     ("trainer.max_epochs=abc", "drumtx.train: trainer.max_epochs='abc': expected an integer >= -1 or null")],
 )
 def test_bad_input_to_train_is_one_line(override, message, tmp_path):
     out = run_train("data=egmd", "data.root=/tmp", "logger=none", f"hydra.run.dir={tmp_path}", override)
@@ -130,3 +132,50 @@ def test_typos_fail_with_hydras_message(override, message):
     assert out.returncode != 0
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.max_epochs=abc", "trainer.max_epochs='abc': expected an integer >= -1 or null"),
+        ("trainer.max_epochs=2.5", "trainer.max_epochs=2.5: expected an integer >= -1 or null"),
+        ("optimizer.lr=1e-3x", "optimizer.lr='1e-3x': expected a number > 0"),
+        ("optimizer.lr=0", "optimizer.lr=0: expected a number > 0"),
+        ("loss.crash=-1", "loss.crash=-1: expected a number >= 0"),
+        ("loss.kick=abc", "loss.kick='abc': expected a number >= 0"),
+        ("data.batch_size=0", "data.batch_size=0: expected an integer >= 1"),
+        ("trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5: expected a fraction in [0, 1]"),
+        ("evaluation.onset_metrics=maybe", "evaluation.onset_metrics='maybe': expected true or false"),
+    ],
+)
+def test_config_values_are_typed_and_range_checked_naming_the_key(override, message):
+    """Issue 20: bad values failed deep in Lightning/torch naming no key, or trained (loss.crash=-1)."""
+    from drumtx.config_schema import ConfigValueError, validate
+
+    with pytest.raises(ConfigValueError) as err:
+        validate(compose_train([override]))
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_every_option_and_preset_passes_validation():
+    from drumtx.config_schema import validate
+
+    for group in GROUPS:
+        for option in options(group):
+            validate(compose_train([f"{group}={option}"]))
+    for preset in sorted(p.stem for p in (PROJECT_ROOT / "experiments" / "experiment").glob("*.yaml")):
+        validate(compose_train([f"experiment={preset}"]))
+
+
+def test_a_string_where_a_list_is_expected_is_a_one_item_list():
+    """Issue 20: data.fit_kit_names=fluidr3_* (no brackets) was iterated letter by letter and
+    trained on every kit; evaluate kit_names=unseen:* scored every track."""
+    from drumtx.config_schema import validate
+    from drumtx.data.datasets import kit_filter
+
+    cfg = validate(compose_train(["data.fit_kit_names=fluidr3_*", "tags=smoke"]))
+    assert list(cfg.data.fit_kit_names) == ["fluidr3_*"] and list(cfg.tags) == ["smoke"]
+    assert kit_filter({"kit_name": "unseen:timgm6mb"}, "unseen:*", None)
+    assert not kit_filter({"kit_name": "fluidr3_standard"}, "unseen:*", None)  # was kept: "*" is one of the letters
+    assert kit_filter({"kit_name": "fluidr3_standard"}, None, "unseen:*")
+    assert not kit_filter({"kit_name": "unseen:timgm6mb"}, None, "unseen:*")

@@ -191,6 +191,10 @@ def test_fit_kit_names_filters_train_and_validation_only(egmd_config):
     assert kit2.track_keys("test") == full.track_keys("test")  # evaluate filters test itself
     with pytest.raises(ValueError, match="matches no train track"):
         DrumDataModule.from_config(egmd_config("data.fit_kit_names=[nope*]")).setup("fit")
+    # Without brackets: one pattern, not its letters (issue 20: the string was iterated letter by letter).
+    one = DrumDataModule.from_config(egmd_config("data.fit_kit_names=Kit 2"))
+    one.setup("fit")
+    assert one.fit_kit_names == ["Kit 2"] and one.track_keys("train") == kit2.track_keys("train")
 
 
 def test_from_the_train_config(egmd_fixture, tmp_path):

@@ -37,7 +37,7 @@ from drumtx.data.cache import (
     load_arrays,
     target_names,
 )
-from drumtx.data.datasets import DatasetIndex, Track, kit_filter
+from drumtx.data.datasets import DatasetIndex, Track, as_list, kit_filter
 from drumtx.features import LogMel
 from drumtx.targets import Onset, TargetPolicy, hierarchical_targets
 from drumtx.vocab import Vocabulary
@@ -336,7 +336,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
         self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
-        self.fit_kit_names = list(plain(fit_kit_names) or []) or None
+        self.fit_kit_names = as_list(plain(fit_kit_names), "data.fit_kit_names") or None
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
 

@@ -230,9 +230,28 @@ def build_index(data_cfg) -> DatasetIndex:
     return index
 
 
+def as_list(value, key: str = "value") -> list[str]:
+    """A config list of strings: None -> ``[]``, one string -> a one-item list (so
+    ``data.fit_kit_names=fluidr3_*`` without brackets means ``[fluidr3_*]``, never its letters).
+
+    Raises:
+        DatasetError: anything else that is not a list of strings, naming ``key``.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if hasattr(value, "__iter__") and not isinstance(value, (bytes, dict)) and not hasattr(value, "keys"):
+        items = list(value)
+        if all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in items):
+            return [str(v) for v in items]
+    raise DatasetError(f"{key}: expected a list of names or patterns, got {value!r}")
+
+
 def kit_filter(meta: dict, kit_names, exclude_kit_names) -> bool:
-    """Keep a track by its ``kit_name`` (fnmatch patterns; a track without one never matches
-    ``kit_names``)."""
+    """Keep a track by its ``kit_name`` (fnmatch patterns, a list or one string; a track
+    without one never matches ``kit_names``)."""
+    kit_names, exclude_kit_names = as_list(kit_names, "kit_names"), as_list(exclude_kit_names, "exclude_kit_names")
     name = str(meta.get("kit_name") or "")
     if kit_names and not any(fnmatch.fnmatchcase(name, str(p)) for p in kit_names):
         return False

@@ -1,0 +1,187 @@
+"""Typed, range-checked values of the training config, checked before anything runs.
+
+Hydra types an override by its spelling: ``trainer.max_epochs=abc`` and ``optimizer.lr=1e-3x``
+arrive as strings and used to fail deep inside Lightning or torch (a bare ``AssertionError``,
+a ``TypeError``) naming no key, and ``loss.crash=-1`` trained. :func:`validate` checks the keys
+in :data:`TRAIN` and raises one :class:`ConfigValueError` line naming the key, the value and
+what is allowed. It also turns a single string given where a list of names is expected
+(``data.fit_kit_names=fluidr3_*``) into a one-item list, instead of its letters.
+
+Why a table here and not Hydra structured configs: every group option is a plain YAML file
+with its own ``_target_`` (and experiments add keys); a dataclass schema per option would
+duplicate each file. Keys absent from a config (another option of the group) are skipped.
+
+Run ``python -m drumtx.train ... --cfg job`` to see the composed values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+_ABSENT = object()
+
+
+class ConfigValueError(ValueError):
+    """A config value of the wrong type or out of range; one line naming the key."""
+
+
+@dataclass(frozen=True)
+class Value:
+    """What one key may hold.
+
+    Args:
+        kind: ``int``, ``float`` (an int is accepted), ``fraction_or_count`` (a float in
+            [0, 1] or an int >= 0: Lightning's ``limit_*_batches``), ``bool`` or ``names``
+            (a list of strings; one string becomes a one-item list).
+        low, high: inclusive bounds (None: unbounded); ``low_open``: ``low`` itself excluded.
+        null: None is allowed.
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    null: bool = False
+
+    def describe(self) -> str:
+        what = {"int": "an integer", "float": "a number", "bool": "true or false", "names": "a list of names",
+                "fraction_or_count": "a fraction in [0, 1] or a whole number of batches"}[self.kind]
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"<= {self.high:g}")
+        return what + (f" {' and '.join(bounds)}" if bounds else "") + (" or null" if self.null else "")
+
+    def check(self, key: str, value):
+        """The value, normalised (an int for ``int``, a list for ``names``); raises :class:`ConfigValueError`."""
+        if value is None:
+            if self.null:
+                return None
+            raise ConfigValueError(f"{key}=null: expected {self.describe()}")
+        if self.kind == "names":
+            if isinstance(value, str):
+                return [value]
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return list(value)
+            raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None or (isinstance(number, float) and not math.isfinite(number)):
+            raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+        if self.kind == "int" or (self.kind == "fraction_or_count" and number > 1):
+            if isinstance(number, float) and not number.is_integer():
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+            number = int(number) if self.kind == "int" else number
+        too_low = self.low is not None and (number <= self.low if self.low_open else number < self.low)
+        too_high = self.high is not None and number > self.high
+        if too_low or too_high:
+            raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+        return number
+
+
+INT = Value("int")
+COUNT = Value("int", low=1)  # at least one
+COUNT0 = Value("int", low=0)
+POSITIVE = Value("float", low=0, low_open=True)
+NONNEG = Value("float", low=0)
+FRACTION_OR_COUNT = Value("fraction_or_count", low=0)
+
+#: key -> allowed value, for ``conf/train.yaml`` as composed. ``*`` stands for every key of that
+#: mapping holding a number or a string (the loss weights), so a new head's weight is checked too.
+TRAIN: dict[str, Value] = {
+    "seed": INT,
+    "torch_threads": Value("int", low=1, null=True),
+    "tags": Value("names", null=True),
+    "trainer.max_epochs": Value("int", low=-1, null=True),
+    "trainer.min_epochs": Value("int", low=0, null=True),
+    "trainer.max_steps": Value("int", low=-1),
+    "trainer.gradient_clip_val": Value("float", low=0, null=True),
+    "trainer.accumulate_grad_batches": COUNT,
+    "trainer.check_val_every_n_epoch": Value("int", low=1, null=True),
+    "trainer.num_sanity_val_steps": Value("int", low=-1),
+    "trainer.log_every_n_steps": COUNT,
+    "trainer.limit_train_batches": FRACTION_OR_COUNT,
+    "trainer.limit_val_batches": FRACTION_OR_COUNT,
+    "trainer.deterministic": Value("bool"),
+    "trainer.enable_progress_bar": Value("bool"),
+    "optimizer.lr": POSITIVE,
+    "optimizer.weight_decay": NONNEG,
+    "scheduler.warmup_epochs": COUNT0,
+    "scheduler.warmup_start_lr": POSITIVE,
+    "scheduler.factor": Value("float", low=0, high=1, low_open=True),
+    "scheduler.patience": COUNT0,
+    "scheduler.min_lr": NONNEG,
+    "scheduler.eta_min": NONNEG,
+    "loss.*": NONNEG,
+    "loss.crash_pos_weight": POSITIVE,
+    "data.batch_size": COUNT,
+    "data.num_workers": COUNT0,
+    "data.prepare_workers": COUNT0,
+    "data.crop_seconds": POSITIVE,
+    "data.eval_chunk_seconds": POSITIVE,
+    "data.max_tracks": Value("int", low=1, null=True),
+    "data.val_max_tracks": Value("int", low=1, null=True),
+    "data.fit_kit_names": Value("names", null=True),
+    "augmentation.mixup_alpha": NONNEG,
+    "augmentation.gain_db": NONNEG,
+    "evaluation.auc_thresholds": Value("int", low=2, null=True),
+    "evaluation.onset_window": POSITIVE,
+    "evaluation.onset_metrics": Value("bool"),
+    "callbacks.early_stopping.patience": COUNT0,
+    "callbacks.model_checkpoint.save_top_k": Value("int", low=-1),
+    "callbacks.model_checkpoint.last_every_n_steps": Value("int", low=1, null=True),
+    "callbacks.step_budget.max_steps": Value("int", low=1, null=True),
+}
+
+
+def _keys(cfg: DictConfig, pattern: str) -> list[str]:
+    if not pattern.endswith(".*"):
+        return [pattern]
+    parent = pattern[:-2]
+    node = OmegaConf.select(cfg, parent, default=None)
+    if not isinstance(node, Mapping | DictConfig):
+        return []
+    return [f"{parent}.{k}" for k, v in node.items() if not str(k).startswith("_") and
+            (isinstance(v, int | float | str) and not isinstance(v, bool))]
+
+
+def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig:
+    """Check (and normalise in place) every key of ``schema`` present in ``cfg``.
+
+    Args:
+        cfg: a composed entry config (``conf/train.yaml``); interpolations are resolved to check.
+        schema: key -> :class:`Value`; a key ``group.*`` checks every number or string in ``group``.
+    Returns:
+        ``cfg`` itself, with one-string lists made one-item lists and whole floats made ints.
+    Raises:
+        ConfigValueError: the first bad value, one line naming the key.
+    """
+    explicit = {k for k in schema if not k.endswith(".*")}
+    for pattern, rule in schema.items():
+        for key in _keys(cfg, pattern):
+            if pattern.endswith(".*") and key in explicit:
+                continue  # a key with its own rule
+            try:
+                value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
+            except Exception as exc:  # a broken interpolation
+                raise ConfigValueError(f"{key}: {' '.join(str(exc).split())}") from None
+            if value is _ABSENT or value == "???" or isinstance(value, DictConfig):
+                continue  # another option of the group, or required and reported by Hydra
+            if not isinstance(value, str | int | float | bool) and value is not None:
+                value = OmegaConf.to_container(value, resolve=True)
+            normal = rule.check(key, value)
+            if type(normal) is not type(value) or normal != value:
+                parent, _, leaf = key.rpartition(".")
+                if OmegaConf.is_interpolation(OmegaConf.select(cfg, parent) if parent else cfg, leaf):
+                    continue  # it resolves to a good value; keep the link
+                with open_dict(cfg):
+                    OmegaConf.update(cfg, key, normal, merge=False)
+    return cfg
