@@ -23,6 +23,7 @@ from drumtx.synth.render import Note, read_midi_notes
 
 KITS = load_kits()
 TRAIN = [k for k in ("fluidr3_standard", "musescore_power") if KITS[k].available]
+SAMPLED = [k for k in ("h2_gmrockkit",) if k in KITS and KITS[k].available]  # the sample player too
 TEST = [k for k in ("timgm6mb_standard",) if KITS[k].available]
 SR = 24000
 FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # one training music font keeps the tests quick
@@ -32,7 +33,7 @@ fonts_missing = pytest.mark.skipif(len(TRAIN) < 2 or not TEST or not acc.Accompa
 
 def songs_recipe(root: Path, n: int = 4, **synth) -> dict:
     base = {
-        "seed": 0, "train_kits": TRAIN, "test_kits": TEST,
+        "seed": 0, "train_kits": TRAIN + SAMPLED, "test_kits": TEST,
         "copies": {"train": 1, "validation": 1, "test": 1}, "unseen_copies": 1,
         "sources": {"generated": {"_target_": "drumtx.synth.sources.GeneratorSource", "n": n, "seconds": [3, 4],
                                   "split": {"validation": 0.25, "test": 0.25}}},
