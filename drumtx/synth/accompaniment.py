@@ -306,7 +306,6 @@ def arrange(arr: Arrangement, drum_notes: Sequence[Note], bpm: float, time_signa
     Returns:
         A copy of ``arr`` whose parts carry notes (GM pitches, seconds, velocities 1..127).
     """
-    rng = np.random.default_rng([arr.seed, 12])
     bpb, sub = _beats_per_bar(time_signature)
     beat = 60.0 / max(20.0, float(bpm))
     bar = beat * bpb
@@ -334,7 +333,6 @@ def arrange(arr: Arrangement, drum_notes: Sequence[Note], bpm: float, time_signa
             vel = int(np.clip(round(vel + prng.normal(0, 6)), 20, 127))
             notes.append(Note(start, max(start + 0.03, end), int(np.clip(pitch, 0, 127)), vel))
         parts.append(Part(part.role, part.family, part.program, part.style, part.volume, tuple(notes)))
-    del rng
     return Arrangement(arr.seed, arr.soundfont, arr.key, arr.mode, arr.progression, arr.bars_per_chord,
                        arr.drum_to_music_db, tuple(parts))
 
