@@ -494,7 +494,7 @@ class OptunaSweeperImpl(Sweeper):
             study.tell(trial, state=TrialState.FAIL)
             raise FileExistsError(
                 f"{out_dir} exists but study {study.study_name!r} has not run trial {trial.number} there "
-                "(another study's folder?): give each study its own hydra.sweep.dir"
+                "(another study's, or an earlier in-memory sweep's?): give each study its own hydra.sweep.dir"
             )
         # set by Optuna's retry callback on the copy of a killed trial (see _fail_orphans)
         retried = storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
@@ -646,7 +646,7 @@ class OptunaSweeperImpl(Sweeper):
                         if not waiting:
                             log.info(
                                 f"Waiting for {n_running} trial(s) running in other workers (a dead "
-                                f"worker's trial fails after {storage.grace_period or 2 * interval} s "
+                                f"worker's trial fails after {getattr(storage, 'grace_period', None) or 2 * interval} s "
                                 "without a heartbeat and is rerun here)"
                             )
                         waiting = True
