@@ -17,6 +17,7 @@ always the drum notes alone.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -302,6 +303,14 @@ def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
     return acc.draw(track.music_seed, cfg, test=track.unseen)
 
 
+@functools.lru_cache(maxsize=8)
+def _distractor_parts(kits_dir: str) -> tuple[str, ...]:
+    """The parts the installed distractor kits play (the tables are read once per process)."""
+    from drumtx.synth.kits import load_distractor_kits
+
+    return tuple(sorted({p for d in load_distractor_kits(kits_dir).values() if d.available for p in d.parts}))
+
+
 def distractor_plan(track: Track, cfg: acc.AccompanimentConfig | None, kits_dir) -> tuple[str, float] | None:
     """(part, level dB re the drums) of the track's unlabelled distractor percussion, or None:
     a pure function of the track and the installed distractor kits (the csv re-draws it)."""
@@ -310,9 +319,7 @@ def distractor_plan(track: Track, cfg: acc.AccompanimentConfig | None, kits_dir)
     rng = np.random.default_rng([*track.seed, 4])
     if rng.random() >= cfg.distractor_prob:
         return None
-    from drumtx.synth.kits import load_distractor_kits
-
-    parts = sorted({p for d in load_distractor_kits(kits_dir).values() if d.available for p in d.parts})
+    parts = _distractor_parts(str(kits_dir))
     if not parts:
         return None
     return parts[int(rng.integers(len(parts)))], float(rng.uniform(*cfg.distractor_db))
