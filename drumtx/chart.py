@@ -4,10 +4,11 @@ Layout written for one input ``<stem>``: ``OUT_DIR/<stem>/notes.mid``, ``OUT_DIR
 and, unless disabled, the audio as ``song.<ext>`` (copied when Clone Hero plays the format,
 else transcoded to Ogg Vorbis), so the folder can be dropped into Clone Hero's ``Songs``.
 
-``notes.mid`` (480 ticks per beat) holds a conductor track (tempo map from beat tracking,
-4/4), ``PART DRUMS`` (Expert, pro drums: cymbal by default, a tom marker turns the
-yellow/blue/green note under it into a tom), ``BEAT`` (12 on bar starts, 13 on the other
-beats) and ``EVENTS`` ([music_start], [music_end], [end]). The instrument -> lane mapping
+``notes.mid`` (480 ticks per beat, meta text UTF-8) holds a conductor track (tempo map from
+beat tracking, :mod:`drumtx.tempo`, 4/4), ``PART DRUMS`` (Expert, pro drums: cymbal by default,
+a tom marker turns the yellow/blue/green note under it into a tom; ghost/accent dynamics only
+where the playing has them, :func:`chart_dynamics`), ``BEAT`` (12 on bar starts, 13 on the
+other beats) and ``EVENTS`` ([music_start], [music_end], [end]). The instrument -> lane mapping
 is the data table :data:`CHART_LANES`; ``docs`` and tests read it from there.
 """
 
