@@ -325,8 +325,12 @@ def arrange(arr: Arrangement, drum_notes: Sequence[Note], bpm: float, time_signa
         else:
             raw = _lead(arr, tl, beat, sub, prng)
         notes = []
-        for start, end, pitch, vel in raw:
-            start = start + float(prng.normal(0, jit))
+        lean: dict[int, float] = {}  # one timing jitter per chord: its voices move together
+        for start, end, pitch, vel, *group in raw:  # group: a strum's own time, for its strings
+            key = round((group[0] if group else start) * 1000)
+            if key not in lean:
+                lean[key] = float(prng.normal(0, jit))
+            start = start + lean[key]
             if start < 0 or start >= min(seconds, end_music):
                 continue
             end = min(end, seconds)
@@ -429,7 +433,7 @@ def _chords(part: Part, tl: _Timeline, beat: float, sub: int, snares: Sequence[N
                     spread = float(rng.uniform(0.006, 0.025)) if part.style != "comp" else 0.0
                     vel = 100 if direction > 0 else 80
                     for j, p in enumerate(order):
-                        out.append((t + j * spread, t + length * beat * 0.95, p, vel))
+                        out.append((t + j * spread, t + length * beat * 0.95, p, vel, t))
                 t_bar += tl.bar
     return out
 
