@@ -144,3 +144,28 @@ def test_chart_file_has_no_dynamics_text_without_marks(tmp_path):
     midi.save(tmp_path / "n.mid")
     texts = [m.text for t in mido.MidiFile(tmp_path / "n.mid").tracks for m in t if m.type == "text"]
     assert "[ENABLE_CHART_DYNAMICS]" not in texts
+
+
+def test_transcriptions_get_measured_velocities_or_flat_ones(renderer, tmp_path, capsys):
+    """The CLI path (drumtx.transcribe.with_measured_velocities) replaces the decoder's
+    confidence velocities by measured ones; unreadable audio gives flat velocities (charts
+    then keep dynamics off) and one note on stderr."""
+    from drumtx import transcribe as tx
+
+    onsets = _render(renderer, "fluidr3_standard", _groove(4, 96, snare_ghosts=True), tmp_path / "g.wav")
+    confident = [Onset(o.time, o.fine_class, 127) for o in onsets]  # what confidence gave ghosts
+    result = tx.Transcription(
+        tmp_path / "g.wav", 12.0, confident, [1.0] * len(onsets), np.zeros(0), {}, np.zeros(10)
+    )
+    measured = tx.with_measured_velocities(result)
+    assert [o.velocity for o in measured.onsets] == list(onset_velocities(tmp_path / "g.wav", onsets))
+    ghosts = [m.velocity for o, m in zip(onsets, measured.onsets, strict=True) if o.velocity == 25]
+    assert max(ghosts) < 50
+    (tmp_path / "bad.m4a").write_bytes(b"not audio")
+    flat = tx.with_measured_velocities(
+        tx.Transcription(
+            tmp_path / "bad.m4a", 12.0, confident, [1.0] * len(onsets), np.zeros(0), {}, np.zeros(10)
+        )
+    )
+    assert {o.velocity for o in flat.onsets} == {NORMAL_VELOCITY}
+    assert "velocities not measured" in capsys.readouterr().err
