@@ -217,7 +217,7 @@ def test_labels_and_audio_agree_on_a_few_sampled_kits(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("kit", SAMPLED, ids=[k.name for k in SAMPLED])
 def test_labels_and_audio_agree_on_every_sampled_kit(kit):
-    grooves = reference_grooves(seed=11)
+    grooves = reference_grooves(seed=3)  # seed 3 plays all 22 Roland notes (the offsets were fitted on seed 1)
     assert {n.pitch for g in grooves for n in g.notes} == set(ROLAND_NOTES)
     report = _agree(kit, grooves)
     assert report.recall == 1.0, report.summary()

@@ -421,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kits", nargs="+", metavar="NAME", help="measure only these kits (others keep their values)")
     parser.add_argument("--write", action="store_true", help=f"write the measurement to <kits-dir>/{LATENCY_FILE}")
     parser.add_argument("--check-onsets", action="store_true",
-                        help="render six reference grooves (seed 11) per kit and report how many notes have an "
-                             "audio onset within 10 ms of their label, and the median error")
+                        help="render six reference grooves (seed 3: every Roland note) per kit and report how many "
+                             "notes have an audio onset within 10 ms of their label, and the median error")
     add_version(parser)
     args = parser.parse_args(argv)
     try:
@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
         from drumtx.synth.render import KitRenderer
 
-        renderer, grooves, worst = KitRenderer(), reference_grooves(seed=11), 1.0
+        renderer, grooves, worst = KitRenderer(), reference_grooves(seed=3), 1.0  # seed 3 plays all 22 notes
         for kit in kits.values():
             if args.kits and kit.name not in args.kits:
                 continue
