@@ -244,6 +244,44 @@ def test_a_non_finite_metric_stops_the_run_naming_it():
     FiniteGuard().on_validation_end(trainer, None)  # all finite: goes on
 
 
+class KillAtStep(L.Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise RuntimeError("killed")
+
+
+class Crops(L.Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.seen.append((trainer.global_step, tuple(batch["track"]), tuple(batch["chunk_start"].tolist())))
+
+
+@pytest.mark.slow
+def test_a_mid_epoch_last_ckpt_resumes_at_its_step_with_the_same_crops(egmd_fixture, shared_cache, tmp_path,
+                                                                       monkeypatch):
+    """last_every_n_steps: last.ckpt inside an epoch. Lightning resumes its batch count there but
+    restarts the loader; the sampler skips what was trained, so no crop is seen twice or missed.
+    (Not bit-exact: README "Resume" says what differs.)"""
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.max_epochs=2", "trainer.limit_train_batches=3",
+              "trainer.limit_val_batches=1", "evaluation.onset_metrics=false",
+              "callbacks.model_checkpoint.last_every_n_steps=2"]
+    ref = Crops()
+    run_with(monkeypatch, compose_train(tmp_path / "a", *common), ref)
+    run_b = tmp_path / "b"
+    with pytest.raises(RuntimeError, match="killed"):
+        run_with(monkeypatch, compose_train(run_b, *common), KillAtStep(5))
+    saved = torch.load(run_b / "checkpoints" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == 4 and saved["epoch"] == 1  # mid-epoch 1 (3 batches per epoch)
+    resumed = Crops()
+    run_with(monkeypatch, compose_train(run_b, *common, f"ckpt_path={run_b / 'checkpoints' / 'last.ckpt'}"), resumed)
+    assert resumed.seen == ref.seen[4:]
+
+
 class CountValidations(L.Callback):
     def __init__(self):
         self.steps = []

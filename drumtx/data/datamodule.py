@@ -153,10 +153,15 @@ class CropSampler(torch.utils.data.Sampler):
     """
 
     def __init__(self, n: int, seed: int):
-        self.n, self.seed, self.epoch = int(n), int(seed), 0
+        self.n, self.seed, self.epoch, self.skip = int(n), int(seed), 0, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    def skip_once(self, n: int) -> None:
+        """Leave out the first ``n`` items of the next pass only (a mid-epoch resume: Lightning
+        continues its batch count but restarts the loader)."""
+        self.skip = int(n)
 
     def __len__(self) -> int:
         return self.n
@@ -165,7 +170,8 @@ class CropSampler(torch.utils.data.Sampler):
         g = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
         order = torch.randperm(self.n, generator=g).tolist()
         seeds = torch.randint(0, 2**62, (self.n,), generator=g).tolist()
-        yield from zip(order, seeds, strict=True)
+        skip, self.skip = self.skip, 0
+        yield from zip(order[skip:], seeds[skip:], strict=True)
 
 
 class ChunkDataset(Dataset):
@@ -440,7 +446,13 @@ class DrumDataModule(pl.LightningDataModule):
             # Lightning builds the first epoch's iterator (and workers prefetch from it) before
             # its set_epoch call, so a resumed run's sampler must know its epoch already: the
             # number Lightning passes to set_epoch, restored from the checkpoint.
-            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+            fit = self.trainer.fit_loop
+            sampler.set_epoch(fit.epoch_progress.current.processed)
+            epochs = fit.epoch_progress.total
+            if epochs.started == epochs.processed + 1:  # restored from a mid-epoch checkpoint
+                # (times the ranks: under DDP each rank reads every world_size-th item of this order)
+                sampler.skip_once(fit.epoch_loop.batch_progress.current.processed * self.batch_size
+                                  * self.trainer.world_size)
         return self._loader(ds, False, collate, sampler=sampler)
 
     def _eval_loader(self, split: str) -> DataLoader:
