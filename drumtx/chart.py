@@ -34,6 +34,7 @@ from drumtx.midi_out import (
     note_events,
     one_line_text,
 )
+from drumtx.output_settings import output_settings
 from drumtx.targets import Onset
 
 #: Expert difficulty note per lane (Rock Band / Clone Hero ``PART DRUMS``).
@@ -74,11 +75,12 @@ LANE_CONFLICT_KEEP = "cymbal"
 #: With fewer than ``DYNAMICS_MIN_GEMS`` such gems near, a gem stays normal (unsure), and a
 #: chart with no ghost and no accent has dynamics off (no text event, every gem 100).
 GHOST_VELOCITY, NORMAL_VELOCITY, ACCENT_VELOCITY = 1, 100, 127
-GHOST_DB = 14.0
-ACCENT_DB = 4.5
-ACCENT_SPREAD = 3.0
-DYNAMICS_WINDOW_S = 8.0
-DYNAMICS_MIN_GEMS = 4
+_DYN = output_settings()["chart_dynamics"]  # conf/outputs/default.yaml
+GHOST_DB = float(_DYN["ghost_db"])
+ACCENT_DB = float(_DYN["accent_db"])
+ACCENT_SPREAD = float(_DYN["accent_spread"])
+DYNAMICS_WINDOW_S = float(_DYN["window_s"])
+DYNAMICS_MIN_GEMS = int(_DYN["min_gems"])
 
 #: diff_drums tier (0..6) for a mean density in notes per second: the first bound it is below.
 DIFFICULTY_NPS_BOUNDS = (1.0, 2.0, 3.0, 4.5, 6.0, 8.0)

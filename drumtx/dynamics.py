@@ -34,8 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from drumtx.output_settings import output_settings
 from drumtx.targets import Onset
 from drumtx.vocab import INSTRUMENTS
+
+_CFG = output_settings()["velocity"]  # conf/outputs/default.yaml
 
 #: Frequency band (Hz) whose power measures how hard each instrument was struck: the kick's
 #: body, the snare's crack and wires, the toms' body, the cymbals' sizzle (measured on
@@ -112,14 +115,14 @@ def measure_levels(path: str | Path, onsets: Sequence[Onset], block_seconds: flo
 
 
 #: Velocity of a normal stroke (the median of an instrument's non-ghost hits around it).
-NORMAL_VELOCITY = 80
+NORMAL_VELOCITY = int(_CFG["normal_velocity"])
 #: Levels more than this far below the loudest tenth of an instrument's hits are ghosts and
 #: do not count towards the normal level.
-GHOST_DB = 14.0
+GHOST_DB = float(_CFG["ghost_db"])
 #: Neighbourhood (s, each side) that "relative to its surroundings" means.
-WINDOW_S = 8.0
+WINDOW_S = float(_CFG["window_s"])
 #: Hits closer than this (s) sound together: their energy adds up in each other's bands.
-TOGETHER_S = 0.03
+TOGETHER_S = float(_CFG["together_s"])
 #: Instruments whose hits put much energy into another's band (snare wires and cymbals into
 #: the hi-hat band, kick into the toms', ...). A hit that sounds together with one of them is
 #: *unsure*: its level may be the other's, so it never gets louder than a normal stroke, and
@@ -133,7 +136,7 @@ LEAKS_FROM: dict[str, frozenset[str]] = {
     "crash": frozenset({"snare", "hihat", "ride"}),
     "hihat_pedal": frozenset({"kick", "snare", "tom", "hihat", "ride", "crash"}),
 }
-MIN_CLEAN = 4
+MIN_CLEAN = int(_CFG["min_clean"])
 
 
 def leaked(onsets: Sequence[Onset], together_s: float = TOGETHER_S) -> np.ndarray:

@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from drumtx.output_settings import output_settings
+
 #: librosa needs sr and hop_length only through their ratio (the frame rate).
 _HOP = 512
 METHODS = ("variable", "constant")
+_CFG = output_settings()["tempo"]  # conf/outputs/default.yaml
 
 
 def onset_envelope(mel: np.ndarray) -> np.ndarray:
@@ -54,9 +57,9 @@ def onset_envelope(mel: np.ndarray) -> np.ndarray:
 def local_tempo(
     onset_envelope: np.ndarray,
     fps: float,
-    ac_seconds: float = 8.0,
-    smooth_seconds: float = 4.0,
-    block_seconds: float = 20.0,
+    ac_seconds: float | None = None,
+    smooth_seconds: float | None = None,
+    block_seconds: float | None = None,
 ) -> np.ndarray:
     """Tempo (bpm) of every frame of an onset-strength envelope.
 
@@ -66,6 +69,7 @@ def local_tempo(
         ac_seconds: autocorrelation window of the tempogram (s).
         smooth_seconds: running-median length (s).
         block_seconds: envelope length handled at once (memory ~ block x ac window).
+        (Each None: the ``tempo`` section of ``conf/outputs/default.yaml``.)
 
     Returns:
         ``(T,)`` float64 bpm; empty for an empty envelope.
@@ -73,6 +77,9 @@ def local_tempo(
     import librosa
     from scipy.ndimage import maximum_filter1d, median_filter
 
+    ac_seconds = float(_CFG["ac_seconds"] if ac_seconds is None else ac_seconds)
+    smooth_seconds = float(_CFG["smooth_seconds"] if smooth_seconds is None else smooth_seconds)
+    block_seconds = float(_CFG["block_seconds"] if block_seconds is None else block_seconds)
     env = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
     n = env.size
     if n == 0:
@@ -123,7 +130,7 @@ def _constant_tempo(env: np.ndarray, fps: float, window_seconds: float) -> float
 
 
 def estimate_beats(
-    onset_envelope: np.ndarray, fps: float, method: str = "variable", window_seconds: float = 15.0
+    onset_envelope: np.ndarray, fps: float, method: str | None = None, window_seconds: float = 15.0
 ) -> np.ndarray:
     """Beat times (s) from an onset-strength envelope at ``fps`` frames per second.
 
@@ -131,7 +138,8 @@ def estimate_beats(
         onset_envelope: ``(T,)`` onset strength (e.g. librosa's, of the log-mel).
         fps: frames per second of the envelope.
         method: ``"variable"`` (tempo follows the music) or ``"constant"`` (one tempo for
-            the file, the earlier method); see the module docstring.
+            the file, the earlier method); see the module docstring. None: ``tempo.method``
+            of ``conf/outputs/default.yaml`` (variable).
         window_seconds: ``"constant"`` only: the length of the windows whose tempo
             estimates are pooled.
 
@@ -144,6 +152,7 @@ def estimate_beats(
     """
     import librosa
 
+    method = _CFG["method"] if method is None else method
     if method not in METHODS:
         raise ValueError(f"tempo method must be one of {METHODS}, got {method!r}")
     env = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
