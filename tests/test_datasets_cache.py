@@ -247,6 +247,18 @@ def test_non_finite_audio_is_skipped_not_cached(egmd_config, egmd_fixture, tmp_p
     assert report.done == [] and str(root / tracks[0].key) in reason and "non-finite" in reason
 
 
+def test_the_cache_lock_excludes_another_preparation(tmp_path):
+    """One preparation at a time per cache directory (filelock: the same on every platform)."""
+    from filelock import FileLock, Timeout
+
+    cache = FeatureCache(tmp_path / "cache", {})
+    with cache.lock():
+        with pytest.raises(Timeout):
+            FileLock(cache.directory / ".lock").acquire(timeout=0.2)
+    with FileLock(cache.directory / ".lock").acquire(timeout=0.2):
+        pass  # released
+
+
 def test_cache_key_follows_features_policy_and_data(egmd_config, egmd_builder, tmp_path):
     base = _cache(egmd_config())[1].directory
     assert _cache(egmd_config())[1].directory == base
