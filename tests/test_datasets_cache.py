@@ -234,6 +234,34 @@ def test_audio_changed_in_place_is_recomputed(egmd_config, egmd_fixture, tmp_pat
     assert prepare_cache(cache2, index2.split("test", 1), num_workers=0, progress=False).reused == 1
 
 
+def test_a_cache_from_before_the_records_is_adopted_unless_a_source_is_newer(egmd_config, egmd_fixture, tmp_path):
+    root = _copy_fixture(egmd_fixture, tmp_path)
+    cfg = egmd_config(f"data.root={root}", "data.max_tracks=2", "splits=[train]")
+    index, cache = _cache(cfg)
+    tracks = index.split("train", 2)
+    prepare_cache(cache, tracks, num_workers=0, progress=False)
+
+    def forget_records():  # what an older drumtx wrote
+        manifest = cache.manifest()
+        for key, entry in manifest.items():
+            entry.pop("files"), entry.pop("source")
+            meta_path = cache.track_dir(key) / "meta.json"
+            meta = json.loads(meta_path.read_text())
+            meta.pop("files"), meta.pop("source")
+            meta_path.write_text(json.dumps(meta))
+        cache.save_manifest(manifest)
+
+    forget_records()
+    report = prepare_cache(cache, tracks, num_workers=0, progress=False)
+    assert report.reused == 2 and not report.rebuilt and not report.done  # read once, not recomputed
+    assert all("files" in e and "source" in e for e in cache.manifest().values())
+    forget_records()
+    time.sleep(0.01)
+    os.utime(root / tracks[0].key)  # the audio is newer than its cached features
+    report = prepare_cache(cache, tracks, num_workers=0, progress=False)
+    assert report.done == [tracks[0].key] and report.reused == 1
+
+
 def test_non_finite_audio_is_skipped_not_cached(egmd_config, egmd_fixture, tmp_path):
     root = _copy_fixture(egmd_fixture, tmp_path)
     cfg = egmd_config(f"data.root={root}", "data.max_tracks=1", "splits=[test]")

@@ -30,7 +30,8 @@ its audio and MIDI files have the recorded size and mtime (a file re-rendered or
 place is recomputed, although the dataset csv, and so the cache hash, did not change), and
 its arrays have the recorded byte sizes; ``verify="full"`` (``python -m drumtx.prepare``)
 also compares their SHA-1 and reads them back (shapes, finite log-mel). A broken or stale
-track is rebuilt, and reported. Entries written before these records existed are rebuilt once.
+track is rebuilt, and reported. A track cached before these records existed is read once
+and given them (:meth:`FeatureCache.adopt`) when no source file is newer than it; else rebuilt.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ log = logging.getLogger(__name__)
 #: Bump when the stored arrays change meaning; part of the cache hash.
 CACHE_VERSION = 1
 ARRAYS = ("mel", "roll", "velocity", "targets")
+
+
+UNRECORDED = "cached before drumtx recorded checksums and source files"
 
 
 class CacheError(DatasetError):
@@ -307,7 +311,7 @@ class FeatureCache:
             a one-line reason naming the file, or None when the track is sound.
         """
         if "files" not in entry or "source" not in entry:
-            return f"{key}: cached before drumtx recorded checksums and source files"
+            return f"{key}: {UNRECORDED}"
         for role, path in sources.items():
             if path and source_identity(path) != entry["source"].get(role):
                 return f"{path}: changed since it was cached (size or mtime)"
@@ -331,6 +335,32 @@ class FeatureCache:
             if not np.isfinite(arrays["mel"]).all():
                 return f"{d / 'mel.npy'}: non-finite values"
         return None
+
+    def adopt(self, key: str, entry: dict, sources: dict[str, str | None]) -> dict | None:
+        """Give a track cached before the integrity records existed its records, if it is sound
+        and no source file is newer than it (so an E-GMD cache is read once, not recomputed).
+
+        Returns:
+            the new manifest entry (also written to the track's ``meta.json``), or None when the
+            track must be recomputed (a source newer than the track, unreadable or non-finite arrays).
+        """
+        d = self.tracks_dir / entry["dir"]
+        try:
+            made = (d / "meta.json").stat().st_mtime_ns
+            meta = json.loads((d / "meta.json").read_text())
+            arrays = load_arrays(d, key, mmap=False)
+        except (OSError, ValueError, CacheError):
+            return None
+        source = {role: source_identity(path) for role, path in sources.items()}
+        if any(path and (source[role] is None or source[role]["mtime_ns"] > made) for role, path in sources.items()):
+            return None
+        if arrays["roll"].shape[0] != entry.get("n_frames") or not np.isfinite(arrays["mel"]).all():
+            return None
+        meta["files"] = {n: {"bytes": (d / f"{n}.npy").stat().st_size, "sha1": _file_sha1(d / f"{n}.npy")}
+                         for n in ARRAYS}
+        meta["source"] = source
+        _write_json(d / "meta.json", meta)
+        return manifest_entry(meta)
 
     @contextmanager
     def lock(self):
@@ -568,6 +598,10 @@ def prepare_cache(
             if job["key"] in manifest:
                 reason = cache.check(job["key"], manifest[job["key"]], {"audio": job["audio"], "midi": job["midi"]},
                                      full=verify == "full")
+                if reason is not None and reason.endswith(UNRECORDED):
+                    sources = {"audio": job["audio"], "midi": job["midi"]}
+                    if (adopted := cache.adopt(job["key"], manifest[job["key"]], sources)) is not None:
+                        manifest[job["key"]], reason = adopted, None
                 if reason is None:
                     report.reused += 1
                     continue
