@@ -231,6 +231,22 @@ def test_nan_in_a_training_track_stops_the_run_naming_step_and_track(egmd_fixtur
     assert not list((tmp_path / "run").glob("checkpoints/*.ckpt"))
 
 
+def test_an_error_raised_in_a_dataloader_worker_keeps_its_one_line_message():
+    from torch._utils import ExceptionWrapper
+
+    from drumtx.data.cache import CacheError
+
+    try:
+        raise CacheError("cached track k: /c/mel.npy is unreadable (mmap length is greater than file size)")
+    except CacheError:
+        wrapped = ExceptionWrapper(where="in DataLoader worker process 0")
+    with pytest.raises(CacheError) as err:
+        wrapped.reraise()  # what the main process sees
+    assert "Original Traceback" in str(err.value)
+    assert train_mod.error_message(err.value) == "cached track k: /c/mel.npy is unreadable (mmap length is greater " \
+                                                 "than file size)"
+
+
 def test_a_non_finite_metric_stops_the_run_naming_it():
     from types import SimpleNamespace
 
