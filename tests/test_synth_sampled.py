@@ -321,3 +321,14 @@ def test_round_robin_and_random_alternates(tmp_path):
     assert len(set(rr[0::2])) == 1 and len(set(rr[1::2])) == 1 and rr[0] / rr[1] == pytest.approx(2, rel=0.05)
     alt = peaks(40)  # random alternates: both heard (c is twice as loud as d)
     assert len(set(alt)) == 2 and max(alt) / min(alt) == pytest.approx(2, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["fluidr3_standard", "h2_gmrockkit"])
+def test_stereo_render_and_its_mono_mix(name):
+    kit = _need(name)
+    renderer = KitRenderer()
+    notes = snap_notes([Note(0.1, 0.2, 36, 100), Note(0.3, 0.4, 42, 90), Note(0.5, 0.6, 49, 110)])
+    st = renderer.render(kit, notes, duration=1.0, seed=0, stereo=True)
+    mono = renderer.render(kit, notes, duration=1.0, seed=0)
+    assert st.shape == (mono.size, 2) and not np.allclose(st[:, 0], st[:, 1])  # the kit's panning
+    np.testing.assert_allclose(st.mean(axis=1), mono, atol=1e-5)

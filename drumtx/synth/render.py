@@ -182,11 +182,11 @@ class KitRenderer:
             synth.delete()
         self._synths.clear()
 
-    def _pull(self, synth, n: int) -> np.ndarray:
+    def _pull(self, synth, n: int, stereo: bool = False) -> np.ndarray:
         left = np.zeros(n, np.float32)
         right = np.zeros(n, np.float32)
         self._write(synth.synth, n, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
-        return (left + right) * 0.5
+        return np.stack([left, right], axis=1) if stereo else (left + right) * 0.5
 
     def _prepare(self, kit: Kit):
         font = kit.soundfont
@@ -225,11 +225,13 @@ class KitRenderer:
         return self._player
 
     def render(self, kit: Kit, notes: Sequence[Note], duration: float | None = None,
-               velocity_curve: float = 1.0, seed=None) -> np.ndarray:
+               velocity_curve: float = 1.0, seed=None, stereo: bool = False) -> np.ndarray:
         """Mono float32 audio at ``sample_rate`` of the snapped ``notes`` played on ``kit``.
 
         Sampled kits (``kit.format`` hydrogen or sfz) are played by :attr:`player` (with
         ``seed`` for its layer jitter and alternates); sound-font kits by FluidSynth.
+        ``stereo=True`` returns (n, 2) (the kit's own panning and stereo samples); the mono
+        render is the mean of the two channels.
 
         Notes are held ``hold_s`` (drum modules ignore short note-offs) and the audio lasts
         ``duration`` seconds, or until ``tail_s`` after the last note. ``velocity_curve`` is a
@@ -238,7 +240,8 @@ class KitRenderer:
         quieter than an accent, far softer than on a real kit). The notes keep their velocity.
         """
         if kit.sampled:
-            return self.player.render(kit, notes, duration=duration, velocity_curve=velocity_curve, seed=seed)
+            return self.player.render(kit, notes, duration=duration, velocity_curve=velocity_curve, seed=seed,
+                                      stereo=stereo)
         synth, channel_of = self._prepare(kit)
         rate = self.render_rate
         strikes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (chan, key) -> (on, hold, vel)
@@ -269,7 +272,7 @@ class KitRenderer:
         for block, is_on, chan, key, vel in events:
             block = min(block, n_blocks)
             if block > pos:
-                out.append(self._pull(synth, (block - pos) * BLOCK))
+                out.append(self._pull(synth, (block - pos) * BLOCK, stereo))
                 pos = block
             if block >= n_blocks:
                 break
@@ -278,15 +281,16 @@ class KitRenderer:
             else:
                 synth.noteoff(chan, key)
         if n_blocks > pos:
-            out.append(self._pull(synth, (n_blocks - pos) * BLOCK))
+            out.append(self._pull(synth, (n_blocks - pos) * BLOCK, stereo))
         for chan in range(16):
             synth.all_sounds_off(chan)
-        audio = np.concatenate(out) if out else np.zeros(n_blocks * BLOCK, np.float32)
+        audio = np.concatenate(out) if out else np.zeros((n_blocks * BLOCK, 2) if stereo else n_blocks * BLOCK,
+                                                         np.float32)
         return resample(audio, rate, self.sample_rate)
 
 
 def resample(audio: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
-    """Polyphase resampling with scipy's anti-alias FIR (zero-phase: onsets do not move)."""
+    """Polyphase resampling with scipy's anti-alias FIR (zero-phase: onsets do not move), along axis 0."""
     if orig_sr == sample_rate:
         return audio.astype(np.float32, copy=False)
     from scipy.signal import resample_poly
