@@ -13,6 +13,8 @@ _LAZY = {
     "DrumDataModule": "drumtx.data.datamodule",
     "Augmentation": "drumtx.data.augment",
     "render_audio_variant": "drumtx.data.augment",
+    "CropSampler": "drumtx.data.datamodule",
+    "CacheError": "drumtx.data.cache",
     "FeatureCache": "drumtx.data.cache",
     "VariantSpec": "drumtx.data.cache",
     "prepare_cache": "drumtx.data.cache",
@@ -22,6 +24,7 @@ _LAZY = {
     "DataLeakError": "drumtx.data.datasets",
     "DatasetError": "drumtx.data.datasets",
     "build_index": "drumtx.data.datasets",
+    "as_list": "drumtx.data.datasets",
 }
 
 __all__ = sorted(_LAZY)
