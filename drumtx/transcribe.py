@@ -4,12 +4,14 @@
 
 Why it is built the way it is:
 
-* **Any length, flat memory.** Audio is streamed in overlapping blocks
-  (:func:`drumtx.audio.iter_audio_blocks`); each block is one model chunk (default 30 s with
-  3 s of context on each side), and only its centre is kept, so the bidirectional LSTM sees
-  context on both sides of every kept frame. What is kept per frame is a handful of floats
-  (activations, variations, onset strength: ~70 bytes/frame, ~25 MB for an hour), so peak
-  picking and beat tracking run once on the stitched arrays, exactly as on a short file.
+* **Any length, flat memory, one inference path.** The log-mel is streamed from the audio
+  block by block (:func:`drumtx.features.iter_log_mel`) into a temporary file, float16, bit for
+  bit what the feature cache holds for the file, and the model runs over it through
+  :func:`drumtx.inference.activations` (levelling, 30 s blocks with 3 s of context, silence
+  gate), the function evaluation and threshold tuning run too. What is kept per frame is a
+  handful of floats (activations, variations, onset strength: ~70 bytes/frame, ~25 MB for an
+  hour), so peak picking and beat tracking run once on the stitched arrays, exactly as on a
+  short file.
 * **Tempo map from the same stream.** Beats are tracked (librosa) on an onset-strength
   envelope computed from the log-mel of each block, never on the whole waveform.
 * **Bad input never stops a batch.** Each failing file gets one line on stderr naming it and
