@@ -247,6 +247,27 @@ def test_an_error_raised_in_a_dataloader_worker_keeps_its_one_line_message():
                                                  "than file size)"
 
 
+@pytest.mark.parametrize(("error", "status"), [("NonFiniteError", 1), ("ConfigValueError", 2)])
+def test_the_command_exits_with_one_line_for_a_failed_run_or_a_bad_value(error, status, monkeypatch, tmp_path,
+                                                                          capsys):
+    """drumtx.train: a NaN run is a failed run (1), a bad config value bad usage (2); one line each."""
+    from drumtx.config_schema import ConfigValueError
+    from drumtx.models.callbacks import NonFiniteError
+
+    exc = {"NonFiniteError": NonFiniteError, "ConfigValueError": ConfigValueError}[error]("step 3: it broke")
+
+    def broken(cfg):
+        raise exc
+
+    GlobalHydra.instance().clear()
+    monkeypatch.setattr(train_mod, "train", broken)
+    monkeypatch.setattr(sys, "argv", ["drumtx-train", "logger=none", f"hydra.run.dir={tmp_path}"])
+    with pytest.raises(SystemExit) as out:
+        train_mod.main()
+    assert out.value.code == status
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "drumtx.train: step 3: it broke"
+
+
 def test_a_non_finite_metric_stops_the_run_naming_it():
     from types import SimpleNamespace
 
