@@ -141,7 +141,7 @@ def test_setup_errors_exit_2_with_one_line(script, args, message, tmp_path, monk
 
 def test_argparse_commands_exit_2_on_bad_setup(tmp_path, capsys):
     from drumtx.evaluation.compare import main as compare
-    from drumtx.synth.kits import main as kits
+    from drumtx.synth.kits.__main__ import main as kits
 
     assert kits(["--kits-dir", str(tmp_path)]) == 2  # no maps.yaml there
     assert compare([str(tmp_path / "none"), str(tmp_path / "none"), "-o", str(tmp_path / "out")]) == 2

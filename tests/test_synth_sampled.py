@@ -250,7 +250,7 @@ def test_snapped_notes_render_the_same_as_unsnapped_times_on_the_grid(player):
 
 
 def test_kit_listing_names_every_kit_with_format_licence_and_lacks(capsys):
-    from drumtx.synth.kits import main
+    from drumtx.synth.kits.__main__ import main
 
     assert main([]) == 0
     out = capsys.readouterr().out

@@ -4,6 +4,7 @@ The kit tables live in ``conf/kits/*.yaml``: one file per sound font family (pla
 FluidSynth), ``hydrogen.yaml`` and ``sfz.yaml`` for sampled kits (played by the sample player
 :mod:`drumtx.synth.sampled`), plus ``maps.yaml`` with the shared note maps. This module only
 reads and checks the tables; :class:`drumtx.synth.render.KitRenderer` plays every format.
+The command that lists, checks and measures them is :mod:`drumtx.synth.kits.__main__`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
-from drumtx.atomic import atomic_write_text
-from drumtx.cli import EXIT_USAGE, add_version, error
 from drumtx.vocab import NOTE_MAPS
 
 log = logging.getLogger(__name__)
@@ -119,11 +118,21 @@ class Kit:
             "channel": self.channel,
             "offset_ms": self.offset_ms,
             "latency_ms": {str(k): v for k, v in sorted(self.latency_ms.items())},
-            "notes": {str(k): [list(v.keys), v.semitones, v.velocity, v.offset_ms] for k, v in sorted(self.notes.items())},
-            **({"format": self.format, "chokes": {str(k): list(v) for k, v in sorted(self.chokes.items())},
-                "velocity_jitter": self.velocity_jitter, "choke_fade_ms": self.choke_fade_ms,
-                "end_fade_ms": self.end_fade_ms}
-               if self.sampled else {}),
+            "notes": {
+                str(k): [list(v.keys), v.semitones, v.velocity, v.offset_ms]
+                for k, v in sorted(self.notes.items())
+            },
+            **(
+                {
+                    "format": self.format,
+                    "chokes": {str(k): list(v) for k, v in sorted(self.chokes.items())},
+                    "velocity_jitter": self.velocity_jitter,
+                    "choke_fade_ms": self.choke_fade_ms,
+                    "end_fade_ms": self.end_fade_ms,
+                }
+                if self.sampled
+                else {}
+            ),
         }
 
 
@@ -158,7 +167,12 @@ def _check_notes(kit: str, notes: Mapping[int, KitNote]) -> None:
             raise KitError(f"kit {kit}: note {roland}: velocity in (0, 2], |semitones| <= 12")
 
 
-def _table(path: Path) -> dict:
+def read_table(path: Path) -> dict:
+    """A kit table (YAML, interpolations resolved) as a dict; {} for an empty file.
+
+    Raises:
+        KitError: unreadable YAML or interpolation; one line naming the file.
+    """
     try:
         return OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
     except Exception as exc:  # yaml or interpolation errors: one line naming the file
@@ -188,9 +202,13 @@ def _int_map(path: Path, name: str, value, what: str, int_keys: bool = True) -> 
     out = {}
     for k, v in (value or {}).items():
         try:
-            out[int(k) if int_keys else str(k)] = tuple(int(x) for x in (v if isinstance(v, list | tuple) else [v]))
+            out[int(k) if int_keys else str(k)] = tuple(
+                int(x) for x in (v if isinstance(v, list | tuple) else [v])
+            )
         except (TypeError, ValueError):
-            raise KitError(f"{path}: kit {name}: {what} must map ids to lists of ids, got {k}: {v!r}") from None
+            raise KitError(
+                f"{path}: kit {name}: {what} must map ids to lists of ids, got {k}: {v!r}"
+            ) from None
     return out
 
 
@@ -211,17 +229,17 @@ def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
     maps_file, latency_file = kits_dir / "maps.yaml", kits_dir / LATENCY_FILE
     if not maps_file.is_file():
         raise KitError(f"{maps_file}: kit note maps missing")
-    maps_table = _table(maps_file)
+    maps_table = read_table(maps_file)
     maps, map_lacks = maps_table.get("maps", {}), maps_table.get("lacks") or {}
     latency, offsets = {}, {}
     if latency_file.is_file():
-        table = _table(latency_file)
+        table = read_table(latency_file)
         latency, offsets = table.get("latency_ms") or {}, table.get("offset_ms") or {}
     kits: dict[str, Kit] = {}
     for path in sorted(kits_dir.glob("*.yaml")):
         if path in (maps_file, latency_file):
             continue
-        table = _table(path)
+        table = read_table(path)
         for name, spec in (table.get("kits") or {}).items():
             spec = {**{k: v for k, v in table.items() if k not in ("kits", "distractors")}, **(spec or {})}
             if name in kits:
@@ -297,7 +315,7 @@ def load_distractor_kits(kits_dir: str | Path | None = None) -> dict[str, Distra
     for path in sorted(kits_dir.glob("*.yaml")):
         if path.name in ("maps.yaml", LATENCY_FILE):
             continue
-        table = _table(path)
+        table = read_table(path)
         for name, spec in (table.get("distractors") or {}).items():
             spec = {**{k: v for k, v in table.items() if k not in ("kits", "distractors")}, **(spec or {})}
             if name in out:
@@ -305,9 +323,15 @@ def load_distractor_kits(kits_dir: str | Path | None = None) -> dict[str, Distra
             fmt = spec.get("format", "sf2")
             if fmt not in SAMPLED_FORMATS:
                 raise KitError(f"{path}: distractor kit {name}: format must be one of {SAMPLED_FORMATS}")
-            out[name] = DistractorKit(name, path.stem, fmt, _kit_files(path, name, spec),
-                                      _int_map(path, name, spec.get("parts"), "parts", int_keys=False),
-                                      str(spec.get("licence", "")), str(spec.get("author", "")))
+            out[name] = DistractorKit(
+                name,
+                path.stem,
+                fmt,
+                _kit_files(path, name, spec),
+                _int_map(path, name, spec.get("parts"), "parts", int_keys=False),
+                str(spec.get("licence", "")),
+                str(spec.get("author", "")),
+            )
     return out
 
 
@@ -364,7 +388,9 @@ def kit_offsets_in_file(kits_dir: str | Path | None = None) -> dict[str, float]:
     path = Path(kits_dir or KITS_DIR) / LATENCY_FILE
     if not path.is_file():
         return {}
-    return {k: float(v) for k, v in (OmegaConf.to_container(OmegaConf.load(path)).get("offset_ms") or {}).items()}
+    return {
+        k: float(v) for k, v in (OmegaConf.to_container(OmegaConf.load(path)).get("offset_ms") or {}).items()
+    }
 
 
 def _instrument_names(kit: Kit) -> dict[int, str]:
@@ -398,121 +424,13 @@ def describe_kit(kit: Kit) -> str:
         if what not in plays.setdefault(cls, []):
             plays[cls].append(what)
     where = "; ".join(x for x in (kit.source, kit.author) if x)
-    lines = [f"{kit.name}  [{kit.format}, {kit.kind}, {split}]  {status}",
-             f"    file:    {kit.soundfont or kit.soundfont_candidates[0]}"
-             + (f" (bank {kit.bank} program {kit.program} channel {kit.channel})" if kit.format == "sf2" else ""),
-             f"    source:  {where or kit.family}",
-             f"    licence: {kit.licence or 'unstated'}",
-             "    plays:   " + "; ".join(f"{c}={' | '.join(v)}" for c, v in plays.items()),
-             "    lacks:   " + ("; ".join(kit.lacks) if kit.lacks else "nothing the Roland map asks for")]
+    lines = [
+        f"{kit.name}  [{kit.format}, {kit.kind}, {split}]  {status}",
+        f"    file:    {kit.soundfont or kit.soundfont_candidates[0]}"
+        + (f" (bank {kit.bank} program {kit.program} channel {kit.channel})" if kit.format == "sf2" else ""),
+        f"    source:  {where or kit.family}",
+        f"    licence: {kit.licence or 'unstated'}",
+        "    plays:   " + "; ".join(f"{c}={' | '.join(v)}" for c, v in plays.items()),
+        "    lacks:   " + ("; ".join(kit.lacks) if kit.lacks else "nothing the Roland map asks for"),
+    ]
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m drumtx.synth.kits``: list every kit (sound-font and sampled) with its format,
-    source, licence, instruments and what it lacks; ``--measure-latency --write`` refreshes
-    latency.yaml (all kits, or those named with ``--kits``)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m drumtx.synth.kits", description=main.__doc__)
-    parser.add_argument("--kits-dir", default=str(KITS_DIR))
-    parser.add_argument("--brief", action="store_true", help="one line per kit")
-    parser.add_argument("--measure-latency", action="store_true", help="measure each kit key's sample start latency")
-    parser.add_argument("--kits", nargs="+", metavar="NAME", help="measure only these kits (others keep their values)")
-    parser.add_argument("--write", action="store_true", help=f"write the measurement to <kits-dir>/{LATENCY_FILE}")
-    parser.add_argument("--check-onsets", action="store_true",
-                        help="render six reference grooves (seed 3: every Roland note) per kit and report how many "
-                             "notes have an audio onset within 10 ms of their label, and the median error")
-    add_version(parser)
-    args = parser.parse_args(argv)
-    try:
-        kits = load_kits(args.kits_dir)
-        distractors = load_distractor_kits(args.kits_dir)
-    except (KitError, OSError) as exc:  # a bad or missing kit table: one line, exit 2 (drumtx.cli)
-        error("drumtx.synth.kits", exc)
-        return EXIT_USAGE
-    unknown = sorted(set(args.kits or []) - set(kits))
-    if unknown:
-        error("drumtx.synth.kits", KitError(f"--kits: unknown kits {unknown}"))
-        return EXIT_USAGE
-    if args.check_onsets:
-        from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
-        from drumtx.synth.render import KitRenderer
-
-        renderer, grooves, worst = KitRenderer(), reference_grooves(seed=3), 1.0  # seed 3 plays all 22 notes
-        for kit in kits.values():
-            if args.kits and kit.name not in args.kits:
-                continue
-            problem = kit_problem(kit)
-            if problem:
-                print(f"{kit.name}: not checked: {problem}")
-                continue
-            total = Agreement(kit.name)
-            for groove in grooves:
-                total.update(onset_agreement(renderer, kit, groove.notes))
-            worst = min(worst, total.recall)
-            print(total.summary(), flush=True)
-        return 0 if worst == 1.0 else 1
-    if not args.measure_latency:
-        for kit in kits.values():
-            if args.brief:
-                font = kit.soundfont or f"MISSING ({kit.soundfont_candidates[0]})"
-                print(f"{kit.name:24s} {kit.format:8s} {kit.kind:12s} {kit.split:5s} {kit.licence:14s} {font}")
-            else:
-                print(describe_kit(kit))
-        for d in distractors.values():
-            font = d.file or f"MISSING ({d.file_candidates[0]})"
-            print(f"{d.name}  [{d.format}, percussion distractor: unlabelled]  {font}\n"
-                  f"    source:  {d.author}; licence: {d.licence or 'unstated'}\n"
-                  f"    parts:   {', '.join(d.parts)}" if not args.brief else
-                  f"{d.name:24s} {d.format:8s} {'distractor':12s} {'-':5s} {d.licence:14s} {font}")
-        return 0
-    from dataclasses import replace
-
-    from drumtx.synth.check import measure_latency, measure_offset, reference_grooves
-    from drumtx.synth.render import KitRenderer
-
-    renderer = KitRenderer()
-    grooves = reference_grooves(seed=1)
-    target = Path(args.kits_dir) / LATENCY_FILE
-    latency, offsets = {}, {}
-    if args.kits and target.is_file():  # keep the other kits' measurements
-        table = _table(target)
-        latency, offsets = dict(table.get("latency_ms") or {}), dict(table.get("offset_ms") or {})
-    for kit in kits.values():
-        if args.kits and kit.name not in args.kits:
-            continue
-        problem = kit_problem(kit)
-        if problem:
-            print(f"# {kit.name}: not measured: {problem}")
-            continue
-        manual = kit.offset_ms - kit_offsets_in_file(args.kits_dir).get(kit.name, 0.0)
-        if kit.sampled:  # the sample player aligns every sample on its own attack: only the residual
-            latency.pop(kit.name, None)
-            offsets[kit.name] = measure_offset(renderer, replace(kit, latency_ms={}, offset_ms=manual), grooves)
-            print(f"# {kit.name}: residual offset {offsets[kit.name]} ms")
-            continue
-        latency[kit.name] = dict(sorted(measure_latency(renderer, kit).items()))
-        offsets[kit.name] = measure_offset(renderer, replace(kit, latency_ms=latency[kit.name], offset_ms=manual),
-                                           grooves)
-        worst = max(latency[kit.name].items(), key=lambda kv: kv[1])
-        print(f"# {kit.name}: key latency max {worst[1]} ms (key {worst[0]}), residual offset {offsets[kit.name]} ms")
-    text = (
-        "# Measured by `python -m drumtx.synth.kits --measure-latency --write`; do not edit by hand.\n"
-        "# latency_ms: per kit and kit key, note-on to the first sample above 10% of the hit's peak\n"
-        "#   (velocity 100, hit out of silence); the renderer strikes each key this much earlier.\n"
-        "#   Sampled kits have none: the sample player aligns every sample on its own attack.\n"
-        "# offset_ms: per kit, the median spectral-flux onset error left in generated grooves\n"
-        "#   (drumtx.synth.check.reference_grooves(seed=1)); every note of the kit moves by it.\n"
-        + OmegaConf.to_yaml({"latency_ms": latency, "offset_ms": offsets})
-    )
-    if args.write:
-        atomic_write_text(target, text)
-        print(f"wrote {target}")
-    else:
-        print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
