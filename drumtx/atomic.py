@@ -30,12 +30,48 @@ def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`; returns ``path``."""
     with atomic_output(path, suffix=".tmp") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 
+def json_default(x):
+    """:func:`json.dumps` ``default`` for what drumtx writes besides plain Python: numpy
+    scalars and arrays (as numbers and lists) and paths (as text).
+
+    Raises:
+        TypeError: anything else (as :func:`json.dumps` would).
+    """
+    import numpy as np
+
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
 def write_json(path: str | Path, obj, **dump_kwargs) -> Path:
-    """Atomic JSON write; ``dump_kwargs`` go to :func:`json.dumps` (indent 2 by default)."""
+    """Write ``obj`` as JSON (plus a final newline) atomically: the one JSON writer of drumtx.
+
+    Args:
+        path: the file to (re)place; its folder is created.
+        obj: JSON-able data; numpy scalars/arrays and paths are converted (:func:`json_default`).
+        **dump_kwargs: passed to :func:`json.dumps` (``indent`` 2 and ``default``
+            :func:`json_default` unless given; e.g. ``allow_nan=False`` for reports).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        TypeError, ValueError: ``obj`` is not JSON-able (NaN with ``allow_nan=False``); nothing is written.
+        OSError: the file cannot be written.
+    """
     dump_kwargs.setdefault("indent", 2)
+    dump_kwargs.setdefault("default", json_default)
     return atomic_write_text(path, json.dumps(obj, **dump_kwargs) + "\n")

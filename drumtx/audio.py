@@ -16,6 +16,8 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from drumtx.errors import exception_line
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".opus")
 
 
@@ -31,13 +33,8 @@ def _open(path: str | Path) -> sf.SoundFile:
         return sf.SoundFile(str(path))
     except Exception as exc:  # libsndfile raises LibsndfileError / RuntimeError / TypeError
         # LibsndfileError's str repeats the path; its error_string is the reason alone.
-        reason = getattr(exc, "error_string", None) or _one_line(exc)
+        reason = getattr(exc, "error_string", None) or exception_line(exc)
         raise AudioError(f"{path}: unreadable audio ({reason})") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def audio_duration(path: str | Path) -> float:
@@ -76,7 +73,7 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         try:
             data = f.read(dtype="float32", always_2d=True)
         except Exception as exc:
-            raise AudioError(f"{path}: unreadable audio ({_one_line(exc)})") from None
+            raise AudioError(f"{path}: unreadable audio ({exception_line(exc)})") from None
     wave = _check(path, _to_mono(data))
     return _check(path, resample(wave, orig_sr, sample_rate))
 
@@ -106,7 +103,7 @@ def iter_audio_blocks(
             try:
                 data = f.read(block, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise AudioError(f"{path}: unreadable audio at {start / orig_sr:.2f} s ({_one_line(exc)})") from None
+                raise AudioError(f"{path}: unreadable audio at {start / orig_sr:.2f} s ({exception_line(exc)})") from None
             if len(data) == 0:
                 break
             wave = _check(path, _to_mono(data))

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from drumtx import PROJECT_ROOT
+from drumtx.atomic import write_json
 from drumtx.cli import add_version
 
 
@@ -137,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d_%H%M%S")
     path = args.out / f"{stamp}_{platform.node() or 'host'}{'_quick' if args.quick else ''}.json"
-    tmp_path = path.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(report, indent=2))
-    os.replace(tmp_path, path)
+    write_json(path, report)
     print(f"wrote {path}")
     return 0 if all("error" not in b for b in report["benchmarks"].values()) else 1
 

@@ -22,7 +22,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
-from drumtx.checkpoint import write_json
+from drumtx.atomic import write_json
 from drumtx.cli import add_version
 from drumtx.models.transcriber import build_transcriber, count_parameters
 from drumtx.targets import HIERARCHY

@@ -204,7 +204,7 @@ def main(argv=None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        from drumtx.midi_out import atomic_output
+        from drumtx.atomic import atomic_output
 
         with atomic_output(args.json, suffix=".json") as out:
             out.write_text(text + "\n")

@@ -25,12 +25,12 @@ import mido
 import numpy as np
 
 import drumtx
+from drumtx.atomic import atomic_output
 from drumtx.midi_out import (
     MIDI_CHARSET,
     TempoMap,
-    _track,
-    atomic_output,
     conductor_track,
+    midi_track,
     note_events,
     one_line_text,
 )
@@ -222,13 +222,13 @@ def chart_midi(
         [(g.tick, LANE_NOTES[g.lane], v) for g, v in zip(gems, velocities, strict=True)], NOTE_LENGTH_TICKS, 0
     )
     drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)
-    midi.tracks.append(_track("PART DRUMS", drums))
+    midi.tracks.append(midi_track("PART DRUMS", drums))
 
     end_tick = int(tempo.seconds_to_ticks([duration])[0])
     last_gem = gems[-1].tick if gems else 0
     n_beats = max(end_tick, last_gem) // RESOLUTION + 2  # cover the audio and every gem
     beat_notes = [(b * RESOLUTION, BEAT_BAR if b % 4 == 0 else BEAT_BEAT, 100) for b in range(n_beats)]
-    midi.tracks.append(_track("BEAT", note_events(beat_notes, RESOLUTION // 4, 0)))
+    midi.tracks.append(midi_track("BEAT", note_events(beat_notes, RESOLUTION // 4, 0)))
 
     final = n_beats * RESOLUTION
     events = [
@@ -236,7 +236,7 @@ def chart_midi(
         (final - RESOLUTION, 1, mido.MetaMessage("text", text="[music_end]", time=0)),
         (final, 2, mido.MetaMessage("text", text="[end]", time=0)),
     ]
-    midi.tracks.append(_track("EVENTS", events))
+    midi.tracks.append(midi_track("EVENTS", events))
     return midi
 
 

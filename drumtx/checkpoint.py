@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from drumtx.atomic import atomic_output, write_json  # noqa: F401  (write_json re-exported)
+from drumtx.atomic import atomic_output, write_json
 
 FORMAT = "drumtx"
 #: The model shipped in the package: what transcribe/evaluate use without a checkpoint, and

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR, PROJECT_ROOT, __version__
+from drumtx.errors import one_line
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -81,11 +82,6 @@ def add_version(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--version", action="version", version=version_text(), help="print drumtx's version and exit"
     )
     return parser
-
-
-def one_line(message: object) -> str:
-    """``message`` (text or an exception) with every run of whitespace, newlines included, as one space."""
-    return " ".join(str(message).split())
 
 
 def error(prog: str, message: object) -> None:

@@ -4,12 +4,21 @@ Every parameter comes from the ``features`` config group, and :meth:`LogMel.conf
 is what keys the feature cache, so changing any of them never reuses stale features.
 Frame ``t`` is centred at ``t / fps`` seconds (``center=True``); an onset at ``s`` seconds
 belongs to frame ``round(s * fps)``.
+
+**Level.** The features of a whole track are levelled (:func:`level_log_mel`): its loudest
+log-mel bin is moved to ``level_db`` (dB re the loudest bin of a full-scale 1 kHz sine,
+:func:`full_scale_ref`), as if the waveform had been scaled by that gain (at most
+``max_gain_db`` up). This is done in float32, before the feature cache (and the streamed
+copy of an audio file, :func:`drumtx.inference.file_mel`) rounds to float16, so a take at
+-60 dBFS keeps its detail and reaches the model exactly as a loud one would (case C17).
+Training, evaluation, threshold tuning and transcription all see levelled features.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -18,7 +27,12 @@ from torchaudio.transforms import MelSpectrogram
 
 
 class LogMel(nn.Module):
-    """Waveform ``(..., N)`` at ``sample_rate`` -> ``log(log_eps + mel power)`` ``(..., n_mels, N // hop + 1)``."""
+    """Waveform ``(..., N)`` at ``sample_rate`` -> ``log(log_eps + mel power)`` ``(..., n_mels, N // hop + 1)``.
+
+    ``level_db`` (dB re a full-scale 1 kHz sine's loudest bin; None: off) and ``max_gain_db``
+    (the most a quiet track is raised) are the whole-track levelling of :func:`levelled_log_mel`;
+    a model's meta without them (models packaged before they existed) gets the defaults.
+    """
 
     def __init__(
         self,
@@ -29,6 +43,8 @@ class LogMel(nn.Module):
         f_min: float = 20.0,
         f_max: float = 11000.0,
         log_eps: float = 1e-5,
+        level_db: float | None = -15.0,
+        max_gain_db: float = 60.0,
     ) -> None:
         super().__init__()
         if f_max > sample_rate / 2:
@@ -40,6 +56,10 @@ class LogMel(nn.Module):
         self.f_min = float(f_min)
         self.f_max = float(f_max)
         self.log_eps = float(log_eps)
+        self.level_db = None if level_db is None else float(level_db)
+        self.max_gain_db = float(max_gain_db)
+        if not self.max_gain_db >= 0:
+            raise ValueError(f"max_gain_db must be >= 0 dB, got {max_gain_db}")
         self.mel = MelSpectrogram(
             sample_rate=self.sample_rate,
             n_fft=self.n_fft,
@@ -64,11 +84,12 @@ class LogMel(nn.Module):
         return n_samples // self.hop_length + 1
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """The log-mel as it comes, not levelled (levelling needs the whole track: :func:`level_log_mel`)."""
         return torch.log(self.mel(wave) + self.log_eps)
 
     @torch.no_grad()
     def compute(self, wave: np.ndarray) -> np.ndarray:
-        """Numpy convenience for the cache: float32 ``(N,)`` -> float32 ``(n_mels, T)``."""
+        """Numpy convenience: float32 ``(N,)`` -> float32 ``(n_mels, T)``, not levelled."""
         return self.forward(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))).numpy()
 
     def config_dict(self) -> dict:
@@ -80,17 +101,93 @@ class LogMel(nn.Module):
             "f_min": self.f_min,
             "f_max": self.f_max,
             "log_eps": self.log_eps,
+            "level_db": self.level_db,
+            "max_gain_db": self.max_gain_db,
         }
+
+    def mel_config(self) -> dict:
+        """:meth:`config_dict` without the levelling keys: what the log-mel itself depends on."""
+        return {k: v for k, v in self.config_dict().items() if k not in ("level_db", "max_gain_db")}
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config_dict().items())
 
 
-def iter_log_mel(path, features: LogMel, block_seconds: float = 60.0) -> Iterator[np.ndarray]:
+# ------------------------------------------------------------------------------------------- level
+@lru_cache(maxsize=8)
+def _full_scale_ref(mel_key: tuple) -> float:
+    features = LogMel(**dict(mel_key))
+    sr = features.sample_rate
+    t = torch.arange(int(0.2 * sr), dtype=torch.float32) / sr
+    return float(features(torch.sin(2 * math.pi * 1000.0 * t)).max())
+
+
+def full_scale_ref(features: LogMel) -> float:
+    """The loudest log-mel bin of a full-scale 1 kHz sine under ``features``: 0 dB of every
+    level and gate (natural log of mel power)."""
+    return _full_scale_ref(tuple(sorted(features.mel_config().items())))
+
+
+def db_to_mel(db: float, features: LogMel) -> float:
+    """The log-mel value ``db`` dB relative to :func:`full_scale_ref` (log-mel is natural log of power)."""
+    return full_scale_ref(features) + db / 10.0 * math.log(10.0)
+
+
+def mel_level_db(mel_max: float, features: LogMel) -> float:
+    """The level (dB re :func:`full_scale_ref`) of a track whose loudest log-mel bin is ``mel_max``."""
+    return (float(mel_max) - full_scale_ref(features)) * 10.0 / math.log(10.0)
+
+
+def level_gain_db(level_db: float, features: LogMel) -> float:
+    """The gain (dB) that moves a track at ``level_db`` to ``features.level_db``, at most
+    ``features.max_gain_db`` up; 0 when levelling is off (``level_db`` None)."""
+    if features.level_db is None:
+        return 0.0
+    return float(min(features.level_db - level_db, features.max_gain_db))
+
+
+def wave_gain(gain_db: float) -> np.float32:
+    """The amplitude factor of ``gain_db`` as the float32 every path multiplies samples by."""
+    return np.float32(10.0 ** (gain_db / 20.0))
+
+
+def levelled_log_mel(wave: np.ndarray, features: LogMel) -> tuple[np.ndarray, float, float]:
+    """The levelled log-mel of a whole track (see the module docstring): the one place the
+    level of a waveform in memory is computed and applied.
+
+    The level is the loudest bin of ``features.compute(wave)``; the gain is applied to the
+    samples (``wave * wave_gain(gain_db)``, float32) and the log-mel computed again. Scaling
+    the waveform, rather than the float32 log-mel (``log(eps + g * (exp(mel) - eps))``), keeps
+    a quiet take's bins near the ``log(log_eps)`` floor exact: on case C17 the -60 dBFS take,
+    levelled, differs from the loud take by at most 0.008 nats (one float16 step) this way and
+    by up to 0.094 nats (mean 0.013) the other way (``experiments/inference_path``).
+    :func:`iter_log_mel` with ``gain_db`` gives the same bits for an audio file.
+
+    Args:
+        wave: mono float32 samples ``(N,)`` at ``features.sample_rate``.
+        features: the :class:`LogMel` (``level_db``, ``max_gain_db``).
+
+    Returns:
+        ``(log-mel float32 (n_mels, T), level_db, gain_db)``: the track's level before levelling
+        (dB re :func:`full_scale_ref`) and the gain applied (dB; 0 when levelling is off).
+    """
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    mel = features.compute(wave)
+    level = mel_level_db(float(mel.max()), features)
+    gain = level_gain_db(level, features)
+    if gain != 0.0:
+        mel = features.compute(wave * wave_gain(gain))
+    return mel, level, gain
+
+
+def iter_log_mel(
+    path, features: LogMel, block_seconds: float = 60.0, gain_db: float = 0.0
+) -> Iterator[np.ndarray]:
     """The log-mel of an audio file in consecutive pieces, decoding one block at a time.
 
     The pieces, concatenated along time, are bit for bit ``features.compute(load_audio(path, sr))``
-    (what the feature cache stores before rounding to float16): each block is read with a margin
+    (with ``gain_db``: bit for bit the log-mel :func:`levelled_log_mel` gives, which the feature
+    cache rounds to float16): each block is read with a margin
     on both sides, resampled and transformed whole, and only frames whose STFT window and
     resampling filter lie inside it (or reach the file's own edges) are kept. Block starts sit
     where the resampler's phase and the hop both restart, so no frame is shifted. Memory stays
@@ -100,6 +197,8 @@ def iter_log_mel(path, features: LogMel, block_seconds: float = 60.0) -> Iterato
         path: any file soundfile reads (WAV, FLAC, OGG, MP3, AIFF), any rate and channel count.
         features: the :class:`LogMel` (its ``sample_rate``, ``hop_length``, ``n_fft``).
         block_seconds: decoded at a time (rounded to the alignment step, at least one step).
+        gain_db: samples are scaled by :func:`wave_gain` of this after resampling, as
+            :func:`levelled_log_mel` scales the whole track (0: as they are).
 
     Yields:
         float32 ``(n_mels, k)`` pieces; ``n_frames(resampled length)`` frames in all.
@@ -107,7 +206,8 @@ def iter_log_mel(path, features: LogMel, block_seconds: float = 60.0) -> Iterato
     Raises:
         drumtx.audio.AudioError: missing, unreadable, zero-length or non-finite audio (one line).
     """
-    from drumtx.audio import AudioError, _check, _one_line, _open, _to_mono, resample
+    from drumtx.audio import AudioError, _check, _open, _to_mono, resample
+    from drumtx.errors import exception_line
 
     sr, hop = features.sample_rate, features.hop_length
     with _open(path) as f:
@@ -134,11 +234,13 @@ def iter_log_mel(path, features: LogMel, block_seconds: float = 60.0) -> Iterato
                 data = f.read(b - a, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise AudioError(
-                    f"{path}: unreadable audio at {a / orig_sr:.2f} s ({_one_line(exc)})"
+                    f"{path}: unreadable audio at {a / orig_sr:.2f} s ({exception_line(exc)})"
                 ) from None
             if len(data) != b - a:
                 raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s (file ends early)")
             wave = resample(_check(path, _to_mono(data)), orig_sr, sr)
+            if gain_db != 0.0:
+                wave = wave * wave_gain(gain_db)
             if wave.shape[0] <= features.n_fft // 2:  # a whole file too short for the STFT's reflect padding
                 wave = np.pad(wave, (0, features.n_fft - wave.shape[0]))
             mel = features.compute(wave)

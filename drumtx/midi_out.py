@@ -18,9 +18,8 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from drumtx.atomic import atomic_output  # noqa: F401  (re-exported: chart, transcribe)
+from drumtx.atomic import atomic_output
 from drumtx.targets import Onset
-from drumtx.tempo import estimate_beats  # noqa: F401  (re-exported: transcribe)
 from drumtx.vocab import OUTPUT_NOTES
 
 #: GM drums live on MIDI channel 10, which mido counts from 0.
@@ -128,7 +127,7 @@ class TempoMap:
         return float(60e6 / np.mean(self.us_per_beat))
 
 
-def _track(name: str, events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
+def midi_track(name: str, events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:
     """A track from ``(absolute tick, order, message)``; order sorts same-tick events
     (note-offs before note-ons, so a repeated note is never cut by its predecessor's end)."""
     track = mido.MidiTrack()
@@ -172,7 +171,7 @@ def conductor_track(name: str, tempo: TempoMap) -> mido.MidiTrack:
     """Track 0 of a type-1 file: 4/4 time signature and the tempo map."""
     events = [(0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))]
     events += [(tick, 1, msg) for tick, msg in tempo.tempo_events()]
-    return _track(name, events)
+    return midi_track(name, events)
 
 
 def drum_midi(
@@ -187,7 +186,7 @@ def drum_midi(
     length = max(1, int(round(note_length_beats * tempo.resolution)))
     events = [(0, 0, mido.Message("program_change", program=0, channel=GM_DRUM_CHANNEL))]
     events += note_events(notes, length, GM_DRUM_CHANNEL)
-    midi.tracks.append(_track("Drums", events))
+    midi.tracks.append(midi_track("Drums", events))
     return midi
 
 

@@ -55,7 +55,7 @@ def run(cfg: DictConfig):
     out_dir = cfg.paths.get("output_dir") if "paths" in cfg else None
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        from drumtx.data.cache import atomic_write_text
+        from drumtx.atomic import atomic_write_text
 
         atomic_write_text(Path(out_dir) / "prepare_report.json", json.dumps(summary, indent=1))
     return report, summary

@@ -50,8 +50,9 @@ from drumtx.cli import add_version
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
 from drumtx.features import LogMel
 from drumtx.inference import Activations, InferenceSettings, activations
-from drumtx.midi_out import TempoMap, drum_midi, estimate_beats, one_line_text
+from drumtx.midi_out import TempoMap, drum_midi, one_line_text
 from drumtx.targets import Onset
+from drumtx.tempo import estimate_beats
 from drumtx.vocab import Vocabulary
 
 PROG = "drumtx.transcribe"
@@ -195,7 +196,10 @@ def file_mel(path: Path, features: LogMel):
     if wave.shape[0] <= features.n_fft // 2:  # too short for the STFT's reflect padding
         wave = np.pad(wave, (0, features.n_fft - wave.shape[0]))
     spool = SpooledMel(features.n_mels)
-    spool.append(features.compute(wave))
+    from drumtx.features import levelled_log_mel
+
+    mel, spool.level_db, spool.gain_db = levelled_log_mel(wave, features)  # as the feature cache levels
+    spool.append(mel)
     return spool
 
 
@@ -612,10 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--level-db",
         type=_db_or_off,
-        default=inference.level_db,
+        default=argparse.SUPPRESS,  # absent: the model's own setting
         metavar="DB|off",
-        help="move each file's loudest log-mel bin to this level (dB re a full-scale 1 kHz sine) before the model, "
-        "so a quiet take gives the notes of a loud one; off: use the level as it is (default: %(default)s)",
+        help="move each file's loudest log-mel bin to this level (dB re a full-scale 1 kHz sine) by scaling its "
+        "samples before the model, so a quiet take gives the notes of a loud one; off: use the level as it is "
+        "(default: the model's features.level_db, -15 for the packaged model)",
     )
     parser.add_argument(
         "--gate-db",
@@ -714,10 +719,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings=InferenceSettings.from_config(
                 chunk_seconds=args.chunk_seconds,
                 context_seconds=args.context_seconds,
-                level_db=args.level_db,
                 gate_db=args.gate_db,
             ),
         )
+        if hasattr(args, "level_db"):  # levelling is part of the model's features; the CLI overrides it
+            transcriber.features.level_db = args.level_db
     except ValueError as exc:
         _error(str(exc))
         return 2

@@ -384,7 +384,8 @@ def write_thresholds(
     override that, so an existing one is updated too. A Lightning ``.ckpt`` gets
     ``<stem>.thresholds.json`` (``{"thresholds": ..., "tuning": ...}``).
     """
-    from drumtx.checkpoint import thresholds_path, write_json
+    from drumtx.atomic import write_json
+    from drumtx.checkpoint import thresholds_path
 
     written = []
     side = thresholds_path(ckpt)
@@ -639,7 +640,7 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
         "n_tracks": len(split_probs.tracks),
         "results": {inst: r.summary() for inst, r in results.items()},
     }
-    from drumtx.checkpoint import write_json
+    from drumtx.atomic import write_json
 
     write_json(
         out_dir / "thresholds.json", {"checkpoint": str(ckpt), "thresholds": thresholds, "tuning": report}

@@ -20,9 +20,10 @@ from omegaconf import OmegaConf
 from drumtx import CONF_DIR
 from drumtx import transcribe as tx
 from drumtx.checkpoint import build_meta, save_bundle
-from drumtx.midi_out import TempoMap, drum_midi, estimate_beats, save_midi
+from drumtx.midi_out import TempoMap, drum_midi, save_midi
 from drumtx.models.transcriber import build_transcriber
 from drumtx.targets import Onset
+from drumtx.tempo import estimate_beats
 from drumtx.vocab import OUTPUT_NOTES, Vocabulary
 
 FPS = 100.0

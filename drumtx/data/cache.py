@@ -55,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drumtx.atomic import atomic_write_text
+from drumtx.atomic import write_json
 from drumtx.data.datasets import DatasetError
+from drumtx.errors import exception_line
 from drumtx.targets import (
     HIERARCHY,
     LabelCounts,
@@ -134,10 +135,6 @@ def _safe_name(key: str) -> str:
     """A file-system-safe, collision-free directory name for a track key."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._")[-80:]
     return f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-
-
-def _write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -260,7 +257,7 @@ class FeatureCache:
             if json.loads(json.dumps(self.spec, default=str)) != stored:
                 raise RuntimeError(f"{spec_path}: cache spec differs from the config (hash collision?)")
         else:
-            _write_json(spec_path, self.spec)
+            write_json(spec_path, self.spec, indent=1, sort_keys=True)
 
     # ---- manifest -------------------------------------------------------------------------
     def manifest(self) -> dict[str, dict]:
@@ -283,7 +280,7 @@ class FeatureCache:
         return manifest
 
     def save_manifest(self, manifest: dict) -> None:
-        _write_json(self.directory / "manifest.json", manifest)
+        write_json(self.directory / "manifest.json", manifest, indent=1, sort_keys=True)
 
     def skipped(self) -> dict[str, dict]:
         path = self.directory / "skipped.json"
@@ -359,7 +356,7 @@ class FeatureCache:
         meta["files"] = {n: {"bytes": (d / f"{n}.npy").stat().st_size, "sha1": _file_sha1(d / f"{n}.npy")}
                          for n in ARRAYS}
         meta["source"] = source
-        _write_json(d / "meta.json", meta)
+        write_json(d / "meta.json", meta, indent=1, sort_keys=True)
         return manifest_entry(meta)
 
     @contextmanager
@@ -398,6 +395,7 @@ def process_track(job: dict) -> dict:
     """Features and targets of one track (or variant), written atomically. Returns its meta."""
     from drumtx.audio import load_audio
     from drumtx.data.augment import render_audio_variant
+    from drumtx.features import levelled_log_mel
 
     source = {"audio": source_identity(job["audio"]), "midi": source_identity(job["midi"])}  # before reading
     policy = TargetPolicy(**job["policy"])
@@ -410,7 +408,8 @@ def process_track(job: dict) -> dict:
     if params:
         wave = render_audio_variant(wave, features.sample_rate, params["semitones"], params["stretch"])
         onsets = [Onset(o.time * params["stretch"], o.fine_class, o.velocity) for o in onsets]
-    mel = features.compute(wave)
+    # levelled in float32 before the float16 rounding below (drumtx.features.levelled_log_mel)
+    mel, level_db, gain_db = levelled_log_mel(wave, features)
     if not np.isfinite(mel).all() or not np.isfinite(mel.astype(np.float16)).all():
         raise ValueError(f"{job['audio']}: non-finite log-mel (NaN or inf in the audio?)")
     n_frames = mel.shape[1]
@@ -445,6 +444,8 @@ def process_track(job: dict) -> dict:
             "counts": counts.to_dict(),
             "files": files,
             "source": source,
+            "level_db": level_db,  # the track's level before levelling (dB re a full-scale 1 kHz sine)
+            "gain_db": gain_db,  # what levelling added (dB)
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         try:
@@ -457,12 +458,6 @@ def process_track(job: dict) -> dict:
     return meta
 
 
-def _one_line(exc: BaseException) -> str:
-    """ValueErrors here (AudioError, MIDI) are written as reasons; others get their type."""
-    text = " ".join(str(exc).split())
-    return text if text and isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}".rstrip(": ")
-
-
 def _safe_process(job: dict) -> dict:
     """Never raises: a bad file becomes a reason, the run goes on."""
     try:
@@ -470,7 +465,7 @@ def _safe_process(job: dict) -> dict:
     except MemoryError:
         reason = "out of memory"
     except Exception as exc:  # any decoder/parser failure is a per-file problem
-        reason = _one_line(exc)
+        reason = exception_line(exc, reasons=(ValueError,))  # AudioError, MIDI errors: reasons
     # Reasons from drumtx.audio / read_midi_onsets name their file; name it for the rest.
     named = any(str(p) in reason for p in (job.get("audio"), job.get("midi")) if p)
     return {"ok": False, "reason": reason if named else f"{job.get('audio') or job.get('midi')}: {reason}"}
@@ -640,7 +635,7 @@ def prepare_cache(
         finally:
             bar.close()
             cache.save_manifest(manifest)
-            _write_json(cache.directory / "skipped.json", {k: v for k, v in skipped.items() if k not in manifest})
+            write_json(cache.directory / "skipped.json", {k: v for k, v in skipped.items() if k not in manifest}, indent=1, sort_keys=True)
             shutil.rmtree(cache.tmp_dir, ignore_errors=True)
     report.seconds = time.time() - start
     return report

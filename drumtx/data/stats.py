@@ -204,7 +204,7 @@ def main(cfg: DictConfig) -> None:
     render(report)
     out_dir = cfg.paths.get("output_dir")
     if out_dir:
-        from drumtx.data.cache import atomic_write_text
+        from drumtx.atomic import atomic_write_text
 
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(out_dir) / "label_stats.json", json.dumps(report, indent=1))

@@ -19,10 +19,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from drumtx.atomic import atomic_write_text, write_json
 from drumtx.cli import EXIT_USAGE, add_version, error
 from drumtx.evaluation import plots
 from drumtx.evaluation.plots import pretty
-from drumtx.evaluation.report import atomic_write_text, md_table, num, pct, safe_name, write_json
+from drumtx.evaluation.report import md_table, num, pct, safe_name
 
 
 def _delta(a, b):
@@ -320,7 +321,7 @@ def write_comparison(
         if evaluations is not None:
             links.update(pianoroll_figures(cmp, *evaluations, fig_dir, pianorolls, pianoroll_seconds))
     return {
-        "json": write_json(out_dir / "compare.json", cmp),
+        "json": write_json(out_dir / "compare.json", cmp, allow_nan=False),
         "report": atomic_write_text(out_dir / "compare.md", render_markdown(cmp, links)),
         "figures": fig_dir,
     }

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from drumtx.atomic import atomic_write_text  # noqa: F401  (re-exported for compare.py)
+from drumtx.atomic import atomic_write_text, write_json
 from drumtx.evaluation import plots
 from drumtx.evaluation.plots import pretty
 from drumtx.evaluation.scores import Evaluation
@@ -34,24 +33,6 @@ LEVEL_TITLES = {
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-
-def write_json(path: Path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False, default=_json_default) + "\n")
-
-
-def _json_default(x):
-    import numpy as np
-
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
 def pct(x, digits: int = 1) -> str:
@@ -343,8 +324,8 @@ def write_report(
     summary = evaluation.summary()
     figures = make_figures(evaluation, out_dir / "figures", pianorolls, pianoroll_seconds) if figures else {}
     paths = {
-        "metrics": write_json(out_dir / "metrics.json", {"info": info, **summary}),
-        "curves": write_json(out_dir / "curves.json", evaluation.curves),
+        "metrics": write_json(out_dir / "metrics.json", {"info": info, **summary}, allow_nan=False),
+        "curves": write_json(out_dir / "curves.json", evaluation.curves, allow_nan=False),
         "tracks": atomic_write_text(out_dir / "tracks.csv", tracks_csv(summary["tracks"])),
         "report": atomic_write_text(out_dir / "report.md", render_markdown(summary, info, figures)),
     }
