@@ -70,7 +70,7 @@ def synth_drum_file(
 
 def default_bundle(folder: Path) -> Path:
     """The packaged model, or a random model of the default architecture saved as a bundle."""
-    from drumtx.transcribe import DEFAULT_CKPT
+    from drumtx.transcriber import DEFAULT_CKPT
 
     if DEFAULT_CKPT.is_file() and DEFAULT_CKPT.with_suffix(".json").is_file():
         return DEFAULT_CKPT
@@ -108,7 +108,8 @@ def _child(args) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from drumtx.transcribe import MIDI_RESOLUTION, Transcriber, write_outputs
+    from drumtx.outputs import MIDI_RESOLUTION, write_outputs
+    from drumtx.transcriber import Transcriber
 
     t0 = time.perf_counter()
     transcriber = Transcriber.from_checkpoint(args.ckpt, device=args.device)

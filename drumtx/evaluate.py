@@ -51,7 +51,7 @@ from drumtx.targets import LabelCounts, TargetPolicy, read_midi_onsets
 from drumtx.vocab import Vocabulary
 
 if TYPE_CHECKING:
-    from drumtx.transcribe import Transcriber
+    from drumtx.transcriber import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class ModelUnderTest:
 
 
 def load_model(path: Path, cfg: DictConfig, name: str | None) -> ModelUnderTest:
-    from drumtx.transcribe import Transcriber
+    from drumtx.transcriber import Transcriber
 
     thresholds = OmegaConf.to_container(cfg.thresholds, resolve=True) if cfg.get("thresholds") else None
     settings = InferenceSettings.from_config(OmegaConf.to_container(cfg.inference, resolve=True))
@@ -251,7 +251,7 @@ def find_annotation(audio: Path, rel: Path, ann_dir: Path, suffixes) -> Path | N
 def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
     """Run the transcription pipeline over an external folder of annotated audio."""
     from drumtx.audio import AudioError
-    from drumtx.transcribe import InputError, collect_inputs
+    from drumtx.transcriber import InputError, collect_inputs
 
     ext = cfg.external
     if not ext.audio_dir:

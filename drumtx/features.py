@@ -5,17 +5,18 @@ is what keys the feature cache, so changing any of them never reuses stale featu
 Frame ``t`` is centred at ``t / fps`` seconds (``center=True``); an onset at ``s`` seconds
 belongs to frame ``round(s * fps)``.
 
-**Level.** The features of a whole track are levelled (:func:`level_log_mel`): its loudest
-log-mel bin is moved to ``level_db`` (dB re the loudest bin of a full-scale 1 kHz sine,
-:func:`full_scale_ref`), as if the waveform had been scaled by that gain (at most
-``max_gain_db`` up). This is done in float32, before the feature cache (and the streamed
-copy of an audio file, :func:`drumtx.inference.file_mel`) rounds to float16, so a take at
--60 dBFS keeps its detail and reaches the model exactly as a loud one would (case C17).
-Training, evaluation, threshold tuning and transcription all see levelled features.
+**Level.** The features of a whole track are levelled (:func:`levelled_log_mel`): its samples
+are scaled so that its loudest log-mel bin sits at ``level_db`` (dB re the loudest bin of a
+full-scale 1 kHz sine, :func:`full_scale_ref`; at most ``max_gain_db`` up). This happens in
+float32, before the feature cache (and the streamed copy of an audio file,
+:func:`drumtx.inference.file_mel`) rounds to float16, so a take at -60 dBFS keeps its detail
+and reaches the model as a loud one does (case C17). Training, evaluation, threshold tuning
+and transcription all see levelled features.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
 from functools import lru_cache
@@ -111,6 +112,19 @@ class LogMel(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config_dict().items())
+
+
+def features_from_meta(meta: dict) -> LogMel:
+    """The :class:`LogMel` a model was trained with, from its bundle meta (``meta["features"]``,
+    or ``meta["config"]["features"]`` in older bundles).
+
+    Keys a bundle lacks take :class:`LogMel`'s defaults: a model packaged before levelling was a
+    feature setting gets ``level_db=-15`` (levelling on) at inference and as a fine-tuning source.
+    Unknown keys (``_target_``) are ignored.
+    """
+    cfg = meta.get("features") or meta.get("config", {}).get("features") or {}
+    accepted = set(inspect.signature(LogMel.__init__).parameters) - {"self"}
+    return LogMel(**{k: v for k, v in cfg.items() if k in accepted})
 
 
 # ------------------------------------------------------------------------------------------- level

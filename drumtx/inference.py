@@ -1,31 +1,29 @@
 """The one way a model runs over a whole track: log-mel in, stitched frame probabilities out.
 
-Transcription (:class:`drumtx.transcribe.Transcriber`), evaluation
+Transcription (:class:`drumtx.transcriber.Transcriber`), evaluation
 (:mod:`drumtx.evaluation.inference`) and threshold tuning (:func:`drumtx.tune_thresholds.run_model`)
 all call :func:`activations`, so thresholds are tuned and scores are measured on exactly the
-activations a user gets. What it does, in order (settings: ``conf/inference/default.yaml``):
+activations a user gets. Its input is already levelled: the features
+(:func:`drumtx.features.levelled_log_mel`, settings ``level_db``/``max_gain_db`` of the model's
+``features``) move each track's loudest log-mel bin to one level before the float16 rounding,
+so a take at -60 dBFS reaches the model as a loud one does (case C17). What it does, in order
+(settings: ``conf/inference/default.yaml``):
 
-1. **Level.** The file's level is its loudest log-mel bin, in dB relative to the loudest bin of
-   a full-scale 1 kHz sine (:func:`mel_level_db`). The whole log-mel is moved to
-   ``level_db`` (as if the waveform had been scaled by that gain, :func:`apply_gain`; at most
-   ``max_gain_db`` up), so a take at -50 dBFS reaches the model as it would at -6 dBFS. The
-   model was trained on -12...-1 dBFS peaks (+-6 dB gain augmentation); below that it loses
-   hi-hats and then kicks (case C17).
-2. **Blocks.** The track is cut into blocks of ``chunk_seconds`` overlapping by
+1. **Blocks.** The track is cut into blocks of ``chunk_seconds`` overlapping by
    ``context_seconds`` on each side (:func:`blocks`); only each block's centre is kept, so the
    bidirectional LSTM sees context on both sides of every kept frame.
-3. **Silence gate.** A frame whose loudest mel bin, within +-``gate_dilate`` frames, is below
-   ``gate_db`` (same dB scale, after step 1, so relative to the file's level) cannot hold an
-   onset: digital silence gives an empty transcription whatever the model says.
+2. **Silence gate.** A frame whose loudest mel bin, within +-``gate_dilate`` frames, is below
+   ``gate_db`` (dB re the loudest bin of a full-scale 1 kHz sine, on the levelled log-mel, so
+   relative to the file's level) cannot hold an onset: digital silence gives an empty
+   transcription whatever the model says.
 
-The input is the float16 log-mel of the feature cache (:mod:`drumtx.data.cache`). An audio file
-gets exactly that array from :func:`file_mel` (streamed, the same frames bit for bit), so an audio
-file and its cached features give identical activations.
+The input is the levelled float16 log-mel of the feature cache (:mod:`drumtx.data.cache`). An
+audio file gets exactly that array from :func:`file_mel` (streamed, the same frames bit for bit),
+so an audio file and its cached features give identical activations.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -53,18 +51,14 @@ class InferenceSettings:
         context_seconds: run but not kept on each side of a block (s); < chunk_seconds / 2.
         batch_size: blocks per forward pass. 1 everywhere by default: batched outputs differ
             from single ones in the last bits, and on a CPU one block at a time is faster.
-        level_db: the file's loudest log-mel bin is moved to this level (dB re the loudest bin of a
-            full-scale 1 kHz sine) before the model; None leaves the level as it is.
-        max_gain_db: the most a quiet file is raised (dB); keeps a file of faint noise faint.
-        gate_db: silence gate on the levelled log-mel (same dB scale); None: no gate.
+        gate_db: silence gate on the (levelled) log-mel, dB re the loudest bin of a full-scale
+            1 kHz sine; None: no gate.
         gate_dilate: frames on each side that a loud frame keeps open.
     """
 
     chunk_seconds: float
     context_seconds: float
     batch_size: int
-    level_db: float | None
-    max_gain_db: float
     gate_db: float | None
     gate_dilate: int
 
@@ -74,10 +68,9 @@ class InferenceSettings:
                 f"inference: need chunk_seconds > 2 * context_seconds >= 0, got {self.chunk_seconds}, "
                 f"{self.context_seconds}"
             )
-        if int(self.batch_size) < 1 or int(self.gate_dilate) < 0 or self.max_gain_db < 0:
+        if int(self.batch_size) < 1 or int(self.gate_dilate) < 0:
             raise ValueError(
-                f"inference: need batch_size >= 1, gate_dilate >= 0, max_gain_db >= 0, got {self.batch_size}, "
-                f"{self.gate_dilate}, {self.max_gain_db}"
+                f"inference: need batch_size >= 1, gate_dilate >= 0, got {self.batch_size}, {self.gate_dilate}"
             )
 
     @classmethod
@@ -90,9 +83,8 @@ class InferenceSettings:
         merged = {**_default_config(), **{k: v for k, v in dict(cfg or {}).items()}, **overrides}
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in merged.items() if k in names}
-        for key in ("level_db", "gate_db"):
-            kw[key] = None if kw.get(key) is None else float(kw[key])
-        for key in ("chunk_seconds", "context_seconds", "max_gain_db"):
+        kw["gate_db"] = None if kw.get("gate_db") is None else float(kw["gate_db"])
+        for key in ("chunk_seconds", "context_seconds"):
             kw[key] = float(kw[key])
         for key in ("batch_size", "gate_dilate"):
             kw[key] = int(kw[key])
@@ -119,14 +111,10 @@ class Activations:
         probs: instrument -> (activation (T,), variation (T, V)) float32, gated.
         fine: fine-class probabilities (T, C) float32 (activation x variation for the five-branch
             heads), gated; None when not asked for.
-        level_db: the file's level before levelling (dB re a full-scale sine's loudest bin).
-        gain_db: what levelling added (dB).
     """
 
     probs: dict[str, tuple[np.ndarray, np.ndarray]]
     fine: np.ndarray | None
-    level_db: float
-    gain_db: float
 
     @property
     def n_frames(self) -> int:
@@ -140,65 +128,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-# ----------------------------------------------------------------------------------- level + gate
-@lru_cache(maxsize=8)
-def _full_scale_ref(feature_key: tuple) -> float:
-    from drumtx.features import LogMel
-
-    features = LogMel(**dict(feature_key))
-    sr = features.sample_rate
-    t = torch.arange(int(0.2 * sr), dtype=torch.float32) / sr
-    return float(features(torch.sin(2 * math.pi * 1000.0 * t)).max())
-
-
-def full_scale_ref(features) -> float:
-    """The loudest log-mel bin of a full-scale 1 kHz sine under ``features`` (a :class:`LogMel`):
-    0 dB of every level and gate here."""
-    return _full_scale_ref(tuple(sorted(features.config_dict().items())))
-
-
-def db_to_mel(db: float, features) -> float:
-    """The log-mel value ``db`` dB relative to :func:`full_scale_ref` (log-mel is natural log of power)."""
-    return full_scale_ref(features) + db / 10.0 * math.log(10.0)
-
-
-def mel_level_db(mel_max: float, features) -> float:
-    """The level (dB re :func:`full_scale_ref`) of a track whose loudest log-mel bin is ``mel_max``."""
-    return (float(mel_max) - full_scale_ref(features)) * 10.0 / math.log(10.0)
-
-
-def level_gain_db(level_db: float, settings: InferenceSettings) -> float:
-    """The gain (dB) that moves a track at ``level_db`` to ``settings.level_db``, at most
-    ``max_gain_db`` up; 0 when levelling is off."""
-    if settings.level_db is None:
-        return 0.0
-    return float(min(settings.level_db - level_db, settings.max_gain_db))
-
-
-def apply_gain(mel: np.ndarray, gain_db: float, log_eps: float) -> np.ndarray:
-    """The log-mel ``log(eps + P)`` of the same audio scaled by ``gain_db``: ``log(eps + g * P)``.
-
-    Exact up to rounding (``P = exp(mel) - eps``, so bins at the ``log(eps)`` floor, i.e. digital
-    silence, stay there), which a plain shift of the log-mel is not near the floor.
-
-    Args:
-        mel: log-mel (n_mels, T), any float dtype.
-        gain_db: amplitude gain in dB (power factor ``10 ** (gain_db / 10)``).
-        log_eps: the features' ``log_eps``.
-
-    Returns:
-        float32 (n_mels, T); ``mel`` as float32 when ``gain_db`` is 0.
-    """
-    m = np.asarray(mel, dtype=np.float32)
-    if gain_db == 0.0:
-        return m
-    power = np.maximum(np.exp(m.astype(np.float64)) - log_eps, 0.0)
-    return np.log(log_eps + power * 10.0 ** (gain_db / 10.0)).astype(np.float32)
-
-
+# ------------------------------------------------------------------------------------------- gate
 def loud_frames(mel: np.ndarray, gate: float, dilate: int) -> np.ndarray:
     """Frames that may hold an onset: the loudest bin within +-``dilate`` frames is >= ``gate``
-    (a log-mel value, :func:`db_to_mel`). Returns bool (T,)."""
+    (a log-mel value, :func:`drumtx.features.db_to_mel`). Returns bool (T,)."""
     from scipy.ndimage import maximum_filter1d
 
     return maximum_filter1d(np.asarray(mel, dtype=np.float32).max(axis=0), size=2 * dilate + 1) >= gate
@@ -238,14 +171,14 @@ def activations(
     fine: bool = True,
     progress: str | None = None,
 ) -> Activations:
-    """Run ``model`` over one track's log-mel: levelled, in blocks with context, stitched, gated.
+    """Run ``model`` over one track's (levelled) log-mel: in blocks with context, stitched, gated.
 
     Args:
         model: a :class:`drumtx.models.transcriber.DrumTranscriber` (``instrument_probs``,
             ``fine_probs``, ``vocab``), in eval mode.
-        features: the model's :class:`drumtx.features.LogMel` (fps, ``log_eps``, the 0 dB reference).
-        mel: log-mel (n_mels, T): the feature cache's float16 array, or :func:`file_mel`'s
-            :class:`SpooledMel`; anything with ``shape``, ``max()`` and ``[:, lo:hi]`` slicing.
+        features: the model's :class:`drumtx.features.LogMel` (fps, ``silence``, the 0 dB reference).
+        mel: levelled log-mel (n_mels, T): the feature cache's float16 array, or :func:`file_mel`'s
+            :class:`SpooledMel`; anything with ``shape`` and ``[:, lo:hi]`` slicing.
             Other dtypes are rounded to float16 first, like the cache.
         settings: :class:`InferenceSettings`.
         device: where the model runs.
@@ -261,9 +194,9 @@ def activations(
     n_mels, n_frames = int(mel.shape[0]), int(mel.shape[1])
     if n_frames == 0:
         raise ValueError("empty log-mel (0 frames)")
+    from drumtx.features import db_to_mel
+
     fps = float(features.fps)
-    level = mel_level_db(float(np.float32(mel.max())), features)
-    gain = level_gain_db(level, settings)
     gate = None if settings.gate_db is None else db_to_mel(settings.gate_db, features)
     chunk = max(1, int(round(settings.chunk_seconds * fps)))
     context = min(max(0, int(round(settings.context_seconds * fps))), (chunk - 1) // 2)
@@ -284,7 +217,7 @@ def activations(
         width = max(hi - lo for lo, hi, _, _ in group)
         x = np.full((len(group), n_mels, width), features.silence, dtype=np.float32)
         for b, (lo, hi, klo, khi) in enumerate(group):
-            block = apply_gain(_as_cached(mel[:, lo:hi]), gain, features.log_eps)
+            block = _as_cached(mel[:, lo:hi]).astype(np.float32)
             x[b, :, : hi - lo] = block
             if gate is not None:
                 # the gate of the kept frames needs +-dilate frames around them, inside the track
@@ -312,7 +245,7 @@ def activations(
             acts[i] = np.where(loud, acts[i], 0.0).astype(np.float32)
         if fine:
             fine_out = np.where(loud[:, None], fine_out, 0.0).astype(np.float32)
-    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, level, gain)
+    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out)
 
 
 def _as_cached(block) -> np.ndarray:
@@ -327,6 +260,10 @@ class SpooledMel:
     a block at a time, so that transcribing an hour of audio holds no hour of features in memory.
 
     Supports what :func:`activations` needs: ``shape``, ``max()`` and ``[:, lo:hi]``.
+
+    Attributes:
+        level_db, gain_db: the track's level before levelling and the gain applied (dB), where
+            the writer (:func:`file_mel`) set them; else None.
     """
 
     def __init__(self, n_mels: int, directory: str | os.PathLike | None = None):
@@ -334,6 +271,8 @@ class SpooledMel:
         self._file = tempfile.TemporaryFile(dir=directory)  # deleted when closed
         self.n_frames = 0
         self._max = -np.inf
+        self.level_db: float | None = None
+        self.gain_db: float | None = None
 
     def append(self, piece: np.ndarray) -> None:
         """Add frames (n_mels, k) of any float dtype (rounded to float16)."""
@@ -378,17 +317,30 @@ class SpooledMel:
 
 
 def file_mel(path: str | Path, features, block_seconds: float = 60.0) -> SpooledMel:
-    """The float16 log-mel of an audio file, streamed: the array the feature cache would hold for
-    it (:func:`drumtx.features.iter_log_mel`: the same frames, bit for bit), spooled to disk.
+    """The levelled float16 log-mel of an audio file, streamed: the array the feature cache would
+    hold for it (:func:`drumtx.features.levelled_log_mel` of the whole file, rounded to float16;
+    the same frames bit for bit), spooled to disk.
+
+    Two passes over the file (:func:`drumtx.features.iter_log_mel`): the first finds its loudest
+    bin, the second scales the samples by the levelling gain. Memory stays flat in file length.
+    With levelling off (``features.level_db`` None) one pass.
 
     Raises:
         drumtx.audio.AudioError: the file is missing, unreadable, empty or not finite (one line).
     """
-    from drumtx.features import iter_log_mel
+    from drumtx.features import iter_log_mel, level_gain_db, mel_level_db
 
     spool = SpooledMel(features.n_mels)
     try:
-        for piece in iter_log_mel(path, features, block_seconds):
+        gain = 0.0
+        if features.level_db is not None:
+            loudest = max(
+                float(piece.max()) for piece in iter_log_mel(path, features, block_seconds) if piece.size
+            )
+            spool.level_db = mel_level_db(loudest, features)
+            gain = level_gain_db(spool.level_db, features)
+        spool.gain_db = gain
+        for piece in iter_log_mel(path, features, block_seconds, gain_db=gain):
             spool.append(piece)
     except BaseException:
         spool.close()

@@ -39,6 +39,7 @@ from drumtx.checkpoint import (
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import ConfigValueError, validate
 from drumtx.data.datasets import DatasetError
+from drumtx.features import features_from_meta
 from drumtx.models.callbacks import FiniteGuard, NonFiniteError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
@@ -128,10 +129,11 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     """
     path = PACKAGED_MODEL if str(source) == "default" else Path(str(source))
     model, meta = load_transcriber(path)  # safetensors bundle or weights_only .ckpt
-    theirs = meta.get("features") or {}
-    ours = plain_config(cfg.features)
+    # compared as LogMel settings: keys an older bundle lacks take the defaults (features_from_meta)
+    theirs = features_from_meta(meta).config_dict()
+    ours = features_from_meta({"features": plain_config(cfg.features)}).config_dict()
     for key in sorted(set(theirs) | set(ours)):
-        if key != "_target_" and theirs.get(key) != ours.get(key):
+        if theirs.get(key) != ours.get(key):
             raise CheckpointError(
                 f"init_weights {path}: trained on features.{key}={theirs.get(key)!r}, this run has "
                 f"{ours.get(key)!r}; use the same features option"

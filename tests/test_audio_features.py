@@ -117,4 +117,5 @@ def test_features_group_instantiates_the_design_defaults():
     mel = instantiate(cfg.features)
     assert isinstance(mel, LogMel)
     assert mel.config_dict() == {"sample_rate": 24000, "hop_length": 240, "n_fft": 1024, "n_mels": 64,
-                                 "f_min": 20.0, "f_max": 11000.0, "log_eps": 1e-5}
+                                 "f_min": 20.0, "f_max": 11000.0, "log_eps": 1e-5,
+                                 "level_db": -15.0, "max_gain_db": 60.0}

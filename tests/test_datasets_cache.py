@@ -222,7 +222,7 @@ def test_audio_changed_in_place_is_recomputed(egmd_config, egmd_fixture, tmp_pat
     prepare_cache(cache, tracks, num_workers=0, progress=False)
     before = np.array(cache.load(key).mel)
     wave, sr = sf.read(root / key)
-    sf.write(root / key, 0.1 * wave, sr, subtype="PCM_16")  # re-rendered quieter, same csv
+    sf.write(root / key, wave[::-1], sr, subtype="PCM_16")  # re-rendered (other audio), same csv
     index2, cache2 = _cache(cfg)
     assert cache2.directory == cache.directory  # the dataset identity (csv) did not change
     source = DataSource.from_config(cfg)
@@ -230,7 +230,9 @@ def test_audio_changed_in_place_is_recomputed(egmd_config, egmd_fixture, tmp_pat
     report = prepare_cache(cache2, index2.split("test", 1), num_workers=0, progress=False)
     assert report.done == [key] and str(root / key) in report.rebuilt[key]
     after = np.array(cache2.load(key).mel, dtype=np.float32)
-    assert after.mean() < before.astype(np.float32).mean() - 1  # new features, not the stale ones
+    stale = before.astype(np.float32)
+    assert np.abs(after - stale).mean() > 1  # new features, not the stale ones
+    np.testing.assert_allclose(after[:, 10:-10], stale[:, ::-1][:, 10:-10], atol=1.5)  # of the new audio
     assert prepare_cache(cache2, index2.split("test", 1), num_workers=0, progress=False).reused == 1
 
 

@@ -20,9 +20,10 @@ from drumtx.synth.generator import GrooveConfig, GrooveGenerator
 from drumtx.synth.kits import load_kits
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.targets import Onset, TargetPolicy, read_midi_onsets
+from drumtx.transcriber import DEFAULT_CKPT
 from drumtx.vocab import Vocabulary
 
-ASSETS = tx.DEFAULT_CKPT.parent
+ASSETS = DEFAULT_CKPT.parent
 # The packaged model scores kick 0.88, snare 0.62, hi-hat 0.74 on this groove (CPU, torch 2.14.1);
 # the floors sit ~0.12 under that and far above what an untrained or broken model reaches (~0):
 # a regression check of the shipped weights and the whole path, not a benchmark.
@@ -32,12 +33,12 @@ HELD_OUT_KIT = "avl_red_zeppelin"
 
 
 def test_the_default_model_ships_with_thresholds_and_a_card():
-    assert tx.DEFAULT_CKPT.is_file() and tx.DEFAULT_CKPT.with_suffix(".json").is_file()
-    assert tx.DEFAULT_CKPT.stat().st_size < 10_000_000  # "a few MB at most"
-    model, meta = load_transcriber(tx.DEFAULT_CKPT)  # safetensors + JSON: no pickle involved
+    assert DEFAULT_CKPT.is_file() and DEFAULT_CKPT.with_suffix(".json").is_file()
+    assert DEFAULT_CKPT.stat().st_size < 10_000_000  # "a few MB at most"
+    model, meta = load_transcriber(DEFAULT_CKPT)  # safetensors + JSON: no pickle involved
     assert set(meta["thresholds"]) == set(model.vocab.instruments)
     assert meta["threshold_tuning"]["split"] == "validation"
-    sidecar = tx.DEFAULT_CKPT.with_suffix(".json").read_text()
+    sidecar = DEFAULT_CKPT.with_suffix(".json").read_text()
     assert "/work/" not in sidecar and "/home/" not in sidecar  # no paths of the training machine
     card = (ASSETS / "MODEL_CARD.md").read_text()
     assert HELD_OUT_KIT in card and "unseen kits" in card

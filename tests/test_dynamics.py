@@ -147,23 +147,23 @@ def test_chart_file_has_no_dynamics_text_without_marks(tmp_path):
 
 
 def test_transcriptions_get_measured_velocities_or_flat_ones(renderer, tmp_path, capsys):
-    """The CLI path (drumtx.transcribe.with_measured_velocities) replaces the decoder's
+    """The CLI path (drumtx.transcriber.with_measured_velocities) replaces the decoder's
     confidence velocities by measured ones; unreadable audio gives flat velocities (charts
     then keep dynamics off) and one note on stderr."""
-    from drumtx import transcribe as tx
+    from drumtx.transcriber import Transcription, with_measured_velocities
 
     onsets = _render(renderer, "fluidr3_standard", _groove(4, 96, snare_ghosts=True), tmp_path / "g.wav")
     confident = [Onset(o.time, o.fine_class, 127) for o in onsets]  # what confidence gave ghosts
-    result = tx.Transcription(
+    result = Transcription(
         tmp_path / "g.wav", 12.0, confident, [1.0] * len(onsets), np.zeros(0), {}, np.zeros(10)
     )
-    measured = tx.with_measured_velocities(result)
+    measured = with_measured_velocities(result)
     assert [o.velocity for o in measured.onsets] == list(onset_velocities(tmp_path / "g.wav", onsets))
     ghosts = [m.velocity for o, m in zip(onsets, measured.onsets, strict=True) if o.velocity == 25]
     assert max(ghosts) < 50
     (tmp_path / "bad.m4a").write_bytes(b"not audio")
-    flat = tx.with_measured_velocities(
-        tx.Transcription(
+    flat = with_measured_velocities(
+        Transcription(
             tmp_path / "bad.m4a", 12.0, confident, [1.0] * len(onsets), np.zeros(0), {}, np.zeros(10)
         )
     )

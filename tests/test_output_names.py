@@ -22,10 +22,13 @@ import torch
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
+from drumtx import outputs as outputs_module
 from drumtx import transcribe as tx
 from drumtx.chart import SongInfo
 from drumtx.midi_out import MIDI_CHARSET, one_line_text
+from drumtx.outputs import existing_outputs, name_too_long, output_paths, write_outputs
 from drumtx.targets import Onset
+from drumtx.transcriber import Transcription
 from drumtx.vocab import Vocabulary
 
 NAMES = [
@@ -44,13 +47,13 @@ NAMES = [
 ALL = ["midi", "chart", "csv", "json"]
 
 
-def _result(source: Path) -> tx.Transcription:
+def _result(source: Path) -> Transcription:
     onsets = [
         Onset(0.5 + 0.25 * k, c, 90)
         for k in range(16)
         for c in (["hihat_closed"] + (["kick"] if k % 4 == 0 else []))
     ]
-    return tx.Transcription(
+    return Transcription(
         source=source,
         duration=5.0,
         onsets=onsets,
@@ -73,9 +76,9 @@ def _read_ini(path: Path) -> configparser.SectionProxy:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_name_reaches_every_output(tmp_path, name):
     assert len(os.fsencode(name + ".json")) <= 255
-    paths = tx.output_paths(tmp_path, Path(name), ALL)
+    paths = output_paths(tmp_path, Path(name), ALL)
     info = SongInfo(name, artist='AC%DC; [x] = "y"', album="Ü%;=[", genre="Rock & Roll 🎸", charter="me%")
-    written = tx.write_outputs(
+    written = write_outputs(
         _result(tmp_path / f"{name}.wav"), paths, TRANSCRIBER, info=info, chart_audio=False
     )
     assert written == [paths[f] for f in ALL]
@@ -115,7 +118,7 @@ def test_control_characters_and_undecodable_bytes_become_one_valid_line():
 
 def test_a_failure_midway_leaves_nothing_and_the_rerun_works(tmp_path, monkeypatch):
     name = "100% Drums 🥁"
-    paths = tx.output_paths(tmp_path, Path(name), ALL)
+    paths = output_paths(tmp_path, Path(name), ALL)
     import drumtx.chart
 
     def broken(*args, **kwargs):
@@ -123,17 +126,17 @@ def test_a_failure_midway_leaves_nothing_and_the_rerun_works(tmp_path, monkeypat
 
     monkeypatch.setattr(drumtx.chart, "write_chart", broken)
     with pytest.raises(OSError, match="disk full"):
-        tx.write_outputs(_result(tmp_path / f"{name}.wav"), paths, TRANSCRIBER, chart_audio=False)
+        write_outputs(_result(tmp_path / f"{name}.wav"), paths, TRANSCRIBER, chart_audio=False)
     assert list(tmp_path.iterdir()) == []  # not the MIDI written before the chart, no staging folder
-    assert tx._existing(paths) == []  # so the rerun is not refused
+    assert existing_outputs(paths) == []  # so the rerun is not refused
     monkeypatch.undo()
-    tx.write_outputs(_result(tmp_path / f"{name}.wav"), paths, TRANSCRIBER, chart_audio=False)
+    write_outputs(_result(tmp_path / f"{name}.wav"), paths, TRANSCRIBER, chart_audio=False)
     assert all(p.exists() for p in paths.values()) and (paths["chart"] / "song.ini").is_file()
 
 
 def test_a_failed_overwrite_restores_the_previous_set(tmp_path, monkeypatch):
-    paths = tx.output_paths(tmp_path, Path("song"), ALL)
-    tx.write_outputs(_result(tmp_path / "song.wav"), paths, TRANSCRIBER, chart_audio=False)
+    paths = output_paths(tmp_path, Path("song"), ALL)
+    write_outputs(_result(tmp_path / "song.wav"), paths, TRANSCRIBER, chart_audio=False)
     before = {
         p: p.read_bytes() for p in [paths["midi"], paths["csv"], paths["json"], paths["chart"] / "song.ini"]
     }
@@ -145,10 +148,10 @@ def test_a_failed_overwrite_restores_the_previous_set(tmp_path, monkeypatch):
             raise OSError("device went away")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(tx.os, "replace", flaky)
+    monkeypatch.setattr(outputs_module.os, "replace", flaky)
     info = SongInfo("changed title")
     with pytest.raises(OSError, match="device went away"):
-        tx.write_outputs(_result(tmp_path / "song.wav"), paths, TRANSCRIBER, info=info, chart_audio=False)
+        write_outputs(_result(tmp_path / "song.wav"), paths, TRANSCRIBER, info=info, chart_audio=False)
     monkeypatch.undo()
     assert {p: p.read_bytes() for p in before} == before  # every earlier output restored
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song", "song.csv", "song.json", "song.mid"]
@@ -156,9 +159,9 @@ def test_a_failed_overwrite_restores_the_previous_set(tmp_path, monkeypatch):
 
 def test_an_output_name_too_long_for_the_file_system_is_named_before_any_work(tmp_path):
     stem = "x" * 251  # song.wav fits in 255 bytes, song.json does not
-    message = tx._name_too_long(tx.output_paths(tmp_path, Path(stem), ALL))
+    message = name_too_long(output_paths(tmp_path, Path(stem), ALL))
     assert message is not None and "256 bytes" in message and "255" in message
-    assert tx._name_too_long(tx.output_paths(tmp_path, Path(stem), ["midi"])) is None
+    assert name_too_long(output_paths(tmp_path, Path(stem), ["midi"])) is None
 
 
 # ----------------------------------------------------------------------------- the CLI, end to end

@@ -22,8 +22,10 @@ from drumtx import transcribe as tx
 from drumtx.checkpoint import build_meta, save_bundle
 from drumtx.midi_out import TempoMap, drum_midi, save_midi
 from drumtx.models.transcriber import build_transcriber
+from drumtx.outputs import output_paths, write_outputs
 from drumtx.targets import Onset
 from drumtx.tempo import estimate_beats
+from drumtx.transcriber import Transcriber, parse_thresholds
 from drumtx.vocab import OUTPUT_NOTES, Vocabulary
 
 FPS = 100.0
@@ -69,8 +71,8 @@ def bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def transcriber(bundle) -> tx.Transcriber:
-    return tx.Transcriber.from_checkpoint(bundle)
+def transcriber(bundle) -> Transcriber:
+    return Transcriber.from_checkpoint(bundle)
 
 
 def render_groove(seconds: float, sr: int, channels: int = 2, bpm: float = 100.0, seed: int = 0):
@@ -210,8 +212,8 @@ def test_handmade_activations_decode_to_midi_csv_json(transcriber, tmp_path):
     assert velocity["snare_head"] < velocity["kick"] < velocity["hihat_open"]  # soft ghosts, loud accents
     assert all(1 <= v <= 127 for v in velocity.values())
 
-    paths = tx.output_paths(tmp_path, Path("hand"), ["midi", "csv", "json", "chart"])
-    tx.write_outputs(result, paths, transcriber, chart_audio=False)
+    paths = output_paths(tmp_path, Path("hand"), ["midi", "csv", "json", "chart"])
+    write_outputs(result, paths, transcriber, chart_audio=False)
     pm = pretty_midi.PrettyMIDI(str(paths["midi"]))
     notes = sorted(pm.instruments[0].notes, key=lambda n: n.start)
     assert [(round(n.start, 3), n.pitch) for n in notes] == [(t, OUTPUT_NOTES[c]) for t, c in expected]
@@ -237,17 +239,17 @@ def test_handmade_activations_decode_to_midi_csv_json(transcriber, tmp_path):
 def test_threshold_override(transcriber, tmp_path):
     probs = handmade_probs(300, [("kick", 100, 0, 0.6), ("kick", 200, 0, 0.9)], transcriber.vocab)
     env = np.zeros(300, np.float32)
-    strict = tx.Transcriber(
-        transcriber.model, transcriber.meta, thresholds=tx.parse_thresholds('{"kick": 0.7}', ["kick"])
+    strict = Transcriber(
+        transcriber.model, transcriber.meta, thresholds=parse_thresholds('{"kick": 0.7}', ["kick"])
     )
     assert len(transcriber.decode(tmp_path / "a.wav", probs, env).onsets) == 2
     assert [o.time for o in strict.decode(tmp_path / "a.wav", probs, env).onsets] == [2.0]
     f = tmp_path / "th.json"
     f.write_text(json.dumps({"crash": {"threshold": 0.8, "min_gap_s": 0.2}}))
-    assert tx.parse_thresholds(str(f), ["crash"]) == {"crash": {"threshold": 0.8, "min_gap_s": 0.2}}
+    assert parse_thresholds(str(f), ["crash"]) == {"crash": {"threshold": 0.8, "min_gap_s": 0.2}}
     for bad in ('{"cowbell": 0.5}', '{"kick": 1.5}', "[0.5]", "{not json", '{"kick": {"thresh": 0.5}}'):
         with pytest.raises(ValueError, match="--thresholds"):
-            tx.parse_thresholds(bad, ["kick", "crash"])
+            parse_thresholds(bad, ["kick", "crash"])
 
 
 # ----------------------------------------------------------------------------- streaming
@@ -259,8 +261,8 @@ def test_stitched_chunks_match_one_pass(transcriber, tmp_path):
     audio, _ = render_groove(21.3, 44100)
     path = tmp_path / "g.wav"
     sf.write(path, audio, 44100, subtype="FLOAT")
-    small = tx.Transcriber(transcriber.model, transcriber.meta, chunk_seconds=6, context_seconds=2)
-    whole = tx.Transcriber(transcriber.model, transcriber.meta, chunk_seconds=60, context_seconds=2)
+    small = Transcriber(transcriber.model, transcriber.meta, chunk_seconds=6, context_seconds=2)
+    whole = Transcriber(transcriber.model, transcriber.meta, chunk_seconds=60, context_seconds=2)
     a, env_a = small.activations(path)
     b, env_b = whole.activations(path)
     n_expected = int(21.3 * 24000) // 240 + 1

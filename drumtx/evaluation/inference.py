@@ -6,7 +6,7 @@ activations ``python -m drumtx.transcribe`` gives for its audio:
 
 * cached log-mel of a dataset track (:func:`infer_mel`): the feature cache's float16 array,
   which is bit for bit what transcribe computes from the audio file;
-* an audio file (:func:`infer_audio`): :meth:`drumtx.transcribe.Transcriber.activations` itself.
+* an audio file (:func:`infer_audio`): :meth:`drumtx.transcriber.Transcriber.activations` itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def infer_mel(transcriber, mel: np.ndarray) -> tuple[dict[str, tuple[np.ndarray,
     """Probabilities of one cached track.
 
     Args:
-        transcriber: a :class:`drumtx.transcribe.Transcriber` (model, features, settings).
+        transcriber: a :class:`drumtx.transcriber.Transcriber` (model, features, settings).
         mel: the track's log-mel (n_mels, T), float16 as cached.
 
     Returns:

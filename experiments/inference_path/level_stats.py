@@ -1,5 +1,5 @@
-"""Level of training tracks as drumtx.inference measures it (loudest log-mel bin, dB re the loudest
-bin of a full-scale 1 kHz sine), beside their waveform peak: where ``inference.level_db`` comes from.
+"""Level of training tracks as drumtx.features measures it (loudest log-mel bin, dB re the loudest
+bin of a full-scale 1 kHz sine), beside their waveform peak: where ``features.level_db`` comes from.
 
     python experiments/inference_path/level_stats.py data/synth_gmd [N]
 
@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from drumtx.audio import load_audio
-from drumtx.features import LogMel
-from drumtx.inference import mel_level_db
+from drumtx.features import LogMel, mel_level_db
 
 
 def main() -> None:

@@ -1,0 +1,196 @@
+"""The output set of one transcription: drum MIDI, chart folder, CSV and JSON onset tables.
+
+:func:`write_outputs` writes every requested format of one input as a set (all of them appear,
+or none does); :func:`output_paths` names them. The transcription itself is
+:mod:`drumtx.transcriber`; the command is :mod:`drumtx.transcribe`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import drumtx
+from drumtx.chart import SongInfo
+from drumtx.errors import exception_line
+from drumtx.midi_out import drum_midi, one_line_text
+from drumtx.transcriber import PROG, Transcriber, Transcription
+from drumtx.vocab import Vocabulary
+
+FORMATS = ("midi", "chart", "csv", "json")
+MIDI_RESOLUTION = 960  # DAW MIDI: half a tick is ~0.26 ms at 120 bpm
+CHART_RESOLUTION = 480  # Clone Hero / Rock Band convention
+
+
+def output_paths(out_dir: Path, rel: Path, formats: Sequence[str]) -> dict[str, Path]:
+    base = out_dir / rel
+    table = {
+        "midi": base.with_name(base.name + ".mid"),
+        "chart": base,  # a folder: notes.mid, song.ini, song.<ext>
+        "csv": base.with_name(base.name + ".csv"),
+        "json": base.with_name(base.name + ".json"),
+    }
+    return {f: table[f] for f in formats}
+
+
+def existing_outputs(paths: dict[str, Path]) -> list[Path]:
+    """Outputs already there (a chart folder counts when it holds notes.mid or song.ini)."""
+    out = []
+    for fmt, p in paths.items():
+        probes = [p / "notes.mid", p / "song.ini"] if fmt == "chart" else [p]
+        out += [q for q in probes if q.exists()]
+    return out
+
+
+def name_too_long(paths: dict[str, Path]) -> str | None:
+    """Why an output cannot be named so on its file system (a name over NAME_MAX bytes), or None."""
+    for p in paths.values():
+        parent = next((q for q in p.parents if q.exists()), Path("."))
+        try:
+            limit = os.pathconf(parent, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            limit = 255
+        size = len(os.fsencode(p.name))
+        if size > limit:
+            return f"output name {p.name!r} is {size} bytes, the file system allows {limit}; rename the input"
+    return None
+
+
+def onset_rows(result: Transcription, vocab: Vocabulary) -> list[dict]:
+    return [
+        {
+            "time": round(o.time, 6),
+            "class": vocab.instrument_of(o.fine_class),
+            "variation": o.fine_class,
+            "velocity": int(o.velocity),
+            "confidence": round(float(c), 4),
+        }
+        for o, c in zip(result.onsets, result.confidences, strict=True)
+    ]
+
+
+def write_outputs(
+    result: Transcription,
+    paths: dict[str, Path],
+    transcriber: Transcriber,
+    info: SongInfo | None = None,
+    chart_audio: bool = True,
+) -> list[Path]:
+    """Write every requested format as one set: all of them appear, or none does.
+
+    Everything is first written into a hidden staging folder beside the outputs
+    (``.drumtx-*``, same file system, short names, so a long song name never overflows a
+    temporary name), then moved into place with :func:`os.replace`. If anything fails, the
+    outputs already moved are taken back (replaced ones restored) and the staging folder is
+    removed: a failure never leaves a partial set that would block the rerun.
+
+    Args:
+        result: the transcription.
+        paths: format -> output path, from :func:`output_paths` (all in one folder).
+        transcriber: for the vocabulary, frame rate and thresholds written to JSON.
+        info: the chart's song.ini text (default: the file stem as the name).
+        chart_audio: put the audio into the chart folder.
+
+    Returns:
+        The paths written (the chart as its folder).
+
+    Raises:
+        OSError, ValueError: an output cannot be written (nothing is left of this set).
+    """
+    from drumtx.chart import SongInfo, copy_song_audio, write_chart
+
+    info = info or SongInfo(result.source.stem)
+    rows = onset_rows(result, transcriber.vocab)
+    parents = {p.parent for p in paths.values()}
+    if len(parents) != 1:
+        raise ValueError(f"outputs of one input must share a folder, got {sorted(map(str, parents))}")
+    parent = parents.pop()
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".drumtx-", dir=parent))
+    moves: list[tuple[Path, Path]] = []  # (staged file, final path)
+    try:
+        if "midi" in paths:
+            staged = stage / "out.mid"
+            drum_midi(result.onsets, result.tempo_map(MIDI_RESOLUTION), name=info.name).save(str(staged))
+            moves.append((staged, paths["midi"]))
+        if "chart" in paths:
+            chart = stage / "chart"
+            tempo = result.tempo_map(CHART_RESOLUTION)
+            write_chart(chart, result.onsets, tempo, result.duration, info)
+            if chart_audio:
+                try:
+                    copy_song_audio(result.source, chart)
+                except Exception as exc:  # soundfile cannot transcode every input (m4a): the chart stands
+                    print(
+                        f"{PROG}: note: {result.source}: chart audio not added ({exception_line(exc)}); "
+                        f"put it into {paths['chart']} as song.ogg yourself",
+                        file=sys.stderr,
+                    )
+            moves += [(f, paths["chart"] / f.name) for f in sorted(chart.iterdir())]
+        if "csv" in paths:
+            staged = stage / "out.csv"
+            with open(staged, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(
+                    fh, fieldnames=["time", "class", "variation", "velocity", "confidence"]
+                )
+                writer.writeheader()
+                writer.writerows(rows)
+            moves.append((staged, paths["csv"]))
+        if "json" in paths:
+            staged = stage / "out.json"
+            tempo = result.tempo_map(MIDI_RESOLUTION)
+            doc = {
+                "source": one_line_text(str(result.source)),
+                "title": info.name,
+                "duration": round(result.duration, 3),
+                "fps": transcriber.fps,
+                "tempo_bpm": round(tempo.mean_bpm(), 2),
+                "beats": [round(float(b), 4) for b in result.beats],
+                "velocity_source": "measured loudness (drumtx.dynamics)",
+                "thresholds": transcriber.thresholds,
+                "drumtx_version": drumtx.__version__,
+                "onsets": rows,
+            }
+            staged.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+            moves.append((staged, paths["json"]))
+        _move_into_place(moves, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return [paths[f] for f in ("midi", "chart", "csv", "json") if f in paths]
+
+
+def _move_into_place(moves: list[tuple[Path, Path]], stage: Path) -> None:
+    """``os.replace`` each staged file onto its final path; on any failure undo the moves done."""
+    done: list[tuple[Path, Path | None]] = []  # (final path, its previous version kept in stage)
+    made: list[Path] = []  # folders created here
+    try:
+        for i, (src, dst) in enumerate(moves):
+            if not dst.parent.is_dir():
+                dst.parent.mkdir(parents=True)
+                made.append(dst.parent)
+            backup = None
+            if dst.exists():
+                backup = stage / f"previous-{i}"
+                os.replace(dst, backup)
+            done.append((dst, backup))
+            os.replace(src, dst)
+    except BaseException:
+        for dst, backup in reversed(done):
+            try:
+                if backup is not None:
+                    os.replace(backup, dst)
+                else:
+                    dst.unlink(missing_ok=True)
+            except OSError:
+                pass
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
