@@ -174,11 +174,10 @@ def parse_recipe(data_cfg) -> Recipe:
     if overlap:
         raise SynthError(f"kits {sorted(overlap)} are both training and test-only kits")
     if not train:
-        raise SynthError(f"no training kit is installed (wanted {syn.get('train_kits')}; missing sound fonts for "
+        raise SynthError(f"no training kit can be played (wanted {syn.get('train_kits')}; not installed or broken: "
                          f"{missing_train}); install them (make system) or list installed kits "
                          f"(python -m drumtx.synth.kits)")
-    for name in missing_train + missing_test:
-        log.warning("kit %s skipped: its sound font is not installed", name)
+    # each kit skipped (not installed or broken) was already named with its reason by select_kits
     copies_cfg = syn.get("copies", 1)
     if not isinstance(copies_cfg, Mapping):
         copies_cfg = {"train": copies_cfg, "validation": copies_cfg, "test": copies_cfg}
