@@ -464,6 +464,8 @@ BAD_STORAGES = {
 def test_a_storage_that_cannot_be_opened_is_one_line_and_exit_2(toy, storage, says):
     if "psycopg2" in storage and importlib.util.find_spec("psycopg2") is not None:
         pytest.skip("psycopg2 is installed here")
+    if "psycopg:" in storage and importlib.util.find_spec("psycopg") is None:
+        pytest.skip("psycopg is not installed (pip install -e '.[sweep]'; make test does)")
     proc, sweep = toy("bad", f"hydra.sweeper.storage={storage}")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
