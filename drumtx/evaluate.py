@@ -423,7 +423,7 @@ def log_results(cfg: DictConfig, result: dict) -> None:
     lc = cfg.get("logger")
     if not lc or lc.get("_target_") is None:
         return
-    from drumtx.train import build_logger
+    from drumtx.run_logging import build_logger, finish_logger  # Lightning only when a logger is on
 
     logger = build_logger(cfg)
     if not logger:
@@ -445,11 +445,7 @@ def log_results(cfg: DictConfig, result: dict) -> None:
         rows = [[r["label"], *(r[m][k] for m in ("baseline", "candidate") for k in ("recall", "precision", "f_measure")),
                  *(r["delta"][k] for k in ("recall", "precision", "f_measure"))] for r in cmp["table"]]
         logger.log_table(key="compare/table", columns=cols, data=rows)
-    logger.finalize("success")
-    if type(logger).__name__ == "WandbLogger":
-        import wandb
-
-        wandb.finish()
+    finish_logger(logger)
 
 
 @hydra_main("evaluate")

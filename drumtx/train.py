@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-import netrc
-import os
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import lightning as L
 import torch
@@ -23,10 +20,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from drumtx.atomic import write_json
 from drumtx.checkpoint import (
     PACKAGED_MODEL,
     CheckpointError,
@@ -34,15 +31,15 @@ from drumtx.checkpoint import (
     load_transcriber,
     plain_config,
     save_bundle,
-    write_json,
 )
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import ConfigValueError, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
-from drumtx.models.callbacks import FiniteGuard, NonFiniteError
+from drumtx.models.callbacks import NonFiniteError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
+from drumtx.run_logging import build_callbacks, build_logger, finish_logger
 
 log = logging.getLogger(__name__)
 
@@ -53,59 +50,6 @@ def build_datamodule(cfg: DictConfig):
     if hasattr(cls, "from_config"):
         return cls.from_config(cfg)
     return instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
-
-
-def wandb_key_configured() -> bool:
-    """True when W&B could authenticate: WANDB_API_KEY, or a netrc entry for its host."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
-    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
-    try:
-        return netrc.netrc(path).authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
-
-
-def run_name(default: str = "defaults") -> str:
-    """The run's name from its command-line overrides (e.g. ``branches=flat,loss.crash=0.6``)."""
-    try:
-        hc = HydraConfig.get()
-    except ValueError:  # composed outside @hydra.main (tests)
-        return default
-    return hc.job.override_dirname or ",".join(hc.overrides.task) or default
-
-
-def build_logger(cfg: DictConfig):
-    """The configured Lightning logger, or False for ``logger=none``."""
-    lc = cfg.get("logger")
-    if not lc or lc.get("_target_") is None:
-        return False
-    kwargs = {}
-    if lc._target_.endswith("WandbLogger"):
-        if lc.get("offline") is None:
-            kwargs["offline"] = not wandb_key_configured() or os.environ.get("WANDB_MODE") in (
-                "offline",
-                "dryrun",
-            )
-        if not lc.get("name"):
-            kwargs["name"] = run_name()
-    if lc.get("save_dir"):
-        Path(lc.save_dir).mkdir(parents=True, exist_ok=True)
-    return instantiate(lc, **kwargs)
-
-
-def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
-    """The configured callbacks; a learning-rate monitor only where a logger can take it.
-    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run."""
-    out = [FiniteGuard()]
-    for c in (cfg.get("callbacks") or {}).values():
-        if c is None or not c.get("_target_"):
-            continue
-        if not has_logger and c._target_.endswith("LearningRateMonitor"):
-            continue  # Lightning refuses it without a logger (logger=none)
-        out.append(instantiate(c))
-    return out
 
 
 @rank_zero_only
@@ -226,10 +170,7 @@ def train(cfg: DictConfig) -> float | None:
             write_json(out / "metrics.json", summary)
             log.info("%s = %s (run folder %s)", name, value, out)
     finally:
-        if isinstance(logger, WandbLogger):
-            import wandb
-
-            wandb.finish()  # one W&B run per job, also in a sweep and after a failure
+        finish_logger(logger, status=None)  # the Trainer finalized it; one W&B run per job, also after a failure
     return value
 
 

@@ -447,7 +447,7 @@ def plot_curve(result: TuneResult, path: Path) -> Path:
 
 def log_to_logger(cfg: DictConfig, results: Mapping[str, TuneResult], plots: Mapping[str, Path]) -> None:
     """Curves, plots and chosen values to the configured logger (W&B gets tables and images)."""
-    from drumtx.train import build_logger
+    from drumtx.run_logging import build_logger, finish_logger
 
     logger = build_logger(cfg)
     if not logger:
@@ -490,10 +490,9 @@ def log_to_logger(cfg: DictConfig, results: Mapping[str, TuneResult], plots: Map
             if inst in plots:
                 payload[f"thresholds/{inst}/plot"] = wandb.Image(str(plots[inst]))
         run.log(payload)
-        wandb.finish()
     else:
         logger.log_metrics(summary)
-        logger.finalize("success")
+    finish_logger(logger)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -21,6 +21,7 @@ from drumtx import CONF_DIR, PROJECT_ROOT
 from drumtx import train as train_mod
 from drumtx.checkpoint import PACKAGED_MODEL, CheckpointError, build_meta, load_transcriber, plain_config
 from drumtx.models.module import DrumTranscriptionModule
+from drumtx.run_logging import build_callbacks, build_logger, wandb_key_configured
 
 # Small and quick: 1 s crops, 2 s evaluation chunks (the fixture's 3 s tracks end in a padded chunk).
 SMALL = [
@@ -119,12 +120,9 @@ class Record(L.Callback):
         self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
 
-BUILD_CALLBACKS = train_mod.build_callbacks
-
-
 def run_with(monkeypatch, cfg, *extra_callbacks):
-    build = BUILD_CALLBACKS
-    monkeypatch.setattr(train_mod, "build_callbacks", lambda c, **kw: build(c, **kw) + list(extra_callbacks))
+    # train() calls the name it imported from drumtx.run_logging
+    monkeypatch.setattr(train_mod, "build_callbacks", lambda c, **kw: build_callbacks(c, **kw) + list(extra_callbacks))
     return train_mod.train(cfg)
 
 
@@ -380,18 +378,18 @@ def test_wandb_logger_is_offline_without_a_key_and_named_from_overrides(tmp_path
     cfg = compose_train(tmp_path, "data=egmd", "branches=flat", "loss.crash=0.6", "logger=wandb")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    assert not train_mod.wandb_key_configured()
-    logger = train_mod.build_logger(cfg)
+    assert not wandb_key_configured()
+    logger = build_logger(cfg)
     assert isinstance(logger, WandbLogger) and logger._offline
     name = logger._wandb_init["name"]  # Hydra's override_dirname: the sorted overrides
     assert name.startswith("branches=flat,data=egmd,") and ",loss.crash=0.6," in name
     (tmp_path / "netrc").write_text("machine api.wandb.ai login user password " + "x" * 40 + "\n")
     (tmp_path / "netrc").chmod(0o600)
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
-    assert train_mod.wandb_key_configured()
+    assert wandb_key_configured()
     monkeypatch.setenv("WANDB_MODE", "offline")  # an explicit offline mode still wins
-    assert train_mod.build_logger(cfg)._offline
-    assert train_mod.build_logger(compose_train(tmp_path, "data=egmd", "logger=none")) is False
+    assert build_logger(cfg)._offline
+    assert build_logger(compose_train(tmp_path, "data=egmd", "logger=none")) is False
 
 
 def run_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:

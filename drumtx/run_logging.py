@@ -1,0 +1,117 @@
+"""Experiment logging and callbacks from a command's config (library, no command imports).
+
+What ``drumtx.train``, ``drumtx.evaluate`` and ``drumtx.tune_thresholds`` share: the configured
+Lightning logger (``logger`` config group: W&B goes offline without an API key and is named
+after the run's overrides; CSV; ``logger=none``), the end of a logger's run (one W&B run per
+job, also in a sweep and after a failure), and the training callbacks, which depend on whether
+there is a logger.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from drumtx.models.callbacks import FiniteGuard
+
+
+def wandb_key_configured() -> bool:
+    """True when W&B could authenticate: WANDB_API_KEY, or a netrc entry for its host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def run_name(default: str = "defaults") -> str:
+    """The run's name from its command-line overrides (e.g. ``branches=flat,loss.crash=0.6``)."""
+    try:
+        hc = HydraConfig.get()
+    except ValueError:  # composed outside @hydra.main (tests)
+        return default
+    return hc.job.override_dirname or ",".join(hc.overrides.task) or default
+
+
+def build_logger(cfg: DictConfig):
+    """The configured Lightning logger, or False for ``logger=none``.
+
+    Args:
+        cfg: a composed entry config; its ``logger`` node (``_target_`` a Lightning logger class)
+            is instantiated. A ``WandbLogger`` without ``offline`` set runs offline when W&B has
+            no key (:func:`wandb_key_configured`) or ``WANDB_MODE`` is offline/dryrun; without
+            ``name`` it is named by :func:`run_name`. ``save_dir`` is created.
+
+    Returns:
+        The logger (a ``lightning.pytorch.loggers.Logger``), or False when ``cfg.logger`` is
+        missing, null or has no ``_target_``.
+
+    Raises:
+        hydra.errors.InstantiationError: the logger class cannot be imported or built.
+    """
+    lc = cfg.get("logger")
+    if not lc or lc.get("_target_") is None:
+        return False
+    kwargs = {}
+    if lc._target_.endswith("WandbLogger"):
+        if lc.get("offline") is None:
+            kwargs["offline"] = not wandb_key_configured() or os.environ.get("WANDB_MODE") in (
+                "offline",
+                "dryrun",
+            )
+        if not lc.get("name"):
+            kwargs["name"] = run_name()
+    if lc.get("save_dir"):
+        Path(lc.save_dir).mkdir(parents=True, exist_ok=True)
+    return instantiate(lc, **kwargs)
+
+
+def finish_logger(logger, status: str | None = "success") -> None:
+    """End a logger's run: ``logger.finalize(status)`` (None: a Trainer has finalized it), then,
+    for W&B, ``wandb.finish()``: one W&B run per job, also in a sweep and after a failure.
+
+    Args:
+        logger: what :func:`build_logger` returned (False: nothing to do).
+        status: passed to ``finalize`` (``"success"``, ``"failed"``), or None to skip it.
+    """
+    if not logger:
+        return
+    if status is not None:
+        logger.finalize(status)
+    from lightning.pytorch.loggers import WandbLogger
+
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        wandb.finish()
+
+
+def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
+    """The configured callbacks; a learning-rate monitor only where a logger can take it.
+    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run.
+
+    Args:
+        cfg: a composed training config; each non-null entry of ``cfg.callbacks`` with a
+            ``_target_`` is instantiated, in order.
+        has_logger: False leaves out ``LearningRateMonitor`` (Lightning refuses it without one).
+
+    Returns:
+        The Lightning callbacks, :class:`~drumtx.models.callbacks.FiniteGuard` first.
+    """
+    out = [FiniteGuard()]
+    for c in (cfg.get("callbacks") or {}).values():
+        if c is None or not c.get("_target_"):
+            continue
+        if not has_logger and c._target_.endswith("LearningRateMonitor"):
+            continue  # Lightning refuses it without a logger (logger=none)
+        out.append(instantiate(c))
+    return out
