@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from drumtx.decode import pick_peaks
-from drumtx.tune_thresholds import TuneResult, plot_curve, tune_instrument, write_thresholds
+from drumtx.thresholds import TuneResult, plot_curve, tune_instrument, write_thresholds
 
 FPS = 100.0
 

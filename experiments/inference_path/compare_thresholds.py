@@ -1,5 +1,5 @@
 """Score threshold sets on cached validation activations (``drumtx.tune_thresholds``' probability
-cache, ``SplitProbs``): per instrument P / R / F (+-50 ms, micro over tracks) for each set.
+cache, :class:`drumtx.thresholds.SplitProbs`): per instrument P / R / F (+-50 ms, micro over tracks) for each set.
 
     python experiments/inference_path/compare_thresholds.py PROBS.npz NAME=THRESHOLDS.json [NAME=...]
 
