@@ -133,6 +133,27 @@ def test_accents_are_found_where_they_were_played(renderer, kit_name, tmp_path):
     assert {c for v, c in ride if v != 127} == {100}
 
 
+@pytest.mark.parametrize("kit_name", KIT_NAMES)
+def test_velocities_and_chart_dynamics_do_not_depend_on_the_level(renderer, kit_name, tmp_path):
+    """The ghost-note groove at 0, -30, -50 and -60 dBFS peak (32-bit float): the same measured
+    velocities (each onset within 1) and the same chart gems, ghosts still ghosts (case C17's
+    kind for dynamics: a quiet take is not played softer, nor does a floor flatten its ghosts)."""
+    onsets = _render(renderer, kit_name, _groove(4, 96, snare_ghosts=True), tmp_path / "g.wav")
+    audio, sr = sf.read(tmp_path / "g.wav", dtype="float32")
+    audio = audio / np.abs(audio).max()
+    ghosts = [o.fine_class == "snare_head" and o.velocity == 25 for o in onsets]
+    measured = {}
+    for db in (0.0, -30.0, -50.0, -60.0):
+        sf.write(tmp_path / f"{db}.wav", audio * np.float32(10 ** (db / 20)), sr, subtype="FLOAT")
+        velocities = onset_velocities(tmp_path / f"{db}.wav", onsets)
+        measured[db] = (velocities, _chart_velocities(onsets, velocities, tmp_path)[0])
+    ref_velocities, ref_chart = measured[0.0]
+    assert {c for c, g in zip(ref_chart, ghosts, strict=True) if g} == {1}
+    for db, (velocities, chart) in measured.items():
+        assert np.abs(velocities - ref_velocities).max() <= 1, f"{db} dBFS"
+        assert chart == ref_chart, f"{db} dBFS"
+
+
 def test_onset_velocities_on_an_empty_transcription(tmp_path):
     sf.write(tmp_path / "s.wav", np.zeros(SR, np.float32), SR)
     assert onset_velocities(tmp_path / "s.wav", []).size == 0
