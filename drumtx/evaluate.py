@@ -44,8 +44,9 @@ from drumtx.evaluation.annotations import (
 )
 from drumtx.evaluation.compare import write_comparison
 from drumtx.evaluation.inference import fine_from_instruments, infer_audio, infer_mel
+from drumtx.evaluation.matching import default_levels
 from drumtx.evaluation.report import flat_metrics, write_report
-from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval, default_levels
+from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval
 from drumtx.inference import InferenceSettings, resolve_device
 from drumtx.targets import LabelCounts, TargetPolicy, read_midi_onsets
 from drumtx.vocab import Vocabulary

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from drumtx.evaluation.compare import main as compare_main
+from drumtx.evaluation.matching import default_levels
 from drumtx.evaluation.report import flat_metrics, write_report
-from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval, default_levels
+from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval
 from drumtx.targets import Onset
 from drumtx.vocab import Vocabulary
 

@@ -5,21 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drumtx.evaluation.scores import (
+from drumtx.evaluation.matching import (
     ClassScheme,
-    EvalSettings,
-    Evaluation,
-    TrackEval,
     branch_scheme,
     confusion_counts,
     default_levels,
     fine_scheme,
-    frame_scores,
     grouped_scheme,
     instrument_scheme,
     match_pairs,
     match_track,
 )
+from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval, frame_scores
 from drumtx.targets import Onset
 from drumtx.vocab import Vocabulary
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
-from drumtx.evaluation.scores import ClassScheme
+from drumtx.evaluation.matching import ClassScheme
 from drumtx.targets import Onset
 from drumtx.vocab import INSTRUMENTS, Vocabulary
 

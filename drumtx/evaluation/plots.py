@@ -15,7 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from drumtx.atomic import atomic_output
-from drumtx.evaluation.scores import ClassScheme, TrackEval, match_track
+from drumtx.evaluation.matching import ClassScheme, match_track
+from drumtx.evaluation.scores import TrackEval
 
 _DISPLAY = {"hihat": "Hi-hat", "hihat_closed": "Hi-hat closed", "hihat_open": "Hi-hat open", "ride": "Ride",
             "ride_bell": "Ride bell", "cymbal": "Cymbal (hi-hat + ride)", "hihat_pedal": "Hi-hat pedal"}
