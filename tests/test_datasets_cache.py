@@ -368,7 +368,7 @@ def test_stats_command_on_real_gmd_midi(tmp_path):
 
 def test_a_crashing_worker_is_reported_and_the_run_goes_on(monkeypatch):
     """A decoder that kills its process (segfault) costs that file only."""
-    from drumtx.data import cache as cache_mod
+    from drumtx.data import cache_jobs
 
     def fake_process(job):
         time.sleep(0.05)  # several jobs in flight when the bad one dies
@@ -376,11 +376,11 @@ def test_a_crashing_worker_is_reported_and_the_run_goes_on(monkeypatch):
             os._exit(11)  # what a segfaulting decoder looks like to the pool
         return {"key": job["key"]}
 
-    monkeypatch.setattr(cache_mod, "process_track", fake_process)
+    monkeypatch.setattr(cache_jobs, "process_track", fake_process)
     results = {}
     keys = ["a", "bad", "b", "c", "d", "e", "f"]
     jobs = [{"key": k, "audio": f"/x/{k}.wav", "midi": f"/x/{k}.mid"} for k in keys]
-    cache_mod.run_jobs(jobs, 2, lambda job, r: results.setdefault(job["key"], r), mp_context="fork")
+    cache_jobs.run_jobs(jobs, 2, lambda job, r: results.setdefault(job["key"], r), mp_context="fork")
     assert sorted(results) == sorted(keys)
     assert results["bad"] == {"ok": False, "reason": "/x/bad.wav: worker process crashed on this file"}
     assert all(results[k]["ok"] for k in keys if k != "bad")

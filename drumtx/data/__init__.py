@@ -18,7 +18,7 @@ _LAZY = {
     "FeatureCache": "drumtx.data.cache",
     "VariantSpec": "drumtx.data.cache",
     "prepare_cache": "drumtx.data.cache",
-    "target_names": "drumtx.data.cache",
+    "target_names": "drumtx.data.cache_jobs",
     "Track": "drumtx.data.datasets",
     "DatasetIndex": "drumtx.data.datasets",
     "DataLeakError": "drumtx.data.datasets",

@@ -35,8 +35,8 @@ from drumtx.data.cache import (
     PrepareReport,
     VariantSpec,
     load_arrays,
-    target_names,
 )
+from drumtx.data.cache_jobs import target_names
 from drumtx.data.datasets import DatasetIndex, Track, as_list, kit_filter
 from drumtx.features import LogMel
 from drumtx.targets import Onset, TargetPolicy, hierarchical_targets

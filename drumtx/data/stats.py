@@ -118,7 +118,7 @@ def collect(cfg: DictConfig, progress: bool = True) -> dict:
     if workers > 0 and len(jobs) > 1:
         import multiprocessing
 
-        from drumtx.data.cache import default_mp_context
+        from drumtx.data.cache_jobs import default_mp_context
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(default_mp_context())) as pool:
             for r in pool.map(track_stats, jobs, chunksize=16):
