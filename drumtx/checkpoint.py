@@ -63,7 +63,11 @@ def plain_config(cfg) -> dict:
 
 
 def build_meta(cfg, thresholds: Mapping | None = None) -> dict:
-    """Everything besides the weights that transcription needs, as plain JSON-able data."""
+    """Everything besides the weights that transcription needs, as plain JSON-able data.
+
+    ``velocity_output`` says whether the model has a velocity head (``branches.velocity``);
+    when it has none, transcription measures velocity from the audio (:mod:`drumtx.dynamics`).
+    """
     from drumtx import __version__
     from drumtx.decode import DEFAULT_THRESHOLDS
     from drumtx.vocab import Vocabulary
@@ -89,6 +93,7 @@ def build_meta(cfg, thresholds: Mapping | None = None) -> dict:
         "features": features,
         "fps": fps,
         "thresholds": th,
+        "velocity_output": bool((cfg.get("branches") or {}).get("velocity", False)),
     }
 
 
@@ -175,6 +180,10 @@ def _read_lightning(path: Path, device) -> tuple[dict, dict]:
 def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
     """``(DrumTranscriber in eval mode, meta)`` from a bundle or a drumtx Lightning .ckpt.
 
+    The weights must fit the stored config exactly (strict loading). A model saved before the
+    velocity head existed has no ``branches.velocity`` in its config, is built without the head
+    and loads as it is; ``meta['velocity_output']`` is set from the built model either way.
+
     Raises :class:`CheckpointError` (one line naming the file) for anything else.
     """
     from drumtx.models.transcriber import build_transcriber
@@ -192,6 +201,7 @@ def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: weights do not fit the stored config ({first})") from None
+    meta["velocity_output"] = model.has_velocity
     side = thresholds_path(path)
     if side.is_file():
         try:

@@ -69,7 +69,9 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     model): fine-tuning, not resuming — optimizer, schedule and step count start fresh.
 
     The source must have this run's features and architecture; anything else is a one-line
-    :class:`CheckpointError` naming the first difference.
+    :class:`CheckpointError` naming the first difference. One exception: a source without a
+    velocity head (the packaged v1 model, any model saved before the head existed) initialises
+    a run that has one (``branches.velocity``); the velocity head then starts fresh.
     """
     path = PACKAGED_MODEL if str(source) == "default" else Path(str(source))
     model, meta = load_transcriber(path)  # safetensors bundle or weights_only .ckpt
@@ -83,7 +85,12 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
                 f"{ours.get(key)!r}; use the same features option"
             )
     state, target = model.state_dict(), module.model.state_dict()
-    for key in sorted(set(state) | set(target)):
+    fresh = (
+        {k for k in target if k.startswith("heads.velocity.")}
+        if module.model.has_velocity and not model.has_velocity
+        else set()
+    )
+    for key in sorted((set(state) | set(target)) - fresh):
         if key not in state or key not in target or state[key].shape != target[key].shape:
             have = tuple(state[key].shape) if key in state else "absent"
             want = tuple(target[key].shape) if key in target else "absent"
@@ -91,7 +98,9 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
                 f"init_weights {path}: {key} is {have} there and {want} here; "
                 "use the same encoder and branches options as the source model"
             )
-    module.model.load_state_dict(state, strict=True)
+    module.model.load_state_dict(state, strict=not fresh)
+    if fresh:
+        log.info("%s has no velocity head: this run's starts fresh", path)
     log.info("initialised the model from %s (fine-tuning: optimizer and schedule start fresh)", path)
     return path
 

@@ -36,11 +36,12 @@ def batch_for(model, b: int = 2, t: int = 24, seed: int = 0) -> dict:
     targets["tom_primary"][:, :4] = 1
     targets["cymbal_primary"][:, 4:8] = 1
     targets["cymbal_primary"][:, 8:12] = 2
+    roll = (torch.rand(b, t, len(vocab.fine_classes), generator=g) < 0.3).float()
     return {
         "mel": torch.randn(b, 128, t, generator=g),
-        "roll": (torch.rand(b, t, len(vocab.fine_classes), generator=g) < 0.3).float(),
+        "roll": roll,
         "targets": targets,
-        "velocity": torch.zeros(b, t, len(vocab.fine_classes)),
+        "velocity": roll * torch.randint(1, 128, roll.shape, generator=g) / 127.0,  # at onsets only
         "mask": torch.ones(b, t, dtype=torch.bool),
     }
 
@@ -71,6 +72,8 @@ def test_output_shapes(encoder, branches):
         }
     else:
         expected = {"flat": len(vocab.fine_classes)}
+    expected["velocity"] = len(vocab.fine_classes)  # the velocity head, on by default (branches.velocity)
+    assert model.has_velocity
     assert {k: tuple(v.shape) for k, v in logits.items()} == {k: (b, t, n) for k, n in expected.items()}
     probs = model.instrument_probs(logits)
     assert list(probs) == list(vocab.instruments)
@@ -85,6 +88,9 @@ def test_output_shapes(encoder, branches):
     fine = model.fine_probs(logits)
     assert fine.shape == (b, t, len(vocab.fine_classes))
     assert bool(((fine >= 0) & (fine <= 1)).all())
+    velocity = model.velocity_probs(logits)
+    assert velocity.shape == (b, t, len(vocab.fine_classes))
+    assert bool(((velocity >= 0) & (velocity <= 1)).all())
 
 
 def test_five_branch_decoding_follows_the_hierarchy():
@@ -150,7 +156,7 @@ def test_every_head_receives_gradient(branches):
         assert param.grad is not None, f"{name} got no gradient"
         assert float(param.grad.abs().sum()) > 0, f"{name} got a zero gradient"
     if branches == "five_branch":
-        assert set(parts) == set(model.heads.specs)
+        assert set(parts) == set(model.heads.specs) | {"velocity"}
 
 
 def test_padding_does_not_leak_into_real_frames():

@@ -7,8 +7,14 @@ Two head sets, both built from ``conf/branches/*.yaml``:
   one MLP per entry of ``heads``; which head reads which target comes from the config.
 * :class:`FlatHead`: the baseline, one sigmoid per fine class.
 
-Both expose the same decoding interface (``instrument_probs``, ``fine_probs``), so the
-decoder, metrics and transcription never look at which head set a model has.
+Both expose the same decoding interface (``instrument_probs``, ``fine_probs``, ``velocity_probs``), so
+the decoder, metrics and transcription never look at which head set a model has.
+
+Either may carry a **velocity head** (``velocity: true`` in ``conf/branches/*.yaml``): one MLP on
+the shared encoder with a sigmoid per fine class, read as MIDI velocity / 127 at that class's
+onset frames (as OaF-Drums does; trained by :class:`drumtx.models.losses.DrumLoss` on onset
+frames only). Its logits are the entry :data:`VELOCITY` of ``forward``'s output. A model saved
+before velocity existed has no ``velocity`` key in its config and is built without the head.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from drumtx.targets import HIERARCHY, SLOT_PRIMARY, SLOTS
 from drumtx.vocab import Vocabulary
 
 _EPS = 1e-8
+#: Key of the velocity head's logits in a head set's ``forward`` output.
+VELOCITY = "velocity"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,25 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, dropout: float) -> nn.
     return nn.Sequential(*layers)
 
 
+def velocity_head(in_dim: int, velocity, hidden: Sequence[int], n_classes: int, dropout: float):
+    """The velocity MLP (``in_dim`` -> ``hidden`` -> one output per fine class), or None when
+    ``velocity`` is False.
+
+    Raises:
+        ValueError: ``velocity`` is not a bool (``branches.velocity`` must be true or false).
+    """
+    if not isinstance(velocity, bool):
+        raise ValueError(f"branches.velocity must be true or false, got {velocity!r}")
+    return mlp(in_dim, hidden, n_classes, dropout) if velocity else None
+
+
+def velocity_of(logits: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+    """(B, T, C) predicted velocity / 127 in [0, 1] per fine class (``vocab.fine_classes`` order),
+    or None for a model without a velocity head."""
+    x = logits.get(VELOCITY)
+    return None if x is None else torch.sigmoid(x.float())
+
+
 def _slot_of(fine_class: str) -> str | None:
     for slot, members in SLOTS.items():
         if fine_class in members:
@@ -60,7 +87,8 @@ class FiveBranchHeads(nn.Module):
     A head with ``classes: 1`` is a sigmoid over a binary target; otherwise a softmax over
     the target's classes. ``parent: [target, value]`` restricts a variation head's loss to
     frames where that parent target has that value. The hi-hat pedal head (``pedal_head``)
-    is added only when ``hihat_pedal`` is on (``data.targets.hihat_pedal``).
+    is added only when ``hihat_pedal`` is on (``data.targets.hihat_pedal``). ``velocity``
+    adds the velocity head (``velocity_hidden`` sizes), one output per fine class.
     """
 
     def __init__(
@@ -70,10 +98,14 @@ class FiveBranchHeads(nn.Module):
         dropout: float = 0.3,
         hihat_pedal: bool = False,
         pedal_head: Mapping | None = None,
+        velocity: bool = False,
+        velocity_hidden: Sequence[int] = (128,),
     ):
         super().__init__()
         self.vocab = Vocabulary(hihat_pedal=bool(hihat_pedal))
         heads = {str(k): dict(v) for k, v in heads.items()}
+        if VELOCITY in heads:
+            raise ValueError(f"branches.heads: {VELOCITY!r} is the velocity head's name; call that head otherwise")
         if hihat_pedal:
             if not any(h.get("target") == "hihat_pedal" for h in heads.values()):
                 if pedal_head is None:
@@ -105,6 +137,7 @@ class FiveBranchHeads(nn.Module):
                 for name, s in self.specs.items()
             }
         )
+        self.velocity = velocity_head(in_dim, velocity, velocity_hidden, len(self.vocab.fine_classes), dropout)
 
     def _needed_targets(self) -> list[str]:
         needed = []
@@ -117,8 +150,21 @@ class FiveBranchHeads(nn.Module):
                 needed += [SLOTS[slot][f][2] for f in fine if SLOTS[slot][f][2]]
         return needed
 
+    @property
+    def has_velocity(self) -> bool:
+        return self.velocity is not None
+
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: head(h) for name, head in self.heads.items()}
+        """``h`` (B, T, in_dim) -> head name -> logits (B, T, classes), plus :data:`VELOCITY`
+        (B, T, C) when the velocity head exists."""
+        out = {name: head(h) for name, head in self.heads.items()}
+        if self.velocity is not None:
+            out[VELOCITY] = self.velocity(h)
+        return out
+
+    def velocity_probs(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """See :func:`velocity_of`."""
+        return velocity_of(logits)
 
     def distributions(self, logits: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """target -> class probabilities (B, T, n); a sigmoid head becomes [1 - p, p]."""
@@ -170,14 +216,22 @@ class FiveBranchHeads(nn.Module):
 
 
 class FlatHead(nn.Module):
-    """The baseline: one MLP, one sigmoid per fine class (multi-label, no hierarchy)."""
+    """The baseline: one MLP, one sigmoid per fine class (multi-label, no hierarchy);
+    ``velocity`` adds the velocity head (``velocity_hidden`` sizes)."""
 
     def __init__(
-        self, in_dim: int, hidden: Sequence[int] = (256, 128), dropout: float = 0.3, hihat_pedal: bool = False
+        self,
+        in_dim: int,
+        hidden: Sequence[int] = (256, 128),
+        dropout: float = 0.3,
+        hihat_pedal: bool = False,
+        velocity: bool = False,
+        velocity_hidden: Sequence[int] = (128,),
     ):
         super().__init__()
         self.vocab = Vocabulary(hihat_pedal=bool(hihat_pedal))
         self.head = mlp(in_dim, hidden, len(self.vocab.fine_classes), dropout)
+        self.velocity = velocity_head(in_dim, velocity, velocity_hidden, len(self.vocab.fine_classes), dropout)
         self.specs = {
             "flat": HeadSpec(
                 "flat", "roll", len(self.vocab.fine_classes), None, True, tuple(self.vocab.fine_classes)
@@ -188,8 +242,21 @@ class FlatHead(nn.Module):
             inst: [classes.index(c) for c in fine] for inst, fine in self.vocab.instruments.items()
         }
 
+    @property
+    def has_velocity(self) -> bool:
+        return self.velocity is not None
+
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"flat": self.head(h)}
+        """``h`` (B, T, in_dim) -> ``{"flat": (B, T, C)}``, plus :data:`VELOCITY` (B, T, C) when
+        the velocity head exists."""
+        out = {"flat": self.head(h)}
+        if self.velocity is not None:
+            out[VELOCITY] = self.velocity(h)
+        return out
+
+    def velocity_probs(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """See :func:`velocity_of`."""
+        return velocity_of(logits)
 
     def instrument_probs(
         self, logits: Mapping[str, torch.Tensor]

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drumtx.models.heads import HeadSpec
+from drumtx.models.heads import VELOCITY, HeadSpec
 from drumtx.vocab import Vocabulary
 
 #: Head targets that share one weight (the design weighs both cymbal variations alike).
@@ -56,6 +56,10 @@ class DrumLoss(nn.Module):
     cross-entropy; ``focal_gamma`` > 0 turns both into focal losses. For the flat baseline
     (one multi-label head on ``batch['roll']``) the parts are per instrument, each fine
     class weighted by its instrument's branch weight (``flat_weights``).
+
+    ``velocity`` weighs the velocity regression (part ``velocity``, see the module docstring)
+    when the logits hold a velocity head's output; 0 leaves the total as without it (the part
+    is still computed and returned, so it can be watched).
     """
 
     def __init__(
@@ -73,8 +77,10 @@ class DrumLoss(nn.Module):
         focal_gamma: float = 0.0,
         shared_weights: Mapping[str, str] | None = None,
         flat_weights: Mapping[str, str] | None = None,
+        velocity: float = 0.5,
     ):
         super().__init__()
+        self.velocity_weight = float(velocity)
         self.specs = dict(specs)
         self.weights = {
             "kick": kick,
@@ -169,4 +175,34 @@ class DrumLoss(nn.Module):
                 parts[name] = masked_mean(ce, valid)
                 head_total = self.head_weight[name] * parts[name]
             total = head_total if total is None else total + head_total
+        if VELOCITY in logits:
+            parts[VELOCITY] = velocity_loss(logits[VELOCITY], batch, mask)
+            if self.velocity_weight > 0:
+                total = total + self.velocity_weight * parts[VELOCITY]
+            else:  # keeps the head in the graph (DDP) without changing the total
+                total = total + 0.0 * parts[VELOCITY]
         return total, parts
+
+
+def velocity_loss(logits: torch.Tensor, batch: Mapping, mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean squared error of ``sigmoid(logits)`` against ``batch['velocity']``.
+
+    Args:
+        logits: (B, T, C) the velocity head's output.
+        batch: holds ``velocity`` (B, T, C) MIDI velocity / 127 and ``roll`` (B, T, C) onsets.
+        mask: (B, T) bool, real frames.
+
+    Returns:
+        A scalar: the mean over (frame, class) pairs with an onset on a real frame; zero (not NaN)
+        when there is none.
+
+    Raises:
+        KeyError: the batch has no ``velocity`` (a model with a velocity head needs it).
+    """
+    if "velocity" not in batch:
+        raise KeyError("the model has a velocity head but the batch holds no 'velocity' targets")
+    target = batch["velocity"].to(torch.float32)
+    onset = (batch["roll"] > 0.5) & mask.unsqueeze(-1)
+    target = torch.where(onset, target, torch.zeros_like(target))  # padding may hold anything
+    err = (torch.sigmoid(logits.float()) - target) ** 2
+    return masked_mean(err, onset)

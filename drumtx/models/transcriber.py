@@ -15,8 +15,8 @@ from drumtx.vocab import Vocabulary
 class DrumTranscriber(nn.Module):
     """``forward(mel (B, n_mels, T)) -> {head: logits (B, T, classes)}``.
 
-    Decoding goes through the head set (``instrument_probs``, ``fine_probs``) so that callers
-    never depend on which heads a model has.
+    Decoding goes through the head set (``instrument_probs``, ``fine_probs``, ``velocity_probs``)
+    so that callers never depend on which heads a model has.
     """
 
     def __init__(self, encoder: nn.Module, heads: nn.Module):
@@ -38,6 +38,16 @@ class DrumTranscriber(nn.Module):
 
     def fine_probs(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.heads.fine_probs(logits)
+
+    @property
+    def has_velocity(self) -> bool:
+        """Whether the model has a velocity head (``branches.velocity``; False for models saved
+        before velocity existed)."""
+        return bool(getattr(self.heads, "has_velocity", False))
+
+    def velocity_probs(self, logits: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """(B, T, C) predicted MIDI velocity / 127 per fine class, or None without a velocity head."""
+        return self.heads.velocity_probs(logits) if self.has_velocity else None
 
 
 def _plain(cfg) -> dict:
