@@ -1,9 +1,12 @@
-"""How hard each drum was struck: per-onset MIDI velocity from measured loudness.
+"""How hard each drum was struck: per-onset MIDI velocity, from the model or measured loudness.
 
-The model has no velocity output yet, and its confidence is not loudness (a clean ghost note
-is detected as confidently as a backbeat, so confidence-based velocities made ghost notes
-127). Until a velocity head exists, :func:`onset_velocities` is the one place that supplies
-the velocity of every onset; it measures it from the audio:
+:func:`onset_velocities` is the one place that supplies the velocity of every onset. A model
+with a velocity head (``branches.velocity``, trained on the onset frames' MIDI velocity as
+OaF-Drums does) gives it directly: the head's output at each onset's frame and fine class,
+times 127 (:func:`velocities_from_model`). Models without one (the packaged v1 model and every
+bundle saved before the head existed) must not use their confidence (a clean ghost note is
+detected as confidently as a backbeat, so confidence-based velocities made ghost notes 127);
+for them the velocity is measured from the audio:
 
 1. **Level.** For each onset, the peak power (dB) of the short-time spectrum in the
    frequency band of its instrument (:data:`BANDS_HZ`) within ``[t - 10 ms, t + 50 ms]``.
@@ -19,8 +22,7 @@ the velocity of every onset; it measures it from the audio:
    and one +8 dB above its surroundings reaches 127.
 
 Chart dynamics (accent / ghost gems) are decided from these velocities in
-:func:`drumtx.chart.chart_dynamics`, so a future model velocity output replaces step 1-3
-here and nothing else changes.
+:func:`drumtx.chart.chart_dynamics`, whichever of the two supplied them.
 
 The spectrum is librosa's STFT; librosa has onset *strength* (spectral flux, large for a
 soft hit after silence and small for a loud hit over a ringing cymbal) but not the loudness
@@ -202,17 +204,74 @@ def velocities_from_levels(
     return out
 
 
-def onset_velocities(path: str | Path, onsets: Sequence[Onset]) -> np.ndarray:
-    """The velocity of every onset, from the audio (the one supplier of per-onset velocity).
+def velocities_from_model(
+    onsets: Sequence[Onset], velocity: np.ndarray, fps: float, fine_classes: Sequence[str]
+) -> np.ndarray:
+    """MIDI velocities read off a velocity head's output: ``round(127 * velocity[frame, class])``
+    at each onset's frame (``round(time * fps)``, clamped to the array) and fine class, clipped
+    to 1..127.
 
     Args:
-        path: the transcribed audio file.
+        onsets: the onsets (time s, fine class).
+        velocity: ``(T, C)`` velocity / 127 (:attr:`drumtx.inference.Activations.velocity`).
+        fps: frames per second of ``velocity``.
+        fine_classes: the fine class of each of its ``C`` columns.
+
+    Returns:
+        ``(len(onsets),)`` int64 velocities 1..127.
+
+    Raises:
+        ValueError: ``velocity`` is not 2-D with one column per fine class, or an onset's class
+            is not among ``fine_classes``.
+    """
+    velocity = np.asarray(velocity)
+    classes = list(fine_classes)
+    if velocity.ndim != 2 or velocity.shape[1] != len(classes):
+        raise ValueError(f"velocity must be (T, {len(classes)}), got {velocity.shape}")
+    out = np.empty(len(onsets), dtype=np.int64)
+    if not len(onsets):
+        return out
+    if velocity.shape[0] == 0:
+        raise ValueError("velocity has no frames")
+    for k, o in enumerate(onsets):
+        if o.fine_class not in classes:
+            raise ValueError(f"onset class {o.fine_class!r} is not one of the model's {classes}")
+        frame = min(max(int(round(o.time * fps)), 0), velocity.shape[0] - 1)
+        v = float(velocity[frame, classes.index(o.fine_class)]) * 127.0
+        out[k] = int(np.clip(round(v), 1, 127))
+    return out
+
+
+def onset_velocities(
+    path: str | Path | None,
+    onsets: Sequence[Onset],
+    velocity: np.ndarray | None = None,
+    fps: float | None = None,
+    fine_classes: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The velocity of every onset (the one supplier of per-onset velocity): from the model's
+    velocity head when there is one (``velocity`` given, :func:`velocities_from_model`; the
+    audio is not read), else measured from the audio (:func:`measure_levels`,
+    :func:`velocities_from_levels`).
+
+    Args:
+        path: the transcribed audio file (read only without ``velocity``).
         onsets: its onsets.
+        velocity: the model's velocity output (T, C), velocity / 127; None: measure.
+        fps: frames per second of ``velocity`` (needed with it).
+        fine_classes: the fine class of each of its columns (needed with it).
 
     Returns:
         ``(len(onsets),)`` int64 MIDI velocities 1..127.
 
     Raises:
-        drumtx.audio.AudioError: the file cannot be read.
+        drumtx.audio.AudioError: the file cannot be read (measuring only).
+        ValueError: ``velocity`` without ``fps`` / ``fine_classes``, or of the wrong shape.
     """
+    if velocity is not None:
+        if fps is None or fine_classes is None:
+            raise ValueError("a model velocity output needs its fps and fine_classes")
+        return velocities_from_model(onsets, velocity, float(fps), fine_classes)
+    if path is None:
+        raise ValueError("no model velocity output and no audio file to measure")
     return velocities_from_levels(onsets, measure_levels(path, onsets))

@@ -111,10 +111,14 @@ class Activations:
         probs: instrument -> (activation (T,), variation (T, V)) float32, gated.
         fine: fine-class probabilities (T, C) float32 (activation x variation for the five-branch
             heads), gated; None when not asked for.
+        velocity: the velocity head's output (T, C) float32, MIDI velocity / 127 per fine class
+            (``vocab.fine_classes`` order; meaningful at onset frames), gated (0); None for a
+            model without a velocity head.
     """
 
     probs: dict[str, tuple[np.ndarray, np.ndarray]]
     fine: np.ndarray | None
+    velocity: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -186,7 +190,7 @@ def activations(
         progress: a tqdm label to show a progress bar over blocks (None: none).
 
     Returns:
-        :class:`Activations` with T frames.
+        :class:`Activations` with T frames (with ``velocity`` when the model has a velocity head).
 
     Raises:
         ValueError: an empty log-mel.
@@ -206,6 +210,8 @@ def activations(
     acts = {i: np.zeros(n_frames, dtype=np.float32) for i in insts}
     variations = {i: np.zeros((n_frames, len(model.vocab.instruments[i])), dtype=np.float32) for i in insts}
     fine_out = np.zeros((n_frames, len(model.vocab.fine_classes)), dtype=np.float32) if fine else None
+    has_velocity = bool(getattr(model, "has_velocity", False))
+    vel_out = np.zeros((n_frames, len(model.vocab.fine_classes)), dtype=np.float32) if has_velocity else None
     loud = np.ones(n_frames, dtype=bool)
     model = model.eval()
     groups = [spans[s : s + settings.batch_size] for s in range(0, len(spans), settings.batch_size)]
@@ -232,6 +238,7 @@ def activations(
         logits = model(torch.from_numpy(x).to(device), mask_t)
         probs = model.instrument_probs(logits)
         fp = model.fine_probs(logits).float().cpu().numpy() if fine else None
+        vp = model.velocity_probs(logits).float().cpu().numpy() if has_velocity else None
         for b, (lo, _, klo, khi) in enumerate(group):
             a, z = klo - lo, khi - lo
             for i in insts:
@@ -240,12 +247,16 @@ def activations(
                 variations[i][klo:khi] = var[b, a:z].float().cpu().numpy()
             if fine:
                 fine_out[klo:khi] = fp[b, a:z]
+            if has_velocity:
+                vel_out[klo:khi] = vp[b, a:z]
     if gate is not None and not loud.all():
         for i in insts:
             acts[i] = np.where(loud, acts[i], 0.0).astype(np.float32)
         if fine:
             fine_out = np.where(loud[:, None], fine_out, 0.0).astype(np.float32)
-    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out)
+        if has_velocity:
+            vel_out = np.where(loud[:, None], vel_out, 0.0).astype(np.float32)
+    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out)
 
 
 def _as_cached(block) -> np.ndarray:

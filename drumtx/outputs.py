@@ -153,7 +153,7 @@ def write_outputs(
                 "fps": transcriber.fps,
                 "tempo_bpm": round(tempo.mean_bpm(), 2),
                 "beats": [round(float(b), 4) for b in result.beats],
-                "velocity_source": "measured loudness (drumtx.dynamics)",
+                "velocity_source": result.velocity_source,
                 "thresholds": transcriber.thresholds,
                 "drumtx_version": drumtx.__version__,
                 "onsets": rows,

@@ -170,6 +170,13 @@ def spooled_onset_envelope(mel, block_frames: int = 6000) -> np.ndarray:
 # ----------------------------------------------------------------------------- model
 
 
+#: Where onset velocities come from, as the JSON output states it (``velocity_source``).
+VELOCITY_FROM_PEAKS = "peak confidence (drumtx.decode), not loudness"
+VELOCITY_FROM_MODEL = "the model's velocity output (drumtx.dynamics)"
+VELOCITY_MEASURED = "measured loudness (drumtx.dynamics)"
+VELOCITY_FLAT = "none: the audio could not be read again, every onset the normal velocity"
+
+
 @dataclass
 class Transcription:
     source: Path
@@ -180,6 +187,12 @@ class Transcription:
     # instrument -> (activation (T,), variation (T, V)), the stitched model output
     probs: dict[str, tuple[np.ndarray, np.ndarray]] = field(repr=False)
     onset_envelope: np.ndarray = field(repr=False)
+    # the velocity head's output (T, C) (velocity / 127, columns fine_classes, fps frames per
+    # second); None for a model without one
+    velocity: np.ndarray | None = field(default=None, repr=False)
+    fps: float | None = None
+    fine_classes: tuple[str, ...] = ()
+    velocity_source: str = VELOCITY_FROM_PEAKS  # what the onsets' velocities are (see with_measured_velocities)
 
     def tempo_map(self, resolution: int) -> TempoMap:
         return TempoMap.from_beats(self.beats, resolution)
@@ -297,46 +310,74 @@ class Transcriber:
         Raises:
             InputError: the file cannot be decoded (one line naming it).
         """
+        result, env = self.file_activations(path, progress)
+        return result.probs, env
+
+    def file_activations(self, path: Path, progress: bool = False) -> tuple[Activations, np.ndarray]:
+        """:meth:`activations` with the whole :class:`drumtx.inference.Activations` (its
+        ``velocity`` (T, C) too, for a model with a velocity head) and the onset envelope (T,).
+
+        Raises:
+            InputError: the file cannot be decoded (one line naming it).
+        """
         path = Path(path)
         with file_mel(path, self.features) as mel:
             label = path.name if progress and sys.stderr.isatty() else None
             result = self.run(mel, fine=False, progress=label)
             env = spooled_onset_envelope(mel)
-        return result.probs, env
+        return result, env
 
     def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
         path = Path(path)
-        probs, env = self.activations(path, progress)
-        return self.decode(path, probs, env)
+        result, env = self.file_activations(path, progress)
+        return self.decode(path, result.probs, env, velocity=result.velocity)
 
     def decode(
-        self, source: Path, probs: dict[str, tuple[np.ndarray, np.ndarray]], onset_envelope: np.ndarray
+        self,
+        source: Path,
+        probs: dict[str, tuple[np.ndarray, np.ndarray]],
+        onset_envelope: np.ndarray,
+        velocity: np.ndarray | None = None,
     ) -> Transcription:
         """Stitched activations -> onsets (peak picking per instrument, variation at the peak)
-        and beats; separate from the model so that it can be checked on hand-made activations."""
+        and beats; separate from the model so that it can be checked on hand-made activations.
+        ``velocity`` (T, C), the velocity head's output, is kept for :func:`with_measured_velocities`."""
         onsets = decode_onsets(probs, self.fps, self.vocab, self.thresholds)
         confidences = onset_confidences(probs, onsets, self.fps, self.vocab)
         duration = (onset_envelope.shape[0] - 1) / self.fps
         beats = estimate_beats(onset_envelope, self.fps)
-        return Transcription(Path(source), duration, onsets, confidences, beats, probs, onset_envelope)
+        return Transcription(
+            Path(source), duration, onsets, confidences, beats, probs, onset_envelope,
+            velocity=velocity, fps=float(self.fps), fine_classes=tuple(self.vocab.fine_classes),
+        )
 
 
 def with_measured_velocities(result: Transcription) -> Transcription:
-    """``result`` with every onset's velocity measured from its audio
-    (:func:`drumtx.dynamics.onset_velocities`, the one supplier of per-onset velocity).
+    """``result`` with every onset's velocity from :func:`drumtx.dynamics.onset_velocities` (the
+    one supplier of per-onset velocity): the model's velocity output at the onset when the model
+    has one (``result.velocity``), else measured from the audio. ``velocity_source`` says which.
 
     Where the audio cannot be read a second time (formats only the audioread fallback
-    decodes), every onset gets the normal velocity: flat, so charts keep dynamics off.
+    decodes) and the model has no velocity output, every onset gets the normal velocity:
+    flat, so charts keep dynamics off.
     """
     from drumtx.dynamics import NORMAL_VELOCITY, onset_velocities
 
-    try:
-        velocities = onset_velocities(result.source, result.onsets)
-    except AudioError as exc:
-        print(
-            f"{PROG}: note: {result.source}: velocities not measured ({exception_line(exc)}); all {NORMAL_VELOCITY}",
-            file=sys.stderr,
+    if result.velocity is not None:
+        velocities = onset_velocities(
+            result.source, result.onsets, velocity=result.velocity, fps=result.fps, fine_classes=result.fine_classes
         )
-        velocities = [NORMAL_VELOCITY] * len(result.onsets)
+        source = VELOCITY_FROM_MODEL
+    else:
+        try:
+            velocities = onset_velocities(result.source, result.onsets)
+            source = VELOCITY_MEASURED
+        except AudioError as exc:
+            print(
+                f"{PROG}: note: {result.source}: velocities not measured ({exception_line(exc)}); all {NORMAL_VELOCITY}",
+                file=sys.stderr,
+            )
+            velocities = [NORMAL_VELOCITY] * len(result.onsets)
+            source = VELOCITY_FLAT
     onsets = [dataclasses.replace(o, velocity=int(v)) for o, v in zip(result.onsets, velocities, strict=True)]
-    return dataclasses.replace(result, onsets=onsets)
+    return dataclasses.replace(result, onsets=onsets, velocity_source=source)
