@@ -87,63 +87,21 @@ demo: $(STAMPS)/venv ## end to end on the embedded default data: render, train, 
 train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
 	$(PY) -m drumtx.train $(ARGS)
 
-# The packaged default model and the hier_vs_flat comparison (experiments/default_model,
-# experiments/hier_vs_flat). Five-branch and flat train side by side, one core each, for the same
-# 45-minute budget and are compared on the test split (unseen kits, training kits); the five-branch
-# run then continues from its last checkpoint to 75 minutes, and that model is packaged.
-DM := outputs/default_model
-# Two trainings side by side (logs beside their run folders): $(call train_pair,dir1,overrides1,dir2,overrides2)
-train_pair = mkdir -p $(dir $(1)) $(dir $(3)); \
-	$(PY) -m drumtx.train $(2) hydra.run.dir=$(1) > $(1).log 2>&1 & p1=$$!; \
-	$(PY) -m drumtx.train $(4) hydra.run.dir=$(3) > $(3).log 2>&1 & p2=$$!; \
-	wait $$p1; s1=$$?; wait $$p2; s2=$$?; [ $$s1 -eq 0 ] && [ $$s2 -eq 0 ] || { echo "training failed: see $(1).log, $(3).log"; exit 1; }
-FLAT := outputs/hier_vs_flat_flat
-DM_LONG := outputs/default_model_long
-DM_THREADS ?= torch_threads=1 data.num_workers=1
-default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + flat baseline, tune, evaluate, package (~2.5 h)
-	$(PY) -m drumtx.synth data=synth_gmd
-	$(PY) -m drumtx.prepare data=synth_gmd
-	$(call train_pair,$(DM),experiment=default_model $(DM_THREADS) $(ARGS),$(FLAT),experiment=hier_vs_flat_flat $(DM_THREADS) $(ARGS))
-	$(PY) -m drumtx.tune_thresholds ckpt=$(DM)/best.safetensors hydra.run.dir=$(DM)/thresholds
-	$(PY) -m drumtx.tune_thresholds ckpt=$(FLAT)/best.safetensors hydra.run.dir=$(FLAT)/thresholds
-	$(PY) -m drumtx.evaluate ckpt=$(DM)/best.safetensors compare_ckpt=$(FLAT)/best.safetensors data=synth_gmd \
-		split=test 'kit_names=[unseen:*]' out_dir=$(DM)/eval_unseen_kits
-	$(PY) -m drumtx.evaluate ckpt=$(DM)/best.safetensors compare_ckpt=$(FLAT)/best.safetensors data=synth_gmd \
-		split=test 'exclude_kit_names=[unseen:*]' out_dir=$(DM)/eval_seen_kits
-	$(PY) -m drumtx.train experiment=default_model ckpt_path=$(DM)/checkpoints/last.ckpt trainer.max_time=00:01:15:00 \
-		$(DM_THREADS) hydra.run.dir=$(DM_LONG) $(ARGS)
-	$(PY) -m drumtx.tune_thresholds ckpt=$(DM_LONG)/best.safetensors hydra.run.dir=$(DM_LONG)/thresholds
-	$(PY) -m drumtx.evaluate ckpt=$(DM_LONG)/best.safetensors data=synth_gmd split=test 'kit_names=[unseen:*]' \
-		out_dir=$(DM_LONG)/eval_unseen_kits
-	$(PY) -m drumtx.evaluate ckpt=$(DM_LONG)/best.safetensors data=synth_gmd split=test 'exclude_kit_names=[unseen:*]' \
-		out_dir=$(DM_LONG)/eval_seen_kits
-	$(PY) -m drumtx.package_model $(DM_LONG)/best.safetensors --command "make default-model  # train experiment=default_model for 45 min on one core, then resume it to 75 min (Makefile)" \
-		--eval "unseen kits=$(DM_LONG)/eval_unseen_kits/metrics.json" --eval "training kits=$(DM_LONG)/eval_seen_kits/metrics.json"
+# The experiment recipes run scripts in experiments/scripts/ (one per target; they run from the
+# repository root with this .venv's Python). ARGS are Hydra overrides for their trainings;
+# DM_THREADS="…" replaces their per-training thread overrides (default "torch_threads=1
+# data.num_workers=1": two trainings share the cores).
 
-# Transfer ablations (experiments/transfer_ablation), after `make default-model` (their reference
-# is its 45-minute five-branch run): each arm takes one transfer choice away from that run and
-# trains for exactly its 1,318 steps, two arms side by side; a rerun of the reference with another
-# seed shows how far two runs differ by chance. Each is tuned on its own validation split and
-# evaluated on the unseen kits, and one summary lines them up.
-AB := outputs/ablation
-AB_RUN := experiment=default_model callbacks.step_budget.max_steps=1318 trainer.max_time=null $(DM_THREADS)
-AB_ARMS := aug_none kits_fluidr3_only room_eq_none seed43
+# The packaged default model and the hier_vs_flat comparison (experiments/default_model,
+# experiments/hier_vs_flat): five-branch and flat side by side for the same 45-minute budget,
+# compared on the test split; the five-branch run then continues to 75 minutes and is packaged.
+default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + flat baseline, tune, evaluate, package (~2.5 h)
+	PY=$(PY) bash experiments/scripts/default_model.sh $(ARGS)
+
+# Transfer ablations (experiments/transfer_ablation), after `make default-model`: each arm takes
+# one transfer choice away from its 45-minute run, plus a rerun with another seed (no ARGS).
 transfer-ablation: $(STAMPS)/venv ## transfer ablations on the unseen kits: augmentation, kit variety, room/EQ, seed (~2.5 h)
-	$(PY) -m drumtx.synth data=synth_gmd_dry
-	$(PY) -m drumtx.prepare data=synth_gmd_dry
-	$(call train_pair,$(AB)/aug_none,$(AB_RUN) augmentation=none,$(AB)/kits_fluidr3_only,$(AB_RUN) 'data.fit_kit_names=[fluidr3_*]')
-	$(call train_pair,$(AB)/room_eq_none,$(AB_RUN) data=synth_gmd_dry,$(AB)/seed43,$(AB_RUN) seed=43)
-	for arm in $(AB_ARMS); do \
-		$(PY) -m drumtx.tune_thresholds ckpt=$(AB)/$$arm/best.safetensors hydra.run.dir=$(AB)/$$arm/thresholds && \
-		$(PY) -m drumtx.evaluate ckpt=$(AB)/$$arm/best.safetensors data=synth_gmd split=test 'kit_names=[unseen:*]' \
-			out_dir=$(AB)/$$arm/eval_unseen_kits || exit 1; \
-	done
-	$(PY) -m drumtx.evaluation.summary -o $(AB)/summary --title "Transfer ablation, unseen kits" \
-		"all choices (seed 42)=$(DM)/eval_unseen_kits/metrics.json" \
-		"no SpecAugment or gain=$(AB)/aug_none/eval_unseen_kits/metrics.json" \
-		"FluidR3 kits only=$(AB)/kits_fluidr3_only/eval_unseen_kits/metrics.json" \
-		"no room or EQ=$(AB)/room_eq_none/eval_unseen_kits/metrics.json" \
-		"all choices, seed 43=$(AB)/seed43/eval_unseen_kits/metrics.json"
+	PY=$(PY) bash experiments/scripts/transfer_ablation.sh
 
 sweep: $(STAMPS)/venv ## Optuna sweep of the branch loss weights (Hydra multirun)
 	$(PY) -m drumtx.train -m hparams_search=loss_weights $(ARGS)
@@ -200,31 +158,11 @@ sweep-db-stop: ## stop the sweeps' PostgreSQL (its data stays in .pg/)
 	@$(PG_ENV); if [ -f "$$dir/data/postmaster.pid" ]; then $$as "$$bin/pg_ctl" -D "$$dir/data" -m fast -w stop; \
 	else echo "sweep-db-stop: no server running in $$dir"; fi
 
-# Loss-weight sweep on a CPU (experiments/sweep_loss_weights_finetune): every trial fine-tunes
-# the packaged model for 240 steps (experiment=finetune_default) with other weights for the rarer
-# heads (hparams_search=loss_weights_finetune); two workers, one core each, share one Optuna
-# study whose first trial is the design's weights. Then the design's and the best trial's
-# weights are rerun with other seeds, and the report judges the best against that seed spread.
-FT := outputs/sweep_finetune
-FT_SWEEP := multirun/loss_weights_finetune
-FT_STUDY := loss_weights_finetune
-FT_RUN := experiment=finetune_default $(DM_THREADS)
-FT_DESIGN := loss.tom_primary=1.0 loss.tom_variation=0.7 loss.cymbal_variation=0.5 loss.crash=0.6
-FT_SEEDS ?= 43 44
+# Loss-weight sweep on a CPU (experiments/sweep_loss_weights_finetune): two workers fine-tune the
+# packaged model in one Optuna study, the design's and the best weights are rerun with the seeds
+# FT_SEEDS="…" (default "43 44"), and a report judges the best against that seed spread.
 sweep-finetune: $(STAMPS)/venv ## rank loss weights by fine-tuning the default model: sweep, seed reruns, report (~2 h)
-	$(PY) -m drumtx.synth data=synth_gmd
-	$(PY) -m drumtx.prepare data=synth_gmd
-	mkdir -p $(FT_SWEEP)
-	for w in w1 w2; do \
-		$(PY) -m drumtx.train -m $(FT_RUN) hparams_search=$(FT_STUDY) hydra.sweep.dir=$(FT_SWEEP)/$$w $(ARGS) \
-			> $(FT_SWEEP)/$$w.log 2>&1 & pids="$$pids $$!"; sleep 30; \
-	done; for p in $$pids; do wait $$p || { echo "a sweep worker failed: see $(FT_SWEEP)/w*.log"; exit 1; }; done
-	best="$$($(PY) -m drumtx.evaluation.sweep_report --study $(FT_STUDY) --print-best)" && \
-	for s in $(FT_SEEDS); do \
-		$(call train_pair,$(FT)/design_seed$$s,$(FT_RUN) $(FT_DESIGN) seed=$$s,$(FT)/best_seed$$s,$(FT_RUN) $$best seed=$$s); \
-	done
-	$(PY) -m drumtx.evaluation.sweep_report --study $(FT_STUDY) -o $(FT)/report --title "Loss-weight sweep, fine-tuning the default model" \
-		$(foreach s,$(FT_SEEDS),--baseline-run "seed $(s)=$(FT)/design_seed$(s)/metrics.json" --best-run "seed $(s)=$(FT)/best_seed$(s)/metrics.json")
+	PY=$(PY) bash experiments/scripts/sweep_finetune.sh $(ARGS)
 
 evaluate: $(STAMPS)/venv ## python -m drumtx.evaluate $(ARGS)
 	$(PY) -m drumtx.evaluate $(ARGS)
