@@ -47,6 +47,7 @@ def random_batch(model, batch: int, frames: int, n_mels: int) -> dict:
         "mel": torch.randn(batch, n_mels, frames),
         "roll": roll,
         "targets": targets,
+        "velocity": roll * torch.rand(roll.shape),  # velocity / 127 at the onsets (the velocity head's target)
         "mask": torch.ones(batch, frames, dtype=torch.bool),
     }
 
