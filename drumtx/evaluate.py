@@ -325,6 +325,25 @@ def build_levels(ts: TrackSet, model_vocab: Vocabulary) -> tuple[dict, str]:
 
 
 def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, dict]:
+    """Score one model on what ``cfg.source`` names (a data split or an annotated folder).
+
+    Args:
+        mut: the model, loaded by :func:`load_model` (transcriber, thresholds, inference settings).
+        cfg: the composed ``evaluate`` config: ``source``, ``data``/``split``/``kit_names`` or
+            ``external``, and ``eval`` (:class:`~drumtx.evaluation.scores.EvalSettings`: onset
+            window in seconds, slices).
+
+    Returns:
+        The :class:`~drumtx.evaluation.scores.Evaluation` (call ``summary()`` for the scores)
+        and the facts its report states: model, checkpoint, data, split, thresholds, notes, the
+        tracks left out (``problems``, one line each) and the annotation/label counts.
+
+    Raises:
+        EvaluationSetupError: nothing can be scored (no data option, an empty split or kit
+            filter, no audio or no file with an annotation in the folder).
+        drumtx.evaluation.annotations.AnnotationError: the label map cannot be used.
+        drumtx.data.datasets.DatasetError: the data option's dataset is unusable.
+    """
     ts = collect_tracks(mut, cfg)
     for p in ts.problems:
         log.warning("left out: %s", p)

@@ -109,6 +109,22 @@ class CropDataset(Dataset):
     Index with ``(i, seed)`` (what :class:`CropSampler` yields): the crop start is drawn from
     ``seed``, so a crop depends on the epoch's seed only, never on which process draws it; a
     plain ``i`` draws from torch's RNG (the DataLoader seeds it per worker).
+
+    Args:
+        reader: the cache's track reader.
+        entries: ``(key, track directory, n_frames)`` per training track.
+        crop_frames: crop length in frames.
+        names: the hierarchical target names (:func:`drumtx.data.cache_jobs.target_names`).
+        pad_value: log-mel value of silence, for crops past a track's end.
+
+    Examples are dicts: ``mel`` float32 (n_mels, crop); ``roll`` and ``velocity`` float32
+    (crop, C), velocity / 127 at onset frames; ``targets`` {name: int64 (crop,)}; ``mask`` bool
+    (crop,), False past the track's end; ``track`` (key), ``chunk_start`` (first frame) and,
+    indexed with a seed, ``seed``.
+
+    Raises:
+        ValueError: ``entries`` is empty.
+        drumtx.data.cache.CacheError: a cached track cannot be read (when indexed).
     """
 
     def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], crop_frames: int,
@@ -178,7 +194,12 @@ class ChunkDataset(Dataset):
     """Whole tracks, in order, cut into consecutive chunks of ``chunk_frames``.
 
     Each example carries ``track`` (key) and ``chunk_start`` (frame offset): concatenating a
-    track's chunks (masked frames dropped) restores the whole track.
+    track's chunks (masked frames dropped) restores the whole track. The other keys and shapes
+    are :class:`CropDataset`'s with ``chunk_frames`` for the crop (a track's last chunk is
+    padded, mask False); the arguments are too, ``entries`` in the order served.
+
+    Raises:
+        drumtx.data.cache.CacheError: a cached track cannot be read (when indexed).
     """
 
     def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], chunk_frames: int,

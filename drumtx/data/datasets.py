@@ -211,7 +211,22 @@ def folder_index(name: str, root, folder_split: Mapping | None = None) -> Datase
 
 
 def build_index(data_cfg) -> DatasetIndex:
-    """The :class:`DatasetIndex` that a ``data`` config describes, leakage-checked."""
+    """The :class:`DatasetIndex` that a ``data`` config describes, leakage-checked.
+
+    Args:
+        data_cfg: a ``data`` config (DictConfig, dict or object with attributes): ``format``
+            (egmd, gmd or folder), ``name``, ``root``, optional ``csv``, ``splits`` (drumtx split
+            -> csv value(s)), ``folder_split`` and ``leak_check`` (raise, warn or off).
+
+    Returns:
+        The index: every track with its split, plus the dataset identity for the cache key.
+        Unusable rows are logged as warnings and left out.
+
+    Raises:
+        DatasetError: ``root`` is unset or missing, the csv is missing or lacks columns, the
+            format is unknown, or a folder holds no audio with a same-stem MIDI file.
+        DataLeakError: one performance is in two splits (``leak_check=raise``, the default).
+    """
     get = data_cfg.get if hasattr(data_cfg, "get") else lambda k, d=None: getattr(data_cfg, k, d)
     fmt, name, root = get("format", "egmd"), get("name", "data"), get("root")
     if root in (None, "???"):

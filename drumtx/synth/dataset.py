@@ -541,7 +541,27 @@ def _worker_args(recipe: Recipe) -> tuple:
 
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
                   limit: int | None = None) -> dict:
-    """Render every missing track of the recipe, then write the csv. Returns a summary dict."""
+    """Render every missing track of the recipe, then write the csv. Returns a summary dict.
+
+    Args:
+        data_cfg: a ``data`` config with a ``synth`` block (``conf/data/synth_*.yaml``), as a
+            DictConfig or dict; its ``root`` is the dataset folder.
+        workers: render processes (spawned).
+        overwrite: re-render every track, also into a folder rendered from another recipe.
+        progress: a progress bar.
+        limit: render only the first ``limit`` planned tracks (a quick check).
+
+    Returns:
+        The summary (also in the dataset's README.md): ``root``, ``csv``, ``tracks`` (rows in
+        the csv: tracks on disk), ``planned``, ``rendered``, ``failed``, ``hours`` of audio,
+        ``render_wall_s``, ``speed_x_realtime``, ``splits`` (tracks per split), ``missing_kits``,
+        ``dropped_notes`` (source MIDI note -> count of notes outside its note map) and more
+        counts. A track that fails is logged and counted, not raised.
+
+    Raises:
+        SynthError: a bad recipe (no ``synth`` block, no playable training kit, a bad source
+            or range ...), or ``root`` was rendered from another recipe and not ``overwrite``.
+    """
     recipe = parse_recipe(data_cfg)
     tracks = plan(recipe)
     if limit is not None:

@@ -238,6 +238,23 @@ class KitRenderer:
         drum module's velocity curve: the synth hears ``127 * (v / 127) ** curve``, so a curve
         below 1 lifts soft notes (General MIDI fonts make a velocity-20 ghost note ~35 dB
         quieter than an accent, far softer than on a real kit). The notes keep their velocity.
+
+        Args:
+            kit: the kit (sound-font preset or sampled kit) from :mod:`drumtx.synth.kits`.
+            notes: Roland TD-17 notes (start/end in seconds, velocity 1..127); notes the kit
+                does not map are left out.
+            duration: length of the audio in seconds; None: ``tail_s`` after the last note.
+            velocity_curve: the exponent above (1: as played).
+            seed: the sample player's seed (sampled kits only); None: derived from kit and notes.
+            stereo: return both channels.
+
+        Returns:
+            float32 audio at ``sample_rate`` Hz, shape (n,), or (n, 2) with ``stereo``.
+
+        Raises:
+            RenderError: none of the kit's sound fonts is installed or loads, or the font lacks
+                the kit's preset.
+            drumtx.synth.sampled.SampledKitError: a sampled kit or one of its samples is unreadable.
         """
         if kit.sampled:
             return self.player.render(kit, notes, duration=duration, velocity_curve=velocity_curve, seed=seed,
