@@ -5,6 +5,9 @@ P/R/F per fine class, instrument and branch (micro and per-track mean), frame RO
 variation accuracy given the right instrument, confusion matrices, false positives per minute,
 tier-1 recall, and the slices (fills vs grooves, kits, ghost notes, simultaneous hits, soft
 dynamics). With ``compare_ckpt=`` the design's comparison table (Rec / Prec / F1 and deltas) too.
+Where the references carry velocities: the velocity error on matched onsets and mir_eval's
+transcription-with-velocity F (:mod:`drumtx.evaluation.velocity`), on the velocities a user gets
+(the model's velocity output, else measured loudness).
 
 What is scored (``source``):
 
@@ -47,6 +50,7 @@ from drumtx.evaluation.inference import fine_from_instruments, infer_audio, infe
 from drumtx.evaluation.matching import default_levels
 from drumtx.evaluation.report import flat_metrics, write_report
 from drumtx.evaluation.scores import EvalSettings, Evaluation, TrackEval
+from drumtx.evaluation.velocity import estimated_velocities, velocity_scores
 from drumtx.inference import InferenceSettings, resolve_device
 from drumtx.targets import LabelCounts, TargetPolicy, read_midi_onsets
 from drumtx.vocab import Vocabulary
@@ -152,6 +156,35 @@ class TrackSet:
     facts: dict = field(default_factory=dict)
     annotation_counts: dict | None = None
     label_counts: dict | None = None
+    # (key, reference, estimate with the velocities a user gets) of the tracks whose references
+    # carry velocities, for drumtx.evaluation.velocity
+    velocity: list = field(default_factory=list)
+
+
+def with_velocities(mut: ModelUnderTest, estimate, velocity, audio) -> list | None:
+    """``estimate`` with the velocities transcription gives, for the velocity scores.
+
+    Args:
+        mut: the model under test (fps, fine classes).
+        estimate: decoded onsets of one track.
+        velocity: the model's velocity output (T, C), velocity / 127; None: measure from ``audio``.
+        audio: the track's audio file (None: none).
+
+    Returns:
+        The onsets with MIDI velocities 1..127, or None where neither source can be had (no
+        velocity output and no or unreadable audio; logged, the track is left out of the
+        velocity scores only).
+    """
+    from drumtx.audio import AudioError
+
+    if velocity is None and audio is None:
+        return None
+    try:
+        return estimated_velocities(estimate, velocity=velocity, fps=mut.fps, fine_classes=mut.vocab.fine_classes,
+                                    audio=None if velocity is not None else audio)
+    except AudioError as exc:
+        log.warning("velocity not scored: %s", str(exc).splitlines()[0])
+        return None
 
 
 def derive_columns(meta: dict, derived: dict) -> dict:
@@ -210,17 +243,20 @@ def data_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
     manifest = dm.cache.manifest()
     problems = [f"{v['path']}: {v['reason']}" for v in report.skipped.values()]
     problems += [f"{t.key}: not in the feature cache" for t in tracks if t.key not in manifest and t.key not in report.skipped]
-    out = []
+    out, velocity = [], []
     for t in tqdm([t for t in tracks if t.key in manifest], desc=f"{mut.name} on {split}", unit="track"):
         cached = dm.cache.load(t.key)
-        probs, fine = infer_mel(mut.transcriber, cached.mel)  # float16 as cached: what transcribe computes
+        probs, fine, vel = infer_mel(mut.transcriber, cached.mel)  # float16 as cached: what transcribe computes
         out.append(_track_eval(mut, t.key, probs, {c: fine[:, k] for k, c in enumerate(mut.vocab.fine_classes)},
                                cached.mel.shape[1], cached.onsets(), derive_columns({**t.meta, "split": split}, cfg.derived_columns)))
+        est = with_velocities(mut, out[-1].estimate, vel, t.audio)
+        if est is not None:
+            velocity.append((t.key, out[-1].reference, est))
     chosen = f"{len(tracks)} of {before} in split {split}"
     chosen += f", kit_names={list(kit_names)}" if kit_names else ""
     chosen += f", exclude_kit_names={list(exclude)}" if exclude else ""
     facts = {"tracks selected": chosen}
-    return TrackSet(out, dm.vocab, problems=problems, facts=facts)
+    return TrackSet(out, dm.vocab, problems=problems, facts=facts, velocity=velocity)
 
 
 def _track_eval(mut, key, probs, fine_probs, n_frames, reference, meta, has_velocity=True) -> TrackEval:
@@ -276,7 +312,7 @@ def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
     policy = mut.policy()
     ann_counts, label_counts = AnnotationCounts(), LabelCounts()
     problems = list(errors)
-    out = []
+    out, velocity = [], []
     for job in tqdm(jobs, desc=f"{mut.name} on {audio_dir.name}", unit="file"):
         ann = find_annotation(job.source, job.rel, ann_dir, suffixes)
         if ann is None:
@@ -288,7 +324,7 @@ def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
                 reference = read_text_annotations(ann, label_map, file_ann)
             else:
                 reference = read_midi_onsets(ann, str(ext.note_map), policy, file_labels)
-            probs, n_frames = infer_audio(mut.transcriber, job.source)
+            probs, n_frames, vel = infer_audio(mut.transcriber, job.source)
         except (AnnotationError, ValueError, InputError, AudioError) as exc:
             problems.append(str(exc).splitlines()[0] if str(exc) else f"{job.source}: {type(exc).__name__}")
             continue
@@ -296,13 +332,16 @@ def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
         label_counts.update(file_labels)
         out.append(_track_eval(mut, job.rel.as_posix(), probs, fine_from_instruments(probs, mut.vocab), n_frames,
                                reference, {"annotation": str(ann)}, has_velocity=not text))
+        est = None if text else with_velocities(mut, out[-1].estimate, vel, job.source)
+        if est is not None:
+            velocity.append((out[-1].key, reference, est))
     if not out:
         raise EvaluationSetupError(f"{audio_dir}: no file could be scored: " + "; ".join(problems[:5]))
     facts = {"external data": f"{ext.name}: {audio_dir}" + (f" (label map {label_map.name})" if label_map else
                                                              f" (note map {ext.note_map})")}
     return TrackSet(out, policy.vocab, label_map=label_map, problems=problems, facts=facts,
                     annotation_counts=ann_counts.to_dict() if text else None,
-                    label_counts=None if text else label_counts.to_dict())
+                    label_counts=None if text else label_counts.to_dict(), velocity=velocity)
 
 
 def collect_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
@@ -366,6 +405,15 @@ def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, di
         "annotation_counts": ts.annotation_counts,
         "label_counts": ts.label_counts,
     }
+    if ts.velocity:  # velocity error and mir_eval's transcription-with-velocity F (drumtx.evaluation.velocity)
+        vs = velocity_scores(ts.velocity, mut.vocab.fine_classes, onset_window=float(cfg.eval.window_s))
+        vs["source"] = "the model's velocity output" if mut.model.has_velocity else "measured loudness (drumtx.dynamics)"
+        info["velocity"] = vs
+        mae = "-" if vs["mae"] is None else f"{vs['mae']:.1f}"
+        f_mean = "-" if vs["f_measure_mean"] is None else f"{vs['f_measure_mean']:.3f}"
+        info["extra_facts"] = {**ts.facts, "velocity": (
+            f"from {vs['source']}: mean absolute error {mae} (MIDI velocity) on {vs['n_matched']} matched onsets; "
+            f"mir_eval transcription-with-velocity F {f_mean} (mean over tracks), {vs['micro']['f_measure']:.3f} (micro)")}
     return evaluation, info
 
 

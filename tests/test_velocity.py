@@ -422,3 +422,27 @@ def test_init_weights_from_a_model_without_velocity_keeps_a_fresh_velocity_head(
         torch.testing.assert_close(state[k], v, rtol=0, atol=0)
     for k, v in fresh.items():
         torch.testing.assert_close(state[k], v, rtol=0, atol=0)
+
+
+def test_evaluate_scores_velocity_on_the_test_split(tmp_path, egmd_fixture):
+    """``python -m drumtx.evaluate`` on the fixture's test split: the report and metrics.json carry
+    the velocity scores of the velocities transcription gives (here the fixed head's: the
+    fixture's hi-hats are all velocity 70 like the head's, its snares 90-100 against the head's 35)."""
+    from conftest import compose_config
+
+    from drumtx.evaluate import run
+
+    bundle = _fixed_velocity_bundle(tmp_path / "v.safetensors")
+    for ckpt, source in ((bundle, "the model's velocity output"), (TINY, "measured loudness (drumtx.dynamics)")):
+        out = tmp_path / ckpt.stem
+        run(compose_config("evaluate", [
+            "data=egmd", f"data.root={egmd_fixture}", f"paths.root_dir={tmp_path}", f"out_dir={out}",
+            "data.prepare_workers=0", "report.pianorolls=0", "report.figures=false", "split=test", f"ckpt={ckpt}",
+        ]))
+        vel = json.loads((out / "metrics.json").read_text())["info"]["velocity"]
+        assert vel["source"] == source and vel["n_tracks"] == 1 and vel["n_matched"] > 10
+        assert "mir_eval transcription-with-velocity F" in (out / "report.md").read_text()
+        if ckpt == bundle:
+            by_class = vel["mae_by_class"]
+            assert by_class["hihat_closed"]["mae"] == 0.0 and by_class["hihat_closed"]["n"] >= 8
+            assert 55.0 <= by_class["snare_head"]["mae"] <= 65.0

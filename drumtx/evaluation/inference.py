@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def infer_mel(transcriber, mel: np.ndarray) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+def infer_mel(
+    transcriber, mel: np.ndarray
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray | None]:
     """Probabilities of one cached track.
 
     Args:
@@ -22,10 +24,11 @@ def infer_mel(transcriber, mel: np.ndarray) -> tuple[dict[str, tuple[np.ndarray,
         mel: the track's log-mel (n_mels, T), float16 as cached.
 
     Returns:
-        ``(instrument -> (activation (T,), variation (T, V)), fine-class probabilities (T, C))``.
+        ``(instrument -> (activation (T,), variation (T, V)), fine-class probabilities (T, C),
+        velocity output (T, C) (velocity / 127) or None for a model without a velocity head)``.
     """
     result = transcriber.run(mel, fine=True)
-    return result.probs, result.fine
+    return result.probs, result.fine, result.velocity
 
 
 def fine_from_instruments(probs: dict[str, tuple[np.ndarray, np.ndarray]], vocab) -> dict[str, np.ndarray]:
@@ -39,7 +42,10 @@ def fine_from_instruments(probs: dict[str, tuple[np.ndarray, np.ndarray]], vocab
     return out
 
 
-def infer_audio(transcriber, path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
-    """The transcription pipeline's stitched probabilities of one audio file and its frame count."""
-    probs, envelope = transcriber.activations(path, progress=False)
-    return probs, int(envelope.shape[0])
+def infer_audio(
+    transcriber, path
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int, np.ndarray | None]:
+    """The transcription pipeline's stitched probabilities of one audio file, its frame count and
+    its velocity output (T, C) (None for a model without a velocity head)."""
+    result, envelope = transcriber.file_activations(path, progress=False)
+    return result.probs, int(envelope.shape[0]), result.velocity
