@@ -120,6 +120,7 @@ TRAIN: dict[str, Value] = {
     "scheduler.patience": COUNT0,
     "scheduler.min_lr": NONNEG,
     "scheduler.eta_min": NONNEG,
+    "branches.velocity": Value("bool"),
     "loss.*": NONNEG,
     "loss.crash_pos_weight": POSITIVE,
     "data.batch_size": COUNT,
