@@ -56,8 +56,8 @@ from pathlib import Path
 import numpy as np
 
 from drumtx.atomic import write_json
-from drumtx.data.cache_jobs import ARRAYS, file_sha1, run_jobs, source_identity, target_names
-from drumtx.data.datasets import DatasetError
+from drumtx.data.cache_jobs import ARRAYS, run_jobs, source_identity, target_names
+from drumtx.data.datasets import DatasetError, file_sha1
 from drumtx.targets import LabelCounts, Onset, TargetPolicy
 
 log = logging.getLogger(__name__)

@@ -6,14 +6,13 @@ A job (a dict made by :func:`drumtx.data.cache.plan_jobs`) names the audio and M
 feature and target settings and the track's final directory. :func:`process_track` computes the
 log-mel and frame targets and writes the :data:`ARRAYS` to a temporary directory that is renamed
 into place (atomic), with the records the cache later checks the track against: the byte size and
-SHA-1 of each array (:func:`file_sha1`) and the size and mtime of each source file
+SHA-1 of each array (:func:`~drumtx.data.datasets.file_sha1`) and the size and mtime of each source file
 (:func:`source_identity`). :func:`run_jobs` runs the jobs in worker processes; a bad file becomes
 a reason, and a worker that crashes costs only the file it was on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from drumtx.data.datasets import file_sha1
 from drumtx.errors import exception_line
 from drumtx.targets import (
     HIERARCHY,
@@ -49,15 +49,6 @@ def source_identity(path) -> dict | None:
     except (OSError, TypeError):
         return None
     return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def file_sha1(path: Path) -> str:
-    """SHA-1 (hex) of a file's bytes, read in 1 MiB pieces."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def target_names(policy: TargetPolicy) -> list[str]:

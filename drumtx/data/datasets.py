@@ -88,7 +88,8 @@ def _unit_hash(text: str) -> float:
     return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big") / 2**64
 
 
-def _file_sha1(path: Path) -> str:
+def file_sha1(path: Path) -> str:
+    """SHA-1 (hex) of a file's bytes, read in 1 MiB pieces (dataset identities, cached arrays)."""
     h = hashlib.sha1()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -165,7 +166,7 @@ def _csv_index(name, fmt, root, csv_name, splits, key_column, columns) -> Datase
                 meta={k: row.get(k, "") for k in ("drummer", "style", "bpm", "kit_name", "beat_type")},
             )
         )
-    identity = {"format": fmt, "root": str(root), "csv": csv_name, "csv_sha1": _file_sha1(csv_path)}
+    identity = {"format": fmt, "root": str(root), "csv": csv_name, "csv_sha1": file_sha1(csv_path)}
     return DatasetIndex(name=name, format=fmt, root=root, tracks=tracks, identity=identity)
 
 
