@@ -375,7 +375,8 @@ def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, di
     Returns:
         The :class:`~drumtx.evaluation.scores.Evaluation` (call ``summary()`` for the scores)
         and the facts its report states: model, checkpoint, data, split, thresholds, notes, the
-        tracks left out (``problems``, one line each) and the annotation/label counts.
+        tracks left out (``problems``, one line each), the annotation/label counts and, where the
+        references carry velocities, ``velocity`` (:func:`drumtx.evaluation.velocity.velocity_scores`).
 
     Raises:
         EvaluationSetupError: nothing can be scored (no data option, an empty split or kit
