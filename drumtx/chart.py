@@ -258,6 +258,12 @@ class SongInfo:
     genre: str = ""
     charter: str = "drumtx"
 
+    def credits(self) -> list[str]:
+        """``"Artist: …"``, ``"Album: …"``, ``"Genre: …"``, ``"Charter: …"`` for the fields that
+        are set: the text meta events of the MIDI file's conductor track."""
+        fields = (("Artist", self.artist), ("Album", self.album), ("Genre", self.genre), ("Charter", self.charter))
+        return [f"{label}: {value}" for label, value in fields if value]
+
 
 def song_ini(info: SongInfo, duration: float, diff: int) -> str:
     """The text of ``song.ini`` (section ``[song]``, Clone Hero keys).

@@ -167,20 +167,27 @@ def note_events(
     return events
 
 
-def conductor_track(name: str, tempo: TempoMap) -> mido.MidiTrack:
-    """Track 0 of a type-1 file: 4/4 time signature and the tempo map."""
-    events = [(0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))]
+def conductor_track(name: str, tempo: TempoMap, texts: Sequence[str] = ()) -> mido.MidiTrack:
+    """Track 0 of a type-1 file: its name, ``texts`` as text meta events at tick 0 (e.g.
+    ``"Artist: …"``; UTF-8, one line each), 4/4 time signature and the tempo map."""
+    events = [(0, 0, mido.MetaMessage("text", text=one_line_text(t), time=0)) for t in texts]
+    events += [(0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))]
     events += [(tick, 1, msg) for tick, msg in tempo.tempo_events()]
     return midi_track(name, events)
 
 
 def drum_midi(
-    onsets: Sequence[Onset], tempo: TempoMap, note_length_beats: float = 0.125, name: str = "drumtx"
+    onsets: Sequence[Onset],
+    tempo: TempoMap,
+    note_length_beats: float = 0.125,
+    name: str = "drumtx",
+    texts: Sequence[str] = (),
 ) -> mido.MidiFile:
-    """A type-1 MIDI file: conductor track + one GM drum track (channel 10, notes from
-    :data:`drumtx.vocab.OUTPUT_NOTES`), notes of a fixed short length (a 32nd note)."""
+    """A type-1 MIDI file: conductor track (named ``name``, with ``texts`` as text meta events)
+    + one GM drum track (channel 10, notes from :data:`drumtx.vocab.OUTPUT_NOTES`), notes of a
+    fixed short length (a 32nd note)."""
     midi = mido.MidiFile(type=1, ticks_per_beat=tempo.resolution, charset=MIDI_CHARSET)
-    midi.tracks.append(conductor_track(name, tempo))
+    midi.tracks.append(conductor_track(name, tempo, texts))
     ticks = tempo.seconds_to_ticks([o.time for o in onsets])
     notes = [(int(t), OUTPUT_NOTES[o.fine_class], o.velocity) for t, o in zip(ticks, onsets, strict=True)]
     length = max(1, int(round(note_length_beats * tempo.resolution)))

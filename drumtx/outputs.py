@@ -118,7 +118,9 @@ def write_outputs(
     try:
         if "midi" in paths:
             staged = stage / "out.mid"
-            drum_midi(result.onsets, result.tempo_map(MIDI_RESOLUTION), name=info.name).save(str(staged))
+            drum_midi(
+                result.onsets, result.tempo_map(MIDI_RESOLUTION), name=info.name, texts=info.credits()
+            ).save(str(staged))
             moves.append((staged, paths["midi"]))
         if "chart" in paths:
             chart = stage / "chart"
@@ -149,6 +151,10 @@ def write_outputs(
             doc = {
                 "source": one_line_text(str(result.source)),
                 "title": info.name,
+                "artist": info.artist,
+                "album": info.album,
+                "genre": info.genre,
+                "charter": info.charter,
                 "duration": round(result.duration, 3),
                 "fps": transcriber.fps,
                 "tempo_bpm": round(tempo.mean_bpm(), 2),

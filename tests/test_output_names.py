@@ -85,6 +85,9 @@ def test_every_name_reaches_every_output(tmp_path, name):
     # MIDI: the name is the conductor track's name (UTF-8 meta text); other tools still load it.
     midi = mido.MidiFile(paths["midi"], charset=MIDI_CHARSET)
     assert midi.tracks[0].name == name
+    assert [m.text for m in midi.tracks[0] if m.type == "text"] == [
+        f"Artist: {info.artist}", f"Album: {info.album}", f"Genre: {info.genre}", f"Charter: {info.charter}"
+    ]
     assert len(pretty_midi.PrettyMIDI(str(paths["midi"])).instruments[0].notes) == 20
     chart_midi = mido.MidiFile(paths["chart"] / "notes.mid", charset=MIDI_CHARSET)
     assert chart_midi.tracks[0].name == name
@@ -104,6 +107,9 @@ def test_every_name_reaches_every_output(tmp_path, name):
     raw = paths["json"].read_bytes()
     doc = json.loads(raw.decode("utf-8"))
     assert doc["title"] == name and doc["source"].endswith(f"{name}.wav")
+    assert (doc["artist"], doc["album"], doc["genre"], doc["charter"]) == (
+        info.artist, info.album, info.genre, info.charter
+    )
     # Nothing else is left beside the outputs (no staging folder, no temporary file).
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [name, f"{name}.mid", f"{name}.csv", f"{name}.json"]
