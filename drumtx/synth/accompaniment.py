@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drumtx.synth.render import BLOCK, Note, check_render_rate, resample
+from drumtx.synth.config import config_from_mapping
+from drumtx.synth.render import BLOCK, Note, check_render_rate, play_events, resample
 
 #: GM programs (0-based) by instrument family, and the styles each family plays.
 FAMILIES = {
@@ -103,23 +104,19 @@ class AccompanimentConfig:
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> AccompanimentConfig:
-        cfg = dict(cfg or {})
-        unknown = set(cfg) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise AccompanimentError(f"data.synth.accompaniment: unknown keys {sorted(unknown)}; "
-                                     f"known: {sorted(cls.__dataclass_fields__)}")
-        out = cls(**cfg)
-        for name in ("prob", "music_only_prob", "bass_prob", "lead_prob", "distractor_prob"):
-            if not 0.0 <= float(getattr(out, name)) <= 1.0:
-                raise AccompanimentError(f"data.synth.accompaniment.{name} must be in [0, 1]")
+        """The block's settings over the defaults; raises :class:`AccompanimentError` (one line) for
+        an unknown key, a ``*prob`` outside [0, 1], an unknown family or no positive family weight,
+        a ``drum_to_music_db`` that is not [low, high] or ``chord_parts`` not [min, max] within 1..3;
+        ``ValueError`` for a ``render_rate`` below 8 kHz or not a multiple of 64 Hz."""
+        out = config_from_mapping(cls, cfg, "data.synth.accompaniment", AccompanimentError,
+                                  ranges=("drum_to_music_db",))
         bad = set(out.families) - set(FAMILIES)
         if bad or not any(float(w) > 0 for w in out.families.values()):
             raise AccompanimentError(f"data.synth.accompaniment.families: unknown {sorted(bad)} or no positive "
                                      f"weight; known: {sorted(FAMILIES)}")
-        lo, hi = out.drum_to_music_db
-        if lo > hi or not 1 <= out.chord_parts[0] <= out.chord_parts[1] <= 3:
-            raise AccompanimentError("data.synth.accompaniment: drum_to_music_db must be [low, high], "
-                                     "chord_parts [min, max] within 1..3")
+        if not 1 <= out.chord_parts[0] <= out.chord_parts[1] <= 3:
+            raise AccompanimentError("data.synth.accompaniment.chord_parts must be [min, max] within 1..3, "
+                                     f"got {out.chord_parts}")
         check_render_rate(out.render_rate)
         return out
 
@@ -551,25 +548,8 @@ class MusicRenderer:
                         off = min(off, max(on + 1, hits[i + 1][0]))
                     events.append((on, 1, chan, key, vel))
                     events.append((off, 0, chan, key, 0))
-        events.sort()
         n_blocks = max(1, math.ceil(seconds * rate / BLOCK))
-        out, pos = [], 0
-        for block, is_on, chan, key, vel in events:
-            block = min(block, n_blocks)
-            if block > pos:
-                out.append(self._pull(synth, (block - pos) * BLOCK))
-                pos = block
-            if block >= n_blocks:
-                break
-            if is_on:
-                synth.noteon(chan, key, vel)
-            else:
-                synth.noteoff(chan, key)
-        if n_blocks > pos:
-            out.append(self._pull(synth, (n_blocks - pos) * BLOCK))
-        for chan in range(16):
-            synth.all_sounds_off(chan)
-        audio = np.concatenate(out) if out else np.zeros(n_blocks * BLOCK, np.float32)
+        audio = play_events(synth, events, n_blocks, lambda n: self._pull(synth, n))
         return resample(audio, rate, self.sample_rate)[: int(round(seconds * self.sample_rate))]
 
     def close(self) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drumtx.synth.config import config_from_mapping
+
 
 @dataclass
 class VarietyConfig:
@@ -44,11 +46,9 @@ class VarietyConfig:
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> VarietyConfig:
-        cfg = dict(cfg or {})
-        unknown = set(cfg) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"data.synth.variety: unknown keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
-        return cls(**cfg)
+        """The block's settings over the defaults; ``ValueError`` (one line) for an unknown key or
+        a ``*_prob`` outside [0, 1]."""
+        return config_from_mapping(cls, cfg, "data.synth.variety")
 
 
 def draw(cfg: VarietyConfig, rng: np.random.Generator) -> dict:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drumtx.synth.config import config_from_mapping
+
 CODECS = ("mp3", "ogg")
 #: Bit rates pedalboard's Vorbis encoder accepts; MP3 takes any of the standard ones.
 BITRATES_KBPS = (64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
@@ -91,18 +93,12 @@ class ProductionConfig:
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> ProductionConfig:
-        cfg = dict(cfg or {})
-        unknown = set(cfg) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ProductionError(f"data.synth.production: unknown keys {sorted(unknown)}; "
-                                  f"known: {sorted(cls.__dataclass_fields__)}")
-        out = cls(**cfg)
-        for name, value in vars(out).items():
-            if name.endswith("_prob") and not 0.0 <= float(value) <= 1.0:
-                raise ProductionError(f"data.synth.production.{name} must be in [0, 1], got {value}")
-            if isinstance(value, list) and name not in ("codecs", "bitrates_kbps"):
-                if len(value) != 2 or float(value[0]) > float(value[1]):
-                    raise ProductionError(f"data.synth.production.{name} must be [low, high], got {value}")
+        """The block's settings over the defaults; raises :class:`ProductionError` (one line) for an
+        unknown key, a ``*_prob`` outside [0, 1], a range that is not [low, high], an unknown codec
+        or bit rate, or a peak level above 0 dBFS."""
+        ranges = [name for name, value in vars(cls()).items()
+                  if isinstance(value, list) and name not in ("codecs", "bitrates_kbps")]
+        out = config_from_mapping(cls, cfg, "data.synth.production", ProductionError, ranges=ranges)
         bad = set(out.codecs) - set(CODECS)
         if bad or not out.codecs:
             raise ProductionError(f"data.synth.production.codecs must be some of {list(CODECS)}, got {out.codecs}")

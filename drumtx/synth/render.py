@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,29 +281,48 @@ class KitRenderer:
                 # is not struck again before it: a re-strike must not be cut by an old note-off.
                 if i + 1 == len(hits) or hits[i + 1][0] > on + hold:
                     events.append((on + hold, 0, chan, key, 0))
-        events.sort()
         last = max((n.start for n in notes), default=0.0)
         total = duration if duration is not None else last + self.tail_s
         n_blocks = max(1, math.ceil(total * rate / BLOCK))
-        out, pos = [], 0
-        for block, is_on, chan, key, vel in events:
-            block = min(block, n_blocks)
-            if block > pos:
-                out.append(self._pull(synth, (block - pos) * BLOCK, stereo))
-                pos = block
-            if block >= n_blocks:
-                break
-            if is_on:
-                synth.noteon(chan, key, vel)
-            else:
-                synth.noteoff(chan, key)
-        if n_blocks > pos:
-            out.append(self._pull(synth, (n_blocks - pos) * BLOCK, stereo))
-        for chan in range(16):
-            synth.all_sounds_off(chan)
-        audio = np.concatenate(out) if out else np.zeros((n_blocks * BLOCK, 2) if stereo else n_blocks * BLOCK,
-                                                         np.float32)
+        audio = play_events(synth, events, n_blocks, lambda n: self._pull(synth, n, stereo))
         return resample(audio, rate, self.sample_rate)
+
+
+def play_events(synth, events: Iterable[tuple[int, int, int, int, int]], n_blocks: int,
+                pull: Callable[[int], np.ndarray]) -> np.ndarray:
+    """Play note events on a FluidSynth ``synth`` block by block; the audio of ``n_blocks`` blocks.
+
+    The one event loop of :class:`KitRenderer` and :class:`drumtx.synth.accompaniment.MusicRenderer`:
+    the synth advances by whole blocks of :data:`BLOCK` samples, so each event sounds at the start
+    of its block; events at or after the end are dropped, and every channel is silenced afterwards.
+
+    Args:
+        synth: a ``fluidsynth.Synth`` with its programs selected.
+        events: ``(block, is_on, channel, key, velocity)``; sorted here, so at one block the
+            note-offs (``is_on`` 0) come before the note-ons (1).
+        n_blocks: the length in blocks (>= 1).
+        pull: renders the next ``n`` samples of ``synth``: float32, shape (n,) or (n, 2).
+
+    Returns:
+        float32 audio at the synth's rate, ``n_blocks * BLOCK`` samples (shape as ``pull``'s).
+    """
+    out, pos = [], 0
+    for block, is_on, chan, key, vel in sorted(events):
+        block = min(block, n_blocks)
+        if block > pos:
+            out.append(pull((block - pos) * BLOCK))
+            pos = block
+        if block >= n_blocks:
+            break
+        if is_on:
+            synth.noteon(chan, key, vel)
+        else:
+            synth.noteoff(chan, key)
+    if n_blocks > pos:
+        out.append(pull((n_blocks - pos) * BLOCK))
+    for chan in range(16):
+        synth.all_sounds_off(chan)
+    return np.concatenate(out)
 
 
 def resample(audio: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:

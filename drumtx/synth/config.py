@@ -1,0 +1,46 @@
+"""The recipe blocks' settings dataclasses (``data.synth.variety``, ``.production``,
+``.accompaniment``) read from a config mapping, with one line naming the key that is wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
+
+C = TypeVar("C")
+
+
+def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: type[Exception] = ValueError,
+                        ranges: Iterable[str] = ()) -> C:
+    """``cls(**cfg)`` for a settings dataclass, its keys and values checked.
+
+    Args:
+        cls: the dataclass; keys left out of ``cfg`` keep its defaults.
+        cfg: the recipe block (a dict or an OmegaConf node); None or empty: all defaults.
+        where: the block's config path for the messages, e.g. ``data.synth.production``.
+        error: the exception class raised.
+        ranges: fields that must be ``[low, high]``: two numbers, low <= high.
+
+    Returns:
+        the ``cls`` instance.
+
+    Raises:
+        error: a key ``cls`` has no field for (the message lists the known ones); a field named
+            ``prob`` or ending in ``_prob`` outside [0, 1]; a ``ranges`` field that is not
+            [low, high]. One line naming the key and the value.
+    """
+    cfg = dict(cfg or {})
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(cfg) - set(known)
+    if unknown:
+        raise error(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    out = cls(**cfg)
+    for name in known:
+        value = getattr(out, name)
+        if (name == "prob" or name.endswith("_prob")) and not 0.0 <= float(value) <= 1.0:
+            raise error(f"{where}.{name} must be in [0, 1], got {value}")
+    for name in ranges:
+        value = getattr(out, name)
+        if not isinstance(value, Sequence) or len(value) != 2 or float(value[0]) > float(value[1]):
+            raise error(f"{where}.{name} must be [low, high], got {value}")
+    return out
