@@ -10,7 +10,7 @@ The command that lists, checks and measures them is :mod:`drumtx.synth.kits.__ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,6 +212,27 @@ def _int_map(path: Path, name: str, value, what: str, int_keys: bool = True) -> 
     return out
 
 
+def _table_entries(kits_dir: Path, section: str, what: str) -> Iterator[tuple[Path, str, dict]]:
+    """``(table file, name, spec)`` of every entry of ``section`` (``kits`` or ``distractors``) in
+    the kit tables of ``kits_dir`` (every ``*.yaml`` but maps.yaml and latency.yaml, by file name),
+    each spec over its table's top-level keys (defaults such as ``kits_dir``, ``licence``).
+
+    Raises:
+        KitError: an unreadable table, or a name defined twice (``what``, e.g. ``kit``, names it).
+    """
+    seen: set[str] = set()
+    for path in sorted(kits_dir.glob("*.yaml")):
+        if path.name in ("maps.yaml", LATENCY_FILE):
+            continue
+        table = read_table(path)
+        defaults = {k: v for k, v in table.items() if k not in ("kits", "distractors")}
+        for name, spec in (table.get(section) or {}).items():
+            if name in seen:
+                raise KitError(f"{path}: {what} {name} defined twice")
+            seen.add(name)
+            yield path, name, {**defaults, **(spec or {})}
+
+
 def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
     """Every kit of every table in ``kits_dir`` (default ``conf/kits``), by name.
 
@@ -236,51 +257,44 @@ def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
         table = read_table(latency_file)
         latency, offsets = table.get("latency_ms") or {}, table.get("offset_ms") or {}
     kits: dict[str, Kit] = {}
-    for path in sorted(kits_dir.glob("*.yaml")):
-        if path in (maps_file, latency_file):
-            continue
-        table = read_table(path)
-        for name, spec in (table.get("kits") or {}).items():
-            spec = {**{k: v for k, v in table.items() if k not in ("kits", "distractors")}, **(spec or {})}
-            if name in kits:
-                raise KitError(f"{path}: kit {name} defined twice")
-            fmt = spec.get("format", "sf2")
-            if fmt not in FORMATS:
-                raise KitError(f"{path}: kit {name}: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-            map_name = spec.get("map")
-            if map_name is not None and map_name not in maps:
-                raise KitError(f"{path}: kit {name}: unknown map {map_name!r}; maps.yaml has {sorted(maps)}")
-            if map_name is None and fmt == "sf2":
-                raise KitError(f"{path}: kit {name}: unknown map None; maps.yaml has {sorted(maps)}")
-            raw = {**(maps[map_name] if map_name else {}), **(spec.get("notes") or {})}
-            notes = {int(k): _parse_note(name, int(k), v) for k, v in raw.items()}
-            _check_notes(name, notes)
-            split = str(spec.get("split", "train"))
-            if split not in ("train", "test"):
-                raise KitError(f"{path}: kit {name}: split must be train or test, got {split!r}")
-            lacks = spec.get("lacks", map_lacks.get(map_name, []))
-            kits[name] = Kit(
-                name=name,
-                family=path.stem,
-                soundfont_candidates=_kit_files(path, name, spec),
-                bank=int(spec.get("bank", 128)),
-                program=int(spec.get("program", 0 if fmt != "sf2" else spec["program"])),
-                channel=int(spec.get("channel", 9)),
-                notes=notes,
-                offset_ms=float(spec.get("offset_ms", 0.0)) + float(offsets.get(name, 0.0)),
-                licence=str(spec.get("licence", "")),
-                latency_ms={int(k): float(v) for k, v in (latency.get(name) or {}).items()},
-                format=fmt,
-                split=split,
-                kind=str(spec.get("kind", "general-midi" if fmt == "sf2" else "acoustic")),
-                lacks=tuple(str(x) for x in ([lacks] if isinstance(lacks, str) else lacks)),
-                chokes=_int_map(path, name, spec.get("chokes"), "chokes"),
-                author=str(spec.get("author", "")),
-                source=str(spec.get("source", "")),
-                velocity_jitter=float(spec.get("velocity_jitter", 4.0)),
-                choke_fade_ms=float(spec.get("choke_fade_ms", 40.0)),
-                end_fade_ms=float(spec.get("end_fade_ms", 10.0)),
-            )
+    for path, name, spec in _table_entries(kits_dir, "kits", "kit"):
+        fmt = spec.get("format", "sf2")
+        if fmt not in FORMATS:
+            raise KitError(f"{path}: kit {name}: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+        map_name = spec.get("map")
+        if map_name is not None and map_name not in maps:
+            raise KitError(f"{path}: kit {name}: unknown map {map_name!r}; maps.yaml has {sorted(maps)}")
+        if map_name is None and fmt == "sf2":
+            raise KitError(f"{path}: kit {name}: unknown map None; maps.yaml has {sorted(maps)}")
+        raw = {**(maps[map_name] if map_name else {}), **(spec.get("notes") or {})}
+        notes = {int(k): _parse_note(name, int(k), v) for k, v in raw.items()}
+        _check_notes(name, notes)
+        split = str(spec.get("split", "train"))
+        if split not in ("train", "test"):
+            raise KitError(f"{path}: kit {name}: split must be train or test, got {split!r}")
+        lacks = spec.get("lacks", map_lacks.get(map_name, []))
+        kits[name] = Kit(
+            name=name,
+            family=path.stem,
+            soundfont_candidates=_kit_files(path, name, spec),
+            bank=int(spec.get("bank", 128)),
+            program=int(spec.get("program", 0 if fmt != "sf2" else spec["program"])),
+            channel=int(spec.get("channel", 9)),
+            notes=notes,
+            offset_ms=float(spec.get("offset_ms", 0.0)) + float(offsets.get(name, 0.0)),
+            licence=str(spec.get("licence", "")),
+            latency_ms={int(k): float(v) for k, v in (latency.get(name) or {}).items()},
+            format=fmt,
+            split=split,
+            kind=str(spec.get("kind", "general-midi" if fmt == "sf2" else "acoustic")),
+            lacks=tuple(str(x) for x in ([lacks] if isinstance(lacks, str) else lacks)),
+            chokes=_int_map(path, name, spec.get("chokes"), "chokes"),
+            author=str(spec.get("author", "")),
+            source=str(spec.get("source", "")),
+            velocity_jitter=float(spec.get("velocity_jitter", 4.0)),
+            choke_fade_ms=float(spec.get("choke_fade_ms", 40.0)),
+            end_fade_ms=float(spec.get("end_fade_ms", 10.0)),
+        )
     return kits
 
 
@@ -312,26 +326,19 @@ def load_distractor_kits(kits_dir: str | Path | None = None) -> dict[str, Distra
     """The ``distractors:`` sections of the sampled kit tables, by name (see conf/kits/hydrogen.yaml)."""
     kits_dir = Path(kits_dir) if kits_dir else KITS_DIR
     out: dict[str, DistractorKit] = {}
-    for path in sorted(kits_dir.glob("*.yaml")):
-        if path.name in ("maps.yaml", LATENCY_FILE):
-            continue
-        table = read_table(path)
-        for name, spec in (table.get("distractors") or {}).items():
-            spec = {**{k: v for k, v in table.items() if k not in ("kits", "distractors")}, **(spec or {})}
-            if name in out:
-                raise KitError(f"{path}: distractor kit {name} defined twice")
-            fmt = spec.get("format", "sf2")
-            if fmt not in SAMPLED_FORMATS:
-                raise KitError(f"{path}: distractor kit {name}: format must be one of {SAMPLED_FORMATS}")
-            out[name] = DistractorKit(
-                name,
-                path.stem,
-                fmt,
-                _kit_files(path, name, spec),
-                _int_map(path, name, spec.get("parts"), "parts", int_keys=False),
-                str(spec.get("licence", "")),
-                str(spec.get("author", "")),
-            )
+    for path, name, spec in _table_entries(kits_dir, "distractors", "distractor kit"):
+        fmt = spec.get("format", "sf2")
+        if fmt not in SAMPLED_FORMATS:
+            raise KitError(f"{path}: distractor kit {name}: format must be one of {SAMPLED_FORMATS}")
+        out[name] = DistractorKit(
+            name,
+            path.stem,
+            fmt,
+            _kit_files(path, name, spec),
+            _int_map(path, name, spec.get("parts"), "parts", int_keys=False),
+            str(spec.get("licence", "")),
+            str(spec.get("author", "")),
+        )
     return out
 
 

@@ -5,6 +5,7 @@ The command only; the kit tables are read by the library, :mod:`drumtx.synth.kit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -14,6 +15,7 @@ from drumtx.cli import EXIT_USAGE, add_version, error
 from drumtx.synth.kits import (
     KITS_DIR,
     LATENCY_FILE,
+    Kit,
     KitError,
     describe_kit,
     kit_offsets_in_file,
@@ -22,6 +24,20 @@ from drumtx.synth.kits import (
     load_kits,
     read_table,
 )
+
+
+def _renderable(kits: dict[str, Kit], names: list[str] | None, skipped: str) -> Iterator[Kit]:
+    """The kits named in ``names`` (all when None), in table order, that can be rendered here; for
+    each one that cannot (:func:`drumtx.synth.kits.kit_problem`: a sound font not installed, a sampled
+    kit's unreadable or incomplete files) prints ``skipped`` formatted with ``name`` and ``problem`` instead."""
+    for kit in kits.values():
+        if names and kit.name not in names:
+            continue
+        problem = kit_problem(kit)
+        if problem:
+            print(skipped.format(name=kit.name, problem=problem))
+            continue
+        yield kit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,13 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         from drumtx.synth.render import KitRenderer
 
         renderer, grooves, worst = KitRenderer(), reference_grooves(seed=3), 1.0  # seed 3 plays all 22 notes
-        for kit in kits.values():
-            if args.kits and kit.name not in args.kits:
-                continue
-            problem = kit_problem(kit)
-            if problem:
-                print(f"{kit.name}: not checked: {problem}")
-                continue
+        for kit in _renderable(kits, args.kits, "{name}: not checked: {problem}"):
             total = Agreement(kit.name)
             for groove in grooves:
                 total.update(onset_agreement(renderer, kit, groove.notes))
@@ -109,13 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kits and target.is_file():  # keep the other kits' measurements
         table = read_table(target)
         latency, offsets = dict(table.get("latency_ms") or {}), dict(table.get("offset_ms") or {})
-    for kit in kits.values():
-        if args.kits and kit.name not in args.kits:
-            continue
-        problem = kit_problem(kit)
-        if problem:
-            print(f"# {kit.name}: not measured: {problem}")
-            continue
+    for kit in _renderable(kits, args.kits, "# {name}: not measured: {problem}"):
         manual = kit.offset_ms - kit_offsets_in_file(args.kits_dir).get(kit.name, 0.0)
         if kit.sampled:  # the sample player aligns every sample on its own attack: only the residual
             latency.pop(kit.name, None)
