@@ -31,19 +31,27 @@ setup: $(STAMPS)/venv $(STAMPS)/kits ## system packages (apt-get) + .venv with d
 
 system: $(STAMPS)/system $(STAMPS)/kits ## FluidSynth, the sound fonts and the Hydrogen kits (apt-get)
 
+# $(call apt_install,PACKAGES,NEED): shell text for a recipe that installs the Debian PACKAGES with
+# apt-get (sudo -n unless root); without apt-get it fails saying "NEED PACKAGES".
+define apt_install
+if ! command -v apt-get >/dev/null; then \
+    echo "$(2) $(1)" >&2; exit 1; \
+  fi; \
+  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+  echo "installing system packages: $(1)"; \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >/dev/null \
+    || { echo "apt-get failed: install $(1) yourself, then rerun" >&2; exit 1; }
+endef
+KIT_NEED := drumtx's sampled kits need (Debian names):
+SYSTEM_NEED := drumtx needs FluidSynth, sound fonts and drum kits; install these (Debian names):
+
 # The Hydrogen kits came after the sound fonts: a checkout whose system stamp predates them
 # installs them here (a clean machine gets them with the rest).
 $(STAMPS)/kits:
 	@mkdir -p $(STAMPS)
 	@missing=0; for f in $(HYDROGEN_KITS); do [ -f $$f ] || missing=1; done; \
 	if [ $$missing = 1 ]; then \
-	  if ! command -v apt-get >/dev/null; then \
-	    echo "drumtx's sampled kits need (Debian names): $(KIT_PACKAGES)" >&2; exit 1; \
-	  fi; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
-	  echo "installing system packages: $(KIT_PACKAGES)"; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(KIT_PACKAGES) >/dev/null \
-	    || { echo "apt-get failed: install $(KIT_PACKAGES) yourself, then rerun" >&2; exit 1; }; \
+	  $(call apt_install,$(KIT_PACKAGES),$(KIT_NEED)); \
 	fi
 	@touch $@
 
@@ -52,13 +60,7 @@ $(STAMPS)/system:
 	@missing=0; command -v fluidsynth >/dev/null || missing=1; \
 	for f in $(SOUND_FONTS) $(HYDROGEN_KITS); do [ -f $$f ] || missing=1; done; \
 	if [ $$missing = 1 ]; then \
-	  if ! command -v apt-get >/dev/null; then \
-	    echo "drumtx needs FluidSynth, sound fonts and drum kits; install these (Debian names): $(APT_PACKAGES)" >&2; exit 1; \
-	  fi; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
-	  echo "installing system packages: $(APT_PACKAGES)"; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null \
-	    || { echo "apt-get failed: install $(APT_PACKAGES) yourself, then rerun" >&2; exit 1; }; \
+	  $(call apt_install,$(APT_PACKAGES),$(SYSTEM_NEED)); \
 	fi
 	@touch $@
 
