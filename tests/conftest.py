@@ -21,6 +21,11 @@ csv with a leaked performance). ``FIXTURE_SPLITS`` lists the usable tracks per s
 ``egmd_config(*overrides)`` composes the ``prepare`` entry config on the fixture with the
 cache in the test's tmp_path (the same groups as ``train``, so ``cfg.data``/``cfg.features``/
 ``cfg.augmentation`` build a :class:`~drumtx.data.datamodule.DrumDataModule` directly).
+
+Models: ``tiny_config()`` is the default feature and head configs on a very narrow encoder and
+``save_tiny_bundle(path)`` saves a randomly initialised one (seed 0) as a drumtx bundle. A test
+module whose tiny LSTM should run on one torch thread sets
+``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
 """
 
 from __future__ import annotations
@@ -197,3 +202,53 @@ def egmd_config(egmd_fixture, tmp_path):
         return compose_config("prepare", base + list(overrides))
 
     return make
+
+
+def tiny_config():
+    """The default feature and head configs on a very narrow encoder (fast on 2 cores)."""
+    from omegaconf import OmegaConf
+
+    from drumtx import CONF_DIR
+
+    return OmegaConf.create(
+        {
+            "features": OmegaConf.load(CONF_DIR / "features" / "logmel.yaml"),
+            "encoder": {
+                "_target_": "drumtx.models.encoder.CRNNEncoder",
+                "n_mels": 128,
+                "channels": [4, 8, 8, 8],
+                "rnn_hidden": 16,
+                "rnn_layers": 1,
+                "rnn_dropout": 0.0,
+            },
+            "branches": OmegaConf.load(CONF_DIR / "branches" / "five_branch.yaml"),
+            "data": {"targets": {"hihat_pedal": False}},
+        }
+    )
+
+
+def save_tiny_bundle(path: Path) -> Path:
+    """A DrumTranscriber of :func:`tiny_config`, randomly initialised with torch seed 0, saved as a
+    drumtx bundle at ``path`` (``.safetensors`` + ``.json``); returns ``path``."""
+    import torch
+
+    from drumtx.checkpoint import build_meta, save_bundle
+    from drumtx.models.transcriber import build_transcriber
+
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    save_bundle(path, build_transcriber(cfg), build_meta(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module (restored after it): the tiny LSTM runs faster so, and
+    other load on the machine cannot stretch the tests (two threads spin on each other at every
+    time step)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -20,14 +20,7 @@ from drumtx.inference import InferenceSettings, activations, blocks, file_mel
 from drumtx.transcriber import DEFAULT_CKPT, Transcriber
 
 TINY = Path(__file__).parent / "fixtures" / "tiny_model.safetensors"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

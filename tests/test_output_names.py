@@ -19,9 +19,8 @@ import pretty_midi
 import pytest
 import soundfile as sf
 import torch
-from omegaconf import OmegaConf
+from conftest import save_tiny_bundle
 
-from drumtx import CONF_DIR
 from drumtx import outputs as outputs_module
 from drumtx import transcribe as tx
 from drumtx.chart import SongInfo
@@ -175,28 +174,7 @@ def test_an_output_name_too_long_for_the_file_system_is_named_before_any_work(tm
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
-    from drumtx.checkpoint import build_meta, save_bundle
-    from drumtx.models.transcriber import build_transcriber
-
-    cfg = OmegaConf.create(
-        {
-            "features": OmegaConf.load(CONF_DIR / "features" / "logmel.yaml"),
-            "encoder": {
-                "_target_": "drumtx.models.encoder.CRNNEncoder",
-                "n_mels": 128,
-                "channels": [4, 8, 8, 8],
-                "rnn_hidden": 16,
-                "rnn_layers": 1,
-                "rnn_dropout": 0.0,
-            },
-            "branches": OmegaConf.load(CONF_DIR / "branches" / "five_branch.yaml"),
-            "data": {"targets": {"hihat_pedal": False}},
-        }
-    )
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_bundle(path, build_transcriber(cfg), build_meta(cfg))
-    return path
+    return save_tiny_bundle(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 def test_cli_with_unicode_names_and_percent_texts(bundle, tmp_path, capsys):

@@ -15,13 +15,10 @@ import pretty_midi
 import pytest
 import soundfile as sf
 import torch
-from omegaconf import OmegaConf
+from conftest import save_tiny_bundle
 
-from drumtx import CONF_DIR
 from drumtx import transcribe as tx
-from drumtx.checkpoint import build_meta, save_bundle
 from drumtx.midi_out import TempoMap, drum_midi, save_midi
-from drumtx.models.transcriber import build_transcriber
 from drumtx.outputs import output_paths, write_outputs
 from drumtx.targets import Onset
 from drumtx.tempo import estimate_beats
@@ -30,44 +27,13 @@ from drumtx.vocab import OUTPUT_NOTES, Vocabulary
 
 FPS = 100.0
 
-
-def tiny_config():
-    """The default feature and head configs on a very narrow encoder (fast on 2 cores)."""
-    return OmegaConf.create(
-        {
-            "features": OmegaConf.load(CONF_DIR / "features" / "logmel.yaml"),
-            "encoder": {
-                "_target_": "drumtx.models.encoder.CRNNEncoder",
-                "n_mels": 128,
-                "channels": [4, 8, 8, 8],
-                "rnn_hidden": 16,
-                "rnn_layers": 1,
-                "rnn_dropout": 0.0,
-            },
-            "branches": OmegaConf.load(CONF_DIR / "branches" / "five_branch.yaml"),
-            "data": {"targets": {"hihat_pedal": False}},
-        }
-    )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: the tiny LSTM runs faster so, and other load on the machine cannot
-    stretch the tests (two threads spin on each other at every time step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     """A randomly initialised DrumTranscriber saved as a drumtx bundle (save_bundle)."""
-    cfg = tiny_config()
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_bundle(path, build_transcriber(cfg), build_meta(cfg))
-    return path
+    return save_tiny_bundle(tmp_path_factory.mktemp("model") / "tiny.safetensors")
 
 
 @pytest.fixture(scope="module")

@@ -39,14 +39,7 @@ FIXED = {
     "kick": 110, "snare_head": 35, "snare_rim": 50, "tom_floor": 90, "tom_high": 91, "tom_mid": 92,
     "hihat_closed": 70, "hihat_open": 75, "ride": 60, "ride_bell": 65, "crash": 120,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------------------------------ model
