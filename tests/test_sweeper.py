@@ -23,7 +23,6 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "drumtx" / "plugins"
@@ -280,6 +279,11 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     )
 
 
+def states(trials) -> list[str]:
+    """The trials' states by name, in trial order, e.g. ``["COMPLETE", "FAIL"]``."""
+    return [t.state.name for t in trials]
+
+
 def folder_params(trial) -> str:
     """What the toy job wrote into the trial's folder: its x and kind."""
     return (Path(trial.user_attrs["output_dir"]) / "params.txt").read_text()
@@ -307,7 +311,7 @@ def test_toy_sweep_finds_the_optimum_and_resumes(toy):
     assert proc.returncode == 0, proc.stderr
     assert len(job_dirs(second)) == 3
     study = load(toy.storage)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 23
+    assert states(study.trials) == ["COMPLETE"] * 23
     results2 = yaml.safe_load((second / "optimization_results.yaml").read_text())
     assert results2["n_trials"] == 23 and results2["best_value"] >= results["best_value"]
     assert (second / "trials.csv").read_text().count("\n") == 24
@@ -354,9 +358,8 @@ def test_crashed_trial_is_recorded_as_failed_and_the_sweep_goes_on(toy):
     proc, sweep = toy("crash", "hydra.sweeper.n_trials=4", "hydra.sweeper.max_failure_rate=0.5", "fail_job=1")
     assert proc.returncode == 0, proc.stderr
     study = load(toy.storage)
-    states = [t.state for t in study.trials]
     # the failed trial does not count towards n_trials: 4 complete, 5 launched
-    assert states == [TrialState.COMPLETE, TrialState.FAIL] + [TrialState.COMPLETE] * 3
+    assert states(study.trials) == ["COMPLETE", "FAIL"] + ["COMPLETE"] * 3
     assert "deliberate crash" in study.trials[1].user_attrs["fail_reason"]
     assert "recorded as FAIL" in proc.stderr + proc.stdout
 
@@ -366,7 +369,7 @@ def test_failures_over_max_failure_rate_stop_the_sweep(toy):
     assert proc.returncode != 0
     assert "max_failure_rate" in proc.stderr
     study = load(toy.storage)
-    assert [t.state for t in study.trials] == [TrialState.FAIL]
+    assert states(study.trials) == ["FAIL"]
     assert "n_failed: 1" in (sweep / "optimization_results.yaml").read_text()
 
 
@@ -378,8 +381,7 @@ def test_killed_sweep_resumes_with_its_finished_trials(toy):
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.time() < deadline, "the sweep never reached its second trial"
             time.sleep(0.2)
-        before = [t.state for t in load(toy.storage).trials]
-        assert before == [TrialState.COMPLETE, TrialState.RUNNING]
+        assert states(load(toy.storage).trials) == ["COMPLETE", "RUNNING"]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -388,12 +390,7 @@ def test_killed_sweep_resumes_with_its_finished_trials(toy):
     done, _ = toy("resumed", "hydra.sweeper.n_trials=3")
     assert done.returncode == 0, done.stderr
     trials = load(toy.storage).trials
-    assert [t.state for t in trials] == [
-        TrialState.COMPLETE,
-        TrialState.FAIL,
-        TrialState.COMPLETE,
-        TrialState.COMPLETE,
-    ]
+    assert states(trials) == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
     assert "left running by a stopped sweep" in done.stderr + done.stdout
     # "redone": the killed trial's parameters ran again, once, as trial 2 in a folder of its own
     assert trials[2].params == trials[1].params and trials[2].user_attrs["retry_of"] == 1
@@ -434,12 +431,7 @@ def test_nan_or_raising_trials_are_failed_and_never_best(toy):
     )
     assert proc.returncode == 0, proc.stderr
     trials = load(toy.storage).trials
-    assert [t.state for t in trials] == [
-        TrialState.FAIL,
-        TrialState.FAIL,
-        TrialState.COMPLETE,
-        TrialState.COMPLETE,
-    ]
+    assert states(trials) == ["FAIL", "FAIL", "COMPLETE", "COMPLETE"]
     assert "non-finite" in trials[0].user_attrs["fail_reason"]
     assert "deliberate crash" in trials[1].user_attrs["fail_reason"]
     assert all("retry_of" not in t.user_attrs for t in trials)
@@ -531,7 +523,7 @@ def test_loss_weight_sweep_on_the_tiny_dataset_resumes(egmd_fixture, tmp_path):
     assert len(job_dirs(second)) == 2
 
     study = optuna.load_study(study_name=study_name, storage=storage)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 5
+    assert states(study.trials) == ["COMPLETE"] * 5
     # the value Optuna got is what each training run reports as its optimized metric
     for t in study.trials:
         metrics = json.loads((Path(t.user_attrs["output_dir"]) / "metrics.json").read_text())
@@ -616,7 +608,7 @@ def test_trials_train_with_ddp_spawn_on_two_cpu_processes(egmd_fixture, tmp_path
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     assert (out.stdout + out.stderr).count("Starting with 2 processes") == 2
     study = optuna.load_study(study_name="loss_weights", storage=storage)
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert states(study.trials) == ["COMPLETE"] * 2
     for t in study.trials:
         metrics = json.loads((sweep_dir / str(t.number) / "metrics.json").read_text())
         assert t.value == pytest.approx(metrics["value"])
