@@ -24,15 +24,6 @@ import torch  # noqa: E402
 from conftest import build_egmd_fixture  # noqa: E402
 
 
-class Kill(L.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.global_step == self.step:
-            raise RuntimeError("killed")
-
-
 class Seen(L.Callback):
     def __init__(self):
         self.rows, self.state = [], None
@@ -63,7 +54,7 @@ def main(out_json: str | None = None) -> list[dict]:
         for where, kill_step in (("epoch end", 6), ("mid-epoch", 5)):
             run = work / f"{where.replace(' ', '')}{workers}"
             try:
-                T.run_with(Patch(), T.compose_train(run, *common), Kill(kill_step))
+                T.run_with(Patch(), T.compose_train(run, *common), T.KillAtStep(kill_step))
             except RuntimeError:
                 pass
             ckpt = run / "checkpoints" / "last.ckpt"
