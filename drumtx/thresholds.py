@@ -221,12 +221,7 @@ def tune_instrument(
         instrument=instrument,
         threshold=float(grid[i_best]),
         min_gap_s=round(gap / fps, 6),
-        precision=c.precision,
-        recall=c.recall,
-        f_measure=c.f_measure,
-        tp=c.tp,
-        n_ref=c.n_ref,
-        n_est=c.n_est,
+        **c.as_dict(),  # precision, recall, f_measure, tp, n_ref, n_est
         objective=objective,
         min_precision=min_precision,
         n_trials=len(study.trials),
