@@ -1,7 +1,7 @@
 """The one way a model runs over a whole track: log-mel in, stitched frame probabilities out.
 
 Transcription (:class:`drumtx.transcriber.Transcriber`), evaluation
-(:mod:`drumtx.evaluation.inference`) and threshold tuning (:func:`drumtx.tune_thresholds.run_model`)
+(:mod:`drumtx.evaluation.inference`) and threshold tuning (:func:`drumtx.thresholds.run_model`)
 all call :func:`activations`, so thresholds are tuned and scores are measured on exactly the
 activations a user gets. Its input is already levelled: the features
 (:func:`drumtx.features.levelled_log_mel`, settings ``level_db``/``max_gain_db`` of the model's

@@ -279,6 +279,25 @@ class Transcriber:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> Transcriber:
+        """Load a model file (:func:`drumtx.checkpoint.load_transcriber`) and wrap it.
+
+        Args:
+            path: a drumtx bundle (``.safetensors`` beside its ``.json`` meta) or a drumtx
+                Lightning ``.ckpt``; tuned thresholds in ``<stem>.thresholds.json`` beside it are
+                applied over the ones its meta holds.
+            device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
+            **kwargs: the other arguments of :class:`Transcriber` (``thresholds``, ``settings``,
+                ``chunk_seconds``, ``context_seconds``).
+
+        Returns:
+            the Transcriber, its model in eval mode on ``device``.
+
+        Raises:
+            drumtx.checkpoint.CheckpointError: no such file, a file that is not a drumtx model, a
+                missing or unreadable meta or thresholds file, or weights that do not fit the stored
+                config (one line naming the file).
+            ValueError: impossible inference settings in ``kwargs`` (one line).
+        """
         from drumtx.checkpoint import load_transcriber
 
         model, meta = load_transcriber(path, device=device)
@@ -286,7 +305,23 @@ class Transcriber:
 
     def run(self, mel, fine: bool = False, progress: str | None = None) -> Activations:
         """:func:`drumtx.inference.activations` of a log-mel with this model and settings: what
-        transcribe, evaluate and threshold tuning all call."""
+        transcribe, evaluate and threshold tuning all call.
+
+        Args:
+            mel: the levelled log-mel of one track, (n_mels, T) at :attr:`fps` frames per second:
+                the feature cache's float16 array or :func:`file_mel`'s spooled one (anything with
+                ``shape`` and ``[:, lo:hi]`` slicing; other dtypes are rounded to float16 first).
+            fine: also return the fine-class probabilities (T, C).
+            progress: a tqdm label for a progress bar over the model's blocks; None: no bar.
+
+        Returns:
+            :class:`drumtx.inference.Activations` with T frames: ``probs`` instrument ->
+            (activation (T,), variation (T, V)), ``fine`` (T, C) or None, ``velocity`` (T, C)
+            (MIDI velocity / 127) for a model with a velocity head, else None; float32, silence-gated.
+
+        Raises:
+            ValueError: an empty log-mel (0 frames).
+        """
         return activations(
             self.model, self.features, mel, self.settings, device=self.device, fine=fine, progress=progress
         )
@@ -328,6 +363,26 @@ class Transcriber:
         return result, env
 
     def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
+        """Onsets, their confidences and the beats of one audio file (:meth:`file_activations`,
+        then :meth:`decode`).
+
+        Args:
+            path: an audio file, any rate and channel count (formats soundfile reads; m4a and aac
+                through audioread, which needs ffmpeg).
+            progress: a progress bar over the model's blocks (shown only when stderr is a terminal).
+
+        Returns:
+            a :class:`Transcription`: ``onsets`` sorted by time (s) with their fine class and a
+            velocity from the peak's height (:func:`with_measured_velocities` replaces it),
+            ``confidences`` (per onset, activation x variation probability, 0..1), ``beats`` (s),
+            ``duration`` (s), and the stitched activations, onset envelope and velocity output
+            (T frames at ``fps``).
+
+        Raises:
+            InputError: the file is missing, a folder, empty, or cannot be decoded, or its audio is
+                zero-length or not finite (one line naming it; the decoder's
+                :class:`drumtx.audio.AudioError` arrives as this).
+        """
         path = Path(path)
         result, env = self.file_activations(path, progress)
         return self.decode(path, result.probs, env, velocity=result.velocity)
