@@ -271,3 +271,15 @@ def test_an_older_recipe_renders_exactly_as_before(tmp_path):
     build_dataset(cfg, workers=1, progress=False)
     media = {k: v for k, v in digest(tmp_path / "old").items() if not k.endswith(".csv")}
     assert hashlib.sha1(repr(sorted(media.items())).encode()).hexdigest() == "b2415fbb502be7d2205d38a7d126fbcb5be4d4d0"
+
+
+def test_roman_numeral_chords():
+    from drumtx.synth.accompaniment import PROGRESSIONS, roman_chord
+
+    assert [roman_chord(c) for c in "I V vi IV".split()] == [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")]
+    assert [roman_chord(c) for c in "i bVI bIII bVII".split()] == [(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")]
+    assert [roman_chord(c) for c in "ii7 V7 Imaj7 viidim".split()] == [(2, "min7"), (7, "7"), (0, "maj7"), (11, "dim")]
+    assert len(PROGRESSIONS["major"][-1]) == 12  # the 12-bar blues
+    for bad in ("X", "Iv", "bb", ""):
+        with pytest.raises(ValueError, match="Roman-numeral"):
+            roman_chord(bad)

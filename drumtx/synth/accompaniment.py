@@ -51,25 +51,53 @@ MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 QUALITY = {"maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
            "dim": (0, 3, 6)}
-#: Progressions as (semitones above the key's root, chord quality).
+#: Scale degrees of Roman numerals, semitones above the key's root (a ``b`` before one flattens it).
+ROMAN_DEGREES = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
+
+
+def roman_chord(numeral: str) -> tuple[int, str]:
+    """One chord in Roman-numeral notation as ``(semitones above the key's root, quality)``.
+
+    Upper case is major, lower case minor; a suffix ``7`` makes it a dominant seventh (upper case)
+    or a minor seventh (lower case), ``maj7`` a major seventh, ``dim`` diminished; ``b`` flattens the
+    degree. E.g. ``"bVII"`` -> ``(10, "maj")``, ``"ii7"`` -> ``(2, "min7")``, ``"Imaj7"`` -> ``(0, "maj7")``.
+
+    Raises:
+        ValueError: not a numeral of that form.
+    """
+    flat = numeral.startswith("b")
+    body = numeral[1:] if flat else numeral
+    for suffix in ("maj7", "dim", "7", ""):
+        roman = body[: len(body) - len(suffix)] if suffix else body
+        if body.endswith(suffix) and roman.upper() in ROMAN_DEGREES and roman in (roman.upper(), roman.lower()):
+            major = roman.isupper()
+            quality = {"maj7": "maj7", "dim": "dim", "7": "7" if major else "min7", "": "maj" if major else "min"}
+            return (ROMAN_DEGREES[roman.upper()] - flat) % 12, quality[suffix]
+    raise ValueError(f"not a Roman-numeral chord: {numeral!r}")
+
+
+#: Chord progressions per mode, one chord per bar, in Roman numerals (relative to the key's root;
+#: minor keys count from their own root, so its bVI is the minor sixth).
 PROGRESSIONS = {
-    "major": [
-        [(0, "maj"), (7, "maj"), (9, "min"), (5, "maj")],
-        [(0, "maj"), (5, "maj"), (7, "maj"), (5, "maj")],
-        [(0, "maj"), (9, "min"), (5, "maj"), (7, "maj")],
-        [(9, "min"), (5, "maj"), (0, "maj"), (7, "maj")],
-        [(0, "maj"), (10, "maj"), (5, "maj"), (0, "maj")],
-        [(2, "min7"), (7, "7"), (0, "maj7"), (0, "maj7")],
-        [(0, "7"), (0, "7"), (0, "7"), (0, "7"), (5, "7"), (5, "7"), (0, "7"), (0, "7"), (7, "7"), (5, "7"),
-         (0, "7"), (7, "7")],  # 12-bar blues
-    ],
-    "minor": [
-        [(0, "min"), (8, "maj"), (3, "maj"), (10, "maj")],
-        [(0, "min"), (5, "min"), (7, "min"), (0, "min")],
-        [(0, "min"), (10, "maj"), (8, "maj"), (10, "maj")],
-        [(0, "min"), (5, "min"), (10, "maj"), (3, "maj")],
-        [(0, "min7"), (5, "min7"), (0, "min7"), (7, "7")],
-    ],
+    mode: [[roman_chord(c) for c in p.split()] for p in progressions]
+    for mode, progressions in {
+        "major": [
+            "I V vi IV",
+            "I IV V IV",
+            "I vi IV V",
+            "vi IV I V",
+            "I bVII IV I",
+            "ii7 V7 Imaj7 Imaj7",
+            "I7 I7 I7 I7 IV7 IV7 I7 I7 V7 IV7 I7 V7",  # 12-bar blues
+        ],
+        "minor": [
+            "i bVI bIII bVII",
+            "i iv v i",
+            "i bVII bVI bVII",
+            "i iv bVII bIII",
+            "i7 iv7 i7 V7",
+        ],
+    }.items()
 }
 KICK, SNARES, CRASHES = 36, (37, 38, 40), (49, 52, 55, 57)
 
