@@ -127,3 +127,15 @@ def test_latency_table_is_current(renderer):
     assert fresh.keys() == kit.latency_ms.keys()
     for key, ms in fresh.items():
         assert abs(ms - kit.latency_ms[key]) <= 0.2, (key, ms, kit.latency_ms[key])
+
+
+def test_a_kit_that_cannot_be_checked_or_measured_exits_1(monkeypatch, capsys):
+    """Exit contract (drumtx.cli): a named kit skipped as not installed is an input that failed."""
+    import drumtx.synth.kits.__main__ as kits_cli
+
+    monkeypatch.setattr(kits_cli, "kit_problem", lambda kit: "sound font not installed (test)")
+    name = next(iter(kits_cli.load_kits()))
+    assert kits_cli.main(["--check-onsets", "--kits", name]) == 1
+    assert f"{name}: not checked: sound font not installed (test)" in capsys.readouterr().out
+    assert kits_cli.main(["--measure-latency", "--kits", name]) == 1
+    assert f"# {name}: not measured" in capsys.readouterr().out
