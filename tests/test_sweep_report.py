@@ -69,9 +69,39 @@ def test_a_trial_with_an_unreadable_metrics_file_is_reported_without_its_extra_c
 def test_bad_input_is_one_line(study, capsys):
     storage, root = study
     assert sweep_report.main(["--study", "nope", "--storage", storage, "-o", str(root / "o")]) == 2
-    assert capsys.readouterr().err.strip() == f"error: no study 'nope' in {storage}"
+    assert capsys.readouterr().err.strip() == f"drumtx.evaluation.sweep_report: no study 'nope' in {storage}"
     assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "o"), "--best-run", "x"]) == 2
     assert "NAME=path/to/metrics.json" in capsys.readouterr().err
     assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "o"),
                               "--baseline-trial", "9"]) == 2
     assert "baseline trial 9 is not a complete trial" in capsys.readouterr().err
+
+
+def test_a_missing_study_database_is_one_line_and_is_not_created(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default storage, sqlite:///multirun/optuna.db, is relative
+    for args in (["--print-best"], ["--storage", f"sqlite:///{tmp_path / 'none' / 'x.db'}", "-o", "out"]):
+        assert sweep_report.main(["--study", "x", *args]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert err.startswith("drumtx.evaluation.sweep_report: sqlite:///") and "no such study database" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither multirun/ nor none/ nor out/
+
+
+@pytest.mark.parametrize(("storage", "expected"), [
+    ("bogus", "bogus: not a database URL"),
+    ("postgresql+psycopg://me:s3cret@127.0.0.1:1/db", "postgresql+psycopg://me:***@127.0.0.1:1/db: cannot connect"),
+])
+def test_a_storage_that_cannot_be_opened_is_one_line_naming_it_password_hidden(storage, expected, capsys):
+    if storage.startswith("postgresql"):
+        pytest.importorskip("psycopg")
+    assert sweep_report.main(["--study", "x", "--storage", storage, "--print-best"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("drumtx.evaluation.sweep_report: ")
+    assert expected in err and "s3cret" not in err
+
+
+def test_a_file_that_is_not_a_study_database_is_one_line(tmp_path, capsys):
+    (tmp_path / "x.db").write_text("not sqlite\n" * 100)
+    assert sweep_report.main(["--study", "x", "--storage", f"sqlite:///{tmp_path / 'x.db'}", "--print-best"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cannot open the study database (file is not a database)" in err

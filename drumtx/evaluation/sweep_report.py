@@ -27,10 +27,13 @@ from pathlib import Path
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import add_version
+from drumtx.cli import EXIT_USAGE, add_version, error
+from drumtx.errors import one_line
 from drumtx.evaluation import plots
 from drumtx.evaluation.report import md_table, num
 
+#: The command's name, first word of each error line.
+PROG = "drumtx.evaluation.sweep_report"
 #: Validation metrics shown beside the objective (``drumtx.train`` metrics.json ``final`` keys).
 INSTRUMENTS = ("kick", "snare", "tom", "hihat", "ride", "crash")
 EXTRA = ("val/onset_f_mean", *(f"val/inst/{i}/pr_auc" for i in INSTRUMENTS))
@@ -60,14 +63,61 @@ def _named(items: list[str], flag: str) -> dict[str, dict]:
     return out
 
 
+def _sqlite_file(storage: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (relative to the working folder), else None
+    (another database, or SQLite in memory)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(storage)
+    except ArgumentError:
+        return None  # open_storage names the bad URL
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    database = url.database
+    if database.startswith("file:"):  # sqlite:///file:path?uri=true
+        database = database.removeprefix("file:").split("?")[0]
+    return Path(database)
+
+
 def load_study(storage: str, study_name: str):
+    """The Optuna study ``study_name`` in ``storage``, opened without changing anything on disk.
+
+    Args:
+        storage: SQLAlchemy URL, e.g. ``sqlite:///multirun/optuna.db`` (a path relative to the
+            working folder) or ``postgresql+psycopg://user:password@host:5432/db``.
+        study_name: the study's name (``hydra.sweeper.study_name``).
+
+    Returns:
+        The ``optuna.Study``.
+
+    Raises:
+        SweepReportError: one line naming the storage (password hidden): a SQLite file that does
+            not exist (it is not created), a URL or driver that cannot be used, a server that
+            cannot be reached, or no study of that name in the storage.
+    """
     import optuna
+    from hydra_plugins.drumtx_optuna_sweeper._impl import StorageError, open_storage, redact
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    shown = redact(storage)
+    path = _sqlite_file(storage)
+    if path is not None and not path.is_file():
+        raise SweepReportError(
+            f"{shown}: no such study database (run a sweep first, or pass --storage sqlite:///path/to/optuna.db)"
+        )
     try:
-        return optuna.load_study(study_name=study_name, storage=storage)
+        rdb = open_storage(storage)
+    except StorageError as exc:
+        raise SweepReportError(str(exc)) from None
+    except Exception as exc:  # e.g. a file that is not an Optuna database, or from another Optuna version
+        cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's wrapper adds the SQL and a link
+        raise SweepReportError(f"{shown}: cannot open the study database ({one_line(cause)})") from None
+    try:
+        return optuna.load_study(study_name=study_name, storage=rdb)
     except KeyError:
-        raise SweepReportError(f"no study {study_name!r} in {storage}") from None
+        raise SweepReportError(f"no study {study_name!r} in {shown}") from None
 
 
 def load_trials(study) -> list[dict]:
@@ -84,7 +134,7 @@ def load_trials(study) -> list[dict]:
             try:
                 final = _final(metrics)["final"]
             except SweepReportError as exc:
-                print(f"warning: trial {t.number}: {exc}", file=sys.stderr)
+                print(f"{PROG}: warning: trial {t.number}: {exc}", file=sys.stderr)
         trials.append({"number": t.number, "value": t.value, "params": dict(t.params), "final": final})
     if not trials:
         raise SweepReportError(f"study {study.study_name!r} has no complete trial yet")
@@ -204,7 +254,7 @@ def build(trials, importances, baseline_trial, baseline_runs, best_runs, metric,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m drumtx.evaluation.sweep_report", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0])
     ap.add_argument("--study", required=True, help="Optuna study name (hydra.sweeper.study_name)")
     ap.add_argument("--storage", default="sqlite:///multirun/optuna.db", help="Optuna storage URL")
     ap.add_argument("-o", "--out", type=Path, help="folder for sweep.md, sweep.json, figures/")
@@ -231,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                                   _named(args.best_run, "--best-run"), args.metric,
                                   args.title or f"Sweep {args.study}")
     except SweepReportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        error(PROG, exc)
+        return EXIT_USAGE
     args.out.mkdir(parents=True, exist_ok=True)
     figures = scatter_figures(trials, summary["baseline"]["values"], args.out, args.metric)
     if figures:
