@@ -21,13 +21,16 @@ import argparse
 import functools
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR, PROJECT_ROOT, __version__
 from drumtx.errors import one_line
+
+if TYPE_CHECKING:
+    from drumtx.config_schema import Value
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -36,16 +39,27 @@ EXIT_USAGE = 2
 _FULL_ERROR = "HYDRA_FULL_ERROR"
 
 
+def is_base_option(name: object) -> bool:
+    """Whether a group option named ``name`` is an abstract base (``conf/data/base.yaml``).
+
+    A base holds what the other options of its group share (they list it in their defaults) and
+    leaves required keys (``???``) to them: it is never listed by ``--help`` and never run. The
+    rule is the name: a file whose name starts with ``base``.
+    """
+    return isinstance(name, str) and name.rpartition("/")[2].startswith("base")
+
+
 def group_options(group: str) -> str:
     """The options of config group ``group``, e.g. ``"five_branch, flat"``, for the ``--help`` texts.
 
     Read from ``<CONF_DIR>/<group>/*.yaml`` and, for ``experiment``, the checkout's
     ``experiments/experiment/`` (Hydra's search path in ``conf/train.yaml``; absent from a wheel),
-    so the help never lists an option that is not there. Used as ``${drumtx_options:<group>}`` in
-    ``conf/hydra/help/*.yaml``.
+    so the help never lists an option that is not there; bases (:func:`is_base_option`) are left
+    out. Used as ``${drumtx_options:<group>}`` in ``conf/hydra/help/*.yaml``.
     """
     names = {
         p.stem for root in (CONF_DIR, PROJECT_ROOT / "experiments") for p in (root / group).glob("*.yaml")
+        if not is_base_option(p.stem)
     }
     return ", ".join(sorted(names)) if names else "(none here)"
 
@@ -116,7 +130,53 @@ def _module_name(fn: Callable) -> str:
     return name
 
 
-def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
+def _base_choices() -> list[str]:
+    """``group=option`` of every chosen group option that is a base (:func:`is_base_option`)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    choices = HydraConfig.get().runtime.choices
+    return [f"{group}={name}" for group, name in choices.items() if is_base_option(name)]
+
+
+def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> None:
+    """Refuse a base option (``data=base``) and check ``cfg`` against ``schema`` before a command runs.
+
+    Args:
+        prog: the command, e.g. ``drumtx.prepare``, for the message.
+        cfg: the composed entry config; normalised in place (:func:`drumtx.config_schema.validate`).
+        schema: key -> :class:`drumtx.config_schema.Value`, or None (only the base check).
+
+    Raises:
+        SystemExit: 2 after one line ``<prog>: <key>=<value>: expected …`` on stderr.
+        drumtx.config_schema.ConfigValueError: the same error under ``-m`` (multirun), so the
+            sweeper records the job as failed and goes on.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from drumtx.config_schema import ConfigValueError, validate
+
+    try:
+        bases = _base_choices()
+        if bases:
+            group = bases[0].partition("=")[0]
+            raise ConfigValueError(
+                f"{bases[0]}: an abstract base the other {group} options extend, not an option to run; "
+                f"choose one of {group_options(group)}"
+            )
+        if schema is not None:
+            validate(cfg, schema)
+    except ConfigValueError as exc:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        fail(prog, exc, EXIT_USAGE)
+
+
+def hydra_main(
+    config_name: str, schema: Mapping[str, Value] | None = None
+) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
     """``@hydra.main`` for a drumtx command, reading ``<CONF_DIR>/<config_name>.yaml``, plus the contract.
 
     The config directory is the absolute :data:`drumtx.CONF_DIR`, so the command finds ``conf/``
@@ -130,6 +190,9 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[..
     * turns an error composing the config (a typo in an override, an unknown option) into one
       line on stderr and exit status 2 (Hydra prints several lines and exits 1). Errors inside the
       command keep Hydra's handling: a command exits 2 itself for bad setup; a traceback is a bug;
+    * before the command runs, refuses a base option (``data=base``) and checks the composed
+      config against ``schema`` (:func:`check_config`): a value of the wrong type or range is one
+      line naming the key, exit status 2;
     * returns None from the command line, so a console script's ``sys.exit(main())`` exits 0
       (a command may return a value for a sweeper, e.g. train's optimized metric).
 
@@ -137,6 +200,8 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[..
 
     Args:
         config_name: the entry config, e.g. ``"train"`` for ``conf/train.yaml``.
+        schema: the typed keys of that config (``drumtx.config_schema.PREPARE`` …); None: none
+            checked here (the command checks them itself).
 
     Returns:
         A decorator for ``def main(cfg: DictConfig)``.
@@ -153,6 +218,7 @@ def hydra_main(config_name: str) -> Callable[[Callable[[Any], Any]], Callable[..
             state["started"] = True
             # Errors from here on are the command's own: back to the user's HYDRA_FULL_ERROR.
             _set_env(_FULL_ERROR, state["full_error"])
+            check_config(prog, cfg, schema)
             return task(cfg)
 
         # Hydra names the job (its log file, hydra.job.name) after this module, not after cli.py.

@@ -35,8 +35,9 @@ class Value:
 
     Args:
         kind: ``int``, ``float`` (an int is accepted), ``fraction_or_count`` (a float in
-            [0, 1] or an int >= 0: Lightning's ``limit_*_batches``), ``bool`` or ``names``
-            (a list of strings; one string becomes a one-item list).
+            [0, 1] or an int >= 0: Lightning's ``limit_*_batches``), ``bool``, ``names``
+            (a list of strings; one string becomes a one-item list) or ``numbers`` (a list of
+            numbers, each within the bounds; one number becomes a one-item list).
         low, high: inclusive bounds (None: unbounded); ``low_open``: ``low`` itself excluded.
         null: None is allowed.
     """
@@ -49,6 +50,7 @@ class Value:
 
     def describe(self) -> str:
         what = {"int": "an integer", "float": "a number", "bool": "true or false", "names": "a list of names",
+                "numbers": "a list of numbers",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches"}[self.kind]
         bounds = []
         if self.low is not None:
@@ -69,6 +71,12 @@ class Value:
             if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
                 return list(value)
             raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+        if self.kind == "numbers":
+            items = value if isinstance(value, list | tuple) else [value]
+            try:
+                return [Value("float", self.low, self.high, self.low_open).check(key, v) for v in items]
+            except ConfigValueError:
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -140,6 +148,107 @@ TRAIN: dict[str, Value] = {
     "callbacks.model_checkpoint.save_top_k": Value("int", low=-1),
     "callbacks.model_checkpoint.last_every_n_steps": Value("int", low=1, null=True),
     "callbacks.step_budget.max_steps": Value("int", low=1, null=True),
+}
+
+
+BOOL = Value("bool")
+NAMES = Value("names", null=True)
+FRACTION = Value("float", low=0, high=1)
+
+#: the ``data`` keys every command reading a data option shares (``conf/data/base.yaml``).
+DATA: dict[str, Value] = {
+    **{k: v for k, v in TRAIN.items() if k.startswith("data.")},
+    "data.pin_memory": BOOL,
+    "data.auto_prepare": BOOL,
+}
+#: ``conf/features/logmel.yaml``.
+FEATURES: dict[str, Value] = {
+    "features.sample_rate": COUNT,
+    "features.hop_length": COUNT,
+    "features.n_fft": COUNT,
+    "features.n_mels": COUNT,
+    "features.f_min": NONNEG,
+    "features.f_max": POSITIVE,
+    "features.log_eps": POSITIVE,
+    "features.level_db": Value("float", null=True),
+    "features.max_gain_db": Value("float", low=0, null=True),
+}
+#: ``conf/inference/default.yaml``.
+INFERENCE: dict[str, Value] = {
+    "inference.chunk_seconds": POSITIVE,
+    "inference.context_seconds": NONNEG,
+    "inference.batch_size": COUNT,
+    "inference.gate_db": Value("float", null=True),
+    "inference.gate_dilate": COUNT0,
+}
+#: ``conf/prepare.yaml`` as composed.
+PREPARE: dict[str, Value] = {
+    **DATA, **FEATURES,
+    "splits": Value("names"),
+    "num_workers": COUNT0,
+    "retry_failed": BOOL,
+    "progress": BOOL,
+}
+#: ``conf/stats.yaml`` as composed.
+STATS: dict[str, Value] = {
+    **DATA, **FEATURES,
+    "splits": Value("names"),
+    "num_workers": COUNT0,
+    "progress": BOOL,
+}
+#: ``conf/evaluate.yaml`` as composed.
+EVALUATE: dict[str, Value] = {
+    **DATA, **INFERENCE,
+    "tags": NAMES,
+    "torch_threads": TRAIN["torch_threads"],
+    "use_checkpoint_targets": BOOL,
+    "kit_names": NAMES,
+    "exclude_kit_names": NAMES,
+    "external.annotation_ext": Value("names"),
+    "external.max_files": Value("int", low=1, null=True),
+    "prepare_workers": COUNT0,
+    "eval.window_s": POSITIVE,
+    "eval.ghost_velocity": Value("int", low=0, high=128),
+    "eval.simultaneous_s": NONNEG,
+    "eval.soft_velocity": Value("float", low=0, high=128),
+    "eval.velocity_bins": Value("numbers", low=0, high=128),
+    "eval.frame_tolerance": COUNT0,
+    "eval.worst_tracks": COUNT0,
+    "eval.curve_points": Value("int", low=2),
+    "eval.group_by": NAMES,
+    "report.figures": BOOL,
+    "report.pianorolls": COUNT0,
+    "report.pianoroll_seconds": POSITIVE,
+    "report.compare_tracks": COUNT0,
+}
+#: ``conf/tune_thresholds.yaml`` as composed.
+TUNE_THRESHOLDS: dict[str, Value] = {
+    **DATA, **FEATURES, **INFERENCE,
+    "tags": NAMES,
+    "torch_threads": TRAIN["torch_threads"],
+    "prepare_workers": COUNT0,
+    "write": BOOL,
+    "progress": BOOL,
+    "instruments": NAMES,
+    "window_s": POSITIVE,
+    "n_trials": COUNT,
+    "seed": INT,
+    "threshold.low": FRACTION,
+    "threshold.high": FRACTION,
+    "threshold.step": Value("float", low=0, high=1, low_open=True),
+    "min_gap_s.low": NONNEG,
+    "min_gap_s.high": NONNEG,
+    "min_precision.*": FRACTION,
+}
+#: ``conf/synth.yaml`` as composed (``drumtx.synth`` and ``drumtx.synth.bench``).
+SYNTH: dict[str, Value] = {
+    **DATA,
+    "data.synth.seed": INT,
+    "workers": COUNT,
+    "overwrite": BOOL,
+    "progress": BOOL,
+    "limit": Value("int", low=0, null=True),
+    "bench.tracks": COUNT,
 }
 
 

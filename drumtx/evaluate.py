@@ -35,7 +35,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from drumtx.checkpoint import PACKAGED_MODEL
-from drumtx.cli import EXIT_SOME_FAILED, fail, hydra_main
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import EVALUATE
 from drumtx.data.datasets import as_list, kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
@@ -517,15 +518,14 @@ def log_results(cfg: DictConfig, result: dict) -> None:
     finish_logger(logger)
 
 
-@hydra_main("evaluate")
+@hydra_main("evaluate", EVALUATE)
 def main(cfg: DictConfig) -> None:
     from drumtx.checkpoint import CheckpointError
 
     try:
         result = run(cfg)
     except (EvaluationSetupError, CheckpointError, AnnotationError) as exc:
-        print(f"drumtx.evaluate: {exc}", file=sys.stderr)
-        sys.exit(2)
+        fail("drumtx.evaluate", exc, EXIT_USAGE)
     if result["problems"]:  # some tracks could not be scored: status 1 (drumtx.cli); the rest are reported
         n = len(result["problems"])
         fail("drumtx.evaluate", f"{n} track(s) left out, listed in {result['out_dir']}/report.md", EXIT_SOME_FAILED)

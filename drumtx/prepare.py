@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import drumtx  # noqa: F401  (registers the drumtx_path resolver)
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import PREPARE
 
 log = logging.getLogger("drumtx.prepare")
 
@@ -61,7 +62,7 @@ def run(cfg: DictConfig):
     return report, summary
 
 
-@hydra_main("prepare")
+@hydra_main("prepare", PREPARE)
 def main(cfg: DictConfig) -> None:
     from drumtx.data.datasets import DatasetError
 

@@ -29,6 +29,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from drumtx.cli import EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import TUNE_THRESHOLDS
 from drumtx.decode import DEFAULT_THRESHOLDS
 from drumtx.inference import InferenceSettings, resolve_device
 from drumtx.thresholds import SplitProbs, TuneResult, plot_curve, run_model, tune_instrument, write_thresholds
@@ -265,7 +266,7 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
     return results
 
 
-@hydra_main("tune_thresholds")
+@hydra_main("tune_thresholds", TUNE_THRESHOLDS)
 def main(cfg: DictConfig) -> dict:
     from drumtx.checkpoint import CheckpointError
 

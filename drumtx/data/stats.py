@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import drumtx  # noqa: F401  (registers the drumtx_path resolver)
 from drumtx.cli import EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import STATS
 from drumtx.targets import (
     LabelCounts,
     TargetPolicy,
@@ -193,7 +194,7 @@ def render(report: dict) -> None:
         console.print("[green]ledger balanced: every MIDI note is accounted for in the targets or the report[/]")
 
 
-@hydra_main("stats")
+@hydra_main("stats", STATS)
 def main(cfg: DictConfig) -> None:
     from drumtx.data.datasets import DatasetError
 

@@ -7,12 +7,13 @@ import logging
 
 from omegaconf import DictConfig
 
-from drumtx.cli import EXIT_SOME_FAILED, fail, hydra_main
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import SYNTH
 
 log = logging.getLogger("drumtx.synth")
 
 
-@hydra_main("synth")
+@hydra_main("synth", SYNTH)
 def main(cfg: DictConfig) -> dict:
     from drumtx.synth.dataset import SynthError, build_dataset
     from drumtx.synth.kits import KitError
@@ -20,9 +21,8 @@ def main(cfg: DictConfig) -> dict:
     try:
         summary = build_dataset(cfg.data, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress,
                                 limit=cfg.limit)
-    except (SynthError, KitError) as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from None
+    except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
+        fail("drumtx.synth", exc, EXIT_USAGE)
     log.info("done: %s", json.dumps(summary))
     if summary.get("failed"):  # some tracks did not render: status 1 (drumtx.cli); the csv lists the rest
         fail("drumtx.synth", f"{summary['failed']} of {summary['planned']} tracks failed to render (logged above)",

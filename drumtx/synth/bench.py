@@ -22,7 +22,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from drumtx.cli import hydra_main
+from drumtx.cli import EXIT_USAGE, fail, hydra_main
+from drumtx.config_schema import SYNTH
 
 log = logging.getLogger("drumtx.synth.bench")
 
@@ -114,16 +115,15 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
     return report
 
 
-@hydra_main("synth")
+@hydra_main("synth", SYNTH)
 def main(cfg: DictConfig) -> dict:
     from drumtx.synth.dataset import SynthError
     from drumtx.synth.kits import KitError
 
     try:
         report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers)
-    except (SynthError, KitError) as exc:
-        log.error("%s", exc)
-        raise SystemExit(2) from None
+    except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
+        fail("drumtx.synth.bench", exc, EXIT_USAGE)
     text = json.dumps(report, indent=2)
     print(text)
     out = Path(cfg.bench.out) if cfg.bench.out else Path(cfg.paths.output_dir) / "synth_bench.json"
