@@ -1,4 +1,4 @@
-"""Typed, range-checked values of the training config, checked before anything runs.
+"""Typed, range-checked values of every command's config, checked before anything runs.
 
 Hydra types an override by its spelling: ``trainer.max_epochs=abc`` and ``optimizer.lr=1e-3x``
 arrive as strings and used to fail deep inside Lightning or torch (a bare ``AssertionError``,
@@ -6,6 +6,12 @@ a ``TypeError``) naming no key, and ``loss.crash=-1`` trained. :func:`validate` 
 in :data:`TRAIN` and raises one :class:`ConfigValueError` line naming the key, the value and
 what is allowed. It also turns a single string given where a list of names is expected
 (``data.fit_kit_names=fluidr3_*``) into a one-item list, instead of its letters.
+
+One table per entry config: :data:`TRAIN` (checked by ``drumtx.train``), :data:`PREPARE`,
+:data:`STATS`, :data:`EVALUATE`, :data:`TUNE_THRESHOLDS` and :data:`SYNTH` (passed to
+``drumtx.cli.hydra_main``, which checks them before the command starts and prints
+``<command>: <key>=<value>: expected …``, exit 2), built from the shared group tables
+:data:`DATA`, :data:`FEATURES`, :data:`AUGMENTATION` and :data:`INFERENCE`.
 
 Why a table here and not Hydra structured configs: every group option is a plain YAML file
 with its own ``_target_`` (and experiments add keys); a dataclass schema per option would
@@ -20,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 _ABSENT = object()
 
@@ -161,6 +167,23 @@ DATA: dict[str, Value] = {
     "data.pin_memory": BOOL,
     "data.auto_prepare": BOOL,
 }
+DATA.update({
+    "data.targets.hihat_pedal": BOOL,
+    "data.targets.priority.*": Value("names"),
+    "data.folder_split.validation": FRACTION,
+    "data.folder_split.test": FRACTION,
+    "data.folder_split.seed": INT,
+})
+#: ``conf/augmentation/*.yaml``: what prepare reads is ``audio_variants`` (pre-rendered copies).
+AUGMENTATION: dict[str, Value] = {
+    **{k: v for k, v in TRAIN.items() if k.startswith("augmentation.")},
+    "augmentation.time_mask.*": COUNT0,
+    "augmentation.freq_mask.*": COUNT0,
+    "augmentation.audio_variants.pitch_shift_semitones": Value("numbers"),
+    "augmentation.audio_variants.time_stretch": Value("numbers", low=0, low_open=True),
+    "augmentation.audio_variants.copies": COUNT0,
+    "augmentation.audio_variants.seed": INT,
+}
 #: ``conf/features/logmel.yaml``.
 FEATURES: dict[str, Value] = {
     "features.sample_rate": COUNT,
@@ -183,7 +206,7 @@ INFERENCE: dict[str, Value] = {
 }
 #: ``conf/prepare.yaml`` as composed.
 PREPARE: dict[str, Value] = {
-    **DATA, **FEATURES,
+    **DATA, **FEATURES, **AUGMENTATION,
     "splits": Value("names"),
     "num_workers": COUNT0,
     "retry_failed": BOOL,
@@ -216,6 +239,7 @@ EVALUATE: dict[str, Value] = {
     "eval.worst_tracks": COUNT0,
     "eval.curve_points": Value("int", low=2),
     "eval.group_by": NAMES,
+    "eval.tier1.*": Value("names"),
     "report.figures": BOOL,
     "report.pianorolls": COUNT0,
     "report.pianoroll_seconds": POSITIVE,
@@ -223,7 +247,7 @@ EVALUATE: dict[str, Value] = {
 }
 #: ``conf/tune_thresholds.yaml`` as composed.
 TUNE_THRESHOLDS: dict[str, Value] = {
-    **DATA, **FEATURES, **INFERENCE,
+    **DATA, **FEATURES, **INFERENCE, **AUGMENTATION,
     "tags": NAMES,
     "torch_threads": TRAIN["torch_threads"],
     "prepare_workers": COUNT0,
@@ -252,7 +276,8 @@ SYNTH: dict[str, Value] = {
 }
 
 
-def _keys(cfg: DictConfig, pattern: str) -> list[str]:
+def _keys(cfg: DictConfig, pattern: str, lists: bool = False) -> list[str]:
+    """The keys ``pattern`` stands for; ``group.*``: its numbers and strings (and lists if ``lists``)."""
     if not pattern.endswith(".*"):
         return [pattern]
     parent = pattern[:-2]
@@ -260,7 +285,8 @@ def _keys(cfg: DictConfig, pattern: str) -> list[str]:
     if not isinstance(node, Mapping | DictConfig):
         return []
     return [f"{parent}.{k}" for k, v in node.items() if not str(k).startswith("_") and
-            (isinstance(v, int | float | str) and not isinstance(v, bool))]
+            ((isinstance(v, int | float | str) and not isinstance(v, bool)) or
+             (lists and isinstance(v, list | tuple | ListConfig)))]
 
 
 def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig:
@@ -268,7 +294,8 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
 
     Args:
         cfg: a composed entry config (``conf/train.yaml``); interpolations are resolved to check.
-        schema: key -> :class:`Value`; a key ``group.*`` checks every number or string in ``group``.
+        schema: key -> :class:`Value`; a key ``group.*`` checks every number or string in ``group``
+            (and every list, for a ``names`` or ``numbers`` rule).
     Returns:
         ``cfg`` itself, with one-string lists made one-item lists and whole floats made ints.
     Raises:
@@ -276,7 +303,7 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
     """
     explicit = {k for k in schema if not k.endswith(".*")}
     for pattern, rule in schema.items():
-        for key in _keys(cfg, pattern):
+        for key in _keys(cfg, pattern, lists=rule.kind in ("names", "numbers")):
             if pattern.endswith(".*") and key in explicit:
                 continue  # a key with its own rule
             try:

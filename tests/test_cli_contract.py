@@ -223,3 +223,56 @@ def test_some_inputs_failed_is_status_1(tmp_path, monkeypatch, capsys):
     )
     monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 0, "planned": 5})
     assert entry("drumtx-synth")(cfg) == {"failed": 0, "planned": 5}
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "key"),
+    [
+        ("drumtx-prepare", ["data=synth_default", "num_workers=abc"], "num_workers"),
+        ("drumtx-stats", ["data=synth_default", "data.max_tracks=abc"], "data.max_tracks"),
+        ("drumtx-evaluate", ["data.max_tracks=abc"], "data.max_tracks"),
+        ("drumtx-evaluate", ["torch_threads=abc"], "torch_threads"),
+        ("drumtx-evaluate", ["eval.window_s=abc"], "eval.window_s"),
+        ("drumtx-tune-thresholds", ["n_trials=abc"], "n_trials"),
+        ("drumtx-synth", ["workers=abc"], "workers"),
+        ("drumtx-synth-bench", ["bench.tracks=0"], "bench.tracks"),
+        ("drumtx-train", ["trainer.max_epochs=abc"], "trainer.max_epochs"),
+    ],
+)
+def test_bad_config_value_is_one_line_and_status_2(script, args, key, tmp_path, monkeypatch, capsys):
+    """Issues 17 and 20: a bad value crashed every command but train with a traceback (exit 1),
+    often naming no key; now each checks its config first: ``<command>: <key>=<value>: expected …``."""
+    quiet = ["hydra/job_logging=none", "hydra/hydra_logging=none", f"hydra.run.dir={tmp_path}"]
+    monkeypatch.setattr(sys, "argv", [script, *args, *quiet])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert exc.value.code == 2, captured.err[-2000:]
+    prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    assert len(err) == 1 and err[0].startswith(f"{prog}: {key}=") and ": expected " in err[0], err
+    assert "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("config_name", sorted(set(HYDRA.values())))
+def test_help_leaves_out_base_options(config_name):
+    """conf/data/base.yaml is what the data options extend (required keys left ???), not one to run."""
+    assert (CONF_DIR / "data" / "base.yaml").is_file()
+    options = group_options("data").split(", ")
+    assert "base" not in options and "synth_default" in options
+    if "data" in help_groups(config_name):
+        assert "base" not in help_groups(config_name)["data"].split(", ")
+
+
+@pytest.mark.parametrize("script", ["drumtx-prepare", "drumtx-stats", "drumtx-evaluate", "drumtx-synth", "drumtx-train"])
+def test_a_base_option_is_refused_with_one_line(script, tmp_path, monkeypatch, capsys):
+    """data=base crashed with MissingMandatoryValue (exit 1)."""
+    quiet = ["hydra/job_logging=none", "hydra/hydra_logging=none", f"hydra.run.dir={tmp_path}"]
+    monkeypatch.setattr(sys, "argv", [script, "data=base", *quiet])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2
+    prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    assert len(err) == 1 and err[0].startswith(f"{prog}: data=base: an abstract base"), err
+    assert "synth_default" in err[0]

@@ -180,3 +180,80 @@ def test_a_string_where_a_list_is_expected_is_a_one_item_list():
     assert not kit_filter({"kit_name": "fluidr3_standard"}, "unseen:*", None)  # was kept: "*" is one of the letters
     assert kit_filter({"kit_name": "fluidr3_standard"}, None, "unseen:*")
     assert not kit_filter({"kit_name": "unseen:timgm6mb"}, None, "unseen:*")
+
+
+def _schema(name: str):
+    from drumtx import config_schema
+
+    return {"prepare": config_schema.PREPARE, "stats": config_schema.STATS, "evaluate": config_schema.EVALUATE,
+            "tune_thresholds": config_schema.TUNE_THRESHOLDS, "synth": config_schema.SYNTH}[name]
+
+
+COMMAND_CONFIGS = ["evaluate", "prepare", "stats", "synth", "tune_thresholds"]
+
+
+def _leaves(node, prefix=""):
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+@pytest.mark.parametrize("name", COMMAND_CONFIGS)
+def test_every_typed_key_of_a_command_config_is_in_its_schema(name):
+    """Issue 20 for every command: each number, bool and list of the entry config as composed (and of
+    each data/features/augmentation/inference option it can take) is checked before the command runs
+    (the synthesis recipe, data.synth, is drumtx.synth's own to check)."""
+    from drumtx.config_schema import validate
+
+    schema = _schema(name)
+    groups = [g for g in ("data", "features", "augmentation", "inference")
+              if any(OmegaConf.is_dict(d) and g in d for d in OmegaConf.load(CONF_DIR / f"{name}.yaml").defaults)]
+    runs = [[f"{g}={o}"] for g in groups for o in options(g) if not o.startswith("base")]
+    for overrides in runs or [[]]:
+        if name == "tune_thresholds" and not any(o.startswith("data=") for o in overrides):
+            overrides = [*overrides, "data=synth_default"]  # data: null there (the checkpoint's)
+        cfg = compose_train(overrides, config_name=name)
+        validate(cfg, schema)  # every option passes
+        job = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=False)
+        unchecked = [
+            key for key, value in _leaves(job)
+            if isinstance(value, int | float | bool | list) and not key.startswith("data.synth.")
+            and key not in schema and f"{key.rpartition('.')[0]}.*" not in schema
+        ]
+        assert not unchecked, (name, overrides, unchecked)
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "message"),
+    [
+        ("prepare", "num_workers=abc", "num_workers='abc': expected an integer >= 0"),
+        ("prepare", "augmentation.time_mask.count=-1", "augmentation.time_mask.count=-1: expected an integer >= 0"),
+        ("stats", "data.max_tracks=abc", "data.max_tracks='abc': expected an integer >= 1 or null"),
+        ("stats", "splits=[1]", "splits=[1]: expected a list of names"),
+        ("evaluate", "eval.window_s=abc", "eval.window_s='abc': expected a number > 0"),
+        ("evaluate", "eval.velocity_bins=[1,x]", "eval.velocity_bins=[1, 'x']: expected a list of numbers >= 0 and <= 128"),
+        ("evaluate", "eval.tier1.kick=[1]", "eval.tier1.kick=[1]: expected a list of names"),
+        ("evaluate", "inference.gate_dilate=-1", "inference.gate_dilate=-1: expected an integer >= 0"),
+        ("tune_thresholds", "n_trials=abc", "n_trials='abc': expected an integer >= 1"),
+        ("tune_thresholds", "min_precision.crash=1.5", "min_precision.crash=1.5: expected a number >= 0 and <= 1"),
+        ("synth", "workers=0", "workers=0: expected an integer >= 1"),
+        ("synth", "overwrite=yes", "overwrite='yes': expected true or false"),
+    ],
+)
+def test_command_config_values_are_checked_naming_the_key(name, override, message):
+    from drumtx.config_schema import ConfigValueError, validate
+
+    overrides = [override, "data=synth_default"] if name == "tune_thresholds" else [override]
+    with pytest.raises(ConfigValueError) as err:
+        validate(compose_train(overrides, config_name=name), _schema(name))
+    assert str(err.value) == message
+
+
+def test_numbers_and_one_word_lists_are_normalised():
+    from drumtx.config_schema import validate
+
+    cfg = validate(compose_train(["eval.velocity_bins=64", "eval.group_by=kit_name"], config_name="evaluate"),
+                   _schema("evaluate"))
+    assert list(cfg.eval.velocity_bins) == [64] and list(cfg.eval.group_by) == ["kit_name"]
