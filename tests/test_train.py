@@ -203,6 +203,43 @@ def test_last_ckpt_is_the_last_finished_epoch_after_non_improving_epochs(egmd_fi
     assert resumed.start_step == 6 and len(resumed.lrs) == 1  # only epoch 3 is trained again
 
 
+def test_a_second_fresh_run_into_the_same_folder_owns_last_ckpt_and_best(egmd_fixture, shared_cache, tmp_path,
+                                                                         monkeypatch, caplog):
+    """Lightning wrote the second run's last state to last-v1.ckpt, leaving the first run's
+    last.ckpt to be resumed from (make demo twice, a fixed hydra.run.dir)."""
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2",
+              "trainer.limit_val_batches=1", "evaluation.onset_metrics=false",
+              "callbacks.model_checkpoint.monitor=const", "callbacks.model_checkpoint.save_top_k=1",
+              "callbacks.model_checkpoint.filename='epoch{epoch:03d}'", "callbacks.early_stopping=null"]
+    ckpts = tmp_path / "checkpoints"
+
+    def mine():
+        return [r.getMessage() for r in caplog.records if r.name == "drumtx.models.callbacks"]
+
+    with caplog.at_level("WARNING", logger="drumtx.models.callbacks"):
+        run_with(monkeypatch, compose_train(tmp_path, *common, "trainer.max_epochs=3"), LogConstant())
+        assert not mine()  # a fresh folder: nothing to say
+        assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6
+        run_with(monkeypatch, compose_train(tmp_path, *common, "trainer.max_epochs=2"), LogConstant())
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch000-v1.ckpt", "epoch000.ckpt", "last.ckpt"]
+    saved = torch.load(ckpts / "last.ckpt", weights_only=True)
+    assert (saved["epoch"], saved["global_step"]) == (1, 4)  # the second run's end, not the first's (2, 6)
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["last_checkpoint"] == str(ckpts / "last.ckpt") and summary["global_step"] == 4
+    # the first run's epoch000.ckpt has the same name and score; the best exported is the second run's
+    assert summary["best_checkpoint"] == str(ckpts / "epoch000-v1.ckpt")
+    _, meta = load_transcriber(tmp_path / "best.safetensors")
+    assert meta["source_checkpoint"] == str(ckpts / "epoch000-v1.ckpt")
+    [warning] = mine()
+    assert f"{ckpts} already holds another run's checkpoints" in warning and "last.ckpt" in warning
+    # resuming that run in its own folder is no "other run": no warning
+    with caplog.at_level("WARNING", logger="drumtx.models.callbacks"):
+        run_with(monkeypatch, compose_train(tmp_path, *common, "trainer.max_epochs=3",
+                                            f"ckpt_path={ckpts / 'last.ckpt'}"), LogConstant())
+    assert len(mine()) == 1
+    assert torch.load(ckpts / "last.ckpt", weights_only=True)["global_step"] == 6
+
+
 def test_nan_in_a_training_track_stops_the_run_naming_step_and_track(egmd_fixture, tmp_path, monkeypatch):
     """Issue 20: NaN features in one cached training track gave NaN losses from step 0, yet the
     run exited 0 with a finite value in metrics.json and a NaN best.safetensors."""

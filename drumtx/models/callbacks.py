@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+log = logging.getLogger(__name__)
 
 
 class StepBudget(pl.Callback):
@@ -28,13 +33,20 @@ class StepBudget(pl.Callback):
 
 class Checkpoints(ModelCheckpoint):
     """Lightning's :class:`ModelCheckpoint` (top-k by the monitored metric) whose ``last.ckpt``
-    is always the state after the last finished epoch.
+    is always the state after the last finished epoch of this run.
 
     Why: Lightning 2.6 rewrites ``last.ckpt`` only in an epoch where it also saves a top-k
     checkpoint, so after non-improving epochs ``last.ckpt`` is stale and a resume silently
     retrains them (issue 20). Here it is rewritten after every epoch's validation, after the
     top-k bookkeeping of that epoch (so a resume also keeps the top-k list and early-stopping
     state of the same moment).
+
+    A fresh run (no ``ckpt_path``) into a folder that holds another run's checkpoints (a rerun
+    with a fixed ``hydra.run.dir``, ``make demo`` twice) overwrites that run's ``last.ckpt``:
+    Lightning would write ``last-v1.ckpt`` and leave the old run's ``last.ckpt`` to be resumed
+    from. Top-k checkpoints whose names clash still get ``-v1``…; the best checkpoint (and so
+    ``best.safetensors``) is only ever one this run saved, as Lightning keeps the top-k list in
+    memory. One warning names the folder.
 
     Args:
         *args, **kwargs: :class:`ModelCheckpoint` arguments (``save_last`` must be true for a
@@ -52,6 +64,34 @@ class Checkpoints(ModelCheckpoint):
                 f"got {last_every_n_steps}"
             )
         self.last_every_n_steps = None if last_every_n_steps is None else int(last_every_n_steps)
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        with warnings.catch_warnings():  # replaced by the one line of on_train_start
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            super().setup(trainer, pl_module, stage)
+        self._found = []
+        if trainer.is_global_zero and stage == "fit" and self.dirpath and self._fs.isdir(self.dirpath):
+            self._found = sorted(str(p) for p in self._fs.ls(self.dirpath, detail=False))
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        # trainer.ckpt_path is known only once the checkpoint is restored (after setup)
+        found = getattr(self, "_found", [])
+        if found and not trainer.ckpt_path:
+            log.warning(
+                "%s already holds another run's checkpoints (%d files): this fresh run overwrites its last.ckpt "
+                "and writes its own top-k beside the rest (-v1… where names clash); best.safetensors comes from "
+                "this run's checkpoints only. To resume that run instead, pass ckpt_path=%s/last.ckpt",
+                self.dirpath, len(found), self.dirpath,
+            )
+
+    def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates) -> None:
+        # last.ckpt is this run's, never versioned as last-v1.ckpt beside another run's last.ckpt
+        counter, self._enable_version_counter = self._enable_version_counter, False
+        try:
+            super()._save_last_checkpoint(trainer, monitor_candidates)
+        finally:
+            self._enable_version_counter = counter
 
     def _skip(self, trainer: pl.Trainer) -> bool:
         from lightning.pytorch.trainer.states import TrainerFn
