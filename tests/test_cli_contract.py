@@ -276,3 +276,17 @@ def test_a_base_option_is_refused_with_one_line(script, tmp_path, monkeypatch, c
     prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
     assert len(err) == 1 and err[0].startswith(f"{prog}: data=base: an abstract base"), err
     assert "synth_default" in err[0]
+
+
+@pytest.mark.parametrize("script", ["drumtx-synth", "drumtx-synth-bench"])
+def test_synth_errors_are_one_line_on_stderr(script, tmp_path, monkeypatch, capsys):
+    """synth and synth.bench logged their fatal errors to stdout with a timestamp; now one stderr line."""
+    quiet = ["hydra/job_logging=none", "hydra/hydra_logging=none", f"hydra.run.dir={tmp_path}"]
+    monkeypatch.setattr(sys, "argv", [script, f"data.synth.kits_dir={tmp_path}", f"data.root={tmp_path / 'd'}", *quiet])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    captured = capsys.readouterr()
+    prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    assert exc.value.code == 2
+    assert captured.err.strip().splitlines() == [f"{prog}: {tmp_path / 'maps.yaml'}: kit note maps missing"]
+    assert "maps.yaml" not in captured.out
