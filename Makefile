@@ -169,9 +169,12 @@ sweep-finetune: $(STAMPS)/venv ## rank loss weights by fine-tuning the default m
 evaluate: $(STAMPS)/venv ## python -m drumtx.evaluate $(ARGS)
 	$(PY) -m drumtx.evaluate $(ARGS)
 
-transcribe: $(STAMPS)/venv ## make transcribe IN=song.wav [OUT=dir] [CKPT=path]
-	@[ -n "$(IN)" ] || { echo "usage: make transcribe IN=<audio file or folder> [OUT=dir] [CKPT=path]" >&2; exit 2; }
-	$(PY) -m drumtx.transcribe $(IN) -o $(OUT) $(if $(CKPT),--ckpt $(CKPT)) $(ARGS)
+# $(call shq,text): text as one single-quoted shell word (spaces, %, quotes and * kept as they are)
+shq = '$(subst ','\'',$(1))'
+
+transcribe: $(STAMPS)/venv ## make transcribe IN="my song.wav" [OUT=dir] [CKPT=path]: IN is one file or folder, taken whole (spaces, %, quotes); several files: a folder
+	@[ -n $(call shq,$(IN)) ] || { echo "usage: make transcribe IN=<one audio file or folder; quote a name with spaces> [OUT=dir] [CKPT=path] (several files: put them in a folder, or run python -m drumtx.transcribe a.wav b.wav -o dir)" >&2; exit 2; }
+	$(PY) -m drumtx.transcribe $(call shq,$(IN)) -o $(call shq,$(OUT)) $(if $(CKPT),--ckpt $(call shq,$(CKPT))) $(ARGS)
 
 bench: $(STAMPS)/venv ## speed and memory benchmarks on this machine -> experiments/bench/
 	$(PY) -m drumtx.bench $(ARGS)
