@@ -225,22 +225,36 @@ def test_every_typed_key_of_a_command_config_is_in_its_schema(name):
         assert not unchecked, (name, overrides, unchecked)
 
 
+#: command -> (bad override, the one line it gives)
+BAD_VALUES = {
+    "prepare": [
+        ("num_workers=abc", "num_workers='abc': expected an integer >= 0"),
+        ("augmentation.time_mask.count=-1", "augmentation.time_mask.count=-1: expected an integer >= 0"),
+    ],
+    "stats": [
+        ("data.max_tracks=abc", "data.max_tracks='abc': expected an integer >= 1 or null"),
+        ("splits=[1]", "splits=[1]: expected a list of names"),
+    ],
+    "evaluate": [
+        ("eval.window_s=abc", "eval.window_s='abc': expected a number > 0"),
+        ("eval.velocity_bins=[1,x]", "eval.velocity_bins=[1, 'x']: expected a list of numbers >= 0 and <= 128"),
+        ("eval.tier1.kick=[1]", "eval.tier1.kick=[1]: expected a list of names"),
+        ("inference.gate_dilate=-1", "inference.gate_dilate=-1: expected an integer >= 0"),
+    ],
+    "tune_thresholds": [
+        ("n_trials=abc", "n_trials='abc': expected an integer >= 1"),
+        ("min_precision.crash=1.5", "min_precision.crash=1.5: expected a number >= 0 and <= 1"),
+    ],
+    "synth": [
+        ("workers=0", "workers=0: expected an integer >= 1"),
+        ("overwrite=yes", "overwrite='yes': expected true or false"),
+    ],
+}
+
+
 @pytest.mark.parametrize(
     ("name", "override", "message"),
-    [
-        ("prepare", "num_workers=abc", "num_workers='abc': expected an integer >= 0"),
-        ("prepare", "augmentation.time_mask.count=-1", "augmentation.time_mask.count=-1: expected an integer >= 0"),
-        ("stats", "data.max_tracks=abc", "data.max_tracks='abc': expected an integer >= 1 or null"),
-        ("stats", "splits=[1]", "splits=[1]: expected a list of names"),
-        ("evaluate", "eval.window_s=abc", "eval.window_s='abc': expected a number > 0"),
-        ("evaluate", "eval.velocity_bins=[1,x]", "eval.velocity_bins=[1, 'x']: expected a list of numbers >= 0 and <= 128"),
-        ("evaluate", "eval.tier1.kick=[1]", "eval.tier1.kick=[1]: expected a list of names"),
-        ("evaluate", "inference.gate_dilate=-1", "inference.gate_dilate=-1: expected an integer >= 0"),
-        ("tune_thresholds", "n_trials=abc", "n_trials='abc': expected an integer >= 1"),
-        ("tune_thresholds", "min_precision.crash=1.5", "min_precision.crash=1.5: expected a number >= 0 and <= 1"),
-        ("synth", "workers=0", "workers=0: expected an integer >= 1"),
-        ("synth", "overwrite=yes", "overwrite='yes': expected true or false"),
-    ],
+    [(name, o, m) for name, cases in BAD_VALUES.items() for o, m in cases],
 )
 def test_command_config_values_are_checked_naming_the_key(name, override, message):
     from drumtx.config_schema import ConfigValueError, validate
