@@ -85,7 +85,7 @@ class LogMel(nn.Module):
         return n_samples // self.hop_length + 1
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """The log-mel as it comes, not levelled (levelling needs the whole track: :func:`level_log_mel`)."""
+        """The log-mel as it comes, not levelled (levelling needs the whole track: :func:`levelled_log_mel`)."""
         return torch.log(self.mel(wave) + self.log_eps)
 
     @torch.no_grad()
