@@ -1,15 +1,24 @@
-"""Transcription speed (x real time) and peak memory on a long synthetic file.
+"""Transcription speed (x real time), CPU time per stage and peak memory on a long synthetic file.
 
     python -m drumtx.bench_transcribe --minutes 10 --json OUT.json [--ckpt PATH] [--threads 1,2]
 
-Each measured run happens in a fresh child process pinned to ``--threads`` CPU cores, so its
-peak resident memory (``ru_maxrss``) is the transcription's alone: the synthetic file is
-written here, in the parent, block by block. One run per thread count (default 1 and 2):
-the bidirectional LSTM steps through time in small matrix products, for which a second
-intra-op thread can cost more than it gains, badly so on a machine with other load. Without ``--ckpt`` the packaged default model is
+Each measured run is ``python -m drumtx.transcribe FILE -o DIR -q --threads N`` (MIDI out) in a
+fresh child process pinned to ``N`` CPU cores, so its peak resident memory (``ru_maxrss``) is
+the transcription's alone: the synthetic file is written here, in the parent, block by block.
+``seconds`` / ``x_realtime`` are end to end, from the child's launch (interpreter start-up and
+imports included) to the outputs written. ``stages`` splits the run into imports, model load,
+decode, log-mel, network, onset envelope, peak picking, beat tracking, velocities and writing
+(:data:`STAGES`), each with its CPU seconds (all threads; unlike wall time, barely stretched by
+other load on the machine), share of the CPU total, wall seconds and the peak RSS reached by
+its end. Records before this breakdown (``experiments/bench``) timed transcribe + write only,
+without start-up, imports, model load and velocities.
+
+One run per thread count (default 1 and 2): the bidirectional LSTM steps through time in small
+matrix products, for which a second intra-op thread can cost more than it gains, badly so on a
+machine with other load. Without ``--ckpt`` the packaged default model is
 used, or, while there is none, a randomly initialised model of the default architecture
 (``conf/encoder/crnn_small.yaml`` + ``conf/branches/five_branch.yaml``): speed and memory
-do not depend on the weights.
+do not depend on the weights (beyond the number of onsets found).
 """
 
 from __future__ import annotations
@@ -25,8 +34,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from drumtx.cli import add_version
 
 PROG = "drumtx.bench_transcribe"
@@ -37,6 +44,7 @@ def synth_drum_file(
 ) -> float:
     """Write a drum-like test file (decaying low sines and noise bursts on an 8th-note grid at
     ~110 bpm, with random accents) one second at a time, so any length costs no memory."""
+    import numpy as np
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
@@ -99,36 +107,135 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+#: The stages of one ``python -m drumtx.transcribe`` run, in order, and the functions whose
+#: time (exclusive of the stages nested in them) each one is: see :class:`StageClock`.
+STAGES = (
+    "imports",  # interpreter start-up and every module import, lazy ones included
+    "model_load",  # drumtx.checkpoint.load_transcriber
+    "decode",  # drumtx.inference.file_mel less its log-mel: read, mono, resample, spool
+    "mel",  # drumtx.features.LogMel.compute
+    "network",  # Transcriber.run: blocks, the model, stitching, silence gate
+    "onset_envelope",  # drumtx.transcriber.spooled_onset_envelope (the input of beat tracking)
+    "peak_picking",  # drumtx.decode.decode_onsets + onset_confidences
+    "beat_tracking",  # drumtx.tempo.estimate_beats
+    "velocities",  # drumtx.transcriber.with_measured_velocities (reads the audio again)
+    "writing",  # drumtx.outputs.write_outputs
+    "other",  # the rest of drumtx.transcribe.main (options, inputs, ...)
+)
+
+
+class StageClock:
+    """CPU seconds (``time.process_time``: all threads), wall seconds and the peak RSS reached,
+    per stage of a run, each stage exclusive of the stages nested in it.
+
+    A stage is entered by calling a function wrapped with :meth:`wrap`; time outside any
+    wrapped function goes to ``outer``. Every module import (``_find_and_load`` of the import
+    system, which ``import`` and ``importlib.import_module`` call for a module not yet loaded)
+    counts as ``imports`` wherever it happens, so a library imported lazily inside a stage is
+    charged to imports, not to that stage. Time before the clock was made (interpreter start-up
+    and the imports so far) goes to ``first``; its wall time needs ``started``, the
+    ``time.time()`` at which the process was launched.
+    """
+
+    def __init__(self, first: str = "imports", outer: str = "other", started: float | None = None):
+        self.cpu: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self.wall: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self.rss_mb: dict[str, float] = {}
+        self._stack = [outer]
+        self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
+        self.cpu[first] = self._cpu0
+        self.wall[first] = max(0.0, time.time() - started) if started else 0.0
+        self.rss_mb[first] = _rss_mb()
+
+    def _charge(self) -> None:
+        cpu, wall = time.process_time(), time.perf_counter()
+        stage = self._stack[-1]
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - self._cpu0
+        self.wall[stage] = self.wall.get(stage, 0.0) + wall - self._wall0
+        self._cpu0, self._wall0 = cpu, wall
+
+    def wrap(self, fn, stage: str):
+        """``fn``, its calls timed as ``stage``."""
+
+        def timed(*args, **kwargs):
+            self._charge()
+            self._stack.append(stage)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._charge()
+                self.rss_mb[stage] = max(self.rss_mb.get(stage, 0.0), _rss_mb())
+                self._stack.pop()
+
+        timed.__wrapped__ = fn
+        return timed
+
+    def patch(self, owner, name: str, stage: str) -> None:
+        setattr(owner, name, self.wrap(getattr(owner, name), stage))
+
+    def report(self) -> dict:
+        """``{stage: {cpu_s, cpu_share, wall_s, peak_rss_mb}}`` in :data:`STAGES` order."""
+        self._charge()
+        total = sum(self.cpu.values()) or 1.0
+        return {
+            s: {
+                "cpu_s": round(self.cpu[s], 3),
+                "cpu_share": round(self.cpu[s] / total, 3),
+                "wall_s": round(self.wall[s], 3),
+                "peak_rss_mb": round(self.rss_mb[s], 1) if s in self.rss_mb else None,
+            }
+            for s in self.cpu
+        }
+
+
 def _child(args) -> dict:
-    """Runs in the measured process: load, transcribe, write MIDI; report time and memory."""
+    """Runs in the measured process: ``drumtx.transcribe.main`` on the file, as the command
+    runs it, with every stage timed (:class:`StageClock`); the transcription's numbers."""
+    clock = StageClock(started=args.started)
+    bootstrap = sys.modules["_frozen_importlib"]  # what `import` calls for a module not yet loaded
+    clock.patch(bootstrap, "_find_and_load", "imports")
     if args.threads and hasattr(os, "sched_setaffinity"):
-        cores = sorted(os.sched_getaffinity(0))[: args.threads]
-        os.sched_setaffinity(0, cores)
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.threads])
+    import drumtx.transcribe as command
+    from drumtx import checkpoint, features, inference, transcriber
+    from drumtx.outputs import MIDI_RESOLUTION
+
+    clock.patch(checkpoint, "load_transcriber", "model_load")
+    clock.patch(inference, "file_mel", "decode")
+    clock.patch(transcriber, "file_mel", "decode")
+    clock.patch(features.LogMel, "compute", "mel")
+    clock.patch(transcriber.Transcriber, "run", "network")
+    clock.patch(transcriber, "spooled_onset_envelope", "onset_envelope")
+    clock.patch(transcriber, "decode_onsets", "peak_picking")
+    clock.patch(transcriber, "onset_confidences", "peak_picking")
+    clock.patch(transcriber, "estimate_beats", "beat_tracking")
+    clock.patch(command, "with_measured_velocities", "velocities")
+    results = []
+    write = command.write_outputs
+
+    def write_and_keep(result, *a, **kw):
+        results.append(result)
+        return write(result, *a, **kw)
+
+    command.write_outputs = clock.wrap(write_and_keep, "writing")
+    argv = [str(args.audio), "-o", str(args.out_dir), "-q", "--overwrite", "--device", args.device]
+    argv += ["--threads", str(args.threads)] if args.threads else []
+    argv += ["--ckpt", str(args.ckpt)]
+    if command.main(argv) != 0 or not results:
+        raise RuntimeError("drumtx.transcribe failed")
+    stages = clock.report()
+    wall_s = time.time() - args.started
+    result = results[0]
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from drumtx.outputs import MIDI_RESOLUTION, write_outputs
-    from drumtx.transcriber import Transcriber
-
-    t0 = time.perf_counter()
-    transcriber = Transcriber.from_checkpoint(args.ckpt, device=args.device)
-    load_s = time.perf_counter() - t0
-    rss_loaded = _rss_mb()
-    t1 = time.perf_counter()
-    result = transcriber.transcribe(Path(args.audio), progress=False)
-    infer_s = time.perf_counter() - t1
-    out = Path(args.out_dir)
-    write_outputs(result, {"midi": out / "bench.mid"}, transcriber)
-    total_s = time.perf_counter() - t1
     return {
         "audio_seconds": result.duration,
-        "load_seconds": round(load_s, 3),
-        "transcribe_seconds": round(infer_s, 3),
-        "transcribe_and_write_seconds": round(total_s, 3),
-        "x_realtime": round(result.duration / total_s, 2),
+        "seconds": round(wall_s, 3),  # end to end: process launch to outputs written
+        "x_realtime": round(result.duration / wall_s, 2),
+        "cpu_seconds": round(sum(s["cpu_s"] for s in stages.values()), 3),
+        "x_realtime_per_cpu_second": round(result.duration / sum(s["cpu_s"] for s in stages.values()), 2),
         "peak_rss_mb": round(_rss_mb(), 1),
-        "rss_after_model_load_mb": round(rss_loaded, 1),
+        "stages": stages,
         "onsets": len(result.onsets),
         "tempo_bpm": round(result.tempo_map(MIDI_RESOLUTION).mean_bpm(), 2),
         "threads": torch.get_num_threads(),
@@ -140,14 +247,38 @@ def _child(args) -> dict:
 def measure(
     audio: Path, ckpt: Path, threads: int = 2, device: str = "cpu", out_dir: Path | None = None
 ) -> dict:
-    """Transcribe ``audio`` in a fresh child process; its timings and peak RSS."""
+    """``python -m drumtx.transcribe`` of ``audio`` (MIDI out) in a fresh child process, timed
+    stage by stage (:class:`StageClock`).
+
+    Returns:
+        ``seconds`` and ``x_realtime`` end to end (process launch to outputs written),
+        ``cpu_seconds`` (all threads), ``peak_rss_mb``, ``stages`` (per stage: ``cpu_s``,
+        ``cpu_share``, ``wall_s``, ``peak_rss_mb`` reached by its end), ``onsets``,
+        ``tempo_bpm``, ``threads``, ``cores``.
+
+    Raises:
+        RuntimeError: the child failed (the tail of its stderr).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", PROG, "--child", "--audio", str(audio), "--ckpt", str(ckpt)]
         cmd += ["--threads", str(threads), "--device", device, "--out-dir", str(out_dir or tmp)]
+        cmd += ["--started", repr(time.time())]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"benchmark child failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
         return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def stage_table(run: dict) -> str:
+    """A run's stages as text lines: CPU s, share, wall s, peak RSS by the stage's end."""
+    lines = [f"{'stage':<16}{'cpu s':>8}{'share':>8}{'wall s':>8}{'rss MB':>9}"]
+    for name, s in run["stages"].items():
+        rss = f"{s['peak_rss_mb']:.0f}" if s["peak_rss_mb"] is not None else "-"
+        lines.append(f"{name:<16}{s['cpu_s']:>8.2f}{s['cpu_share']:>8.1%}{s['wall_s']:>8.2f}{rss:>9}")
+    lines.append(
+        f"{'total':<16}{run['cpu_seconds']:>8.2f}{'':>8}{run['seconds']:>8.2f}{run['peak_rss_mb']:>9.0f}"
+    )
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -170,6 +301,7 @@ def main(argv=None) -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--audio", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--started", type=float, default=None, help=argparse.SUPPRESS)
     add_version(parser)
     args = parser.parse_args(argv)
     if args.child:
@@ -189,7 +321,10 @@ def main(argv=None) -> int:
             f"{PROG}: {args.minutes:g} min synthetic file written in {synth_s:.1f} s; transcribing...",
             file=sys.stderr,
         )
-        runs = [measure(audio, ckpt, n, args.device) for n in threads]
+        runs = []
+        for n in threads:
+            runs.append(measure(audio, ckpt, n, args.device))
+            print(f"{PROG}: {n} thread(s):\n{stage_table(runs[-1])}", file=sys.stderr)
     result = dict(max(runs, key=lambda r: r["x_realtime"]))
     result["runs"] = runs
     result.update(

@@ -10,8 +10,9 @@ per-frame ``bpm`` array):
 
 1. the local tempo is the per-frame estimate of ``librosa.feature.tempo(aggregate=None)``
    (autocorrelation tempogram over ``ac_seconds``, with librosa's log-normal tempo prior),
-   computed in blocks with context on both sides, so memory is bounded by one block however
-   long the file (the whole-file tempogram is ~6 kB per frame: gigabytes for an hour);
+   computed block by block (each frame's tempogram column once, from the envelope around it),
+   so memory is bounded by one block however long the file (the whole-file tempogram is
+   ~6 kB per frame: gigabytes for an hour);
 2. a running median over ``smooth_seconds`` removes frame-to-frame flicker, frames within
    half a window of the file's edges take the nearest fully-covered frame's tempo, and a
    frame whose tempo is about double or half the file's median is folded onto it (a
@@ -21,6 +22,14 @@ per-frame ``bpm`` array):
 ``method="constant"`` is the earlier method, kept for comparison: one tempo for the whole
 file (the median of per-window estimates) handed to the same tracker; a piece going
 90 -> 140 bpm then gets a ~120 bpm grid in its 90 bpm section.
+
+The tempogram, tempo estimate and beat tracker are librosa 0.11's algorithms
+(``librosa.onset.onset_strength``, ``librosa.feature.tempo``, ``librosa.beat.beat_track``)
+re-written here in numpy with the same arithmetic, so that transcription neither imports
+librosa (~1.6-4 s of CPU and ~250 MB of resident memory, most of it numba compiling
+``librosa.beat`` on every import) nor pays for it: ``tests/test_speed_options.py`` checks
+that they give librosa's tempi and beats on real and synthetic envelopes
+(``experiments/bench/README.md``, "Speed and memory").
 
 Accuracy of both on rendered cases with known beats (steady, step changes, ramps):
 ``python -m drumtx.bench_tempo``, recorded in ``experiments/tempo_map/README.md``.
@@ -40,18 +49,67 @@ _CFG = output_settings()["tempo"]  # conf/outputs/default.yaml
 
 def onset_envelope(mel: np.ndarray) -> np.ndarray:
     """The onset-strength envelope that beats are tracked on: librosa's spectral flux of a
-    log-mel (first difference, positive part, mean over bins), one value per frame.
+    log-mel (first difference, positive part, mean over bins), one value per frame; the values
+    of ``librosa.onset.onset_strength(S=mel, lag=1, max_size=1, center=False, detrend=False)``.
 
     Args:
         mel: ``(n_mels, T)`` log-mel (natural log of power, as :class:`drumtx.features.LogMel`).
 
     Returns:
-        ``(T,)`` float32.
+        ``(T,)`` float32 (its first value 0).
     """
-    import librosa
-
-    env = librosa.onset.onset_strength(S=np.asarray(mel), lag=1, max_size=1, center=False, detrend=False)
+    spec = np.atleast_2d(np.asarray(mel))
+    flux = np.maximum(0.0, spec[..., 1:] - spec[..., :-1])
+    env = np.pad(np.mean(flux, axis=-2), (1, 0), mode="constant")
     return env.astype(np.float32)
+
+
+def _hann(n: int) -> np.ndarray:
+    """scipy's periodic Hann window (``scipy.signal.get_window("hann", n)``), its arithmetic."""
+    if n <= 1:
+        return np.ones(n)
+    fac = np.linspace(-np.pi, np.pi, n + 1, dtype=np.float64)
+    w = np.zeros(n + 1, dtype=np.float64)
+    for k, a in enumerate((0.5, 0.5)):
+        w += a * np.cos(k * fac)
+    return w[:-1]
+
+
+def _ac_frames(ac_seconds: float, fps: float) -> int:
+    """The tempogram window in frames, as ``librosa.time_to_frames(ac_seconds, sr, hop)``."""
+    return int(np.floor(int(np.asarray(ac_seconds) * (fps * _HOP)) // _HOP))
+
+
+def _tempo_bins(win_length: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The tempo (bpm) of each tempogram lag and librosa's log-normal prior over it (120 bpm,
+    one octave wide; -inf above 320 bpm)."""
+    bpms = np.zeros(win_length, dtype=np.float64)
+    bpms[0] = np.inf
+    bpms[1:] = 60.0 * (fps * _HOP) / (_HOP * np.arange(1.0, win_length))
+    logprior = -0.5 * ((np.log2(bpms) - np.log2(120.0)) / 1.0) ** 2
+    logprior[: int(np.argmax(bpms < 320.0))] = -np.inf
+    return bpms, logprior
+
+
+def _frame_tempi(frames: np.ndarray, bpms: np.ndarray, logprior: np.ndarray) -> np.ndarray:
+    """The tempo (bpm) of each row of ``frames`` ``(m, win)`` (the envelope around a frame,
+    ``win // 2`` before it): the best lag of its autocorrelation under ``logprior``. Row for row
+    what ``librosa.feature.tempo(aggregate=None)`` computes (its Hann-windowed tempogram,
+    normalised to its largest lag)."""
+    from scipy import fft
+
+    win_length = frames.shape[-1]
+    n_pad = fft.next_fast_len(2 * win_length - 1, real=True)
+    spec = fft.rfft(frames * _hann(win_length)[None, :], n=n_pad, axis=-1)
+    tg = fft.irfft(spec.real**2 + spec.imag**2, n=n_pad, axis=-1)[:, :win_length]
+    del spec
+    length = np.max(np.abs(tg), axis=-1, keepdims=True)  # util.normalize(norm=inf)
+    length[length < np.finfo(tg.dtype).tiny] = 1.0
+    np.divide(tg, length, out=tg)
+    np.multiply(1e6, tg, out=tg)
+    np.log1p(tg, out=tg)
+    tg += logprior[None, :]
+    return np.take(bpms, np.argmax(tg, axis=-1))
 
 
 def local_tempo(
@@ -74,7 +132,6 @@ def local_tempo(
     Returns:
         ``(T,)`` float64 bpm; empty for an empty envelope.
     """
-    import librosa
     from scipy.ndimage import maximum_filter1d, median_filter
 
     ac_seconds = float(_CFG["ac_seconds"] if ac_seconds is None else ac_seconds)
@@ -84,17 +141,14 @@ def local_tempo(
     n = env.size
     if n == 0:
         return np.zeros(0)
-    sr = fps * _HOP
-    ctx = int(round(ac_seconds * fps))
-    block = max(int(round(block_seconds * fps)), 2 * ctx)
-    parts = []
-    for a in range(0, n, block):
-        lo, hi = max(0, a - ctx), min(n, a + block + ctx)
-        bpm = librosa.feature.tempo(
-            onset_envelope=env[lo:hi], sr=sr, hop_length=_HOP, aggregate=None, ac_size=ac_seconds
-        )
-        parts.append(bpm[a - lo : a - lo + min(block, n - a)])
-    bpm = np.concatenate(parts).astype(np.float64)
+    win = _ac_frames(ac_seconds, fps)
+    # The tempogram column of a frame is the envelope within win // 2 frames of it, padded by a
+    # linear ramp to 0 at the file's edges: every column is computed once, block by block.
+    padded = np.pad(env, (win // 2, win // 2), mode="linear_ramp", end_values=[0, 0])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[:n]
+    bins, logprior = _tempo_bins(win, fps)
+    block = max(1, int(round(block_seconds * fps)))
+    bpm = np.concatenate([_frame_tempi(frames[a : a + block], bins, logprior) for a in range(0, n, block)])
     # Frames whose tempogram window reaches past the file's edges see mostly padding.
     half = int(round(ac_seconds * fps / 2))
     if n > 2 * half:
@@ -150,8 +204,6 @@ def estimate_beats(
     Raises:
         ValueError: unknown ``method``.
     """
-    import librosa
-
     method = _CFG["method"] if method is None else method
     if method not in METHODS:
         raise ValueError(f"tempo method must be one of {METHODS}, got {method!r}")
@@ -164,7 +216,107 @@ def estimate_beats(
             return np.zeros(0)
     else:
         bpm = local_tempo(env, fps)
-    _, beats = librosa.beat.beat_track(
-        onset_envelope=env, sr=fps * _HOP, hop_length=_HOP, bpm=bpm, units="time", trim=False
-    )
-    return np.asarray(beats, dtype=np.float64)
+    return beat_times(env, fps, bpm)
+
+
+def beat_times(onset_envelope: np.ndarray, fps: float, bpm, tightness: float = 100.0) -> np.ndarray:
+    """Beats (s) by dynamic programming: ``librosa.beat.beat_track(onset_envelope=env,
+    sr=fps * 512, hop_length=512, bpm=bpm, tightness=tightness, units="time", trim=False)``,
+    the same arithmetic in numpy (no numba).
+
+    Args:
+        onset_envelope: ``(T,)`` onset strength.
+        fps: its frames per second.
+        bpm: the tempo, one for the file or one per frame ``(T,)``; > 0.
+        tightness: how strictly beats keep to ``bpm``.
+
+    Returns:
+        ``(n_beats,)`` float64 beat times in s, increasing; empty for an all-zero envelope.
+
+    Raises:
+        ValueError: a tempo <= 0 or of the wrong length.
+    """
+    env = np.asarray(onset_envelope, dtype=np.float64)
+    n = env.size
+    if n == 0 or not env.any():
+        return np.zeros(0)
+    bpm = np.atleast_1d(np.asarray(bpm, dtype=np.float64))
+    if np.any(bpm <= 0) or bpm.size not in (1, n):
+        raise ValueError(f"beat tracking needs tempi > 0, one or one per frame ({n}), got {bpm.size}")
+    frames_per_beat = np.broadcast_to(np.round(float(fps * _HOP) / _HOP * 60.0 / bpm), (n,))
+    score = _local_score(env / (env.std(ddof=1) + np.finfo(env.dtype).tiny), frames_per_beat)
+    backlink, cumscore = _beat_dp(score, frames_per_beat, float(np.float32(tightness)))
+    # the last beat: the last local maximum of the cumulative score above half their median
+    peaks = np.zeros(n, dtype=bool)
+    peaks[1:-1] = (cumscore[1:-1] > cumscore[:-2]) & (cumscore[1:-1] >= cumscore[2:])
+    peaks[-1] = n > 1 and cumscore[-1] > cumscore[-2]
+    threshold = 0.5 * np.ma.getdata(np.ma.median(np.ma.masked_array(cumscore, ~peaks)))
+    last = np.flatnonzero(peaks & (cumscore >= threshold))
+    frame = int(last[-1]) if last.size else n - 1
+    beats = np.zeros(n, dtype=bool)
+    while frame >= 0:
+        beats[frame] = True
+        frame = int(backlink[frame])
+    # trim=False still drops beats on the zero-score frames at either end
+    loud = np.flatnonzero(score > 0.0)
+    if not loud.size:
+        return np.zeros(0)
+    beats[: loud[0]] = False
+    beats[loud[-1] + 1 :] = False
+    samples = (np.flatnonzero(beats) * _HOP).astype(int)
+    return samples / float(fps * _HOP)
+
+
+def _local_score(env: np.ndarray, frames_per_beat: np.ndarray) -> np.ndarray:
+    """The envelope smoothed by a Gaussian one beat wide (+-``frames_per_beat`` frames), per
+    frame with that frame's beat length: librosa's ``__beat_local_score``, summing in its order."""
+    n = env.size
+    out = np.zeros(n, dtype=np.float64)
+    for fpb in np.unique(frames_per_beat):
+        rows = np.flatnonzero(frames_per_beat == fpb)
+        window = np.exp(-0.5 * (np.arange(-fpb, fpb + 1) * 32.0 / fpb) ** 2)
+        k_len = 2 * int(fpb) + 1
+        h = k_len // 2
+        for k in range(min(k_len, int(rows[-1]) + h)):
+            # frame i takes window[k] * env[i + h - k] for max(0, i + h - n + 1) <= k < min(i + h, k_len)
+            sel = rows[(k < rows + h) & (k >= rows + h - n + 1)]
+            out[sel] += window[k] * env[sel + h - k]
+    return out
+
+
+def _beat_dp(
+    score: np.ndarray, frames_per_beat: np.ndarray, tightness: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """librosa's ``__beat_track_dp``: for every frame the best previous beat, between half and
+    twice a beat back (the nearest of equal ones), and the cumulative score through it.
+    Vectorised over runs of frames shorter than the shortest half beat in them, whose
+    predecessors all lie before the run."""
+    n = score.size
+    backlink = np.full(n, -1, dtype=np.int64)
+    cumscore = np.zeros(n, dtype=np.float64)
+    near = np.round(frames_per_beat / 2).astype(np.int64)  # the nearest allowed predecessor
+    far = (2 * frames_per_beat).astype(np.int64)  # the farthest
+    log_fpb = np.log(frames_per_beat)
+    with np.errstate(divide="ignore"):
+        log_d = np.log(np.arange(int(far.max()) + 1, dtype=np.float64))  # log_d[0] unused
+    start = 0
+    while start < n:
+        stop = start + 1
+        while stop < n and stop - start < near[stop]:
+            stop += 1
+        rows = np.arange(start, stop)
+        d = np.arange(int(near[rows].min()), int(far[rows].max()) + 1)  # nearest first
+        loc = rows[:, None] - d[None, :]
+        ok = (d[None, :] >= near[rows, None]) & (d[None, :] <= far[rows, None]) & (loc >= 0)
+        cand = cumscore[np.where(ok, loc, 0)] - tightness * (log_d[d][None, :] - log_fpb[rows, None]) ** 2
+        cand = np.where(ok, cand, -np.inf)
+        best = np.argmax(cand, axis=1)
+        found = ok[np.arange(rows.size), best]
+        best_score = cand[np.arange(rows.size), best]
+        cumscore[rows] = np.where(found, score[rows] + np.where(found, best_score, 0.0), score[rows])
+        backlink[rows] = np.where(found, rows - d[best], -1)
+        start = stop
+    # before the first frame whose score reaches 1 % of the highest, no beat has a predecessor
+    first = int(np.argmax(score >= 0.01 * score.max()))
+    backlink[:first] = -1
+    return backlink, cumscore
