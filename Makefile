@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -99,6 +99,12 @@ train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
 # compared on the test split; the five-branch run then continues to 75 minutes and is packaged.
 default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + flat baseline, tune, evaluate, package (~2.5 h)
 	PY=$(PY) bash experiments/scripts/default_model.sh $(ARGS)
+
+# Default model v2 (experiments/default_model_v2): realistic audio (synth_songs), fine-tuned v1 vs
+# from scratch at equal steps, two seeds each, thresholds tuned on sampled kits +- music, every
+# rung of the realism ladder beside v1. Each step skips what is done; rerun to resume.
+default-model-v2: $(STAMPS)/venv ## render synth_songs, train v2 (fine-tuned vs scratch, 2 seeds), tune, evaluate every rung (~5 h)
+	PY=$(PY) bash experiments/scripts/default_model_v2.sh $(ARGS)
 
 # Transfer ablations (experiments/transfer_ablation), after `make default-model`: each arm takes
 # one transfer choice away from its 45-minute run, plus a rerun with another seed (no ARGS).

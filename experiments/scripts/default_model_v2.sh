@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Default model v2 (experiments/default_model_v2, issue 16): `make default-model-v2 [ARGS="…"]`.
+#  1. the realistic training audio (data=synth_songs) and its feature cache;
+#  2. fine-tuning the packaged model and training from scratch, side by side (one core each), for
+#     the same number of steps (experiment=default_model_v2);
+#  3. a second seed of each;
+#  4. thresholds tuned on validation tracks that look like users' audio: the sampled kits with and
+#     without music, and music alone (data.fit_kit_names=[h2_*,sfz_*,none+music]);
+#  5. every rung of the realism ladder and the training kits, each run beside the packaged v1.
+# Every step skips what is already done and a training resumes from its last.ckpt, so the recipe
+# can be rerun across sessions until it completes. Arguments: Hydra overrides for every training.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+V2=outputs/default_model_v2
+TUNE_KITS='data.fit_kit_names=[h2_*,sfz_*,none+music]'
+# name=Hydra overrides of each rung (GMD's unseen test performances; see conf/data/synth_songs.yaml)
+RUNGS=(
+	"a_unseen_soundfont_kits|kit_names=[unseen:timgm6mb_*,unseen:avl_*]|exclude_kit_names=[*+music]"
+	"b_unseen_sampled_kits|kit_names=[unseen:h2_*,unseen:sfz_*]|exclude_kit_names=[*+music]"
+	"c_unseen_kits_with_music|kit_names=[unseen:*+music]|exclude_kit_names=[unseen:none+music]"
+	"d_music_alone|kit_names=[unseen:none+music]"      # no drums: every onset is a false one
+	"training_kits|exclude_kit_names=[unseen:*]"
+)
+
+# Train into DIR, or resume it from its last.ckpt; nothing when DIR/best.safetensors exists.
+train_args() {
+	local dir=$1
+	shift
+	if [[ -f $dir/checkpoints/last.ckpt ]]; then
+		echo "$@" ckpt_path="$dir/checkpoints/last.ckpt"
+	else
+		echo "$@"
+	fi
+}
+pair() {  # pair DIR1 "OVERRIDES1" DIR2 "OVERRIDES2"
+	local d1=$1 o1=$2 d2=$3 o2=$4 a1 a2
+	if [[ -f $d1/best.safetensors && -f $d2/best.safetensors ]]; then return; fi
+	read -r -a a1 <<< "$(train_args "$d1" $o1)"
+	read -r -a a2 <<< "$(train_args "$d2" $o2)"
+	train_pair "$d1" experiment=default_model_v2 "${dm_threads[@]}" "${a1[@]}" "$@" \
+		-- "$d2" experiment=default_model_v2 "${dm_threads[@]}" "${a2[@]}" "$@"
+}
+
+# v1, the packaged model this replaces, as it shipped (pinned: the package's copy becomes v2)
+V1=$V2/v1/default_model.safetensors
+if [[ ! -f $V1 ]]; then
+	mkdir -p $V2/v1
+	git show 61abc86:drumtx/assets/default_model.safetensors > $V1
+	git show 61abc86:drumtx/assets/default_model.json > ${V1%.safetensors}.json
+fi
+
+"$PY" -m drumtx.synth data=synth_songs
+"$PY" -m drumtx.prepare data=synth_songs
+pair $V2/finetune_s42 "seed=42 init_weights=$V1" $V2/scratch_s42 "seed=42 init_weights=null"
+pair $V2/finetune_s43 "seed=43 init_weights=$V1" $V2/scratch_s43 "seed=43 init_weights=null"
+for run in finetune_s42 scratch_s42 finetune_s43 scratch_s43; do
+	[[ -f $V2/$run/thresholds/done ]] && continue
+	"$PY" -m drumtx.tune_thresholds ckpt=$V2/$run/best.safetensors "$TUNE_KITS" cache=null \
+		hydra.run.dir=$V2/$run/thresholds && touch $V2/$run/thresholds/done
+done
+for run in finetune_s42 scratch_s42 finetune_s43 scratch_s43; do
+	for rung in "${RUNGS[@]}"; do
+		IFS='|' read -r -a r <<< "$rung"
+		out=$V2/$run/eval_${r[0]}
+		[[ -f $out/metrics.json ]] && continue
+		"$PY" -m drumtx.evaluate ckpt=$V2/$run/best.safetensors compare_ckpt=$V1 compare_name=v1 \
+			data=synth_songs split=test "${r[@]:1}" out_dir=$out
+	done
+done
