@@ -25,7 +25,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 .PHONY: help setup system demo data train default-model default-model-v2 transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(STAMPS)/venv $(STAMPS)/kits ## system packages (apt-get) + .venv with drumtx[dev]
 
