@@ -180,7 +180,9 @@ def _read_lightning(path: Path, device) -> tuple[dict, dict]:
 def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
     """``(DrumTranscriber in eval mode, meta)`` from a bundle or a drumtx Lightning .ckpt.
 
-    The weights must fit the stored config exactly (strict loading). A model saved before the
+    The model runs its conv blocks' ReLU and frequency max-pool in the cheaper, bit-identical
+    order (:func:`drumtx.inference.for_inference`). The weights must fit the stored config
+    exactly (strict loading). A model saved before the
     velocity head existed has no ``branches.velocity`` in its config, is built without the head
     and loads as it is; ``meta['velocity_output']`` is set from the built model either way.
 
@@ -211,4 +213,6 @@ def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
         tuned = tuned.get("thresholds", tuned)
         for inst, s in tuned.items():
             meta["thresholds"].setdefault(inst, {}).update(s)
-    return model.to(device).eval(), meta
+    from drumtx.inference import for_inference
+
+    return for_inference(model).to(device).eval(), meta

@@ -96,3 +96,96 @@ def test_beat_tracking_imports_no_librosa():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------ encoder at inference
+@pytest.fixture
+def one_thread():
+    """One torch thread: a second one spin-waits through the LSTM's time steps, which on a busy
+    machine makes a small forward pass take minutes."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _default_arch(velocity: bool = True):
+    import torch
+    from omegaconf import OmegaConf
+
+    from drumtx import CONF_DIR
+    from drumtx.models.transcriber import build_transcriber
+
+    branches = OmegaConf.load(CONF_DIR / "branches" / "five_branch.yaml")
+    branches.velocity = velocity
+    cfg = OmegaConf.create(
+        {
+            "features": OmegaConf.load(CONF_DIR / "features" / "logmel.yaml"),
+            "encoder": OmegaConf.load(CONF_DIR / "encoder" / "crnn_small.yaml"),
+            "branches": branches,
+            "data": {"targets": {"hihat_pedal": False}},
+        }
+    )
+    torch.manual_seed(0)
+    model = build_transcriber(cfg)
+    with torch.no_grad():  # non-trivial batch-norm statistics, some scales negative
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+                m.running_mean.normal_(0, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.normal_(0.5, 1.0)
+                m.bias.normal_(0, 0.5)
+    return model.eval(), cfg
+
+
+@pytest.mark.parametrize("frames", [3600, 1001, 7])
+def test_for_inference_gives_the_same_logits_to_the_bit(frames, one_thread):
+    import copy
+
+    import torch
+
+    from drumtx.inference import PoolThenReLU, for_inference
+
+    model, _ = _default_arch()
+    fast = for_inference(copy.deepcopy(model))
+    assert sum(isinstance(m, PoolThenReLU) for m in fast.modules()) == 4
+    assert list(fast.state_dict()) == list(model.state_dict())
+    assert for_inference(fast) is fast and sum(isinstance(m, PoolThenReLU) for m in fast.modules()) == 4
+    g = torch.Generator().manual_seed(frames)
+    mel = torch.randn(2, 128, frames, generator=g) * 3 - 5
+    mel[1, :, frames // 2 :] = float(np.log(1e-5))  # silence: equal values, ties in every pool
+    mask = torch.ones(2, frames, dtype=torch.bool)
+    mask[1, frames - frames // 3 :] = False
+    with torch.inference_mode():
+        for m in (None, mask):
+            ref, out = model(mel, m), fast(mel, m)
+            assert ref.keys() == out.keys()
+            assert all(torch.equal(ref[k], out[k]) for k in ref)
+
+
+def test_pool_then_relu_trains_like_the_original():
+    import torch
+
+    from drumtx.inference import PoolThenReLU
+
+    pool = torch.nn.MaxPool2d((2, 1))
+    stand_in = PoolThenReLU(pool).train()
+    x = torch.randn(2, 3, 9, 5, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    stand_in(x).sum().backward()
+    pool(torch.relu(x2)).sum().backward()
+    assert torch.equal(x.grad, x2.grad)
+    with torch.no_grad():
+        assert torch.equal(stand_in.eval()(x), pool(torch.relu(x)))  # odd height: last row dropped
+
+
+def test_loaded_models_run_the_fast_blocks(tmp_path):
+    from drumtx.checkpoint import build_meta, load_transcriber, save_bundle
+    from drumtx.inference import PoolThenReLU
+
+    model, cfg = _default_arch(velocity=False)
+    save_bundle(tmp_path / "m.safetensors", model, build_meta(cfg))
+    loaded, _ = load_transcriber(tmp_path / "m.safetensors")
+    assert sum(isinstance(m, PoolThenReLU) for m in loaded.modules()) == 4
