@@ -50,12 +50,21 @@ def resample(wave: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
     if orig_sr == sample_rate:
         return wave.astype(np.float32, copy=False)
     g = math.gcd(int(orig_sr), int(sample_rate))
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_sr // g, sample_rate // g)
+    out = AF.resample(
+        torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_sr // g, sample_rate // g
+    )
     return out.numpy()
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:
-    return data.mean(axis=1, dtype=np.float32) if data.ndim == 2 else data.astype(np.float32, copy=False)
+    """Channels ``(N, C)`` averaged to float32 ``(N,)`` (``data.mean(axis=1, dtype=float32)``)."""
+    if data.ndim != 2:
+        return data.astype(np.float32, copy=False)
+    if data.shape[1] == 2:  # the same bits as the mean, ~4x faster than numpy's short-axis reduction
+        out = np.add(data[:, 0], data[:, 1], dtype=np.float32)
+        out /= np.float32(2)
+        return out
+    return data.mean(axis=1, dtype=np.float32)
 
 
 def _check(path, wave: np.ndarray) -> np.ndarray:
@@ -103,7 +112,9 @@ def iter_audio_blocks(
             try:
                 data = f.read(block, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise AudioError(f"{path}: unreadable audio at {start / orig_sr:.2f} s ({exception_line(exc)})") from None
+                raise AudioError(
+                    f"{path}: unreadable audio at {start / orig_sr:.2f} s ({exception_line(exc)})"
+                ) from None
             if len(data) == 0:
                 break
             wave = _check(path, _to_mono(data))

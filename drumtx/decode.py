@@ -6,8 +6,9 @@ that every number the project reports comes from the same decoder the user runs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy.signal import find_peaks
 
 from drumtx.targets import Onset
 from drumtx.vocab import Vocabulary
@@ -28,16 +29,54 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {
 def pick_peaks(activation: np.ndarray, threshold: float, min_gap_frames: int = 1) -> np.ndarray:
     """Frames that are local maxima at or above ``threshold``, at least ``min_gap_frames`` apart.
 
-    scipy's ``find_peaks`` keeps the higher of two peaks closer than ``distance`` and handles
-    plateaus (it takes their middle), which a hand-written argmax loop gets wrong.
+    The peaks of ``scipy.signal.find_peaks(x, height=threshold, distance=min_gap_frames)``
+    (``tests/test_speed_options.py`` checks them against it): it keeps the higher of two peaks
+    closer than ``distance`` and takes the middle of a plateau, which a hand-written argmax loop
+    gets wrong. Written here in numpy because importing ``scipy.signal`` costs transcription
+    ~0.5-1 s and ~70 MB (``experiments/bench``).
+
+    Returns:
+        int64 frame indices, increasing.
     """
     act = np.asarray(activation, dtype=np.float64).ravel()
     if act.size == 0:
         return np.zeros(0, dtype=np.int64)
     # Pad so that a peak on the first or last frame still counts as a local maximum.
-    padded = np.concatenate(([-np.inf], act, [-np.inf]))
-    peaks, _ = find_peaks(padded, height=threshold, distance=max(1, int(min_gap_frames)))
+    x = np.concatenate(([-np.inf], act, [-np.inf]))
+    peaks = _local_maxima(x)
+    peaks = peaks[threshold <= x[peaks]]
+    if min_gap_frames > 1 and peaks.size > 1:
+        peaks = peaks[_keep_by_distance(peaks, x[peaks], math.ceil(min_gap_frames))]
     return (peaks - 1).astype(np.int64)
+
+
+def _local_maxima(x: np.ndarray) -> np.ndarray:
+    """scipy's ``_local_maxima_1d``: every run of equal samples (a plateau, or one sample) with a
+    lower sample on both sides is a maximum at its middle (``(first + last) // 2``)."""
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    ends = np.concatenate((starts[1:] - 1, [x.size - 1]))
+    level = x[starts]
+    inner = np.flatnonzero((level[:-2] < level[1:-1]) & (level[2:] < level[1:-1])) + 1
+    return ((starts[inner] + ends[inner]) // 2).astype(np.intp)
+
+
+def _keep_by_distance(peaks: np.ndarray, heights: np.ndarray, distance: int) -> np.ndarray:
+    """scipy's ``_select_by_peak_distance``: from the highest peak down (in ``np.argsort``
+    order), each kept peak removes the peaks closer than ``distance`` on both sides."""
+    keep = np.ones(peaks.size, dtype=bool)
+    pos = peaks.tolist()
+    for j in np.argsort(heights)[::-1].tolist():
+        if not keep[j]:
+            continue
+        k = j - 1
+        while k >= 0 and pos[j] - pos[k] < distance:
+            keep[k] = False
+            k -= 1
+        k = j + 1
+        while k < len(pos) and pos[k] - pos[j] < distance:
+            keep[k] = False
+            k += 1
+    return keep
 
 
 def velocity_from_activation(peak: float, threshold: float) -> int:
@@ -84,7 +123,10 @@ def decode_onsets(
 
 
 def onset_confidences(
-    instrument_probs: dict[str, tuple[np.ndarray, np.ndarray]], onsets: list[Onset], fps: float, vocab: Vocabulary
+    instrument_probs: dict[str, tuple[np.ndarray, np.ndarray]],
+    onsets: list[Onset],
+    fps: float,
+    vocab: Vocabulary,
 ) -> list[float]:
     """Model confidence (activation x variation probability) at each decoded onset."""
     out = []

@@ -189,3 +189,48 @@ def test_loaded_models_run_the_fast_blocks(tmp_path):
     save_bundle(tmp_path / "m.safetensors", model, build_meta(cfg))
     loaded, _ = load_transcriber(tmp_path / "m.safetensors")
     assert sum(isinstance(m, PoolThenReLU) for m in loaded.modules()) == 4
+
+
+# ------------------------------------------------------------------------ peaks, mono, imports
+def test_pick_peaks_are_scipys():
+    from scipy.signal import find_peaks
+
+    from drumtx.decode import pick_peaks
+
+    rng = np.random.default_rng(0)
+    for trial in range(600):
+        n = int(rng.integers(1, 300))
+        q = int(rng.choice([3, 10, 1000]))
+        x = np.round(rng.random(n) * q) / q  # ties and plateaus
+        if trial % 4 == 0:
+            x = np.abs(np.sin(np.arange(n) / rng.uniform(1, 20)))
+        threshold, gap = float(rng.choice([0.0, 0.3, 0.9])), int(rng.integers(1, 30))
+        ref, _ = find_peaks(np.concatenate(([-np.inf], x, [-np.inf])), height=threshold, distance=gap)
+        assert np.array_equal(pick_peaks(x, threshold, gap), ref - 1), (trial, x, threshold, gap)
+    assert pick_peaks(np.zeros(0), 0.5).size == 0
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_to_mono_is_the_channel_mean(channels):
+    from drumtx.audio import _to_mono
+
+    rng = np.random.default_rng(channels)
+    scale = rng.choice(np.array([1e-30, 1.0, 3e38], dtype=np.float32), (10001, channels))
+    with np.errstate(over="ignore", invalid="ignore"):
+        data = rng.standard_normal((10001, channels)).astype(np.float32) * scale  # tiny, normal, inf
+        ref = data.mean(axis=1, dtype=np.float32)
+        out = _to_mono(data)
+    assert out.dtype == np.float32 and np.array_equal(out, ref, equal_nan=True)
+
+
+def test_transcription_path_imports_stay_light():
+    """What ``python -m drumtx.transcribe`` loads before reading a file: none of the heavy
+    libraries it does not need (training, plotting, librosa/numba, scipy.signal)."""
+    code = (
+        "import sys; import drumtx.transcribe, drumtx.tempo, drumtx.inference; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('lightning', 'pytorch_lightning', 'matplotlib', 'pedalboard', 'librosa', 'numba', 'pandas') "
+        "or m.startswith('scipy.signal')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
