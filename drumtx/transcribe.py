@@ -25,10 +25,12 @@ song.<ext>), ``OUT_DIR/song.csv`` and ``OUT_DIR/song.json`` (one row per onset).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
@@ -290,5 +292,15 @@ def _class_counts(onsets: Sequence[Onset], vocab: Vocabulary) -> dict[str, int]:
     return counts
 
 
+def exit_now(status: int) -> NoReturn:
+    """End the process with ``status`` without the interpreter's clean-up (stdout and stderr
+    flushed, then ``os._exit``). Every output is written and closed by then; the clean-up would
+    only run the C++ static destructors of torch's libraries, which page 70-180 MB of the CUDA
+    build's code back in (the peak RSS of a run) and cost ~0.3 s of CPU (experiments/bench)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -99,18 +99,6 @@ def test_beat_tracking_imports_no_librosa():
 
 
 # ------------------------------------------------------------------------ encoder at inference
-@pytest.fixture
-def one_thread():
-    """One torch thread: a second one spin-waits through the LSTM's time steps, which on a busy
-    machine makes a small forward pass take minutes."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _default_arch(velocity: bool = True):
     import torch
     from omegaconf import OmegaConf
@@ -141,7 +129,7 @@ def _default_arch(velocity: bool = True):
 
 
 @pytest.mark.parametrize("frames", [3600, 1001, 7])
-def test_for_inference_gives_the_same_logits_to_the_bit(frames, one_thread):
+def test_for_inference_gives_the_same_logits_to_the_bit(frames, one_torch_thread):
     import copy
 
     import torch
@@ -234,3 +222,62 @@ def test_transcription_path_imports_stay_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- command and bench
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units and os.wait4 are Linux's")
+def test_bench_reports_every_stage_and_the_command_exits_cleanly(tmp_path):
+    """The benchmark runs the real command (its outputs, exit status and os._exit ending) and
+    splits its CPU time into the stages; the stages add up to the in-process total."""
+    from conftest import save_tiny_bundle
+
+    from drumtx.bench_transcribe import STAGES, measure, stage_table, synth_drum_file
+
+    bundle = save_tiny_bundle(tmp_path / "tiny.safetensors")
+    synth_drum_file(tmp_path / "a.wav", 0.25, sample_rate=32000, channels=2)
+    run = measure(tmp_path / "a.wav", bundle, threads=1, out_dir=tmp_path / "out")
+    assert (tmp_path / "out" / "a.mid").is_file()
+    assert list(run["stages"]) == list(STAGES)
+    for stage in ("imports", "decode", "mel", "network", "beat_tracking", "writing"):
+        assert run["stages"][stage]["cpu_s"] > 0, stage
+    assert sum(s["cpu_s"] for s in run["stages"].values()) == pytest.approx(run["cpu_seconds"], abs=0.02)
+    assert sum(s["cpu_share"] for s in run["stages"].values()) == pytest.approx(1.0, abs=0.02)
+    assert run["process_cpu_seconds"] >= run["cpu_seconds"] - 0.05 and run["peak_rss_mb"] > 100
+    assert run["seconds"] >= run["seconds_to_outputs"] > 0 and run["x_realtime"] > 0
+    assert "network" in stage_table(run) and "process" in stage_table(run)
+
+    # python -m drumtx.transcribe ends through exit_now: status kept, output flushed
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drumtx.transcribe",
+            str(tmp_path / "a.wav"),
+            "-o",
+            str(tmp_path / "o2"),
+            "--ckpt",
+            str(bundle),
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0 and "a.wav ->" in out.stdout and (tmp_path / "o2" / "a.mid").is_file()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "drumtx.transcribe",
+            str(tmp_path / "missing.wav"),
+            "-o",
+            str(tmp_path / "o3"),
+            "--ckpt",
+            str(bundle),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1 and "missing.wav" in out.stderr
