@@ -386,16 +386,18 @@ class SpooledMel:
         self.close()
 
 
-def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> SpooledMel:
+def file_mel(path: str | Path, features, block_seconds: float = 60.0) -> SpooledMel:
     """The levelled float16 log-mel of an audio file, streamed: the array the feature cache would
     hold for it (:func:`drumtx.features.levelled_log_mel` of the whole file, rounded to float16;
     the same frames bit for bit), spooled to disk.
 
     Two passes over the file (:func:`drumtx.features.iter_log_mel`): the first finds its loudest
-    bin, the second scales the samples by the levelling gain. Memory stays flat in file length:
-    ``block_seconds`` of audio are decoded at a time (10 s: ~70 MB at the peak, where 60 s took
-    ~200 MB; the frames do not depend on it). With levelling off (``features.level_db`` None)
-    one pass.
+    bin, the second scales the samples by the levelling gain. Memory stays flat in file length
+    (``block_seconds`` of audio at a time: ~200 MB at the peak for 60 s, ~70 MB for 10 s; but
+    the last frame of a file longer than one block can differ from the whole-file log-mel's,
+    as torchaudio rounds the resampled length of the whole file and of the last block
+    differently, so the block stays 60 s: the cache's frames for every file up to a minute).
+    With levelling off (``features.level_db`` None) one pass.
 
     Raises:
         drumtx.audio.AudioError: the file is missing, unreadable, empty or not finite (one line).
