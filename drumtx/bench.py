@@ -12,7 +12,9 @@ Runs, each in its own process so that timings and peak memory are its own:
 * feature-cache preparation throughput of the whole ``data/synth_default`` into an empty cache
   (``drumtx.prepare``; rendered first if missing),
 * training frames/s and inference x real time per encoder (``drumtx.bench_models``),
-* transcription x real time and peak memory on a 10-minute file (``drumtx.bench_transcribe``),
+* ``python -m drumtx.transcribe`` on a 10-minute file, launch to exit: x real time, peak memory and
+  CPU seconds per stage (imports, model load, decode, log-mel, network, onset envelope, peak
+  picking, beat tracking, velocities, writing; ``drumtx.bench_transcribe``),
 
 then writes ``<out>/<date>_<host>.json`` with the machine described, and prints a summary.
 A benchmark, not a test: nothing here passes or fails on a number.
@@ -109,13 +111,28 @@ def main(argv: list[str] | None = None) -> int:
                 tmp / "sampler.json",
             ),
             "songs": (  # kit render + accompaniment + production chain (drumtx.synth.production)
-                [py, "-m", "drumtx.synth.bench", "data=synth_songs", f"bench.tracks={10 if args.quick else 40}",
-                 f"bench.out={tmp / 'songs.json'}", f"hydra.run.dir={tmp / 'songs'}"],
+                [
+                    py,
+                    "-m",
+                    "drumtx.synth.bench",
+                    "data=synth_songs",
+                    f"bench.tracks={10 if args.quick else 40}",
+                    f"bench.out={tmp / 'songs.json'}",
+                    f"hydra.run.dir={tmp / 'songs'}",
+                ],
                 tmp / "songs.json",
             ),
             "prepare": (
-                [py, "-m", "drumtx.prepare", "data=synth_default", f"paths.cache_dir={tmp / 'cache'}",
-                 f"hydra.run.dir={tmp / 'prepare'}", "progress=false", "num_workers=2"],
+                [
+                    py,
+                    "-m",
+                    "drumtx.prepare",
+                    "data=synth_default",
+                    f"paths.cache_dir={tmp / 'cache'}",
+                    f"hydra.run.dir={tmp / 'prepare'}",
+                    "progress=false",
+                    "num_workers=2",
+                ],
                 tmp / "prepare" / "prepare_report.json",
             ),
             "models": (
@@ -123,7 +140,15 @@ def main(argv: list[str] | None = None) -> int:
                 tmp / "models.json",
             ),
             "transcribe": (
-                [py, "-m", "drumtx.bench_transcribe", "--minutes", minutes, "--json", str(tmp / "transcribe.json")],
+                [
+                    py,
+                    "-m",
+                    "drumtx.bench_transcribe",
+                    "--minutes",
+                    minutes,
+                    "--json",
+                    str(tmp / "transcribe.json"),
+                ],
                 tmp / "transcribe.json",
             ),
         }
