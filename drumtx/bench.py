@@ -34,7 +34,7 @@ from pathlib import Path
 
 from drumtx import PROJECT_ROOT
 from drumtx.atomic import write_json
-from drumtx.cli import add_version
+from drumtx.cli import add_version, prog_name
 
 
 def machine() -> dict:
@@ -89,7 +89,7 @@ def prepare_throughput(summary: dict, csv_path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m drumtx.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog_name("drumtx.bench"), description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "experiments" / "bench")
     ap.add_argument("--quick", action="store_true", help="shorter timings and a 2-minute file (smoke run)")
     add_version(ap)

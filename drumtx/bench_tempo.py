@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drumtx.cli import add_version
+from drumtx.cli import add_version, prog_name
 
 PROG = "drumtx.bench_tempo"
 
@@ -193,7 +193,7 @@ def _commit() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=prog_name(PROG), description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--gmd",
         type=Path,

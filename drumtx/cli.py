@@ -98,6 +98,13 @@ def add_version(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def prog_name(module: str) -> str:
+    """How the running command names itself in usage and error lines: the console script's name
+    when run as one (``drumtx-transcribe``), else ``python -m <module>``."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return script if script.startswith("drumtx-") else f"python -m {module}"
+
+
 def error(prog: str, message: object) -> None:
     """Print ``<prog>: <message>`` to stderr on one line."""
     print(f"{prog}: {one_line(message)}", file=sys.stderr, flush=True)

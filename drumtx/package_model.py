@@ -25,7 +25,7 @@ from drumtx import PROJECT_ROOT
 from drumtx.atomic import atomic_output, atomic_write_text, write_json
 from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
-from drumtx.cli import add_version
+from drumtx.cli import add_version, prog_name
 from drumtx.evaluation.report import md_table, pct
 from drumtx.models.transcriber import count_parameters
 
@@ -191,7 +191,7 @@ def model_card(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m drumtx.package_model", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog_name("drumtx.package_model"), description=__doc__.splitlines()[0])
     ap.add_argument(
         "bundle", type=Path, help="a .safetensors bundle with its .json sidecar (thresholds tuned)"
     )

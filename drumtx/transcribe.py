@@ -35,7 +35,7 @@ from typing import NoReturn
 import torch
 
 from drumtx.chart import SongInfo
-from drumtx.cli import add_version
+from drumtx.cli import add_version, prog_name
 from drumtx.errors import exception_line
 from drumtx.inference import InferenceSettings
 from drumtx.outputs import (
@@ -62,7 +62,7 @@ from drumtx.vocab import Vocabulary
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=f"python -m {PROG}",
+        prog=prog_name(PROG),
         description=(
             "Transcribe drums in audio files to MIDI (GM drums, tempo map from beat tracking), "
             "Clone Hero / Rock Band charts and onset tables. Files and folders (searched recursively for "
@@ -178,7 +178,7 @@ def _db_or_off(text: str) -> float | None:
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    print(f"{prog_name(PROG)}: error: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

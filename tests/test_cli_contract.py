@@ -290,3 +290,16 @@ def test_synth_errors_are_one_line_on_stderr(script, tmp_path, monkeypatch, caps
     assert exc.value.code == 2
     assert captured.err.strip().splitlines() == [f"{prog}: {tmp_path / 'maps.yaml'}: kit note maps missing"]
     assert "maps.yaml" not in captured.out
+
+
+@pytest.mark.parametrize("script", sorted(set(SCRIPTS) - set(HYDRA)))
+def test_usage_names_the_command_as_it_was_run(script, monkeypatch, capsys):
+    """Run as a console script, a command's usage says ``drumtx-x``; run with ``python -m``
+    (argv[0] is then the module's file), ``python -m drumtx.x``."""
+    module = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    for argv0, name in ((f"/venv/bin/{script}", script), (f"/src/{module.replace('.', '/')}.py", f"python -m {module}")):
+        monkeypatch.setattr(sys, "argv", [argv0, "--help"])
+        with pytest.raises(SystemExit) as exc:
+            entry(script)(["--help"])
+        assert exc.value.code == 0
+        assert capsys.readouterr().out.startswith(f"usage: {name} "), (script, argv0)

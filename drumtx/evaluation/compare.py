@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import EXIT_USAGE, add_version, error
+from drumtx.cli import EXIT_USAGE, add_version, error, prog_name
 from drumtx.evaluation import plots
 from drumtx.evaluation.plots import pretty
 from drumtx.evaluation.report import md_table, num, pct, safe_name
@@ -338,7 +338,7 @@ def _load_run(folder: Path) -> tuple[dict, dict, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m drumtx.evaluation.compare", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog=prog_name("drumtx.evaluation.compare"), description=__doc__.split("\n\n")[0])
     p.add_argument("baseline", type=Path, help="evaluation folder of the baseline (has metrics.json)")
     p.add_argument("candidate", type=Path, help="evaluation folder of the candidate")
     p.add_argument("-o", "--out", type=Path, required=True, help="where compare.md / compare.json go")

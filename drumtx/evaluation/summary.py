@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import add_version
+from drumtx.cli import add_version, prog_name
 from drumtx.evaluation import plots
 from drumtx.evaluation.report import md_table, pct
 
@@ -82,7 +82,7 @@ def summarize(reports: dict[str, dict], title: str) -> tuple[str, dict, dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m drumtx.evaluation.summary", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog=prog_name("drumtx.evaluation.summary"), description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", nargs="+", metavar="NAME=METRICS_JSON",
                     help="evaluation reports (drumtx.evaluate's metrics.json); the first is the reference")
     ap.add_argument("-o", "--out", required=True, type=Path, help="folder for summary.md/.json and figures/")

@@ -27,7 +27,7 @@ from pathlib import Path
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import EXIT_USAGE, add_version, error
+from drumtx.cli import EXIT_USAGE, add_version, error, prog_name
 from drumtx.errors import one_line
 from drumtx.evaluation import plots
 from drumtx.evaluation.report import md_table, num
@@ -254,7 +254,7 @@ def build(trials, importances, baseline_trial, baseline_runs, best_runs, metric,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=f"python -m {PROG}", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog=prog_name(PROG), description=__doc__.split("\n\n")[0])
     ap.add_argument("--study", required=True, help="Optuna study name (hydra.sweeper.study_name)")
     ap.add_argument("--storage", default="sqlite:///multirun/optuna.db", help="Optuna storage URL")
     ap.add_argument("-o", "--out", type=Path, help="folder for sweep.md, sweep.json, figures/")

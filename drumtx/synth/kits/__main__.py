@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx.atomic import atomic_write_text
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, add_version, error
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, add_version, error, prog_name
 from drumtx.synth.kits import (
     KITS_DIR,
     LATENCY_FILE,
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     latency.yaml (all kits, or those named with ``--kits``)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m drumtx.synth.kits", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog=prog_name("drumtx.synth.kits"), description=main.__doc__)
     parser.add_argument("--kits-dir", default=str(KITS_DIR))
     parser.add_argument("--brief", action="store_true", help="one line per kit")
     parser.add_argument(

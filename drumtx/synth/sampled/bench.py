@@ -69,9 +69,9 @@ def run(seconds: float = 10.0, kits_dir: str | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from drumtx.cli import add_version
+    from drumtx.cli import add_version, prog_name
 
-    ap = argparse.ArgumentParser(prog="python -m drumtx.synth.sampled.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog_name("drumtx.synth.sampled.bench"), description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each reference groove")
     ap.add_argument("--out", type=Path, help="also write the report here (json)")
     add_version(ap)
