@@ -10,7 +10,6 @@ beats. Writing the results is :mod:`drumtx.outputs`; the command is :mod:`drumtx
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -152,29 +151,6 @@ def _audioread_mono(path: Path, sample_rate: int) -> np.ndarray:
     return resample(wave, orig_sr, sample_rate) if wave.size else wave
 
 
-def release_free_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc ``malloc_trim(0)``; nothing
-    elsewhere). Between the decoder's 60 s blocks and the model's (tens of MB each, freed but
-    kept by the allocator), this keeps one stage's leftovers from adding to the next one's
-    peak: ~20 MB less peak RSS (median of 4 runs) on a 10-minute file (experiments/bench), for
-    a few ms."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        return None
-
-
 def spooled_onset_envelope(mel, block_frames: int = 6000) -> np.ndarray:
     """:func:`drumtx.tempo.onset_envelope` of a (spooled) log-mel, read a block at a time; the
     same values as on the whole array (each block carries the frame before it)."""
@@ -216,9 +192,7 @@ class Transcription:
     velocity: np.ndarray | None = field(default=None, repr=False)
     fps: float | None = None
     fine_classes: tuple[str, ...] = ()
-    velocity_source: str = (
-        VELOCITY_FROM_PEAKS  # what the onsets' velocities are (see with_measured_velocities)
-    )
+    velocity_source: str = VELOCITY_FROM_PEAKS  # what the onsets' velocities are (see with_measured_velocities)
 
     def tempo_map(self, resolution: int) -> TempoMap:
         return TempoMap.from_beats(self.beats, resolution)
@@ -384,9 +358,7 @@ class Transcriber:
         path = Path(path)
         with file_mel(path, self.features) as mel:
             label = path.name if progress and sys.stderr.isatty() else None
-            release_free_memory()  # the decoder's blocks, before the model's
             result = self.run(mel, fine=False, progress=label)
-            release_free_memory()
             env = spooled_onset_envelope(mel)
         return result, env
 
@@ -430,16 +402,8 @@ class Transcriber:
         duration = (onset_envelope.shape[0] - 1) / self.fps
         beats = estimate_beats(onset_envelope, self.fps)
         return Transcription(
-            Path(source),
-            duration,
-            onsets,
-            confidences,
-            beats,
-            probs,
-            onset_envelope,
-            velocity=velocity,
-            fps=float(self.fps),
-            fine_classes=tuple(self.vocab.fine_classes),
+            Path(source), duration, onsets, confidences, beats, probs, onset_envelope,
+            velocity=velocity, fps=float(self.fps), fine_classes=tuple(self.vocab.fine_classes),
         )
 
 
@@ -456,11 +420,7 @@ def with_measured_velocities(result: Transcription) -> Transcription:
 
     if result.velocity is not None:
         velocities = onset_velocities(
-            result.source,
-            result.onsets,
-            velocity=result.velocity,
-            fps=result.fps,
-            fine_classes=result.fine_classes,
+            result.source, result.onsets, velocity=result.velocity, fps=result.fps, fine_classes=result.fine_classes
         )
         source = VELOCITY_FROM_MODEL
     else:
