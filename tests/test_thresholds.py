@@ -271,3 +271,21 @@ def test_bad_checkpoint_or_split_is_one_clear_error(tmp_path: Path):
         tt.tune(compose_config("tune_thresholds", common))
     with pytest.raises(ValueError, match="split must be validation"):
         tt.tune(compose_config("tune_thresholds", [*common, "split=train"]))
+
+
+def test_probability_cache_key_names_the_tracks_tuned_on(tmp_path: Path):
+    """Tuning on a subset of the validation kits (data.fit_kit_names) must not reuse the
+    probabilities cached for another subset (or for the whole split), nor the other way round."""
+    from drumtx.inference import InferenceSettings
+    from drumtx.tune_thresholds import _cache_key
+
+    ckpt = tmp_path / "best.safetensors"
+    ckpt.write_bytes(b"x")
+    settings = InferenceSettings(chunk_seconds=30.0, context_seconds=3.0, batch_size=1, gate_db=None, gate_dilate=0)
+    data = {"name": "synth_songs", "root": "/d", "fit_kit_names": None}
+    keys = {
+        _cache_key(ckpt, {**data, "fit_kit_names": kits}, "validation", {}, settings)
+        for kits in (None, ["h2_*", "sfz_*", "none+music"], ["fluidr3_*"])
+    }
+    assert len(keys) == 3
+    assert _cache_key(ckpt, data, "validation", {}, settings) == _cache_key(ckpt, dict(data), "validation", {}, settings)
