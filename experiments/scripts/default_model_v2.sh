@@ -6,7 +6,8 @@
 #  3. a second seed of each;
 #  4. thresholds tuned on validation tracks that look like users' audio: the sampled kits with and
 #     without music, and music alone (data.fit_kit_names=[h2_*,sfz_*,none+music]);
-#  5. every rung of the realism ladder and the training kits, each run beside the packaged v1.
+#  5. every rung of the realism ladder and the training kits, v1 and each run, and each run's
+#     comparison with v1 (drumtx.evaluation.compare).
 # Every step skips what is already done and a training resumes from its last.ckpt, so the recipe
 # can be rerun across sessions until it completes. Arguments: Hydra overrides for every training.
 set -euo pipefail
@@ -56,15 +57,24 @@ pair $V2/finetune_s42 "seed=42 init_weights=$V1" $V2/scratch_s42 "seed=42 init_w
 pair $V2/finetune_s43 "seed=43 init_weights=$V1" $V2/scratch_s43 "seed=43 init_weights=null"
 for run in finetune_s42 scratch_s42 finetune_s43 scratch_s43; do
 	[[ -f $V2/$run/thresholds/done ]] && continue
-	"$PY" -m drumtx.tune_thresholds ckpt=$V2/$run/best.safetensors "$TUNE_KITS" cache=null \
+	"$PY" -m drumtx.tune_thresholds ckpt=$V2/$run/best.safetensors data=synth_songs "$TUNE_KITS" torch_threads=1 \
 		hydra.run.dir=$V2/$run/thresholds && touch $V2/$run/thresholds/done
 done
-for run in finetune_s42 scratch_s42 finetune_s43 scratch_s43; do
+# evaluate MODEL_BUNDLE OUT_PREFIX: every rung, one report folder each (skipped when done)
+evaluate_rungs() {
+	local ckpt=$1 prefix=$2 rung r
 	for rung in "${RUNGS[@]}"; do
 		IFS='|' read -r -a r <<< "$rung"
-		out=$V2/$run/eval_${r[0]}
-		[[ -f $out/metrics.json ]] && continue
-		"$PY" -m drumtx.evaluate ckpt=$V2/$run/best.safetensors compare_ckpt=$V1 compare_name=v1 \
-			data=synth_songs split=test "${r[@]:1}" out_dir=$out
+		[[ -f ${prefix}_${r[0]}/metrics.json ]] && continue
+		"$PY" -m drumtx.evaluate ckpt="$ckpt" data=synth_songs split=test "${r[@]:1}" out_dir="${prefix}_${r[0]}" \
+			torch_threads=1
+	done
+}
+evaluate_rungs $V1 $V2/v1/eval
+for run in finetune_s42 scratch_s42 finetune_s43 scratch_s43; do
+	evaluate_rungs $V2/$run/best.safetensors $V2/$run/eval
+	for rung in "${RUNGS[@]}"; do
+		name=${rung%%|*}
+		"$PY" -m drumtx.evaluation.compare $V2/v1/eval_$name $V2/$run/eval_$name -o $V2/$run/vs_v1_$name
 	done
 done
