@@ -44,6 +44,15 @@ if PROJECT_ROOT.parent != Path(PROJECT_ROOT.anchor):
     _PATH_SUBSTITUTES.append((str(PROJECT_ROOT.parent) + "/", "<project>/../"))
 
 
+
+def held_out_kits(synth: dict) -> list[str]:
+    """The test-only kits of a ``data.synth`` recipe: ``test_kits`` is a list of kit names, or
+    ``{group: [names]}`` (the realism ladder's rungs, ``data=synth_songs``)."""
+    spec = synth.get("test_kits") or []
+    if isinstance(spec, dict):
+        return [name for names in spec.values() for name in (names or [])]
+    return list(spec)
+
 def _scrub(obj):
     """``obj`` (a JSON-like value) with the training machine's absolute paths replaced."""
     if isinstance(obj, dict):
@@ -123,12 +132,24 @@ def model_card(
         f"target policy {json.dumps({k: data.get('targets', {}).get(k) for k in ('cross_stick', 'hihat_pedal', 'collision')})}",
     ]
     if synth:
+        held_out = held_out_kits(synth)
+        groups = synth.get("test_kits")
+        held_out_text = (
+            "; ".join(f"{g}: {', '.join(names)}" for g, names in groups.items())
+            if isinstance(groups, dict)
+            else ", ".join(held_out)
+        )
         lines += [
             f"- training kits ({len(synth.get('train_kits', []))}): {', '.join(synth.get('train_kits', []))}",
-            f"- held-out kits, never heard in training ({len(synth.get('test_kits', []))}): "
-            f"{', '.join(synth.get('test_kits', []))}",
-            f"- render variety: {json.dumps(synth.get('variety'))}",
+            f"- held-out kits, never heard in training ({len(held_out)}): {held_out_text}",
         ]
+        if synth.get("variety") is not None:
+            lines.append(f"- render variety: {json.dumps(synth.get('variety'))}")
+        if synth.get("production") is not None:
+            lines.append(f"- production chain per track (drumtx.synth.production): {json.dumps(synth['production'])}")
+        if synth.get("accompaniment") is not None:
+            acc = {k: v for k, v in synth["accompaniment"].items() if "soundfont" not in k}
+            lines.append(f"- accompaniment (drumtx.synth.accompaniment): {json.dumps(acc)}")
     lines += [
         f"- augmentation: {json.dumps({k: v for k, v in cfg.get('augmentation', {}).items() if k != '_target_'})}",
         f"- optimiser {cfg.get('optimizer', {}).get('_target_', '?').rsplit('.', 1)[-1]} "
