@@ -394,24 +394,29 @@ def test_estimated_velocities_come_from_the_supplier_not_the_confidence(tmp_path
 
 
 def test_init_weights_from_a_model_without_velocity_keeps_a_fresh_velocity_head(tmp_path):
-    """``init_weights=default`` (the packaged v1 model has no velocity head) into a run with one:
-    every other weight is the packaged model's, the velocity head keeps its fresh initialisation."""
+    """``init_weights=<a model without a velocity head>`` (v1, the first packaged model, any
+    bundle saved before the head existed) into a run with one: every other weight is the source's,
+    the velocity head keeps its fresh initialisation."""
     from test_train import compose_train
 
     from drumtx import train as train_mod
-    from drumtx.checkpoint import PACKAGED_MODEL, plain_config
+    from drumtx.checkpoint import plain_config
     from drumtx.models.module import DrumTranscriptionModule
+
+    old_cfg = plain_config(compose_train(tmp_path / "old", "branches.velocity=false"))
+    torch.manual_seed(1)
+    old = build_transcriber(old_cfg).eval()
+    assert not old.has_velocity
+    source, _ = save_bundle(tmp_path / "v1.safetensors", old, build_meta(old_cfg))
 
     cfg = compose_train(tmp_path)
     plain = plain_config(cfg)
     module = DrumTranscriptionModule(plain, build_meta(plain))
     fresh = {k: v.clone() for k, v in module.model.state_dict().items() if k.startswith("heads.velocity.")}
     assert fresh
-    train_mod.init_weights(module, "default", cfg)
-    packaged, _ = load_transcriber(PACKAGED_MODEL)
-    assert not packaged.has_velocity
+    train_mod.init_weights(module, str(source), cfg)
     state = module.model.state_dict()
-    for k, v in packaged.state_dict().items():
+    for k, v in old.state_dict().items():
         torch.testing.assert_close(state[k], v, rtol=0, atol=0)
     for k, v in fresh.items():
         torch.testing.assert_close(state[k], v, rtol=0, atol=0)
