@@ -122,7 +122,9 @@ def model_card(
         "## Model",
         f"- {cfg.get('branches', {}).get('_target_', '?').rsplit('.', 1)[-1]} heads on "
         f"`{enc.get('_target_', '?').rsplit('.', 1)[-1]}` (channels {enc.get('channels')}, BiLSTM "
-        f"{enc.get('rnn_layers')}×{enc.get('rnn_hidden')} per direction): {n_params:,} parameters, "
+        f"{enc.get('rnn_layers')}×{enc.get('rnn_hidden')} per direction)"
+        f"{', with a velocity head (MIDI velocity per fine class)' if cfg.get('branches', {}).get('velocity') else ''}"
+        f": {n_params:,} parameters, "
         f"{size_bytes / 1e6:.1f} MB",
         f"- input: log-mel {meta['features'].get('n_mels')} bins at {meta['features'].get('sample_rate')} Hz, "
         f"{meta.get('fps')} frames/s; output classes: {', '.join(meta['vocab']['fine_classes'])}",

@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=_positive_int,
         default=None,
         help="torch CPU threads (default: torch's choice; 1 is often fastest for the LSTM on a busy machine)",
     )
@@ -175,6 +175,17 @@ def _db_or_off(text: str) -> float | None:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of dB or 'off', got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    """argparse type of ``--threads``: a whole number >= 1 (else argparse's one-line usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _error(message: str) -> None:

@@ -498,3 +498,12 @@ def test_bench_cli_writes_json(tmp_path, bundle):
     assert doc["audio_seconds"] == pytest.approx(12.0, abs=0.05)
     assert doc["x_realtime"] > 0 and doc["peak_rss_mb"] > 0 and doc["threads"] == 1
     assert [r["threads"] for r in doc["runs"]] == [1]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_bad_thread_count_is_a_usage_error(value, tmp_path, capsys):
+    """``--threads`` takes a whole number >= 1; anything else is argparse's usage error (exit 2), not a traceback."""
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--threads", value])
+    assert exc.value.code == 2
+    assert "--threads" in capsys.readouterr().err

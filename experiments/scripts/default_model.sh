@@ -3,7 +3,9 @@
 # experiments/hier_vs_flat): `make default-model [ARGS="…"]`. Five-branch and flat train side by
 # side, one core each, for the same 45-minute budget and are compared on the test split (unseen
 # kits, training kits); the five-branch run then continues from its last checkpoint to 75
-# minutes, and that model is packaged. Arguments: Hydra overrides for every training.
+# minutes, and that model is packaged into outputs/default_model_long/package/ (v1; the shipped
+# model is v2 since c2f842c: copy the package into drumtx/assets/ to ship v1 again). Arguments:
+# Hydra overrides for every training.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -28,5 +30,5 @@ train_pair "$DM" experiment=default_model "${dm_threads[@]}" "$@" \
 	out_dir=$DM_LONG/eval_unseen_kits
 "$PY" -m drumtx.evaluate ckpt=$DM_LONG/best.safetensors data=synth_gmd split=test 'exclude_kit_names=[unseen:*]' \
 	out_dir=$DM_LONG/eval_seen_kits
-"$PY" -m drumtx.package_model $DM_LONG/best.safetensors --command "make default-model  # train experiment=default_model for 45 min on one core, then resume it to 75 min (Makefile)" \
+"$PY" -m drumtx.package_model $DM_LONG/best.safetensors --out $DM_LONG/package --command "make default-model  # train experiment=default_model for 45 min on one core, then resume it to 75 min (Makefile)" \
 	--eval "unseen kits=$DM_LONG/eval_unseen_kits/metrics.json" --eval "training kits=$DM_LONG/eval_seen_kits/metrics.json"
