@@ -203,6 +203,8 @@ def parse_thresholds(text: str | None, instruments: Sequence[str]) -> dict[str, 
     if not text:
         return {}
     source = Path(text)
+    if source.suffix == ".json" and not source.is_file() and not text.lstrip().startswith("{"):
+        raise ValueError(f"--thresholds: no such file: {text}")
     try:
         raw = json.loads(source.read_text() if source.suffix == ".json" and source.is_file() else text)
     except (OSError, json.JSONDecodeError) as exc:

@@ -216,6 +216,8 @@ def test_threshold_override(transcriber, tmp_path):
     for bad in ('{"cowbell": 0.5}', '{"kick": 1.5}', "[0.5]", "{not json", '{"kick": {"thresh": 0.5}}'):
         with pytest.raises(ValueError, match="--thresholds"):
             parse_thresholds(bad, ["kick", "crash"])
+    with pytest.raises(ValueError, match="no such file: .*missing.json"):
+        parse_thresholds(str(tmp_path / "missing.json"), ["kick"])
 
 
 # ----------------------------------------------------------------------------- streaming
