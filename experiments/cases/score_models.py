@@ -11,8 +11,8 @@ this interpreter, ``OUTDIR/out`` replaced by ``WORK_DIR/<id>/out-<NAME>`` (remov
 ``--ckpt CKPT`` added; ``default`` omits ``--ckpt`` (the packaged model).
 
 The JSON outputs (``onsets``: time, class, variation, velocity) are read back and scored
-against ``truth.json`` (``onsets``: ``[time_s, class, ...]``) with ``mir_eval.onset.f_measure``
-(50 ms window) per instrument: precision, recall, F, truth / found / hit counts, the classes
+against ``truth.json`` (``onsets``: ``[time_s, class, ...]``) with mir_eval's onset matching
+(``drumtx.metrics``; the scores of ``mir_eval.onset.f_measure``, 50 ms window) per instrument: precision, recall, F, truth / found / hit counts, the classes
 found that the truth does not hold ("invented"), and the case's own right values:
 
 * C07: each mix / stem file against the truth and against the drums_only transcription;
@@ -43,11 +43,12 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import mir_eval
 import numpy as np
 
+from drumtx.metrics import DEFAULT_WINDOW_S, match_onsets, onset_counts
+from drumtx.vocab import INSTRUMENTS as VOCAB_INSTRUMENTS
+
 REPO = Path(__file__).resolve().parents[2]
-WINDOW_S = 0.05
 #: case id -> generator file name in the cases folder
 CASES = {
     "C07": "make_C07_full_mix.py",
@@ -56,27 +57,15 @@ CASES = {
     "C13": "make_C13_chart_dynamics.py",
     "C17": "make_C17_quiet.py",
 }
-#: the instruments drumtx outputs (drumtx.vocab.INSTRUMENTS), in table order
-INSTRUMENTS = ("kick", "snare", "tom", "hihat", "ride", "crash", "hihat_pedal")
-#: labels a truth.json or an output row may use -> instrument (a variation is not an instrument)
+#: the instruments drumtx outputs, in table order
+INSTRUMENTS = tuple(VOCAB_INSTRUMENTS)
+#: labels a truth.json or an output row may use -> instrument (a variation is not an instrument):
+#: drumtx's instruments and fine classes, plus the cases' own names for a snare
 LABELS = {
-    "kick": "kick",
-    "snare": "snare",
-    "snare_head": "snare",
-    "snare_rim": "snare",
+    **{inst: inst for inst in VOCAB_INSTRUMENTS},
+    **{fine: inst for inst, fines in VOCAB_INSTRUMENTS.items() for fine in fines},
     "cross_stick": "snare",
     "clap": "snare",
-    "tom": "tom",
-    "tom_floor": "tom",
-    "tom_mid": "tom",
-    "tom_high": "tom",
-    "hihat": "hihat",
-    "hihat_closed": "hihat",
-    "hihat_open": "hihat",
-    "ride": "ride",
-    "ride_bell": "ride",
-    "crash": "crash",
-    "hihat_pedal": "hihat_pedal",
 }
 GHOST_MAX_VELOCITY = 64  # C13: input velocity at or below this is a ghost snare / a soft hat
 
@@ -123,31 +112,23 @@ def output_by_class(rows: Iterable[dict]) -> dict[str, np.ndarray]:
     return {k: np.sort(np.asarray(v, float)) for k, v in out.items()}
 
 
-def matched(ref: np.ndarray, est: np.ndarray, window: float = WINDOW_S) -> list[tuple[int, int]]:
-    """mir_eval's one-to-one matching: (reference index, estimate index) pairs within ``window`` s."""
-    if len(ref) == 0 or len(est) == 0:
-        return []
-    return list(mir_eval.util.match_events(np.asarray(ref), np.asarray(est), window))
-
-
-def score(ref: np.ndarray, est: np.ndarray, window: float = WINDOW_S) -> dict:
-    """Onset P/R/F of one class (``mir_eval.onset.f_measure``) with counts.
+def score(ref: np.ndarray, est: np.ndarray, window: float = DEFAULT_WINDOW_S) -> dict:
+    """Onset P/R/F of one class (mir_eval's matching: :func:`drumtx.metrics.onset_counts`) with counts.
 
     Returns:
         ``{"p", "r", "f", "truth", "found", "hit"}``; p/r/f are None where undefined (nothing
         in the truth and nothing found), 0 where only one side is empty.
     """
-    ref, est = np.sort(np.asarray(ref, float)), np.sort(np.asarray(est, float))
-    counts = {"truth": len(ref), "found": len(est), "hit": len(matched(ref, est, window))}
-    if len(ref) == 0 and len(est) == 0:
+    c = onset_counts(np.asarray(ref, float), np.asarray(est, float), window)
+    counts = {"truth": c.n_ref, "found": c.n_est, "hit": c.tp}
+    if c.n_ref == 0 and c.n_est == 0:
         return {"p": None, "r": None, "f": None, **counts}
-    if len(ref) == 0 or len(est) == 0:
+    if c.n_ref == 0 or c.n_est == 0:
         return {"p": 0.0, "r": 0.0, "f": 0.0, **counts}
-    f, p, r = mir_eval.onset.f_measure(ref, est, window=window)
-    return {"p": float(p), "r": float(r), "f": float(f), **counts}
+    return {"p": c.precision, "r": c.recall, "f": c.f_measure, **counts}
 
 
-def score_all(truth: dict[str, np.ndarray], found: dict[str, np.ndarray], window: float = WINDOW_S) -> dict:
+def score_all(truth: dict[str, np.ndarray], found: dict[str, np.ndarray], window: float = DEFAULT_WINDOW_S) -> dict:
     """Per instrument of the truth: :func:`score`; ``invented``: instrument -> count of the found
     classes absent from the truth; ``all``: P/R/F of the hits summed over classes (micro)."""
     empty = np.zeros(0)
@@ -180,7 +161,7 @@ def coincident_found(
     hats: np.ndarray,
     snares: np.ndarray,
     found_hats: np.ndarray,
-    window: float = WINDOW_S,
+    window: float = DEFAULT_WINDOW_S,
     together: float = 0.001,
 ) -> tuple[int, int]:
     """C12: of the true hi-hats struck with a true snare (within ``together`` s), how many are found.
@@ -191,9 +172,9 @@ def coincident_found(
     Returns:
         (found, total) over the coinciding hats.
     """
-    hats, snares = np.asarray(hats, float), np.asarray(snares, float)
+    hats, snares = np.sort(np.asarray(hats, float)), np.asarray(snares, float)  # match_onsets' order
     with_snare = {i for i, t in enumerate(hats) if len(snares) and np.min(np.abs(snares - t)) <= together}
-    hit = {i for i, _ in matched(hats, np.asarray(found_hats, float), window)}
+    hit = {i for i, _ in match_onsets(hats, np.asarray(found_hats, float), window)}
     return len(with_snare & hit), len(with_snare)
 
 
@@ -201,7 +182,7 @@ def velocity_separation(
     truth: Iterable[tuple[float, int]],
     found: Iterable[tuple[float, int]],
     soft_max: int = GHOST_MAX_VELOCITY,
-    window: float = WINDOW_S,
+    window: float = DEFAULT_WINDOW_S,
 ) -> dict:
     """C13: output velocities of the found onsets played soft (input velocity <= ``soft_max``) and loud.
 
@@ -219,7 +200,7 @@ def velocity_separation(
     t_times = np.array([t for t, _ in truth], float)
     f_times = np.array([t for t, _ in found], float)
     got: dict[str, list[int]] = {"soft": [], "loud": []}
-    for i, j in matched(t_times, f_times, window):
+    for i, j in match_onsets(t_times, f_times, window):
         got["soft" if truth[i][1] <= soft_max else "loud"].append(int(found[j][1]))
     out = {}
     for kind in ("soft", "loud"):
@@ -614,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
-        doc = {"window_s": WINDOW_S, "models": models, "commands": commands, "results": results}
+        doc = {"window_s": DEFAULT_WINDOW_S, "models": models, "commands": commands, "results": results}
         args.out.with_suffix(".json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return 0
 
