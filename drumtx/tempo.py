@@ -313,7 +313,7 @@ def _beat_dp(
         best = np.argmax(cand, axis=1)
         found = ok[np.arange(rows.size), best]
         best_score = cand[np.arange(rows.size), best]
-        cumscore[rows] = np.where(found, score[rows] + np.where(found, best_score, 0.0), score[rows])
+        cumscore[rows] = score[rows] + np.where(found, best_score, 0.0)
         backlink[rows] = np.where(found, rows - d[best], -1)
         start = stop
     # before the first frame whose score reaches 1 % of the highest, no beat has a predecessor
