@@ -44,7 +44,6 @@ if PROJECT_ROOT.parent != Path(PROJECT_ROOT.anchor):
     _PATH_SUBSTITUTES.append((str(PROJECT_ROOT.parent) + "/", "<project>/../"))
 
 
-
 def held_out_kits(synth: dict) -> list[str]:
     """The test-only kits of a ``data.synth`` recipe: ``test_kits`` is a list of kit names, or
     ``{group: [names]}`` (the realism ladder's rungs, ``data=synth_songs``)."""
@@ -52,6 +51,7 @@ def held_out_kits(synth: dict) -> list[str]:
     if isinstance(spec, dict):
         return [name for names in spec.values() for name in (names or [])]
     return list(spec)
+
 
 def _scrub(obj):
     """``obj`` (a JSON-like value) with the training machine's absolute paths replaced."""
