@@ -145,6 +145,7 @@ TRAIN: dict[str, Value] = {
     "data.max_tracks": Value("int", low=1, null=True),
     "data.val_max_tracks": Value("int", low=1, null=True),
     "data.fit_kit_names": Value("names", null=True),
+    "data.train_kit_weights.*": POSITIVE,
     "augmentation.mixup_alpha": NONNEG,
     "augmentation.gain_db": NONNEG,
     "evaluation.auc_thresholds": Value("int", low=2, null=True),

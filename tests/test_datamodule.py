@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import pytest
@@ -195,6 +196,29 @@ def test_fit_kit_names_filters_train_and_validation_only(egmd_config):
     one = DrumDataModule.from_config(egmd_config("data.fit_kit_names=Kit 2"))
     one.setup("fit")
     assert one.fit_kit_names == ["Kit 2"] and one.track_keys("train") == kit2.track_keys("train")
+
+
+def test_train_kit_weights_serve_matching_tracks_more_often(egmd_config):
+    plain = DrumDataModule.from_config(egmd_config("data.crop_seconds=1.0"))
+    plain.setup("fit")
+    weighted = DrumDataModule.from_config(egmd_config("data.crop_seconds=1.0", "data.train_kit_weights={Kit 2:3}"))
+    weighted.setup("fit")
+    assert plain.train_weights() is None
+    entries = weighted._entries_for("train")
+    kit = {t.key: t.meta["kit_name"] for t in weighted.split_tracks("train")}
+    weights = weighted.train_weights()
+    assert weights == [3.0 if kit[k] == "Kit 2" else 1.0 for k, _, _ in entries] and 3.0 in weights
+    # Each Kit 2 track's crops (ceil(frames / 100) of 1 s) appear three times per epoch.
+    crops = {k: math.ceil(n / 100) for k, _, n in entries}
+    assert len(plain.train_dataloader().dataset) == sum(crops.values())
+    ds = weighted.train_dataloader().dataset
+    served = [ds[(i, 0)]["track"] for i in range(len(ds))]
+    for key in crops:
+        assert served.count(key) == crops[key] * (3 if kit[key] == "Kit 2" else 1)
+    with pytest.raises(ValueError, match=r"\['nope\*'\] match no training track"):
+        DrumDataModule.from_config(egmd_config("data.train_kit_weights={nope*:2}")).train_weights()
+    with pytest.raises(ValueError, match="positive weights"):
+        CropDataset(None, entries, 100, weighted.target_names, 0.0, weights=[0.0] * len(entries))
 
 
 def test_from_the_train_config(egmd_fixture, tmp_path):

@@ -14,6 +14,7 @@ instantiates them)::
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import functools
 import json
 import logging
@@ -104,7 +105,9 @@ class CropDataset(Dataset):
     """Random fixed-length crops for training.
 
     An epoch holds ``sum(ceil(T / crop))`` crops, each track drawn in proportion to its
-    length (about one pass over the data); the crop start is uniform in the track.
+    length (about one pass over the data); the crop start is uniform in the track. A track's
+    ``weight`` multiplies its crops (``round(weight * ceil(T / crop))``, at least 1): a weight of
+    4 serves it four times as often.
 
     Index with ``(i, seed)`` (what :class:`CropSampler` yields): the crop start is drawn from
     ``seed``, so a crop depends on the epoch's seed only, never on which process draws it; a
@@ -114,6 +117,7 @@ class CropDataset(Dataset):
         reader: the cache's track reader.
         entries: ``(key, track directory, n_frames)`` per training track.
         crop_frames: crop length in frames.
+        weights: one positive weight per entry (default: all 1).
         names: the hierarchical target names (:func:`drumtx.data.cache_jobs.target_names`).
         pad_value: log-mel value of silence, for crops past a track's end.
 
@@ -123,17 +127,22 @@ class CropDataset(Dataset):
     indexed with a seed, ``seed``.
 
     Raises:
-        ValueError: ``entries`` is empty.
+        ValueError: ``entries`` is empty, or ``weights`` is not one positive number per entry.
         drumtx.data.cache.CacheError: a cached track cannot be read (when indexed).
     """
 
     def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], crop_frames: int,
-                 names: list[str], pad_value: float):
+                 names: list[str], pad_value: float, weights: list[float] | None = None):
         if not entries:
             raise ValueError("no training tracks in the cache")
+        weights = [1.0] * len(entries) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(entries) or not all(w > 0 for w in weights):
+            raise ValueError(f"{len(entries)} training tracks need as many positive weights, got {len(weights)}")
         self.reader, self.entries, self.crop = reader, entries, int(crop_frames)
         self.names, self.pad_value = names, pad_value
-        self.cum = np.cumsum([max(1, math.ceil(n / self.crop)) for _, _, n in entries]).tolist()
+        self.cum = np.cumsum(
+            [max(1, round(w * math.ceil(n / self.crop))) for (_, _, n), w in zip(entries, weights, strict=True)]
+        ).tolist()
 
     def __len__(self) -> int:
         return self.cum[-1]
@@ -301,6 +310,10 @@ class DrumDataModule(pl.LightningDataModule):
     kits did not exist. The test split is never filtered here (``drumtx.evaluate`` has its own
     ``kit_names``).
 
+    ``train_kit_weights`` ({fnmatch pattern of ``kit_name``: weight > 0}; the first matching
+    pattern counts, other tracks weigh 1) serves the matching training tracks ``weight`` times as
+    often per epoch (:class:`CropDataset`): e.g. ``{none+music: 4}`` for more music without drums.
+
     ``features`` / ``augmentation`` may also be a :class:`LogMel` / :class:`Augmentation`
     instance or None (defaults). Extra keys in the data config (e.g. a synthesis section)
     are accepted and kept in ``extra_config``.
@@ -329,6 +342,7 @@ class DrumDataModule(pl.LightningDataModule):
         max_tracks: int | None = None,
         val_max_tracks: int | None = None,
         fit_kit_names: list[str] | None = None,
+        train_kit_weights: dict[str, float] | None = None,
         cache_dir: str = "cache",
         folder_split: dict | None = None,
         features=None,
@@ -364,6 +378,10 @@ class DrumDataModule(pl.LightningDataModule):
         self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
         self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
         self.fit_kit_names = as_list(plain(fit_kit_names), "data.fit_kit_names") or None
+        self.train_kit_weights = {str(k): float(w) for k, w in (plain(train_kit_weights) or {}).items()}
+        for pattern, w in self.train_kit_weights.items():
+            if not (w > 0 and math.isfinite(w)):
+                raise ValueError(f"data.train_kit_weights: {pattern!r}: {w:g} is not a positive weight")
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
 
@@ -457,9 +475,37 @@ class DrumDataModule(pl.LightningDataModule):
             pin_memory=self.pin_memory,
         )
 
+    def train_weights(self) -> list[float] | None:
+        """One weight per training entry from ``train_kit_weights`` (None when it is empty).
+
+        Raises:
+            ValueError: a pattern matches no training track's ``kit_name`` (a typo would
+                silently train on the plain mix).
+        """
+        if not self.train_kit_weights:
+            return None
+        entries = self._entries_for("train")
+        meta = {t.key: t.meta for t in self.source.split_tracks("train")}
+        manifest = self.cache.manifest()
+        used: set[str] = set()
+
+        def weight(key: str) -> float:
+            kit = str(meta.get(key, meta.get(manifest.get(key, {}).get("variant_of"), {})).get("kit_name") or "")
+            for pattern, w in self.train_kit_weights.items():
+                if fnmatch.fnmatchcase(kit, pattern):
+                    used.add(pattern)
+                    return w
+            return 1.0
+
+        weights = [weight(k) for k, _, _ in entries]
+        unused = [p for p in self.train_kit_weights if p not in used]
+        if unused:
+            raise ValueError(f"data.train_kit_weights: {unused} match no training track's kit_name")
+        return weights
+
     def train_dataloader(self) -> DataLoader:
         ds = CropDataset(self._reader(), self._entries_for("train"), self.crop_frames, self.target_names,
-                         self.features.silence)
+                         self.features.silence, self.train_weights())
         collate = TrainCollate(self.augmentation, self.features.log_eps, self.features.silence, self.policy)
         # seed_everything(cfg.seed) set torch's initial seed: the order is a function of (seed, epoch)
         sampler = CropSampler(len(ds), torch.initial_seed() % 2**62)
