@@ -148,6 +148,16 @@ def _read_bundle(path: Path, device) -> tuple[dict, dict]:
 
 
 def _read_lightning(path: Path, device) -> tuple[dict, dict]:
+    import zipfile
+
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    # torch.save writes a zip archive (a pickle, b"\x80", before torch 1.6); anything else (a text
+    # file, audio given as --ckpt) otherwise fails inside the unpickler as "KeyError: 101".
+    if not (zipfile.is_zipfile(path) or magic[:1] == b"\x80"):
+        raise CheckpointError(
+            f"{path}: not a model checkpoint (expected a drumtx .safetensors bundle or a Lightning .ckpt)"
+        )
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -122,8 +122,10 @@ def test_omegaconf_hparams_are_refused_which_is_why_train_stores_plain_container
 def test_other_files_are_refused_with_one_clear_line(tmp_path):
     cases = {}
     cases["missing.ckpt"] = None
-    (tmp_path / "garbage.ckpt").write_bytes(os.urandom(256))
+    (tmp_path / "garbage.ckpt").write_bytes(b"\x80" + os.urandom(255))  # a pickle's first byte, then noise
     cases["garbage.ckpt"] = "not a loadable torch checkpoint"
+    (tmp_path / "notes.ckpt").write_text("hello\n")  # was "not a loadable torch checkpoint (KeyError: 101)"
+    cases["notes.ckpt"] = "not a model checkpoint (expected a drumtx .safetensors bundle or a Lightning .ckpt)"
     torch.save({"weight": torch.zeros(3)}, tmp_path / "plain.pt")
     cases["plain.pt"] = "not a drumtx checkpoint"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1}}, tmp_path / "foreign.ckpt")
