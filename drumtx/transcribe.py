@@ -313,5 +313,11 @@ def exit_now(status: int) -> NoReturn:
     os._exit(status)
 
 
-if __name__ == "__main__":
+def console_main() -> NoReturn:
+    """The ``drumtx-transcribe`` console script: :func:`main`, ended by :func:`exit_now` as
+    ``python -m drumtx.transcribe`` is (pip's script wrapper would call ``sys.exit``)."""
     exit_now(main())
+
+
+if __name__ == "__main__":
+    console_main()
