@@ -42,8 +42,9 @@ class Value:
     Args:
         kind: ``int``, ``float`` (an int is accepted), ``fraction_or_count`` (a float in
             [0, 1] or an int >= 0: Lightning's ``limit_*_batches``), ``bool``, ``names``
-            (a list of strings; one string becomes a one-item list) or ``numbers`` (a list of
-            numbers, each within the bounds; one number becomes a one-item list).
+            (a list of strings; one string becomes a one-item list), ``numbers`` (a list of
+            numbers, each within the bounds; one number becomes a one-item list) or ``weights``
+            (a mapping of names to numbers, each within the bounds).
         low, high: inclusive bounds (None: unbounded); ``low_open``: ``low`` itself excluded.
         null: None is allowed.
     """
@@ -56,7 +57,7 @@ class Value:
 
     def describe(self) -> str:
         what = {"int": "an integer", "float": "a number", "bool": "true or false", "names": "a list of names",
-                "numbers": "a list of numbers",
+                "numbers": "a list of numbers", "weights": "a mapping {name: number}",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches"}[self.kind]
         bounds = []
         if self.low is not None:
@@ -81,6 +82,13 @@ class Value:
             items = value if isinstance(value, list | tuple) else [value]
             try:
                 return [Value("float", self.low, self.high, self.low_open).check(key, v) for v in items]
+            except ConfigValueError:
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
+        if self.kind == "weights":
+            if not isinstance(value, Mapping):
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+            try:
+                return {k: Value("float", self.low, self.high, self.low_open).check(key, v) for k, v in value.items()}
             except ConfigValueError:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "bool":
@@ -145,7 +153,7 @@ TRAIN: dict[str, Value] = {
     "data.max_tracks": Value("int", low=1, null=True),
     "data.val_max_tracks": Value("int", low=1, null=True),
     "data.fit_kit_names": Value("names", null=True),
-    "data.train_kit_weights.*": POSITIVE,
+    "data.train_kit_weights": Value("weights", low=0, low_open=True, null=True),
     "augmentation.mixup_alpha": NONNEG,
     "augmentation.gain_db": NONNEG,
     "evaluation.auc_thresholds": Value("int", low=2, null=True),
@@ -311,7 +319,7 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
                 value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
             except Exception as exc:  # a broken interpolation
                 raise ConfigValueError(f"{key}: {' '.join(str(exc).split())}") from None
-            if value is _ABSENT or value == "???" or isinstance(value, DictConfig):
+            if value is _ABSENT or value == "???" or (isinstance(value, DictConfig) and rule.kind != "weights"):
                 continue  # another option of the group, or required and reported by Hydra
             if not isinstance(value, str | int | float | bool) and value is not None:
                 value = OmegaConf.to_container(value, resolve=True)

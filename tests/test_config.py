@@ -147,7 +147,11 @@ def test_typos_fail_with_hydras_message(override, message):
         ("trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5: expected a fraction in [0, 1]"),
         ("evaluation.onset_metrics=maybe", "evaluation.onset_metrics='maybe': expected true or false"),
         ("branches.velocity=1", "branches.velocity=1: expected true or false"),
-        ("data.train_kit_weights={none+music:0}", "data.train_kit_weights.none+music=0: expected a number > 0"),
+        ("data.train_kit_weights={none+music:0}",
+         "data.train_kit_weights={'none+music': 0}: expected a mapping {name: number} > 0 or null"),
+        ("data.train_kit_weights=4", "data.train_kit_weights=4: expected a mapping {name: number} > 0 or null"),
+        ("data.train_kit_weights={x:true}", "data.train_kit_weights={'x': True}: expected a mapping"),
+        ("data.train_kit_weights={x:null}", "data.train_kit_weights={'x': None}: expected a mapping"),
     ],
 )
 def test_config_values_are_typed_and_range_checked_naming_the_key(override, message):

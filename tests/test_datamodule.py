@@ -11,8 +11,8 @@ import torch
 from conftest import FIXTURE_SPLITS, compose_config
 from hydra.utils import instantiate
 
-from drumtx.data.datamodule import CropDataset, DrumDataModule
-from drumtx.data.datasets import egmd_index
+from drumtx.data.datamodule import CropDataset, DrumDataModule, _kit_weights
+from drumtx.data.datasets import DatasetError, egmd_index
 from drumtx.targets import HIERARCHY
 
 
@@ -215,9 +215,16 @@ def test_train_kit_weights_serve_matching_tracks_more_often(egmd_config):
     served = [ds[(i, 0)]["track"] for i in range(len(ds))]
     for key in crops:
         assert served.count(key) == crops[key] * (3 if kit[key] == "Kit 2" else 1)
-    with pytest.raises(ValueError, match=r"\['nope\*'\] match no training track"):
-        DrumDataModule.from_config(egmd_config("data.train_kit_weights={nope*:2}")).train_weights()
-    with pytest.raises(ValueError, match="positive weights"):
+    # A typo, or a pattern whose tracks an earlier one took, fails in setup (before a model is built).
+    for spec in ("{nope*:2}", "{Kit*:2,Kit 2:3}"):
+        with pytest.raises(DatasetError, match="match no training track's kit_name"):
+            DrumDataModule.from_config(egmd_config(f"data.train_kit_weights={spec}")).setup("fit")
+    # (commands check the config's shape first: drumtx.config_schema; tests/test_config.py)
+    for spec, what in ((4, "expected {kit_name pattern: weight}"), ({"Kit 2": True}, "not a positive number"),
+                       ({"Kit 2": None}, "not a positive number"), ({"Kit 2": -1}, "not a positive number")):
+        with pytest.raises(DatasetError, match=what):
+            _kit_weights(spec)
+    with pytest.raises(ValueError, match="positive, finite weights"):
         CropDataset(None, entries, 100, weighted.target_names, 0.0, weights=[0.0] * len(entries))
 
 

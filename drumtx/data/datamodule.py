@@ -38,7 +38,7 @@ from drumtx.data.cache import (
     load_arrays,
 )
 from drumtx.data.cache_jobs import target_names
-from drumtx.data.datasets import DatasetIndex, Track, as_list, kit_filter
+from drumtx.data.datasets import DatasetError, DatasetIndex, Track, as_list, kit_filter
 from drumtx.features import LogMel
 from drumtx.targets import Onset, TargetPolicy, hierarchical_targets
 from drumtx.vocab import Vocabulary
@@ -107,7 +107,8 @@ class CropDataset(Dataset):
     An epoch holds ``sum(ceil(T / crop))`` crops, each track drawn in proportion to its
     length (about one pass over the data); the crop start is uniform in the track. A track's
     ``weight`` multiplies its crops (``round(weight * ceil(T / crop))``, at least 1): a weight of
-    4 serves it four times as often.
+    4 serves it four times as often, and the epoch grows accordingly (epoch-based warm-up and
+    patience stretch with it unless ``trainer.limit_train_batches`` fixes the epoch).
 
     Index with ``(i, seed)`` (what :class:`CropSampler` yields): the crop start is drawn from
     ``seed``, so a crop depends on the epoch's seed only, never on which process draws it; a
@@ -136,8 +137,8 @@ class CropDataset(Dataset):
         if not entries:
             raise ValueError("no training tracks in the cache")
         weights = [1.0] * len(entries) if weights is None else [float(w) for w in weights]
-        if len(weights) != len(entries) or not all(w > 0 for w in weights):
-            raise ValueError(f"{len(entries)} training tracks need as many positive weights, got {len(weights)}")
+        if len(weights) != len(entries) or not all(0 < w < math.inf for w in weights):
+            raise ValueError(f"{len(entries)} training tracks need as many positive, finite weights, got {weights}")
         self.reader, self.entries, self.crop = reader, entries, int(crop_frames)
         self.names, self.pad_value = names, pad_value
         self.cum = np.cumsum(
@@ -291,6 +292,20 @@ def _instantiate(obj, default_cls):
     return instantiate(obj)
 
 
+def _kit_weights(spec) -> dict[str, float]:
+    """``data.train_kit_weights`` as {pattern: weight}, checked (DatasetError, one line)."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise DatasetError(f"data.train_kit_weights: expected {{kit_name pattern: weight}}, got {spec!r}")
+    weights = {}
+    for pattern, w in spec.items():
+        if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w > 0):
+            raise DatasetError(f"data.train_kit_weights: {pattern!r}: {w!r} is not a positive number")
+        weights[str(pattern)] = float(w)
+    return weights
+
+
 class DrumDataModule(pl.LightningDataModule):
     """Serves the cached dataset described by a ``data`` config.
 
@@ -378,10 +393,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
         self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
         self.fit_kit_names = as_list(plain(fit_kit_names), "data.fit_kit_names") or None
-        self.train_kit_weights = {str(k): float(w) for k, w in (plain(train_kit_weights) or {}).items()}
-        for pattern, w in self.train_kit_weights.items():
-            if not (w > 0 and math.isfinite(w)):
-                raise ValueError(f"data.train_kit_weights: {pattern!r}: {w:g} is not a positive weight")
+        self.train_kit_weights = _kit_weights(plain(train_kit_weights))
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
 
@@ -446,6 +458,8 @@ class DrumDataModule(pl.LightningDataModule):
             lost += len(keys) - len(self._entries[split])
         if lost:
             log.warning("%d tracks unavailable (reasons in %s)", lost, self.cache.directory / "skipped.json")
+        if self.train_kit_weights and self._entries.get("train"):
+            self.train_weights()  # an unknown pattern fails here, before a model is built
 
     # ---- loaders -------------------------------------------------------------------------------
     def _reader(self) -> _TrackReader:
@@ -479,8 +493,9 @@ class DrumDataModule(pl.LightningDataModule):
         """One weight per training entry from ``train_kit_weights`` (None when it is empty).
 
         Raises:
-            ValueError: a pattern matches no training track's ``kit_name`` (a typo would
-                silently train on the plain mix).
+            drumtx.data.datasets.DatasetError: a pattern matches no training track's
+                ``kit_name`` left by the patterns before it (a typo would silently train on
+                the plain mix).
         """
         if not self.train_kit_weights:
             return None
@@ -500,7 +515,10 @@ class DrumDataModule(pl.LightningDataModule):
         weights = [weight(k) for k, _, _ in entries]
         unused = [p for p in self.train_kit_weights if p not in used]
         if unused:
-            raise ValueError(f"data.train_kit_weights: {unused} match no training track's kit_name")
+            raise DatasetError(
+                f"data.train_kit_weights: {unused} match no training track's kit_name"
+                " (not taken already by an earlier pattern)"
+            )
         return weights
 
     def train_dataloader(self) -> DataLoader:
