@@ -8,7 +8,7 @@ those activations and the reference onsets (an npz cache, so that other search s
 model or audio). :func:`tune_instrument` searches one instrument's (threshold, min gap) with
 Optuna for the best onset F-measure (micro over tracks, 50 ms), scored with the same decoder and
 matching as evaluation (:func:`drumtx.decode.decode_onsets`, :mod:`drumtx.metrics`), or for the
-best recall under a precision floor (held at 95 % confidence). :func:`write_thresholds` stores the result where
+best recall under a precision floor (held by its 95 % Wilson interval). :func:`write_thresholds` stores the result where
 :func:`drumtx.checkpoint.load_transcriber` reads it; :func:`plot_curve` draws P/R/F against the
 threshold.
 """
@@ -28,7 +28,7 @@ import optuna
 from drumtx.atomic import atomic_output
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets
 from drumtx.inference import InferenceSettings, activations
-from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, onset_counts
+from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts, onset_counts, precision_lower_bound
 from drumtx.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -74,32 +74,19 @@ def _grid(low: float, high: float, step: float) -> np.ndarray:
     return np.round(low + step * np.arange(n + 1), 6)
 
 
-FLOOR_CONFIDENCE = 0.95  # a precision floor must hold at this confidence (Wilson lower bound)
+FLOOR_CONFIDENCE = 0.95  # a precision floor holds when its Wilson interval's lower end reaches it
 FALLBACK_BETA = 0.5  # below the floor everywhere: the F-beta that weighs precision twice as much
-
-
-def precision_lower_bound(c: OnsetCounts, confidence: float = FLOOR_CONFIDENCE) -> float:
-    """Wilson score lower bound of the precision ``tp / n_est`` (0 with no estimate).
-
-    One true crash out of one estimate is a precision of 1 but shows nothing: its 95 % bound
-    is 0.21. v2's first tuning took exactly that (threshold 0.98, 1 of 729 validation crashes
-    found) as meeting a 0.85 floor; with the bound, ~22 confirmed crashes and no false one are
-    needed.
-    """
-    if c.n_est == 0:
-        return 0.0
-    from scipy.stats import binomtest
-
-    return float(binomtest(c.tp, c.n_est).proportion_ci(confidence, method="wilson").low)
+# (v2's first tuning took threshold 0.98, 1 of 729 validation crashes found, 1 estimate, as
+# meeting a 0.85 floor; the interval's lower end for 1 of 1 is 0.21)
 
 
 def _objective_value(c: OnsetCounts, min_precision: float | None) -> float:
-    """F-measure; or, under a precision floor, recall where the floor holds at 95 % confidence
-    (ties: precision), and F-beta (beta 0.5, precision first) - 1 where it does not (< 0, so any
-    setting that holds the floor wins)."""
+    """F-measure; or, under a precision floor, recall where the precision's 95 % Wilson interval
+    lies above the floor (ties: precision), and F-beta (beta 0.5, precision first) - 1 where it
+    does not (< 0, so any setting that holds the floor wins)."""
     if min_precision is None:
         return c.f_measure
-    if precision_lower_bound(c) >= min_precision:
+    if precision_lower_bound(c, FLOOR_CONFIDENCE) >= min_precision:
         return c.recall + 1e-6 * c.precision
     return _f_beta(c, FALLBACK_BETA) - 1.0
 
@@ -144,8 +131,9 @@ def tune_instrument(
         instrument: the instrument's name in ``vocab``.
         vocab: the model's vocabulary (default: the standard one, with the hi-hat pedal when
             ``instrument`` is it).
-        min_precision: maximise recall subject to precision >= it, shown at 95 % confidence
-            (:func:`precision_lower_bound`); if no setting holds it, the best F-beta with beta 0.5
+        min_precision: maximise recall subject to precision >= it, held by the lower end of the
+            precision's 95 % Wilson interval (:func:`drumtx.metrics.precision_lower_bound`);
+            if no setting holds it, the best F-beta with beta 0.5
             (precision weighted twice), flagged by ``constraint_met=False`` and a ``note``;
             None maximises the F-measure.
         threshold_range: (low, high, step) of the threshold grid.
@@ -179,7 +167,9 @@ def tune_instrument(
     # Instrument-level onsets do not depend on the variation: one column of ones stands in.
     probs = [{instrument: (a, np.ones((len(a), 1), dtype=np.float32))} for a in acts]
     refs = [np.asarray(r, dtype=float) for r in refs_per_track]
-    objective = "f_measure" if min_precision is None else f"recall_at_precision>={min_precision:g}"
+    objective = (
+        "f_measure" if min_precision is None else f"recall_at_precision>={min_precision:g}_wilson{FLOOR_CONFIDENCE:g}"
+    )
     low, high, step = (float(x) for x in threshold_range)
     grid = _grid(low, high, step)
     gap_lo = max(1, int(round(min_gap_range_s[0] * fps)))
@@ -261,10 +251,12 @@ def tune_instrument(
         },
     )
     if min_precision is not None:
-        result.constraint_met = precision_lower_bound(c) >= min_precision
+        result.curve["precision_lower_bound"] = [precision_lower_bound(x, FLOOR_CONFIDENCE) for x in curve_counts]
+        result.constraint_met = precision_lower_bound(c, FLOOR_CONFIDENCE) >= min_precision
         if not result.constraint_met:
             result.note = (
-                f"no threshold reaches precision >= {min_precision:g} at {FLOOR_CONFIDENCE:.0%} confidence; "
+                f"no threshold holds precision >= {min_precision:g} (the lower end of its "
+                f"{FLOOR_CONFIDENCE:.0%} Wilson interval); "
                 f"took the best F{FALLBACK_BETA:g} (precision {c.precision:.3f}, recall {c.recall:.3f})"
             )
     return result
@@ -484,6 +476,8 @@ def plot_curve(result: TuneResult, path: Path) -> Path:
     ax.plot(c["threshold"], c["precision"], label="precision")
     ax.plot(c["threshold"], c["recall"], label="recall")
     ax.axvline(result.threshold, color="k", ls="--", lw=1, label=f"chosen {result.threshold:.2f}")
+    if "precision_lower_bound" in c:
+        ax.plot(c["threshold"], c["precision_lower_bound"], ls="--", lw=1, label="precision, 95 % lower bound")
     if result.min_precision is not None:
         ax.axhline(
             result.min_precision, color="r", ls=":", lw=1, label=f"precision floor {result.min_precision:g}"

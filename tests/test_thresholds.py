@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from drumtx.decode import pick_peaks
-from drumtx.metrics import OnsetCounts
-from drumtx.thresholds import TuneResult, plot_curve, precision_lower_bound, tune_instrument, write_thresholds
+from drumtx.metrics import OnsetCounts, precision_lower_bound
+from drumtx.thresholds import TuneResult, plot_curve, tune_instrument, write_thresholds
 
 FPS = 100.0
 
@@ -107,7 +107,7 @@ def best_recall_at_precision(true_h, false_h, grid, floor):
 
 
 def test_crash_maximises_recall_under_the_precision_floor():
-    # Enough crashes (120 true, 60 false) for the floor to be shown at 95 % confidence.
+    # Enough crashes (120 true, 60 false) for the floor to be held by the 95 % Wilson interval.
     true_h = np.round(np.linspace(0.305, 0.895, 120), 3)
     false_h = np.round(np.linspace(0.205, 0.695, 60), 3)
     probs, refs = crash_tracks(true_h, false_h, seconds=100.0)
@@ -131,7 +131,7 @@ def test_crash_floor_out_of_reach_takes_best_f_half_and_says_so():
     probs, refs = crash_tracks(true_h, false_h)
     r = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.8, n_trials=30, seed=0)
     assert r.constraint_met is False
-    assert "no threshold reaches precision" in r.note and "F0.5" in r.note
+    assert "no threshold holds precision >= 0.8" in r.note and "F0.5" in r.note
     # F0.5: 0.38 at thresholds <= 0.4 (P 1/3, R 1), 0.56 in (0.4, 0.5] (P 1/2, R 1), 0 above.
     assert r.precision == pytest.approx(0.5)
     assert 0.4 < r.threshold <= 0.5
@@ -144,7 +144,9 @@ def test_crash_floor_is_not_met_by_a_handful_of_confident_crashes():
     false_h = np.full(40, 0.6)
     probs, refs = crash_tracks(true_h, false_h)
     r = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.85, n_trials=30, seed=0)
-    assert r.constraint_met is False and "95% confidence" in r.note
+    assert r.constraint_met is False and "95% Wilson interval" in r.note
+    at = r.curve["threshold"].index(0.9)  # only the 3 confident crashes: P 1, its lower bound 0.44
+    assert r.curve["precision_lower_bound"][at] < 0.85 <= r.curve["precision"][at]
     # F0.5 at <= 0.6: P 63/103, R 1 -> 0.66; above 0.6: P 1, R 3/63 -> 0.20.
     assert r.threshold <= 0.6 and r.recall == pytest.approx(1.0)
     assert precision_lower_bound(OnsetCounts(tp=3, n_ref=63, n_est=3)) == pytest.approx(wilson_low(3, 3))
