@@ -150,8 +150,11 @@ def _read_bundle(path: Path, device) -> tuple[dict, dict]:
 def _read_lightning(path: Path, device) -> tuple[dict, dict]:
     import zipfile
 
-    with open(path, "rb") as f:
-        magic = f.read(2)
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(2)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: unreadable ({exc.strerror or exc})") from None
     # torch.save writes a zip archive (a pickle, b"\x80", before torch 1.6); anything else (a text
     # file, audio given as --ckpt) otherwise fails inside the unpickler as "KeyError: 101".
     if not (zipfile.is_zipfile(path) or magic[:1] == b"\x80"):
