@@ -103,7 +103,7 @@ default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + fla
 # Default model v2 (experiments/default_model_v2): realistic audio (synth_songs), fine-tuned v1 vs
 # from scratch at equal steps, two seeds each, thresholds tuned on sampled kits +- music, every
 # rung of the realism ladder beside v1. Each step skips what is done; rerun to resume.
-default-model-v2: $(STAMPS)/venv ## synth_songs; v1 fine-tuned vs scratch, 2 seeds (~70 min per pair on 2 cores); tune, every rung, package the best (resumable)
+default-model-v2: $(STAMPS)/venv ## synth_songs; v1 fine-tuned vs scratch, then fine-tuning to 3,000 steps, 2 seeds (one core each); tune, every rung, package the best (resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2.sh $(ARGS)
 
 # Transfer ablations (experiments/transfer_ablation), after `make default-model`: each arm takes
