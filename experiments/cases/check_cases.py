@@ -148,12 +148,17 @@ def c17(cases: Path, work: Path) -> None:
         notes = [(o["time"], o["class"], o["variation"], o["velocity"]) for o in doc["onsets"]]
         ref = (notes, doc["beats"]) if ref is None else ref
         counts = collections.Counter(c for _, c, _, _ in notes)
-        same = notes == ref[0] and doc["beats"] == ref[1]
+        # Velocity within one MIDI step, as tests/test_dynamics.py holds it: the cached features
+        # are float16, so a quieter take's may differ by one float16 step (tests/test_inference.py),
+        # which moves the velocity output by ~1e-4 and can flip its rounding at .5.
+        same_notes = [n[:3] for n in notes] == [n[:3] for n in ref[0]] and doc["beats"] == ref[1]
+        off = [abs(n[3] - r[3]) for n, r in zip(notes, ref[0], strict=False)] if same_notes else []
+        same = same_notes and max(off, default=0) <= 1
         check(
             "C17",
-            f"{f.stem[4:]}: the same onsets (time, class, variation, velocity) and beats as the 0 dBFS take",
+            f"{f.stem[4:]}: the same onsets (time, class, variation; velocity within 1) and beats as the 0 dBFS take",
             ", ".join(f"{c} {counts[c]}/{n_true[c]}" for c in ("kick", "snare", "hihat"))
-            + (", identical" if same else ", DIFFERENT"),
+            + (", DIFFERENT" if not same else ", identical" if not any(off) else f", {sum(map(bool, off))} velocities 1 off"),
             same,
         )
 
