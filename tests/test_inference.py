@@ -275,10 +275,13 @@ def _rendered_take(seconds: float, seed: list[int]) -> tuple[np.ndarray, int]:
 def test_packaged_model_outputs_are_the_same_at_0_minus_50_and_minus_60_dbfs(tmp_path):
     """Case C17's kind, end to end and fast: one rendered take at 0, -30, -50 and -60 dBFS peak
     (32-bit float) through ``python -m drumtx.transcribe`` with the packaged model gives the
-    same outputs: every onset's time, class, variation and measured velocity, and the tracked
-    beats (the tempo map). Levelling the float16 log-mel after rounding (the first levelled
-    path) changed the -50/-60 dBFS notes (C17: hi-hat 31 and 30 of 32 against 25 at 0 dBFS);
-    without levelling the fixed gate removed the hats from -40 dBFS down."""
+    same outputs: every onset's time, class and variation, its velocity within one MIDI step,
+    and the tracked beats (the tempo map). Levelling the float16 log-mel after rounding (the
+    first levelled path) changed the -50/-60 dBFS notes (C17: hi-hat 31 and 30 of 32 against 25
+    at 0 dBFS); without levelling the fixed gate removed the hats from -40 dBFS down. Velocity
+    within 1, as tests/test_dynamics.py holds measured velocities: the features of a quieter take
+    may differ by one float16 step, which moves the velocity head's output by ~1e-4 and can flip
+    its rounding (the 3,000-step v2: one snare rim 123 / 124 at -50 dBFS)."""
     audio, sr = _rendered_take(8.0, [2026, 18])
     folder = tmp_path / "takes"
     folder.mkdir()
@@ -291,14 +294,19 @@ def test_packaged_model_outputs_are_the_same_at_0_minus_50_and_minus_60_dbfs(tmp
     results = {db: json.loads((out / f"{db:+.0f}dBFS.json").read_text()) for db in levels}
 
     def notes(result: dict) -> list[tuple]:
-        return [(o["time"], o["class"], o["variation"], o["velocity"]) for o in result["onsets"]]
+        return [(o["time"], o["class"], o["variation"]) for o in result["onsets"]]
+
+    def velocities(result: dict) -> np.ndarray:
+        return np.array([o["velocity"] for o in result["onsets"]])
 
     ref = results[0.0]
     classes = {o["class"] for o in ref["onsets"]}
     assert len(ref["onsets"]) > 20 and {"kick", "snare", "hihat"} <= classes
-    assert len({o["velocity"] for o in ref["onsets"]}) > 3  # measured, not one flat value
+    assert len({o["velocity"] for o in ref["onsets"]}) > 3  # not one flat value
     for db in levels[1:]:
         assert notes(results[db]) == notes(ref), f"{db} dBFS"
+        off = np.abs(velocities(results[db]) - velocities(ref))
+        assert off.max() <= 1 and (off > 0).mean() < 0.1, f"{db} dBFS velocities: {off}"
         assert results[db]["beats"] == ref["beats"], f"{db} dBFS beats"
 
 
