@@ -313,10 +313,12 @@ def exit_now(status: int) -> NoReturn:
     os._exit(status)
 
 
-def console_main() -> NoReturn:
-    """The ``drumtx-transcribe`` console script: :func:`main`, ended by :func:`exit_now` as
-    ``python -m drumtx.transcribe`` is (pip's script wrapper would call ``sys.exit``)."""
-    exit_now(main())
+def console_main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``drumtx-transcribe`` console script: :func:`main` (``argv``: default the command
+    line), ended by :func:`exit_now` as ``python -m drumtx.transcribe`` is (pip's script
+    wrapper would call ``sys.exit``, paying the interpreter's clean-up). The process ends here;
+    only argparse's own exits (``--help``, ``--version``, usage errors) raise ``SystemExit``."""
+    exit_now(main(argv))
 
 
 if __name__ == "__main__":
