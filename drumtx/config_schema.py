@@ -272,6 +272,8 @@ TUNE_THRESHOLDS: dict[str, Value] = {
     "min_gap_s.low": NONNEG,
     "min_gap_s.high": NONNEG,
     "min_precision.*": FRACTION,
+    "floor_confidence": Value("float", low=0, high=1, low_open=True),
+    "fallback_beta": POSITIVE,
 }
 #: ``conf/synth.yaml`` as composed (``drumtx.synth`` and ``drumtx.synth.bench``).
 SYNTH: dict[str, Value] = {

@@ -74,21 +74,28 @@ def _grid(low: float, high: float, step: float) -> np.ndarray:
     return np.round(low + step * np.arange(n + 1), 6)
 
 
-FLOOR_CONFIDENCE = 0.95  # a precision floor holds when its Wilson interval's lower end reaches it
-FALLBACK_BETA = 0.5  # below the floor everywhere: the F-beta that weighs precision twice as much
-# (v2's first tuning took threshold 0.98, 1 of 729 validation crashes found, 1 estimate, as
-# meeting a 0.85 floor; the interval's lower end for 1 of 1 is 0.21)
+# Defaults of conf/tune_thresholds.yaml's floor_confidence and fallback_beta: a precision floor
+# holds when its 95 % Wilson interval's lower end reaches it, and below the floor everywhere the
+# F-beta that weighs precision twice as much is taken (v2's first tuning took threshold 0.98, 1 of
+# 729 validation crashes found, 1 estimate, as meeting a 0.85 floor; that interval's lower end is 0.21)
+FLOOR_CONFIDENCE = 0.95
+FALLBACK_BETA = 0.5
 
 
-def _objective_value(c: OnsetCounts, min_precision: float | None) -> float:
-    """F-measure; or, under a precision floor, recall where the precision's 95 % Wilson interval
-    lies above the floor (ties: precision), and F-beta (beta 0.5, precision first) - 1 where it
-    does not (< 0, so any setting that holds the floor wins)."""
+def _objective_value(
+    c: OnsetCounts,
+    min_precision: float | None,
+    floor_confidence: float = FLOOR_CONFIDENCE,
+    fallback_beta: float = FALLBACK_BETA,
+) -> float:
+    """F-measure; or, under a precision floor, recall where the precision's Wilson interval (at
+    ``floor_confidence``) lies above the floor (ties: precision), and F-beta (``fallback_beta``,
+    precision first) - 1 where it does not (< 0, so any setting that holds the floor wins)."""
     if min_precision is None:
         return c.f_measure
-    if precision_lower_bound(c, FLOOR_CONFIDENCE) >= min_precision:
+    if precision_lower_bound(c, floor_confidence) >= min_precision:
         return c.recall + 1e-6 * c.precision
-    return _f_beta(c, FALLBACK_BETA) - 1.0
+    return _f_beta(c, fallback_beta) - 1.0
 
 
 def _f_beta(c: OnsetCounts, beta: float) -> float:
@@ -105,6 +112,8 @@ def tune_instrument(
     instrument: str = "kick",
     vocab: Vocabulary | None = None,
     min_precision: float | None = None,
+    floor_confidence: float = FLOOR_CONFIDENCE,
+    fallback_beta: float = FALLBACK_BETA,
     threshold_range: tuple[float, float, float] = (0.02, 0.98, 0.01),
     min_gap_range_s: tuple[float, float] = (0.01, 0.1),
     n_trials: int = 60,
@@ -132,10 +141,12 @@ def tune_instrument(
         vocab: the model's vocabulary (default: the standard one, with the hi-hat pedal when
             ``instrument`` is it).
         min_precision: maximise recall subject to precision >= it, held by the lower end of the
-            precision's 95 % Wilson interval (:func:`drumtx.metrics.precision_lower_bound`);
-            if no setting holds it, the best F-beta with beta 0.5
-            (precision weighted twice), flagged by ``constraint_met=False`` and a ``note``;
-            None maximises the F-measure.
+            precision's Wilson interval (:func:`drumtx.metrics.precision_lower_bound`); if no
+            setting holds it, the best F-beta, flagged by ``constraint_met=False`` and a
+            ``note``; None maximises the F-measure.
+        floor_confidence: the Wilson interval's confidence (0.95).
+        fallback_beta: the F-beta's beta where no setting holds the floor (0.5: precision
+            weighted twice as much as recall).
         threshold_range: (low, high, step) of the threshold grid.
         min_gap_range_s: (low, high) of the minimum gap between onsets, in seconds.
         n_trials: Optuna trials (the ``start`` trial included).
@@ -168,7 +179,7 @@ def tune_instrument(
     probs = [{instrument: (a, np.ones((len(a), 1), dtype=np.float32))} for a in acts]
     refs = [np.asarray(r, dtype=float) for r in refs_per_track]
     objective = (
-        "f_measure" if min_precision is None else f"recall_at_precision>={min_precision:g}_wilson{FLOOR_CONFIDENCE:g}"
+        "f_measure" if min_precision is None else f"recall_at_precision>={min_precision:g}_wilson{floor_confidence:g}"
     )
     low, high, step = (float(x) for x in threshold_range)
     grid = _grid(low, high, step)
@@ -224,14 +235,14 @@ def tune_instrument(
         trial.set_user_attr("precision", c.precision)
         trial.set_user_attr("recall", c.recall)
         trial.set_user_attr("f_measure", c.f_measure)
-        return _objective_value(c, min_precision)
+        return _objective_value(c, min_precision, floor_confidence, fallback_beta)
 
     study.optimize(objective_fn, n_trials=n_trials, show_progress_bar=progress)
     gap = int(study.best_params["min_gap_frames"])
 
     # The full curve at the chosen gap: for the plot, and to centre the threshold on its plateau.
     curve_counts = [counts(t, gap) for t in grid]
-    values = np.array([_objective_value(c, min_precision) for c in curve_counts])
+    values = np.array([_objective_value(c, min_precision, floor_confidence, fallback_beta) for c in curve_counts])
     best = values.max()
     i_best = _plateau_middle(values >= best - 1e-12)
     c = curve_counts[i_best]
@@ -251,13 +262,13 @@ def tune_instrument(
         },
     )
     if min_precision is not None:
-        result.curve["precision_lower_bound"] = [precision_lower_bound(x, FLOOR_CONFIDENCE) for x in curve_counts]
-        result.constraint_met = precision_lower_bound(c, FLOOR_CONFIDENCE) >= min_precision
+        result.curve["precision_lower_bound"] = [precision_lower_bound(x, floor_confidence) for x in curve_counts]
+        result.constraint_met = precision_lower_bound(c, floor_confidence) >= min_precision
         if not result.constraint_met:
             result.note = (
                 f"no threshold holds precision >= {min_precision:g} (the lower end of its "
-                f"{FLOOR_CONFIDENCE:.0%} Wilson interval); "
-                f"took the best F{FALLBACK_BETA:g} (precision {c.precision:.3f}, recall {c.recall:.3f})"
+                f"{floor_confidence:.0%} Wilson interval); "
+                f"took the best F{fallback_beta:g} (precision {c.precision:.3f}, recall {c.recall:.3f})"
             )
     return result
 
@@ -477,7 +488,7 @@ def plot_curve(result: TuneResult, path: Path) -> Path:
     ax.plot(c["threshold"], c["recall"], label="recall")
     ax.axvline(result.threshold, color="k", ls="--", lw=1, label=f"chosen {result.threshold:.2f}")
     if "precision_lower_bound" in c:
-        ax.plot(c["threshold"], c["precision_lower_bound"], ls="--", lw=1, label="precision, 95 % lower bound")
+        ax.plot(c["threshold"], c["precision_lower_bound"], ls="--", lw=1, label="precision, Wilson lower bound")
     if result.min_precision is not None:
         ax.axhline(
             result.min_precision, color="r", ls=":", lw=1, label=f"precision floor {result.min_precision:g}"

@@ -150,6 +150,12 @@ def test_crash_floor_is_not_met_by_a_handful_of_confident_crashes():
     # F0.5 at <= 0.6: P 63/103, R 1 -> 0.66; above 0.6: P 1, R 3/63 -> 0.20.
     assert r.threshold <= 0.6 and r.recall == pytest.approx(1.0)
     assert precision_lower_bound(OnsetCounts(tp=3, n_ref=63, n_est=3)) == pytest.approx(wilson_low(3, 3))
+    # floor_confidence is the knob: at 50 % the 3 confident crashes' bound is 0.87, and the floor holds.
+    loose = tune_instrument(
+        probs, refs, FPS, instrument="crash", min_precision=0.85, floor_confidence=0.5, n_trials=30, seed=0
+    )
+    assert loose.constraint_met is True and loose.threshold > 0.6 and loose.tp == 3
+    assert loose.objective == "recall_at_precision>=0.85_wilson0.5"
 
 
 def test_no_references_keeps_current_settings():
