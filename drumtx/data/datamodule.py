@@ -293,17 +293,16 @@ def _instantiate(obj, default_cls):
 
 
 def _kit_weights(spec) -> dict[str, float]:
-    """``data.train_kit_weights`` as {pattern: weight}, checked (DatasetError, one line)."""
-    if spec is None:
-        return {}
-    if not isinstance(spec, dict):
-        raise DatasetError(f"data.train_kit_weights: expected {{kit_name pattern: weight}}, got {spec!r}")
-    weights = {}
-    for pattern, w in spec.items():
-        if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w > 0):
-            raise DatasetError(f"data.train_kit_weights: {pattern!r}: {w!r} is not a positive number")
-        weights[str(pattern)] = float(w)
-    return weights
+    """``data.train_kit_weights`` as {pattern: weight}, checked by the config's own rule (the
+    commands check it before they start; this covers a module built in Python).
+
+    Raises:
+        drumtx.config_schema.ConfigValueError: not a mapping of positive numbers (one line).
+    """
+    from drumtx.config_schema import TRAIN
+
+    checked = TRAIN["data.train_kit_weights"].check("data.train_kit_weights", spec)
+    return {str(pattern): float(w) for pattern, w in (checked or {}).items()}
 
 
 class DrumDataModule(pl.LightningDataModule):
@@ -396,6 +395,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.train_kit_weights = _kit_weights(plain(train_kit_weights))
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
+        self._train_weights: list[float] | None = None
 
     @classmethod
     def from_config(cls, cfg) -> DrumDataModule:
@@ -459,7 +459,8 @@ class DrumDataModule(pl.LightningDataModule):
         if lost:
             log.warning("%d tracks unavailable (reasons in %s)", lost, self.cache.directory / "skipped.json")
         if self.train_kit_weights and self._entries.get("train"):
-            self.train_weights()  # an unknown pattern fails here, before a model is built
+            # once, here: an unknown pattern fails before a model is built
+            self._train_weights = self._weights_of(self._entries["train"], manifest)
 
     # ---- loaders -------------------------------------------------------------------------------
     def _reader(self) -> _TrackReader:
@@ -490,22 +491,30 @@ class DrumDataModule(pl.LightningDataModule):
         )
 
     def train_weights(self) -> list[float] | None:
-        """One weight per training entry from ``train_kit_weights`` (None when it is empty).
+        """One weight per training entry from ``train_kit_weights`` (None when it is empty),
+        as :meth:`setup` derived them.
+
+        Raises:
+            drumtx.data.datasets.DatasetError: see :meth:`_weights_of` (from :meth:`setup`).
+        """
+        self._entries_for("train")  # set up
+        return self._train_weights
+
+    def _weights_of(self, entries: list[tuple[str, str, int]], manifest: dict) -> list[float]:
+        """The ``train_kit_weights`` weight of each entry, by its track's (or, for an audio
+        variant, its source track's) ``kit_name``; 1 where no pattern matches.
 
         Raises:
             drumtx.data.datasets.DatasetError: a pattern matches no training track's
                 ``kit_name`` left by the patterns before it (a typo would silently train on
                 the plain mix).
         """
-        if not self.train_kit_weights:
-            return None
-        entries = self._entries_for("train")
         meta = {t.key: t.meta for t in self.source.split_tracks("train")}
-        manifest = self.cache.manifest()
         used: set[str] = set()
 
         def weight(key: str) -> float:
-            kit = str(meta.get(key, meta.get(manifest.get(key, {}).get("variant_of"), {})).get("kit_name") or "")
+            track = meta[key] if key in meta else meta.get(manifest.get(key, {}).get("variant_of"), {})
+            kit = str(track.get("kit_name") or "")
             for pattern, w in self.train_kit_weights.items():
                 if fnmatch.fnmatchcase(kit, pattern):
                     used.add(pattern)
