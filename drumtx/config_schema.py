@@ -45,7 +45,8 @@ class Value:
             (a list of strings; one string becomes a one-item list), ``numbers`` (a list of
             numbers, each within the bounds; one number becomes a one-item list) or ``weights``
             (a mapping of names to numbers, each within the bounds).
-        low, high: inclusive bounds (None: unbounded); ``low_open``: ``low`` itself excluded.
+        low, high: inclusive bounds (None: unbounded); ``low_open`` / ``high_open``: that bound
+            itself excluded.
         null: None is allowed.
     """
 
@@ -54,6 +55,7 @@ class Value:
     high: float | None = None
     low_open: bool = False
     null: bool = False
+    high_open: bool = False
 
     def describe(self) -> str:
         what = {"int": "an integer", "float": "a number", "bool": "true or false", "names": "a list of names",
@@ -63,7 +65,7 @@ class Value:
         if self.low is not None:
             bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         if self.high is not None:
-            bounds.append(f"<= {self.high:g}")
+            bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
         return what + (f" {' and '.join(bounds)}" if bounds else "") + (" or null" if self.null else "")
 
     def check(self, key: str, value):
@@ -81,14 +83,15 @@ class Value:
         if self.kind == "numbers":
             items = value if isinstance(value, list | tuple) else [value]
             try:
-                return [Value("float", self.low, self.high, self.low_open).check(key, v) for v in items]
+                return [Value("float", self.low, self.high, self.low_open, high_open=self.high_open).check(key, v) for v in items]
             except ConfigValueError:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "weights":
             if not isinstance(value, Mapping):
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
             try:
-                return {k: Value("float", self.low, self.high, self.low_open).check(key, v) for k, v in value.items()}
+                return {k: Value("float", self.low, self.high, self.low_open, high_open=self.high_open).check(key, v)
+                        for k, v in value.items()}
             except ConfigValueError:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "bool":
@@ -103,7 +106,7 @@ class Value:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
             number = int(number) if self.kind == "int" else number
         too_low = self.low is not None and (number <= self.low if self.low_open else number < self.low)
-        too_high = self.high is not None and number > self.high
+        too_high = self.high is not None and (number >= self.high if self.high_open else number > self.high)
         if too_low or too_high:
             raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
         return number
@@ -272,7 +275,7 @@ TUNE_THRESHOLDS: dict[str, Value] = {
     "min_gap_s.low": NONNEG,
     "min_gap_s.high": NONNEG,
     "min_precision.*": FRACTION,
-    "floor_confidence": Value("float", low=0, high=1, low_open=True),
+    "floor_confidence": Value("float", low=0, high=1, low_open=True, high_open=True),  # 1: no interval
     "fallback_beta": POSITIVE,
 }
 #: ``conf/synth.yaml`` as composed (``drumtx.synth`` and ``drumtx.synth.bench``).

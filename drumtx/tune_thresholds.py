@@ -155,7 +155,8 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
         The result per instrument (instrument name -> :class:`~drumtx.thresholds.TuneResult`).
 
     Raises:
-        ValueError: ``split`` is not validation or test, an instrument is not the model's, the
+        ValueError: ``split`` is not validation or test, an instrument (``instruments``,
+            ``min_precision``) is not the model's, the
             checkpoint stores no data config and none is given, or no track could be prepared.
         drumtx.checkpoint.CheckpointError: the checkpoint cannot be read.
         OSError: a file cannot be read or written.
@@ -175,6 +176,12 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
     out_dir = Path(str(cfg.paths.output_dir))
     model, meta = load_transcriber(ckpt)
     vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
+    # before the model pass: a typo in an instrument name (instruments=, +min_precision.<name>=)
+    # would otherwise cost a pass over the split, or silently tune that instrument for F
+    for what, names in (("instruments", cfg.instruments or []), ("min_precision", cfg.min_precision or {})):
+        unknown = [n for n in names if n not in vocab.instruments]
+        if unknown:
+            raise ValueError(f"{what}: {unknown} not among the model's instruments {list(vocab.instruments)}")
     data_cfg = _data_config(cfg, meta)
     cache = _cache_path(cfg, ckpt, out_dir)
     settings = InferenceSettings.from_config(OmegaConf.to_container(cfg.inference, resolve=True))

@@ -249,7 +249,8 @@ BAD_VALUES = {
     "tune_thresholds": [
         ("n_trials=abc", "n_trials='abc': expected an integer >= 1"),
         ("min_precision.crash=1.5", "min_precision.crash=1.5: expected a number >= 0 and <= 1"),
-        ("floor_confidence=0", "floor_confidence=0: expected a number > 0 and <= 1"),
+        ("floor_confidence=0", "floor_confidence=0: expected a number > 0 and < 1"),
+        ("floor_confidence=1", "floor_confidence=1: expected a number > 0 and < 1"),
         ("fallback_beta=-1", "fallback_beta=-1: expected a number > 0"),
     ],
     "synth": [

@@ -307,6 +307,21 @@ def test_bad_checkpoint_or_split_is_one_clear_error(tmp_path: Path):
         tt.tune(compose_config("tune_thresholds", [*common, "split=train"]))
 
 
+def test_unknown_instrument_names_fail_before_the_model_pass(tmp_path: Path):
+    """A typo in ``instruments`` or a ``+min_precision.<name>`` key is one line naming it, not a
+    silent F-measure tuning of the instrument meant (nor a pass over the split first)."""
+    from conftest import compose_config
+
+    import drumtx.tune_thresholds as tt
+    from drumtx.checkpoint import PACKAGED_MODEL
+
+    common = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'run'}", f"ckpt={PACKAGED_MODEL}"]
+    with pytest.raises(ValueError, match=r"min_precision: \['crsh'\] not among the model's instruments"):
+        tt.tune(compose_config("tune_thresholds", [*common, "+min_precision.crsh=0.9"]))
+    with pytest.raises(ValueError, match=r"instruments: \['hat'\] not among"):
+        tt.tune(compose_config("tune_thresholds", [*common, "instruments=[kick,hat]"]))
+
+
 def test_probability_cache_key_names_the_tracks_tuned_on(tmp_path: Path):
     """Tuning on a subset of the validation kits (data.fit_kit_names) must not reuse the
     probabilities cached for another subset (or for the whole split), nor the other way round."""
