@@ -22,6 +22,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from omegaconf import OmegaConf
@@ -147,6 +148,41 @@ def _base_choices() -> list[str]:
     return [f"{group}={name}" for group, name in choices.items() if is_base_option(name)]
 
 
+def discard_refused_run() -> None:
+    """Remove the Hydra run folder of a command refused before it did anything, when the folder
+    holds only what Hydra itself wrote there at start-up: ``.hydra/`` and an empty job log.
+
+    A typo would otherwise leave a dated folder that looks like a run. A folder holding anything
+    else (a run resumed into it, a log with lines) is left as it is, as is the working directory
+    (``hydra.run.dir=.``). Does nothing outside a Hydra single run.
+    """
+    import shutil
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.RUN:
+        return
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir).resolve()
+    log = run_dir / f"{hc.job.name}.log"
+    entries = set(run_dir.iterdir()) if run_dir.is_dir() else set()
+    hydra_dir = run_dir / (hc.output_subdir or ".hydra")
+    if not entries or not entries <= {hydra_dir, log} or Path.cwd().resolve().is_relative_to(run_dir):
+        return
+    if log.exists() and (not log.is_file() or log.stat().st_size > 0):
+        return
+    if hydra_dir.exists() and any(not p.is_file() or p.suffix != ".yaml" for p in hydra_dir.iterdir()):
+        return
+    try:
+        if hydra_dir.exists():
+            shutil.rmtree(hydra_dir)
+        log.unlink(missing_ok=True)
+        run_dir.rmdir()
+    except OSError:
+        pass  # best effort: the refusal itself is what the user needs to see
+
+
 def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> None:
     """Refuse a base option (``data=base``) and check ``cfg`` against ``schema`` before a command runs.
 
@@ -178,6 +214,7 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
     except ConfigValueError as exc:
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
+        discard_refused_run()
         fail(prog, exc, EXIT_USAGE)
 
 
@@ -199,7 +236,8 @@ def hydra_main(
       command keep Hydra's handling: a command exits 2 itself for bad setup; a traceback is a bug;
     * before the command runs, refuses a base option (``data=base``) and checks the composed
       config against ``schema`` (:func:`check_config`): a value of the wrong type or range is one
-      line naming the key, exit status 2;
+      line naming the key, exit status 2, and the run folder Hydra made for it is removed when
+      it holds nothing else (:func:`discard_refused_run`);
     * returns None from the command line, so a console script's ``sys.exit(main())`` exits 0
       (a command may return a value for a sweeper, e.g. train's optimized metric).
 

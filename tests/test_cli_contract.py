@@ -254,6 +254,25 @@ def test_bad_config_value_is_one_line_and_status_2(script, args, key, tmp_path, 
     assert "Traceback" not in captured.err + captured.out
 
 
+@pytest.mark.parametrize("script", ["drumtx-evaluate", "drumtx-train"])
+def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tmp_path, monkeypatch, capsys):
+    """A typo used to leave a dated run folder holding only .hydra/ and an empty log; a folder
+    with a run's files in it (a resume into it with a typo) must keep them all."""
+    fresh, resumed = tmp_path / "outputs" / "2026-12-01_10-00-00", tmp_path / "run"
+    (resumed / "checkpoints").mkdir(parents=True)
+    (resumed / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    bad = "torch_threads=abc" if script == "drumtx-evaluate" else "trainer.max_epochs=abc"
+    for run_dir in (fresh, resumed):
+        monkeypatch.setattr(sys, "argv", [script, bad, f"hydra.run.dir={run_dir}"])
+        with pytest.raises(SystemExit) as exc:
+            entry(script)()
+        assert exc.value.code == 2
+        capsys.readouterr()
+    assert not fresh.exists() and fresh.parent.is_dir()
+    assert (resumed / "checkpoints" / "last.ckpt").read_bytes() == b"weights"
+    assert (resumed / ".hydra").is_dir()
+
+
 @pytest.mark.parametrize("config_name", sorted(set(HYDRA.values())))
 def test_help_leaves_out_base_options(config_name):
     """conf/data/base.yaml is what the data options extend (required keys left ???), not one to run."""
