@@ -286,6 +286,7 @@ SYNTH: dict[str, Value] = {
     "overwrite": BOOL,
     "progress": BOOL,
     "limit": Value("int", low=0, null=True),
+    "splits": Value("names", null=True),
     "bench.tracks": COUNT,
 }
 

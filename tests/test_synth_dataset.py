@@ -110,6 +110,23 @@ def test_build_reads_back_as_egmd_and_resumes(tmp_path):
         build_dataset(recipe(root, seed=1), workers=1, progress=False)
 
 
+def test_splits_renders_only_those_and_the_csv_lists_every_track_on_disk(tmp_path):
+    """splits=[test] scores a model before the training audio is rendered; a later full build
+    renders the rest and keeps the test tracks' bytes."""
+    root = tmp_path / "ds"
+    cfg = recipe(root)
+    first = build_dataset(cfg, workers=1, progress=False, splits=["test"])
+    rows = read_rows(root)
+    assert first["failed"] == 0 and rows and {r["split"] for r in rows} == {"test"}
+    assert first["rendered"] == len(rows) < first["planned"]
+    tests = digest(root)
+    full = build_dataset(cfg, workers=1, progress=False)
+    assert full["rendered"] == full["planned"] - len(rows) and len(read_rows(root)) == full["planned"]
+    assert {k: v for k, v in digest(root).items() if k in tests} == tests
+    with pytest.raises(SynthError, match=r"\['tset'\] not among"):
+        build_dataset(cfg, workers=1, progress=False, splits=["tset"])
+
+
 def test_parallel_build_is_identical(tmp_path):
     cfg_one, cfg_two = recipe(tmp_path / "one", n=4), recipe(tmp_path / "two", n=4)
     build_dataset(cfg_one, workers=1, progress=False)

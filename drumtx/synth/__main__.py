@@ -20,7 +20,7 @@ def main(cfg: DictConfig) -> dict:
 
     try:
         summary = build_dataset(cfg.data, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress,
-                                limit=cfg.limit)
+                                limit=cfg.limit, splits=cfg.splits)
     except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
         fail("drumtx.synth", exc, EXIT_USAGE)
     log.info("done: %s", json.dumps(summary))

@@ -39,6 +39,8 @@ from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, select_kit
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.synth.sources import Performance, SourceError, stable_hash
 
+SPLITS = ("train", "validation", "test")  # E-GMD's split names, as a track's csv row gives them
+
 log = logging.getLogger(__name__)
 
 EGMD_COLUMNS = ("drummer", "session", "id", "style", "bpm", "beat_type", "time_signature", "duration",
@@ -181,8 +183,7 @@ def parse_recipe(data_cfg) -> Recipe:
     copies_cfg = syn.get("copies", 1)
     if not isinstance(copies_cfg, Mapping):
         copies_cfg = {"train": copies_cfg, "validation": copies_cfg, "test": copies_cfg}
-    copies = {split: _range(copies_cfg.get(split, 1), f"data.synth.copies.{split}") for split in
-              ("train", "validation", "test")}
+    copies = {split: _range(copies_cfg.get(split, 1), f"data.synth.copies.{split}") for split in SPLITS}
     sources = {}
     for name, spec in (syn.get("sources") or {}).items():
         if spec is None:
@@ -540,7 +541,7 @@ def _worker_args(recipe: Recipe) -> tuple:
 
 
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
-                  limit: int | None = None) -> dict:
+                  limit: int | None = None, splits: list[str] | None = None) -> dict:
     """Render every missing track of the recipe, then write the csv. Returns a summary dict.
 
     Args:
@@ -550,6 +551,9 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         overwrite: re-render every track, also into a folder rendered from another recipe.
         progress: a progress bar.
         limit: render only the first ``limit`` planned tracks (a quick check).
+        splits: render only the tracks of these splits (``train``, ``validation``, ``test``;
+            None: all), e.g. ``["test"]`` to score a model before the training audio is done.
+            The csv still lists every planned track already on disk.
 
     Returns:
         The summary (also in the dataset's README.md): ``root``, ``csv``, ``tracks`` (rows in
@@ -569,6 +573,11 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     _check_recipe_file(recipe, overwrite)
     fmt = recipe.render.format
     todo = tracks if overwrite else [t for t in tracks if not _done(recipe.root, t, fmt)]
+    if splits is not None:
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise SynthError(f"splits={list(splits)}: {unknown} not among {list(SPLITS)}")
+        todo = [t for t in todo if t.perf.split in set(splits)]
     log.info("%s: %d tracks planned (%d performances, %d train kits, %d test-only kits), %d to render",
              recipe.root, len(tracks), len({t.perf.id for t in tracks}), len(recipe.train_kits),
              len(recipe.test_kits), len(todo))
