@@ -9,7 +9,8 @@
 #     without music, and music alone (data.fit_kit_names=[h2_*,sfz_*,none+music]);
 #  5. every rung of the realism ladder and the training kits, v1 and each run, and each run's
 #     comparison with v1 (drumtx.evaluation.compare);
-#  6. the summary of v1 against the best run (highest validation PR-AUC) on every rung, and that run
+#  6. the summary of v1 against the run shipped (highest validation PR-AUC of those whose thresholds
+#     hold every precision floor) on every rung, and that run
 #     packaged as drumtx/assets/default_model.* (the card's hand-written notes are not written here:
 #     rerun that package_model command with --note …).
 # Every step skips what is already done and a training resumes from its last.ckpt, so the recipe
@@ -37,9 +38,24 @@ for run in "${RUNS[@]}"; do
 	score "$run"
 done
 
-# 6. the best run by validation PR-AUC: summary against v1, and the package
-BEST=$("$PY" -c 'import json, sys; print(max(sys.argv[1:], key=lambda r: json.load(open(f"{r}/metrics.json"))["value"]))' \
-	"${RUNS[@]/#/$V2/}")
+# 6. the run to ship: of the runs whose tuned thresholds hold every precision floor on validation
+# (the crash's: a false crash is jarring in a game), the highest validation PR-AUC; summary
+# against v1, and the package. (Seed 43 at 3,000 steps has the higher PR-AUC, 0.628 against
+# 0.609, but no crash threshold of it holds the floor: F0.5 fallback, validation P 0.68.)
+BEST=$("$PY" - "${RUNS[@]/#/$V2/}" <<'PYEOF'
+import json, sys
+def floors_held(run):
+    results = json.load(open(f"{run}/best.json"))["threshold_tuning"]["results"]
+    return all(r.get("constraint_met") is not False for r in results.values())
+def pr_auc(run):
+    return json.load(open(f"{run}/metrics.json"))["value"]
+runs = sys.argv[1:]
+held = [r for r in runs if floors_held(r)]
+if not held:
+    sys.exit("no run holds every precision floor on validation: none to ship")
+print(max(held, key=pr_auc))
+PYEOF
+)
 summary=()
 evals=()
 for rung in "${RUNGS[@]}"; do
