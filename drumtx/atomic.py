@@ -14,13 +14,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step."""
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one step.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give it: those of the file
+    it replaces, else 0o666 less the umask (mkstemp's temporaries are 0o600, which would leave
+    a dataset's csv or a model's sidecar unreadable to the other users of a shared machine).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        mode = path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask()
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -112,8 +113,14 @@ def error(prog: str, message: object) -> None:
 
 
 def fail(prog: str, message: object, code: int = EXIT_USAGE) -> NoReturn:
-    """:func:`error`, then exit with ``code`` (default 2, bad usage or setup)."""
+    """:func:`error`, then exit with ``code`` (default 2, bad usage or setup).
+
+    A refusal (2) inside a Hydra run also removes the run folder when it holds only what Hydra
+    wrote at start-up (:func:`discard_refused_run`): nothing was done, so nothing is left.
+    """
     error(prog, message)
+    if code == EXIT_USAGE:
+        discard_refused_run()
     sys.exit(code)
 
 
@@ -152,9 +159,10 @@ def discard_refused_run() -> None:
     """Remove the Hydra run folder of a command refused before it did anything, when the folder
     holds only what Hydra itself wrote there at start-up: ``.hydra/`` and an empty job log.
 
-    A typo would otherwise leave a dated folder that looks like a run. A folder holding anything
-    else (a run resumed into it, a log with lines) is left as it is, as is the working directory
-    (``hydra.run.dir=.``). Does nothing outside a Hydra single run.
+    A typo would otherwise leave a dated folder that looks like a run (and its task's folder, when
+    that is left empty). A folder holding anything else (a run resumed into it, a log with lines)
+    is left as it is, as is the working directory (``hydra.run.dir=.``); Hydra has already
+    rewritten its ``.hydra/`` by then. Does nothing outside a Hydra single run.
     """
     import shutil
 
@@ -179,6 +187,11 @@ def discard_refused_run() -> None:
             shutil.rmtree(hydra_dir)
         log.unlink(missing_ok=True)
         run_dir.rmdir()
+        # the task's folder of dated runs (conf/hydra/default.yaml: <log_dir>/<task>/<date_time>),
+        # when this run was its only one
+        dated = re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", run_dir.name)
+        if dated and not any(run_dir.parent.iterdir()) and not Path.cwd().resolve().is_relative_to(run_dir.parent):
+            run_dir.parent.rmdir()
     except OSError:
         pass  # best effort: the refusal itself is what the user needs to see
 
@@ -214,7 +227,6 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
     except ConfigValueError as exc:
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
-        discard_refused_run()
         fail(prog, exc, EXIT_USAGE)
 
 

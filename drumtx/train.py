@@ -32,7 +32,7 @@ from drumtx.checkpoint import (
     plain_config,
     save_bundle,
 )
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, discard_refused_run, fail, hydra_main
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import ConfigValueError, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
@@ -200,8 +200,6 @@ def main(cfg: DictConfig) -> float | None:
     except (CheckpointError, ConfigValueError, DatasetError, NonFiniteError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed, with this message, and goes on
-        if isinstance(exc, ConfigValueError):
-            discard_refused_run()  # only if the run folder holds nothing but Hydra's start-up files
         # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract)
         fail("drumtx.train", error_message(exc), EXIT_SOME_FAILED if isinstance(exc, NonFiniteError) else EXIT_USAGE)
 

@@ -212,7 +212,7 @@ def test_some_inputs_failed_is_status_1(tmp_path, monkeypatch, capsys):
     )
 
     monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 2, "planned": 5})
-    cfg = OmegaConf.create({"data": {}, "workers": 1, "overwrite": False, "progress": False, "limit": None})
+    cfg = OmegaConf.create({"data": {}, "workers": 1, "overwrite": False, "progress": False, "limit": None, "splits": None})
     with pytest.raises(SystemExit) as exc:
         entry("drumtx-synth")(cfg)
     assert exc.value.code == 1
@@ -268,9 +268,23 @@ def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tm
             entry(script)()
         assert exc.value.code == 2
         capsys.readouterr()
-    assert not fresh.exists() and fresh.parent.is_dir()
+    assert not fresh.exists() and not fresh.parent.exists()  # nor the task folder it was the only run of
     assert (resumed / "checkpoints" / "last.ckpt").read_bytes() == b"weights"
     assert (resumed / ".hydra").is_dir()
+
+
+def test_a_setup_refusal_inside_the_command_leaves_no_run_folder_either(tmp_path, monkeypatch, capsys):
+    """Refusals after the schema check (here tune_thresholds' unknown instrument) go through the
+    same cli.fail: nothing done, no folder left."""
+    from drumtx.checkpoint import PACKAGED_MODEL
+
+    run_dir = tmp_path / "runs" / "2026-12-01_10-00-00"
+    monkeypatch.setattr(sys, "argv", ["drumtx-tune-thresholds", f"ckpt={PACKAGED_MODEL}", "+min_precision.crsh=0.9",
+                                      f"hydra.run.dir={run_dir}"])
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-tune-thresholds")()
+    assert exc.value.code == 2 and "['crsh'] not among" in capsys.readouterr().err
+    assert not run_dir.exists() and not run_dir.parent.exists()
 
 
 @pytest.mark.parametrize("config_name", sorted(set(HYDRA.values())))

@@ -123,8 +123,12 @@ def test_splits_renders_only_those_and_the_csv_lists_every_track_on_disk(tmp_pat
     full = build_dataset(cfg, workers=1, progress=False)
     assert full["rendered"] == full["planned"] - len(rows) and len(read_rows(root)) == full["planned"]
     assert {k: v for k, v in digest(root).items() if k in tests} == tests
+    fresh = tmp_path / "fresh"  # refused before anything is written: no dataset folder appears
     with pytest.raises(SynthError, match=r"\['tset'\] not among"):
-        build_dataset(cfg, workers=1, progress=False, splits=["tset"])
+        build_dataset(recipe(fresh), workers=1, progress=False, splits=["tset"])
+    with pytest.raises(SynthError, match="no split to render"):
+        build_dataset(recipe(fresh), workers=1, progress=False, splits=[])
+    assert not fresh.exists()
 
 
 def test_parallel_build_is_identical(tmp_path):

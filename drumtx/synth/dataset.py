@@ -566,6 +566,11 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         SynthError: a bad recipe (no ``synth`` block, no playable training kit, a bad source
             or range ...), or ``root`` was rendered from another recipe and not ``overwrite``.
     """
+    if splits is not None:  # before anything is read or written
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown or not splits:
+            raise SynthError(f"splits={list(splits)}: " + (f"{unknown} not among {list(SPLITS)}" if unknown
+                             else f"no split to render (null renders all of {list(SPLITS)})"))
     recipe = parse_recipe(data_cfg)
     tracks = plan(recipe)
     if limit is not None:
@@ -574,9 +579,6 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     fmt = recipe.render.format
     todo = tracks if overwrite else [t for t in tracks if not _done(recipe.root, t, fmt)]
     if splits is not None:
-        unknown = sorted(set(splits) - set(SPLITS))
-        if unknown:
-            raise SynthError(f"splits={list(splits)}: {unknown} not among {list(SPLITS)}")
         todo = [t for t in todo if t.perf.split in set(splits)]
     log.info("%s: %d tracks planned (%d performances, %d train kits, %d test-only kits), %d to render",
              recipe.root, len(tracks), len({t.perf.id for t in tracks}), len(recipe.train_kits),
