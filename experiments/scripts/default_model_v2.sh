@@ -12,7 +12,8 @@
 #  6. the summary of v1 against the run shipped (highest validation PR-AUC of those whose thresholds
 #     hold every precision floor) on every rung, and that run
 #     packaged as drumtx/assets/default_model.* (the card's hand-written notes are not written here:
-#     rerun that package_model command with --note …).
+#     rerun that package_model command with --note …);
+#  7. v1 and the shipped run on the old synth_gmd test splits (training kits, unseen kits).
 # Every step skips what is already done and a training resumes from its last.ckpt, so the recipe
 # can be rerun across sessions until it completes. Arguments: Hydra overrides for every training.
 set -euo pipefail
@@ -67,3 +68,21 @@ done
 "$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/summary --title "Default model v2 against v1, every rung" "${summary[@]}"
 "$PY" -m drumtx.package_model $BEST/best.safetensors "${evals[@]}" \
 	--command "make default-model-v2  # experiment=default_model_v2 (experiments/scripts/default_model_v2.sh)"
+
+# 7. the old synth_gmd test splits (v1's own benchmark: its training kits and 7 kits it never
+# heard), v1 against the run shipped; only synth_gmd's test split needs rendering for this
+"$PY" -m drumtx.synth data=synth_gmd 'splits=[test]'
+GMD_SLICES=("training_kits|exclude_kit_names=[unseen:*]" "unseen_kits|kit_names=[unseen:*]")
+gmd_summary=()
+for model in "v1|$V1" "v2|$BEST/best.safetensors"; do
+	for slice in "${GMD_SLICES[@]}"; do
+		IFS='|' read -r -a g <<< "$slice"
+		out=$V2/synth_gmd/${model%%|*}_${g[0]}
+		[[ -f $out/metrics.json ]] || "$PY" -m drumtx.evaluate ckpt="${model#*|}" data=synth_gmd split=test "${g[1]}" \
+			out_dir="$out" torch_threads=1
+		gmd_summary+=("${model%%|*} ${g[0]%%_*}=$out/metrics.json")
+	done
+done
+"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/synth_gmd \
+	--title "Default model v2 against v1 on synth_gmd's test split (v1's training kits; 7 kits neither heard)" "${gmd_summary[@]}"
+
