@@ -89,3 +89,32 @@ if [[ ! -f $V1 ]]; then
 	git show 61abc86:drumtx/assets/default_model.json > ${V1%.safetensors}.json
 fi
 
+# ship RUN_DIR COMMAND: v1 against RUN_DIR on every rung (experiments/default_model_v2/summary) and
+# on the old synth_gmd test splits, v1's own benchmark: its training kits and 7 kits neither model
+# heard (experiments/default_model_v2/synth_gmd; only synth_gmd's test split is rendered for it);
+# then RUN_DIR's bundle packaged as drumtx/assets/default_model.* with COMMAND on its card
+ship() {
+	local run=$1 command=$2 rung name slice model out g
+	local summary=() evals=() gmd_summary=()
+	for rung in "${RUNGS[@]}"; do
+		name=${rung%%|*}
+		[[ $name == d_* ]] && continue  # music alone has no onsets to score F on: its false onsets are in the reports
+		summary+=("v1 ${name%%_*}=$V2/v1/eval_$name/metrics.json" "v2 ${name%%_*}=$run/eval_$name/metrics.json")
+		evals+=(--eval "${name#*_}=$run/eval_$name/metrics.json")
+	done
+	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/summary --title "Default model v2 against v1, every rung" "${summary[@]}"
+	"$PY" -m drumtx.synth data=synth_gmd 'splits=[test]'
+	for model in "v1|$V1" "$(basename "$run")|$run/best.safetensors"; do
+		for slice in "training_kits|exclude_kit_names=[unseen:*]" "unseen_kits|kit_names=[unseen:*]"; do
+			IFS='|' read -r -a g <<< "$slice"
+			out=$V2/synth_gmd/${model%%|*}_${g[0]}
+			[[ -f $out/metrics.json ]] || "$PY" -m drumtx.evaluate ckpt="${model#*|}" data=synth_gmd split=test "${g[1]}" \
+				out_dir="$out" torch_threads=1
+			gmd_summary+=("$([[ ${model%%|*} == v1 ]] && echo v1 || echo v2) ${g[0]%%_*}=$out/metrics.json")
+		done
+	done
+	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/synth_gmd \
+		--title "Default model v2 against v1 on synth_gmd's test split (v1's training kits; 7 kits neither heard)" "${gmd_summary[@]}"
+	"$PY" -m drumtx.package_model "$run/best.safetensors" "${evals[@]}" --command "$command"
+}
+
