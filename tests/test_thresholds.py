@@ -322,6 +322,22 @@ def test_unknown_instrument_names_fail_before_the_model_pass(tmp_path: Path):
         tt.tune(compose_config("tune_thresholds", [*common, "instruments=[kick,hat]"]))
 
 
+def test_the_packaged_models_own_data_is_looked_for_in_this_project(tmp_path: Path):
+    """The package stores its training data's root as <project>/data/...; without data= the
+    tuning looks there in this project, not in a folder literally named <project>."""
+    from conftest import compose_config
+
+    import drumtx.tune_thresholds as tt
+    from drumtx import PROJECT_ROOT
+    from drumtx.checkpoint import PACKAGED_MODEL, load_transcriber
+
+    _, meta = load_transcriber(PACKAGED_MODEL)
+    assert str(meta["config"]["data"]["root"]).startswith("<project>/")
+    cfg = compose_config("tune_thresholds", [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'run'}"])
+    data = tt._data_config(cfg, meta)
+    assert data["root"] == str(PROJECT_ROOT) + meta["config"]["data"]["root"].removeprefix("<project>")
+
+
 def test_probability_cache_key_names_the_tracks_tuned_on(tmp_path: Path):
     """Tuning on a subset of the validation kits (data.fit_kit_names) must not reuse the
     probabilities cached for another subset (or for the whole split), nor the other way round."""
