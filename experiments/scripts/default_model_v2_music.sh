@@ -6,7 +6,8 @@
 #                  training hours) served 4x as often;
 #   long_s42_3500  the same 500 steps without weights: the control (more steps alone also cut
 #                  false onsets: 1,000 -> 3,000 steps took music alone from 176 to 107 per minute);
-# then each tuned and scored on every rung like the recipe's runs, and one summary of the three.
+# and seed 43's 3,000-step run continued with the weighting (the shipped recipe's second seed);
+# then each tuned and scored on every rung like the recipe's runs, and one summary.
 # The music-weighted run is shipped as v2 (ship: summary against v1, synth_gmd, package): on the
 # test rungs it halves the false onsets on music alone against the control and the 3,000-step run,
 # at no loss of overall F (experiments/default_model_v2/README.md). Resumable like the recipe.
@@ -20,7 +21,10 @@ FROM=$V2/finetune_s42_long
 [[ -f $FROM/checkpoints/last.ckpt ]] || { echo "$FROM/checkpoints/last.ckpt: missing (make default-model-v2 first)" >&2; exit 1; }
 pair $V2/music_w4_s42 "$FROM" "seed=42 callbacks.step_budget.max_steps=$STEPS data.train_kit_weights={none+music:4}" \
 	$V2/long_s42_3500 "$FROM" "seed=42 callbacks.step_budget.max_steps=$STEPS" "$@"
-RUNS=(finetune_s42_long long_s42_3500 music_w4_s42)
+# the shipped recipe's second seed: seed 43's 3,000-step run continued the same way
+[[ -f $V2/finetune_s43_long/checkpoints/last.ckpt ]] || { echo "$V2/finetune_s43_long: missing (make default-model-v2 first)" >&2; exit 1; }
+one $V2/music_w4_s43 $V2/finetune_s43_long "seed=43 callbacks.step_budget.max_steps=$STEPS data.train_kit_weights={none+music:4}" "$@"
+RUNS=(finetune_s42_long long_s42_3500 music_w4_s42 music_w4_s43)
 for run in "${RUNS[@]}"; do
 	tune "$run"
 	score "$run"
@@ -31,10 +35,11 @@ for rung in "${RUNGS[@]}"; do
 	[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are in each report
 	summary+=("3k ${name%%_*}=$V2/finetune_s42_long/eval_$name/metrics.json"
 		"3.5k ${name%%_*}=$V2/long_s42_3500/eval_$name/metrics.json"
-		"3.5k music x4 ${name%%_*}=$V2/music_w4_s42/eval_$name/metrics.json")
+		"3.5k music x4 ${name%%_*}=$V2/music_w4_s42/eval_$name/metrics.json"
+		"s43 3.5k music x4 ${name%%_*}=$V2/music_w4_s43/eval_$name/metrics.json")
 done
 "$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/music --title \
-	"Music without drums: seed 42 at 3,000 steps, continued to 3,500 without and with music-only tracks x4" "${summary[@]}"
+	"Music without drums: seed 42 at 3,000 steps, continued to 3,500 without and with music-only tracks x4; seed 43 with them" "${summary[@]}"
 for run in "${RUNS[@]}"; do
 	grep -H "False positives per minute" "$V2/$run/eval_d_music_alone/report.md"
 done
