@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
@@ -83,15 +83,14 @@ class Value:
         if self.kind == "numbers":
             items = value if isinstance(value, list | tuple) else [value]
             try:
-                return [Value("float", self.low, self.high, self.low_open, high_open=self.high_open).check(key, v) for v in items]
+                return [replace(self, kind="float", null=False).check(key, v) for v in items]
             except ConfigValueError:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "weights":
             if not isinstance(value, Mapping):
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
             try:
-                return {k: Value("float", self.low, self.high, self.low_open, high_open=self.high_open).check(key, v)
-                        for k, v in value.items()}
+                return {k: replace(self, kind="float", null=False).check(key, v) for k, v in value.items()}
             except ConfigValueError:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "bool":

@@ -54,16 +54,31 @@ def held_out_kits(synth: dict) -> list[str]:
     return list(spec)
 
 
+def _map_strings(obj, fn):
+    """``obj`` (a JSON-like value) with ``fn`` applied to every string in it."""
+    if isinstance(obj, dict):
+        return {k: _map_strings(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_strings(v, fn) for v in obj]
+    return fn(obj) if isinstance(obj, str) else obj
+
+
+def _scrub_path(text: str) -> str:
+    for path, substitute in _PATH_SUBSTITUTES:
+        text = text.replace(path, substitute)
+    return text
+
+
 def _scrub(obj):
     """``obj`` (a JSON-like value) with the training machine's absolute paths replaced."""
-    if isinstance(obj, dict):
-        return {k: _scrub(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_scrub(v) for v in obj]
-    if isinstance(obj, str):
-        for path, substitute in _PATH_SUBSTITUTES:
-            obj = obj.replace(path, substitute)
-    return obj
+    return _map_strings(obj, _scrub_path)
+
+
+def project_paths(obj):
+    """``obj`` (a JSON-like value, e.g. a packaged model's stored ``data`` config) with the
+    ``<project>`` that :func:`_scrub` wrote for the packaging machine's project read as this
+    project's root (``<project>/../shared`` becomes ``<this project>/../shared``)."""
+    return _map_strings(obj, lambda text: text.replace("<project>", str(PROJECT_ROOT)))
 
 
 def _instrument_table(evals: dict[str, dict]) -> str:

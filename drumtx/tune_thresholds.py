@@ -28,7 +28,6 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from drumtx import PROJECT_ROOT
 from drumtx.cli import EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import TUNE_THRESHOLDS
 from drumtx.decode import DEFAULT_THRESHOLDS
@@ -133,10 +132,9 @@ def _data_config(cfg: DictConfig, meta: Mapping) -> dict:
     if cfg.get("data") is not None:
         data = OmegaConf.to_container(cfg.data, resolve=True)
     elif trained:
-        # a packaged model stores its paths with the project root as "<project>"
-        # (drumtx.package_model): here, that is this project
-        data = {k: str(PROJECT_ROOT) + v.removeprefix("<project>") if isinstance(v, str) and v.startswith("<project>")
-                else v for k, v in trained.items()}
+        from drumtx.package_model import project_paths
+
+        data = project_paths(dict(trained))  # a packaged model's paths say <project>: this one
     else:
         raise ValueError("the checkpoint stores no data config: pass data=<option>")
     if trained.get("targets"):

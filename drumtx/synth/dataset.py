@@ -579,7 +579,8 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     fmt = recipe.render.format
     todo = tracks if overwrite else [t for t in tracks if not _done(recipe.root, t, fmt)]
     if splits is not None:
-        todo = [t for t in todo if t.perf.split in set(splits)]
+        wanted = set(splits)
+        todo = [t for t in todo if t.perf.split in wanted]
     log.info("%s: %d tracks planned (%d performances, %d train kits, %d test-only kits), %d to render",
              recipe.root, len(tracks), len({t.perf.id for t in tracks}), len(recipe.train_kits),
              len(recipe.test_kits), len(todo))
