@@ -56,6 +56,21 @@ def resample(wave: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
     return out.numpy()
 
 
+def resampled_length(n_samples: int, orig_sr: int, sample_rate: int) -> int:
+    """The length :func:`resample` gives ``n_samples`` samples at ``orig_sr``: torchaudio's
+    ``ceil(new * n / orig)`` (rates divided by their gcd), which torchaudio rounds to float32
+    before the ceiling (``torch.as_tensor`` of a Python float), so a whole file can come out one
+    sample shorter than the exact ceiling: 529,856 samples at 44.1 kHz give 288,357 at 24 kHz,
+    not 288,358. A file decoded in blocks trims its last block to this length, or its last
+    frame would differ from the whole file's.
+    """
+    n = int(n_samples)
+    if int(orig_sr) == int(sample_rate):
+        return n
+    g = math.gcd(int(orig_sr), int(sample_rate))
+    return int(torch.ceil(torch.as_tensor(int(sample_rate) // g * n / (int(orig_sr) // g))).long())
+
+
 def _to_mono(data: np.ndarray) -> np.ndarray:
     """Channels ``(N, C)`` averaged to float32 ``(N,)`` (``data.mean(axis=1, dtype=float32)``)."""
     if data.ndim != 2:

@@ -220,7 +220,7 @@ def iter_log_mel(
     Raises:
         drumtx.audio.AudioError: missing, unreadable, zero-length or non-finite audio (one line).
     """
-    from drumtx.audio import AudioError, _check, _open, _to_mono, resample
+    from drumtx.audio import AudioError, _check, _open, _to_mono, resample, resampled_length
     from drumtx.errors import exception_line
 
     sr, hop = features.sample_rate, features.hop_length
@@ -232,7 +232,7 @@ def iter_log_mel(
         up, down = sr // g, orig_sr // g  # output samples per `down` input samples
         step_out = math.lcm(hop, up)  # output starts on the hop grid and on a resampler phase 0
         step_in = step_out // up * down
-        n_out = -(-n_in * up // down)  # torchaudio's resampled length, ceil(n * sr / orig_sr)
+        n_out = resampled_length(n_in, orig_sr, sr)  # the whole file's, as load_audio resamples it
         n_frames = n_out // hop + 1
         block = max(1, round(block_seconds * orig_sr / step_in)) * step_in
         # Margin in output samples: the STFT window (n_fft / 2 each side) plus the resampler's
@@ -253,6 +253,8 @@ def iter_log_mel(
             if len(data) != b - a:
                 raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s (file ends early)")
             wave = resample(_check(path, _to_mono(data)), orig_sr, sr)
+            if b == n_in:  # the file's end: as long as the whole file's resampling (float32 rounding)
+                wave = wave[: n_out - a // down * up]
             if gain_db != 0.0:
                 wave = wave * wave_gain(gain_db)
             if wave.shape[0] <= features.n_fft // 2:  # a whole file too short for the STFT's reflect padding

@@ -119,3 +119,14 @@ def test_features_group_instantiates_the_design_defaults():
     assert mel.config_dict() == {"sample_rate": 24000, "hop_length": 240, "n_fft": 1024, "n_mels": 64,
                                  "f_min": 20.0, "f_max": 11000.0, "log_eps": 1e-5,
                                  "level_db": -15.0, "max_gain_db": 60.0}
+
+
+@pytest.mark.parametrize(("orig_sr", "sr"), [(44100, 24000), (48000, 24000), (22050, 24000), (24000, 24000)])
+def test_resampled_length_is_what_resample_gives(orig_sr, sr):
+    """Including lengths where torchaudio's float32 ceiling is one short of the exact one
+    (529,856 samples at 44.1 kHz: 288,357 at 24 kHz, exactly 288,357.007)."""
+    from drumtx.audio import resample, resampled_length
+
+    for n in (1, 147, 1000, 44101, 529856, 529855, 1_234_567):
+        assert resampled_length(n, orig_sr, sr) == resample(np.zeros(n, np.float32), orig_sr, sr).shape[0], n
+    assert resampled_length(529856, 44100, 24000) == 288357  # not -(-529856 * 80 // 147) = 288358
