@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ default-model-v2: $(STAMPS)/venv ## synth_songs; v1 fine-tuned vs scratch, then 
 
 default-model-v2-music: $(STAMPS)/venv ## after default-model-v2: its run continued 500 steps with music-only tracks x4 and without (one core each); tune, every rung
 	PY=$(PY) bash experiments/scripts/default_model_v2_music.sh $(ARGS)
+
+default-model-v2-width: $(STAMPS)/venv ## encoder width: crnn_small vs crnn_medium from scratch, same 90 min each, side by side (resumable)
+	PY=$(PY) bash experiments/scripts/default_model_v2_width.sh $(ARGS)
 
 # Transfer ablations (experiments/transfer_ablation), after `make default-model`: each arm takes
 # one transfer choice away from its 45-minute run, plus a rerun with another seed (no ARGS).

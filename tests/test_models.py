@@ -218,3 +218,42 @@ def test_head_config_errors_are_clear():
         FiveBranchHeads(8, dict(heads, extra={"target": "cowbell", "classes": 1}))
     with pytest.raises(ValueError, match="encoder expects mel"):
         CRNNEncoder()(torch.randn(1, 64, 10))
+
+
+@pytest.mark.parametrize("kind", ["five", "flat"])
+def test_hit_prior_starts_every_instrument_at_the_prior(kind):
+    """From scratch, each instrument's activation starts at ~hit_prior (not 0.5, whose loss the
+    first hundreds of steps only unlearned); bad priors are refused."""
+    torch.manual_seed(0)
+    if kind == "five":
+        cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "branches" / "five_branch.yaml"))
+        make = lambda p: FiveBranchHeads(64, cfg["heads"], hit_prior=p)  # noqa: E731
+    else:
+        make = lambda p: FlatHead(64, hidden=[32], hit_prior=p)  # noqa: E731
+    heads = make(0.01).eval()
+    with torch.no_grad():  # the output layers' weights zeroed: what is left is their biases
+        for m in heads.heads.values() if kind == "five" else [heads.head]:
+            m[-1].weight.zero_()
+    h = torch.randn(1, 7, 64)
+    probs = heads.instrument_probs(heads(h))
+    act = {inst: a for inst, (a, _) in probs.items()}
+    if kind == "five":  # P(any hit) = prior per target; hi-hat and ride share one (cymbal_primary)
+        act = {"cymbal": act.pop("hihat") + act.pop("ride"), **act}
+        expected = {inst: 0.01 for inst in act}
+    else:  # one sigmoid per fine class: 1 - (1 - p)^n for an instrument of n fine classes
+        expected = {inst: 1 - 0.99 ** probs[inst][1].shape[-1] for inst in act}
+    for inst, a in act.items():
+        torch.testing.assert_close(a, torch.full_like(a, expected[inst]), msg=inst)
+    if kind == "five":  # the snare's head/rim split is read off its primary softmax: even
+        torch.testing.assert_close(probs["snare"][1], torch.full_like(probs["snare"][1], 0.5))
+    torch.manual_seed(0)
+    default = make(None)  # PyTorch's own initialisation, untouched
+    torch.manual_seed(0)
+    reference = make(None)
+    out = (lambda m: [x[-1].bias for x in m.heads.values()]) if kind == "five" else (lambda m: [m.head[-1].bias])
+    for a, b in zip(out(default), out(reference), strict=True):
+        torch.testing.assert_close(a, b)
+    assert max(float(b.abs().max()) for b in out(default)) < 1  # not a prior's -4.6 / +5.3
+    for bad in (0, 1, 1.5, -0.1):
+        with pytest.raises(ValueError, match="hit_prior must be in"):
+            make(bad)

@@ -118,6 +118,7 @@ class Record(L.Callback):
 
     def on_train_end(self, trainer, pl_module):
         self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+        self.train_seconds = float(trainer.callback_metrics["time/train_seconds"])
 
 
 def run_with(monkeypatch, cfg, *extra_callbacks):
@@ -164,6 +165,8 @@ def test_checkpoints_bundle_and_exact_resume_after_a_kill(workers, egmd_fixture,
         run_with(monkeypatch, compose_train(run_b, *common), KillAt(2))
     saved = torch.load(run_b / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["epoch"] == 1
+    clock = saved["callbacks"]["TrainClock"]["train_seconds"]  # kept for the resumed run's clock
+    assert clock > 0
     resumed = Record()
     run_with(
         monkeypatch,
@@ -171,6 +174,7 @@ def test_checkpoints_bundle_and_exact_resume_after_a_kill(workers, egmd_fixture,
         resumed,
     )
     assert resumed.start_step == saved["global_step"] > 0
+    assert resumed.train_seconds > clock  # time/train_seconds goes on from the killed run's
     assert resumed.lrs == ref.lrs[2:]  # the warm-up continues where it stopped
     for k, v in ref.state.items():
         torch.testing.assert_close(resumed.state[k], v, rtol=0, atol=0, msg=f"{k} differs after resume")

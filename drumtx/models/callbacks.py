@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,49 @@ class StepBudget(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
         if self.max_steps is not None and trainer.global_step >= self.max_steps:
             trainer.should_stop = True
+
+
+class TrainClock(pl.Callback):
+    """Log ``time/train_seconds`` with every validation: wall-clock seconds spent in training so
+    far, from fit start (resumed runs included: the clock is kept in the checkpoint) with every
+    validation pass (and the sanity check) left out.
+
+    Why: two arms given an equal CPU budget (e.g. two encoder widths, side by side under
+    ``trainer.max_time``) are compared on their validation curves at equal training time, and
+    their validation passes cost different amounts.
+    """
+
+    def __init__(self):
+        self.train_seconds = 0.0
+        self._since: float | None = None
+
+    def state_dict(self) -> dict:
+        return {"train_seconds": self.train_seconds}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.train_seconds = float(state_dict.get("train_seconds", 0.0))
+
+    def _stop(self) -> None:
+        if self._since is not None:
+            self.train_seconds += time.perf_counter() - self._since
+            self._since = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._since = time.perf_counter()
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stop()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            pl_module.log("time/train_seconds", self.train_seconds, sync_dist=True)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn == TrainerFn.FITTING:  # validation inside fit: training resumes
+            self._since = time.perf_counter()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._stop()
 
 
 class Checkpoints(ModelCheckpoint):
