@@ -212,3 +212,53 @@ def test_cli_builds_a_tiny_synth_default(tmp_path):
                                     f"data.root={root}", f"hydra.run.dir={tmp_path / 'run2'}"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "unknown kit 'no_such_kit'" in (bad.stderr + bad.stdout)
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_sigterm_stops_the_render_workers_and_keeps_whole_tracks(tmp_path):
+    """A terminated build (SIGTERM: a job scheduler, `kill`) stops its spawned render workers
+    instead of leaving them rendering on, says how to resume, and leaves only whole tracks."""
+    import signal
+    import time
+
+    root = tmp_path / "big"
+    cmd = [sys.executable, "-m", "drumtx.synth", "data=synth_default", f"data.root={root}",
+           "data.synth.sources.generated.n=40", "data.synth.sources.generated.seconds=[3,4]",
+           f"data.synth.train_kits=[{TRAIN[0]}]", "workers=2", "progress=false", f"hydra.run.dir={tmp_path / 'run'}"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(root.rglob("*.wav")):  # the pool is up and has written a track
+            assert proc.poll() is None and time.monotonic() < deadline, "no track rendered"
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert "rerun the same command to resume" in out, out[-2000:]
+    deadline = time.monotonic() + 30
+    while {p for p in workers if Path(f"/proc/{p}").exists()} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = {p for p in workers if Path(f"/proc/{p}").exists()}
+    assert not alive, f"render workers still running after SIGTERM: {alive}"
+    wavs = list(root.rglob("*.wav"))
+    assert 0 < len(wavs) < 40 * 3  # stopped before the end
+    for wav in wavs:  # every track on disk is whole: its MIDI beside it, no temporary files
+        assert wav.with_suffix(".midi").is_file()
+    assert not [p for p in root.rglob("*") if p.is_file() and p.suffix not in (".wav", ".midi", ".yaml", ".json", ".csv", ".md")]

@@ -16,12 +16,15 @@ always the drum notes alone.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -540,6 +543,24 @@ def _worker_args(recipe: Recipe) -> tuple:
     return str(recipe.kits_dir), recipe.render, music_rate
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does),
+    so a terminated build stops its render workers; elsewhere (a thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
                   limit: int | None = None, splits: list[str] | None = None) -> dict:
     """Render every missing track of the recipe, then write the csv. Returns a summary dict.
@@ -587,6 +608,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     errors: list[str] = []
     dropped: Counter = Counter()
     rendered_s, t0 = 0.0, time.perf_counter()
+    done = 0
     if todo:
         import multiprocessing as mp
 
@@ -599,13 +621,24 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
                                    recipe.accompaniment) for t in todo]
             bar = tqdm(as_completed(futures), total=len(futures), desc=f"render {recipe.root.name}",
                        unit="track", disable=not progress)
-            for fut in bar:
-                _, seconds, error, drop = fut.result()
-                rendered_s += seconds
-                dropped.update(drop)
-                if error:
-                    errors.append(error)
-                    log.error(error)
+            try:
+                with _sigterm_as_interrupt():
+                    for fut in bar:
+                        _, seconds, error, drop = fut.result()
+                        done += 1
+                        rendered_s += seconds
+                        dropped.update(drop)
+                        if error:
+                            errors.append(error)
+                            log.error(error)
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM) or failed: start no more tracks, let the running
+                # ones finish (each is written whole), and stop the workers with this process
+                # (the pool's own exit would first render every queued track; a SIGTERM used to
+                # kill this process alone and leave the workers rendering on).
+                pool.shutdown(wait=True, cancel_futures=True)
+                log.warning("stopped after %d of %d tracks; rerun the same command to resume", done, len(todo))
+                raise
     wall = time.perf_counter() - t0
     csv_path, rows, hours = write_csv(recipe, tracks)
     summary = {
