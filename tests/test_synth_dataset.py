@@ -119,6 +119,7 @@ def test_splits_renders_only_those_and_the_csv_lists_every_track_on_disk(tmp_pat
     rows = read_rows(root)
     assert first["failed"] == 0 and rows and {r["split"] for r in rows} == {"test"}
     assert first["rendered"] == len(rows) < first["planned"]
+    assert first["splits"] == {"test": len(rows)} and sum(first["planned_splits"].values()) == first["planned"]
     tests = digest(root)
     full = build_dataset(cfg, workers=1, progress=False)
     assert full["rendered"] == full["planned"] - len(rows) and len(read_rows(root)) == full["planned"]

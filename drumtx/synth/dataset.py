@@ -449,8 +449,8 @@ def _check_recipe_file(recipe: Recipe, overwrite: bool) -> None:
     atomic_write_text(path, text)
 
 
-def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float]:
-    """The E-GMD csv of every planned track whose files exist; returns (path, rows, hours)."""
+def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, list[dict], float]:
+    """The E-GMD csv of every planned track whose files exist; returns (path, its rows, hours)."""
     import soundfile as sf
 
     fmt = recipe.render.format
@@ -481,7 +481,7 @@ def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, int, float
         writer = csv.DictWriter(f, fieldnames=EGMD_COLUMNS + (SONG_COLUMNS if songs else ()))
         writer.writeheader()
         writer.writerows(rows)
-    return path, len(rows), seconds / 3600
+    return path, rows, seconds / 3600
 
 
 def _song_columns(recipe: Recipe, t: Track) -> dict:
@@ -640,13 +640,15 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
                 log.warning("stopped after %d of %d tracks; rerun the same command to resume", done, len(todo))
                 raise
     wall = time.perf_counter() - t0
-    csv_path, rows, hours = write_csv(recipe, tracks)
+    csv_path, csv_rows, hours = write_csv(recipe, tracks)
+    rows = len(csv_rows)
     summary = {
         "root": str(recipe.root), "csv": str(csv_path), "tracks": rows, "planned": len(tracks),
         "rendered": len(todo) - len(errors), "failed": len(errors), "hours": round(hours, 4),
         "render_wall_s": round(wall, 2), "rendered_audio_s": round(rendered_s, 1),
         "speed_x_realtime": round(rendered_s / wall, 1) if wall > 0 and rendered_s else None,
-        "workers": int(workers), "splits": dict(Counter(t.perf.split for t in tracks)),
+        "workers": int(workers), "splits": dict(Counter(r["split"] for r in csv_rows)),  # on disk
+        "planned_splits": dict(Counter(t.perf.split for t in tracks)),
         "unseen_kit_tracks": sum(t.unseen for t in tracks), "missing_kits": recipe.missing_kits,
         "music_tracks": sum(t.music for t in tracks), "music_only_tracks": sum(not t.drums for t in tracks),
         "dropped_notes": {str(k): v for k, v in sorted(dropped.items())},
