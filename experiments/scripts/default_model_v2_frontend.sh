@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Front end at an equal CPU budget (experiments/default_model_v2/README.md, "Front end"):
+# `make default-model-v2-frontend [ARGS="…"]`, after `make default-model-v2-width`.
+# The design's 20 Hz-11 kHz log-mel (24 kHz audio; the width comparison's crnn_small arm,
+# width_small_s42) against a 16 kHz ceiling (features=logmel_16k: 32 kHz audio, same frames,
+# bins and window length in time) on the same performances, kits and production chains rendered
+# at 32 kHz (data=synth_songs_32k), from scratch, crnn_small, 90 minutes each. Beside the new arm,
+# one core each as in the width comparison, the 24 kHz arm's second seed (the spread to read the
+# difference against). Resumable: every step skips what is done.
+# Arguments: Hydra overrides for both trainings.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/default_model_v2_common.sh"
+
+[[ -f $V2/width_small_s42/best.safetensors ]] || { echo "$V2/width_small_s42: missing (make default-model-v2-width first)" >&2; exit 1; }
+"$PY" -m drumtx.synth data=synth_songs_32k workers=2
+"$PY" -m drumtx.prepare data=synth_songs_32k features=logmel_16k
+pair $V2/frontend16k_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small data=synth_songs_32k features=logmel_16k" \
+	$V2/width_small_s43 - "seed=43 $SCRATCH_ARM encoder=crnn_small" "$@"
+"$PY" -m drumtx.evaluation.train_curves -o experiments/default_model_v2/frontend \
+	--title "Front end: 11 kHz (24 kHz audio) against 16 kHz (32 kHz audio), crnn_small from scratch, equal time" \
+	"11 kHz, seed 42=$V2/width_small_s42" "11 kHz, seed 43=$V2/width_small_s43" "16 kHz, seed 42=$V2/frontend16k_small_s42"
