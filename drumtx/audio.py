@@ -60,15 +60,38 @@ def resampled_length(n_samples: int, orig_sr: int, sample_rate: int) -> int:
     """The length :func:`resample` gives ``n_samples`` samples at ``orig_sr``: torchaudio's
     ``ceil(new * n / orig)`` (rates divided by their gcd), which torchaudio rounds to float32
     before the ceiling (``torch.as_tensor`` of a Python float), so a whole file can come out one
-    sample shorter than the exact ceiling: 529,856 samples at 44.1 kHz give 288,357 at 24 kHz,
-    not 288,358. A file decoded in blocks trims its last block to this length, or its last
-    frame would differ from the whole file's.
+    sample shorter than the exact ceiling (529,856 samples at 44.1 kHz give 288,357 at 24 kHz,
+    not 288,358), or past 2^24 samples longer. A file decoded in blocks resamples its last block
+    to this length (:func:`resample_tail`), or its last frame would differ from the whole file's.
     """
     n = int(n_samples)
     if int(orig_sr) == int(sample_rate):
         return n
     g = math.gcd(int(orig_sr), int(sample_rate))
     return int(torch.ceil(torch.as_tensor(int(sample_rate) // g * n / (int(orig_sr) // g))).long())
+
+
+def resample_tail(wave: np.ndarray, orig_sr: int, sample_rate: int, length: int) -> np.ndarray:
+    """:func:`resample` of the last samples of a file, from an input sample where the
+    resampler's phase restarts (a multiple of ``orig_sr / gcd``), as ``length`` output samples:
+    what the whole file's resampling holds from there on (``length`` = the whole file's
+    :func:`resampled_length` minus the output offset). Past 2^24 output samples torchaudio's
+    float32 length can exceed the exact ceiling (33,554,438 samples at 48 kHz give 16,777,220 at
+    24 kHz, not 16,777,219): those extra samples are the filter's response to the zeros after
+    the end, so the tail is resampled with zeros appended, then cut to ``length``.
+
+    Raises:
+        ValueError: ``length`` is more than a whole extra input period beyond the tail.
+    """
+    if orig_sr == sample_rate:
+        return resample(wave, orig_sr, sample_rate)[:length]
+    g = math.gcd(int(orig_sr), int(sample_rate))
+    period = int(orig_sr) // g
+    padded = np.concatenate([np.asarray(wave, dtype=np.float32), np.zeros(2 * period, np.float32)])
+    out = resample(padded, orig_sr, sample_rate)
+    if out.shape[0] < length:
+        raise ValueError(f"tail of {wave.shape[0]} samples cannot give {length} resampled samples")
+    return out[:length]
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:

@@ -145,6 +145,7 @@ TRAIN: dict[str, Value] = {
     "scheduler.min_lr": NONNEG,
     "scheduler.eta_min": NONNEG,
     "branches.velocity": Value("bool"),
+    "branches.hit_prior": Value("float", low=0, high=1, low_open=True, high_open=True, null=True),
     "loss.*": NONNEG,
     "loss.crash_pos_weight": POSITIVE,
     "data.batch_size": COUNT,

@@ -220,7 +220,7 @@ def iter_log_mel(
     Raises:
         drumtx.audio.AudioError: missing, unreadable, zero-length or non-finite audio (one line).
     """
-    from drumtx.audio import AudioError, _check, _open, _to_mono, resample, resampled_length
+    from drumtx.audio import AudioError, _check, _open, _to_mono, resample, resample_tail, resampled_length
     from drumtx.errors import exception_line
 
     sr, hop = features.sample_rate, features.hop_length
@@ -252,9 +252,11 @@ def iter_log_mel(
                 ) from None
             if len(data) != b - a:
                 raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s (file ends early)")
-            wave = resample(_check(path, _to_mono(data)), orig_sr, sr)
-            if b == n_in:  # the file's end: as long as the whole file's resampling (float32 rounding)
-                wave = wave[: n_out - a // down * up]
+            mono = _check(path, _to_mono(data))
+            if b == n_in:  # the file's end: exactly as long as the whole file's resampling
+                wave = resample_tail(mono, orig_sr, sr, n_out - a // down * up)
+            else:
+                wave = resample(mono, orig_sr, sr)
             if gain_db != 0.0:
                 wave = wave * wave_gain(gain_db)
             if wave.shape[0] <= features.n_fft // 2:  # a whole file too short for the STFT's reflect padding

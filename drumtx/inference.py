@@ -395,8 +395,8 @@ def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> Spooled
     bin, the second scales the samples by the levelling gain. Memory stays flat in file length:
     ``block_seconds`` of audio at a time (decode stage of a 10-minute 44.1 kHz stereo file: peak
     RSS +50 MB over the loaded model for 10 s blocks, +190 MB for 60 s; experiments/bench). Any
-    block size gives the same frames: the last block is trimmed to the whole file's resampled
-    length (:func:`drumtx.audio.resampled_length`).
+    block size gives the same frames: the last block is resampled to the whole file's resampled
+    length (:func:`drumtx.audio.resample_tail`).
     With levelling off (``features.level_db`` None) one pass.
 
     Raises:

@@ -130,3 +130,30 @@ def test_resampled_length_is_what_resample_gives(orig_sr, sr):
     for n in (1, 147, 1000, 44101, 529856, 529855, 1_234_567):
         assert resampled_length(n, orig_sr, sr) == resample(np.zeros(n, np.float32), orig_sr, sr).shape[0], n
     assert resampled_length(529856, 44100, 24000) == 288357  # not -(-529856 * 80 // 147) = 288358
+
+
+@pytest.mark.parametrize(
+    ("n", "orig_sr", "sr"),
+    [
+        (529856, 44100, 24000),  # whole file one sample short of the exact ceiling
+        (100000, 22050, 24000),  # upsampled
+        (5000, 24000, 24000),  # no resampling
+        # past 2^24 output samples: the whole file is one sample *longer* than the exact ceiling
+        pytest.param(33_554_438, 48000, 24000, marks=pytest.mark.slow),
+    ],
+)
+def test_resample_tail_is_the_whole_files_end_bit_for_bit(n, orig_sr, sr):
+    import math
+
+    from drumtx.audio import resample, resample_tail, resampled_length
+
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    whole = resample(x, orig_sr, sr)
+    assert whole.shape[0] == resampled_length(n, orig_sr, sr)
+    g = math.gcd(orig_sr, sr)
+    start = (n // 2) // (orig_sr // g) * (orig_sr // g)  # a phase restart
+    offset = start // (orig_sr // g) * (sr // g)
+    tail = resample_tail(x[start:], orig_sr, sr, whole.shape[0] - offset)
+    assert tail.shape[0] == whole.shape[0] - offset
+    # the tail's first samples lack the left context (iter_log_mel reads a margin there)
+    np.testing.assert_array_equal(tail[200:], whole[offset + 200:])

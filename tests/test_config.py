@@ -147,6 +147,7 @@ def test_typos_fail_with_hydras_message(override, message):
         ("trainer.limit_train_batches=1.5", "trainer.limit_train_batches=1.5: expected a fraction in [0, 1]"),
         ("evaluation.onset_metrics=maybe", "evaluation.onset_metrics='maybe': expected true or false"),
         ("branches.velocity=1", "branches.velocity=1: expected true or false"),
+        ("branches.hit_prior=1", "branches.hit_prior=1: expected a number > 0 and < 1 or null"),
         ("data.train_kit_weights={none+music:0}",
          "data.train_kit_weights={'none+music': 0}: expected a mapping {name: number} > 0 or null"),
         ("data.train_kit_weights=4", "data.train_kit_weights=4: expected a mapping {name: number} > 0 or null"),

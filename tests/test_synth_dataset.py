@@ -230,7 +230,8 @@ def _children(pid: int) -> set[int]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_sigterm_stops_the_render_workers_and_keeps_whole_tracks(tmp_path):
     """A terminated build (SIGTERM: a job scheduler, `kill`) stops its spawned render workers
-    instead of leaving them rendering on, says how to resume, and leaves only whole tracks."""
+    instead of leaving them rendering on, says how to resume in one line (exit 130), and leaves
+    only whole tracks; a second SIGTERM while the workers finish changes nothing."""
     import signal
     import time
 
@@ -248,11 +249,14 @@ def test_sigterm_stops_the_render_workers_and_keeps_whole_tracks(tmp_path):
         workers = _children(proc.pid)
         assert len(workers) >= 2
         proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode != 0
-    assert "rerun the same command to resume" in out, out[-2000:]
+    assert proc.returncode == 130, out[-2000:]
+    assert out.rstrip().splitlines()[-1] == "drumtx.synth: interrupted; rerun the same command to resume"
+    assert "Traceback" not in out
     deadline = time.monotonic() + 30
     while {p for p in workers if Path(f"/proc/{p}").exists()} and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -42,7 +42,10 @@ def read_curve(run: Path, metrics: Sequence[str]) -> list[dict[str, float]]:
     Raises:
         CurveError: no ``csv/version_*/metrics.csv`` under ``run``, or no row with ``metrics[0]``.
     """
-    files = sorted((Path(run) / "csv").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    files = sorted(
+        (p for p in (Path(run) / "csv").glob("version_*/metrics.csv") if p.parent.name[8:].isdigit()),
+        key=lambda p: int(p.parent.name[8:]),  # version_10 after version_2
+    )
     if not files:
         raise CurveError(f"{run}: no csv/version_*/metrics.csv (train with logger=csv)")
     points: dict[int, dict[str, float]] = {}
@@ -107,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, sep, run = item.partition("=")
         if not sep or not name or not run:
             fail(PROG, f"{item!r}: expected NAME=RUN_DIR", EXIT_USAGE)
+        if name in curves:
+            fail(PROG, f"{name!r} names two runs", EXIT_USAGE)
         try:
             curves[name] = read_curve(Path(run), metrics)
         except CurveError as exc:

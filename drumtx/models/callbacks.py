@@ -35,8 +35,9 @@ class StepBudget(pl.Callback):
 
 class TrainClock(pl.Callback):
     """Log ``time/train_seconds`` with every validation: wall-clock seconds spent in training so
-    far, from fit start (resumed runs included: the clock is kept in the checkpoint) with every
-    validation pass (and the sanity check) left out.
+    far, from fit start (resumed runs included: the clock is kept in the checkpoint, up to the
+    step it was written at) with every validation pass (and the sanity check) left out; what
+    runs between validation and the next batch (checkpoint writing, early stopping) counts.
 
     Why: two arms given an equal CPU budget (e.g. two encoder widths, side by side under
     ``trainer.max_time``) are compared on their validation curves at equal training time, and
@@ -48,7 +49,9 @@ class TrainClock(pl.Callback):
         self._since: float | None = None
 
     def state_dict(self) -> dict:
-        return {"train_seconds": self.train_seconds}
+        # a checkpoint written mid-epoch (last_every_n_steps) holds the time up to that step
+        running = time.perf_counter() - self._since if self._since is not None else 0.0
+        return {"train_seconds": self.train_seconds + running}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.train_seconds = float(state_dict.get("train_seconds", 0.0))
@@ -65,7 +68,7 @@ class TrainClock(pl.Callback):
         self._stop()
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking:
+        if not trainer.sanity_checking and trainer.state.fn == TrainerFn.FITTING:
             pl_module.log("time/train_seconds", self.train_seconds, sync_dist=True)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

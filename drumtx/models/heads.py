@@ -47,13 +47,15 @@ class HeadSpec:
 
 
 def set_hit_prior(head: nn.Sequential, hit_prior: float | None, softmax: bool) -> None:
-    """Start an output layer at a frame hit probability of ``hit_prior`` instead of 0.5 (the
-    prior-probability initialisation of Lin et al. 2017, "Focal Loss for Dense Object Detection",
-    sec. 4.1). Each sigmoid output's bias becomes logit(hit_prior); a softmax (``softmax``) over
-    (none, hit classes...) gets bias log((1 - hit_prior) (k - 1) / hit_prior) on "none" (class 0) and 0 on the
-    k - 1 hit classes, so P(any hit) = hit_prior. Only from-scratch training sees it (a loaded
-    model's weights replace it). Measured: with PyTorch's default biases (P(hit) near 0.5) a from-scratch crnn_small spent ~500
-    of its first 750 steps learning to say "no hit" (val PR-AUC 0.008 after 500 steps;
+    """Start an output layer at a frame hit probability of ``hit_prior`` (the prior-probability
+    initialisation of Lin et al. 2017, "Focal Loss for Dense Object Detection", sec. 4.1)
+    instead of PyTorch's default, whose near-zero biases mean P(hit) about 0.5 for a sigmoid and
+    (k - 1) / k for a k-way softmax. Each sigmoid output's bias becomes logit(hit_prior); a
+    softmax (``softmax``) over (none, hit classes...) gets bias
+    log((1 - hit_prior) (k - 1) / hit_prior) on "none" (class 0) and 0 on the k - 1 hit classes,
+    so P(any hit) = hit_prior. Only from-scratch training sees it (a loaded model's weights
+    replace it). Measured: with the default biases a from-scratch crnn_small spent ~500 of its
+    first 750 steps learning to say "no hit" (val PR-AUC 0.008 after 500 steps;
     experiments/default_model_v2, "Fine-tuned against from scratch").
 
     Raises:
@@ -117,8 +119,9 @@ class FiveBranchHeads(nn.Module):
     frames where that parent target has that value. The hi-hat pedal head (``pedal_head``)
     is added only when ``hihat_pedal`` is on (``data.targets.hihat_pedal``). ``velocity``
     adds the velocity head (``velocity_hidden`` sizes), one output per fine class. Heads
-    without a parent start at a frame hit probability of ``hit_prior`` (:func:`set_hit_prior`;
-    None: PyTorch's default initialisation); class 0 of every such target is "none".
+    of a primary target (no parent in ``targets.HIERARCHY``) start at a frame hit probability of
+    ``hit_prior`` (:func:`set_hit_prior`; None: PyTorch's default initialisation); class 0 of
+    every such target is "none".
     """
 
     def __init__(
@@ -169,7 +172,7 @@ class FiveBranchHeads(nn.Module):
             }
         )
         for name, s in self.specs.items():
-            if s.parent is None:
+            if HIERARCHY[s.target][1] is None:  # a primary target: class 0 is "no hit"
                 set_hit_prior(self.heads[name], hit_prior, softmax=s.classes > 1)
         self.velocity = velocity_head(in_dim, velocity, velocity_hidden, len(self.vocab.fine_classes), dropout)
 

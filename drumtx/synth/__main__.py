@@ -7,7 +7,7 @@ import logging
 
 from omegaconf import DictConfig
 
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import SYNTH
 
 log = logging.getLogger("drumtx.synth")
@@ -23,6 +23,8 @@ def main(cfg: DictConfig) -> dict:
                                 limit=cfg.limit, splits=cfg.splits)
     except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
         fail("drumtx.synth", exc, EXIT_USAGE)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the tracks on disk are whole (logged above)
+        fail("drumtx.synth", "interrupted; rerun the same command to resume", EXIT_INTERRUPTED)
     log.info("done: %s", json.dumps(summary))
     if summary.get("failed"):  # some tracks did not render: status 1 (drumtx.cli); the csv lists the rest
         fail("drumtx.synth", f"{summary['failed']} of {summary['planned']} tracks failed to render (logged above)",

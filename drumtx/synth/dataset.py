@@ -558,7 +558,8 @@ def _sigterm_as_interrupt():
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:  # None: a handler installed outside Python, which cannot be put back
+            signal.signal(signal.SIGTERM, previous)
 
 
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
@@ -621,8 +622,8 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
                                    recipe.accompaniment) for t in todo]
             bar = tqdm(as_completed(futures), total=len(futures), desc=f"render {recipe.root.name}",
                        unit="track", disable=not progress)
-            try:
-                with _sigterm_as_interrupt():
+            with _sigterm_as_interrupt():
+                try:
                     for fut in bar:
                         _, seconds, error, drop = fut.result()
                         done += 1
@@ -631,14 +632,17 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
                         if error:
                             errors.append(error)
                             log.error(error)
-            except BaseException:
-                # Interrupted (Ctrl-C, SIGTERM) or failed: start no more tracks, let the running
-                # ones finish (each is written whole), and stop the workers with this process
-                # (the pool's own exit would first render every queued track; a SIGTERM used to
-                # kill this process alone and leave the workers rendering on).
-                pool.shutdown(wait=True, cancel_futures=True)
-                log.warning("stopped after %d of %d tracks; rerun the same command to resume", done, len(todo))
-                raise
+                except BaseException:
+                    # Interrupted (Ctrl-C, SIGTERM) or failed: start no more tracks, let the ones
+                    # the workers already hold finish (each is written whole), and stop the
+                    # workers with this process (the pool's own exit would first render every
+                    # queued track; a SIGTERM used to kill this process alone and leave the
+                    # workers rendering on). A second SIGTERM meanwhile is ignored (SIGKILL is not).
+                    if threading.current_thread() is threading.main_thread():
+                        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    log.warning("stopped after %d of %d tracks; rerun the same command to resume", done, len(todo))
+                    raise
     wall = time.perf_counter() - t0
     csv_path, csv_rows, hours = write_csv(recipe, tracks)
     rows = len(csv_rows)
