@@ -119,7 +119,7 @@ ship() {
 }
 
 
-# A from-scratch arm of the equal-budget comparisons (encoder width, front end): seed 42, 90
-# minutes of wall clock with validation (trainer.max_time), 100-step epochs and 48 validation
+# A from-scratch arm of the equal-budget comparisons (encoder width, front end; the seed is the
+# caller's): 90 minutes of wall clock with validation (trainer.max_time), 100-step epochs and 48 validation
 # tracks for a curve; callbacks.train_clock logs each point's training seconds.
 SCRATCH_ARM="init_weights=null trainer.max_time=00:01:30:00 callbacks.step_budget.max_steps=null trainer.limit_train_batches=100 data.val_max_tracks=48"

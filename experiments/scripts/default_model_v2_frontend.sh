@@ -5,8 +5,9 @@
 # width_small_s42) against a 16 kHz ceiling (features=logmel_16k: 32 kHz audio, same frames,
 # bins and window length in time) on the same performances, kits and production chains rendered
 # at 32 kHz (data=synth_songs_32k), from scratch, crnn_small, 90 minutes each. Beside the new arm,
-# one core each as in the width comparison, the 24 kHz arm's second seed (the spread to read the
-# difference against). Resumable: every step skips what is done.
+# one core each as in the width comparison, the 11 kHz arm's second seed: the partner trained
+# under the same load (width_small_s42 shared the machine with the slower crnn_medium), and with
+# seed 42 the spread to read the difference against. Resumable: every step skips what is done.
 # Arguments: Hydra overrides for both trainings.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
