@@ -158,14 +158,67 @@ def _base_choices() -> list[str]:
     return [f"{group}={name}" for group, name in choices.items() if is_base_option(name)]
 
 
+# A run folder's .hydra/ files as they were before Hydra rewrote them for this command (None: the
+# folder existed without one), by .hydra path; filled by RunRecordKeeper, read by discard_refused_run.
+_HYDRA_BEFORE: dict[Path, dict[str, bytes] | None] = {}
+
+
+class RunRecordKeeper:
+    """Hydra callback (``hydra.callbacks`` in ``conf/hydra/default.yaml``): before a single run
+    starts, remember the ``.hydra/`` record of the run folder it will write into, when that
+    folder exists (a resume, ``hydra.run.dir=<run>``). Hydra rewrites that record before the
+    command checks its config; a refused command (:func:`discard_refused_run`) puts it back,
+    so a typo in a resume does not replace the run's own config with the refused one.
+    """
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        try:
+            run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir"))).resolve()
+            sub = OmegaConf.select(config, "hydra.output_subdir")
+        except Exception:  # an interpolation only Hydra's job can resolve: nothing to keep
+            return
+        if sub is None or not run_dir.is_dir():
+            return
+        hydra_dir = run_dir / str(sub)
+        _HYDRA_BEFORE[hydra_dir] = (
+            {p.name: p.read_bytes() for p in hydra_dir.iterdir() if p.is_file()} if hydra_dir.is_dir() else None
+        )
+
+    # Hydra calls every hook of a callback; the others do nothing here.
+    def on_run_end(self, config: Any, **kwargs: Any) -> None: ...
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None: ...
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None: ...
+    def on_job_start(self, config: Any, **kwargs: Any) -> None: ...
+    def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None: ...
+    def on_compose_config(self, config: Any, **kwargs: Any) -> None: ...
+
+
+def _restore_hydra_record(hydra_dir: Path, before: dict[str, bytes] | None) -> None:
+    """Put a run folder's ``.hydra/`` back as :class:`RunRecordKeeper` found it."""
+    import shutil
+
+    from drumtx.atomic import atomic_output
+
+    if before is None:
+        shutil.rmtree(hydra_dir, ignore_errors=True)
+        return
+    for p in hydra_dir.iterdir() if hydra_dir.is_dir() else ():
+        if p.is_file() and p.name not in before:
+            p.unlink()
+    for name, data in before.items():
+        with atomic_output(hydra_dir / name) as tmp:
+            Path(tmp).write_bytes(data)
+
+
 def discard_refused_run() -> None:
     """Remove the Hydra run folder of a command refused before it did anything, when the folder
     holds only what Hydra itself wrote there at start-up: ``.hydra/`` and an empty job log.
 
     A typo would otherwise leave a dated folder that looks like a run (and its task's folder, when
     that is left empty). A folder holding anything else (a run resumed into it, a log with lines)
-    is left as it is, as is the working directory (``hydra.run.dir=.``); Hydra has already
-    rewritten its ``.hydra/`` by then. Does nothing outside a Hydra single run.
+    is left as it is, as is the working directory (``hydra.run.dir=.``), and its ``.hydra/``,
+    which Hydra has rewritten by then, is put back as it was (:class:`RunRecordKeeper`). Does
+    nothing outside a Hydra single run.
     """
     import shutil
 
@@ -177,8 +230,14 @@ def discard_refused_run() -> None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir).resolve()
     log = run_dir / f"{hc.job.name}.log"
-    entries = set(run_dir.iterdir()) if run_dir.is_dir() else set()
     hydra_dir = run_dir / (hc.output_subdir or ".hydra")
+    if hydra_dir in _HYDRA_BEFORE:  # the folder was there before this command: its record goes back
+        try:
+            _restore_hydra_record(hydra_dir, _HYDRA_BEFORE.pop(hydra_dir))
+        except OSError:
+            pass  # best effort, as below
+        return
+    entries = set(run_dir.iterdir()) if run_dir.is_dir() else set()
     if not entries or not entries <= {hydra_dir, log} or Path.cwd().resolve().is_relative_to(run_dir):
         return
     if log.exists() and (not log.is_file() or log.stat().st_size > 0):

@@ -257,10 +257,15 @@ def test_bad_config_value_is_one_line_and_status_2(script, args, key, tmp_path, 
 @pytest.mark.parametrize("script", ["drumtx-evaluate", "drumtx-train"])
 def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tmp_path, monkeypatch, capsys):
     """A typo used to leave a dated run folder holding only .hydra/ and an empty log; a folder
-    with a run's files in it (a resume into it with a typo) must keep them all."""
+    with a run's files in it (a resume into it with a typo) must keep them all, its .hydra/
+    record included."""
     fresh, resumed = tmp_path / "outputs" / "2026-12-01_10-00-00", tmp_path / "run"
     (resumed / "checkpoints").mkdir(parents=True)
     (resumed / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    (resumed / ".hydra").mkdir()
+    record = {"config.yaml": b"seed: 7\n", "overrides.yaml": b"- seed=7\n"}  # the run's own config
+    for name, data in record.items():
+        (resumed / ".hydra" / name).write_bytes(data)
     bad = "torch_threads=abc" if script == "drumtx-evaluate" else "trainer.max_epochs=abc"
     for run_dir in (fresh, resumed):
         monkeypatch.setattr(sys, "argv", [script, bad, f"hydra.run.dir={run_dir}"])
@@ -270,7 +275,8 @@ def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tm
         capsys.readouterr()
     assert not fresh.exists() and not fresh.parent.exists()  # nor the task folder it was the only run of
     assert (resumed / "checkpoints" / "last.ckpt").read_bytes() == b"weights"
-    assert (resumed / ".hydra").is_dir()
+    # Hydra rewrote .hydra/ before the check refused the command: it is put back as it was
+    assert {p.name: p.read_bytes() for p in (resumed / ".hydra").iterdir()} == record
 
 
 def test_a_setup_refusal_inside_the_command_leaves_no_run_folder_either(tmp_path, monkeypatch, capsys):
