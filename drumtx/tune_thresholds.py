@@ -180,6 +180,8 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
     vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
     # before the model pass: a typo in an instrument name (instruments=, +min_precision.<name>=)
     # would otherwise cost a pass over the split, or silently tune that instrument for F
+    if cfg.instruments is not None and not len(cfg.instruments):
+        raise ValueError("instruments=[] tunes nothing; leave it out (null) to tune every instrument")
     for what, names in (("instruments", cfg.instruments or []), ("min_precision", cfg.min_precision or {})):
         unknown = [n for n in names if n not in vocab.instruments]
         if unknown:

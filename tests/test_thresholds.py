@@ -309,7 +309,8 @@ def test_bad_checkpoint_or_split_is_one_clear_error(tmp_path: Path):
 
 def test_unknown_instrument_names_fail_before_the_model_pass(tmp_path: Path):
     """A typo in ``instruments`` or a ``+min_precision.<name>`` key is one line naming it, not a
-    silent F-measure tuning of the instrument meant (nor a pass over the split first)."""
+    silent F-measure tuning of the instrument meant (nor a pass over the split first); an empty
+    ``instruments`` list is refused rather than read as every instrument."""
     from conftest import compose_config
 
     import drumtx.tune_thresholds as tt
@@ -320,6 +321,8 @@ def test_unknown_instrument_names_fail_before_the_model_pass(tmp_path: Path):
         tt.tune(compose_config("tune_thresholds", [*common, "+min_precision.crsh=0.9"]))
     with pytest.raises(ValueError, match=r"instruments: \['hat'\] not among"):
         tt.tune(compose_config("tune_thresholds", [*common, "instruments=[kick,hat]"]))
+    with pytest.raises(ValueError, match=r"instruments=\[\] tunes nothing; leave it out"):  # not "all of them"
+        tt.tune(compose_config("tune_thresholds", [*common, "instruments=[]"]))
 
 
 def test_the_packaged_models_own_data_is_looked_for_in_this_project(tmp_path: Path):
