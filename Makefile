@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-frontend transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -111,6 +111,9 @@ default-model-v2-music: $(STAMPS)/venv ## after default-model-v2: its run contin
 
 default-model-v2-width: $(STAMPS)/venv ## encoder width: crnn_small vs crnn_medium from scratch, same 90 min each, side by side (resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_width.sh $(ARGS)
+
+default-model-v2-prior: $(STAMPS)/venv ## after -width: its crnn_small arm's first 300 steps again without the hit prior (~20 min)
+	PY=$(PY) bash experiments/scripts/default_model_v2_prior.sh $(ARGS)
 
 default-model-v2-frontend: $(STAMPS)/venv ## after -width: synth_songs at 32 kHz; 16 kHz-ceiling front end vs the 11 kHz one, from scratch, 90 min each (~3.5 h, resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_frontend.sh $(ARGS)
