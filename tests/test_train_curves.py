@@ -40,6 +40,8 @@ def test_resumed_versions_join_and_the_later_one_wins(tmp_path):
     assert written["x"] == "time/train_seconds" and len(written["curves"]["a"]) == 3
     assert "| a | 299 | 3.0 | 0.3000 |" in (out / "curves.md").read_text()
     assert (out / "curves.png").stat().st_size > 1000
+    assert main(["-o", str(out), "--x", "step", f"a={run}"]) == 0
+    assert json.loads((out / "curves.json").read_text())["x"] == "step"
 
 
 def test_a_run_without_logs_or_points_is_one_line_exit_2(tmp_path):

@@ -8,8 +8,8 @@ Reads each run folder's CSV logs (``<run>/csv/version_*/metrics.csv``, written b
 ``logger=csv``; a resumed run's versions are joined, a later version's value winning at a step
 both logged), keeps the validation points, and writes ``curves.md`` (one row per validation:
 step, training seconds, the metrics), ``curves.json`` and ``curves.png`` (each metric against
-training time where every run logged ``time/train_seconds`` (``callbacks.train_clock``), else
-against the step). No model is run.
+training time where every run logged ``time/train_seconds`` (``callbacks.train_clock``), else,
+or with ``--x step``, against the step). No model is run.
 
 Raises (one line, exit 2): a run folder without CSV logs or without a validation point.
 """
@@ -65,10 +65,14 @@ def read_curve(run: Path, metrics: Sequence[str]) -> list[dict[str, float]]:
     return [points[s] for s in sorted(points)]
 
 
-def write_curves(out: Path, curves: dict[str, list[dict]], metrics: Sequence[str], title: str) -> dict[str, Path]:
-    """``curves.md``, ``curves.json`` and ``curves.png`` in ``out``; returns their paths."""
+def write_curves(
+    out: Path, curves: dict[str, list[dict]], metrics: Sequence[str], title: str, x: str = "time"
+) -> dict[str, Path]:
+    """``curves.md``, ``curves.json`` and ``curves.png`` in ``out``; returns their paths. ``x``:
+    ``"time"`` plots against training minutes where every point has them (else steps),
+    ``"step"`` against the step."""
     out.mkdir(parents=True, exist_ok=True)
-    timed = all(CLOCK in p for c in curves.values() for p in c)
+    timed = x == "time" and all(CLOCK in p for c in curves.values() for p in c)
     header = ["run", "step", "training min", *metrics]
     rows = [
         [name, str(p["step"]), f"{p[CLOCK] / 60:.1f}" if CLOCK in p else "",
@@ -102,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metric", action="append", default=None,
                         help=f"a logged validation metric (repeatable; default {', '.join(DEFAULT_METRICS)})")
     parser.add_argument("--title", default="Validation curves")
+    parser.add_argument("--x", choices=["time", "step"], default="time",
+                        help="plot against training minutes (where logged; default) or optimizer steps")
     add_version(parser)
     args = parser.parse_args(argv)
     metrics = args.metric or list(DEFAULT_METRICS)
@@ -116,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             curves[name] = read_curve(Path(run), metrics)
         except CurveError as exc:
             fail(PROG, exc, EXIT_USAGE)
-    paths = write_curves(args.out, curves, metrics, args.title)
+    paths = write_curves(args.out, curves, metrics, args.title, args.x)
     print(f"wrote {paths['md']} and {paths['png'].name}")
     return 0
 

@@ -10,6 +10,6 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 
 [[ -f $V2/width_small_s42/best.safetensors ]] || { echo "$V2/width_small_s42: missing (make default-model-v2-width first)" >&2; exit 1; }
 one $V2/prior_null_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small branches.hit_prior=null trainer.max_time=null callbacks.step_budget.max_steps=300"
-"$PY" -m drumtx.evaluation.train_curves -o experiments/default_model_v2/prior \
+"$PY" -m drumtx.evaluation.train_curves -o experiments/default_model_v2/prior --x step \
 	--title "Output biases from scratch: hit prior 0.01 against PyTorch's default (crnn_small, seed 42)" \
 	"hit prior 0.01=$V2/width_small_s42" "default biases=$V2/prior_null_small_s42"
