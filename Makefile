@@ -115,7 +115,7 @@ default-model-v2-width: $(STAMPS)/venv ## encoder width: crnn_small vs crnn_medi
 default-model-v2-prior: $(STAMPS)/venv ## after -width: its crnn_small arm's first 300 steps again without the hit prior (~20 min)
 	PY=$(PY) bash experiments/scripts/default_model_v2_prior.sh $(ARGS)
 
-default-model-v2-frontend: $(STAMPS)/venv ## after -width: synth_songs at 32 kHz; 16 kHz-ceiling front end vs the 11 kHz one, from scratch, 90 min each (~3.5 h, resumable)
+default-model-v2-frontend: $(STAMPS)/venv ## after -width: synth_songs at 32 kHz; 16 kHz-ceiling front end vs the 11 kHz one, from scratch, 90 min each (the render alone is hours on 2 cores; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_frontend.sh $(ARGS)
 
 # Transfer ablations (experiments/transfer_ablation), after `make default-model`: each arm takes
