@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hit prior's ablation (experiments/default_model_v2/README.md, "Encoder width"):
+# The hit prior's ablation (experiments/default_model_v2/README.md, "The hit prior (from scratch)"):
 # `make default-model-v2-prior`, after `make default-model-v2-width`.
 # The width comparison's crnn_small arm (width_small_s42: from scratch, branches.hit_prior=0.01)
 # again for its first 300 steps with branches.hit_prior=null (PyTorch's default output biases),

@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-ARM="seed=42 init_weights=null trainer.max_time=00:01:30:00 callbacks.step_budget.max_steps=null trainer.limit_train_batches=100 data.val_max_tracks=48"
-pair $V2/width_small_s42 - "$ARM encoder=crnn_small" $V2/width_medium_s42 - "$ARM encoder=crnn_medium" "$@"
+pair $V2/width_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small" \
+	$V2/width_medium_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_medium" "$@"
 "$PY" -m drumtx.bench_models --encoders crnn_small crnn_medium --branches five_branch --batch-size 16 --threads 1 \
 	--min-time 8 --out experiments/default_model_v2/width/bench_models.json
