@@ -12,6 +12,9 @@ RUNGS=(
 	"training_kits|exclude_kit_names=[unseen:*]"
 )
 
+# require FILE TARGET: one line and exit 1 when a run this recipe builds on is missing
+require() { [[ -f $1 ]] || { echo "$1: missing (make $2 first)" >&2; exit 1; }; }
+
 # The overrides that train DIR, or resume it from its last.ckpt; a run that continues another
 # (FROM, not "-") starts from FROM's last.ckpt.
 train_args() {

@@ -18,11 +18,11 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 
 STEPS=3500
 FROM=$V2/finetune_s42_long
-[[ -f $FROM/checkpoints/last.ckpt ]] || { echo "$FROM/checkpoints/last.ckpt: missing (make default-model-v2 first)" >&2; exit 1; }
+require $FROM/checkpoints/last.ckpt default-model-v2
 pair $V2/music_w4_s42 "$FROM" "seed=42 callbacks.step_budget.max_steps=$STEPS data.train_kit_weights={none+music:4}" \
 	$V2/long_s42_3500 "$FROM" "seed=42 callbacks.step_budget.max_steps=$STEPS" "$@"
 # the shipped recipe's second seed: seed 43's 3,000-step run continued the same way
-[[ -f $V2/finetune_s43_long/checkpoints/last.ckpt ]] || { echo "$V2/finetune_s43_long: missing (make default-model-v2 first)" >&2; exit 1; }
+require $V2/finetune_s43_long/checkpoints/last.ckpt default-model-v2
 one $V2/music_w4_s43 $V2/finetune_s43_long "seed=43 callbacks.step_budget.max_steps=$STEPS data.train_kit_weights={none+music:4}" "$@"
 RUNS=(finetune_s42_long long_s42_3500 music_w4_s42 music_w4_s43)
 for run in "${RUNS[@]}"; do

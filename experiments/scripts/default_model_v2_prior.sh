@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-[[ -f $V2/width_small_s42/best.safetensors ]] || { echo "$V2/width_small_s42: missing (make default-model-v2-width first)" >&2; exit 1; }
+require $V2/width_small_s42/best.safetensors default-model-v2-width
 one $V2/prior_null_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small branches.hit_prior=null trainer.max_time=null callbacks.step_budget.max_steps=300"
 "$PY" -m drumtx.evaluation.train_curves -o experiments/default_model_v2/prior --x step \
 	--title "Output biases from scratch: hit prior 0.01 against PyTorch's default (crnn_small, seed 42)" \
