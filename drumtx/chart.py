@@ -265,6 +265,26 @@ class SongInfo:
         return [f"{label}: {value}" for label, value in fields if value]
 
 
+#: How every song.ini drumtx writes begins its ``loading_phrase`` (the version follows): what
+#: :func:`is_drumtx_chart` recognises.
+LOADING_PHRASE = "Drums transcribed by drumtx"
+
+
+def is_drumtx_chart(folder: str | Path) -> bool:
+    """Whether ``folder`` is a chart folder drumtx wrote (its ``song.ini`` has drumtx's loading phrase).
+
+    Its ``song.<ext>`` is then a copy of audio already transcribed, which a folder walk must
+    not take for a new input; chart folders of other charters (a Clone Hero library) are inputs.
+    An unreadable or malformed ``song.ini`` is not drumtx's.
+    """
+    ini = configparser.ConfigParser(interpolation=None)
+    try:
+        ini.read(Path(folder) / "song.ini", encoding="utf-8")
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return False
+    return ini.get("song", "loading_phrase", fallback="").startswith(LOADING_PHRASE)
+
+
 def song_ini(info: SongInfo, duration: float, diff: int) -> str:
     """The text of ``song.ini`` (section ``[song]``, Clone Hero keys).
 
@@ -293,7 +313,7 @@ def song_ini(info: SongInfo, duration: float, diff: int) -> str:
         "diff_drums": str(diff),
         "diff_drums_real": str(diff),
         "song_length": str(int(round(duration * 1000))),
-        "loading_phrase": f"Drums transcribed by drumtx {drumtx.__version__}",
+        "loading_phrase": f"{LOADING_PHRASE} {drumtx.__version__}",
     }
     from io import StringIO
 

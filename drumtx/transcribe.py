@@ -188,6 +188,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: The inference settings' config keys as this command's flags, for their error messages.
+_FLAGS = {"chunk_seconds": "--chunk-seconds", "context_seconds": "--context-seconds", "gate_db": "--gate-db"}
+
+
+def _flag_names(message: str) -> str:
+    """A settings error in the flags' terms (``inference: need chunk_seconds > …`` names config keys)."""
+    message = message.removeprefix("inference: ")
+    for key, flag in _FLAGS.items():
+        message = message.replace(key, flag)
+    return message
+
+
 def _error(message: str) -> None:
     print(f"{prog_name(PROG)}: error: {message}", file=sys.stderr, flush=True)
 
@@ -204,6 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        _error(f"-o {args.out_dir}: is a file, not a folder")
+        return 2
 
     ckpt = args.ckpt
     if ckpt is None:
@@ -213,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         ckpt = DEFAULT_CKPT
+    if ckpt.is_dir():
+        hint = " (a training run's model is its best.safetensors)" if (ckpt / "best.safetensors").is_file() else ""
+        _error(f"--ckpt {ckpt}: is a folder, not a model file{hint}")
+        return 2
     if not ckpt.is_file():
         _error(f"--ckpt {ckpt}: no such file")
         return 2
@@ -243,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "level_db"):  # levelling is part of the model's features; the CLI overrides it
             transcriber.features.level_db = args.level_db
     except ValueError as exc:
-        _error(str(exc))
+        _error(_flag_names(str(exc)))
         return 2
 
     jobs, errors = collect_inputs(args.inputs, args.out_dir)

@@ -56,9 +56,13 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
     """Expand files and folders (recursively, audio suffixes only) into jobs, plus error lines.
 
     Files named explicitly are always tried (a non-audio file then fails with its reason);
-    files found in folders are filtered by suffix, and anything under ``out_dir`` is skipped
-    (a previous run's chart audio must not be transcribed again).
+    files found in folders are filtered by suffix, and anything under ``out_dir`` is skipped,
+    and so is the ``song.<ext>`` of any chart folder drumtx wrote elsewhere
+    (:func:`drumtx.chart.is_drumtx_chart`): a previous run's chart audio must not be
+    transcribed again.
     """
+    from drumtx.chart import is_drumtx_chart
+
     jobs, errors, seen, names = [], [], set(), {}
     out_resolved = out_dir.resolve() if out_dir is not None else None
     for raw in paths:
@@ -71,6 +75,7 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
             )
             if out_resolved is not None:
                 found = [f for f in found if out_resolved not in f.resolve().parents]
+            found = [f for f in found if not (f.stem == "song" and is_drumtx_chart(f.parent))]
             if not found:
                 errors.append(f"{p}: folder holds no audio files ({', '.join(INPUT_SUFFIXES)})")
             candidates = [(f, f.relative_to(p).with_suffix("")) for f in found]
@@ -272,8 +277,9 @@ class Transcriber:
         self.features = features_from_meta(meta)
         self.vocab: Vocabulary = model.vocab
         self.fps = self.features.fps
-        # Checkpoint-tuned thresholds (meta['thresholds']) over the defaults, then the user's overrides.
-        merged = {k: dict(v) for k, v in DEFAULT_THRESHOLDS.items()}
+        # Checkpoint-tuned thresholds (meta['thresholds']) over the defaults, then the user's
+        # overrides; only the model's own instruments (the JSON output lists these).
+        merged = {k: dict(v) for k, v in DEFAULT_THRESHOLDS.items() if k in self.vocab.instruments}
         for source in (meta.get("thresholds") or {}, thresholds or {}):
             for inst, spec in source.items():
                 merged.setdefault(inst, {}).update({k: float(v) for k, v in spec.items()})

@@ -199,6 +199,7 @@ def test_handmade_activations_decode_to_midi_csv_json(transcriber, tmp_path):
         for r in rows
     ]
     assert doc["tempo_bpm"] == pytest.approx(120, abs=3)
+    assert list(doc["thresholds"]) == list(vocab.instruments)  # the model's instruments, no others
     assert (paths["chart"] / "notes.mid").is_file() and (paths["chart"] / "song.ini").is_file()
 
 
@@ -393,6 +394,44 @@ def test_output_name_clash_is_reported(bundle, tmp_path, capsys):
     assert rc == 1
     assert "clash" in err and str(b / "take.wav") in err
     assert (tmp_path / "out" / "take.mid").is_file()
+
+
+def test_earlier_chart_audio_elsewhere_is_no_input(bundle, tmp_path, capsys):
+    """A chart folder drumtx wrote under another output folder holds a copy of audio already
+    transcribed: a later walk of the parent folder skips it; another charter's chart is an input."""
+    d = tmp_path / "music"
+    d.mkdir()
+    sf.write(d / "take.wav", render_groove(2.0, 16000, channels=1)[0], 16000)
+    rc, _, err = run_cli([d / "take.wav", "-o", d / "first", "--ckpt", bundle, "--format", "chart", "-q"], capsys)
+    assert rc == 0, err
+    assert (d / "first" / "take" / "song.wav").is_file() or list((d / "first" / "take").glob("song.*"))
+    other = d / "library" / "someone"  # a Clone Hero song of another charter
+    other.mkdir(parents=True)
+    sf.write(other / "song.wav", np.zeros(8000, np.float32), 8000)
+    (other / "song.ini").write_text("[song]\nname = x\nloading_phrase = charted by hand\n")
+    rc, out, err = run_cli([d, "-o", d / "second", "--ckpt", bundle, "--format", "midi"], capsys)
+    assert rc == 0, err
+    written = sorted(p.relative_to(d / "second").as_posix() for p in (d / "second").rglob("*.mid"))
+    assert written == ["library/someone/song.mid", "take.mid"], written
+
+
+def test_output_folder_that_is_a_file_is_refused_up_front(bundle, tmp_path, capsys):
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+    (tmp_path / "out.txt").write_text("not a folder")
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "out.txt", "--ckpt", bundle, "-q"], capsys)
+    assert rc == 2
+    assert err.strip().count("\n") == 0 and "out.txt: is a file, not a folder" in err
+
+
+def test_checkpoint_folder_and_bad_chunking_name_the_flags(bundle, tmp_path, capsys):
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.safetensors").write_bytes(b"")
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "o", "--ckpt", run], capsys)
+    assert rc == 2 and "is a folder, not a model file" in err and "best.safetensors" in err
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "o", "--ckpt", bundle, "--chunk-seconds", "0"], capsys)
+    assert rc == 2 and "--chunk-seconds" in err and "chunk_seconds" not in err, err
 
 
 # ----------------------------------------------------------------------------- checkpoints / CLI
