@@ -20,7 +20,13 @@ DEFAULT_WINDOW_S = 0.05
 
 @dataclass
 class OnsetCounts:
-    """True positives and totals for one class; add them up over tracks for micro scores."""
+    """True positives and totals for one class; add them up over tracks for micro scores.
+
+    :attr:`precision`, :attr:`recall` and :attr:`f_measure` are always numbers, for training's
+    logs and threshold search: a ratio of 0/0 is 1 with nothing on the other side (no reference
+    and no estimate), else 0. A report must not show those made-up values; :meth:`scores` gives
+    ``None`` for every score that is undefined.
+    """
 
     tp: int = 0
     n_ref: int = 0
@@ -41,6 +47,18 @@ class OnsetCounts:
     def f_measure(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+    def scores(self) -> tuple[float | None, float | None, float | None]:
+        """(precision, recall, F-measure), ``None`` where undefined: precision without an
+        estimate, recall without a reference, all three with neither. F is 0 when only one side
+        is empty (every reference missed, or every estimate a false alarm)."""
+        p = self.tp / self.n_est if self.n_est else None
+        r = self.tp / self.n_ref if self.n_ref else None
+        if p is None and r is None:
+            return None, None, None
+        if p is None or r is None:
+            return p, r, 0.0
+        return p, r, self.f_measure
 
     def as_dict(self) -> dict[str, float]:
         return {

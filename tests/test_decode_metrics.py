@@ -75,3 +75,13 @@ def test_per_class_and_micro_sum():
     assert (coarse["snare"].tp, coarse["snare"].n_ref, coarse["snare"].n_est) == (1, 2, 1)
     total = sum_counts([fine, fine])
     assert total["kick"] == OnsetCounts(2, 2, 2)
+
+
+def test_scores_leave_undefined_ratios_undefined():
+    """The float properties keep their 0/0 conventions (training logs, threshold search);
+    scores() is what a report shows: None for a 0/0, never a made-up 1 or 0."""
+    assert OnsetCounts(0, 0, 0).scores() == (None, None, None)  # nothing either side: not a perfect score
+    assert OnsetCounts(0, 0, 3).scores() == (0.0, None, 0.0)  # only false alarms
+    assert OnsetCounts(0, 2, 0).scores() == (None, 0.0, 0.0)  # only misses
+    c = OnsetCounts(1, 2, 4)
+    assert c.scores() == (c.precision, c.recall, c.f_measure) == (0.25, 0.5, pytest.approx(1 / 3))

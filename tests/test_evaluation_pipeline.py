@@ -87,7 +87,8 @@ def test_comparison_of_two_tiny_checkpoints(tmp_path, egmd_fixture, bundles):
                   else base["levels"][r["level"]]["classes"][r["class"]])
         for k in ("recall", "precision", "f_measure"):
             assert r["candidate"][k] == pytest.approx(mine[k]) and r["baseline"][k] == pytest.approx(theirs[k])
-            assert r["delta"][k] == pytest.approx(mine[k] - theirs[k])
+            undefined = mine[k] is None or theirs[k] is None  # an undefined score has no delta
+            assert r["delta"][k] == (None if undefined else pytest.approx(mine[k] - theirs[k]))
     md = (out / "compare/compare.md").read_text()
     assert "ΔRec" in md and "ΔF1" in md and "Overall (fine)" in md
     # Every figure a report links exists.

@@ -71,3 +71,70 @@ def test_comparison_table_from_saved_runs(tmp_path, capsys):
     assert (tmp_path / "cmp" / "figures" / "pr_curves_fine.png").is_file()
     assert compare_main([str(tmp_path / "nothing"), str(tmp_path / "cand"), "-o", str(tmp_path / "x")]) == 2
     assert "no metrics.json" in capsys.readouterr().err
+
+
+def test_undefined_scores_show_as_undefined_in_report_and_comparison(tmp_path, capsys):
+    """Crash and ride with support 0 and no estimate were P/R/F 100 % in report.md, and a class
+    whose false alarms stopped read ΔF1 +100.0 in compare.md."""
+    paths = write_report(tmp_path / "cand", evaluation(found_kicks=2, false_crashes=0), {"model": "c"}, figures=False)
+    md = paths["report"].read_text()
+    assert "| Crash | 0 | 0 | – | – | – | – |" in md and "| Ride | 0 | 0 | – | – | – | – |" in md
+    metrics = json.loads(paths["metrics"].read_text())
+    crash = metrics["levels"]["instrument"]["classes"]["crash"]
+    assert (crash["precision"], crash["recall"], crash["f_measure"]) == (None, None, None)  # null in metrics.json
+    assert "test/instrument/crash/f1" not in flat_metrics(metrics)
+    write_report(tmp_path / "base", evaluation(found_kicks=2, false_crashes=3), {"model": "b"}, figures=False)
+    assert compare_main([str(tmp_path / "base"), str(tmp_path / "cand"), "-o", str(tmp_path / "cmp")]) == 0
+    cmp = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    row = next(r for r in cmp["table"] if r["label"] == "Crash")
+    assert row["baseline"]["f_measure"] == 0.0 and row["candidate"]["f_measure"] is None
+    assert row["delta"] == {"recall": None, "precision": None, "f_measure": None}
+    cmd = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| Crash | – | 0.0% | 0.0% | – | – | – | – | – | – | 0 |" in cmd and "+100.0" not in cmd
+    assert "\n" + "Crash".ljust(22) + "    –    0%    0%      –     –     –       –      –      –\n" in cmd
+
+
+def test_comparison_reads_older_reports_undefined_as_undefined(tmp_path):
+    """A metrics.json written before undefined scores were null stored 1.0 for them."""
+    for name, crashes in (("base", 3), ("cand", 0)):
+        paths = write_report(tmp_path / name, evaluation(2, crashes), {"model": name}, figures=False)
+        m = json.loads(paths["metrics"].read_text())
+        for level in m["levels"].values():
+            for row in level["classes"].values():
+                for k in ("precision", "recall", "f_measure"):
+                    if row[k] is None:
+                        row[k] = 1.0 if not (row["n_ref"] or row["n_est"]) else 0.0
+        paths["metrics"].write_text(json.dumps(m))
+    assert compare_main([str(tmp_path / "base"), str(tmp_path / "cand"), "-o", str(tmp_path / "cmp")]) == 0
+    cmp = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert next(r for r in cmp["table"] if r["label"] == "Crash")["delta"]["f_measure"] is None
+
+
+def test_report_labels_its_two_overall_figures(tmp_path):
+    """The summary's fine-class F1 and false positives per minute sat beside the branch table's
+    higher 'Overall (micro)' with nothing to tell them apart."""
+    md = write_report(tmp_path, evaluation(found_kicks=4, false_crashes=0), {"model": "m"}, figures=False)["report"].read_text()
+    assert "- Onset F1 over all fine classes (micro): **80.0%**" in md  # the open hi-hat called closed: missed
+    assert "- Onset F1 over all instruments (micro): **100.0%**" in md  # ... but found as a hi-hat
+    assert "- False positives per minute: 1.00 over all fine classes, 0.00 over all instruments" in md
+    assert "an open hi-hat heard as closed is both a miss and a false alarm among the fine classes" in md
+    for level in ("branches", "instruments", "fine classes"):
+        assert f"| **All {level} (micro)** |" in md
+    assert "Overall (micro)" not in md
+
+
+@pytest.mark.parametrize("args", [["-o", "{file}"], ["-o", "{file}/sub"], []])
+def test_compare_usage_and_output_errors_are_one_line(args, tmp_path, capsys):
+    """-o naming a file gave a NotADirectoryError traceback; argparse's errors had another prefix."""
+    write_report(tmp_path / "a", evaluation(2, 0), {"model": "a"}, figures=False)
+    (tmp_path / "file").write_text("x")
+    argv = [str(tmp_path / "a"), str(tmp_path / "a"), *(a.format(file=tmp_path / "file") for a in args)]
+    code = None
+    try:
+        code = compare_main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("drumtx.evaluation.compare: "), err
+    assert (tmp_path / "file").read_text() == "x"

@@ -48,7 +48,8 @@ def test_onset_40ms_off_counts_60ms_off_does_not():
 def test_empty_predictions():
     s = run(track([(1.0, "kick"), (2.0, "snare_head")], []))
     k = cls(s, "fine", "kick")
-    assert (k["precision"], k["recall"], k["f_measure"], k["support"], k["fp_per_minute"]) == (0.0, 0.0, 0.0, 1, 0.0)
+    # No estimate: the precision is undefined (0/0), not 0; the F of all misses is 0.
+    assert (k["precision"], k["recall"], k["f_measure"], k["support"], k["fp_per_minute"]) == (None, 0.0, 0.0, 1, 0.0)
     assert s["levels"]["fine"]["overall"]["micro"]["f_measure"] == 0.0
     assert s["levels"]["fine"]["overall"]["macro_f1"] == 0.0
     assert s["tier1"]["kick"]["recall"] == 0.0
@@ -62,6 +63,52 @@ def test_empty_references():
     # Only the crash has anything to score; classes with neither reference nor estimate stay out of macro F1.
     assert s["levels"]["fine"]["overall"]["classes_scored"] == ["crash"]
     assert s["tier1"]["kick"]["recall"] is None
+
+
+def test_a_class_with_neither_reference_nor_estimate_is_undefined_not_perfect():
+    """Crash and ride with support 0 and no estimate were scored P/R/F 1.0 (and the F of a
+    ride with only false alarms against one with nothing read as +100 points)."""
+    s = run(track([(1.0, "kick"), (2.0, "kick")], [(1.0, "kick"), (2.0, "kick"), (5.0, "ride")], key="a"),
+            track([(1.0, "kick")], [], key="b"))
+    for level in ("fine", "instrument", "branch"):
+        c = cls(s, level, "crash")
+        assert (c["precision"], c["recall"], c["f_measure"]) == (None, None, None), level
+        assert c["track_mean"] == {"precision": None, "recall": None, "f_measure": None, "n_tracks": 0}
+    ride = cls(s, "instrument", "ride")  # only a false alarm: precision 0, recall undefined, F 0
+    assert (ride["precision"], ride["recall"], ride["f_measure"]) == (0.0, None, 0.0)
+    # Per-track means leave a track's undefined score out: track b has no kick estimate.
+    kick = cls(s, "instrument", "kick")
+    assert kick["track_mean"]["precision"] == 1.0 and kick["track_mean"]["recall"] == pytest.approx(0.5)
+    assert s["tier1"]["kick"]["precision"] == 1.0
+    assert s["levels"]["instrument"]["overall"]["classes_scored"] == ["kick", "ride"]
+    nothing = run(track([], []))
+    assert nothing["levels"]["fine"]["overall"]["micro"]["f_measure"] is None
+    assert nothing["tier1"]["kick"]["precision"] is None and nothing["tracks"][0]["f_measure"] is None
+
+
+def test_undefined_as_none_rescores_older_reports():
+    """metrics.json written before undefined scores were null held 1.0 for a 0/0 class."""
+    old_row = {"precision": 1.0, "recall": 1.0, "f_measure": 1.0, "tp": 0, "n_ref": 0, "n_est": 0}
+    no_est = {"precision": 0.0, "recall": 0.0, "f_measure": 0.0, "tp": 0, "n_ref": 3, "n_est": 0}
+    fine = {"precision": 0.5, "recall": 1.0, "f_measure": 2 / 3, "tp": 1, "n_ref": 1, "n_est": 2}
+    level = {"classes": {"crash": dict(old_row), "kick": dict(no_est), "snare": dict(fine)},
+             "overall": {"micro": dict(old_row), "macro_f1": None}}
+    old = {"levels": {"instrument": level}, "tier1": {"kick": {"recall": None, **old_row}},
+           "tracks": [{"track": "t", **old_row}],
+           "slices": {"groups": {"kit_name": {"k": {"classes": {"crash": dict(old_row)},
+                                                     "overall": {"micro": dict(old_row)}}}},
+                      "soft_tracks": {"soft": None, "other": None}}}
+    from drumtx.evaluation.scores import undefined_as_none
+
+    new = undefined_as_none(old)
+    inst = new["levels"]["instrument"]
+    assert (inst["classes"]["crash"]["precision"], inst["classes"]["crash"]["f_measure"]) == (None, None)
+    assert inst["classes"]["kick"]["precision"] is None and inst["classes"]["kick"]["recall"] == 0.0
+    assert inst["classes"]["snare"] == fine  # defined scores stay as they are
+    assert inst["overall"]["micro"]["f_measure"] is None and new["tier1"]["kick"]["precision"] is None
+    assert new["tracks"][0]["f_measure"] is None
+    assert new["slices"]["groups"]["kit_name"]["k"]["overall"]["micro"]["f_measure"] is None
+    assert undefined_as_none({"levels": {}}) == {"levels": {}}  # a sparse file is read as it is
 
 
 def test_nothing_at_all():

@@ -49,5 +49,52 @@ def test_cli_refuses_bad_reports_in_one_line(spec, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         summary.main(["-o", str(tmp_path / "out"), spec])
     assert exc.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "error:" in err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("drumtx.evaluation.summary: ") and "error:" not in err[0], err
+
+
+@pytest.mark.parametrize("out", ["{file}", "{file}/sub", None])
+def test_cli_usage_and_output_errors_are_one_line_with_one_prefix(out, tmp_path, capsys):
+    """-o naming a file gave a NotADirectoryError traceback; argparse said 'drumtx-x: error:'."""
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(report(0.6, 0.7, {"k": 0.5})))
+    argv = [f"base={a}"] + (["-o", out.format(file=a)] if out else [])
+    with pytest.raises(SystemExit) as exc:
+        summary.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("drumtx.evaluation.summary: ") and "error:" not in err[0], err
+
+
+def counted(m: dict, crash: dict, tracks: list[str]) -> dict:
+    """``m`` with a crash row of counts, as drumtx.evaluate writes them, and its track list."""
+    m["levels"]["instrument"]["classes"]["crash"] = crash
+    m["tracks"] = [{"track": t} for t in tracks]
+    m["n_tracks"] = len(tracks)
+    return m
+
+
+def test_undefined_scores_and_other_tracks(tmp_path, capsys):
+    """A crash with no reference and no estimate read 'crash F 100.0%' and 'crash precision
+    100.0%' (older metrics.json store 1.0 for it), a ride from 0 to 'nothing' +100.0, and a
+    report on 2 tracks was compared with one on 4 without a word."""
+    old_empty = {"precision": 1.0, "recall": 1.0, "f_measure": 1.0, "tp": 0, "n_ref": 0, "n_est": 0}
+    false_only = {"precision": 0.0, "recall": 0.0, "f_measure": 0.0, "tp": 0, "n_ref": 0, "n_est": 4}
+    files = {}
+    for name, crash, tracks in (("base", false_only, ["t1", "t2", "t3", "t4"]), ("arm", old_empty, ["t1", "t2", "t3", "t4"]),
+                                ("few", old_empty, ["t1", "t2"])):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(counted(report(0.6, 0.7, {"k": 0.5}), dict(crash), tracks)))
+    assert summary.main(["-o", str(tmp_path / "out"), *(f"{n}={f}" for n, f in files.items())]) == 0
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "| crash F | 0.0% | – | – |" in md and "| crash precision | 0.0% | – | – |" in md
+    assert "100.0" not in md
+    assert "| few † |" in md.splitlines()[4] and "**few** (2 tracks against 4 of base, 2 in common)" in md
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["drumtx.evaluation.summary: warning: few was scored on other tracks than base "
+                   "(2 tracks against 4 of base, 2 in common); its changes compare different tracks"]
+    numbers = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert numbers["rows"]["arm"]["crash F"] is None and list(numbers["other_tracks"]) == ["few"]
+    # Reports without a track list are told apart by their count.
+    assert summary.track_mismatches({"a": {"n_tracks": 4}, "b": {"n_tracks": 2}, "c": {"n_tracks": 4}}) == {
+        "b": "2 tracks against 4 of a"}

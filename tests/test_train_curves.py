@@ -53,3 +53,47 @@ def test_a_run_without_logs_or_points_is_one_line_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"drumtx.evaluation.train_curves: {tmp_path / 'b'}: no validation point with val/pr_auc_mean"]
+
+
+def test_a_run_without_training_time_is_named_and_leaves_no_empty_column(tmp_path, capsys):
+    """One run without time/train_seconds switched the whole plot to steps without a word, and
+    curves.md kept an empty 'training min' column."""
+    write_log(tmp_path / "timed", 0, [{"epoch": 0, "step": 99, "time/train_seconds": 60, "val/pr_auc_mean": 0.1}])
+    write_log(tmp_path / "old", 0, [{"epoch": 0, "step": 99, "val/pr_auc_mean": 0.2}])
+    out = tmp_path / "out"
+    assert main(["-o", str(out), f"timed={tmp_path / 'timed'}", f"old={tmp_path / 'old'}"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["drumtx.evaluation.train_curves: warning: no time/train_seconds in old: every run plotted "
+                   "against the step"]
+    written = json.loads((out / "curves.json").read_text())
+    assert written["x"] == "step" and "old logged no" in written["x_note"]
+    md = (out / "curves.md").read_text()
+    assert "old logged no `time/train_seconds`" in md
+    assert "| timed | 99 | 1.0 | 0.1000 | – |" in md and "| old | 99 | – | 0.2000 | – |" in md
+    assert main(["-o", str(out), "--x", "step", f"old={tmp_path / 'old'}"]) == 0  # asked for steps: no warning
+    assert capsys.readouterr().err == ""
+    md = (out / "curves.md").read_text()
+    assert "training min" not in md and "| old | 99 | 0.2000 | – |" in md
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "{out}", "a={missing}"], "{missing}: no such run folder"),
+        (["-o", "{out}", "a={file}"], "{file}: not a folder"),
+        (["-o", "{file}", "a={run}"], "{file}: exists and is not a folder"),
+        (["-o", "{file}/sub", "a={run}"], "{file}/sub: cannot make the output folder"),
+        (["a={run}"], "the following arguments are required: -o/--out"),
+    ],
+)
+def test_usage_and_path_errors_are_one_line_with_one_prefix(args, message, tmp_path, capsys):
+    """A missing run folder said 'no csv/version_*/metrics.csv'; -o naming a file gave a
+    FileExistsError traceback; argparse's errors had another prefix ('drumtx-train-curves: error:')."""
+    write_log(tmp_path / "run", 0, [{"epoch": 0, "step": 99, "time/train_seconds": 60, "val/pr_auc_mean": 0.1}])
+    (tmp_path / "file").write_text("x")
+    paths = {"out": tmp_path / "out", "missing": tmp_path / "nope", "file": tmp_path / "file", "run": tmp_path / "run"}
+    with pytest.raises(SystemExit) as exc:
+        main([a.format(**paths) for a in args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"drumtx.evaluation.train_curves: {message.format(**paths)}"), err

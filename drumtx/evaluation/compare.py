@@ -9,21 +9,31 @@ models' frame probabilities) and afterwards on two saved evaluation folders::
 The first model is the *baseline*, the second the *candidate*; every delta is candidate minus
 baseline, in percentage points. Output (``out_dir``): ``compare.md``, ``compare.json`` and
 ``figures/`` (F1 bars, deltas, overlaid PR curves, piano rolls of the largest regressions).
+
+A score that is undefined in either report (precision without estimated onsets, recall without
+reference onsets; every score of a class with neither) has no delta: it shows as ``–`` and is
+left out of the figures. Older metrics.json files, which stored such scores as 1 or 0, are
+read with them set to undefined (:func:`drumtx.evaluation.scores.undefined_as_none`).
+
+Raises (one line, exit 2): an unreadable evaluation folder, an output path that is not a folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import EXIT_USAGE, add_version, error, prog_name
+from drumtx.cli import EXIT_USAGE, error
 from drumtx.evaluation import plots
+from drumtx.evaluation.commands import output_folder, parser
 from drumtx.evaluation.plots import pretty
-from drumtx.evaluation.report import md_table, num, pct, safe_name
+from drumtx.evaluation.report import UNDEFINED_NOTE, md_table, num, pct, safe_name
+from drumtx.evaluation.scores import undefined_as_none
+
+PROG = "drumtx.evaluation.compare"
 
 
 def _delta(a, b):
@@ -33,6 +43,11 @@ def _delta(a, b):
 def _pp(x) -> str:
     """Signed percentage points."""
     return "–" if x is None else f"{100 * x:+.1f}"
+
+
+def _pct0(x) -> str:
+    """A whole percentage for the fixed-width table, ``–`` when undefined."""
+    return "–" if x is None else f"{100 * x:.0f}%"
 
 
 def table_rows(sa: dict, sb: dict) -> list[dict]:
@@ -103,14 +118,18 @@ def track_deltas(sa: dict, sb: dict) -> list[dict]:
         if a is None or not (r["n_ref"] or r["n_est"] or a["n_est"]):
             continue
         out.append({"track": r["track"], "baseline_f1": a["f_measure"], "candidate_f1": r["f_measure"],
-                    "delta_f1": r["f_measure"] - a["f_measure"], "n_ref": r["n_ref"],
+                    "delta_f1": _delta(a["f_measure"], r["f_measure"]), "n_ref": r["n_ref"],
                     **{k: r[k] for k in ("beat_type", "kit_name") if r.get(k)}})
-    out.sort(key=lambda x: (x["delta_f1"], -x["n_ref"]))
+    # A track with an undefined F on one side (no onset of either kind) has no delta: last.
+    out.sort(key=lambda x: (x["delta_f1"] is None, x["delta_f1"] or 0.0, -x["n_ref"]))
     return out
 
 
 def comparison(sa: dict, sb: dict, name_a: str, name_b: str, n_tracks: int = 10) -> dict:
-    """Everything of the comparison report as data."""
+    """Everything of the comparison report as data. Older summaries' undefined scores are set
+    to ``None`` first (:func:`~drumtx.evaluation.scores.undefined_as_none`, in place)."""
+    undefined_as_none(sa)
+    undefined_as_none(sb)
     if set(sa["levels"]) != set(sb["levels"]):
         raise ValueError(f"the two evaluations scored different levels: {sorted(sa['levels'])} vs {sorted(sb['levels'])}")
     oa, ob = ({lvl: s["levels"][lvl]["overall"] for lvl in s["levels"]} for s in (sa, sb))
@@ -144,8 +163,8 @@ def comparison(sa: dict, sb: dict, name_a: str, name_b: str, n_tracks: int = 10)
         "variation_accuracy": var,
         "fp_per_minute": fp,
         "slices": slices,
-        "largest_regressions": [t for t in tracks if t["delta_f1"] < 0][:n_tracks],
-        "largest_improvements": [t for t in reversed(tracks) if t["delta_f1"] > 0][:n_tracks],
+        "largest_regressions": [t for t in tracks if t["delta_f1"] is not None and t["delta_f1"] < 0][:n_tracks],
+        "largest_improvements": [t for t in reversed(tracks) if t["delta_f1"] is not None and t["delta_f1"] > 0][:n_tracks],
         "worst_candidate_tracks": sb["worst_tracks"][:n_tracks],
         "worst_baseline_tracks": sa["worst_tracks"][:n_tracks],
     }
@@ -159,7 +178,7 @@ def _slice_deltas(a: dict, b: dict) -> dict:
             gb = b["groups"].get(col, {}).get(v)
             if g and gb:
                 fa, fb = g["overall"]["micro"]["f_measure"], gb["overall"]["micro"]["f_measure"]
-                out[f"{col}={v}"] = {"metric": "f1", "baseline": fa, "candidate": fb, "delta": fb - fa}
+                out[f"{col}={v}"] = {"metric": "f1", "baseline": fa, "candidate": fb, "delta": _delta(fa, fb)}
     for name, parts in (("ghost_notes", ("ghost", "other")), ("simultaneous", ("simultaneous", "isolated"))):
         for p in parts:
             ra, rb = a[name][p]["all"]["recall"], b[name][p]["all"]["recall"]
@@ -169,7 +188,7 @@ def _slice_deltas(a: dict, b: dict) -> dict:
         ga, gb = a["soft_tracks"].get(p), b["soft_tracks"].get(p)
         if ga and gb:
             fa, fb = ga["overall"]["micro"]["f_measure"], gb["overall"]["micro"]["f_measure"]
-            out[f"soft_tracks:{p}"] = {"metric": "f1", "baseline": fa, "candidate": fb, "delta": fb - fa}
+            out[f"soft_tracks:{p}"] = {"metric": "f1", "baseline": fa, "candidate": fb, "delta": _delta(fa, fb)}
     return out
 
 
@@ -177,7 +196,7 @@ def render_markdown(cmp: dict, figures: dict[str, str]) -> str:
     a, b = cmp["baseline"], cmp["candidate"]
     lines = [f"# Comparison: {b} against {a}", "",
              f"Baseline **{a}**, candidate **{b}**; Δ = candidate − baseline in percentage points. "
-             f"Tracks: {cmp['n_tracks']['common']} scored by both.", "",
+             f"Tracks: {cmp['n_tracks']['common']} scored by both.", "", UNDEFINED_NOTE, "",
              "## Onset scores (±50 ms)", "", "```"]
     # The design's fixed-width table, then the same as a Markdown table.
     keys = ("recall", "precision", "f_measure")
@@ -191,8 +210,8 @@ def render_markdown(cmp: dict, figures: dict[str, str]) -> str:
         ra, rb, d = r["baseline"], r["candidate"], r["delta"]
         lines.append(
             f"{r['label'][:21]:<22}"
-            + " ".join(f"{100 * ra[k]:>4.0f}%" for k in keys) + "  "
-            + " ".join(f"{100 * rb[k]:>4.0f}%" for k in keys) + "  "
+            + " ".join(f"{_pct0(ra[k]):>5}" for k in keys) + "  "
+            + " ".join(f"{_pct0(rb[k]):>5}" for k in keys) + "  "
             + " ".join(f"{_pp(d[k]):>6}" for k in keys)
         )
     lines += ["```", ""]
@@ -331,27 +350,39 @@ def _load_run(folder: Path) -> tuple[dict, dict, str]:
     metrics = folder / "metrics.json"
     if not metrics.is_file():
         raise FileNotFoundError(f"{folder}: no metrics.json (not an evaluation folder)")
-    summary = json.loads(metrics.read_text())
-    curves_path = folder / "curves.json"
-    curves = json.loads(curves_path.read_text()) if curves_path.is_file() else {}
-    return summary, curves, summary.get("info", {}).get("model", folder.name)
+    try:
+        summary = json.loads(metrics.read_text())
+        curves_path = folder / "curves.json"
+        curves = json.loads(curves_path.read_text()) if curves_path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}: unreadable evaluation report ({exc})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("levels"), dict):
+        raise ValueError(f"{metrics}: not a drumtx.evaluate metrics.json (no levels)")
+    return undefined_as_none(summary), curves, summary.get("info", {}).get("model", folder.name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=prog_name("drumtx.evaluation.compare"), description=__doc__.split("\n\n")[0])
+    p = parser(PROG, __doc__.split("\n\n")[0])
     p.add_argument("baseline", type=Path, help="evaluation folder of the baseline (has metrics.json)")
     p.add_argument("candidate", type=Path, help="evaluation folder of the candidate")
-    p.add_argument("-o", "--out", type=Path, required=True, help="where compare.md / compare.json go")
+    p.add_argument("-o", "--out", type=Path, required=True, help="folder for compare.md / compare.json / figures/")
     p.add_argument("--tracks", type=int, default=10, help="tracks listed per failure table")
-    add_version(p)
     args = p.parse_args(argv)
     try:
         sa, ca, na = _load_run(args.baseline)
         sb, cb, nb = _load_run(args.candidate)
-        paths = write_comparison(args.out, sa, sb, na, nb, ca, cb, n_tracks=args.tracks)
     except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        error("drumtx.evaluation.compare", exc)
+        error(PROG, exc)
         return EXIT_USAGE  # an unreadable evaluation folder is bad usage (drumtx.cli)
+    out = output_folder(PROG, args.out)
+    try:
+        paths = write_comparison(out, sa, sb, na, nb, ca, cb, n_tracks=args.tracks)
+    except (ValueError, KeyError) as exc:  # two reports that cannot be lined up
+        error(PROG, exc)
+        return EXIT_USAGE
+    except OSError as exc:
+        error(PROG, f"{args.out}: cannot write the comparison ({exc})")
+        return EXIT_USAGE
     print(f"comparison written to {paths['report']}")
     return 0
 

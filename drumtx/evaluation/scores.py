@@ -93,23 +93,71 @@ def _nan_to_none(x: float | None) -> float | None:
 
 
 def prf_dict(c: OnsetCounts) -> dict:
-    return {
-        "precision": c.precision,
-        "recall": c.recall,
-        "f_measure": c.f_measure,
-        "tp": c.tp,
-        "n_ref": c.n_ref,
-        "n_est": c.n_est,
-    }
+    """P/R/F with the counts; a score that is undefined (a 0/0) is ``None``
+    (:meth:`~drumtx.metrics.OnsetCounts.scores`), never 1 or 0."""
+    p, r, f = c.scores()
+    return {"precision": p, "recall": r, "f_measure": f, "tp": c.tp, "n_ref": c.n_ref, "n_est": c.n_est}
+
+
+def _has_counts(d: object) -> bool:
+    return isinstance(d, dict) and all(isinstance(d.get(k), int) for k in ("tp", "n_ref", "n_est"))
+
+
+def undefined_as_none(summary: dict) -> dict:
+    """``summary`` (a metrics.json) with every undefined P/R/F set to ``None``, in place.
+
+    Reports written before undefined scores were stored as ``null`` hold 1.0 for a class with
+    neither reference nor estimate onsets (precision and recall of 0/0, and the F of those),
+    and 0.0 for a precision without estimates or a recall without references. Every row that
+    carries its counts (``tp``, ``n_ref``, ``n_est``: per-class and micro rows of each level
+    and slice group, tier-1 rows, track rows) is rescored from them; newer files are unchanged.
+    Per-track means (``track_mean``) cannot be rescored from the sums and are left as stored.
+    """
+
+    def fix(row: dict) -> None:
+        if _has_counts(row) and any(k in row for k in ("precision", "recall", "f_measure")):
+            p, r, f = OnsetCounts(row["tp"], row["n_ref"], row["n_est"]).scores()
+            for key, value in (("precision", p), ("recall", r), ("f_measure", f)):
+                if key in row:
+                    row[key] = value
+
+    def level(lv: dict | None) -> None:
+        if not isinstance(lv, dict):
+            return
+        for row in (lv.get("classes") or {}).values():
+            fix(row)
+        fix((lv.get("overall") or {}).get("micro"))
+
+    for lv in (summary.get("levels") or {}).values():
+        level(lv)
+    for row in (summary.get("tier1") or {}).values():
+        fix(row)
+    for row in summary.get("tracks") or []:
+        fix(row)
+    slices = summary.get("slices") or {}
+    for groups in (slices.get("groups") or {}).values():
+        for g in (groups or {}).values():
+            level(g)
+    for key in ("soft", "other"):
+        level((slices.get("soft_tracks") or {}).get(key))
+    return summary
+
+
+def _mean_defined(values) -> float | None:
+    """Mean of the defined values (an undefined score is left out, not counted as 0 or 1)."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
 
 
 def aggregate(per_track: Sequence[dict[str, OnsetCounts]], classes: Sequence[str], minutes: float) -> dict:
     """Per-class micro (summed) and per-track-mean P/R/F, false positives per minute, and the
     micro / macro / weighted F1 over classes.
 
-    The per-track mean of a class averages the tracks where the class occurs in the reference
-    or the estimate (a track with neither says nothing about it). Macro F1 averages the classes
-    with any reference or estimate; weighted F1 weights each class by its support (n_ref).
+    The per-track mean of a class averages the tracks where the score is defined: precision over
+    the tracks with an estimate of the class, recall over those with a reference, F over those
+    with either. A score that is undefined (0/0) is ``None``, in the per-class and micro rows
+    too. Macro F1 averages the classes with any reference or estimate; weighted F1 weights each
+    class by its support (n_ref).
     """
     out: dict = {"classes": {}}
     total = OnsetCounts()
@@ -122,12 +170,11 @@ def aggregate(per_track: Sequence[dict[str, OnsetCounts]], classes: Sequence[str
         row["support"] = summed.n_ref
         row["false_positives"] = summed.n_est - summed.tp
         row["fp_per_minute"] = (summed.n_est - summed.tp) / minutes if minutes > 0 else None
+        track_scores = [n.scores() for n in active]
         row["track_mean"] = {
-            "precision": float(np.mean([n.precision for n in active])) if active else None,
-            "recall": float(np.mean([n.recall for n in active])) if active else None,
-            "f_measure": float(np.mean([n.f_measure for n in active])) if active else None,
-            "n_tracks": len(active),
+            k: _mean_defined(s[i] for s in track_scores) for i, k in enumerate(("precision", "recall", "f_measure"))
         }
+        row["track_mean"]["n_tracks"] = len(active)
         out["classes"][c] = row
         total = total + summed
         if summed.n_ref or summed.n_est:
@@ -364,7 +411,7 @@ class Evaluation:
         w = self.settings.window_s
         counts = [match_track(t.reference, t.estimate, scheme, w).counts(scheme.classes) for t in self.tracks]
         summed = {c: sum((n[c] for n in counts), OnsetCounts()) for c in scheme.classes}
-        out = {c: {"recall": n.recall if n.n_ref else None, "precision": n.precision, "tp": n.tp,
+        out = {c: {"recall": n.scores()[1], "precision": n.scores()[0], "tp": n.tp,
                    "n_ref": n.n_ref, "n_est": n.n_est, "instruments": list(self.settings.tier1[c])}
                for c, n in summed.items()}
         for c, why in skipped.items():
@@ -444,7 +491,8 @@ class Evaluation:
         return out
 
     def track_rows(self) -> list[dict]:
-        """One row per track at the slice level, worst first (lowest micro F, most onsets)."""
+        """One row per track at the slice level, worst first (lowest micro F, most onsets; a
+        track with no onset of either side, whose F is undefined, last)."""
         level = self.slice_level
         rows = []
         for t, counts in zip(self.tracks, self.per_track_counts(level), strict=True):
@@ -458,7 +506,7 @@ class Evaluation:
                     "classes": {c: [n.tp, n.n_ref, n.n_est] for c, n in counts.items() if n.n_ref or n.n_est},
                 }
             )
-        rows.sort(key=lambda r: (r["f_measure"], -r["n_ref"]))
+        rows.sort(key=lambda r: (r["f_measure"] is None, r["f_measure"] or 0.0, -r["n_ref"]))
         return rows
 
     # ---- everything -----------------------------------------------------------------------

@@ -17,7 +17,6 @@ in ``figures/`` with the baseline's seed band drawn in (Optuna's own slice plot 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -27,9 +26,10 @@ from pathlib import Path
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import EXIT_USAGE, add_version, error, prog_name
+from drumtx.cli import EXIT_USAGE, error
 from drumtx.errors import one_line
 from drumtx.evaluation import plots
+from drumtx.evaluation.commands import output_folder, parser
 from drumtx.evaluation.report import md_table, num
 
 #: The command's name, first word of each error line.
@@ -254,7 +254,7 @@ def build(trials, importances, baseline_trial, baseline_runs, best_runs, metric,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=prog_name(PROG), description=__doc__.split("\n\n")[0])
+    ap = parser(PROG, __doc__.split("\n\n")[0])
     ap.add_argument("--study", required=True, help="Optuna study name (hydra.sweeper.study_name)")
     ap.add_argument("--storage", default="sqlite:///multirun/optuna.db", help="Optuna storage URL")
     ap.add_argument("-o", "--out", type=Path, help="folder for sweep.md, sweep.json, figures/")
@@ -265,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-trial", type=int, default=None, help="trial number of the baseline (default: first)")
     ap.add_argument("--baseline-run", action="append", default=[], metavar="NAME=metrics.json")
     ap.add_argument("--best-run", action="append", default=[], metavar="NAME=metrics.json")
-    add_version(ap)
     args = ap.parse_args(argv)
     if not args.print_best and args.out is None:
         ap.error("-o/--out is required (unless --print-best)")
@@ -283,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     except SweepReportError as exc:
         error(PROG, exc)
         return EXIT_USAGE
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(PROG, args.out)
     figures = scatter_figures(trials, summary["baseline"]["values"], args.out, args.metric)
     if figures:
         markdown += "\n![Trials by parameter](figures/params.png)\n"

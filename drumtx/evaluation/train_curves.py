@@ -9,22 +9,25 @@ Reads each run folder's CSV logs (``<run>/csv/version_*/metrics.csv``, written b
 both logged), keeps the validation points, and writes ``curves.md`` (one row per validation:
 step, training seconds, the metrics), ``curves.json`` and ``curves.png`` (each metric against
 training time where every run logged ``time/train_seconds`` (``callbacks.train_clock``), else,
-or with ``--x step``, against the step). No model is run.
+or with ``--x step``, against the step). No model is run. When a run's points lack the training
+time, ``--x time`` (the default) says so in one warning line naming the runs, and plots every
+run against the step.
 
-Raises (one line, exit 2): a run folder without CSV logs or without a validation point.
+Raises (one line, exit 2): a run folder that does not exist, one without CSV logs or without a
+validation point, an output path that is not a folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import EXIT_USAGE, add_version, fail, prog_name
+from drumtx.cli import EXIT_USAGE, error, fail
 from drumtx.evaluation import plots
+from drumtx.evaluation.commands import output_folder, parser
 from drumtx.evaluation.report import md_table
 
 PROG = "drumtx.evaluation.train_curves"
@@ -40,8 +43,13 @@ def read_curve(run: Path, metrics: Sequence[str]) -> list[dict[str, float]]:
     """The validation points of one run, by step: ``[{"step", "epoch", CLOCK?, metric...}]``.
 
     Raises:
-        CurveError: no ``csv/version_*/metrics.csv`` under ``run``, or no row with ``metrics[0]``.
+        CurveError: ``run`` is not a folder, no ``csv/version_*/metrics.csv`` under it, or no row
+            with ``metrics[0]``.
     """
+    if not Path(run).exists():
+        raise CurveError(f"{run}: no such run folder")
+    if not Path(run).is_dir():
+        raise CurveError(f"{run}: not a folder (a run folder holds csv/version_*/metrics.csv)")
     files = sorted(
         (p for p in (Path(run) / "csv").glob("version_*/metrics.csv") if p.parent.name[8:].isdigit()),
         key=lambda p: int(p.parent.name[8:]),  # version_10 after version_2
@@ -65,24 +73,40 @@ def read_curve(run: Path, metrics: Sequence[str]) -> list[dict[str, float]]:
     return [points[s] for s in sorted(points)]
 
 
+def untimed_runs(curves: dict[str, list[dict]]) -> list[str]:
+    """The runs with a validation point that has no training time (``time/train_seconds``)."""
+    return [name for name, c in curves.items() if any(CLOCK not in p for p in c)]
+
+
 def write_curves(
     out: Path, curves: dict[str, list[dict]], metrics: Sequence[str], title: str, x: str = "time"
 ) -> dict[str, Path]:
     """``curves.md``, ``curves.json`` and ``curves.png`` in ``out``; returns their paths. ``x``:
-    ``"time"`` plots against training minutes where every point has them (else steps),
-    ``"step"`` against the step."""
+    ``"time"`` plots against training minutes where every point has them (else steps, with a
+    note in curves.md and ``x_note`` in curves.json naming the runs without them), ``"step"``
+    against the step. The "training min" column is left out when no point has the time."""
     out.mkdir(parents=True, exist_ok=True)
-    timed = x == "time" and all(CLOCK in p for c in curves.values() for p in c)
-    header = ["run", "step", "training min", *metrics]
+    untimed = untimed_runs(curves)
+    timed = x == "time" and not untimed
+    any_clock = any(CLOCK in p for c in curves.values() for p in c)
+    header = ["run", "step", *(["training min"] if any_clock else []), *metrics]
     rows = [
-        [name, str(p["step"]), f"{p[CLOCK] / 60:.1f}" if CLOCK in p else "",
-         *(f"{p[m]:.4f}" if m in p else "" for m in metrics)]
+        [name, str(p["step"]), *([f"{p[CLOCK] / 60:.1f}" if CLOCK in p else "–"] if any_clock else []),
+         *(f"{p[m]:.4f}" if m in p else "–" for m in metrics)]
         for name, c in curves.items() for p in c
     ]
-    md = f"# {title}\n\nOne row per validation (`python -m {PROG}`).\n\n" + md_table(header, rows) + "\n"
+    note = ""
+    if x == "time" and untimed:
+        note = (f"Plotted against the optimizer step, not training time: {', '.join(untimed)} logged no "
+                f"`{CLOCK}` (train with callbacks.train_clock).")
+    md = f"# {title}\n\nOne row per validation (`python -m {PROG}`).\n\n"
+    md += (note + "\n\n" if note else "") + md_table(header, rows) + "\n"
     paths = {"md": out / "curves.md", "json": out / "curves.json", "png": out / "curves.png"}
     atomic_write_text(paths["md"], md)
-    write_json(paths["json"], {"title": title, "x": CLOCK if timed else "step", "curves": curves})
+    record = {"title": title, "x": CLOCK if timed else "step", "curves": curves}
+    if note:
+        record["x_note"] = note
+    write_json(paths["json"], record)
     fig = plots.new_figure(5.0 * len(metrics), 3.8)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics, strict=True):
@@ -100,16 +124,15 @@ def write_curves(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog_name(PROG), description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR", help="a run folder and its name in the table")
-    parser.add_argument("-o", "--out", type=Path, required=True, help="folder for curves.md/.json/.png")
-    parser.add_argument("--metric", action="append", default=None,
-                        help=f"a logged validation metric (repeatable; default {', '.join(DEFAULT_METRICS)})")
-    parser.add_argument("--title", default="Validation curves")
-    parser.add_argument("--x", choices=["time", "step"], default="time",
-                        help="plot against training minutes (where logged; default) or optimizer steps")
-    add_version(parser)
-    args = parser.parse_args(argv)
+    ap = parser(PROG, __doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR", help="a run folder and its name in the table")
+    ap.add_argument("-o", "--out", type=Path, required=True, help="folder for curves.md/.json/.png")
+    ap.add_argument("--metric", action="append", default=None,
+                    help=f"a logged validation metric (repeatable; default {', '.join(DEFAULT_METRICS)})")
+    ap.add_argument("--title", default="Validation curves")
+    ap.add_argument("--x", choices=["time", "step"], default="time",
+                    help="plot against training minutes (where every run logged them; default) or optimizer steps")
+    args = ap.parse_args(argv)
     metrics = args.metric or list(DEFAULT_METRICS)
     curves = {}
     for item in args.runs:
@@ -122,7 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             curves[name] = read_curve(Path(run), metrics)
         except CurveError as exc:
             fail(PROG, exc, EXIT_USAGE)
-    paths = write_curves(args.out, curves, metrics, args.title, args.x)
+    untimed = untimed_runs(curves)
+    if args.x == "time" and untimed:
+        error(PROG, f"warning: no {CLOCK} in {', '.join(untimed)}: every run plotted against the step")
+    out = output_folder(PROG, args.out)
+    try:
+        paths = write_curves(out, curves, metrics, args.title, args.x)
+    except OSError as exc:
+        fail(PROG, f"{out}: cannot write the curves ({exc})", EXIT_USAGE)
     print(f"wrote {paths['md']} and {paths['png'].name}")
     return 0
 

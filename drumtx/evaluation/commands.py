@@ -1,0 +1,46 @@
+"""What the reporting commands (compare, summary, train_curves) share on the command line.
+
+Each names itself in its error lines with one prefix, its module (``drumtx.evaluation.summary:
+...``), argparse's own errors included, and refuses an output path that is not a folder in one
+line with status 2 (:mod:`drumtx.cli`'s contract), instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NoReturn
+
+from drumtx.cli import EXIT_USAGE, add_version, fail, prog_name
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with ``<module>: <message>`` (one line, status 2) for a usage error, in place of
+    the usage block and ``<prog>: error: <message>``."""
+
+    module: str = ""
+
+    def error(self, message: str) -> NoReturn:
+        fail(self.module, message, EXIT_USAGE)
+
+
+def parser(module: str, description: str) -> argparse.ArgumentParser:
+    """An argument parser for ``python -m <module>``: usage names the command as it was run
+    (:func:`drumtx.cli.prog_name`), errors are one line prefixed by ``module``; ``--version``."""
+    p = _Parser(prog=prog_name(module), description=description)
+    p.module = module
+    add_version(p)
+    return p
+
+
+def output_folder(module: str, path: Path) -> Path:
+    """``path`` as an output folder, created; exits 2 with one line if it cannot be one (an
+    existing file, a path under a file, no permission)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        fail(module, f"{path}: exists and is not a folder (-o/--out takes a folder)", EXIT_USAGE)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(module, f"{path}: cannot make the output folder ({exc.strerror or exc})", EXIT_USAGE)
+    return path
