@@ -27,6 +27,7 @@ from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
 from drumtx.cli import add_version, prog_name
 from drumtx.evaluation.report import md_table, pct
+from drumtx.evaluation.scores import undefined_as_none
 from drumtx.metrics import OnsetCounts, precision_lower_bound
 from drumtx.models.transcriber import count_parameters
 
@@ -275,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"drumtx.package_model: --eval wants NAME=metrics.json, got {item!r}", file=sys.stderr)
             return 2
         try:
-            evals[name] = json.loads(Path(path).read_text())
+            # older reports stored an undefined score (a class with no reference and no estimate) as 1.0
+            evals[name] = undefined_as_none(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as exc:
             print(f"drumtx.package_model: {path} is not an evaluation report ({exc})", file=sys.stderr)
             return 2
