@@ -239,3 +239,26 @@ def test_from_the_train_config(egmd_fixture, tmp_path):
     module = instantiate(cfg.data, features=cfg.features, augmentation=cfg.augmentation, _recursive_=False)
     assert isinstance(module, DrumDataModule) and module.augmentation.active  # specaugment by default
     assert module.cache.directory.parent == tmp_path / "cache"
+
+
+@pytest.mark.parametrize("kit", ["Kit 1", "Kit 2"])
+def test_fit_kit_names_filter_before_max_tracks_caps(egmd_config, kit):
+    """data.max_tracks used to cap a split before data.fit_kit_names filtered it, so a capped run
+    could keep fewer tracks than asked, or none (one of these two kits always lost): now the kit
+    filter comes first and the cap counts that kit's tracks, in training and in prepare alike."""
+    from drumtx.data.cache import DataSource
+
+    cfg = egmd_config("data.max_tracks=1", f"data.fit_kit_names=[{kit}]")
+    module = DrumDataModule.from_config(cfg)
+    module.setup("fit")
+    for split in ("train", "validation"):
+        tracks = module.split_tracks(split)
+        assert len(tracks) == 1 and tracks[0].meta["kit_name"] == kit
+        assert module.track_keys(split) == [tracks[0].key]
+    assert len(module.track_keys("test")) == 1  # the test split is capped, never kit-filtered
+    assert DataSource.from_config(cfg).split_tracks("train") == module.split_tracks("train")  # what prepare caches
+    capped = DrumDataModule.from_config(egmd_config("data.val_max_tracks=1", f"data.fit_kit_names=[{kit}]"))
+    capped.setup("fit")
+    # val_max_tracks too: the validation track of that kit, where the cap alone picks one of two
+    assert capped.track_keys("validation") == [t.key for t in capped.split_tracks("validation")]
+    assert [t.meta["kit_name"] for t in capped.split_tracks("validation")] == [kit]

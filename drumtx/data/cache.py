@@ -479,11 +479,16 @@ class DataSource:
     """
 
     def __init__(self, data_config: dict, features, policy: TargetPolicy, note_map: str, cache_root,
-                 variants: VariantSpec | None = None, max_tracks: int | None = None, prepare_workers: int = 2):
+                 variants: VariantSpec | None = None, max_tracks: int | None = None, prepare_workers: int = 2,
+                 fit_kit_names: list[str] | None = None):
+        from drumtx.data.datasets import as_list
+
         self.data_config = dict(data_config)
         self.features, self.policy, self.note_map = features, policy, note_map
         self.cache_root = Path(str(cache_root))
         self.variants, self.max_tracks, self.prepare_workers = variants, max_tracks, int(prepare_workers)
+        # data.fit_kit_names: the train and validation splits hold only those kits' tracks
+        self.fit_kit_names = as_list(fit_kit_names, "data.fit_kit_names") or None
         self._index = None
         self._cache = None
 
@@ -498,7 +503,7 @@ class DataSource:
         variants = VariantSpec.from_config(OmegaConf.to_container(aug, resolve=True).get("audio_variants")) if aug else None
         return cls(data, instantiate(cfg.features), TargetPolicy(**(data.get("targets") or {})),
                    data.get("note_map", "roland_td17"), data.get("cache_dir", "cache"), variants,
-                   data.get("max_tracks"), data.get("prepare_workers", 2))
+                   data.get("max_tracks"), data.get("prepare_workers", 2), data.get("fit_kit_names"))
 
     @property
     def index(self):
@@ -515,8 +520,20 @@ class DataSource:
                                                   self.policy, self.note_map)
         return self._cache
 
-    def split_tracks(self, split: str) -> list:
-        return self.index.split(split, self.max_tracks)
+    def split_tracks(self, split: str, max_tracks: int | None = None) -> list:
+        """The tracks of ``split`` that are used: for ``train`` and ``validation`` only the kits
+        of ``fit_kit_names`` (when set), then at most ``max_tracks`` (default: ``data.max_tracks``)
+        of those, a fixed spread-out subset (:meth:`~drumtx.data.datasets.DatasetIndex.split`).
+        The kit filter comes first, so the cap counts tracks of the kits asked for."""
+        return self.index.split(split, self.max_tracks if max_tracks is None else max_tracks, self._fit_filter(split))
+
+    def _fit_filter(self, split: str):
+        if not self.fit_kit_names or split not in ("train", "validation"):
+            return None
+        from drumtx.data.datasets import kit_filter
+
+        kits = self.fit_kit_names
+        return lambda t: kit_filter(t.meta, kits, None)
 
     def keys(self, split: str, with_variants: bool = True) -> list[str]:
         """Cache keys of a split: its tracks, plus their variants for ``train``."""

@@ -38,7 +38,7 @@ from drumtx.data.cache import (
     load_arrays,
 )
 from drumtx.data.cache_jobs import target_names
-from drumtx.data.datasets import DatasetError, DatasetIndex, Track, as_list, kit_filter
+from drumtx.data.datasets import DatasetError, DatasetIndex, Track
 from drumtx.features import LogMel
 from drumtx.targets import Onset, TargetPolicy, hierarchical_targets
 from drumtx.vocab import Vocabulary
@@ -381,7 +381,8 @@ class DrumDataModule(pl.LightningDataModule):
         self.features: LogMel = _instantiate(features, LogMel)
         self.augmentation: Augmentation = _instantiate(augmentation, Augmentation)
         self.source = DataSource(data_config, self.features, policy, note_map, cache_dir,
-                                 VariantSpec.from_config(self.augmentation.audio_variants), max_tracks, prepare_workers)
+                                 VariantSpec.from_config(self.augmentation.audio_variants), max_tracks, prepare_workers,
+                                 plain(fit_kit_names))
         self.policy = policy
         self.vocab = policy.vocab
         self.fps = self.features.fps
@@ -391,7 +392,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.batch_size, self.num_workers = int(batch_size), int(num_workers)
         self.auto_prepare, self.pin_memory = auto_prepare, pin_memory
         self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
-        self.fit_kit_names = as_list(plain(fit_kit_names), "data.fit_kit_names") or None
+        self.fit_kit_names = self.source.fit_kit_names
         self.train_kit_weights = _kit_weights(plain(train_kit_weights))
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
@@ -445,15 +446,14 @@ class DrumDataModule(pl.LightningDataModule):
         lost = 0
         for split in SPLITS:
             keys = self.source.keys(split)
+            # fit_kit_names: DataSource.split_tracks keeps only those kits' train/validation tracks,
+            # before data.max_tracks (and val_max_tracks) count them
+            if split in ("train", "validation") and self.fit_kit_names and not keys:
+                raise ValueError(f"data.fit_kit_names={self.fit_kit_names} matches no {split} track's kit_name")
             if split == "validation" and self.val_max_tracks is not None:
                 # the same fixed hash-spread subset every epoch (see DatasetIndex.split)
-                keep = {t.key for t in self.source.index.split(split, self.val_max_tracks)}
+                keep = {t.key for t in self.source.split_tracks(split, self.val_max_tracks)}
                 keys = [k for k in keys if k in keep]
-            if split in ("train", "validation") and self.fit_kit_names:
-                kept = {t.key for t in self.source.split_tracks(split) if kit_filter(t.meta, self.fit_kit_names, None)}
-                if not kept:
-                    raise ValueError(f"data.fit_kit_names={self.fit_kit_names} matches no {split} track's kit_name")
-                keys = [k for k in keys if k in kept or manifest.get(k, {}).get("variant_of") in kept]
             self._entries[split] = [(k, manifest[k]["dir"], int(manifest[k]["n_frames"])) for k in keys if k in manifest]
             lost += len(keys) - len(self._entries[split])
         if lost:

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,9 +71,16 @@ class DatasetIndex:
     identity: dict
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) found while indexing
 
-    def split(self, name: str, max_tracks: int | None = None) -> list[Track]:
-        """Tracks of one split, sorted by key; ``max_tracks`` keeps a fixed, spread-out subset."""
-        tracks = sorted((t for t in self.tracks if t.split == name), key=lambda t: t.key)
+    def split(self, name: str, max_tracks: int | None = None, where: Callable[[Track], bool] | None = None) -> list[Track]:
+        """Tracks of one split, sorted by key.
+
+        Args:
+            name: the split (``train``, ``validation``, ``test`` or another csv value).
+            max_tracks: keep a fixed, spread-out subset of at most this many (None: all).
+            where: keep only the tracks it accepts (e.g. a :func:`kit_filter`), applied
+                before the cap, so ``max_tracks`` counts the tracks that pass it.
+        """
+        tracks = sorted((t for t in self.tracks if t.split == name and (where is None or where(t))), key=lambda t: t.key)
         if max_tracks is not None and len(tracks) > max_tracks:
             # A hash order rather than the first N: the first N of E-GMD are all one drummer.
             tracks = sorted(sorted(tracks, key=lambda t: _unit_hash(t.key))[:max_tracks], key=lambda t: t.key)
