@@ -161,6 +161,10 @@ def _base_choices() -> list[str]:
 # A run folder's .hydra/ files as they were before Hydra rewrote them for this command (None: the
 # folder existed without one), by .hydra path; filled by RunRecordKeeper, read by discard_refused_run.
 _HYDRA_BEFORE: dict[Path, dict[str, bytes] | None] = {}
+# Run folders that did not exist before this command's Hydra made them (RunRecordKeeper), each
+# with the outermost folder made with it (outputs/ in a fresh clone): all that a refused command
+# finds in one is its own, its log's lines included.
+_NEW_RUN_DIRS: dict[Path, Path] = {}
 
 
 class RunRecordKeeper:
@@ -168,7 +172,8 @@ class RunRecordKeeper:
     starts, remember the ``.hydra/`` record of the run folder it will write into, when that
     folder exists (a resume, ``hydra.run.dir=<run>``). Hydra rewrites that record before the
     command checks its config; a refused command (:func:`discard_refused_run`) puts it back,
-    so a typo in a resume does not replace the run's own config with the refused one.
+    so a typo in a resume does not replace the run's own config with the refused one. A folder
+    that does not exist yet is remembered as this command's own, to be removed whole on a refusal.
     """
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
@@ -177,7 +182,14 @@ class RunRecordKeeper:
             sub = OmegaConf.select(config, "hydra.output_subdir")
         except Exception:  # an interpolation only Hydra's job can resolve: nothing to keep
             return
-        if sub is None or not run_dir.is_dir():
+        if sub is None:
+            return
+        if not run_dir.exists():
+            made = [p for p in (run_dir, *run_dir.parents) if not p.exists()]
+            _NEW_RUN_DIRS[run_dir] = made[-1]
+            return
+        _NEW_RUN_DIRS.pop(run_dir, None)
+        if not run_dir.is_dir():
             return
         hydra_dir = run_dir / str(sub)
         _HYDRA_BEFORE[hydra_dir] = (
@@ -212,13 +224,15 @@ def _restore_hydra_record(hydra_dir: Path, before: dict[str, bytes] | None) -> N
 
 def discard_refused_run() -> None:
     """Remove the Hydra run folder of a command refused before it did anything, when the folder
-    holds only what Hydra itself wrote there at start-up: ``.hydra/`` and an empty job log.
+    holds only what Hydra itself wrote there at start-up: ``.hydra/`` and the job log, which
+    must be empty unless this command made the folder (:class:`RunRecordKeeper`; its lines are
+    then the refused command's own, e.g. which checkpoint it tried).
 
     A typo would otherwise leave a dated folder that looks like a run (and its task's folder, when
-    that is left empty). A folder holding anything else (a run resumed into it, a log with lines)
-    is left as it is, as is the working directory (``hydra.run.dir=.``), and its ``.hydra/``,
-    which Hydra has rewritten by then, is put back as it was (:class:`RunRecordKeeper`). Does
-    nothing outside a Hydra single run.
+    that is left empty). A folder holding anything else (a run resumed into it, a log with lines
+    from before) is left as it is, as is the working directory (``hydra.run.dir=.``), and its
+    ``.hydra/``, which Hydra has rewritten by then, is put back as it was. Does nothing outside a
+    Hydra single run.
     """
     import shutil
 
@@ -240,22 +254,43 @@ def discard_refused_run() -> None:
     entries = set(run_dir.iterdir()) if run_dir.is_dir() else set()
     if not entries or not entries <= {hydra_dir, log} or Path.cwd().resolve().is_relative_to(run_dir):
         return
-    if log.exists() and (not log.is_file() or log.stat().st_size > 0):
+    if log.exists() and (not log.is_file() or (log.stat().st_size > 0 and run_dir not in _NEW_RUN_DIRS)):
         return
     if hydra_dir.exists() and any(not p.is_file() or p.suffix != ".yaml" for p in hydra_dir.iterdir()):
         return
     try:
         if hydra_dir.exists():
             shutil.rmtree(hydra_dir)
+        _close_file_logs(log)
         log.unlink(missing_ok=True)
         run_dir.rmdir()
-        # the task's folder of dated runs (conf/hydra/default.yaml: <log_dir>/<task>/<date_time>),
-        # when this run was its only one
+        made = _NEW_RUN_DIRS.pop(run_dir, None)
+        # the folders made with it (outputs/evaluate/ in a fresh clone), else the task's folder of
+        # dated runs (conf/hydra/default.yaml: <log_dir>/<task>/<date_time>), when this run was its only one
         dated = re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", run_dir.name)
-        if dated and not any(run_dir.parent.iterdir()) and not Path.cwd().resolve().is_relative_to(run_dir.parent):
-            run_dir.parent.rmdir()
+        if made is not None:
+            parents = run_dir.parents[: len(run_dir.relative_to(made).parts)]
+        else:
+            parents = run_dir.parents[:1] if dated else ()
+        for parent in parents:
+            if any(parent.iterdir()) or Path.cwd().resolve().is_relative_to(parent):
+                break
+            parent.rmdir()
     except OSError:
         pass  # best effort: the refusal itself is what the user needs to see
+
+
+def _close_file_logs(path: Path) -> None:
+    """Close and detach the logging handlers writing to ``path`` (Hydra's job log), so that
+    removing it leaves no handler that would create it again."""
+    import logging
+
+    path = path.resolve()
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in list(getattr(logger, "handlers", ())):
+            if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).resolve() == path:
+                logger.removeHandler(handler)
+                handler.close()
 
 
 def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> None:
@@ -305,9 +340,10 @@ def hydra_main(
     decorated ``main()``:
 
     * prints :func:`version_text` for ``--version`` (Hydra's own flag would print Hydra's version);
-    * turns an error composing the config (a typo in an override, an unknown option) into one
-      line on stderr and exit status 2 (Hydra prints several lines and exits 1). Errors inside the
-      command keep Hydra's handling: a command exits 2 itself for bad setup; a traceback is a bug;
+    * turns an error composing the config (a typo in an override, an unknown option) or making
+      the run folder (a file in its place) into one line on stderr and exit status 2 (Hydra
+      prints several lines and exits 1). Errors inside the command keep Hydra's handling: a
+      command exits 2 itself for bad setup; a traceback is a bug;
     * before the command runs, refuses a base option (``data=base``) and checks the composed
       config against ``schema`` (:func:`check_config`): a value of the wrong type or range is one
       line naming the key, exit status 2, and the run folder Hydra made for it is removed when
@@ -360,6 +396,8 @@ def hydra_main(
             except Exception as exc:
                 if state["started"] or state["full_error"] == "1":
                     raise
+                if isinstance(exc, OSError) and exc.filename:  # Hydra could not make or write its run folder
+                    fail(prog, f"cannot write the run folder: {exc.filename}: {exc.strerror}", EXIT_USAGE)
                 fail(prog, f"bad config: {_config_error(exc)}", EXIT_USAGE)
             finally:
                 _set_env(_FULL_ERROR, state["full_error"])

@@ -17,16 +17,31 @@ What is scored (``source``):
 * ``text_folder``: audio files with ``onset_seconds label`` text files and a label map
   (``external.label_map``); both sides are scored on the classes they share.
 
-Output (``out_dir`` or the Hydra run folder): the model's report (``report.md``, ``metrics.json``,
-``curves.json``, ``tracks.csv``, ``figures/``); with a comparison also ``baseline/`` (the
-baseline's own report) and ``compare/`` (``compare.md``, ``compare.json``, ``figures/``).
+Output (``out_dir``, which is then also the Hydra run folder with ``.hydra/`` and
+``evaluate.log``; else a dated run folder ``outputs/evaluate/<time>``): the model's report
+(``report.md``, ``metrics.json``, ``curves.json``, ``tracks.csv``, ``figures/``); with a
+comparison also ``baseline/`` (the baseline's own report) and ``compare/`` (``compare.md``,
+``compare.json``, ``figures/``). A folder holding an earlier report gets this run's in its place,
+as a whole (:func:`staged_report`); files the command did not write are left alone.
+
+Names: ``name=`` and ``compare_name=`` label the two models in the reports; by default
+``<kind> (<run folder or file stem>)``, with the folders above it when the two would read the
+same (two ``default_model.safetensors``).
+
+Setup errors (no such data folder, split or kit, an unknown note or label map, a bad checkpoint,
+an output path that is a file) are refused before a model runs: one line, status 2, and the run
+folder the command made is removed (:mod:`drumtx.cli`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-import sys
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +52,7 @@ from tqdm import tqdm
 from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import EVALUATE
-from drumtx.data.datasets import as_list, kit_filter
+from drumtx.data.datasets import DatasetError, as_list, kit_filter
 from drumtx.decode import decode_onsets
 from drumtx.evaluation.annotations import (
     AnnotationCounts,
@@ -61,6 +76,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# conf/evaluate.yaml's hydra.run.dir: out_dir when set, else the dated run folder
+OmegaConf.register_new_resolver("drumtx_or", lambda *values: next((v for v in values if v not in (None, "")), None),
+                                replace=True)
+
 MIDI_SUFFIXES = (".mid", ".midi")
 
 
@@ -78,11 +97,12 @@ def find_default_checkpoint(search_dirs, packaged: Path = PACKAGED_MODEL) -> tup
         d = Path(d)
         if d.is_dir():
             found += [p for p in d.rglob("best.safetensors") if p.with_suffix(".json").is_file()]
+    where = " or ".join(map(str, search_dirs))
     if found:
         newest = max(found, key=lambda p: p.stat().st_mtime)
-        return newest, f"the newest trained model ({len(found)} found under {', '.join(map(str, search_dirs))})"
+        return newest, f"the newest of {len(found)} trained models under {where}"
     if packaged.is_file():
-        return packaged, "the packaged default model (no best.safetensors under the output folders)"
+        return packaged, f"the packaged default model; no best.safetensors under {where}"
     raise EvaluationSetupError(
         f"no model to evaluate: pass ckpt=<path>; nothing matches {' or '.join(f'{d}/**/best.safetensors' for d in search_dirs)}"
         f" and there is no packaged model at {packaged}"
@@ -95,10 +115,35 @@ def model_kind(meta: dict) -> str:
     return {"FiveBranchHeads": "five_branch", "FlatHead": "flat"}.get(cls, cls)
 
 
-def default_name(meta: dict, path: Path) -> str:
-    run = path.parent.name if path.name == "best.safetensors" else path.stem
+def _run_parts(path: Path) -> list[str]:
+    """What names a checkpoint, innermost last: its run folder for a ``best.safetensors``, else
+    its stem, after the folders above it (``outputs/train/<run>``, ``v1/default_model``)."""
+    path = Path(path).expanduser().absolute()
+    if path.name == "best.safetensors":
+        return [p for p in path.parent.parts if p != path.anchor]
+    return [p for p in path.parent.parts if p != path.anchor] + [path.stem]
+
+
+def default_name(meta: dict, path: Path, depth: int = 1) -> str:
+    """``<model kind> (<run>)``: the run folder of a ``best.safetensors``, else the file's stem;
+    ``depth`` > 1 adds that many folders in all (``five_branch (v1/default_model)``)."""
+    run = "/".join(_run_parts(path)[-depth:])
     kind = model_kind(meta)
     return kind if run == kind else f"{kind} ({run})"
+
+
+def distinct_names(a: tuple[dict, Path], b: tuple[dict, Path]) -> tuple[str, str]:
+    """Default display names of two compared checkpoints, ``(meta, path)`` each, that differ:
+    with the folders above them until they do (two ``default_model.safetensors`` become
+    ``five_branch (v1/default_model)`` and ``five_branch (assets/default_model)``); the same
+    file twice is told apart by `` [baseline]`` on the second."""
+    parts = max(len(_run_parts(a[1])), len(_run_parts(b[1])))
+    for depth in range(1, parts + 1):
+        names = default_name(*a, depth=depth), default_name(*b, depth=depth)
+        if names[0] != names[1]:
+            return names
+    first = default_name(*a)
+    return first, f"{first} [baseline]"
 
 
 @dataclass
@@ -202,6 +247,118 @@ def derive_columns(meta: dict, derived: dict) -> dict:
     return out
 
 
+@dataclass
+class Selection:
+    """What is scored, chosen from the config alone before any model is loaded: a bad split, kit
+    filter, folder or map is refused at once, and a comparison scores both models on the same.
+
+    ``tracks``: the data split's :class:`~drumtx.data.datasets.Track` (``source=data``) or the
+    folder's audio files (:func:`drumtx.transcriber.collect_inputs` jobs); ``facts``: what the
+    report says about the choice; ``problems``: files left out already (one line each).
+    """
+
+    tracks: list
+    facts: dict
+    problems: list[str] = field(default_factory=list)
+    split: str | None = None
+    label_map: LabelMap | None = None
+    audio_dir: Path | None = None
+    annotation_dir: Path | None = None
+    suffixes: tuple[str, ...] = ()
+
+
+def select_data_tracks(cfg: DictConfig) -> Selection:
+    """The tracks of ``cfg.split`` of the data option that pass ``kit_names`` /
+    ``exclude_kit_names``, then at most ``data.max_tracks`` of those (a fixed spread-out subset).
+
+    Raises:
+        EvaluationSetupError: no data option, an empty split or no track of the kits asked for
+            (naming the splits, or the split's kit names).
+        drumtx.data.datasets.DatasetError: the dataset is unusable (root or csv missing ...).
+    """
+    from drumtx.data.datasets import build_index
+
+    if cfg.get("data") is None:
+        raise EvaluationSetupError("source=data needs a data option (data=<name>)")
+    index = build_index(cfg.data)
+    split = str(cfg.split)
+    whole = index.split(split)
+    if not whole:
+        known = sorted({t.split for t in index.tracks})
+        raise EvaluationSetupError(f"{index.root}: split {split!r} has no tracks; splits there: {known}")
+    # one string (kit_names=unseen:*) is a one-item list, never its letters (drumtx.data.datasets.as_list)
+    kit_names, exclude = as_list(cfg.get("kit_names"), "kit_names"), as_list(cfg.get("exclude_kit_names"), "exclude_kit_names")
+
+    def wanted(t) -> bool:
+        return kit_filter(t.meta, kit_names, exclude)
+
+    matching = index.split(split, where=wanted) if kit_names or exclude else whole
+    if not matching:
+        kits = sorted({str(t.meta.get("kit_name")) for t in whole})
+        raise EvaluationSetupError(
+            f"no {split} track passes kit_names={kit_names} exclude_kit_names={exclude}; kit names there: {kits}"
+        )
+    max_tracks = cfg.data.get("max_tracks")
+    # the kit filter first, then the cap: data.max_tracks counts the tracks of the kits asked for
+    tracks = index.split(split, max_tracks, where=wanted if kit_names or exclude else None)
+    chosen = f"{len(tracks)} of {len(whole)} in split {split}"
+    chosen += f", kit_names={list(kit_names)}" if kit_names else ""
+    chosen += f", exclude_kit_names={list(exclude)}" if exclude else ""
+    if len(tracks) < len(matching):
+        chosen += f", data.max_tracks={max_tracks}" + (f" of the {len(matching)} that match" if kit_names or exclude else "")
+    return Selection(tracks, {"tracks selected": chosen}, split=split)
+
+
+def select_external(cfg: DictConfig) -> Selection:
+    """The audio files of ``external.audio_dir`` (at most ``external.max_files``) and how their
+    annotations are read: the label map (``text_folder``) or the note map (``midi_folder``).
+
+    Raises:
+        EvaluationSetupError: no or no such folder, no audio in it, no label map, an unknown note map.
+        drumtx.evaluation.annotations.AnnotationError: the label map cannot be used.
+    """
+    from drumtx.transcriber import collect_inputs
+    from drumtx.vocab import note_map
+
+    ext = cfg.external
+    if not ext.audio_dir:
+        raise EvaluationSetupError(f"source={cfg.source} needs external.audio_dir")
+    audio_dir = Path(str(ext.audio_dir)).expanduser()
+    if not audio_dir.is_dir():
+        raise EvaluationSetupError(f"{audio_dir}: external.audio_dir is not a folder")
+    text = cfg.source == "text_folder"
+    label_map = None
+    if text:
+        if not ext.label_map:
+            raise EvaluationSetupError("source=text_folder needs external.label_map (a name in conf/label_maps/ or a path)")
+        label_map = LabelMap.load(str(ext.label_map))
+        facts = {"external data": f"{ext.name}: {audio_dir} (label map {label_map.name})"}
+    else:
+        try:
+            note_map(str(ext.note_map))
+        except KeyError as exc:
+            raise EvaluationSetupError(f"external.note_map={ext.note_map}: {exc.args[0]}") from None
+        facts = {"external data": f"{ext.name}: {audio_dir} (note map {ext.note_map})"}
+    jobs, errors = collect_inputs([audio_dir])
+    if not jobs:
+        raise EvaluationSetupError("; ".join(errors) or f"{audio_dir}: no audio files")
+    if ext.max_files:
+        jobs = jobs[: int(ext.max_files)]
+    ann_dir = Path(str(ext.annotation_dir)).expanduser() if ext.annotation_dir else audio_dir
+    suffixes = tuple(ext.annotation_ext) if text else MIDI_SUFFIXES
+    return Selection(jobs, facts, list(errors), label_map=label_map, audio_dir=audio_dir, annotation_dir=ann_dir,
+                     suffixes=suffixes)
+
+
+def select_tracks(cfg: DictConfig) -> Selection:
+    """What ``cfg.source`` names: :func:`select_data_tracks` or :func:`select_external`."""
+    if cfg.source == "data":
+        return select_data_tracks(cfg)
+    if cfg.source in ("midi_folder", "text_folder"):
+        return select_external(cfg)
+    raise EvaluationSetupError(f"source must be data, midi_folder or text_folder, not {cfg.source!r}")
+
+
 def _data_module(cfg: DictConfig, mut: ModelUnderTest):
     from hydra.utils import get_class
 
@@ -219,26 +376,14 @@ def _data_module(cfg: DictConfig, mut: ModelUnderTest):
     return cls(**data, features=features, augmentation=None)
 
 
-def data_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
-    """Run the model over ``cfg.split`` of the data option, from the feature cache."""
+def data_tracks(mut: ModelUnderTest, cfg: DictConfig, selection: Selection | None = None) -> TrackSet:
+    """Run the model over the selected tracks of the data option (:func:`select_data_tracks`,
+    chosen here when ``selection`` is None), from the feature cache."""
     from drumtx.data.cache import prepare_cache
 
+    selection = selection or select_data_tracks(cfg)
+    split, tracks = str(selection.split), selection.tracks
     dm = _data_module(cfg, mut)
-    index = dm.index
-    split = str(cfg.split)
-    tracks = dm.split_tracks(split)
-    if not tracks:
-        known = sorted({t.split for t in index.tracks})
-        raise EvaluationSetupError(f"{index.root}: split {split!r} has no tracks; splits there: {known}")
-    before = len(tracks)
-    # one string (kit_names=unseen:*) is a one-item list, never its letters (drumtx.data.datasets.as_list)
-    kit_names, exclude = as_list(cfg.get("kit_names"), "kit_names"), as_list(cfg.get("exclude_kit_names"), "exclude_kit_names")
-    tracks = [t for t in tracks if kit_filter(t.meta, kit_names, exclude)]
-    if not tracks:
-        kits = sorted({str(t.meta.get("kit_name")) for t in dm.split_tracks(split)})
-        raise EvaluationSetupError(
-            f"no {split} track passes kit_names={kit_names} exclude_kit_names={exclude}; kit names there: {kits}"
-        )
     report = prepare_cache(dm.cache, tracks, None, num_workers=int(cfg.prepare_workers),
                            retry_failed=False, progress=True)
     manifest = dm.cache.manifest()
@@ -253,11 +398,7 @@ def data_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
         est = with_velocities(mut, out[-1].estimate, vel, t.audio)
         if est is not None:
             velocity.append((t.key, out[-1].reference, est))
-    chosen = f"{len(tracks)} of {before} in split {split}"
-    chosen += f", kit_names={list(kit_names)}" if kit_names else ""
-    chosen += f", exclude_kit_names={list(exclude)}" if exclude else ""
-    facts = {"tracks selected": chosen}
-    return TrackSet(out, dm.vocab, problems=problems, facts=facts, velocity=velocity)
+    return TrackSet(out, dm.vocab, problems=problems, facts=dict(selection.facts), velocity=velocity)
 
 
 def _track_eval(mut, key, probs, fine_probs, n_frames, reference, meta, has_velocity=True) -> TrackEval:
@@ -286,35 +427,20 @@ def find_annotation(audio: Path, rel: Path, ann_dir: Path, suffixes) -> Path | N
     return None
 
 
-def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
-    """Run the transcription pipeline over an external folder of annotated audio."""
+def external_tracks(mut: ModelUnderTest, cfg: DictConfig, selection: Selection | None = None) -> TrackSet:
+    """Run the transcription pipeline over an external folder of annotated audio
+    (:func:`select_external`, chosen here when ``selection`` is None)."""
     from drumtx.audio import AudioError
-    from drumtx.transcriber import InputError, collect_inputs
+    from drumtx.transcriber import InputError
 
-    ext = cfg.external
-    if not ext.audio_dir:
-        raise EvaluationSetupError(f"source={cfg.source} needs external.audio_dir")
-    audio_dir = Path(str(ext.audio_dir)).expanduser()
-    if not audio_dir.is_dir():
-        raise EvaluationSetupError(f"{audio_dir}: external.audio_dir is not a folder")
-    ann_dir = Path(str(ext.annotation_dir)).expanduser() if ext.annotation_dir else audio_dir
-    jobs, errors = collect_inputs([audio_dir])
-    if not jobs:
-        raise EvaluationSetupError("; ".join(errors) or f"{audio_dir}: no audio files")
-    if ext.max_files:
-        jobs = jobs[: int(ext.max_files)]
+    sel = selection or select_external(cfg)
     text = cfg.source == "text_folder"
-    label_map = None
-    if text:
-        if not ext.label_map:
-            raise EvaluationSetupError("source=text_folder needs external.label_map (a name in conf/label_maps/ or a path)")
-        label_map = LabelMap.load(str(ext.label_map))
-    suffixes = list(ext.annotation_ext) if text else list(MIDI_SUFFIXES)
+    label_map, ann_dir, suffixes = sel.label_map, sel.annotation_dir, list(sel.suffixes)
     policy = mut.policy()
     ann_counts, label_counts = AnnotationCounts(), LabelCounts()
-    problems = list(errors)
+    problems = list(sel.problems)
     out, velocity = [], []
-    for job in tqdm(jobs, desc=f"{mut.name} on {audio_dir.name}", unit="file"):
+    for job in tqdm(sel.tracks, desc=f"{mut.name} on {sel.audio_dir.name}", unit="file"):
         ann = find_annotation(job.source, job.rel, ann_dir, suffixes)
         if ann is None:
             problems.append(f"{job.source}: no annotation ({'/'.join(suffixes)}) of the same stem in {ann_dir}")
@@ -324,7 +450,7 @@ def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
             if text:
                 reference = read_text_annotations(ann, label_map, file_ann)
             else:
-                reference = read_midi_onsets(ann, str(ext.note_map), policy, file_labels)
+                reference = read_midi_onsets(ann, str(cfg.external.note_map), policy, file_labels)
             probs, n_frames, vel = infer_audio(mut.transcriber, job.source)
         except (AnnotationError, ValueError, InputError, AudioError) as exc:
             problems.append(str(exc).splitlines()[0] if str(exc) else f"{job.source}: {type(exc).__name__}")
@@ -337,20 +463,18 @@ def external_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
         if est is not None:
             velocity.append((out[-1].key, reference, est))
     if not out:
-        raise EvaluationSetupError(f"{audio_dir}: no file could be scored: " + "; ".join(problems[:5]))
-    facts = {"external data": f"{ext.name}: {audio_dir}" + (f" (label map {label_map.name})" if label_map else
-                                                             f" (note map {ext.note_map})")}
-    return TrackSet(out, policy.vocab, label_map=label_map, problems=problems, facts=facts,
+        raise EvaluationSetupError(f"{sel.audio_dir}: no file could be scored: " + "; ".join(problems[:5]))
+    return TrackSet(out, policy.vocab, label_map=label_map, problems=problems, facts=dict(sel.facts),
                     annotation_counts=ann_counts.to_dict() if text else None,
                     label_counts=None if text else label_counts.to_dict(), velocity=velocity)
 
 
-def collect_tracks(mut: ModelUnderTest, cfg: DictConfig) -> TrackSet:
+def collect_tracks(mut: ModelUnderTest, cfg: DictConfig, selection: Selection | None = None) -> TrackSet:
+    """Score ``mut`` on what ``cfg.source`` names (``selection``: chosen by :func:`select_tracks`)."""
+    selection = selection or select_tracks(cfg)
     if cfg.source == "data":
-        return data_tracks(mut, cfg)
-    if cfg.source in ("midi_folder", "text_folder"):
-        return external_tracks(mut, cfg)
-    raise EvaluationSetupError(f"source must be data, midi_folder or text_folder, not {cfg.source!r}")
+        return data_tracks(mut, cfg, selection)
+    return external_tracks(mut, cfg, selection)
 
 
 def build_levels(ts: TrackSet, model_vocab: Vocabulary) -> tuple[dict, str]:
@@ -364,7 +488,7 @@ def build_levels(ts: TrackSet, model_vocab: Vocabulary) -> tuple[dict, str]:
     return levels, "coarse"
 
 
-def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, dict]:
+def evaluate_model(mut: ModelUnderTest, cfg: DictConfig, selection: Selection | None = None) -> tuple[Evaluation, dict]:
     """Score one model on what ``cfg.source`` names (a data split or an annotated folder).
 
     Args:
@@ -372,6 +496,7 @@ def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, di
         cfg: the composed ``evaluate`` config: ``source``, ``data``/``split``/``kit_names`` or
             ``external``, and ``eval`` (:class:`~drumtx.evaluation.scores.EvalSettings`: onset
             window in seconds, slices).
+        selection: the tracks (:func:`select_tracks`); None: chosen here.
 
     Returns:
         The :class:`~drumtx.evaluation.scores.Evaluation` (call ``summary()`` for the scores)
@@ -385,7 +510,7 @@ def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, di
         drumtx.evaluation.annotations.AnnotationError: the label map cannot be used.
         drumtx.data.datasets.DatasetError: the data option's dataset is unusable.
     """
-    ts = collect_tracks(mut, cfg)
+    ts = collect_tracks(mut, cfg, selection)
     for p in ts.problems:
         log.warning("left out: %s", p)
     levels, slice_level = build_levels(ts, mut.vocab)
@@ -422,54 +547,124 @@ def evaluate_model(mut: ModelUnderTest, cfg: DictConfig) -> tuple[Evaluation, di
 # ---------------------------------------------------------------------------------------- run
 
 
-def output_dir(cfg: DictConfig) -> Path:
-    if cfg.get("out_dir"):
-        return Path(str(cfg.out_dir)).expanduser()
-    try:
-        from hydra.core.hydra_config import HydraConfig
+#: The entries of a report folder that this command writes (:func:`write_report`, and with a
+#: comparison ``baseline/`` and ``compare/``): each run replaces all of them (:func:`staged_report`).
+REPORT_ENTRIES = ("report.md", "metrics.json", "curves.json", "tracks.csv", "figures", "baseline", "compare")
 
-        return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:
-        raise EvaluationSetupError("out_dir is not set and there is no Hydra run folder") from None
+
+def output_dir(cfg: DictConfig) -> Path:
+    """Where the report goes: ``out_dir``, else the Hydra run folder; checked before anything runs.
+
+    Raises:
+        EvaluationSetupError: no folder can be made there (a file in the way, no permission), or
+            neither ``out_dir`` nor a Hydra run folder is there.
+    """
+    if cfg.get("out_dir"):
+        out = Path(str(cfg.out_dir)).expanduser()
+    else:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            out = Path(HydraConfig.get().runtime.output_dir)
+        except ValueError:
+            raise EvaluationSetupError("out_dir is not set and there is no Hydra run folder") from None
+    if out.exists() and not out.is_dir():
+        raise EvaluationSetupError(f"out_dir={out}: a file is there, not a folder")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise EvaluationSetupError(f"out_dir={out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise EvaluationSetupError(f"out_dir={out}: {existing} is not writable")
+    return out
+
+
+@contextmanager
+def staged_report(out: Path) -> Iterator[Path]:
+    """A fresh hidden folder in ``out`` to write a report into. When the body succeeds, what it
+    wrote replaces, in ``out``, everything an earlier run of this command wrote there
+    (:data:`REPORT_ENTRIES`, whether this run writes that entry or not: no stale ``compare/`` or
+    ``figures/pianoroll_3.png`` stays beside a new report); other files in ``out`` (Hydra's
+    ``.hydra/`` and log, the user's own) are left alone. An error leaves the earlier report as it
+    was. The staging folder is removed either way."""
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".evaluate-partial-", dir=out))
+    try:
+        yield stage
+        new = sorted(p.name for p in stage.iterdir())
+        old = [out / n for n in sorted(set(REPORT_ENTRIES) | set(new)) if os.path.lexists(out / n)]
+        retired = Path(tempfile.mkdtemp(prefix=".evaluate-old-", dir=out))
+        try:
+            for p in old:  # renames within one folder: the swap takes no time, whatever the report's size
+                os.replace(p, retired / p.name)
+            for n in new:
+                os.replace(stage / n, out / n)
+        finally:
+            shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _moved(value, stage: Path, out: Path):
+    """``value`` (a path, or a dict of them) with ``stage`` swapped for ``out``."""
+    if isinstance(value, dict):
+        return {k: _moved(v, stage, out) for k, v in value.items()}
+    if isinstance(value, Path) and value.is_relative_to(stage):
+        return out / value.relative_to(stage)
+    return value
 
 
 def resolve_checkpoint(cfg: DictConfig) -> Path:
+    """``ckpt``, else :func:`find_default_checkpoint` (logged once, with why)."""
     if cfg.get("ckpt"):
         path = Path(str(cfg.ckpt)).expanduser()
         log.info("evaluating %s", path)
         return path
     dirs = [Path(str(cfg.paths.log_dir)), Path(str(cfg.paths.sweep_dir))]
     path, why = find_default_checkpoint(dirs)
-    log.info("evaluating %s: %s", path, why)
-    print(f"drumtx.evaluate: no ckpt given, evaluating {path} ({why})", file=sys.stderr)
+    log.info("no ckpt given: evaluating %s, %s", path, why)
     return path
 
 
 def run(cfg: DictConfig) -> dict:
-    """Everything ``python -m drumtx.evaluate`` does; returns the written paths and summaries."""
+    """Everything ``python -m drumtx.evaluate`` does; returns the written paths and summaries.
+
+    The setup is checked before a model runs: the output folder, the tracks (split, kit
+    filter, folder, maps) and both checkpoints. The report is written aside and then replaces
+    the one an earlier run left in the folder (:func:`staged_report`).
+    """
     if cfg.get("torch_threads"):
         import torch
 
         torch.set_num_threads(int(cfg.torch_threads))
     out = output_dir(cfg)
+    selection = select_tracks(cfg)
     mut = load_model(resolve_checkpoint(cfg), cfg, cfg.get("name"))
-    evaluation, info = evaluate_model(mut, cfg)
-    rep = cfg.report
-    figures = bool(rep.get("figures", True))
-    result = {"out_dir": out, "model": write_report(out, evaluation, info, int(rep.pianorolls), float(rep.pianoroll_seconds),
-                                                    figures=figures),
-              "summary": evaluation.summary(), "evaluation": evaluation, "problems": list(info.get("problems") or [])}
+    base = None
     if cfg.get("compare_ckpt"):
         base = load_model(Path(str(cfg.compare_ckpt)).expanduser(), cfg, cfg.get("compare_name"))
-        base_eval, base_info = evaluate_model(base, cfg)
-        result["baseline"] = write_report(out / "baseline", base_eval, base_info, int(rep.pianorolls),
-                                          float(rep.pianoroll_seconds), figures=figures)
-        result["compare"] = write_comparison(
-            out / "compare", base_eval.summary(), evaluation.summary(), base.name, mut.name,
-            base_eval.curves, evaluation.curves, evaluations=(base_eval, evaluation),
-            n_tracks=int(rep.compare_tracks), pianorolls=int(rep.pianorolls), pianoroll_seconds=float(rep.pianoroll_seconds),
-            figures=figures,
-        )
+        if base.name == mut.name and not cfg.get("name") and not cfg.get("compare_name"):
+            mut.name, base.name = distinct_names((mut.meta, mut.path), (base.meta, base.path))
+    evaluation, info = evaluate_model(mut, cfg, selection)
+    if base is not None:
+        base_eval, base_info = evaluate_model(base, cfg, selection)
+    rep = cfg.report
+    figures = bool(rep.get("figures", True))
+    result = {"out_dir": out, "summary": evaluation.summary(), "evaluation": evaluation,
+              "problems": list(info.get("problems") or [])}
+    with staged_report(out) as stage:
+        paths = {"model": write_report(stage, evaluation, info, int(rep.pianorolls), float(rep.pianoroll_seconds),
+                                       figures=figures)}
+        if base is not None:
+            paths["baseline"] = write_report(stage / "baseline", base_eval, base_info, int(rep.pianorolls),
+                                             float(rep.pianoroll_seconds), figures=figures)
+            paths["compare"] = write_comparison(
+                stage / "compare", base_eval.summary(), evaluation.summary(), base.name, mut.name,
+                base_eval.curves, evaluation.curves, evaluations=(base_eval, evaluation),
+                n_tracks=int(rep.compare_tracks), pianorolls=int(rep.pianorolls),
+                pianoroll_seconds=float(rep.pianoroll_seconds), figures=figures,
+            )
+    result.update(_moved(paths, stage, out))
+    if base is not None:
         result["baseline_summary"] = base_eval.summary()
     log_results(cfg, result)
     _print_summary(result)
@@ -524,8 +719,8 @@ def main(cfg: DictConfig) -> None:
 
     try:
         result = run(cfg)
-    except (EvaluationSetupError, CheckpointError, AnnotationError) as exc:
-        fail("drumtx.evaluate", exc, EXIT_USAGE)
+    except (EvaluationSetupError, CheckpointError, AnnotationError, DatasetError) as exc:
+        fail("drumtx.evaluate", exc, EXIT_USAGE)  # one line; the run folder it made is removed (drumtx.cli)
     if result["problems"]:  # some tracks could not be scored: status 1 (drumtx.cli); the rest are reported
         n = len(result["problems"])
         fail("drumtx.evaluate", f"{n} track(s) left out, listed in {result['out_dir']}/report.md", EXIT_SOME_FAILED)

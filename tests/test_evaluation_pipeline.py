@@ -182,9 +182,10 @@ def test_midi_folder(tmp_path, egmd_fixture, bundles):
     assert s["n_reference_onsets"] == n_reference_onsets(egmd_fixture, FIXTURE_SPLITS["validation"])
 
 
-def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path):
+def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path, egmd_fixture):
     proc = subprocess.run(
         [sys.executable, "-m", "drumtx.evaluate", f"ckpt={tmp_path / 'missing.safetensors'}", "data=egmd",
+         f"data.root={egmd_fixture}",  # the data is checked first
          f"paths.root_dir={tmp_path}", f"out_dir={tmp_path / 'out'}", f"hydra.run.dir={tmp_path / 'hydra'}"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )
