@@ -676,8 +676,9 @@ def _print_summary(result: dict) -> None:
     finest = "fine" if "fine" in s["levels"] else s["slice_level"]
     o = s["levels"][finest]["overall"]
     tier1 = ", ".join(f"{k} {v['recall']:.3f}" for k, v in s["tier1"].items() if v.get("recall") is not None)
-    print(f"{s['n_tracks']} tracks: onset F1 ({finest}, micro) {o['micro']['f_measure']:.3f}, "
-          f"macro {o['macro_f1'] or 0:.3f}; tier-1 recall {tier1}")
+    f1, macro = o["micro"]["f_measure"], o["macro_f1"]  # None: undefined (no reference and no estimate)
+    print(f"{s['n_tracks']} tracks: onset F1 ({finest}, micro) {'–' if f1 is None else f'{f1:.3f}'}, "
+          f"macro {'–' if macro is None else f'{macro:.3f}'}; tier-1 recall {tier1 or '–'}")
     print(f"report: {result['model']['report']}")
     if "compare" in result:
         print(f"comparison: {result['compare']['report']}")

@@ -206,3 +206,16 @@ def test_the_default_checkpoint_is_said_once(tmp_path, capsys, caplog):
 
 def test_fixture_splits_hold_what_these_tests_assume():
     assert len(FIXTURE_SPLITS["validation"]) == 2 and len(FIXTURE_SPLITS["test"]) == 1
+
+
+def test_summary_line_of_a_report_with_nothing_to_score(capsys):
+    """Music alone scored by a model that writes nothing: every score is undefined (None), and
+    the console summary says so instead of failing on a format."""
+    from drumtx.evaluate import _print_summary
+
+    overall = {"micro": {"f_measure": None}, "macro_f1": None}
+    _print_summary({"summary": {"n_tracks": 2, "levels": {"fine": {"overall": overall}}, "slice_level": "fine",
+                                "tier1": {"kick": {"recall": None}}},
+                    "model": {"report": "r/report.md"}})
+    out = capsys.readouterr().out
+    assert "2 tracks: onset F1 (fine, micro) –, macro –; tier-1 recall –" in out

@@ -51,25 +51,26 @@ pair() {
 		-- "$d2" experiment=default_model_v2 "${dm_threads[@]}" "${a2[@]}" "$@"
 }
 
-# tune RUN: thresholds tuned on validation tracks that look like users' audio, written into the
-# run's best.safetensors sidecar (skipped when done; the marker names the crash rule: thresholds
-# tuned before it held the floor by the Wilson interval, 28e55a3, are tuned again, and the run's
-# reports redone)
+# tune RUN [DATA]: thresholds tuned on validation tracks that look like users' audio (of data
+# option DATA, default synth_songs), written into the run's best.safetensors sidecar (skipped when
+# done; the marker names the crash rule: thresholds tuned before it held the floor by the Wilson
+# interval, 28e55a3, are tuned again, and the run's reports redone)
 tune() {
-	local run=$1
+	local run=$1 data=${2:-synth_songs}
 	[[ -f $V2/$run/thresholds/done_wilson ]] && return
-	rm -rf "$V2/$run"/eval_* "$V2/$run"/vs_v1_*
-	"$PY" -m drumtx.tune_thresholds ckpt="$V2/$run/best.safetensors" data=synth_songs "$TUNE_KITS" torch_threads=1 \
+	rm -rf "$V2/$run"/eval_* "$V2/$run"/eval32k_* "$V2/$run"/vs_v1_*
+	"$PY" -m drumtx.tune_thresholds ckpt="$V2/$run/best.safetensors" data="$data" "$TUNE_KITS" torch_threads=1 \
 		hydra.run.dir="$V2/$run/thresholds"
 	touch "$V2/$run/thresholds/done_wilson"
 }
-# evaluate MODEL_BUNDLE OUT_PREFIX: every rung, one report folder each (skipped when done)
+# evaluate MODEL_BUNDLE OUT_PREFIX [DATA]: every rung of data option DATA (default synth_songs),
+# one report folder each (skipped when done)
 evaluate_rungs() {
-	local ckpt=$1 prefix=$2 rung r
+	local ckpt=$1 prefix=$2 data=${3:-synth_songs} rung r
 	for rung in "${RUNGS[@]}"; do
 		IFS='|' read -r -a r <<< "$rung"
 		[[ -f ${prefix}_${r[0]}/metrics.json ]] && continue
-		"$PY" -m drumtx.evaluate ckpt="$ckpt" data=synth_songs split=test "${r[@]:1}" out_dir="${prefix}_${r[0]}" \
+		"$PY" -m drumtx.evaluate ckpt="$ckpt" data="$data" split=test "${r[@]:1}" out_dir="${prefix}_${r[0]}" \
 			torch_threads=1
 	done
 }
