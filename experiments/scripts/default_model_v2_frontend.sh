@@ -21,3 +21,32 @@ pair $V2/frontend16k_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small data=s
 "$PY" -m drumtx.evaluation.train_curves -o experiments/default_model_v2/frontend \
 	--title "Front end: 11 kHz (24 kHz audio) against 16 kHz (32 kHz audio), crnn_small from scratch, equal time" \
 	"11 kHz, seed 42=$V2/width_small_s42" "11 kHz, seed 43=$V2/width_small_s43" "16 kHz, seed 42=$V2/frontend16k_small_s42"
+# Every rung, each arm on the test split rendered at its own rate (the same performances, kits,
+# music and production chains; synth_songs is what a 24 kHz model hears of any file, since it
+# resamples its input) with thresholds tuned on its own data's validation tracks like the
+# recipe's runs; then the user-report cases (C12: hi-hats under snares, the issue's reason).
+ARMS=("11 kHz s42|width_small_s42|synth_songs" "11 kHz s43|width_small_s43|synth_songs"
+	"16 kHz s42|frontend16k_small_s42|synth_songs_32k")
+summary=() models=()
+for arm in "${ARMS[@]}"; do
+	IFS='|' read -r label run data <<< "$arm"
+	tune "$run" "$data"
+	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval" "$data"
+	models+=(--model "${run}=$V2/$run/best.safetensors")
+done
+for rung in "${RUNGS[@]}"; do
+	name=${rung%%|*}
+	[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are in each report
+	for arm in "${ARMS[@]}"; do
+		IFS='|' read -r label run data <<< "$arm"
+		summary+=("$label ${name%%_*}=$V2/$run/eval_$name/metrics.json")
+	done
+done
+"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/frontend/rungs --title \
+	"Front end: 11 kHz (two seeds) against 16 kHz, crnn_small from scratch, 90 min each, every rung" "${summary[@]}"
+for arm in "${ARMS[@]}"; do
+	IFS='|' read -r label run data <<< "$arm"
+	grep -H "False positives per minute" "$V2/$run/eval_d_music_alone/report.md"
+done
+"$PY" experiments/cases/score_models.py "${TMPDIR:-/tmp}/drumtx_cases" "${models[@]}" --only C07,C08,C12 \
+	--out experiments/cases/models_frontend.md
