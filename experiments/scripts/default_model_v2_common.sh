@@ -58,7 +58,7 @@ pair() {
 tune() {
 	local run=$1 data=${2:-synth_songs}
 	[[ -f $V2/$run/thresholds/done_wilson ]] && return
-	rm -rf "$V2/$run"/eval_* "$V2/$run"/eval32k_* "$V2/$run"/vs_v1_*
+	rm -rf "$V2/$run"/eval_* "$V2/$run"/vs_v1_*
 	"$PY" -m drumtx.tune_thresholds ckpt="$V2/$run/best.safetensors" data="$data" "$TUNE_KITS" torch_threads=1 \
 		hydra.run.dir="$V2/$run/thresholds"
 	touch "$V2/$run/thresholds/done_wilson"
@@ -82,6 +82,25 @@ score() {
 	for rung in "${RUNGS[@]}"; do
 		name=${rung%%|*}
 		"$PY" -m drumtx.evaluation.compare "$V2/v1/eval_$name" "$V2/$run/eval_$name" -o "$V2/$run/vs_v1_$name"
+	done
+}
+
+# rung_summary OUT TITLE "LABEL|RUN"...: one summary of the runs' reports on every rung with
+# onsets (experiments/default_model_v2/OUT), then each run's false onsets per minute of music alone
+rung_summary() {
+	local out=$1 title=$2 rung name arm
+	shift 2
+	local summary=()
+	for rung in "${RUNGS[@]}"; do
+		name=${rung%%|*}
+		[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are in each report
+		for arm in "$@"; do
+			summary+=("${arm%%|*} ${name%%_*}=$V2/${arm#*|}/eval_$name/metrics.json")
+		done
+	done
+	"$PY" -m drumtx.evaluation.summary -o "experiments/default_model_v2/$out" --title "$title" "${summary[@]}"
+	for arm in "$@"; do
+		grep -H "False positives per minute" "$V2/${arm#*|}/eval_d_music_alone/report.md"
 	done
 }
 

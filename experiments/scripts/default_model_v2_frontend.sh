@@ -13,7 +13,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-[[ -f $V2/width_small_s42/best.safetensors ]] || { echo "$V2/width_small_s42: missing (make default-model-v2-width first)" >&2; exit 1; }
+require $V2/width_small_s42/best.safetensors default-model-v2-width
 "$PY" -m drumtx.synth data=synth_songs_32k workers=2
 "$PY" -m drumtx.prepare data=synth_songs_32k features=logmel_16k
 pair $V2/frontend16k_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small data=synth_songs_32k features=logmel_16k" \
@@ -27,26 +27,14 @@ pair $V2/frontend16k_small_s42 - "seed=42 $SCRATCH_ARM encoder=crnn_small data=s
 # recipe's runs; then the user-report cases (C12: hi-hats under snares, the issue's reason).
 ARMS=("11 kHz s42|width_small_s42|synth_songs" "11 kHz s43|width_small_s43|synth_songs"
 	"16 kHz s42|frontend16k_small_s42|synth_songs_32k")
-summary=() models=()
+models=()
 for arm in "${ARMS[@]}"; do
 	IFS='|' read -r label run data <<< "$arm"
 	tune "$run" "$data"
 	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval" "$data"
 	models+=(--model "${run}=$V2/$run/best.safetensors")
 done
-for rung in "${RUNGS[@]}"; do
-	name=${rung%%|*}
-	[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are in each report
-	for arm in "${ARMS[@]}"; do
-		IFS='|' read -r label run data <<< "$arm"
-		summary+=("$label ${name%%_*}=$V2/$run/eval_$name/metrics.json")
-	done
-done
-"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/frontend/rungs --title \
-	"Front end: 11 kHz (two seeds) against 16 kHz, crnn_small from scratch, 90 min each, every rung" "${summary[@]}"
-for arm in "${ARMS[@]}"; do
-	IFS='|' read -r label run data <<< "$arm"
-	grep -H "False positives per minute" "$V2/$run/eval_d_music_alone/report.md"
-done
+rung_summary frontend/rungs "Front end: 11 kHz (two seeds) against 16 kHz, crnn_small from scratch, 90 min each, every rung" \
+	"${ARMS[@]%|*}"
 "$PY" experiments/cases/score_models.py "${TMPDIR:-/tmp}/drumtx_cases" "${models[@]}" --only C07,C08,C12 \
 	--out experiments/cases/models_frontend.md

@@ -29,18 +29,7 @@ for run in "${RUNS[@]}"; do
 	tune "$run"
 	score "$run"
 done
-summary=()
-for rung in "${RUNGS[@]}"; do
-	name=${rung%%|*}
-	[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are in each report
-	summary+=("3k ${name%%_*}=$V2/finetune_s42_long/eval_$name/metrics.json"
-		"3.5k ${name%%_*}=$V2/long_s42_3500/eval_$name/metrics.json"
-		"3.5k music x4 ${name%%_*}=$V2/music_w4_s42/eval_$name/metrics.json"
-		"s43 3.5k music x4 ${name%%_*}=$V2/music_w4_s43/eval_$name/metrics.json")
-done
-"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/music --title \
-	"Music without drums: seed 42 at 3,000 steps, continued to 3,500 without and with music-only tracks x4; seed 43 with them" "${summary[@]}"
-for run in "${RUNS[@]}"; do
-	grep -H "False positives per minute" "$V2/$run/eval_d_music_alone/report.md"
-done
+rung_summary music \
+	"Music without drums: seed 42 at 3,000 steps, continued to 3,500 without and with music-only tracks x4; seed 43 with them" \
+	"3k|finetune_s42_long" "3.5k|long_s42_3500" "3.5k music x4|music_w4_s42" "s43 3.5k music x4|music_w4_s43"
 ship $V2/music_w4_s42 "make default-model-v2 && make default-model-v2-music  # the 3,000-step run continued to 3,500 steps with data.train_kit_weights={none+music:4}"

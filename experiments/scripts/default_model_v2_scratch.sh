@@ -21,15 +21,5 @@ for run in finetune_s42_long scratch_prior_s42; do
 	tune "$run"
 	score "$run"
 done
-summary=()
-for rung in "${RUNGS[@]}"; do
-	name=${rung%%|*}
-	[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are in each report
-	summary+=("fine-tuned ${name%%_*}=$V2/finetune_s42_long/eval_$name/metrics.json"
-		"scratch ${name%%_*}=$V2/scratch_prior_s42/eval_$name/metrics.json")
-done
-"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/scratch --title \
-	"From scratch (hit prior 0.01) against fine-tuned from v1: seed 42, 3,000 steps each on synth_songs" "${summary[@]}"
-for run in finetune_s42_long scratch_prior_s42; do
-	grep -H "False positives per minute" "$V2/$run/eval_d_music_alone/report.md"
-done
+rung_summary scratch "From scratch (hit prior 0.01) against fine-tuned from v1: seed 42, 3,000 steps each on synth_songs" \
+	"fine-tuned|finetune_s42_long" "scratch|scratch_prior_s42"
