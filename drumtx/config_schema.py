@@ -123,6 +123,7 @@ FRACTION_OR_COUNT = Value("fraction_or_count", low=0)
 TRAIN: dict[str, Value] = {
     "seed": INT,
     "torch_threads": Value("int", low=1, null=True),
+    "csv_log": Value("bool"),
     "tags": Value("names", null=True),
     "trainer.max_epochs": Value("int", low=-1, null=True),
     "trainer.min_epochs": Value("int", low=0, null=True),

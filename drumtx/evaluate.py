@@ -585,14 +585,16 @@ def staged_report(out: Path) -> Iterator[Path]:
     (:data:`REPORT_ENTRIES`, whether this run writes that entry or not: no stale ``compare/`` or
     ``figures/pianoroll_3.png`` stays beside a new report); other files in ``out`` (Hydra's
     ``.hydra/`` and log, the user's own) are left alone. An error leaves the earlier report as it
-    was. The staging folder is removed either way."""
+    was. The staging folder is removed either way; one a killed run left (``kill -9``: its
+    process id, in the name, is gone) is removed by the next run in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".evaluate-partial-", dir=out))
+    remove_orphaned_stages(out)
+    stage = Path(tempfile.mkdtemp(prefix=f".evaluate-partial-{os.getpid()}-", dir=out))
     try:
         yield stage
         new = sorted(p.name for p in stage.iterdir())
         old = [out / n for n in sorted(set(REPORT_ENTRIES) | set(new)) if os.path.lexists(out / n)]
-        retired = Path(tempfile.mkdtemp(prefix=".evaluate-old-", dir=out))
+        retired = Path(tempfile.mkdtemp(prefix=f".evaluate-old-{os.getpid()}-", dir=out))
         try:
             for p in old:  # renames within one folder: the swap takes no time, whatever the report's size
                 os.replace(p, retired / p.name)
@@ -602,6 +604,33 @@ def staged_report(out: Path) -> Iterator[Path]:
             shutil.rmtree(retired, ignore_errors=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_orphaned_stages(out: Path) -> list[Path]:
+    """Remove the staging folders (``.evaluate-partial-<pid>-*``, ``.evaluate-old-<pid>-*``) in
+    ``out`` whose process is no longer running: what a killed run left. A running evaluation's
+    folders (its process alive) are left alone. Returns the folders removed."""
+    removed = []
+    for p in out.glob(".evaluate-*-*-*"):
+        kind, _, rest = p.name[len(".evaluate-"):].partition("-")
+        pid = rest.partition("-")[0]
+        if kind not in ("partial", "old") or not pid.isdigit() or not p.is_dir() or _alive(int(pid)):
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        log.info("removed %s, left by a run that was killed", p)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """True when process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _moved(value, stage: Path, out: Path):

@@ -75,6 +75,28 @@ def build_logger(cfg: DictConfig):
     return instantiate(lc, **kwargs)
 
 
+def build_training_loggers(cfg: DictConfig) -> list:
+    """The loggers of a training run: the configured one (:func:`build_logger`), and a CSV log
+    beside it (``<run>/csv/version_*/metrics.csv``) unless ``cfg.csv_log`` is false or the
+    configured logger is already CSV. The CSV log is what ``drumtx.evaluation.train_curves``
+    reads, so every run's curves can be plotted offline, whatever else logs them (W&B).
+
+    Args:
+        cfg: a composed training config (``logger`` node, ``csv_log``, ``paths.output_dir``).
+
+    Returns:
+        A list of Lightning loggers, possibly empty (``logger=none csv_log=false``).
+    """
+    from lightning.pytorch.loggers import CSVLogger
+
+    configured = build_logger(cfg)
+    loggers = [configured] if configured else []
+    if cfg.get("csv_log", True) and not any(isinstance(lg, CSVLogger) for lg in loggers):
+        Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+        loggers.append(CSVLogger(save_dir=cfg.paths.output_dir, name="csv"))
+    return loggers
+
+
 def finish_logger(logger, status: str | None = "success") -> None:
     """End a logger's run: ``logger.finalize(status)`` (None: a Trainer has finalized it), then,
     for W&B, ``wandb.finish()``: one W&B run per job, also in a sweep and after a failure.

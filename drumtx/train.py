@@ -39,7 +39,7 @@ from drumtx.features import features_from_meta
 from drumtx.models.callbacks import NonFiniteError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
-from drumtx.run_logging import build_callbacks, build_logger, finish_logger
+from drumtx.run_logging import build_callbacks, build_training_loggers, finish_logger
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +131,16 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("init_weights") and not cfg.get("ckpt_path"):
         init_weights(module, cfg.init_weights, cfg)
     print_parameters(module, cfg)
-    logger = build_logger(cfg)
-    callbacks = build_callbacks(cfg, has_logger=bool(logger))
+    loggers = build_training_loggers(cfg)
+    callbacks = build_callbacks(cfg, has_logger=bool(loggers))
     # callbacks=none means no checkpoints: keep Lightning from adding its default ModelCheckpoint.
     extra = (
         {}
         if "enable_checkpointing" in cfg.trainer
         else {"enable_checkpointing": any(isinstance(c, ModelCheckpoint) for c in callbacks)}
     )
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, **extra)
-    if logger:
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    if loggers:
         for lg in trainer.loggers:
             lg.log_hyperparams({"params": parameter_table(module.model)})
     try:
@@ -179,7 +179,8 @@ def train(cfg: DictConfig) -> float | None:
             write_json(out / "metrics.json", summary)
             log.info("%s = %s (run folder %s)", name, value, out)
     finally:
-        finish_logger(logger, status=None)  # the Trainer finalized it; one W&B run per job, also after a failure
+        for lg in loggers:  # the Trainer finalized them; one W&B run per job, also after a failure
+            finish_logger(lg, status=None)
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -167,6 +168,21 @@ def test_a_report_replaces_the_previous_one_as_a_whole(tmp_path, egmd_fixture, t
         ev.run(eval_config(tmp_path, egmd_fixture, f"ckpt={tiny}", f"compare_ckpt={tiny}", "split=validation"))
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_a_killed_runs_staging_folders_go_with_the_next_run(tmp_path):
+    """A ``kill -9`` during the report's swap left ``.evaluate-partial-*`` in out_dir for good."""
+    import subprocess
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = [tmp_path / f".evaluate-partial-{dead.pid}-x1", tmp_path / f".evaluate-old-{dead.pid}-x2"]
+    running = [tmp_path / f".evaluate-partial-{os.getpid()}-x3"]  # this process: a run in progress
+    mine = [tmp_path / ".evaluate-notes-1-2", tmp_path / "figures"]
+    for p in left + running + mine:
+        (p / "sub").mkdir(parents=True)
+    assert sorted(ev.remove_orphaned_stages(tmp_path)) == sorted(left)
+    assert sorted(p for p in tmp_path.iterdir()) == sorted(running + mine)
 
 
 def test_two_models_of_one_file_name_get_distinct_names(tmp_path, egmd_fixture, tiny):

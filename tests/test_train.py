@@ -21,7 +21,7 @@ from drumtx import CONF_DIR, PROJECT_ROOT
 from drumtx import train as train_mod
 from drumtx.checkpoint import PACKAGED_MODEL, CheckpointError, build_meta, load_transcriber, plain_config
 from drumtx.models.module import DrumTranscriptionModule
-from drumtx.run_logging import build_callbacks, build_logger, wandb_key_configured
+from drumtx.run_logging import build_callbacks, build_logger, build_training_loggers, wandb_key_configured
 
 # Small and quick: 1 s crops, 2 s evaluation chunks (the fixture's 3 s tracks end in a padded chunk).
 SMALL = [
@@ -433,6 +433,25 @@ def test_wandb_logger_is_offline_without_a_key_and_named_from_overrides(tmp_path
     assert build_logger(compose_train(tmp_path, "data=egmd", "logger=none")) is False
 
 
+@pytest.mark.parametrize(
+    ("overrides", "kinds"),
+    [
+        (["logger=none"], ["CSVLogger"]),
+        (["logger=csv"], ["CSVLogger"]),  # not twice
+        (["logger=wandb"], ["WandbLogger", "CSVLogger"]),
+        (["logger=none", "csv_log=false"], []),
+        (["logger=tensorboard", "csv_log=false"], ["TensorBoardLogger"]),
+    ],
+)
+def test_every_training_run_keeps_a_csv_log_for_its_curves(overrides, kinds, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    loggers = build_training_loggers(compose_train(tmp_path, "data=egmd", *overrides))
+    assert [type(lg).__name__ for lg in loggers] == kinds
+    for lg in loggers:
+        if type(lg).__name__ == "CSVLogger":
+            assert Path(lg.log_dir).parent == tmp_path / "csv"  # where train_curves looks
+
+
 def run_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("WANDB_API_KEY", None)
@@ -466,6 +485,7 @@ def test_cli_trains_end_to_end_with_wandb_offline(branches, egmd_fixture, shared
     assert json.loads((out / "metrics.json").read_text())["value"] is not None
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1  # offline: no key in the environment, and finished (synced later)
+    assert (out / "csv" / "version_0" / "metrics.csv").is_file()  # beside W&B, for train_curves
     load_transcriber(out / "best.safetensors")
 
 

@@ -4,8 +4,8 @@
         "crnn_small=outputs/default_model_v2/width_small_s42" \\
         "crnn_medium=outputs/default_model_v2/width_medium_s42"
 
-Reads each run folder's CSV logs (``<run>/csv/version_*/metrics.csv``, written by
-``logger=csv``; a resumed run's versions are joined, a later version's value winning at a step
+Reads each run folder's CSV logs (``<run>/csv/version_*/metrics.csv``, which every
+training run writes beside its logger unless ``csv_log=false``; a resumed run's versions are joined, a later version's value winning at a step
 both logged), keeps the validation points, and writes ``curves.md`` (one row per validation:
 step, training seconds, the metrics), ``curves.json`` and ``curves.png`` (each metric against
 training time where every run logged ``time/train_seconds`` (``callbacks.train_clock``), else,
@@ -55,7 +55,7 @@ def read_curve(run: Path, metrics: Sequence[str]) -> list[dict[str, float]]:
         key=lambda p: int(p.parent.name[8:]),  # version_10 after version_2
     )
     if not files:
-        raise CurveError(f"{run}: no csv/version_*/metrics.csv (train with logger=csv)")
+        raise CurveError(f"{run}: no csv/version_*/metrics.csv (trained with csv_log=false, or not a training run)")
     points: dict[int, dict[str, float]] = {}
     for path in files:
         with open(path, newline="") as f:
