@@ -125,6 +125,9 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     datamodule = build_datamodule(cfg)
+    # the data first: a missing root or a kit pattern matching nothing is refused (one line) before
+    # the model, parameter table and loggers, so a refused run leaves no folder (drumtx.cli)
+    datamodule.setup("fit")
     plain = plain_config(cfg)
     meta = build_meta(plain)
     module = DrumTranscriptionModule(plain, meta)

@@ -117,10 +117,33 @@ def test_cli_help_and_cfg_job():
      # issue 20: was a bare AssertionError from Lightning, naming no key
      ("trainer.max_epochs=abc", "drumtx.train: trainer.max_epochs='abc': expected an integer >= -1 or null")],
 )
-def test_bad_input_to_train_is_one_line(override, message, tmp_path):
-    out = run_train("data=egmd", "data.root=/tmp", "logger=none", f"hydra.run.dir={tmp_path}", override)
+def test_bad_input_to_train_is_one_line(override, message, tmp_path, egmd_fixture):
+    # the data is checked first (the other cases' data is sound)
+    out = run_train("data=egmd", f"data.root={egmd_fixture}", f"data.cache_dir={tmp_path / 'cache'}", "logger=none",
+                    f"hydra.run.dir={tmp_path}", override)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1] == message and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [(["data.root=/nonexistent"], "/nonexistent: dataset root missing (set data.root)"),
+     (["data.fit_kit_names=[nomatch_*]"], "data.fit_kit_names=['nomatch_*'] matches no train track's kit_name"),
+     (["data.train_kit_weights={nomatch: 4}"], "data.train_kit_weights: ['nomatch'] match no training track's kit_name"),
+     (["data.auto_prepare=false"], "run python -m drumtx.prepare")],
+)
+def test_bad_data_is_refused_before_the_model_and_loggers(overrides, message, egmd_fixture, tmp_path, monkeypatch):
+    """A fresh user's trial: with the default W&B logger (offline) and the CSV log beside it, a
+    refusal came after the parameter table and left a run folder holding wandb/ and csv/."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run = tmp_path / "outputs" / "run"
+    out = run_train("data=egmd", f"data.root={egmd_fixture}", f"data.cache_dir={tmp_path / 'cache'}",
+                    f"hydra.run.dir={run}", *overrides)
+    assert out.returncode == 2, out.stderr[-2000:]
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("drumtx.train: ") and message in last and "Traceback" not in out.stderr
+    assert "parameters (" not in out.stdout and "wandb" not in out.stdout + out.stderr
+    assert not run.exists() and not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.parametrize(

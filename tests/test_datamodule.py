@@ -43,7 +43,7 @@ def test_built_from_config_and_prepares_its_cache(egmd_config, caplog):
 
 def test_no_auto_prepare_means_a_clear_error(egmd_config):
     cfg = egmd_config("data.auto_prepare=false")
-    with pytest.raises(RuntimeError, match="drumtx.prepare"):
+    with pytest.raises(DatasetError, match="drumtx.prepare"):
         DrumDataModule.from_config(cfg).setup("fit")
 
 

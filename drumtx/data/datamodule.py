@@ -396,6 +396,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.train_kit_weights = _kit_weights(plain(train_kit_weights))
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
+        self._set_up = False
         self._train_weights: list[float] | None = None
 
     @classmethod
@@ -434,13 +435,23 @@ class DrumDataModule(pl.LightningDataModule):
             return
         if not self.auto_prepare:
             why = f"; e.g. {next(iter(stale.values()))}" if stale else ""
-            raise RuntimeError(f"{len(missing)} tracks missing from and {len(stale)} stale in {self.cache.directory}"
+            raise DatasetError(f"{len(missing)} tracks missing from and {len(stale)} stale in {self.cache.directory}"
                                f"{why}; run python -m drumtx.prepare")
         log.info("preparing %d missing and %d stale tracks into %s", len(missing), len(stale), self.cache.directory)
         report = self.prepare()
         log.info(report.summary())
 
     def setup(self, stage: str | None = None) -> None:
+        """Fill the cache if needed (:meth:`prepare_data`) and list each split's prepared tracks.
+        Once: ``drumtx.train`` calls it before building the model and loggers, so bad data is
+        refused before the run folder holds anything; Lightning's later calls do nothing.
+
+        Raises:
+            drumtx.data.datasets.DatasetError: no dataset root, ``data.fit_kit_names`` matching
+                no train or validation track, a ``data.train_kit_weights`` pattern matching none.
+        """
+        if self._set_up:
+            return
         self.prepare_data()  # a no-op when every track is cached and sound
         manifest = self.cache.manifest()
         lost = 0
@@ -449,7 +460,7 @@ class DrumDataModule(pl.LightningDataModule):
             # fit_kit_names: DataSource.split_tracks keeps only those kits' train/validation tracks,
             # before data.max_tracks (and val_max_tracks) count them
             if split in ("train", "validation") and self.fit_kit_names and not keys:
-                raise ValueError(f"data.fit_kit_names={self.fit_kit_names} matches no {split} track's kit_name")
+                raise DatasetError(f"data.fit_kit_names={self.fit_kit_names} matches no {split} track's kit_name")
             if split == "validation" and self.val_max_tracks is not None:
                 # the same fixed hash-spread subset every epoch (see DatasetIndex.split)
                 keep = {t.key for t in self.source.split_tracks(split, self.val_max_tracks)}
@@ -459,8 +470,9 @@ class DrumDataModule(pl.LightningDataModule):
         if lost:
             log.warning("%d tracks unavailable (reasons in %s)", lost, self.cache.directory / "skipped.json")
         if self.train_kit_weights and self._entries.get("train"):
-            # once, here: an unknown pattern fails before a model is built
+            # once, here: an unknown pattern fails before a model is built (drumtx.train sets up first)
             self._train_weights = self._weights_of(self._entries["train"], manifest)
+        self._set_up = True
 
     # ---- loaders -------------------------------------------------------------------------------
     def _reader(self) -> _TrackReader:
