@@ -304,8 +304,8 @@ def song_ini(info: SongInfo, duration: float, diff: int) -> str:
     ini["song"] = {
         "name": one_line_text(info.name),
         "artist": one_line_text(info.artist),
-        "album": one_line_text(info.album),
-        "genre": one_line_text(info.genre),
+        # album and genre only when given: an empty key is a blank column in a game's song list
+        **{k: one_line_text(v) for k, v in (("album", info.album), ("genre", info.genre)) if one_line_text(v)},
         "charter": one_line_text(info.charter),
         "pro_drums": "True",
         "five_lane_drums": "False",

@@ -645,7 +645,8 @@ def _moved(value, stage: Path, out: Path):
 def resolve_checkpoint(cfg: DictConfig) -> Path:
     """``ckpt``, else :func:`find_default_checkpoint` (logged once, with why)."""
     if cfg.get("ckpt"):
-        path = Path(str(cfg.ckpt)).expanduser()
+        # "default": the packaged model, as train's init_weights=default
+        path = PACKAGED_MODEL if str(cfg.ckpt) == "default" else Path(str(cfg.ckpt)).expanduser()
         log.info("evaluating %s", path)
         return path
     dirs = [Path(str(cfg.paths.log_dir)), Path(str(cfg.paths.sweep_dir))]
@@ -670,7 +671,8 @@ def run(cfg: DictConfig) -> dict:
     mut = load_model(resolve_checkpoint(cfg), cfg, cfg.get("name"))
     base = None
     if cfg.get("compare_ckpt"):
-        base = load_model(Path(str(cfg.compare_ckpt)).expanduser(), cfg, cfg.get("compare_name"))
+        base_path = PACKAGED_MODEL if str(cfg.compare_ckpt) == "default" else Path(str(cfg.compare_ckpt)).expanduser()
+        base = load_model(base_path, cfg, cfg.get("compare_name"))
         if base.name == mut.name and not cfg.get("name") and not cfg.get("compare_name"):
             mut.name, base.name = distinct_names((mut.meta, mut.path), (base.meta, base.path))
     evaluation, info = evaluate_model(mut, cfg, selection)

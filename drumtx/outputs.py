@@ -49,6 +49,15 @@ def existing_outputs(paths: dict[str, Path]) -> list[Path]:
     return out
 
 
+def all_outputs_exist(paths: dict[str, Path]) -> bool:
+    """Every format's output is there (a chart folder: both notes.mid and song.ini), as one
+    input's outputs are moved in together; a partial set means something else wrote there."""
+    return all(
+        (p / "notes.mid").is_file() and (p / "song.ini").is_file() if fmt == "chart" else p.is_file()
+        for fmt, p in paths.items()
+    )
+
+
 def name_too_long(paths: dict[str, Path]) -> str | None:
     """Why an output cannot be named so on its file system (a name over NAME_MAX bytes), or None."""
     for p in paths.values():

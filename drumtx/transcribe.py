@@ -41,6 +41,7 @@ from drumtx.inference import InferenceSettings
 from drumtx.outputs import (
     FORMATS,
     MIDI_RESOLUTION,
+    all_outputs_exist,
     existing_outputs,
     name_too_long,
     output_paths,
@@ -74,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
             "confidence per onset). Files found in a folder keep their sub-folder under OUT_DIR. "
             "Chart lanes (drumtx.chart.CHART_LANES): kick -> kick; snare head and rim -> red; hi-hat -> "
             "yellow cymbal; ride -> blue cymbal; crash -> green cymbal; high/mid/floor tom -> yellow/blue/green "
-            "tom. Existing outputs are never replaced without --overwrite. Exit status: 0 all done, 1 some input "
-            "failed (each named on stderr, the others still transcribed), 2 setup error (model, options)."
+            "tom. Existing outputs are never replaced without --overwrite (--skip-existing: an input whose "
+            "outputs are all there is left out). Exit status: 0 all done, 1 some input failed (each named on stderr, the others still transcribed), 2 setup error (model, options)."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
@@ -95,8 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="cpu", choices=["cpu", "cuda"], help="where the model runs (default: cpu)"
     )
-    parser.add_argument(
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
         "--overwrite", action="store_true", help="replace existing outputs (else such inputs fail)"
+    )
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave out an input whose every output is already there (a batch run again after new files "
+        "were added); it counts as done, not failed",
     )
     parser.add_argument(
         "--thresholds",
@@ -268,12 +276,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs, errors = collect_inputs(args.inputs, args.out_dir)
     for message in errors:
         _error(message)
-    failed, done = len(errors), 0
+    failed, done, skipped = len(errors), 0, 0
     for job in jobs:
         paths = output_paths(args.out_dir, job.rel, formats)
         existing = existing_outputs(paths)
+        if existing and args.skip_existing and all_outputs_exist(paths):
+            skipped += 1
+            continue
         if existing and not args.overwrite:
-            _error(f"{job.source}: output {existing[0]} exists; pass --overwrite to replace it")
+            hint = "--overwrite to replace it" + (" (not every output is there)" if args.skip_existing else
+                                                   ", or --skip-existing to leave such inputs out")
+            _error(f"{job.source}: output {existing[0]} exists; pass {hint}")
             failed += 1
             continue
         too_long = name_too_long(paths)
@@ -308,9 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"~{result.tempo_map(MIDI_RESOLUTION).mean_bpm():.0f} bpm, {result.duration:.1f} s)",
                 flush=True,
             )
+    left_out = f", {skipped} left out (outputs there)" if skipped else ""
     if failed:
-        _error(f"{failed} input(s) failed, {done} transcribed")
+        _error(f"{failed} input(s) failed, {done} transcribed{left_out}")
         return 1
+    if skipped and not args.quiet:
+        print(f"{done} transcribed{left_out}", flush=True)
     return 0
 
 

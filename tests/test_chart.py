@@ -195,6 +195,10 @@ def test_song_ini_and_difficulty(tmp_path):
     assert song["name"] == "My Song" and song["artist"] == "Me"
     assert song["charter"] == "drumtx" and song["pro_drums"] == "True" and song["delay"] == "0"
     assert song["song_length"] == "30000"
+    assert "album" not in song and "genre" not in song  # left out unless given (README)
+    write_chart(tmp_path / "full", onsets, tempo, 30.0, SongInfo("My Song", artist="Me", album="LP", genre="Funk"))
+    ini.read(tmp_path / "full" / "song.ini")
+    assert ini["song"]["album"] == "LP" and ini["song"]["genre"] == "Funk"
     assert int(song["diff_drums"]) == difficulty_tier(80, 30.0) == 2  # 2.7 notes/s
     assert difficulty_tier(0, 30.0) == -1 and difficulty_tier(600, 30.0) == 6
 

@@ -303,3 +303,15 @@ def test_numbers_and_one_word_lists_are_normalised():
     cfg = validate(compose_train(["eval.velocity_bins=64", "eval.group_by=kit_name"], config_name="evaluate"),
                    _schema("evaluate"))
     assert list(cfg.eval.velocity_bins) == [64] and list(cfg.eval.group_by) == ["kit_name"]
+
+
+@pytest.mark.parametrize(("config", "key"), [("evaluate", "thresholds"), ("train", "evaluation.thresholds")])
+def test_the_readmes_thresholds_override_composes(config, key):
+    """A fresh user's trial: the README's ``thresholds={crash: {...}}`` was refused (the default
+    was an empty mapping in struct mode, which takes no new key)."""
+    from conftest import compose_config
+
+    GlobalHydra.instance().clear()
+    cfg = compose_config(config, [f"{key}={{crash: {{threshold: 0.7, min_gap_s: 0.1}}}}"])
+    GlobalHydra.instance().clear()
+    assert OmegaConf.to_container(OmegaConf.select(cfg, key)) == {"crash": {"threshold": 0.7, "min_gap_s": 0.1}}

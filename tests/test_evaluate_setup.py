@@ -209,6 +209,13 @@ def test_two_models_of_one_file_name_get_distinct_names(tmp_path, egmd_fixture, 
     assert "name=" in ev.__doc__ and "compare_name=" in ev.__doc__
 
 
+def test_ckpt_default_is_the_packaged_model(tmp_path, caplog):
+    """A fresh user's trial: init_weights=default worked in train, ckpt=default was refused here."""
+    cfg = compose_config("evaluate", [f"paths.root_dir={tmp_path}", "ckpt=default"])
+    with caplog.at_level(logging.INFO, logger="drumtx.evaluate"):
+        assert ev.resolve_checkpoint(cfg) == PACKAGED_MODEL
+
+
 def test_the_default_checkpoint_is_said_once(tmp_path, capsys, caplog):
     """Issue 8: "no ckpt given ..." came twice (the log and stderr), with nested parentheses."""
     cfg = compose_config("evaluate", [f"paths.root_dir={tmp_path}"])

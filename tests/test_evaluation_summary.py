@@ -40,6 +40,10 @@ def test_cli_writes_table_and_figures(tmp_path, capsys):
     assert (tmp_path / "out" / "summary.md").read_text().count("figures/") == 2
     assert (tmp_path / "out" / "figures" / "kit_f.png").stat().st_size > 0
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["kits"]["arm"]["k"] == 0.6
+    (tmp_path / "report_b").mkdir()  # a fresh user's trial: a report folder was refused
+    b.rename(tmp_path / "report_b" / "metrics.json")
+    assert summary.main(["-o", str(tmp_path / "out"), f"base={a}", f"arm={tmp_path / 'report_b'}"]) == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["kits"]["arm"]["k"] == 0.6
 
 
 @pytest.mark.parametrize("spec", ["no-equals-sign", "x={missing}", "x={notjson}"])

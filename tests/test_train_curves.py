@@ -42,6 +42,8 @@ def test_resumed_versions_join_and_the_later_one_wins(tmp_path):
     assert (out / "curves.png").stat().st_size > 1000
     assert main(["-o", str(out), "--x", "step", f"a={run}"]) == 0
     assert json.loads((out / "curves.json").read_text())["x"] == "step"
+    assert main(["-o", str(out), str(run)]) == 0  # a bare run folder is named after itself
+    assert list(json.loads((out / "curves.json").read_text())["curves"]) == [run.name]
 
 
 def test_a_run_without_logs_or_points_is_one_line_exit_2(tmp_path):

@@ -381,6 +381,20 @@ def test_folder_input_and_no_silent_overwrite(bundle, tmp_path, capsys):
     assert (out / "quiet.mid").read_bytes() == before
     assert not list(out.rglob("song.mid"))
 
+    # a fresh user's trial: a batch run again after a file was added failed on every done input
+    sf.write(d / "new.wav", render_groove(4.0, 22050, channels=1)[0], 22050)
+    (out / "quiet.mid").write_bytes(b"user's edits")
+    rc, stdout, err = run_cli([d, "-o", out, "--ckpt", bundle, "--skip-existing"], capsys)
+    assert rc == 0, err
+    assert (out / "new.mid").is_file() and (out / "quiet.mid").read_bytes() == b"user's edits"
+    assert "new.wav" in stdout and "quiet.wav" not in stdout + err
+    assert stdout.strip().splitlines()[-1] == "1 transcribed, 4 left out (outputs there)"
+    rc, _, err = run_cli([d, "-o", out, "--ckpt", bundle, "-q", "--skip-existing", "--format", "midi,json"], capsys)
+    assert rc == 1 and "(not every output is there)" in err  # a partial set is not skipped
+    with pytest.raises(SystemExit) as refused:  # argparse: not both
+        tx.main([str(d), "-o", str(out), "--skip-existing", "--overwrite"])
+    assert refused.value.code == 2
+
 
 def test_output_name_clash_is_reported(bundle, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"

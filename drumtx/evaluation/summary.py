@@ -131,7 +131,8 @@ def summarize(reports: dict[str, dict], title: str) -> tuple[str, dict, dict[str
 def main(argv: list[str] | None = None) -> int:
     ap = parser(PROG, __doc__.split("\n\n")[0])
     ap.add_argument("reports", nargs="+", metavar="NAME=METRICS_JSON",
-                    help="evaluation reports (drumtx.evaluate's metrics.json); the first is the reference")
+                    help="evaluation reports (drumtx.evaluate's metrics.json, or its report folder); the first is the "
+                         "reference")
     ap.add_argument("-o", "--out", required=True, type=Path, help="folder for summary.md/.json and figures/")
     ap.add_argument("--title", default="Evaluation summary")
     args = ap.parse_args(argv)
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             fail(PROG, f"expected NAME=METRICS_JSON, got {spec!r}")
+        if Path(path).is_dir():  # a report folder (evaluate's out_dir): its metrics.json
+            path = str(Path(path) / "metrics.json")
         try:
             metrics = json.loads(Path(path).read_text())
             metrics["levels"]["instrument"]["classes"]

@@ -125,7 +125,8 @@ def write_curves(
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = parser(PROG, __doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR", help="a run folder and its name in the table")
+    ap.add_argument("runs", nargs="+", metavar="[NAME=]RUN_DIR",
+                    help="a run folder and its name in the table (default: the folder's name)")
     ap.add_argument("-o", "--out", type=Path, required=True, help="folder for curves.md/.json/.png")
     ap.add_argument("--metric", action="append", default=None,
                     help=f"a logged validation metric (repeatable; default {', '.join(DEFAULT_METRICS)})")
@@ -137,8 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     curves = {}
     for item in args.runs:
         name, sep, run = item.partition("=")
-        if not sep or not name or not run:
-            fail(PROG, f"{item!r}: expected NAME=RUN_DIR", EXIT_USAGE)
+        if not sep or Path(item).is_dir():  # a bare folder (one whose name holds "=" too) names itself
+            name, run = Path(item).resolve().name, item
+        if not name or not run:
+            fail(PROG, f"{item!r}: expected [NAME=]RUN_DIR", EXIT_USAGE)
         if name in curves:
             fail(PROG, f"{name!r} names two runs", EXIT_USAGE)
         try:
