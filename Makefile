@@ -115,7 +115,7 @@ default-model-v2-width: $(STAMPS)/venv ## encoder width: crnn_small vs crnn_medi
 default-model-v2-prior: $(STAMPS)/venv ## after -width: its crnn_small arm's first 300 steps again without the hit prior (~20 min)
 	PY=$(PY) bash experiments/scripts/default_model_v2_prior.sh $(ARGS)
 
-default-model-v2-frontend: $(STAMPS)/venv ## after -width: synth_songs at 32 kHz; 16 kHz-ceiling front end vs the 11 kHz one, from scratch, 90 min each, then every rung and the cases (render ~75 min and prepare ~16 min on 2 cores; resumable)
+default-model-v2-frontend: $(STAMPS)/venv ## after -width: synth_songs at 32 kHz; 16 kHz-ceiling front end vs the 11 kHz one, from scratch, 90 min each (16 kHz seed 43: the same steps), then every rung and the cases (render ~75 min and prepare ~16 min on 2 cores; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_frontend.sh $(ARGS)
 
 default-model-v2-scratch: $(STAMPS)/venv ## after -width and default-model-v2: the width run's crnn_small arm (from scratch, hit prior) continued to 3,000 steps (~100 min, one core), tuned and scored on every rung beside the fine-tuned run
