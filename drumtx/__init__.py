@@ -7,7 +7,13 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from drumtx.cpu_load import LoadProbe
+
 __version__ = "0.1.0"
+
+#: Started when drumtx is imported (before torch, in a command), so that a command can tell how
+#: many cores other processes keep busy without waiting to measure it (drumtx.cpu_load).
+LOAD_PROBE = LoadProbe()
 
 #: The checkout that holds ``experiments/`` (and ``data/`` by default). In an installed wheel this
 #: is site-packages, which has no ``experiments/``: only the repository's recipes need it.

@@ -34,8 +34,10 @@ from typing import NoReturn
 
 import torch
 
+from drumtx import LOAD_PROBE
 from drumtx.chart import SongInfo
 from drumtx.cli import add_version, prog_name
+from drumtx.cpu_load import default_threads
 from drumtx.errors import exception_line
 from drumtx.inference import InferenceSettings
 from drumtx.outputs import (
@@ -168,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive_int,
         default=None,
-        help="torch CPU threads (default: torch's choice; 1 is often fastest for the LSTM on a busy machine)",
+        help="torch CPU threads (default: torch's choice, less one per core other processes keep busy, at least "
+        "1: on busy cores the LSTM's threads wait for each other)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines")
     add_version(parser)
@@ -224,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
+    elif args.device == "cpu":  # fewer threads when other processes keep cores busy (drumtx.cpu_load)
+        torch.set_num_threads(default_threads(torch.get_num_threads(), LOAD_PROBE.busy_cores_of_others()))
     if args.out_dir.exists() and not args.out_dir.is_dir():
         _error(f"-o {args.out_dir}: is a file, not a folder")
         return 2
