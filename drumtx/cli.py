@@ -115,6 +115,36 @@ def error(prog: str, message: object) -> None:
     print(f"{prog}: {one_line(message)}", file=sys.stderr, flush=True)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, ``<prefix>: <message>``, status 2, in place of
+    the usage block; an unknown option names the closest known one ("did you mean --format?").
+
+    Args:
+        prefix: what starts the error line (default: ``prog``), e.g. ``python -m
+            drumtx.transcribe: error``; other arguments as ``argparse.ArgumentParser``.
+    """
+
+    def __init__(self, *args: Any, prefix: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prefix = prefix
+
+    def error(self, message: str) -> NoReturn:
+        fail(self.prefix or self.prog, f"{message}{self._suggestion(message)} (see --help)", EXIT_USAGE)
+
+    def _suggestion(self, message: str) -> str:
+        import difflib
+
+        if not message.startswith("unrecognized arguments: "):
+            return ""
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        close = []
+        for arg in message.removeprefix("unrecognized arguments: ").split():
+            option = arg.split("=", 1)[0]
+            if option.startswith("--"):
+                close += difflib.get_close_matches(option, known, n=1, cutoff=0.6)
+        return f" (did you mean {' / '.join(dict.fromkeys(close))}?)" if close else ""
+
+
 def fail(prog: str, message: object, code: int = EXIT_USAGE) -> NoReturn:
     """:func:`error`, then exit with ``code`` (default 2, bad usage or setup).
 

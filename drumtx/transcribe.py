@@ -36,7 +36,7 @@ import torch
 
 from drumtx import LOAD_PROBE
 from drumtx.chart import SongInfo
-from drumtx.cli import add_version, prog_name
+from drumtx.cli import OneLineParser, add_version, prog_name
 from drumtx.cpu_load import default_threads
 from drumtx.errors import exception_line
 from drumtx.inference import InferenceSettings
@@ -64,8 +64,9 @@ from drumtx.vocab import Vocabulary
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=prog_name(PROG),
+        prefix=f"{prog_name(PROG)}: error",
         description=(
             "Transcribe drums in audio files to MIDI (GM drums, tempo map from beat tracking), "
             "Clone Hero / Rock Band charts and onset tables. Files and folders (searched recursively for "

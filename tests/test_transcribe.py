@@ -555,6 +555,16 @@ def test_bench_cli_writes_json(tmp_path, bundle):
     assert [r["threads"] for r in doc["runs"]] == [1]
 
 
+def test_a_mistyped_option_is_one_line_naming_the_closest(tmp_path, capsys):
+    """A fresh user's trial: ``--fromat midi`` printed argparse's 13-line usage block."""
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--fromat", "midi"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["python -m drumtx.transcribe: error: unrecognized arguments: --fromat midi "
+                   "(did you mean --format?) (see --help)"]
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
 def test_bad_thread_count_is_a_usage_error(value, tmp_path, capsys):
     """``--threads`` takes a whole number >= 1; anything else is argparse's usage error (exit 2), not a traceback."""

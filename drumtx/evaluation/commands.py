@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import NoReturn
 
-from drumtx.cli import EXIT_USAGE, add_version, fail, prog_name
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with ``<module>: <message>`` (one line, status 2) for a usage error, in place of
-    the usage block and ``<prog>: error: <message>``."""
-
-    module: str = ""
-
-    def error(self, message: str) -> NoReturn:
-        fail(self.module, message, EXIT_USAGE)
+from drumtx.cli import EXIT_USAGE, OneLineParser, add_version, fail, prog_name
 
 
 def parser(module: str, description: str) -> argparse.ArgumentParser:
     """An argument parser for ``python -m <module>``: usage names the command as it was run
     (:func:`drumtx.cli.prog_name`), errors are one line prefixed by ``module``; ``--version``."""
-    p = _Parser(prog=prog_name(module), description=description)
-    p.module = module
+    p = OneLineParser(prog=prog_name(module), description=description, prefix=module)
     add_version(p)
     return p
 
