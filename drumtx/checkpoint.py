@@ -31,6 +31,12 @@ FORMAT = "drumtx"
 PACKAGED_MODEL = Path(__file__).resolve().parent / "assets" / "default_model.safetensors"
 
 
+def model_path(spec: object) -> Path:
+    """The file a model option names: ``default`` is :data:`PACKAGED_MODEL` (``init_weights``,
+    evaluate's ``ckpt`` and ``compare_ckpt``), anything else that path as given."""
+    return PACKAGED_MODEL if str(spec) == "default" else Path(str(spec))
+
+
 class CheckpointError(ValueError):
     """A file that is not a loadable drumtx model; the message names the file and the reason."""
 

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from drumtx.checkpoint import PACKAGED_MODEL
+from drumtx.checkpoint import PACKAGED_MODEL, model_path
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import EVALUATE
 from drumtx.data.datasets import DatasetError, as_list, kit_filter
@@ -645,8 +645,7 @@ def _moved(value, stage: Path, out: Path):
 def resolve_checkpoint(cfg: DictConfig) -> Path:
     """``ckpt``, else :func:`find_default_checkpoint` (logged once, with why)."""
     if cfg.get("ckpt"):
-        # "default": the packaged model, as train's init_weights=default
-        path = PACKAGED_MODEL if str(cfg.ckpt) == "default" else Path(str(cfg.ckpt)).expanduser()
+        path = model_path(cfg.ckpt).expanduser()  # "default": the packaged model
         log.info("evaluating %s", path)
         return path
     dirs = [Path(str(cfg.paths.log_dir)), Path(str(cfg.paths.sweep_dir))]
@@ -671,8 +670,7 @@ def run(cfg: DictConfig) -> dict:
     mut = load_model(resolve_checkpoint(cfg), cfg, cfg.get("name"))
     base = None
     if cfg.get("compare_ckpt"):
-        base_path = PACKAGED_MODEL if str(cfg.compare_ckpt) == "default" else Path(str(cfg.compare_ckpt)).expanduser()
-        base = load_model(base_path, cfg, cfg.get("compare_name"))
+        base = load_model(model_path(cfg.compare_ckpt).expanduser(), cfg, cfg.get("compare_name"))
         if base.name == mut.name and not cfg.get("name") and not cfg.get("compare_name"):
             mut.name, base.name = distinct_names((mut.meta, mut.path), (base.meta, base.path))
     evaluation, info = evaluate_model(mut, cfg, selection)

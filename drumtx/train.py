@@ -25,10 +25,10 @@ from omegaconf import DictConfig
 
 from drumtx.atomic import write_json
 from drumtx.checkpoint import (
-    PACKAGED_MODEL,
     CheckpointError,
     build_meta,
     load_transcriber,
+    model_path,
     plain_config,
     save_bundle,
 )
@@ -73,7 +73,7 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     velocity head (the packaged v1 model, any model saved before the head existed) initialises
     a run that has one (``branches.velocity``); the velocity head then starts fresh.
     """
-    path = PACKAGED_MODEL if str(source) == "default" else Path(str(source))
+    path = model_path(source)
     model, meta = load_transcriber(path)  # safetensors bundle or weights_only .ckpt
     # compared as LogMel settings: keys an older bundle lacks take the defaults (features_from_meta)
     theirs = features_from_meta(meta).config_dict()

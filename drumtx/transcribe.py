@@ -286,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for job in jobs:
         paths = output_paths(args.out_dir, job.rel, formats)
         existing = existing_outputs(paths)
-        if existing and args.skip_existing and all_outputs_exist(paths):
+        if args.skip_existing and all_outputs_exist(paths):
             skipped += 1
             continue
         if existing and not args.overwrite:

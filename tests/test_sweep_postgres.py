@@ -236,7 +236,7 @@ def test_two_workers_share_a_study_and_a_killed_workers_trial_is_rerun(postgres_
         assert "sent no heartbeat for the grace period" in b_log
         # its last heartbeat came at most one interval before it was frozen (measured from the kill,
         # which a loaded machine delays by the check above, it failed 2.7 s "after" it in one run)
-        assert (dead.datetime_complete - stopped_at).total_seconds() >= GRACE - HEARTBEAT - 0.5
+        assert (dead.datetime_complete - stopped_at).total_seconds() >= GRACE - HEARTBEAT
     else:
         assert "left running by a stopped sweep" in b_log
     # ... and its parameters were run again, once, by worker B
