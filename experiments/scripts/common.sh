@@ -21,8 +21,8 @@ train_pair() {
 	local d2=$1 p1 p2 s1=0 s2=0
 	shift
 	mkdir -p "$(dirname "$d1")" "$(dirname "$d2")"
-	"$PY" -m drumtx.train "${a1[@]}" hydra.run.dir="$d1" > "$d1.log" 2>&1 & p1=$!
-	"$PY" -m drumtx.train "$@" hydra.run.dir="$d2" > "$d2.log" 2>&1 & p2=$!
+	"$PY" -m drumtx.train "${a1[@]}" hydra.run.dir="$d1" >> "$d1.log" 2>&1 & p1=$!
+	"$PY" -m drumtx.train "$@" hydra.run.dir="$d2" >> "$d2.log" 2>&1 & p2=$!
 	wait "$p1" || s1=$?
 	wait "$p2" || s2=$?
 	if [[ $s1 -ne 0 || $s2 -ne 0 ]]; then
