@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ default-model-v2-scratch: $(STAMPS)/venv ## after -width and default-model-v2: t
 
 default-model-v2-scratch-music: $(STAMPS)/venv ## after -scratch and -music: the scratch run continued 500 steps with music-only tracks x4, as the shipped v2 was; every rung against v2 (~30 min training, one core; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_scratch_music.sh $(ARGS)
+
+default-model-v2-candidate: $(STAMPS)/venv ## after -music: from scratch with music-only tracks x4 from the start, 3,500 steps, seeds 42 and 43 side by side (~3.7 h, resumable); tune, every rung beside both seeds of v2's recipe
+	PY=$(PY) bash experiments/scripts/default_model_v2_candidate.sh $(ARGS)
 
 # Transfer ablations (experiments/transfer_ablation), after `make default-model`: each arm takes
 # one transfer choice away from its 45-minute run, plus a rerun with another seed (no ARGS).

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The candidate to replace v2 (experiments/default_model_v2/README.md, "The candidate: from scratch,
+# music from the start"): `make default-model-v2-candidate [ARGS="…"]`, after `make
+# default-model-v2-music`. Two findings combined into one recipe trained from its first step:
+#   - from scratch with the hit prior beat fine-tuning from v1 at 3,000 steps on every unseen rung
+#     (make default-model-v2-scratch), but false onsets on music alone stayed high;
+#   - music-only tracks served 4x as often halved those false onsets in 500 steps
+#     (make default-model-v2-music; the shipped v2 had them only for its last 500 steps).
+# So: crnn_small from scratch, data.train_kit_weights={none+music:4} from the start, the shipped
+# v2's 3,500 steps, seeds 42 and 43 side by side (one core each; ~3.7 h on the 2-core machine);
+# then each tuned and scored on every rung, and one summary beside both seeds of the shipped
+# recipe (music_w4_s42 = v2, music_w4_s43). It replaces v2 only if it beats it on every rung,
+# music alone included: shipping is a separate, deliberate step (ship in default_model_v2_common.sh).
+# Resumable: every step skips what is done. Arguments: Hydra overrides for both trainings.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/default_model_v2_common.sh"
+
+require $V2/music_w4_s42/best.safetensors default-model-v2-music
+require $V2/music_w4_s43/best.safetensors default-model-v2-music
+ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=3500 data.train_kit_weights={none+music:4}"
+pair $V2/scratch_w4_s42 - "seed=42 $ARGS" $V2/scratch_w4_s43 - "seed=43 $ARGS" "$@"
+for run in scratch_w4_s42 scratch_w4_s43; do
+	tune "$run"
+	score "$run"
+done
+rung_summary candidate \
+	"The candidate (from scratch, music-only tracks x4 from the start, 3,500 steps) against the shipped recipe (fine-tuned from v1, music x4 for its last 500 of 3,500 steps), two seeds each" \
+	"v2 s42 (shipped)|music_w4_s42" "v2 recipe s43|music_w4_s43" "candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43"
