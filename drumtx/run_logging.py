@@ -3,14 +3,16 @@
 What ``drumtx.train``, ``drumtx.evaluate`` and ``drumtx.tune_thresholds`` share: the configured
 Lightning logger (``logger`` config group: W&B goes offline without an API key and is named
 after the run's overrides; CSV; ``logger=none``), the end of a logger's run (one W&B run per
-job, also in a sweep and after a failure), and the training callbacks, which depend on whether
-there is a logger.
+job, also in a sweep and after a failure), the training callbacks, which depend on whether
+there is a logger, and the third-party chatter a training leaves out (:func:`quiet_third_party`).
 """
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,6 +33,29 @@ def wandb_key_configured() -> bool:
         return netrc.netrc(path).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
         return False
+
+
+class _DropAdvertisements(logging.Filter):
+    """Drops Lightning's "💡 Tip: ... try installing litlogger/litmodels" lines, which it prints
+    on every fit and has no switch for (Lightning-AI/pytorch-lightning#21294)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+_ADVERTISEMENTS = _DropAdvertisements()
+
+
+def quiet_third_party() -> None:
+    """Leave out what a training's output repeats without telling the user anything: Lightning's
+    product tips (its rank-zero info loggers) and torch's FutureWarning about ``LeafSpec``, which
+    Lightning's own ``_pytree`` triggers every step it flattens a batch (nothing a drumtx user
+    can act on). Idempotent; everything else Lightning and torch say is kept."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if _ADVERTISEMENTS not in logger.filters:
+            logger.addFilter(_ADVERTISEMENTS)
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning)
 
 
 def run_name(default: str = "defaults") -> str:

@@ -39,7 +39,7 @@ from drumtx.features import features_from_meta
 from drumtx.models.callbacks import NonFiniteError
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
-from drumtx.run_logging import build_callbacks, build_training_loggers, finish_logger
+from drumtx.run_logging import build_callbacks, build_training_loggers, finish_logger, quiet_third_party
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def train(cfg: DictConfig) -> float | None:
         NonFiniteError: a NaN/inf loss or metric (nothing is exported or reported).
     """
     validate(cfg)  # typed, range-checked values; one line naming the key (drumtx.config_schema)
+    quiet_third_party()
     L.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

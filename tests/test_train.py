@@ -506,3 +506,40 @@ def test_ddp_cpu_two_processes(egmd_fixture, shared_cache, tmp_path):
     assert "All distributed processes registered. Starting with 2 processes" in proc.stderr + proc.stdout
     assert (out / "checkpoints" / "last.ckpt").is_file() and (out / "best.safetensors").is_file()
     load_transcriber(out / "checkpoints" / "last.ckpt")
+
+
+def test_training_output_leaves_out_lightning_tips_and_the_leafspec_warning():
+    import logging
+    import warnings
+
+    from lightning.pytorch.utilities.rank_zero import rank_zero_info
+    from torch.utils._pytree import LeafSpec
+
+    from drumtx.run_logging import quiet_third_party
+
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    handler = Keep(level=logging.INFO)
+    target = logging.getLogger("lightning")
+    target.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            quiet_third_party()
+            quiet_third_party()  # idempotent: one filter
+            rank_zero_info("💡 Tip: For seamless cloud logging, try installing litlogger")
+            rank_zero_info("GPU available: False, used: False")
+            LeafSpec()
+            warnings.warn("another deprecation", FutureWarning, stacklevel=1)
+    finally:
+        target.removeHandler(handler)
+    assert seen == ["GPU available: False, used: False"]
+    assert [str(w.message) for w in caught] == ["another deprecation"]
+    from drumtx.run_logging import _ADVERTISEMENTS
+
+    names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+    assert all(logging.getLogger(n).filters.count(_ADVERTISEMENTS) == 1 for n in names)
