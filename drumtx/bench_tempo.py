@@ -1,7 +1,7 @@
 """Beat accuracy of the tempo map on rendered drum performances with known beats.
 
     python -m drumtx.bench_tempo [--performances 4] [--kits sfz_sams_sonor,fluidr3_standard] \
-        [--json experiments/tempo_map/results.json]
+        [--ckpt default] [--json experiments/tempo_map/results.json]
 
 Cases: real Groove MIDI performances (4/4 beats, played to a click, so their beats are known)
 *time-warped* onto tempo programs -- steady (70, 100, 130, 170 bpm), step changes (90->140,
@@ -12,7 +12,9 @@ keeps its position in beats, so the warped performance's true beats are the temp
 Each case's onset-strength envelope is the one the transcriber tracks
 (:func:`drumtx.tempo.onset_envelope` of the log-mel), and both beat trackers of
 :func:`drumtx.tempo.estimate_beats` run on it: ``constant`` (one tempo per file, the earlier
-method) and ``variable`` (the current one). Scores are ``mir_eval.beat``'s (F-measure at
+method) and ``variable`` (the current one); and ``variable+activations``, the transcriber's
+default: the variable tracker on :func:`drumtx.tempo.beat_envelope` of the flux and the
+``--ckpt`` model's activations (``--ckpt none``: left out, no model loaded). Scores are ``mir_eval.beat``'s (F-measure at
 +-70 ms, P-score, CMLt, AMLt), first 5 s of beats skipped as mir_eval does; estimated beats
 after the last true beat (the audio's decaying tail) are not counted.
 """
@@ -126,22 +128,41 @@ def score(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
     }
 
 
-def run(gmd_root: Path, kits_dir: Path | None, kit_names: list[str], count: int) -> dict:
+#: method name -> (tracker method, envelope of drumtx.tempo.beat_envelope)
+ARMS = {
+    "constant": ("constant", "flux"),
+    "variable": ("variable", "flux"),
+    "variable+activations": ("variable", "flux+activations"),
+}
+
+
+def run(
+    gmd_root: Path, kits_dir: Path | None, kit_names: list[str], count: int, ckpt: str | None = "default"
+) -> dict:
+    """Every case through every arm of :data:`ARMS` (``variable+activations`` only with a model:
+    ``ckpt`` a bundle or ``"default"``, None leaves it out); the summary, per-case rows and timing."""
     import torch
 
     from drumtx.features import LogMel
     from drumtx.synth.kits import load_kits
     from drumtx.synth.render import KitRenderer
-    from drumtx.tempo import estimate_beats, onset_envelope
+    from drumtx.tempo import beat_envelope, estimate_beats, onset_envelope
 
-    features = LogMel()
+    transcriber = None
+    if ckpt:
+        from drumtx.checkpoint import model_path
+        from drumtx.transcriber import Transcriber
+
+        transcriber = Transcriber.from_checkpoint(model_path(ckpt))
+    arms = {k: v for k, v in ARMS.items() if transcriber is not None or v[1] == "flux"}
+    features = transcriber.features if transcriber is not None else LogMel()
     renderer = KitRenderer(sample_rate=features.sample_rate)
     kits = load_kits(kits_dir)
     missing = [k for k in kit_names if k not in kits or not kits[k].available]
     if missing:
         raise SystemExit(f"{PROG}: error: kit(s) not available: {', '.join(missing)}")
     perfs = performances(gmd_root, count)
-    rows, seconds = [], {"constant": 0.0, "variable": 0.0}
+    rows, seconds = [], dict.fromkeys(arms, 0.0)
     for kit_name in kit_names:
         for perf, pos, hits in perfs:
             for prog, (kind, program) in PROGRAMS.items():
@@ -149,10 +170,13 @@ def run(gmd_root: Path, kits_dir: Path | None, kit_names: list[str], count: int)
                 audio = render_case(renderer, kits[kit_name], pos, hits, truth)
                 with torch.no_grad():
                     mel = features(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy()
-                env = onset_envelope(mel)
-                for method in ("constant", "variable"):
+                flux = onset_envelope(mel)
+                acts = None
+                if transcriber is not None:
+                    acts = [a for a, _ in transcriber.run(mel, fine=False).probs.values()]
+                for method, (tracker, envelope) in arms.items():
                     t0 = time.perf_counter()
-                    est = estimate_beats(env, features.fps, method=method)
+                    est = estimate_beats(beat_envelope(flux, acts, envelope), features.fps, method=tracker)
                     seconds[method] += time.perf_counter() - t0
                     rows.append(
                         {
@@ -165,7 +189,7 @@ def run(gmd_root: Path, kits_dir: Path | None, kit_names: list[str], count: int)
                         }
                     )
     summary = {}
-    for method in ("constant", "variable"):
+    for method in arms:
         for kind in ("steady", "step", "ramp", "all"):
             sel = [r for r in rows if r["method"] == method and (kind == "all" or r["kind"] == kind)]
             summary[f"{method}/{kind}"] = {
@@ -180,6 +204,7 @@ def run(gmd_root: Path, kits_dir: Path | None, kit_names: list[str], count: int)
         "performances": [p for p, _, _ in perfs],
         "programs": {k: v[1] for k, v in PROGRAMS.items()},
         "n_beats": N_BEATS,
+        "ckpt": str(ckpt) if ckpt else None,
     }
 
 
@@ -210,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         default=6,
         help=f"Groove MIDI performances per kit, one per style of {STYLES}",
     )
+    parser.add_argument(
+        "--ckpt",
+        default="default",
+        help="model whose activations the variable+activations arm tracks (default: the packaged "
+        "model; none: leave that arm out)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the full results here")
     add_version(parser)
     args = parser.parse_args(argv)
@@ -218,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{PROG}: error: --gmd {args.gmd}: no info.csv (the Groove MIDI Dataset folder)", file=sys.stderr
         )
         return 2
+    ckpt = None if args.ckpt.lower() == "none" else args.ckpt
     result = run(
-        args.gmd, args.kits_dir, [k.strip() for k in args.kits.split(",") if k.strip()], args.performances
+        args.gmd, args.kits_dir, [k.strip() for k in args.kits.split(",") if k.strip()], args.performances, ckpt
     )
     result["machine"] = f"{platform.machine()}, {platform.python_version()}"
     result["commit"] = _commit()
@@ -228,13 +260,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{key:<20} {s['f_measure']:>6.3f} {s['p_score']:>6.3f} {s['cmlt']:>6.3f} {s['amlt']:>6.3f} {s['cases']}"
         )
-    print("per program (F-measure, constant -> variable):")
+    methods = list(dict.fromkeys(r["method"] for r in result["rows"]))
+    print(f"per program (F-measure, {' / '.join(methods)}):")
     for prog in PROGRAMS:
-        f = {
-            m: np.mean([r["f_measure"] for r in result["rows"] if r["program"] == prog and r["method"] == m])
-            for m in ("constant", "variable")
-        }
-        print(f"  {prog:<14} {f['constant']:.3f} -> {f['variable']:.3f}")
+        f = [
+            np.mean([r["f_measure"] for r in result["rows"] if r["program"] == prog and r["method"] == m])
+            for m in methods
+        ]
+        print(f"  {prog:<14} " + " / ".join(f"{x:.3f}" for x in f))
     if args.json:
         from drumtx.atomic import write_json
 

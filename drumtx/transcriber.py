@@ -27,7 +27,7 @@ from drumtx.features import LogMel, features_from_meta
 from drumtx.inference import Activations, InferenceSettings, activations
 from drumtx.midi_out import TempoMap
 from drumtx.targets import Onset
-from drumtx.tempo import estimate_beats
+from drumtx.tempo import beat_envelope, estimate_beats
 from drumtx.vocab import Vocabulary
 
 #: Prefix of the notes printed on stderr for the user (velocities not measured, chart audio not added).
@@ -408,7 +408,7 @@ class Transcriber:
         onsets = decode_onsets(probs, self.fps, self.vocab, self.thresholds)
         confidences = onset_confidences(probs, onsets, self.fps, self.vocab)
         duration = (onset_envelope.shape[0] - 1) / self.fps
-        beats = estimate_beats(onset_envelope, self.fps)
+        beats = estimate_beats(beat_envelope(onset_envelope, [a for a, _ in probs.values()]), self.fps)
         return Transcription(
             Path(source), duration, onsets, confidences, beats, probs, onset_envelope,
             velocity=velocity, fps=float(self.fps), fine_classes=tuple(self.vocab.fine_classes),

@@ -9,6 +9,8 @@ section (about a third of its beats on true beats) and fails these tests.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mir_eval
 import numpy as np
 import pretty_midi
@@ -21,7 +23,7 @@ from drumtx.midi_out import TempoMap, drum_midi, save_midi
 from drumtx.synth.kits import load_kits
 from drumtx.synth.render import KitRenderer, Note, snap_notes
 from drumtx.targets import Onset
-from drumtx.tempo import estimate_beats, local_tempo, onset_envelope
+from drumtx.tempo import beat_envelope, estimate_beats, local_tempo, onset_envelope
 
 KIT = "fluidr3_standard"
 N_BEATS = 56
@@ -46,8 +48,16 @@ def features():
 
 
 @pytest.fixture(scope="module")
+def transcriber():
+    from drumtx.checkpoint import PACKAGED_MODEL
+    from drumtx.transcriber import Transcriber
+
+    return Transcriber.from_checkpoint(PACKAGED_MODEL)
+
+
+@pytest.fixture(scope="module")
 def rendered(features):
-    """program -> (true beat times, notes as onsets, onset envelope) of a rock groove."""
+    """program -> (true beat times, notes as onsets, onset envelope, log-mel) of a rock groove."""
     kit = load_kits()[KIT]
     if not kit.available:
         pytest.skip(f"kit {KIT} not installed")
@@ -68,7 +78,7 @@ def rendered(features):
         with torch.no_grad():
             mel = features(torch.from_numpy(audio)).numpy()
         names = {42: "hihat_closed", 36: "kick", 38: "snare_head"}
-        out[name] = (beats, [Onset(n.start, names[n.pitch], n.velocity) for n in notes], onset_envelope(mel))
+        out[name] = (beats, [Onset(n.start, names[n.pitch], n.velocity) for n in notes], onset_envelope(mel), mel)
     renderer.close()
     return out
 
@@ -79,10 +89,12 @@ def _on_beat_share(truth: np.ndarray, est: np.ndarray, lo: float, hi: float) -> 
     return float(np.mean([np.min(np.abs(truth - x)) <= 0.07 for x in e])) if e.size else 0.0
 
 
+@pytest.mark.parametrize("envelope", ["flux", "flux+activations"])
 @pytest.mark.parametrize("name", list(PROGRAMS))
-def test_beats_follow_the_tempo_in_every_section(rendered, features, name):
-    truth, _, env = rendered[name]
-    est = estimate_beats(env, features.fps)
+def test_beats_follow_the_tempo_in_every_section(rendered, features, transcriber, name, envelope):
+    truth, _, flux, mel = rendered[name]
+    acts = [a for a, _ in transcriber.run(mel, fine=False).probs.values()]  # the transcriber's envelope
+    est = estimate_beats(beat_envelope(flux, acts, envelope), features.fps)
     est = est[est <= truth[-1] + 0.07]
     f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(truth), mir_eval.beat.trim_beats(est))
     assert f >= 0.85, f  # the one-tempo method: 0.53-0.76 on the steps and the ramp
@@ -92,7 +104,7 @@ def test_beats_follow_the_tempo_in_every_section(rendered, features, name):
 
 
 def test_the_tempo_map_puts_midi_beats_on_the_music_and_keeps_note_times(rendered, features, tmp_path):
-    truth, onsets, env = rendered["step90to140"]
+    truth, onsets, env, _ = rendered["step90to140"]
     tempo = TempoMap.from_beats(estimate_beats(env, features.fps), 960)
     save_midi(drum_midi(onsets, tempo), tmp_path / "x.mid")
     pm = pretty_midi.PrettyMIDI(str(tmp_path / "x.mid"))
@@ -108,7 +120,7 @@ def test_the_tempo_map_puts_midi_beats_on_the_music_and_keeps_note_times(rendere
 
 
 def test_local_tempo_has_no_seams_between_blocks(rendered, features):
-    _, _, env = rendered["ramp90to130"]
+    _, _, env, _ = rendered["ramp90to130"]
     whole = local_tempo(env, features.fps, block_seconds=1000.0)
     blocked = local_tempo(env, features.fps, block_seconds=10.0)
     assert np.allclose(whole, blocked)
@@ -120,3 +132,31 @@ def test_silence_and_bad_method():
     assert local_tempo(np.zeros(0), 100.0).size == 0
     with pytest.raises(ValueError, match="tempo method"):
         estimate_beats(np.ones(3000), 100.0, method="fixed")
+
+
+def test_the_beat_envelope_adds_the_standardised_flux_and_drum_activations():
+    flux = np.array([0.0, 2.0, 0.0, 2.0, 0.0, 2.0])
+    kick = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.5])  # one frame longer: cut
+    snare = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    env = beat_envelope(flux, [kick, snare], "flux+activations")
+    z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
+    assert env.shape == (6,) and env.dtype == np.float32
+    assert np.allclose(env, np.maximum(0, z(flux) + z(kick[:6] + snare[:6])))
+    assert env[1] == env[3] == env[5] > 0 and env[0] == env[2] == env[4] == 0
+    # The flux alone: asked for, no activations, or activations that never move (no NaN from /0).
+    assert np.array_equal(beat_envelope(flux, [kick, snare], "flux"), flux.astype(np.float32))
+    assert np.array_equal(beat_envelope(flux, None), flux.astype(np.float32))
+    assert np.allclose(beat_envelope(flux, [np.full(6, 0.3)]), np.maximum(0, z(flux)))
+    with pytest.raises(ValueError, match="tempo envelope must be one of"):
+        beat_envelope(flux, [kick], "activations")
+
+
+def test_the_transcriber_tracks_beats_on_the_configured_envelope(rendered, transcriber, monkeypatch):
+    import drumtx.transcriber as tr
+
+    truth, _, flux, mel = rendered["step140to90"]
+    probs = transcriber.run(mel, fine=False).probs
+    seen = []
+    monkeypatch.setattr(tr, "estimate_beats", lambda env, fps: seen.append(env) or np.zeros(0))
+    transcriber.decode(Path("x.wav"), probs, flux)
+    assert np.array_equal(seen[0], beat_envelope(flux, [a for a, _ in probs.values()], "flux+activations"))
