@@ -216,6 +216,9 @@ INFERENCE: dict[str, Value] = {
     "inference.batch_size": COUNT,
     "inference.gate_db": Value("float", null=True),
     "inference.gate_dilate": COUNT0,
+    "inference.presence_confidence": Value("float", low=0, high=1, null=True),
+    "inference.presence_seconds": NONNEG,
+    "inference.presence_instruments": Value("names"),
 }
 #: ``conf/prepare.yaml`` as composed.
 PREPARE: dict[str, Value] = {

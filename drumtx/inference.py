@@ -16,6 +16,15 @@ so a take at -60 dBFS reaches the model as a loud one does (case C17). What it d
    ``gate_db`` (dB re the loudest bin of a full-scale 1 kHz sine, on the levelled log-mel, so
    relative to the file's level) cannot hold an onset: digital silence gives an empty
    transcription whatever the model says.
+3. **Drum presence gate.** A frame cannot hold an onset of any instrument unless one of the
+   time-keeping instruments (``presence_instruments``: kick, snare, hi-hat, ride) reaches
+   ``presence_confidence`` within +-``presence_seconds``: music without drums (an intro, a
+   break, a song without a drummer) otherwise gets scattered low-confidence "hits", mostly kicks
+   on bass notes, which thresholds alone could only remove at a large cost in recall. The gate is
+   the model's own (its bundle's ``presence``, measured for it: the packaged model's on the
+   threshold tuning's realistic validation tracks and every test rung,
+   ``experiments/default_model_v2``, "Music without drums: the drum presence gate") unless the
+   settings give one (:meth:`InferenceSettings.for_model`).
 
 The input is the levelled float16 log-mel of the feature cache (:mod:`drumtx.data.cache`). An
 audio file gets exactly that array from :func:`file_mel` (streamed, the same frames bit for bit),
@@ -27,7 +36,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,6 +63,16 @@ class InferenceSettings:
         gate_db: silence gate on the (levelled) log-mel, dB re the loudest bin of a full-scale
             1 kHz sine; None: no gate.
         gate_dilate: frames on each side that a loud frame keeps open.
+        presence_confidence: drum presence gate: the activation one of ``presence_instruments``
+            must reach within +-``presence_seconds`` of a frame for it to hold an onset; 0: no
+            presence gate; None: the model's own (:meth:`for_model`: the gate its bundle carries,
+            ``meta["presence"]``, measured for that model; none if it carries none). An absolute
+            confidence only means something for a model it was measured on: a briefly trained
+            model may never reach it, so no gate is applied unless the model or the user asks.
+        presence_seconds: the presence gate's reach on each side (s).
+        presence_instruments: the instruments whose activations count as drums being played
+            (names of the model's vocabulary; others are ignored, and a model with none of them
+            gets no presence gate).
     """
 
     chunk_seconds: float
@@ -61,6 +80,9 @@ class InferenceSettings:
     batch_size: int
     gate_db: float | None
     gate_dilate: int
+    presence_confidence: float | None = None
+    presence_seconds: float = 3.0
+    presence_instruments: tuple[str, ...] = ("kick", "snare", "hihat", "ride")
 
     def __post_init__(self) -> None:
         if not self.chunk_seconds > 2 * self.context_seconds >= 0:
@@ -72,6 +94,10 @@ class InferenceSettings:
             raise ValueError(
                 f"inference: need batch_size >= 1, gate_dilate >= 0, got {self.batch_size}, {self.gate_dilate}"
             )
+        if self.presence_confidence is not None and not 0.0 <= self.presence_confidence <= 1.0:
+            raise ValueError(f"inference: need 0 <= presence_confidence <= 1, got {self.presence_confidence}")
+        if not self.presence_seconds >= 0.0:
+            raise ValueError(f"inference: need presence_seconds >= 0, got {self.presence_seconds}")
 
     @classmethod
     def from_config(cls, cfg: Mapping | None = None, **overrides) -> InferenceSettings:
@@ -83,15 +109,41 @@ class InferenceSettings:
         merged = {**_default_config(), **{k: v for k, v in dict(cfg or {}).items()}, **overrides}
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in merged.items() if k in names}
-        kw["gate_db"] = None if kw.get("gate_db") is None else float(kw["gate_db"])
-        for key in ("chunk_seconds", "context_seconds"):
-            kw[key] = float(kw[key])
+        for key in ("gate_db", "presence_confidence"):
+            if key in kw:
+                kw[key] = None if kw[key] is None else float(kw[key])
+        for key in ("chunk_seconds", "context_seconds", "presence_seconds"):
+            if key in kw:
+                kw[key] = float(kw[key])
+        if "presence_instruments" in kw:
+            kw["presence_instruments"] = tuple(str(i) for i in kw["presence_instruments"])
         for key in ("batch_size", "gate_dilate"):
             kw[key] = int(kw[key])
         return cls(**kw)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as plain JSON values (the instruments a list), as meta and cache keys hold them."""
+        return {**asdict(self), "presence_instruments": list(self.presence_instruments)}
+
+    def for_model(self, meta: Mapping) -> InferenceSettings:
+        """These settings for one model: where ``presence_confidence`` is None (the model's own),
+        the drum presence gate its bundle meta carries (``meta["presence"]``: ``confidence``,
+        ``seconds``, ``instruments``), else none (0).
+
+        Raises:
+            ValueError: the meta's gate is out of range (one line).
+        """
+        if self.presence_confidence is not None:
+            return self
+        own = dict((meta or {}).get("presence") or {})
+        if not own:
+            return replace(self, presence_confidence=0.0)
+        return replace(
+            self,
+            presence_confidence=float(own["confidence"]),
+            presence_seconds=float(own.get("seconds", self.presence_seconds)),
+            presence_instruments=tuple(own.get("instruments", self.presence_instruments)),
+        )
 
 
 @lru_cache(maxsize=1)
@@ -192,6 +244,30 @@ def resolve_device(name: str) -> torch.device:
 
 
 # ------------------------------------------------------------------------------------------- gate
+def drum_present(acts: Mapping[str, np.ndarray], settings: InferenceSettings, fps: float) -> np.ndarray | None:
+    """The drum presence gate (module docstring, step 3): frames within +-``presence_seconds``
+    of a frame where one of ``presence_instruments`` reaches ``presence_confidence``.
+
+    Args:
+        acts: instrument -> activation (T,) in [0, 1], after the silence gate.
+        settings: :class:`InferenceSettings`.
+        fps: frames per second.
+
+    Returns:
+        ``(T,)`` bool, True where onsets may be; None when there is no presence gate
+        (``presence_confidence`` 0 or None, or the model has none of ``presence_instruments``).
+    """
+    from scipy.ndimage import maximum_filter1d
+
+    names = [i for i in settings.presence_instruments if i in acts]
+    if not settings.presence_confidence or not names:  # None (unresolved) or 0: no gate
+        return None
+    evidence = np.max(np.stack([np.asarray(acts[i], dtype=np.float32) for i in names]), axis=0)
+    reach = int(round(settings.presence_seconds * fps))
+    near = maximum_filter1d(evidence, size=2 * reach + 1, mode="constant", cval=0.0)
+    return near >= np.float32(settings.presence_confidence)
+
+
 def loud_frames(mel: np.ndarray, gate: float, dilate: int) -> np.ndarray:
     """Frames that may hold an onset: the loudest bin within +-``dilate`` frames is >= ``gate``
     (a log-mel value, :func:`drumtx.features.db_to_mel`). Returns bool (T,)."""
@@ -309,13 +385,23 @@ def activations(
             if has_velocity:
                 vel_out[klo:khi] = vp[b, a:z]
     if gate is not None and not loud.all():
-        for i in insts:
-            acts[i] = np.where(loud, acts[i], 0.0).astype(np.float32)
-        if fine:
-            fine_out = np.where(loud[:, None], fine_out, 0.0).astype(np.float32)
-        if has_velocity:
-            vel_out = np.where(loud[:, None], vel_out, 0.0).astype(np.float32)
+        fine_out, vel_out = _shut(loud, acts, fine_out, vel_out)
+    present = drum_present(acts, settings, fps)  # on the silence-gated activations
+    if present is not None and not present.all():
+        fine_out, vel_out = _shut(present, acts, fine_out, vel_out)
     return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out)
+
+
+def _shut(open_: np.ndarray, acts: dict, fine: np.ndarray | None, velocity: np.ndarray | None):
+    """Zero every output outside the frames ``open_`` (T,) bool: ``acts`` in place, then the
+    fine-class and velocity arrays (each (T, C) or None) returned."""
+    for i in acts:
+        acts[i] = np.where(open_, acts[i], 0.0).astype(np.float32)
+    if fine is not None:
+        fine = np.where(open_[:, None], fine, 0.0).astype(np.float32)
+    if velocity is not None:
+        velocity = np.where(open_[:, None], velocity, 0.0).astype(np.float32)
+    return fine, velocity
 
 
 def _as_cached(block) -> np.ndarray:

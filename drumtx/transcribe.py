@@ -149,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
         "no onsets; off: no gate (default: %(default)s)",
     )
     parser.add_argument(
+        "--presence-confidence",
+        type=_confidence_or_off,
+        default=argparse.SUPPRESS,  # absent: the model's own gate
+        metavar="P|off",
+        help="drum presence gate: no onset unless kick, snare, hi-hat or ride reaches this activation within "
+        f"{inference.presence_seconds:g} s, so music without drums gets no invented hits; off: no gate, e.g. for "
+        "a solo on toms alone (default: the model's own; the packaged model's is 0.8)",
+    )
+    parser.add_argument(
         "--title",
         default=None,
         help="song name for the chart's song.ini and the MIDI track name (default: each input's file stem)",
@@ -189,6 +198,19 @@ def _db_or_off(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"expected a number of dB or 'off', got {text!r}") from None
 
 
+def _confidence_or_off(text: str) -> float:
+    """An activation in (0, 1], or ``off`` (0: no confidence needed)."""
+    if text.strip().lower() in ("off", "none", "null"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an activation in (0, 1] or 'off', got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected an activation in (0, 1] or 'off', got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     """argparse type of ``--threads``: a whole number >= 1 (else argparse's one-line usage error)."""
     try:
@@ -201,7 +223,12 @@ def _positive_int(text: str) -> int:
 
 
 #: The inference settings' config keys as this command's flags, for their error messages.
-_FLAGS = {"chunk_seconds": "--chunk-seconds", "context_seconds": "--context-seconds", "gate_db": "--gate-db"}
+_FLAGS = {
+    "chunk_seconds": "--chunk-seconds",
+    "context_seconds": "--context-seconds",
+    "gate_db": "--gate-db",
+    "presence_confidence": "--presence-confidence",
+}
 
 
 def _flag_names(message: str) -> str:
@@ -271,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 chunk_seconds=args.chunk_seconds,
                 context_seconds=args.context_seconds,
                 gate_db=args.gate_db,
+                **({"presence_confidence": args.presence_confidence} if hasattr(args, "presence_confidence") else {}),
             ),
         )
         if hasattr(args, "level_db"):  # levelling is part of the model's features; the CLI overrides it

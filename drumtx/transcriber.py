@@ -270,7 +270,7 @@ class Transcriber:
             if v is not None
         }
         base = settings.to_dict() if settings is not None else None
-        self.settings = InferenceSettings.from_config(base, **overrides)
+        self.settings = InferenceSettings.from_config(base, **overrides).for_model(meta)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.meta = meta

@@ -188,7 +188,7 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
             raise ValueError(f"{what}: {unknown} not among the model's instruments {list(vocab.instruments)}")
     data_cfg = _data_config(cfg, meta)
     cache = _cache_path(cfg, ckpt, out_dir)
-    settings = InferenceSettings.from_config(OmegaConf.to_container(cfg.inference, resolve=True))
+    settings = InferenceSettings.from_config(OmegaConf.to_container(cfg.inference, resolve=True)).for_model(meta)
     key = _cache_key(ckpt, data_cfg, cfg.split, meta, settings)
     split_probs = SplitProbs.load(cache, key) if cache is not None else None
     if split_probs is not None:

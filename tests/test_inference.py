@@ -4,6 +4,7 @@ same function on the same features, and the front end is independent of the inpu
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -353,3 +354,92 @@ def test_packaged_model_gives_the_same_notes_from_0_to_minus_60_dbfs(tmp_path):
             # the same notes; a peak may move a frame where float16 features round apart
             assert len(here) == len(there), f"{db} dBFS, {c}: {len(here)} notes, {len(there)} at 0 dBFS"
             assert np.abs(np.subtract(here, there)).max(initial=0.0) <= 0.0101, f"{db} dBFS, {c}"
+
+
+# ----------------------------------------------------------------------------- drum presence gate
+class _RowModel:
+    """A stand-in model: instrument k's activation is row k of the input, every variation and
+    fine-class probability 0.5, every velocity 0.4 (so what the gates zero is plain to see)."""
+
+    def __init__(self):
+        from drumtx.vocab import Vocabulary
+
+        self.vocab = Vocabulary()
+        self.has_velocity = True
+
+    def eval(self):
+        return self
+
+    def __call__(self, x, mask=None):
+        return x
+
+    def instrument_probs(self, x):
+        return {
+            inst: (x[:, k, :], torch.full((x.shape[0], x.shape[2], len(var)), 0.5))
+            for k, (inst, var) in enumerate(self.vocab.instruments.items())
+        }
+
+    def fine_probs(self, x):
+        return torch.full((x.shape[0], x.shape[2], len(self.vocab.fine_classes)), 0.5)
+
+    def velocity_probs(self, x):
+        return torch.full((x.shape[0], x.shape[2], len(self.vocab.fine_classes)), 0.4)
+
+
+def test_the_drum_presence_gate_keeps_only_frames_near_a_confident_time_keeping_hit():
+    from drumtx.inference import drum_present
+
+    model = _RowModel()
+    insts = list(model.vocab.instruments)
+    assert insts[:6] == ["kick", "snare", "tom", "hihat", "ride", "crash"]
+    features = LogMel()
+    fps = features.fps
+    n = int(20 * fps)
+    mel = np.full((len(insts), n), 0.3, np.float32)  # music alone: every instrument at 0.3
+    hit = int(10 * fps)
+    mel[0, hit] = 0.9  # one confident kick in the middle
+    mel[2, int(2 * fps)] = 0.95  # a confident tom and crash are no evidence of drums being played
+    mel[5, int(2 * fps)] = 0.95
+    settings = InferenceSettings(100.0, 0.0, 1, gate_db=None, gate_dilate=2, presence_confidence=0.8,
+                                 presence_seconds=3.0)
+    out = activations(model, features, mel, settings)
+    reach = int(round(3.0 * fps))
+    near = np.zeros(n, bool)
+    near[hit - reach : hit + reach + 1] = True
+    for inst, (act, _) in out.probs.items():  # every instrument, the evidence's too
+        np.testing.assert_array_equal(act, np.where(near, mel[insts.index(inst)].astype(np.float16), 0.0))
+    np.testing.assert_array_equal(out.fine, np.broadcast_to(np.where(near[:, None], 0.5, 0.0), out.fine.shape))
+    np.testing.assert_array_equal(out.velocity, np.broadcast_to(np.where(near[:, None], np.float32(0.4), 0.0).astype(np.float32), out.velocity.shape))
+    # 0 (off) and None (unresolved) apply no gate; nor does a model without the instruments named
+    for off in (0.0, None):
+        loose = activations(model, features, mel, replace(settings, presence_confidence=off))
+        assert float(loose.probs["kick"][0][0]) == pytest.approx(0.3, abs=1e-3)
+    acts = {k: v[0] for k, v in activations(model, features, mel, replace(settings, presence_confidence=0.0)).probs.items()}
+    assert drum_present(acts, replace(settings, presence_instruments=("cowbell",)), fps) is None
+    assert drum_present(acts, settings, fps).sum() == 2 * reach + 1
+
+
+def test_the_presence_gate_is_the_model_s_own_unless_the_settings_give_one():
+    own = {"presence": {"confidence": 0.7, "seconds": 2.0, "instruments": ["kick", "snare"]}}
+    default = InferenceSettings.from_config(presence_confidence=None)
+    resolved = default.for_model(own)
+    assert (resolved.presence_confidence, resolved.presence_seconds, resolved.presence_instruments) == (
+        0.7, 2.0, ("kick", "snare"))
+    assert default.for_model({}).presence_confidence == 0.0  # a model without one: no gate
+    assert InferenceSettings.from_config(presence_confidence=0.9).for_model(own).presence_confidence == 0.9
+    assert InferenceSettings.from_config(presence_confidence=0.0).for_model(own).presence_confidence == 0.0
+    with pytest.raises(ValueError, match="presence_confidence"):
+        InferenceSettings.from_config(presence_confidence=1.5)
+    # the packaged model carries the gate measured for it
+    packaged = Transcriber.from_checkpoint(DEFAULT_CKPT)
+    assert packaged.settings.presence_confidence == pytest.approx(0.8)
+    assert packaged.settings.presence_instruments == ("kick", "snare", "hihat", "ride")
+
+
+def test_the_presence_gate_flag(tmp_path, capsys):
+    assert tx._confidence_or_off("off") == 0.0 and tx._confidence_or_off("0.6") == 0.6
+    with pytest.raises(SystemExit) as stop:
+        tx.main(["x.wav", "-o", str(tmp_path), "--presence-confidence", "2"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--presence-confidence: expected an activation in (0, 1] or 'off', got '2'" in err[0]
