@@ -524,6 +524,7 @@ def evaluate_model(mut: ModelUnderTest, cfg: DictConfig, selection: Selection | 
         "split": str(cfg.split) if cfg.source == "data" else None,
         "source": str(cfg.source),
         "thresholds": mut.thresholds,
+        "inference": mut.transcriber.settings.to_dict(),  # resolved: the model's own presence gate applied
         "extra_facts": ts.facts,
         "notes": [] if cfg.source == "data" else [
             "scored through the transcription pipeline (drumtx.transcribe); fine-class frame probabilities "

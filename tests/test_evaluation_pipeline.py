@@ -74,6 +74,9 @@ def test_comparison_of_two_tiny_checkpoints(tmp_path, egmd_fixture, bundles):
     assert metrics["n_reference_onsets"] == n_reference_onsets(egmd_fixture, keys)
     assert set(metrics["levels"]) == {"fine", "instrument", "branch"}
     assert metrics["info"]["model"] == "five_branch" and base["info"]["model"] == "flat"
+    # the inference settings as applied: these bundles carry no presence gate, so none (0)
+    assert metrics["info"]["inference"]["presence_confidence"] == 0.0
+    assert "- **drum presence gate**: none" in (out / "report.md").read_text()
 
     # The table: baseline = compare_ckpt (flat), candidate = ckpt (five-branch), deltas = candidate - baseline.
     assert (cmp["baseline"], cmp["candidate"]) == ("flat", "five_branch")

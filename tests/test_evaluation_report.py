@@ -138,3 +138,14 @@ def test_compare_usage_and_output_errors_are_one_line(args, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("drumtx.evaluation.compare: "), err
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_the_report_says_which_drum_presence_gate_was_applied(tmp_path):
+    gated = {"presence_confidence": 0.8, "presence_seconds": 3.0, "presence_instruments": ["kick", "snare"]}
+    md = write_report(tmp_path / "on", evaluation(2, 0), {"model": "m", "inference": gated}, pianorolls=0)["report"]
+    assert "- **drum presence gate**: an onset needs one of kick, snare at 0.8 within 3 s" in md.read_text()
+    off = {**gated, "presence_confidence": 0.0}
+    md = write_report(tmp_path / "off", evaluation(2, 0), {"model": "m", "inference": off}, pianorolls=0)["report"]
+    assert "- **drum presence gate**: none" in md.read_text()
+    md = write_report(tmp_path / "old", evaluation(2, 0), {"model": "m"}, pianorolls=0)["report"]
+    assert "drum presence gate" not in md.read_text()  # a report from before the gate says nothing

@@ -147,6 +147,12 @@ def render_markdown(summary: dict, info: dict, figures: dict[str, str]) -> str:
         th = info["thresholds"]
         lines += ["- **peak picking**: " + ", ".join(f"{k} {v['threshold']:.2f}/{v['min_gap_s'] * 1000:.0f} ms"
                                                     for k, v in th.items())]
+    inference = info.get("inference") or {}
+    if inference.get("presence_confidence"):
+        lines += [f"- **drum presence gate**: an onset needs one of {', '.join(inference['presence_instruments'])} "
+                  f"at {inference['presence_confidence']:g} within {inference['presence_seconds']:g} s"]
+    elif inference:
+        lines += ["- **drum presence gate**: none"]
     for note in info.get("notes", []):
         lines += [f"- {note}"]
     levels = s["levels"]
