@@ -9,7 +9,8 @@ validation track's activations (T, instruments), recorded without a presence gat
 reference onsets) and the run's tuned thresholds (RUN/best.json). Tracks named ``*_music_only.*``
 (synth_songs' accompaniment without drums) give the false onsets per minute of music alone; the
 others (drums with and without music) each instrument's onset F (micro over tracks, 50 ms), mean
-over instruments. Each (confidence, reach) zeroes the activations outside
+over instruments: over all of them, over the drums alone and over the drums with music
+(``*_music.*``). Each (confidence, reach) zeroes the activations outside
 :func:`drumtx.inference.drum_present` (kick, snare, hi-hat, ride as evidence), as inference does,
 then picks peaks at the tuned thresholds. The first row is no gate. Validation tracks only: it
 says what the gate can do, the test rungs say what it does (make default-model-v2-presence).
@@ -46,10 +47,18 @@ def main() -> None:
     minutes = sum(a.shape[0] for a, m in zip(acts, music, strict=True) if m) / fps / 60
     base = InferenceSettings.from_config(presence_confidence=0.0)
 
+    mix = [Path(t).stem.endswith("_music") for t in tracks]  # drums with accompaniment
+
     def score(settings: InferenceSettings | None) -> dict:
+        return {**_score(settings, None), "mixes": _score(settings, True)["mean_f"],
+                "drums_alone": _score(settings, False)["mean_f"]}
+
+    def _score(settings: InferenceSettings | None, mixes: bool | None) -> dict:
         tp, n_ref, n_est = (np.zeros(len(instruments)) for _ in range(3))
         false_music = 0
-        for act, (rt, ri), m in zip(acts, refs, music, strict=True):
+        for act, (rt, ri), m, x in zip(acts, refs, music, mix, strict=True):
+            if mixes is not None and not m and x != mixes:
+                continue
             if settings is not None:
                 keep = drum_present({n: act[:, k] for k, n in enumerate(instruments)}, settings, fps)
                 act = act if keep is None else np.where(keep[:, None], act, 0.0)
@@ -73,11 +82,12 @@ def main() -> None:
             rows.append({"confidence": c, "seconds": s,
                          **score(InferenceSettings.from_config(presence_confidence=c, presence_seconds=s))})
     print(f"{args.run}: {sum(music)} music-only tracks ({minutes:.1f} min), {len(tracks) - sum(music)} drum tracks")
-    print("| gate | mean onset F (drum tracks) | change | music alone, onsets / min |")
-    print("|---|---:|---:|---:|")
+    print("| gate | mean onset F, drum tracks | change | drums alone | drums with music | music alone, onsets / min |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
         gate = "none" if not r["confidence"] else f"{r['confidence']:g} within {r['seconds']:g} s"
-        print(f"| {gate} | {r['mean_f']:.3f} | {r['mean_f'] - rows[0]['mean_f']:+.3f} | {r['music_alone_per_min']:.1f} |")
+        print(f"| {gate} | {r['mean_f']:.3f} | {r['mean_f'] - rows[0]['mean_f']:+.3f} | {r['drums_alone']:.3f} | "
+              f"{r['mixes']:.3f} | {r['music_alone_per_min']:.1f} |")
     if args.json:
         from drumtx.atomic import write_json
 
