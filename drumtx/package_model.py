@@ -208,6 +208,7 @@ def model_card(
                   for inst, t in (meta.get("thresholds") or {}).items()]),
         "",
     ]
+    lines += presence_lines(meta.get("presence"))
 
     if evals:
         lines += ["## Evaluation", ""]
@@ -235,6 +236,19 @@ def model_card(
     if notes:
         lines += ["## Limitations and notes", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)
+
+
+def presence_lines(presence: dict | None) -> list[str]:
+    """The model card's paragraph on the drum presence gate the bundle carries (none: no lines)."""
+    if not presence:
+        return []
+    line = (f"Drum presence gate (the model's own; `drumtx.inference`): no onset of any instrument unless one of "
+            f"{', '.join(presence['instruments'])} reaches {presence['confidence']:g} within "
+            f"{presence['seconds']:g} s, so music without drums gets no invented hits. "
+            "`--presence-confidence P|off` overrides it.")
+    if presence.get("source"):
+        line += f" Measured: {presence['source']}."
+    return [line, ""]
 
 
 def main(argv: list[str] | None = None) -> int:

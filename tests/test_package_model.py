@@ -119,3 +119,14 @@ def test_refuses_a_bundle_without_thresholds_or_a_bad_eval(tmp_path, capsys):
     assert main([str(tmp_path / "junk.safetensors"), "--out", str(tmp_path / "a")]) == 2
     assert "cannot load" in capsys.readouterr().err
     assert not (tmp_path / "a" / "default_model.safetensors").exists()
+
+
+def test_the_card_describes_the_drum_presence_gate_a_bundle_carries():
+    from drumtx.package_model import presence_lines
+
+    assert presence_lines(None) == [] and presence_lines({}) == []
+    line = presence_lines({"confidence": 0.8, "seconds": 3.0, "instruments": ["kick", "ride"], "source": "x.md"})[0]
+    assert "unless one of kick, ride reaches 0.8 within 3 s" in line and line.endswith("Measured: x.md.")
+    packaged = json.loads((PROJECT_ROOT / "drumtx" / "assets" / "default_model.json").read_text())
+    card = (PROJECT_ROOT / "drumtx" / "assets" / "MODEL_CARD.md").read_text()
+    assert presence_lines(packaged["presence"])[0] in card  # the packaged card says what the bundle does
