@@ -63,15 +63,16 @@ tune() {
 		hydra.run.dir="$V2/$run/thresholds"
 	touch "$V2/$run/thresholds/done_wilson"
 }
-# evaluate MODEL_BUNDLE OUT_PREFIX [DATA]: every rung of data option DATA (default synth_songs),
-# one report folder each (skipped when done)
+# evaluate MODEL_BUNDLE OUT_PREFIX [DATA [OVERRIDE...]]: every rung of data option DATA (default
+# synth_songs), one report folder each (skipped when done); further evaluate overrides after DATA
 evaluate_rungs() {
 	local ckpt=$1 prefix=$2 data=${3:-synth_songs} rung r
+	shift $(($# < 3 ? $# : 3))
 	for rung in "${RUNGS[@]}"; do
 		IFS='|' read -r -a r <<< "$rung"
 		[[ -f ${prefix}_${r[0]}/metrics.json ]] && continue
 		"$PY" -m drumtx.evaluate ckpt="$ckpt" data="$data" split=test "${r[@]:1}" out_dir="${prefix}_${r[0]}" \
-			torch_threads=1
+			torch_threads=1 "$@"
 	done
 }
 # score RUN: every rung, and each rung's comparison with v1 (v1 scored first when it is not yet)

@@ -1,32 +1,39 @@
 #!/usr/bin/env bash
 # The drum presence gate on every rung (experiments/default_model_v2/README.md, "Music without
 # drums: the drum presence gate"): `make default-model-v2-presence`, after `make
-# default-model-v2-music`. The shipped v2 (music_w4_s42) and its recipe's second seed
-# (music_w4_s43), each with its own tuned thresholds (tuned without the gate), scored on every
-# rung with inference.presence_confidence at its default (0.8 within 3 s: conf/inference/default.yaml)
-# into RUN/presence_eval_<rung>; their reports without the gate (RUN/eval_<rung>, scored before the
-# gate existed, which is inference.presence_confidence=null) beside them in one summary.
-# Resumable: every rung skips what is done.
+# default-model-v2-music` (and, when its runs are tuned, `make default-model-v2-candidate`).
+# The shipped v2 (music_w4_s42), its recipe's second seed (music_w4_s43) and the candidate's two
+# seeds once tuned (scratch_w4_s42/43), each with its own tuned thresholds (tuned without the
+# gate), scored on every rung with the gate the packaged model carries (0.8 within 3 s, given
+# explicitly: the runs' own bundles carry none) into RUN/presence_eval_<rung>; their reports
+# without the gate (RUN/eval_<rung>) beside them in one summary. Resumable: every rung skips
+# what is done.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
+GATE=(inference.presence_confidence=0.8 inference.presence_seconds=3.0 'inference.presence_instruments=[kick,snare,hihat,ride]')
 RUNS=(music_w4_s42 music_w4_s43)
+for run in scratch_w4_s42 scratch_w4_s43; do  # the candidate, once trained and tuned
+	[[ -f $V2/$run/thresholds/done_wilson ]] && RUNS+=("$run")
+done
 for run in "${RUNS[@]}"; do
 	require $V2/$run/best.safetensors default-model-v2-music
-	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/presence_eval"
+	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/presence_eval" synth_songs "${GATE[@]}"
 done
 summary=()
 for rung in "${RUNGS[@]}"; do
 	name=${rung%%|*}
 	[[ $name == d_* ]] && continue  # no onsets to score F on: its false onsets per minute are below
 	for run in "${RUNS[@]}"; do
-		summary+=("${run#music_w4_} ${name%%_*}=$V2/$run/eval_$name/metrics.json")
-		summary+=("${run#music_w4_} gated ${name%%_*}=$V2/$run/presence_eval_$name/metrics.json")
+		label=${run/music_w4_/v2 recipe }
+		label=${label/scratch_w4_/candidate }
+		summary+=("$label ${name%%_*}=$V2/$run/eval_$name/metrics.json")
+		summary+=("$label gated ${name%%_*}=$V2/$run/presence_eval_$name/metrics.json")
 	done
 done
 "$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/presence \
-	--title "The drum presence gate (0.8 within 3 s) on every rung: v2 (s42) and its recipe's seed 43, without and with" "${summary[@]}"
+	--title "The drum presence gate (0.8 within 3 s) on every rung, without and with: v2 (v2 recipe s42), its recipe's seed 43 and the candidate's seeds when tuned" "${summary[@]}"
 for run in "${RUNS[@]}"; do
 	for kind in eval presence_eval; do
 		grep -H -m1 "False positives per minute" "$V2/$run/${kind}_d_music_alone/report.md"
