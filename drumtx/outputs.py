@@ -170,6 +170,7 @@ def write_outputs(
                 "beats": [round(float(b), 4) for b in result.beats],
                 "velocity_source": result.velocity_source,
                 "thresholds": transcriber.thresholds,
+                "inference": transcriber.settings.to_dict(),  # the drum presence gate as applied, among others
                 "drumtx_version": drumtx.__version__,
                 "onsets": rows,
             }

@@ -72,6 +72,14 @@ def onset_envelope(mel: np.ndarray) -> np.ndarray:
 ENVELOPES = ("flux+activations", "flux")
 
 
+def _setting(key: str, value: str | None, options: tuple[str, ...]) -> str:
+    """``value``, or ``tempo.<key>`` of the settings file when None; one of ``options``, else ValueError."""
+    value = _CFG[key] if value is None else value
+    if value not in options:
+        raise ValueError(f"tempo {key} must be one of {options}, got {value!r}")
+    return value
+
+
 def beat_envelope(
     onset_envelope: np.ndarray, activations: list[np.ndarray] | None = None, envelope: str | None = None
 ) -> np.ndarray:
@@ -100,9 +108,7 @@ def beat_envelope(
     Raises:
         ValueError: unknown ``envelope``.
     """
-    envelope = _CFG["envelope"] if envelope is None else envelope
-    if envelope not in ENVELOPES:
-        raise ValueError(f"tempo envelope must be one of {ENVELOPES}, got {envelope!r}")
+    envelope = _setting("envelope", envelope, ENVELOPES)
     flux = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
     if envelope == "flux" or not activations:
         return flux.astype(np.float32)
@@ -256,9 +262,7 @@ def estimate_beats(
     Raises:
         ValueError: unknown ``method``.
     """
-    method = _CFG["method"] if method is None else method
-    if method not in METHODS:
-        raise ValueError(f"tempo method must be one of {METHODS}, got {method!r}")
+    method = _setting("method", method, METHODS)
     env = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
     if env.size < 4 or not np.any(env > 0):
         return np.zeros(0)

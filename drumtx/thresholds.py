@@ -321,11 +321,12 @@ class SplitProbs:
             np.savez_compressed(tmp, **arrays)
 
     @classmethod
-    def load(cls, path: Path, key: str) -> SplitProbs | None:
-        """The cached probabilities, or None when the file is missing, unreadable or stale."""
+    def load(cls, path: Path, key: str | None) -> SplitProbs | None:
+        """The cached probabilities, or None when the file is missing, unreadable or stale (of
+        another cache version, or of another ``key``; None: any key, for analyses of a run's cache)."""
         try:
             with np.load(path, allow_pickle=False) as z:
-                if int(z["cache_version"]) != CACHE_VERSION or str(z["key"]) != key:
+                if int(z["cache_version"]) != CACHE_VERSION or (key is not None and str(z["key"]) != key):
                     return None
                 n = len(z["tracks"])
                 return cls(

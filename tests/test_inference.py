@@ -3,6 +3,7 @@ same function on the same features, and the front end is independent of the inpu
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -437,9 +438,12 @@ def test_the_presence_gate_is_the_model_s_own_unless_the_settings_give_one():
 
 
 def test_the_presence_gate_flag(tmp_path, capsys):
-    assert tx._confidence_or_off("off") == 0.0 and tx._confidence_or_off("0.6") == 0.6
+    assert tx._confidence_or_off("off") == tx._confidence_or_off("0") == 0.0 and tx._confidence_or_off("0.6") == 0.6
+    for bad in ("abc", "nan", "-0.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            tx._confidence_or_off(bad)
     with pytest.raises(SystemExit) as stop:
         tx.main(["x.wav", "-o", str(tmp_path), "--presence-confidence", "2"])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--presence-confidence: expected an activation in (0, 1] or 'off', got '2'" in err[0]
+    assert len(err) == 1 and "--presence-confidence: expected a confidence from 0 to 1 (0 or off: no gate), got '2'" in err[0]

@@ -81,6 +81,8 @@ def test_fast_dev_run(branches, extra, egmd_fixture, shared_cache, tmp_path, cap
     assert "total" in printed and "encoder.rnn" in printed  # parameter counts
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert summary["optimized_metric"] == "val/pr_auc_mean" and summary["value"] == value
+    # a smoke test exports no model, so evaluate's newest-model default never picks it
+    assert not (tmp_path / "best.safetensors").exists() and "bundle" not in summary
     final = summary["final"]
     # Per fine class and per instrument frame metrics, onset scores after peak picking, per-head losses.
     assert "val/fine/kick/pr_auc" in final and "val/inst/hihat/roc_auc" in final

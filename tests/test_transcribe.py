@@ -200,6 +200,7 @@ def test_handmade_activations_decode_to_midi_csv_json(transcriber, tmp_path):
     ]
     assert doc["tempo_bpm"] == pytest.approx(120, abs=3)
     assert list(doc["thresholds"]) == list(vocab.instruments)  # the model's instruments, no others
+    assert "presence_confidence" in doc["inference"]  # the drum presence gate as applied
     assert (paths["chart"] / "notes.mid").is_file() and (paths["chart"] / "song.ini").is_file()
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from drumtx.decode import pick_peaks
 from drumtx.metrics import onset_counts
+from drumtx.thresholds import SplitProbs
 
 GRID = np.round(np.arange(0.02, 0.99, 0.01), 2)
 AIM = 6.0  # fewer than 1 onset per 10 s
@@ -35,12 +36,11 @@ AIM = 6.0  # fewer than 1 onset per 10 s
 def counts(probs: Path, settings: dict) -> dict:
     """Per instrument and threshold of GRID: (tp, n_ref, n_est) over the drum tracks, and the
     estimates over the music-only tracks; the minutes of music alone."""
-    with np.load(probs, allow_pickle=False) as z:
-        instruments = [str(s) for s in z["instruments"]]
-        fps = float(z["fps"])
-        tracks = [str(s) for s in z["tracks"]]
-        acts = [z[f"act_{i}"] for i in range(len(tracks))]
-        refs = [(z[f"ref_t_{i}"], z[f"ref_i_{i}"]) for i in range(len(tracks))]
+    cache = SplitProbs.load(probs, None)
+    if cache is None:
+        raise SystemExit(f"{probs}: missing or unreadable (run drumtx.tune_thresholds)")
+    instruments, fps, tracks, acts = cache.instruments, cache.fps, cache.tracks, cache.activations
+    refs = list(zip(cache.ref_times, cache.ref_instruments, strict=True))
     music = [Path(t).stem.endswith("_music_only") for t in tracks]
     minutes = sum(a.shape[0] for a, m in zip(acts, music, strict=True) if m) / fps / 60
     out = {"instruments": instruments, "music_minutes": minutes, "music_tracks": sum(music),

@@ -27,6 +27,7 @@ import numpy as np
 from drumtx.decode import pick_peaks
 from drumtx.inference import InferenceSettings, drum_present
 from drumtx.metrics import onset_counts
+from drumtx.thresholds import SplitProbs
 
 
 def main() -> None:
@@ -37,12 +38,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write every row here")
     args = ap.parse_args()
     thresholds = json.loads((args.run / "best.json").read_text())["thresholds"]
-    with np.load(args.run / "best.validation.probs.npz", allow_pickle=False) as z:
-        instruments = [str(s) for s in z["instruments"]]
-        fps = float(z["fps"])
-        tracks = [str(s) for s in z["tracks"]]
-        acts = [z[f"act_{i}"] for i in range(len(tracks))]
-        refs = [(z[f"ref_t_{i}"], z[f"ref_i_{i}"]) for i in range(len(tracks))]
+    cache = SplitProbs.load(args.run / "best.validation.probs.npz", None)
+    if cache is None:
+        raise SystemExit(f"{args.run}/best.validation.probs.npz: missing or unreadable (run drumtx.tune_thresholds)")
+    instruments, fps, tracks, acts = cache.instruments, cache.fps, cache.tracks, cache.activations
+    refs = list(zip(cache.ref_times, cache.ref_instruments, strict=True))
     music = [Path(t).stem.endswith("_music_only") for t in tracks]
     minutes = sum(a.shape[0] for a, m in zip(acts, music, strict=True) if m) / fps / 60
     base = InferenceSettings.from_config(presence_confidence=0.0)
