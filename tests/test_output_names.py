@@ -24,6 +24,7 @@ from conftest import save_tiny_bundle
 from drumtx import outputs as outputs_module
 from drumtx import transcribe as tx
 from drumtx.chart import SongInfo
+from drumtx.inference import InferenceSettings
 from drumtx.midi_out import MIDI_CHARSET, one_line_text
 from drumtx.outputs import existing_outputs, name_too_long, output_paths, write_outputs
 from drumtx.targets import Onset
@@ -63,7 +64,8 @@ def _result(source: Path) -> Transcription:
     )
 
 
-TRANSCRIBER = SimpleNamespace(vocab=Vocabulary(), fps=100.0, thresholds={"kick": {"threshold": 0.5}})
+TRANSCRIBER = SimpleNamespace(vocab=Vocabulary(), fps=100.0, thresholds={"kick": {"threshold": 0.5}},
+                              settings=InferenceSettings.from_config())
 
 
 def _read_ini(path: Path) -> configparser.SectionProxy:
