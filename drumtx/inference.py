@@ -110,13 +110,10 @@ class InferenceSettings:
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in merged.items() if k in names}
         for key in ("gate_db", "presence_confidence"):
-            if key in kw:
-                kw[key] = None if kw[key] is None else float(kw[key])
+            kw[key] = None if kw[key] is None else float(kw[key])
         for key in ("chunk_seconds", "context_seconds", "presence_seconds"):
-            if key in kw:
-                kw[key] = float(kw[key])
-        if "presence_instruments" in kw:
-            kw["presence_instruments"] = tuple(str(i) for i in kw["presence_instruments"])
+            kw[key] = float(kw[key])
+        kw["presence_instruments"] = tuple(str(i) for i in kw["presence_instruments"])
         for key in ("batch_size", "gate_dilate"):
             kw[key] = int(kw[key])
         return cls(**kw)

@@ -91,7 +91,7 @@ def beat_envelope(
     the activations are the drum hits themselves, so the kick/snare/hi-hat pattern the beat
     lives in weighs more than cymbal wash and fills. On the 120 rendered tempo-program cases
     of ``python -m drumtx.bench_tempo`` this raised the beat F-measure from 0.658 to 0.708
-    (paired difference +0.050, 95 % bootstrap interval +0.031 to +0.070; better on 73 cases,
+    (paired difference +0.050, 95 % bootstrap interval +0.031 to +0.071; better on 73 cases,
     worse on 24; experiments/tempo_map/README.md); the activations alone gave 0.703 with more
     cases worse (46). ``"flux"``: the flux alone (the earlier envelope).
 
