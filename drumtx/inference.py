@@ -128,19 +128,27 @@ class InferenceSettings:
         ``seconds``, ``instruments``), else none (0).
 
         Raises:
-            ValueError: the meta's gate is out of range (one line).
+            ValueError: the meta's gate lacks a confidence, or a value is not a number or out of
+                range (one line).
         """
         if self.presence_confidence is not None:
             return self
-        own = dict((meta or {}).get("presence") or {})
+        own = (meta or {}).get("presence") or {}
         if not own:
             return replace(self, presence_confidence=0.0)
-        return replace(
-            self,
-            presence_confidence=float(own["confidence"]),
-            presence_seconds=float(own.get("seconds", self.presence_seconds)),
-            presence_instruments=tuple(own.get("instruments", self.presence_instruments)),
-        )
+        if not isinstance(own, Mapping) or "confidence" not in own:
+            raise ValueError(
+                f"model meta: 'presence' needs a 'confidence' (and optionally 'seconds', 'instruments'), got {own!r}"
+            )
+        try:
+            return replace(
+                self,
+                presence_confidence=float(own["confidence"]),
+                presence_seconds=float(own.get("seconds", self.presence_seconds)),
+                presence_instruments=tuple(str(i) for i in own.get("instruments", self.presence_instruments)),
+            )
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"model meta: bad drum presence gate {dict(own)!r}: {err}") from None
 
 
 @lru_cache(maxsize=1)

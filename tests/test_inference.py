@@ -431,6 +431,12 @@ def test_the_presence_gate_is_the_model_s_own_unless_the_settings_give_one():
     assert InferenceSettings.from_config(presence_confidence=0.0).for_model(own).presence_confidence == 0.0
     with pytest.raises(ValueError, match="presence_confidence"):
         InferenceSettings.from_config(presence_confidence=1.5)
+    # a bundle with a malformed gate: one line naming the problem, never a KeyError
+    for bad, words in (({"seconds": 2.0}, "needs a 'confidence'"), ({"confidence": "high"}, "bad drum presence"),
+                       ({"confidence": 1.5}, "presence_confidence"), ([0.8], "needs a 'confidence'")):
+        with pytest.raises(ValueError, match=words) as err:
+            default.for_model({"presence": bad})
+        assert "\n" not in str(err.value)
     # the packaged model carries the gate measured for it
     packaged = Transcriber.from_checkpoint(DEFAULT_CKPT)
     assert packaged.settings.presence_confidence == pytest.approx(0.8)
