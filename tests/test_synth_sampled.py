@@ -332,3 +332,49 @@ def test_stereo_render_and_its_mono_mix(name):
     mono = renderer.render(kit, notes, duration=1.0, seed=0)
     assert st.shape == (mono.size, 2) and not np.allclose(st[:, 0], st[:, 1])  # the kit's panning
     np.testing.assert_allclose(st.mean(axis=1), mono, atol=1e-5)
+
+
+def _pitch_hz(audio: np.ndarray, lo: float = 40.0, hi: float = 1000.0) -> float:
+    """The strongest frequency of a hit's first 150 ms between lo and hi (Hz)."""
+    a = np.asarray(audio, np.float64)
+    start = int(np.argmax(np.abs(a) >= 0.1 * np.abs(a).max()))
+    seg = a[start:start + int(0.15 * SR)]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size), n=1 << 16))
+    freqs = np.fft.rfftfreq(1 << 16, 1 / SR)
+    band = (freqs >= lo) & (freqs <= hi)
+    return float(freqs[band][np.argmax(spec[band])])
+
+
+@pytest.mark.parametrize("name", ["h2_gmrockkit", "fluidr3_standard"])  # the sample player, FluidSynth
+def test_a_retuned_kit_moves_its_toms_in_pitch_and_keeps_them_on_their_labels(name):
+    from drumtx.synth.kits import TOM_NOTES, KitError, retuned
+
+    kit = _need(name)
+    renderer = KitRenderer(sample_rate=SR)
+    at = 0.2
+    tuned = retuned(kit, 0.5, 4.0)
+    assert set(tuned.notes) == set(kit.notes)  # the same notes: the labels do not change
+    for roland, kn in kit.notes.items():
+        assert tuned.notes[roland].semitones == pytest.approx(kn.semitones + 0.5 + (4.0 if roland in TOM_NOTES else 0.0))
+    assert retuned(kit) is kit
+    with pytest.raises(KitError, match="beyond"):
+        retuned(kit, 2.0, 11.0)
+    for roland in (43, 48):  # floor and high tom
+        plain = renderer.render(kit, [Note(at, at + 0.1, roland, 100)], duration=0.8, seed=0)
+        up = renderer.render(tuned, [Note(at, at + 0.1, roland, 100)], duration=0.8, seed=0)
+        ratio = _pitch_hz(up) / _pitch_hz(plain)
+        assert ratio == pytest.approx(2 ** (4.5 / 12), rel=0.08), (roland, ratio)
+        onset = [np.argmax(np.abs(x) >= 0.1 * np.abs(x).max()) / SR for x in (plain, up)]
+        assert abs(onset[1] - onset[0]) < 0.002, (roland, onset)  # the attack stays on the label
+    kick_plain = renderer.render(kit, [Note(at, at + 0.1, 36, 100)], duration=0.5, seed=0)
+    kick_up = renderer.render(retuned(kit, 0.0, 4.0), [Note(at, at + 0.1, 36, 100)], duration=0.5, seed=0)
+    assert kick_up.tobytes() == kick_plain.tobytes()  # a tom shift leaves the other pieces alone
+
+
+def test_the_sample_cache_keeps_to_its_budget_and_renders_the_same():
+    kit = _need("sfz_sams_sonor")
+    groove = reference_grooves(seed=3, seconds=4)[0].notes
+    small = SamplePlayer(SR, max_cache_bytes=1 << 20)  # 1 MiB: samples are decoded again and again
+    a = small.render(kit, groove, seed=[5, 6])
+    assert small._cache_bytes <= (1 << 20) or len(small._samples) == 1
+    assert a.tobytes() == SamplePlayer(SR).render(kit, groove, seed=[5, 6]).tobytes()

@@ -127,6 +127,27 @@ def test_production_config_is_checked():
         prod.ProductionConfig.from_config({"peak_db": [-3, 3]})
 
 
+def test_tuning_is_drawn_last_in_steps_and_only_when_on():
+    plain, tuned = prod.ProductionConfig(), prod.ProductionConfig(tuning_prob=1.0)
+    kits, toms = set(), set()
+    for seed in range(40):
+        a = prod.draw(plain, np.random.default_rng(seed))
+        b = prod.draw(tuned, np.random.default_rng(seed))
+        assert "tuning" not in a  # recipes without tuning draw exactly what they drew before
+        assert {k: v for k, v in b.items() if k != "tuning"} == a
+        t = b["tuning"]
+        assert -1.0 <= t["kit_semitones"] <= 1.0 and -4.0 <= t["tom_semitones"] <= 4.0
+        assert (2 * t["kit_semitones"]).is_integer() and (2 * t["tom_semitones"]).is_integer()
+        kits.add(t["kit_semitones"])
+        toms.add(t["tom_semitones"])
+        assert "toms" in prod.summary(b) and "toms" not in prod.summary(a)
+    assert len(kits) >= 4 and len(toms) >= 10
+    with pytest.raises(prod.ProductionError, match="at most 12"):
+        prod.ProductionConfig.from_config({"kit_semitones": [-3, 3], "tom_semitones": [-10, 10]})
+    with pytest.raises(prod.ProductionError, match="tuning_step"):
+        prod.ProductionConfig.from_config({"tuning_step": 0})
+
+
 # ------------------------------------------------------------------------- accompaniment
 def groove(seconds=16.0, seed=3):
     return GrooveGenerator().generate([seed], seconds, style="rock", bpm=100).notes
@@ -230,6 +251,20 @@ def test_songs_labels_are_the_drums_only_and_renders_are_byte_identical(tmp_path
     other = tmp_path / "two"
     build_dataset(songs_recipe(other), workers=2, progress=False)
     assert digest(root) == digest(other)
+
+
+@fonts_missing
+def test_a_retuned_recipe_changes_the_drums_sound_not_their_labels(tmp_path):
+    kw = {"accompaniment": None, "production": {"codec_prob": 0.0, "room_prob": 0.0}}
+    build_dataset(songs_recipe(tmp_path / "plain", n=2, **kw), workers=1, progress=False)
+    kw["production"]["tuning_prob"] = 1.0
+    build_dataset(songs_recipe(tmp_path / "tuned", n=2, **kw), workers=1, progress=False)
+    plain, tuned = digest(tmp_path / "plain"), digest(tmp_path / "tuned")
+    assert plain.keys() == tuned.keys()
+    assert all(plain[k] == tuned[k] for k in plain if k.endswith(".midi"))  # the same labels
+    assert all(plain[k] != tuned[k] for k in plain if k.endswith(".wav"))  # every kit retuned
+    with open(tmp_path / "tuned" / "e-gmd-v1.0.0.csv", newline="") as f:
+        assert all("toms" in r["production"] for r in csv.DictReader(f))  # the csv says how
 
 
 @pytest.mark.skipif(not KITS["avl_red_zeppelin"].available or not TEST, reason="sound fonts not installed")

@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 from drumtx.atomic import atomic_output, atomic_write_text
 from drumtx.synth import accompaniment as acc
 from drumtx.synth import effects, production
-from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, select_kits
+from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, retuned, select_kits
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.synth.sources import Performance, SourceError, stable_hash
 
@@ -350,7 +350,10 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
     drums = music = None
     if track.drums:
         t0 = clock()
-        drums = _drum_audio(_WORKER["kits"][track.kit], notes, params["velocity_curve"])
+        kit = _WORKER["kits"][track.kit]
+        if "tuning" in params:
+            kit = retuned(kit, params["tuning"]["kit_semitones"], params["tuning"]["tom_semitones"])
+        drums = _drum_audio(kit, notes, params["velocity_curve"])
         t1 = clock()
         drums = production.drum_bus(drums, sr, params, max_order=prod.max_order)
         STAGE_CPU_S["kit"] += t1 - t0

@@ -90,6 +90,13 @@ class ProductionConfig:
     peak_db: list[float] = field(default_factory=lambda: [-12.0, 0.0])  # final peak level
     quiet_prob: float = 0.15  # a quiet take instead: peak from quiet_peak_db
     quiet_peak_db: list[float] = field(default_factory=lambda: [-40.0, -12.0])
+    # the kit retuned for a track (drumtx.synth.kits.retuned): every note by kit_semitones, the
+    # toms by tom_semitones more; both drawn in steps of tuning_step (a sampled kit's samples are
+    # decoded once per pitch). Off by default: the draws of recipes without it are unchanged.
+    tuning_prob: float = 0.0
+    kit_semitones: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+    tom_semitones: list[float] = field(default_factory=lambda: [-4.0, 4.0])
+    tuning_step: float = 0.5
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> ProductionConfig:
@@ -106,6 +113,12 @@ class ProductionConfig:
         if bad or not out.bitrates_kbps:
             raise ProductionError(f"data.synth.production.bitrates_kbps must be some of {list(BITRATES_KBPS)}, "
                                   f"got {out.bitrates_kbps}")
+        reach = max(map(abs, out.kit_semitones)) + max(map(abs, out.tom_semitones))
+        if reach > 12.0:  # the sound fonts' pitch-bend range (drumtx.synth.kits.MAX_SHIFT_SEMITONES)
+            raise ProductionError(f"data.synth.production: kit_semitones and tom_semitones reach {reach:g} "
+                                  "semitones together; at most 12")
+        if not out.tuning_step > 0:
+            raise ProductionError(f"data.synth.production.tuning_step must be > 0 semitones, got {out.tuning_step}")
         if out.peak_db[1] > 0 or out.quiet_peak_db[1] > 0:
             raise ProductionError("data.synth.production.peak_db / quiet_peak_db must stay <= 0 dBFS")
         return out
@@ -147,6 +160,13 @@ def draw(cfg: ProductionConfig, rng: np.random.Generator) -> dict:
                       "rate": int(cfg.codec_rate)}
     quiet = rng.random() < cfg.quiet_prob
     p["peak_db"] = u(cfg.quiet_peak_db if quiet else cfg.peak_db)
+    # last, and only when on: every draw above stays what recipes without tuning drew
+    if cfg.tuning_prob > 0 and rng.random() < cfg.tuning_prob:
+
+        def step(r):
+            return float(round(u(r) / cfg.tuning_step) * cfg.tuning_step)
+
+        p["tuning"] = {"kit_semitones": step(cfg.kit_semitones), "tom_semitones": step(cfg.tom_semitones)}
     return p
 
 
@@ -161,6 +181,8 @@ def summary(params: Mapping) -> str:
         parts.append(f"lim{params['limiter']['loudness_lufs']:.0f}LUFS")
     if "codec" in params:
         parts.append(f"{params['codec']['format']}@{params['codec']['kbps']}k")
+    if "tuning" in params:
+        parts.append(f"tune{params['tuning']['kit_semitones']:+g}/toms{params['tuning']['tom_semitones']:+g}st")
     parts.append(f"peak{params['peak_db']:.1f}dB")
     return "+".join(parts)
 

@@ -85,9 +85,9 @@ def track_order_labels(score: np.ndarray, probs: np.ndarray, k: int = 3) -> np.n
             best, bounds = v, b
     runs = [order[bounds[i]:bounds[i + 1]] for i in range(k)]
     logp = np.log(probs + 1e-6)
-    labels = max(combinations(range(3), k), key=lambda c: sum(logp[r, lab].sum() for r, lab in zip(runs, c)))
+    labels = max(combinations(range(3), k), key=lambda c: sum(logp[r, lab].sum() for r, lab in zip(runs, c, strict=True)))
     out = np.empty(n, dtype=int)
-    for r, lab in zip(runs, labels):
+    for r, lab in zip(runs, labels, strict=True):
         out[r] = lab
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 KITS_DIR = CONF_DIR / "kits"
 #: The notes every kit must map: the Roland TD-17 map that the rendered MIDI files use.
 ROLAND_NOTES = tuple(sorted(NOTE_MAPS["roland_td17"]))
+#: The Roland notes that strike a tom (heads and rims): what :func:`retuned` moves by the tom shift.
+TOM_NOTES = tuple(sorted(n for n, c in NOTE_MAPS["roland_td17"].items() if c.startswith("tom_")))
+#: The most a retuned note may be shifted (semitones): the sound fonts' pitch-bend range (drumtx.synth.render).
+MAX_SHIFT_SEMITONES = 12.0
 #: kit_name prefix in the csv for kits held out for testing (see drumtx.synth docstring).
 UNSEEN_KIT_PREFIX = "unseen:"
 #: Measured sample start latencies (written by ``python -m drumtx.synth.kits --measure-latency``).
@@ -134,6 +138,26 @@ class Kit:
                 else {}
             ),
         }
+
+
+def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0) -> Kit:
+    """``kit`` tuned by ``semitones`` (every note), its toms (:data:`TOM_NOTES`) by ``tom_semitones``
+    more: a drummer's own tuning, so that no tom's name is tied to one pitch. The toms keep their
+    order (one shift for all of them), and the labels stay what was played.
+
+    Raises:
+        KitError: a note would be shifted beyond +-:data:`MAX_SHIFT_SEMITONES` (one line).
+    """
+    if not semitones and not tom_semitones:
+        return kit
+    notes = {}
+    for roland, kn in kit.notes.items():
+        shift = kn.semitones + semitones + (tom_semitones if roland in TOM_NOTES else 0.0)
+        if abs(shift) > MAX_SHIFT_SEMITONES:
+            raise KitError(f"kit {kit.name}: note {roland} retuned to {shift:+.2f} semitones, beyond "
+                           f"+-{MAX_SHIFT_SEMITONES:g}")
+        notes[roland] = replace(kn, semitones=round(shift, 4))
+    return replace(kit, notes=notes)
 
 
 def _parse_note(kit: str, roland: int, value) -> KitNote:

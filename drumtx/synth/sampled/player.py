@@ -88,10 +88,17 @@ class SamplePlayer:
         tail_s: audio after the last note when no duration is given (s).
         attack_threshold: attack = first frame at or above this fraction of the sample's peak
             (the sound fonts' latency is measured with the same 10%).
+        max_cache_bytes: decoded samples kept (bytes); the oldest are dropped beyond it.
     """
 
-    def __init__(self, sample_rate: int = 24000, tail_s: float = 1.5, attack_threshold: float = 0.1):
+    def __init__(self, sample_rate: int = 24000, tail_s: float = 1.5, attack_threshold: float = 0.1,
+                 max_cache_bytes: int = 3 << 30):
         self.sample_rate = int(sample_rate)
+        # Decoded samples are kept up to this many bytes, the oldest dropped first: a recipe that
+        # retunes kits per track (data.synth.production.tuning_prob) decodes each sample at many
+        # pitches. Dropping one only costs decoding it again; the audio is the same.
+        self.max_cache_bytes = int(max_cache_bytes)
+        self._cache_bytes = 0
         self.tail_s = float(tail_s)
         self.attack_threshold = float(attack_threshold)
         self._kits: dict[tuple[str, str], SampleKit] = {}
@@ -137,6 +144,9 @@ class SamplePlayer:
             peak = float(level.max()) if level.size else 0.0
             attack = int(np.argmax(level >= self.attack_threshold * peak)) if peak > 0 else 0
             self._samples[ck] = _Sample(audio, attack)
+            self._cache_bytes += audio.nbytes
+            while self._cache_bytes > self.max_cache_bytes and len(self._samples) > 1:
+                self._cache_bytes -= self._samples.pop(next(iter(self._samples))).audio.nbytes
         return self._samples[ck]
 
     # ------------------------------------------------------------------ playing
