@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-tuned default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ default-model-v2-scratch-music: $(STAMPS)/venv ## after -scratch and -music: the
 
 default-model-v2-candidate: $(STAMPS)/venv ## after -music: from scratch with music-only tracks x4 from the start, 3,500 steps, seeds 42 and 43 side by side (~3.7 h, resumable); tune, every rung beside both seeds of v2's recipe
 	PY=$(PY) bash experiments/scripts/default_model_v2_candidate.sh $(ARGS)
+
+default-model-v2-tuned: $(STAMPS)/venv ## after -candidate: the candidate's recipe on data=synth_songs_tuned (kits retuned per track), two seeds; every rung and the variation readout beside the candidate (render ~80 min + ~3.7 h training; ~11 GB; resumable)
+	PY=$(PY) bash experiments/scripts/default_model_v2_tuned.sh $(ARGS)
 
 default-model-v2-presence: $(STAMPS)/venv ## after -music: the drum presence gate on every rung, v2 and its recipe's seed 43, beside their reports without it (~40 min on 2 busy cores; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_presence.sh

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Kit tuning against tom names tied to pitch (experiments/default_model_v2/variation/README.md):
+# `make default-model-v2-tuned [ARGS="…"]`, after `make default-model-v2-candidate`.
+# The candidate's recipe (from scratch, crnn_small, music-only tracks x4 from the start, 3,500
+# steps, seeds 42 and 43 side by side) with one change: data=synth_songs_tuned, the same training
+# and validation tracks on the same kits, each kit retuned per track (the toms by up to 4
+# semitones, order kept). Thresholds tuned and every rung scored on synth_songs as for every other
+# run (the test rungs are never retuned), then one summary beside the candidate's two seeds: tom
+# variation accuracy on unseen kits is the question, onset F on every rung the price.
+# Needs ~5.6 GB for the render and ~5 GB for its feature cache. Resumable: every step skips what is
+# done. Arguments: Hydra overrides for both trainings.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/default_model_v2_common.sh"
+
+require $V2/scratch_w4_s42/best.safetensors default-model-v2-candidate
+require $V2/scratch_w4_s43/best.safetensors default-model-v2-candidate
+"$PY" -m drumtx.synth data=synth_songs_tuned workers=2
+"$PY" -m drumtx.prepare data=synth_songs_tuned
+ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=3500 data.train_kit_weights={none+music:4} data=synth_songs_tuned"
+pair $V2/tuned_w4_s42 - "seed=42 $ARGS" $V2/tuned_w4_s43 - "seed=43 $ARGS" "$@"
+for run in tuned_w4_s42 tuned_w4_s43; do
+	tune "$run"
+	score "$run"
+done
+rung_summary tuned \
+	"Kits retuned per track (synth_songs_tuned) against the candidate (synth_songs), same recipe, two seeds each" \
+	"candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43" "tuned s42|tuned_w4_s42" "tuned s43|tuned_w4_s43"
+for run in scratch_w4_s42 tuned_w4_s42; do
+	for rung in "a|unseen:timgm6mb_*,unseen:avl_*" "b|unseen:h2_*,unseen:sfz_*"; do
+		out=experiments/default_model_v2/tuned/variation_${rung%%|*}_$run.json
+		[[ -f $out ]] || "$PY" experiments/scripts/variation_readout.py "$V2/$run" --split test --kit-names "${rung#*|}" \
+			--exclude-kit-names '*+music' --max-k 1 --json "$out"
+	done
+done
