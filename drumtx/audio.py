@@ -8,6 +8,7 @@ reason, so batch jobs (prepare, transcribe) can report it and go on.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,33 @@ def resample_tail(wave: np.ndarray, orig_sr: int, sample_rate: int, length: int)
     if out.shape[0] < length:
         raise ValueError(f"tail of {wave.shape[0]} samples cannot give {length} resampled samples")
     return out[:length]
+
+
+#: libsndfile's header log line of a WAV's ``data`` / an AIFF's ``SSND`` chunk whose size in the
+#: header differs from the bytes in the file: ``data : 3257344 (should be 149956)``.
+_CHUNK_SIZE_LINE = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)")
+
+
+def truncation(path: str | Path) -> str | None:
+    """Why ``path`` holds less audio than its header says (a cut-off download or copy), or None.
+
+    libsndfile reads a truncated WAV or AIFF without an error, up to where the file ends; its
+    header log (``soundfile.info(...).extra_info``) says how many bytes the header promised.
+    Other formats: None (a truncated FLAC or Ogg fails to decode instead).
+
+    Returns:
+        One line, e.g. ``truncated: its header promises 18.5 s of audio, the file holds 0.8 s``.
+    """
+    try:
+        info = sf.info(str(path))
+    except Exception:  # unreadable: decoding says why
+        return None
+    for line in (info.extra_info or "").splitlines():
+        m = _CHUNK_SIZE_LINE.match(line)
+        if m and int(m[1]) > int(m[2]) > 0 and info.samplerate > 0:
+            promised = info.duration * int(m[1]) / int(m[2])
+            return f"truncated: its header promises {promised:.1f} s of audio, the file holds {info.duration:.1f} s"
+    return None
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:

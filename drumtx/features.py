@@ -58,6 +58,8 @@ class LogMel(nn.Module):
         self.f_max = float(f_max)
         self.log_eps = float(log_eps)
         self.level_db = None if level_db is None else float(level_db)
+        if self.level_db is not None and not math.isfinite(self.level_db):
+            raise ValueError(f"level_db must be a finite number of dB (or None: off), got {level_db}")
         self.max_gain_db = float(max_gain_db)
         if not self.max_gain_db >= 0:
             raise ValueError(f"max_gain_db must be >= 0 dB, got {max_gain_db}")

@@ -33,6 +33,7 @@ so an audio file and its cached features give identical activations.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -94,6 +95,8 @@ class InferenceSettings:
             raise ValueError(
                 f"inference: need batch_size >= 1, gate_dilate >= 0, got {self.batch_size}, {self.gate_dilate}"
             )
+        if self.gate_db is not None and not math.isfinite(self.gate_db):
+            raise ValueError(f"inference: need a finite gate_db (or null: no gate), got {self.gate_db}")
         if self.presence_confidence is not None and not 0.0 <= self.presence_confidence <= 1.0:
             raise ValueError(f"inference: need 0 <= presence_confidence <= 1, got {self.presence_confidence}")
         if not self.presence_seconds >= 0.0:

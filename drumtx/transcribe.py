@@ -25,6 +25,7 @@ song.<ext>), ``OUT_DIR/song.csv`` and ``OUT_DIR/song.json`` (one row per onset).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -32,35 +33,40 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import torch
+try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, not an import traceback
+    import torch
 
-from drumtx import LOAD_PROBE
-from drumtx.chart import SongInfo
-from drumtx.cli import OneLineParser, add_version, prog_name
-from drumtx.cpu_load import default_threads
-from drumtx.errors import exception_line
-from drumtx.inference import InferenceSettings
-from drumtx.outputs import (
-    FORMATS,
-    MIDI_RESOLUTION,
-    all_outputs_exist,
-    existing_outputs,
-    name_too_long,
-    output_paths,
-    write_outputs,
-)
-from drumtx.targets import Onset
-from drumtx.transcriber import (
-    DEFAULT_CKPT,
-    INPUT_SUFFIXES,
-    PROG,
-    InputError,
-    Transcriber,
-    collect_inputs,
-    parse_thresholds,
-    with_measured_velocities,
-)
-from drumtx.vocab import Vocabulary
+    from drumtx import LOAD_PROBE
+    from drumtx.audio import truncation
+    from drumtx.chart import SongInfo
+    from drumtx.cli import OneLineParser, add_version, prog_name
+    from drumtx.cpu_load import default_threads
+    from drumtx.errors import exception_line
+    from drumtx.inference import InferenceSettings
+    from drumtx.outputs import (
+        FORMATS,
+        MIDI_RESOLUTION,
+        all_outputs_exist,
+        existing_outputs,
+        name_too_long,
+        output_paths,
+        write_outputs,
+    )
+    from drumtx.targets import Onset
+    from drumtx.transcriber import (
+        DEFAULT_CKPT,
+        INPUT_SUFFIXES,
+        PROG,
+        InputError,
+        Transcriber,
+        collect_inputs,
+        parse_thresholds,
+        with_measured_velocities,
+    )
+    from drumtx.vocab import Vocabulary
+except KeyboardInterrupt:
+    print("drumtx.transcribe: error: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,9 +201,12 @@ def _db_or_off(text: str) -> float | None:
     if text.strip().lower() in ("off", "none", "null"):
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of dB or 'off', got {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number of dB or 'off', got {text!r}")
+    return value
 
 
 def _confidence_or_off(text: str) -> float:
@@ -259,8 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     elif args.device == "cpu":  # fewer threads when other processes keep cores busy (drumtx.cpu_load)
         torch.set_num_threads(default_threads(torch.get_num_threads(), LOAD_PROBE.busy_cores_of_others()))
-    if args.out_dir.exists() and not args.out_dir.is_dir():
-        _error(f"-o {args.out_dir}: is a file, not a folder")
+    problem = _out_dir_problem(args.out_dir)
+    if problem:
+        _error(f"-o {args.out_dir}: {problem}")
         return 2
 
     ckpt = args.ckpt
@@ -305,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if hasattr(args, "level_db"):  # levelling is part of the model's features; the CLI overrides it
             transcriber.features.level_db = args.level_db
+        level, gate = transcriber.features.level_db, transcriber.settings.gate_db
+        if level is not None and gate is not None and gate >= level:
+            raise ValueError(
+                f"--gate-db {gate:g} is not below the level every file is moved to ({level:g} dB, --level-db): "
+                "every frame would be gated"
+            )
     except ValueError as exc:
         _error(_flag_names(str(exc)))
         return 2
@@ -312,7 +328,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs, errors = collect_inputs(args.inputs, args.out_dir)
     for message in errors:
         _error(message)
+    try:
+        created = _make_folder(args.out_dir) if jobs else []
+    except OSError as exc:
+        _error(f"-o {args.out_dir}: cannot create the folder ({exc.strerror or exception_line(exc)})")
+        return 2
     failed, done, skipped = len(errors), 0, 0
+    try:
+        failed, done, skipped = _transcribe_jobs(args, jobs, transcriber, formats, failed)
+    except KeyboardInterrupt:
+        _error("interrupted; the files finished before it are complete, none is half-written")
+        return 130
+    finally:
+        for folder in reversed(created):  # folders this run made and left empty: no debris
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+    left_out = f", {skipped} left out (outputs there)" if skipped else ""
+    if failed:
+        _error(f"{failed} input(s) failed, {done} transcribed{left_out}")
+        return 1
+    if skipped and not args.quiet:
+        print(f"{done} transcribed{left_out}", flush=True)
+    return 0
+
+
+def _out_dir_problem(path: Path) -> str | None:
+    """Why ``-o path`` cannot be the output folder, found before the model loads (None: it can)."""
+    try:
+        if path.exists() and not path.is_dir():
+            return "is a file, not a folder"
+        blocker = next((q for q in path.parents if q.exists() and not q.is_dir()), None)
+    except OSError as exc:  # a name over the file system's limit (ENAMETOOLONG)
+        return exc.strerror or exception_line(exc)
+    if blocker is not None:
+        return f"cannot create the folder ({blocker} is a file)"
+    return None
+
+
+def _make_folder(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; the folders created, outermost first.
+
+    Raises:
+        OSError: a folder cannot be created (no permission, a read-only or virtual file system).
+    """
+    missing = [q for q in (path, *path.parents) if not q.exists()][::-1]
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int, int, int]:
+    """Transcribe every job into ``args.out_dir``; (failed, transcribed, left out) counts."""
+    done = skipped = 0
     for job in jobs:
         paths = output_paths(args.out_dir, job.rel, formats)
         existing = existing_outputs(paths)
@@ -337,6 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             genre=args.genre,
             charter=args.charter,
         )
+        cut = truncation(job.source)
+        if cut:  # libsndfile reads what is there without a word; the user should know
+            print(f"{PROG}: note: {job.source}: {cut}; transcribing what it holds", file=sys.stderr, flush=True)
         try:
             result = with_measured_velocities(transcriber.transcribe(job.source, progress=not args.quiet))
             written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
@@ -357,13 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"~{result.tempo_map(MIDI_RESOLUTION).mean_bpm():.0f} bpm, {result.duration:.1f} s)",
                 flush=True,
             )
-    left_out = f", {skipped} left out (outputs there)" if skipped else ""
-    if failed:
-        _error(f"{failed} input(s) failed, {done} transcribed{left_out}")
-        return 1
-    if skipped and not args.quiet:
-        print(f"{done} transcribed{left_out}", flush=True)
-    return 0
+    return failed, done, skipped
 
 
 def _class_counts(onsets: Sequence[Onset], vocab: Vocabulary) -> dict[str, int]:
@@ -388,8 +453,14 @@ def console_main(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``drumtx-transcribe`` console script: :func:`main` (``argv``: default the command
     line), ended by :func:`exit_now` as ``python -m drumtx.transcribe`` is (pip's script
     wrapper would call ``sys.exit``, paying the interpreter's clean-up). The process ends here;
-    only argparse's own exits (``--help``, ``--version``, usage errors) raise ``SystemExit``."""
-    exit_now(main(argv))
+    only argparse's own exits (``--help``, ``--version``, usage errors) raise ``SystemExit``.
+    Ctrl-C ends it with status 130 and one line (outputs are written atomically: none is half-written)."""
+    try:
+        status = main(argv)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        status = 130
+    exit_now(status)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,12 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
     out_resolved = out_dir.resolve() if out_dir is not None else None
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        try:
+            is_dir = p.is_dir()
+        except OSError as exc:  # a name over the file system's limit (ENAMETOOLONG), a loop of links
+            errors.append(f"{p}: {exc.strerror or exception_line(exc)}")
+            continue
+        if is_dir:
             found = sorted(
                 f
                 for f in p.rglob("*")

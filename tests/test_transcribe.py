@@ -438,6 +438,57 @@ def test_output_folder_that_is_a_file_is_refused_up_front(bundle, tmp_path, caps
     assert err.strip().count("\n") == 0 and "out.txt: is a file, not a folder" in err
 
 
+def test_an_output_folder_that_cannot_be_made_is_one_setup_error(bundle, tmp_path, capsys):
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+    (tmp_path / "out.txt").write_text("not a folder")
+    long = tmp_path / ("z" * 300)  # over NAME_MAX (255 bytes)
+    for out, words in ((tmp_path / "out.txt" / "sub", "out.txt is a file"), (long, "too long")):
+        rc, _, err = run_cli([tmp_path / "take.wav", "-o", out, "--ckpt", bundle, "-q"], capsys)
+        assert rc == 2 and err.strip().count("\n") == 0 and words in err, err
+    # an input named over the limit: one line, the batch goes on
+    rc, _, err = run_cli([tmp_path / ("z" * 300 + ".wav"), tmp_path / "take.wav", "-o", tmp_path / "o",
+                          "--ckpt", bundle, "-q"], capsys)
+    assert rc == 1 and "File name too long" in err and "Traceback" not in err
+    assert (tmp_path / "o" / "take.mid").is_file()
+
+
+def test_a_run_that_writes_nothing_leaves_no_folders(bundle, tmp_path, capsys):
+    rc, _, err = run_cli([tmp_path / "missing.wav", "-o", tmp_path / "a" / "b" / "out", "--ckpt", bundle, "-q"], capsys)
+    assert rc == 1 and "missing.wav: no such file" in err
+    assert not (tmp_path / "a").exists()
+
+
+def test_gate_and_level_must_be_finite_and_the_gate_below_the_level(bundle, tmp_path, capsys):
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+    base = [tmp_path / "take.wav", "-o", tmp_path / "o", "--ckpt", bundle, "-q"]
+    for flag, value in (("--gate-db", "nan"), ("--level-db", "inf"), ("--level-db", "-inf")):
+        with pytest.raises(SystemExit) as exit_:
+            run_cli([*base, f"{flag}={value}"], capsys)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and f"{flag}: expected a number of dB" in err and err.strip().count("\n") == 0
+    for flags in (["--gate-db=-10"], ["--level-db=-200"]):  # the tiny model levels to -15 dB, gates at -70
+        rc, _, err = run_cli([*base, *flags], capsys)
+        assert rc == 2 and "every frame would be gated" in err and err.strip().count("\n") == 0, err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="finite gate_db"):
+        tx.InferenceSettings.from_config(gate_db=float("nan"))
+
+
+def test_a_truncated_wav_is_transcribed_with_a_note(bundle, tmp_path, capsys):
+    from drumtx.audio import truncation
+
+    audio, _ = render_groove(4.0, 16000, channels=1)
+    sf.write(tmp_path / "full.wav", audio, 16000, subtype="PCM_16")
+    data = (tmp_path / "full.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 4])
+    assert truncation(tmp_path / "full.wav") is None
+    note = truncation(tmp_path / "cut.wav")
+    assert note and "promises 4.0 s" in note and "holds 1.0 s" in note
+    rc, _, err = run_cli([tmp_path / "cut.wav", "-o", tmp_path / "o", "--ckpt", bundle, "--format", "json"], capsys)
+    assert rc == 0 and "cut.wav: truncated: its header promises 4.0 s" in err
+    assert (tmp_path / "o" / "cut.json").is_file()
+
+
 def test_checkpoint_folder_and_bad_chunking_name_the_flags(bundle, tmp_path, capsys):
     sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
     run = tmp_path / "run"
