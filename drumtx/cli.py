@@ -7,8 +7,8 @@ Every command (``drumtx-train`` … or ``python -m drumtx.<command>``, listed in
 * ``1`` (:data:`EXIT_SOME_FAILED`): some inputs failed (each named on its own line), the rest were done;
 * ``2`` (:data:`EXIT_USAGE`): bad usage or setup (unknown option, config typo, missing checkpoint or
   data folder); nothing was done.
-* ``130`` (:data:`EXIT_INTERRUPTED`): stopped by Ctrl-C or SIGTERM (``drumtx.synth``); what was
-  done is kept, and the same command resumes.
+* ``130`` (:data:`EXIT_INTERRUPTED`): stopped by Ctrl-C (``drumtx.transcribe``) or SIGTERM too
+  (``drumtx.synth``); what was done is kept whole, and the same command resumes.
 
 Errors are one line on stderr, ``<command>: <message>``. An unexpected exception (a bug) still
 prints its traceback and exits 1, as Python does.

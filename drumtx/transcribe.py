@@ -39,7 +39,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     from drumtx import LOAD_PROBE
     from drumtx.audio import truncation
     from drumtx.chart import SongInfo
-    from drumtx.cli import OneLineParser, add_version, prog_name
+    from drumtx.cli import EXIT_INTERRUPTED, OneLineParser, add_version, prog_name
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
     from drumtx.inference import InferenceSettings
@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed, done, skipped = _transcribe_jobs(args, jobs, transcriber, formats, failed)
     except KeyboardInterrupt:
         _error("interrupted; the files finished before it are complete, none is half-written")
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         for folder in reversed(created):  # folders this run made and left empty: no debris
             try:
@@ -459,7 +459,7 @@ def console_main(argv: Sequence[str] | None = None) -> NoReturn:
         status = main(argv)
     except KeyboardInterrupt:
         _error("interrupted")
-        status = 130
+        status = EXIT_INTERRUPTED
     exit_now(status)
 
 
