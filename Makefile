@@ -127,7 +127,7 @@ default-model-v2-scratch-music: $(STAMPS)/venv ## after -scratch and -music: the
 default-model-v2-candidate: $(STAMPS)/venv ## after -music: from scratch with music-only tracks x4 from the start, 3,500 steps, seeds 42 and 43 side by side (~3.7 h, resumable); tune, every rung beside both seeds of v2's recipe
 	PY=$(PY) bash experiments/scripts/default_model_v2_candidate.sh $(ARGS)
 
-default-model-v2-tuned: $(STAMPS)/venv ## after -candidate: the candidate's recipe on data=synth_songs_tuned (kits retuned per track), two seeds; every rung and the variation readout beside the candidate (render ~80 min + ~3.7 h training; ~11 GB; resumable)
+default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits retuned per track; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung and the variation readout beside the candidate (render ~80 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_tuned.sh $(ARGS)
 
 default-model-v2-presence: $(STAMPS)/venv ## after -music: the drum presence gate on every rung, v2 and its recipe's seed 43, beside their reports without it (~40 min on 2 busy cores; resumable)

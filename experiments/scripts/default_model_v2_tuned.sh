@@ -8,15 +8,17 @@
 # run (the test rungs are never retuned), then one summary beside the candidate's two seeds: tom
 # variation accuracy on unseen kits is the question, onset F on every rung the price.
 # Needs ~5.6 GB for the render and ~5 GB for its feature cache. Resumable: every step skips what is
-# done. Arguments: Hydra overrides for both trainings.
+# done; WORKERS=1 renders with one process (beside trainings). Arguments: Hydra overrides for both trainings.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
+# the render and its feature cache first: they need no other run (so they can go on beside the
+# candidate's trainings); the trainings wait for the candidate, their comparison
+"$PY" -m drumtx.synth data=synth_songs_tuned workers="${WORKERS:-2}"
+"$PY" -m drumtx.prepare data=synth_songs_tuned
 require $V2/scratch_w4_s42/best.safetensors default-model-v2-candidate
 require $V2/scratch_w4_s43/best.safetensors default-model-v2-candidate
-"$PY" -m drumtx.synth data=synth_songs_tuned workers=2
-"$PY" -m drumtx.prepare data=synth_songs_tuned
 ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=3500 data.train_kit_weights={none+music:4} data=synth_songs_tuned"
 pair $V2/tuned_w4_s42 - "seed=42 $ARGS" $V2/tuned_w4_s43 - "seed=43 $ARGS" "$@"
 for run in tuned_w4_s42 tuned_w4_s43; do
