@@ -103,8 +103,14 @@ def test_build_reads_back_as_egmd_and_resumes(tmp_path):
     assert again["rendered"] == 0 and digest(root) == before and read_rows(root) == rows
     victim = root / rows[0]["audio_filename"]
     victim.unlink()
+    # what a render killed mid-write (SIGKILL: no clean-up) leaves beside the track
+    stale = [victim.with_name(victim.name + ".99999.tmp"), (root / rows[0]["midi_filename"]).with_name(
+        Path(rows[0]["midi_filename"]).name + ".99999.tmp")]
+    for p in stale:
+        p.write_bytes(b"half a file")
     third = build_dataset(cfg, workers=1, progress=False)
     assert third["rendered"] == 1 and digest(root) == before  # the same bytes again: seeded per track
+    assert not list(root.rglob("*.tmp"))  # the killed render's leftovers are gone with it
 
     with pytest.raises(SynthError, match="another recipe"):
         build_dataset(recipe(root, seed=1), workers=1, progress=False)

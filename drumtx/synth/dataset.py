@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import glob
 import hashlib
 import json
 import logging
@@ -421,6 +422,9 @@ def render_track(track: Track, root: str, variety: effects.VarietyConfig,
         out_audio = Path(root) / audio_rel
         out_midi = Path(root) / (track.audio + ".midi")
         out_audio.parent.mkdir(parents=True, exist_ok=True)
+        for final in (out_audio, out_midi):  # what a killed earlier render of this track left behind
+            for stale in final.parent.glob(glob.escape(final.name) + ".*.tmp"):
+                stale.unlink(missing_ok=True)
         tmp_midi = out_midi.with_name(out_midi.name + f".{os.getpid()}.tmp")
         write_midi(notes, tmp_midi, settings.render_rate)
         os.replace(tmp_midi, out_midi)
