@@ -33,13 +33,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from drumtx.cli import EXIT_INTERRUPTED, OneLineParser, add_version, prog_name
+
 try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, not an import traceback
     import torch
 
     from drumtx import LOAD_PROBE
     from drumtx.audio import truncation
     from drumtx.chart import SongInfo
-    from drumtx.cli import EXIT_INTERRUPTED, OneLineParser, add_version, prog_name
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
     from drumtx.inference import InferenceSettings
@@ -65,8 +66,8 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     )
     from drumtx.vocab import Vocabulary
 except KeyboardInterrupt:
-    print("drumtx.transcribe: error: interrupted", file=sys.stderr)
-    raise SystemExit(130) from None
+    print(f"{prog_name('drumtx.transcribe')}: error: interrupted", file=sys.stderr)
+    raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,7 +217,7 @@ def _confidence_or_off(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = float("nan")
+        value = math.nan
     if not 0.0 <= value <= 1.0:  # NaN fails too
         raise argparse.ArgumentTypeError(f"expected a confidence from 0 to 1 (0 or off: no gate), got {text!r}")
     return value
@@ -333,9 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         _error(f"-o {args.out_dir}: cannot create the folder ({exc.strerror or exception_line(exc)})")
         return 2
-    failed, done, skipped = len(errors), 0, 0
     try:
-        failed, done, skipped = _transcribe_jobs(args, jobs, transcriber, formats, failed)
+        failed, done, skipped = _transcribe_jobs(args, jobs, transcriber, formats, len(errors))
     except KeyboardInterrupt:
         _error("interrupted; the files finished before it are complete, none is half-written")
         return EXIT_INTERRUPTED

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drumtx.synth.config import config_from_mapping
+from drumtx.synth.kits import MAX_SHIFT_SEMITONES
 
 CODECS = ("mp3", "ogg")
 #: Bit rates pedalboard's Vorbis encoder accepts; MP3 takes any of the standard ones.
@@ -114,9 +115,9 @@ class ProductionConfig:
             raise ProductionError(f"data.synth.production.bitrates_kbps must be some of {list(BITRATES_KBPS)}, "
                                   f"got {out.bitrates_kbps}")
         reach = max(map(abs, out.kit_semitones)) + max(map(abs, out.tom_semitones))
-        if reach > 12.0:  # the sound fonts' pitch-bend range (drumtx.synth.kits.MAX_SHIFT_SEMITONES)
+        if reach > MAX_SHIFT_SEMITONES:
             raise ProductionError(f"data.synth.production: kit_semitones and tom_semitones reach {reach:g} "
-                                  "semitones together; at most 12")
+                                  f"semitones together; at most {MAX_SHIFT_SEMITONES:g}")
         if not out.tuning_step > 0:
             raise ProductionError(f"data.synth.production.tuning_step must be > 0 semitones, got {out.tuning_step}")
         if out.peak_db[1] > 0 or out.quiet_peak_db[1] > 0:
