@@ -130,6 +130,9 @@ default-model-v2-candidate: $(STAMPS)/venv ## after -music: from scratch with mu
 default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits retuned per track; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung and the variation readout beside the candidate (render ~80 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_tuned.sh $(ARGS)
 
+default-model-v2-stash: $(STAMPS)/venv ## carry unfinished v2 trainings across a fresh checkout: their last/best checkpoints and logs into experiments/default_model_v2/resume/ (commit it; the recipes resume from it)
+	PY=$(PY) bash experiments/scripts/default_model_v2_stash.sh
+
 default-model-v2-presence: $(STAMPS)/venv ## after -music: the drum presence gate on every rung, v2 and its recipe's seed 43, beside their reports without it (~40 min on 2 busy cores; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_presence.sh
 

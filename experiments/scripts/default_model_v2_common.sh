@@ -1,7 +1,7 @@
 # Sourced by the default model v2 recipes (default_model_v2.sh, default_model_v2_music.sh), after
 # common.sh: the run folder, the realism ladder's rungs, and the steps every v2 run goes through
 # (train or resume, tune thresholds, score every rung against v1).
-V2=outputs/default_model_v2
+V2=${V2:-outputs/default_model_v2}  # (V2, STASH: from the environment in tests/test_stash.py)
 TUNE_KITS='data.fit_kit_names=[h2_*,sfz_*,none+music]'
 # name=Hydra overrides of each rung (GMD's unseen test performances; see conf/data/synth_songs.yaml)
 RUNGS=(
@@ -15,11 +15,55 @@ RUNGS=(
 # require FILE TARGET: one line and exit 1 when a run this recipe builds on is missing
 require() { [[ -f $1 ]] || { echo "$1: missing (make $2 first)" >&2; exit 1; }; }
 
-# The overrides that train DIR, or resume it from its last.ckpt; a run that continues another
-# (FROM, not "-") starts from FROM's last.ckpt.
+# Trainings that outlive a checkout. A session may begin on a fresh clone that holds only what git
+# holds (2026-12-02: outputs/, data/ and cache/ were gone, and with them a 2,400-step training), so
+# an unfinished run is carried in git: stash_run DIR copies its last.ckpt, its best checkpoint so
+# far (best.safetensors is exported from it when the run ends) and its logs into $STASH/<run>;
+# restore_run DIR puts them back where they were when DIR has no last.ckpt. The data a run needs
+# is rendered and prepared again by its recipe (the render is seeded: the same tracks). Lightning
+# loads the checkpoints with weights_only=True (drumtx.train).
+STASH=${STASH:-experiments/default_model_v2/resume}
+stash_run() {
+	local d=$1 dest best f i
+	dest=$STASH/$(basename "$d")
+	if [[ -f $d/best.safetensors ]]; then rm -rf "$dest"; return; fi  # finished: its stash goes
+	[[ -f $d/checkpoints/last.ckpt ]] || return 0
+	# the best so far: the highest val/pr_auc_mean in the top-k names (callbacks.model_checkpoint.filename)
+	best=$(for f in "$d"/checkpoints/epoch*-prauc*.ckpt; do [[ -f $f ]] && i=${f##*prauc} && echo "${i%.ckpt} $f"; done \
+		| sort -g -r | head -1 | cut -d' ' -f2-)
+	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/checkpoints"
+	for f in "$d/checkpoints/last.ckpt" ${best:+"$best"}; do
+		# a training beside this rewrites last.ckpt every 50 steps: copy until the copy equals the file
+		for i in 1 2 3 4 5; do
+			cp -p "$f" "$dest.tmp/checkpoints/" && sleep 1 && cmp -s "$f" "$dest.tmp/checkpoints/$(basename "$f")" && break
+			[[ $i == 5 ]] && { echo "$f: changed during 5 copies; not stashed" >&2; rm -rf "$dest.tmp"; return 1; }
+		done
+	done
+	[[ -d $d/csv ]] && cp -rp "$d/csv" "$dest.tmp/"
+	[[ -d $d/.hydra ]] && cp -rp "$d/.hydra" "$dest.tmp/"
+	[[ -f $d.log ]] && cp -p "$d.log" "$dest.tmp/train.log"
+	rm -rf "$dest" && mv "$dest.tmp" "$dest"
+	echo "stashed $d -> $dest ($(du -sh "$dest" | cut -f1))"
+}
+restore_run() {
+	local d=$1 src
+	src=$STASH/$(basename "$d")
+	[[ -f $d/checkpoints/last.ckpt || ! -f $src/checkpoints/last.ckpt ]] && return 0
+	mkdir -p "$d"
+	cp -rp "$src/checkpoints" "$d/"
+	[[ -d $src/csv ]] && cp -rp "$src/csv" "$d/"
+	[[ -d $src/.hydra ]] && cp -rp "$src/.hydra" "$d/"
+	[[ -f $src/train.log && ! -f $d.log ]] && cp -p "$src/train.log" "$d.log"
+	echo "restored $d from $src" >&2
+}
+
+# The overrides that train DIR, or resume it from its last.ckpt (restored from $STASH when the
+# checkout lacks it); a run that continues another (FROM, not "-") starts from FROM's last.ckpt.
 train_args() {
 	local dir=$1 from=$2
 	shift 2
+	restore_run "$dir"
+	[[ $from != - ]] && restore_run "$from"
 	if [[ -f $dir/checkpoints/last.ckpt ]]; then
 		echo "$@" ckpt_path="$dir/checkpoints/last.ckpt"
 	elif [[ $from != - ]]; then
@@ -112,6 +156,19 @@ if [[ ! -f $V1 ]]; then
 	git show 61abc86:drumtx/assets/default_model.safetensors > $V1
 	git show 61abc86:drumtx/assets/default_model.json > ${V1%.safetensors}.json
 fi
+
+# pinned_v2: the shipped v2 (music_w4_s42) as the run folder its recipe left, where a fresh checkout
+# lacks it: its best.safetensors is the packaged bundle of 397b09b (that run's weights, with the
+# thresholds tune gave it, so tuning is marked done)
+pinned_v2() {
+	local d=$V2/music_w4_s42
+	[[ -f $d/best.safetensors ]] && return
+	mkdir -p "$d/thresholds"
+	git show 397b09b:drumtx/assets/default_model.safetensors > "$d/best.safetensors.tmp"
+	git show 397b09b:drumtx/assets/default_model.json > "$d/best.json"
+	touch "$d/thresholds/done_wilson"
+	mv "$d/best.safetensors.tmp" "$d/best.safetensors"
+}
 
 # ship RUN_DIR COMMAND: v1 against RUN_DIR on every rung (experiments/default_model_v2/summary) and
 # on the old synth_gmd test splits, v1's own benchmark: its training kits and 7 kits neither model

@@ -1,0 +1,75 @@
+"""Unfinished trainings carried across a fresh checkout (experiments/scripts/default_model_v2_common.sh:
+stash_run, restore_run, train_args; make default-model-v2-stash). The shell functions run on a fake
+run folder: which files go into the stash, and that the recipe resumes from them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+COMMON = REPO / "experiments" / "scripts" / "default_model_v2_common.sh"
+
+
+def _bash(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
+    prelude = (f'set -euo pipefail; source "{REPO}/experiments/scripts/common.sh"; '
+               f'source "{COMMON}"; cd "{tmp_path}"; ')
+    # absolute: common.sh works from the repository root (the v1 pin goes to $V2/v1 too)
+    env = {"PATH": "/usr/bin:/bin", "V2": str(tmp_path / "v2"), "STASH": str(tmp_path / "stash"),
+           "HOME": str(tmp_path)}
+    return subprocess.run(["bash", "-c", prelude + script], env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    if subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", "61abc86"], capture_output=True).returncode:
+        pytest.skip("needs the repository's history (the recipe pins v1 from 61abc86)")
+    run = tmp_path / "v2" / "cand_s42"
+    (run / "checkpoints").mkdir(parents=True)
+    for name, body in [("last.ckpt", "last"), ("epoch003-prauc0.4100.ckpt", "e3"),
+                       ("epoch009-prauc0.5570.ckpt", "e9"), ("epoch007-prauc0.5120.ckpt", "e7")]:
+        (run / "checkpoints" / name).write_text(body)
+    (run / "csv" / "version_0").mkdir(parents=True)
+    (run / "csv" / "version_0" / "metrics.csv").write_text("step,val\n")
+    (tmp_path / "v2" / "cand_s42.log").write_text("log\n")
+    return run
+
+
+def test_stash_keeps_last_best_and_logs(tmp_path, run_dir):
+    r = _bash(tmp_path, "stash_run $V2/cand_s42")
+    assert r.returncode == 0, r.stderr
+    stash = tmp_path / "stash" / "cand_s42"
+    assert sorted(p.name for p in (stash / "checkpoints").iterdir()) == ["epoch009-prauc0.5570.ckpt", "last.ckpt"]
+    assert (stash / "csv" / "version_0" / "metrics.csv").exists()
+    assert (stash / "train.log").read_text() == "log\n"
+    assert not (tmp_path / "stash" / "cand_s42.tmp").exists()
+
+
+def test_fresh_checkout_resumes_from_the_stash(tmp_path, run_dir):
+    assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
+    subprocess.run(["rm", "-rf", str(tmp_path / "v2")], check=True)  # a new checkout: outputs/ gone
+    r = _bash(tmp_path, 'train_args $V2/cand_s42 - "seed=42"')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["seed=42", f"ckpt_path={tmp_path}/v2/cand_s42/checkpoints/last.ckpt"]
+    assert (run_dir / "checkpoints" / "last.ckpt").read_text() == "last"
+    assert (run_dir / "checkpoints" / "epoch009-prauc0.5570.ckpt").read_text() == "e9"
+    assert (tmp_path / "v2" / "cand_s42.log").exists() and "restored" in r.stderr
+
+
+def test_the_checkout_wins_and_a_finished_run_drops_its_stash(tmp_path, run_dir):
+    assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
+    (run_dir / "checkpoints" / "last.ckpt").write_text("newer")  # trained on in this checkout
+    r = _bash(tmp_path, 'train_args $V2/cand_s42 - "seed=42"')
+    assert (run_dir / "checkpoints" / "last.ckpt").read_text() == "newer" and "restored" not in r.stderr
+    (run_dir / "best.safetensors").write_text("done")
+    assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
+    assert not (tmp_path / "stash" / "cand_s42").exists()
+
+
+def test_no_run_no_stash(tmp_path, run_dir):
+    r = _bash(tmp_path, 'train_args $V2/other - "seed=43"; stash_run $V2/other')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["seed=43"]
+    assert not (tmp_path / "stash").exists()
