@@ -276,6 +276,26 @@ def drum_present(acts: Mapping[str, np.ndarray], settings: InferenceSettings, fp
     return near >= np.float32(settings.presence_confidence)
 
 
+def check_gate(gate_db: float | None, features) -> None:
+    """Refuse a silence gate that would gate every frame of a levelled track.
+
+    Levelling moves each file's loudest log-mel bin to ``features.level_db``, so a gate at or
+    above it leaves nothing to transcribe. Checked where the two meet (:func:`activations`), so a
+    Transcriber whose features were changed after it was built is caught too.
+
+    Args:
+        gate_db: the settings' ``gate_db`` (dB; None: no gate).
+        features: a :class:`drumtx.features.LogMel` (``level_db``; None: levelling off).
+
+    Raises:
+        ValueError: ``gate_db >= features.level_db``; the message names both keys.
+    """
+    level = getattr(features, "level_db", None)
+    if gate_db is not None and level is not None and gate_db >= level:
+        raise ValueError(f"inference: gate_db {gate_db:g} is not below the level every file is moved to "
+                         f"({level:g} dB, level_db): every frame would be gated")
+
+
 def loud_frames(mel: np.ndarray, gate: float, dilate: int) -> np.ndarray:
     """Frames that may hold an onset: the loudest bin within +-``dilate`` frames is >= ``gate``
     (a log-mel value, :func:`drumtx.features.db_to_mel`). Returns bool (T,)."""
@@ -336,11 +356,12 @@ def activations(
         :class:`Activations` with T frames (with ``velocity`` when the model has a velocity head).
 
     Raises:
-        ValueError: an empty log-mel.
+        ValueError: an empty log-mel; a gate at or above the level (:func:`check_gate`).
     """
     n_mels, n_frames = int(mel.shape[0]), int(mel.shape[1])
     if n_frames == 0:
         raise ValueError("empty log-mel (0 frames)")
+    check_gate(settings.gate_db, features)
     from drumtx.features import db_to_mel
 
     fps = float(features.fps)

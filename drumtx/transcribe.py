@@ -43,7 +43,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     from drumtx.chart import SongInfo
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
-    from drumtx.inference import InferenceSettings
+    from drumtx.inference import InferenceSettings, check_gate
     from drumtx.outputs import (
         FORMATS,
         MIDI_RESOLUTION,
@@ -240,6 +240,7 @@ _FLAGS = {
     "context_seconds": "--context-seconds",
     "gate_db": "--gate-db",
     "presence_confidence": "--presence-confidence",
+    "level_db": "--level-db",
 }
 
 
@@ -316,12 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if hasattr(args, "level_db"):  # levelling is part of the model's features; the CLI overrides it
             transcriber.features.level_db = args.level_db
-        level, gate = transcriber.features.level_db, transcriber.settings.gate_db
-        if level is not None and gate is not None and gate >= level:
-            raise ValueError(
-                f"--gate-db {gate:g} is not below the level every file is moved to ({level:g} dB, --level-db): "
-                "every frame would be gated"
-            )
+        check_gate(transcriber.settings.gate_db, transcriber.features)  # before any file is read
     except ValueError as exc:
         _error(_flag_names(str(exc)))
         return 2

@@ -263,6 +263,28 @@ def test_silence_stays_silent_and_the_gate_can_be_switched_off(tmp_path, tiny):
         InferenceSettings.from_config(chunk_seconds=4, context_seconds=2)
 
 
+def test_a_gate_at_or_above_the_level_is_refused_where_features_and_settings_meet(tmp_path, tiny):
+    """Levelling moves every file's loudest bin to features.level_db: a gate there gates every frame.
+    The library refuses it at the first file (not only the command line), also when the features
+    were changed after the Transcriber was built."""
+    path = tmp_path / "tone.wav"
+    sf.write(path, 0.5 * np.sin(np.linspace(0, 2000, 24000)).astype(np.float32), 24000)
+    level = tiny.features.level_db
+    gated = Transcriber(tiny.model, tiny.meta, settings=InferenceSettings.from_config(gate_db=level))
+    with pytest.raises(ValueError, match="gate_db .* not below the level .*every frame would be gated"):
+        gated.activations(path)
+    fine = Transcriber(tiny.model, tiny.meta, settings=InferenceSettings.from_config(gate_db=level - 1))
+    fine.activations(path)
+    try:
+        fine.features.level_db = level - 2  # moved under the gate afterwards
+        with pytest.raises(ValueError, match="every frame would be gated"):
+            fine.activations(path)
+        fine.features.level_db = None  # levelling off: a fixed gate, nothing to compare
+        fine.activations(path)
+    finally:
+        fine.features.level_db = level  # the fixture's features may be shared
+
+
 def _rendered_take(seconds: float, seed: list[int]) -> tuple[np.ndarray, int]:
     """A generated rock groove rendered through the FluidR3 standard kit (a training kit), mono."""
     from drumtx.synth.generator import GrooveConfig, GrooveGenerator
