@@ -9,9 +9,42 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM off for a short critical section, then deliver them.
+
+    For the few steps that must not be cut in half: moving a set of finished files into place
+    together and removing their staging folder. A signal in there (found by a new-user trial:
+    Ctrl-C inside ``shutil.rmtree`` surfaced as ``EBADF``, the batch went on and exited 1, with a
+    staging folder left) is recorded and, on leaving the section, handled by the handler that
+    was in place before (Python's default raises :class:`KeyboardInterrupt`). Outside the main
+    thread, where handlers cannot be set, the section runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), caught[0])
 
 
 def _umask() -> int:

@@ -7,8 +7,11 @@ reason, so batch jobs (prepare, transcribe) can report it and go on.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,11 +34,39 @@ def _open(path: str | Path) -> sf.SoundFile:
     if not path.is_file():
         raise AudioError(f"{path}: audio file missing")
     try:
-        return sf.SoundFile(str(path))
+        with _c_stderr_silenced():
+            return sf.SoundFile(str(path))
     except Exception as exc:  # libsndfile raises LibsndfileError / RuntimeError / TypeError
         # LibsndfileError's str repeats the path; its error_string is the reason alone.
         reason = getattr(exc, "error_string", None) or exception_line(exc)
+        if "not a regular file" in reason:  # libsndfile says so of any regular file it cannot identify
+            reason = "not audio in a format libsndfile decodes: WAV, FLAC, Ogg/Opus, MP3, AIFF"
         raise AudioError(f"{path}: unreadable audio ({reason})") from None
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 on /dev/null for the duration (Python's own sys.stderr is flushed first).
+
+    Why: libmpg123, inside libsndfile, prints "Note: Illegal Audio-MPEG-Header …" lines straight
+    to descriptor 2 while it probes a file that is not MPEG audio (a new-user trial: six such
+    lines before drumtx's one-line error for a text file named .mp3); neither soundfile nor
+    libsndfile has a switch for it. Only around opening a file, which prints nothing else.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (a closed stderr): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def audio_duration(path: str | Path) -> float:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import drumtx
+from drumtx.atomic import interrupts_deferred
 from drumtx.chart import SongInfo
 from drumtx.errors import exception_line
 from drumtx.midi_out import drum_midi, one_line_text
@@ -58,17 +59,34 @@ def all_outputs_exist(paths: dict[str, Path]) -> bool:
     )
 
 
+def _limit(parent: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(parent, name)
+    except (OSError, ValueError):
+        return default
+
+
 def name_too_long(paths: dict[str, Path]) -> str | None:
-    """Why an output cannot be named so on its file system (a name over NAME_MAX bytes), or None."""
-    for p in paths.values():
-        parent = next((q for q in p.parents if q.exists()), Path("."))
+    """Why an output cannot be named so on its file system, or None: a name (the file's or a
+    folder's) over NAME_MAX bytes, or the whole path over PATH_MAX. Never raises: a path too
+    long to ``stat`` is what it reports (found by a new-user trial: the check for existing
+    outputs raised ENAMETOOLONG first and ended the batch)."""
+    for fmt, p in paths.items():
         try:
-            limit = os.pathconf(parent, "PC_NAME_MAX")
-        except (OSError, ValueError):
-            limit = 255
-        size = len(os.fsencode(p.name))
-        if size > limit:
-            return f"output name {p.name!r} is {size} bytes, the file system allows {limit}; rename the input"
+            parent = next((q for q in p.parents if q.exists()), Path("."))
+        except OSError:  # the path is over PATH_MAX before its last parts
+            parent = Path(".")
+        limit = _limit(parent, "PC_NAME_MAX", 255)
+        for part in p.parts:
+            size = len(os.fsencode(part))
+            if size > limit:
+                what = "output name" if part == p.name else "output folder name"
+                return f"{what} {part[:40]!r}… is {size} bytes, the file system allows {limit}; rename the input"
+        full = len(os.fsencode(os.path.abspath(p))) + (len("/notes.mid") if fmt == "chart" else 0)
+        path_limit = _limit(parent, "PC_PATH_MAX", 4096)
+        if full >= path_limit:
+            return (f"output path is {full} bytes, the file system allows {path_limit - 1}; "
+                    "use a shorter -o or input folder")
     return None
 
 
@@ -176,9 +194,11 @@ def write_outputs(
             }
             staged.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
             moves.append((staged, paths["json"]))
-        _move_into_place(moves, stage)
+        with interrupts_deferred():  # the set moves in whole (a Ctrl-C lands after it)
+            _move_into_place(moves, stage)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        with interrupts_deferred():
+            shutil.rmtree(stage, ignore_errors=True)
     return [paths[f] for f in ("midi", "chart", "csv", "json") if f in paths]
 
 

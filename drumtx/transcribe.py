@@ -25,6 +25,7 @@ song.<ext>), ``OUT_DIR/song.csv`` and ``OUT_DIR/song.json`` (one row per onset).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
-    parser.add_argument("-o", "--out-dir", required=True, type=Path, metavar="OUT_DIR", help="output folder")
+    parser.add_argument("-o", "--out-dir", required=True, type=_out_dir, metavar="OUT_DIR", help="output folder")
     parser.add_argument(
         "--ckpt",
         type=Path,
@@ -197,17 +198,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: --level-db and --gate-db, dB re the loudest bin of a full-scale 1 kHz sine: above 0 is louder
+#: than full scale (nothing was trained there; a new-user trial's --level-db 1e300 "worked"), and
+#: far below the log-mel's floor a gate is no gate (-1e300 overflowed float16 with a warning).
+DB_RANGE = (-200.0, 0.0)
+
+
 def _db_or_off(text: str) -> float | None:
-    """A level in dB, or ``off`` (None)."""
+    """A level in dB within :data:`DB_RANGE`, or ``off`` (None)."""
     if text.strip().lower() in ("off", "none", "null"):
         return None
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a number of dB or 'off', got {text!r}")
+    if not DB_RANGE[0] <= value <= DB_RANGE[1]:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"expected a number of dB from {DB_RANGE[0]:g} to {DB_RANGE[1]:g} or 'off', got {text!r}")
     return value
+
+
+def _out_dir(text: str) -> Path:
+    if not text.strip():  # Path("") is "." : an empty -o would write into the current folder unasked
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    return Path(text)
 
 
 def _confidence_or_off(text: str) -> float:
@@ -370,7 +384,13 @@ def _make_folder(path: Path) -> list[Path]:
         OSError: a folder cannot be created (no permission, a read-only or virtual file system).
     """
     missing = [q for q in (path, *path.parents) if not q.exists()][::-1]
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:  # the folders made before the one that failed go again (a new-user trial found them left)
+        for folder in reversed(missing):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return missing
 
 
@@ -379,6 +399,11 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
     done = skipped = 0
     for job in jobs:
         paths = output_paths(args.out_dir, job.rel, formats)
+        too_long = name_too_long(paths)  # first: a path too long to stat cannot be probed for outputs
+        if too_long:
+            _error(f"{job.source}: {too_long}")
+            failed += 1
+            continue
         existing = existing_outputs(paths)
         if args.skip_existing and all_outputs_exist(paths):
             skipped += 1
@@ -387,11 +412,6 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             hint = "--overwrite to replace it" + (" (not every output is there)" if args.skip_existing else
                                                    ", or --skip-existing to leave such inputs out")
             _error(f"{job.source}: output {existing[0]} exists; pass {hint}")
-            failed += 1
-            continue
-        too_long = name_too_long(paths)
-        if too_long:
-            _error(f"{job.source}: {too_long}")
             failed += 1
             continue
         info = SongInfo(
@@ -403,7 +423,7 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
         )
         cut = truncation(job.source)
         if cut:  # libsndfile reads what is there without a word; the user should know
-            print(f"{PROG}: note: {job.source}: {cut}; transcribing what it holds", file=sys.stderr, flush=True)
+            print(f"{prog_name(PROG)}: note: {job.source}: {cut}; transcribing what it holds", file=sys.stderr, flush=True)
         try:
             result = with_measured_velocities(transcriber.transcribe(job.source, progress=not args.quiet))
             written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)

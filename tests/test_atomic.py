@@ -41,3 +41,19 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path: Pat
         tmp.write_text("half")
         raise RuntimeError("killed")
     assert p.read_text() == "old" and sorted(x.name for x in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_interrupts_are_deferred_to_the_end_of_a_critical_section():
+    import signal
+
+    from drumtx.atomic import interrupts_deferred
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append("after the signal")  # the section goes on to its end
+    assert steps == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
+    with interrupts_deferred():  # nothing caught: nothing raised
+        steps.append("quiet")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -157,3 +159,17 @@ def test_resample_tail_is_the_whole_files_end_bit_for_bit(n, orig_sr, sr):
     assert tail.shape[0] == whole.shape[0] - offset
     # the tail's first samples lack the left context (iter_log_mel reads a margin there)
     np.testing.assert_array_equal(tail[200:], whole[offset + 200:])
+
+
+def test_a_file_that_is_not_audio_is_one_line_without_decoder_chatter(tmp_path, capfd):
+    """Found by a new-user trial: a text file named .mp3 printed six "Note: Illegal Audio-MPEG-Header"
+    lines from libmpg123 and then libsndfile's "File does not exist or is not a regular file"."""
+    for name in ("text.mp3", "text.wav"):
+        (tmp_path / name).write_text("hello, not audio\n")
+        with pytest.raises(AudioError) as err:
+            audio_duration(tmp_path / name)
+        assert "unreadable audio" in str(err.value) and "does not exist" not in str(err.value), err.value
+    out, stderr = capfd.readouterr()
+    assert stderr == "" and out == ""
+    print("stderr works again", file=sys.stderr)  # descriptor 2 is back
+    assert "works again" in capfd.readouterr().err

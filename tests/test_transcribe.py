@@ -452,6 +452,14 @@ def test_an_output_folder_that_cannot_be_made_is_one_setup_error(bundle, tmp_pat
     assert (tmp_path / "o" / "take.mid").is_file()
 
 
+def test_an_output_folder_that_fails_partway_leaves_none_of_its_parents(bundle, tmp_path, capsys):
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+    out = tmp_path / "newdir" / "deeper" / ("x" * 300)  # the last name is over NAME_MAX
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", out, "--ckpt", bundle, "-q"], capsys)
+    assert rc == 2 and "File name too long" in err and err.strip().count("\n") == 0, err
+    assert not (tmp_path / "newdir").exists()
+
+
 def test_a_run_that_writes_nothing_leaves_no_folders(bundle, tmp_path, capsys):
     rc, _, err = run_cli([tmp_path / "missing.wav", "-o", tmp_path / "a" / "b" / "out", "--ckpt", bundle, "-q"], capsys)
     assert rc == 1 and "missing.wav: no such file" in err
@@ -469,9 +477,61 @@ def test_gate_and_level_must_be_finite_and_the_gate_below_the_level(bundle, tmp_
     for flags in (["--gate-db=-10"], ["--level-db=-200"]):  # the tiny model levels to -15 dB, gates at -70
         rc, _, err = run_cli([*base, *flags], capsys)
         assert rc == 2 and "every frame would be gated" in err and err.strip().count("\n") == 0, err
+    for flag, value in (("--level-db", "1"), ("--level-db", "1e300"), ("--gate-db", "-1e300")):  # out of range
+        with pytest.raises(SystemExit) as exit_:
+            run_cli([*base, f"{flag}={value}"], capsys)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and f"{flag}: expected a number of dB from -200 to 0" in err, err
+    with pytest.raises(SystemExit) as exit_:  # Path("") is the current folder: never written unasked
+        run_cli([tmp_path / "take.wav", "-o", "", "--ckpt", bundle], capsys)
+    assert exit_.value.code == 2 and "-o/--out-dir: expected a folder, got an empty name" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="finite gate_db"):
         tx.InferenceSettings.from_config(gate_db=float("nan"))
+
+
+def test_output_names_and_paths_too_long_are_one_line_each_and_the_batch_goes_on(bundle, tmp_path, capsys):
+    """Found by a new-user trial: a 251-byte stem fits as .mid but not as .json, and the probe for
+    existing outputs raised ENAMETOOLONG (a traceback; the inputs after it never transcribed)."""
+    sr = 16000
+    audio, _ = render_groove(2.0, sr, channels=1)
+    (tmp_path / "in").mkdir()
+    long_stem = "y" * 251
+    sf.write(tmp_path / "in" / f"{long_stem}.wav", audio, sr)
+    sf.write(tmp_path / "in" / "z ok.wav", audio, sr)
+    rc, _, err = run_cli([tmp_path / "in", "-o", tmp_path / "o", "--ckpt", bundle, "--format", "midi,json", "-q"], capsys)
+    lines = err.strip().splitlines()
+    assert rc == 1 and "Traceback" not in err, err
+    assert "output name" in lines[0] and "is 256 bytes, the file system allows 255" in lines[0], lines
+    assert (tmp_path / "o" / "z ok.json").is_file() and "1 input(s) failed, 1 transcribed" in lines[-1]
+    # the whole path over PATH_MAX (4096 bytes): folders of 250 bytes each under -o
+    deep = tmp_path.joinpath(*["d" * 250] * 17)
+    rc, _, err = run_cli([tmp_path / "in" / "z ok.wav", "-o", deep, "--ckpt", bundle, "-q"], capsys)
+    assert rc in (1, 2) and "Traceback" not in err and err.strip().count("\n") <= 1, err
+
+
+def test_an_interrupt_while_outputs_move_in_lands_after_the_whole_set(transcriber, tmp_path, monkeypatch):
+    """Found by a new-user trial: Ctrl-C inside the staging folder's removal surfaced as EBADF, the
+    batch went on and exited 1 with a staging folder left. Now the move and the clean-up finish,
+    then the interrupt is raised."""
+    import signal
+
+    import drumtx.outputs as outputs
+
+    real = outputs._move_into_place
+
+    def interrupted_move(moves, stage):
+        os.kill(os.getpid(), signal.SIGINT)  # in the middle of the critical section
+        real(moves, stage)
+
+    monkeypatch.setattr(outputs, "_move_into_place", interrupted_move)
+    probs = handmade_probs(200, [("kick", 50, 0, 0.9)], transcriber.vocab)
+    result = transcriber.decode(tmp_path / "x.wav", probs, np.zeros(200, np.float32))
+    paths = output_paths(tmp_path / "o", Path("x"), ["midi", "csv", "json"])
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(result, paths, transcriber)
+    assert all(p.is_file() for p in paths.values())  # the set moved in whole
+    assert sorted(q.name for q in (tmp_path / "o").iterdir()) == ["x.csv", "x.json", "x.mid"]  # no staging left
 
 
 def test_a_truncated_wav_is_transcribed_with_a_note(bundle, tmp_path, capsys):
