@@ -33,7 +33,7 @@ def renderer():
 
 
 def test_tables_cover_every_font_and_roland_note():
-    assert {k.family for k in KITS.values()} == {"fluidr3", "musescore", "timgm6mb", "avl", "hydrogen", "sfz"}
+    assert {k.family for k in KITS.values()} == {"fluidr3", "musescore", "timgm6mb", "avl", "hydrogen", "sfz", "electronic"}
     assert len(KITS) >= 20
     for kit in KITS.values():
         assert sorted(kit.notes) == sorted(ROLAND_NOTES), kit.name

@@ -37,7 +37,7 @@ def _rms_db(x):
 
 
 def test_every_sampled_kit_reads_and_holds_out_test_kits():
-    assert {k.family for k in SAMPLED} <= {"hydrogen", "sfz"}
+    assert {k.family for k in SAMPLED} <= {"hydrogen", "sfz", "electronic"}  # electronic: once synthesised
     for kit in SAMPLED:
         assert kit_problem(kit) is None, kit_problem(kit)
         assert kit.lacks, f"{kit.name}: say what the kit lacks"

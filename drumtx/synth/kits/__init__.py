@@ -90,6 +90,8 @@ class Kit:
     velocity_jitter: float = 4.0
     choke_fade_ms: float = 40.0
     end_fade_ms: float = 10.0  # fade-out over each sample's last ms (some samples stop abruptly: a click)
+    # kits synthesised by drumtx.synth.electronic: the seed its kit.sfz is written from (None: a kit on disk)
+    generator_seed: int | None = None
 
     @property
     def sampled(self) -> bool:
@@ -137,7 +139,14 @@ class Kit:
                 if self.sampled
                 else {}
             ),
+            **({"generator": _generator_fingerprint(self.generator_seed)} if self.generator_seed is not None else {}),
         }
+
+
+def _generator_fingerprint(seed: int) -> dict:
+    from drumtx.synth.electronic import VERSION
+
+    return {"seed": seed, "version": VERSION}
 
 
 def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0) -> Kit:
@@ -318,8 +327,37 @@ def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
             velocity_jitter=float(spec.get("velocity_jitter", 4.0)),
             choke_fade_ms=float(spec.get("choke_fade_ms", 40.0)),
             end_fade_ms=float(spec.get("end_fade_ms", 10.0)),
+            generator_seed=_generator_seed(path, name, spec, fmt),
         )
     return kits
+
+
+def _generator_seed(path: Path, name: str, spec: Mapping, fmt: str) -> int | None:
+    seed = spec.get("generator_seed")
+    if seed is None:
+        return None
+    if fmt != "sfz" or isinstance(seed, bool) or not isinstance(seed, int):
+        raise KitError(f"{path}: kit {name}: generator_seed must be an integer on an sfz kit, got {seed!r} ({fmt})")
+    return seed
+
+
+def generate_missing(kit: Kit) -> None:
+    """Write a synthesised kit's files (:mod:`drumtx.synth.electronic`) when they are missing or
+    stale; nothing for a kit on disk.
+
+    Raises:
+        KitError: the kit's folder cannot be written (one line).
+    """
+    if kit.generator_seed is None:
+        return
+    from drumtx.synth.electronic import ElectronicKitError, ensure_kit
+
+    try:
+        if ensure_kit(kit.soundfont_candidates[0], kit.generator_seed):
+            log.info("kit %s: synthesised from seed %d into %s", kit.name, kit.generator_seed,
+                     Path(kit.soundfont_candidates[0]).expanduser().parent)
+    except ElectronicKitError as exc:
+        raise KitError(f"kit {kit.name}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -395,7 +433,11 @@ def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tup
     for name in names:
         if name not in kits:
             raise KitError(f"{what}: unknown kit {name!r}; known kits: {', '.join(sorted(kits))}")
-        problem = kit_problem(kits[name])
+        try:
+            generate_missing(kits[name])
+            problem = kit_problem(kits[name])
+        except KitError as exc:
+            problem = str(exc)
         if problem:
             log.warning("%s: skipped: %s", what, problem)
             missing.append(name)
@@ -439,7 +481,9 @@ def _instrument_names(kit: Kit) -> dict[int, str]:
 
 def describe_kit(kit: Kit) -> str:
     """A few lines about a kit: format, source, licence, what plays each Roland class, what it lacks."""
-    status = "installed" if kit.available else f"MISSING ({kit.soundfont_candidates[0]})"
+    status = ("installed" if kit.available else
+              f"synthesised on first use (seed {kit.generator_seed})" if kit.generator_seed is not None else
+              f"MISSING ({kit.soundfont_candidates[0]})")
     problem = kit_problem(kit) if kit.available else None
     if problem:
         status = f"BROKEN ({problem})"

@@ -18,6 +18,7 @@ from drumtx.synth.kits import (
     Kit,
     KitError,
     describe_kit,
+    generate_missing,
     kit_offsets_in_file,
     kit_problem,
     load_distractor_kits,
@@ -36,7 +37,11 @@ def _renderable(
     for kit in kits.values():
         if names and kit.name not in names:
             continue
-        problem = kit_problem(kit)
+        try:
+            generate_missing(kit)  # a synthesised kit is written before it is measured or checked
+            problem = kit_problem(kit)
+        except KitError as exc:
+            problem = str(exc)
         if problem:
             print(skipped.format(name=kit.name, problem=problem))
             failed.append(kit.name)
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.measure_latency:
         for kit in kits.values():
             if args.brief:
-                font = kit.soundfont or f"MISSING ({kit.soundfont_candidates[0]})"
+                font = kit.soundfont or (f"synthesised on first use ({kit.soundfont_candidates[0]})"
+                                         if kit.generator_seed is not None else f"MISSING ({kit.soundfont_candidates[0]})")
                 print(
                     f"{kit.name:24s} {kit.format:8s} {kit.kind:12s} {kit.split:5s} {kit.licence:14s} {font}"
                 )
