@@ -16,15 +16,14 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-# the data first, training and validation tracks only (the test split renders after the trainings;
-# everything skips what is on disk, so a fresh checkout rebuilds what it lacks)
-"$PY" -m drumtx.synth data=synth_songs 'splits=[train,validation]'
+# the data first, every split: the feature cache's folder is named by the dataset csv's hash, so
+# a test split rendered after the trainings would make it prepare every training track again;
+# everything skips what is on disk, so a fresh checkout rebuilds what it lacks
+"$PY" -m drumtx.synth data=synth_songs
 "$PY" -m drumtx.prepare data=synth_songs
 ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=3500 data.train_kit_weights={none+music:4}"
 # (unfinished runs come back from the stash of make default-model-v2-stash: train_args)
 pair $V2/scratch_w4_s42 - "seed=42 $ARGS" $V2/scratch_w4_s43 - "seed=43 $ARGS" "$@"
-"$PY" -m drumtx.synth data=synth_songs
-"$PY" -m drumtx.prepare data=synth_songs
 pinned_v2
 require $V2/music_w4_s43/best.safetensors default-model-v2-music
 for run in scratch_w4_s42 scratch_w4_s43; do
