@@ -5,9 +5,11 @@ run folder: which files go into the stash, and that the recipe resumes from them
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 COMMON = REPO / "experiments" / "scripts" / "default_model_v2_common.sh"
@@ -18,7 +20,7 @@ def _bash(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
                f'source "{COMMON}"; cd "{tmp_path}"; ')
     # absolute: common.sh works from the repository root (the v1 pin goes to $V2/v1 too)
     env = {"PATH": "/usr/bin:/bin", "V2": str(tmp_path / "v2"), "STASH": str(tmp_path / "stash"),
-           "HOME": str(tmp_path)}
+           "HOME": str(tmp_path), "PY": sys.executable}
     return subprocess.run(["bash", "-c", prelude + script], env=env, capture_output=True, text=True)
 
 
@@ -28,9 +30,13 @@ def run_dir(tmp_path):
         pytest.skip("needs the repository's history (the recipe pins v1 from 61abc86)")
     run = tmp_path / "v2" / "cand_s42"
     (run / "checkpoints").mkdir(parents=True)
-    for name, body in [("last.ckpt", "last"), ("epoch003-prauc0.4100.ckpt", "e3"),
-                       ("epoch009-prauc0.5570.ckpt", "e9"), ("epoch007-prauc0.5120.ckpt", "e7")]:
+    for name, body in [("epoch003-prauc0.4100.ckpt", "e3"), ("epoch009-prauc0.5570.ckpt", "e9"),
+                       ("epoch012-prauc0.5570.ckpt", "e12")]:  # a tie in the names: Lightning's choice wins
         (run / "checkpoints" / name).write_text(body)
+    # the best as Lightning recorded it, at the absolute path of the checkout that trained it
+    callback = {"best_model_path": "/elsewhere/v2/cand_s42/checkpoints/epoch009-prauc0.5570.ckpt"}
+    torch.save({"callbacks": {"Checkpoints{'monitor': 'val/pr_auc_mean'}": callback}, "global_step": 900},
+               run / "checkpoints" / "last.ckpt")
     (run / "csv" / "version_0").mkdir(parents=True)
     (run / "csv" / "version_0" / "metrics.csv").write_text("step,val\n")
     (tmp_path / "v2" / "cand_s42.log").write_text("log\n")
@@ -41,6 +47,7 @@ def test_stash_keeps_last_best_and_logs(tmp_path, run_dir):
     r = _bash(tmp_path, "stash_run $V2/cand_s42")
     assert r.returncode == 0, r.stderr
     stash = tmp_path / "stash" / "cand_s42"
+    # the best that last.ckpt names (epoch 9, not the later tie), moved by file name
     assert sorted(p.name for p in (stash / "checkpoints").iterdir()) == ["epoch009-prauc0.5570.ckpt", "last.ckpt"]
     assert (stash / "csv" / "version_0" / "metrics.csv").exists()
     assert (stash / "train.log").read_text() == "log\n"
@@ -53,7 +60,7 @@ def test_fresh_checkout_resumes_from_the_stash(tmp_path, run_dir):
     r = _bash(tmp_path, 'train_args $V2/cand_s42 - "seed=42"')
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["seed=42", f"ckpt_path={tmp_path}/v2/cand_s42/checkpoints/last.ckpt"]
-    assert (run_dir / "checkpoints" / "last.ckpt").read_text() == "last"
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 900
     assert (run_dir / "checkpoints" / "epoch009-prauc0.5570.ckpt").read_text() == "e9"
     assert (tmp_path / "v2" / "cand_s42.log").exists() and "restored" in r.stderr
 
@@ -63,9 +70,25 @@ def test_the_checkout_wins_and_a_finished_run_drops_its_stash(tmp_path, run_dir)
     (run_dir / "checkpoints" / "last.ckpt").write_text("newer")  # trained on in this checkout
     r = _bash(tmp_path, 'train_args $V2/cand_s42 - "seed=42"')
     assert (run_dir / "checkpoints" / "last.ckpt").read_text() == "newer" and "restored" not in r.stderr
-    (run_dir / "best.safetensors").write_text("done")
+    # finished and tuned: the stash keeps its bundle (and last.ckpt, for a continuation)
+    (run_dir / "best.safetensors").write_text("weights")
+    (run_dir / "best.json").write_text("{}")
+    (run_dir / "thresholds").mkdir()
+    (run_dir / "thresholds" / "done_wilson").write_text("")
     assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
-    assert not (tmp_path / "stash" / "cand_s42").exists()
+    stash = tmp_path / "stash" / "cand_s42"
+    assert (stash / "best.safetensors").read_text() == "weights" and (stash / "thresholds" / "done_wilson").exists()
+    assert sorted(p.name for p in (stash / "checkpoints").iterdir()) == ["last.ckpt"]
+    subprocess.run(["rm", "-rf", str(tmp_path / "v2")], check=True)
+    r = _bash(tmp_path, 'one $V2/cand_s42 - "seed=42"')  # restored finished: nothing is trained
+    assert r.returncode == 0 and "restored" in r.stderr, r.stderr
+    assert (run_dir / "best.safetensors").read_text() == "weights" and (run_dir / "thresholds" / "done_wilson").exists()
+    assert not (tmp_path / "v2" / "cand_s42.log").read_text().count("drumtx.train")
+
+
+def test_a_continuation_of_a_missing_run_stops_the_recipe(tmp_path, run_dir):
+    r = _bash(tmp_path, 'one $V2/cont $V2/gone "seed=42"; echo still here')
+    assert r.returncode == 1 and "gone/checkpoints/last.ckpt: missing" in r.stderr and "still here" not in r.stdout
 
 
 def test_no_run_no_stash(tmp_path, run_dir):

@@ -35,9 +35,31 @@ def test_a_kit_is_written_on_first_use_once_and_again_when_stale(kits, tmp_path,
     assert electronic.ensure_kit(folder / "kit.sfz", 1) is False  # current: left alone
     monkeypatch.setattr(electronic, "VERSION", electronic.VERSION + 1)
     assert electronic.ensure_kit(folder / "kit.sfz", 1) is True  # a new generator rewrites it
-    assert not list(folder.parent.glob(".gen_e01*"))  # no temporary or old folder left
+    assert [p.name for p in folder.parent.glob(".gen_e01*")] == [".gen_e01.lock"]  # no temporary or old folder
     # the fingerprint (and so a recipe's) follows the generator
     assert kit.fingerprint()["generator"] == {"seed": 1, "version": electronic.VERSION}
+    assert kit.fingerprint()["soundfont"] == "synthesised"  # the same kit wherever it was written
+
+
+def test_writers_racing_for_one_kit_all_get_it(tmp_path, monkeypatch):
+    """Render workers may ask for the same kit at once: one writes it, the others wait and find it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+    real = electronic.write_kit
+
+    def counted(folder, seed):
+        calls.append(seed)
+        return real(folder, seed)
+
+    monkeypatch.setattr(electronic, "write_kit", counted)
+    monkeypatch.setattr(electronic, "_sound", lambda p, name, v, alt: np.zeros(480, np.float32))  # fast
+    sfz = tmp_path / "gen" / "kit.sfz"
+    with ThreadPoolExecutor(4) as pool:
+        written = list(pool.map(lambda _: electronic.ensure_kit(sfz, 7), range(4)))
+    assert sum(written) == 1 and calls == [7] and electronic.is_current(sfz.parent, 7)
+    with pytest.raises(electronic.ElectronicKitError, match="seed must be 0 or more"):
+        electronic.write_kit(tmp_path / "neg", -1)
 
 
 def test_the_same_seed_gives_the_same_sounds_another_seed_others():
@@ -68,6 +90,9 @@ def test_labels_land_on_attacks_and_pieces_sit_where_drum_machines_have_them(kit
                 for key in (36, 43, 45, 48, 38, 42)}
     assert centroid[36] < centroid[43] < centroid[45] < centroid[48] < centroid[38] < centroid[42], centroid
     assert centroid[36] < 150 and centroid[42] > 5000, centroid
+    for seed in range(200):  # no kit's floor tom is its kick
+        p = electronic.KitParams.draw(seed)
+        assert p.tom_floor_hz >= p.kick_end_hz * 2 ** (electronic.KICK_TOM_GAP_ST / 12) - 1e-9
 
 
 def test_a_closed_hihat_chokes_the_open_one(kits):
@@ -90,6 +115,12 @@ def test_a_bad_seed_or_an_unwritable_folder_is_one_line(tmp_path, monkeypatch, c
     (table / "electronic.yaml").write_text(text.replace("generator_seed: 1}", "generator_seed: one}"))
     with pytest.raises(KitError, match=r"electronic.yaml: kit gen_e01: generator_seed must be an integer"):
         load_kits(table)
+    (table / "electronic.yaml").write_text(text.replace("generator_seed: 1}", "generator_seed: -1}"))
+    with pytest.raises(KitError, match=r"generator_seed must be an integer >= 0"):
+        load_kits(table)
+    monkeypatch.setenv("DRUMTX_GENERATED_KITS_DIR", "")
+    with pytest.raises(KitError, match="not an absolute path .*DRUMTX_GENERATED_KITS_DIR set to an empty string"):
+        generate_missing(load_kits()["gen_e01"])
     (tmp_path / "afile").write_text("")
     monkeypatch.setenv("DRUMTX_GENERATED_KITS_DIR", str(tmp_path / "afile"))  # a file: no folder under it
     kits = load_kits()

@@ -182,6 +182,57 @@ def test_checkpoints_bundle_and_exact_resume_after_a_kill(workers, egmd_fixture,
         torch.testing.assert_close(resumed.state[k], v, rtol=0, atol=0, msg=f"{k} differs after resume")
 
 
+def test_a_run_moved_to_another_folder_with_only_last_and_best_resumes_its_bookkeeping(
+        egmd_fixture, shared_cache, tmp_path, monkeypatch, caplog):
+    """A stashed run (make default-model-v2-stash: last.ckpt and the best checkpoint only) restored
+    into a checkout at another absolute path: Lightning would forget the best score and keep a
+    best_model_path into the old folder; drumtx's Checkpoints moves the top-k list by file name."""
+    import shutil
+
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.max_epochs=3", "trainer.limit_train_batches=2",
+              "trainer.limit_val_batches=1", "evaluation.onset_metrics=false"]
+    first = tmp_path / "checkout_a" / "run"
+    with pytest.raises(RuntimeError, match="killed"):
+        run_with(monkeypatch, compose_train(first, *common), KillAt(2))
+    saved = torch.load(first / "checkpoints" / "last.ckpt", weights_only=True)
+    state = next(v for v in saved["callbacks"].values() if isinstance(v, dict) and "best_model_path" in v)
+    best_name, best_score = Path(state["best_model_path"]).name, float(state["best_model_score"])
+    moved = tmp_path / "checkout_b" / "run"
+    (moved / "checkpoints").mkdir(parents=True)
+    for name in ("last.ckpt", best_name):
+        shutil.copy2(first / "checkpoints" / name, moved / "checkpoints" / name)
+    shutil.rmtree(tmp_path / "checkout_a")  # the old checkout is gone
+    with caplog.at_level("INFO", logger="drumtx.models.callbacks"):
+        run_with(monkeypatch, compose_train(moved, *common, f"ckpt_path={moved / 'checkpoints' / 'last.ckpt'}"))
+    assert "checkpoint folder moved" in caplog.text
+    summary = json.loads((moved / "metrics.json").read_text())
+    best = Path(summary["best_checkpoint"])
+    assert best.parent == moved / "checkpoints" and best.is_file()
+    scores = [float(p.stem.split("prauc")[1]) for p in (moved / "checkpoints").glob("epoch*")]
+    assert summary["value"] == pytest.approx(max(scores), abs=1e-4) and summary["value"] >= best_score - 1e-4
+    assert (moved / "best.safetensors").is_file()
+
+
+def test_checkpoint_bookkeeping_drops_what_is_gone_and_follows_a_moved_folder(tmp_path):
+    from drumtx.models.callbacks import Checkpoints
+
+    here = tmp_path / "new" / "checkpoints"
+    here.mkdir(parents=True)
+    (here / "e9.ckpt").write_text("")
+    (here / "last.ckpt").write_text("")
+    old = "/gone/run/checkpoints"
+    cb = Checkpoints(dirpath=str(here), monitor="m", mode="max", save_top_k=3, save_last=True)
+    cb.load_state_dict({
+        "dirpath": old, "best_model_path": f"{old}/e9.ckpt", "best_model_score": torch.tensor(0.557),
+        "best_k_models": {f"{old}/e9.ckpt": torch.tensor(0.557), f"{old}/e7.ckpt": torch.tensor(0.512),
+                          f"{old}/e3.ckpt": torch.tensor(0.41)},
+        "kth_best_model_path": f"{old}/e3.ckpt", "kth_value": torch.tensor(0.41),
+        "last_model_path": f"{old}/last.ckpt"})
+    assert cb.best_model_path == str(here / "e9.ckpt") and float(cb.best_model_score) == pytest.approx(0.557)
+    assert list(cb.best_k_models) == [str(here / "e9.ckpt")] and cb.kth_best_model_path == str(here / "e9.ckpt")
+    assert cb.last_model_path == str(here / "last.ckpt")
+
+
 class LogConstant(L.Callback):
     """A monitored metric that never improves after epoch 0 (ties are not improvements)."""
 

@@ -133,6 +133,43 @@ class Checkpoints(ModelCheckpoint):
                 self.dirpath, len(found), self.dirpath,
             )
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Lightning's, for a run folder that moved or lost checkpoints.
+
+        A run carried across checkouts (``experiments/default_model_v2/resume``: ``last.ckpt`` and
+        the best checkpoint only) may come back at another absolute path, where Lightning would
+        keep only ``best_model_path``, pointing into the old folder, and forget the best score
+        (so the next validation would become "best" whatever it scored). Here each stored path
+        is moved into this run's checkpoint folder by file name, and top-k entries whose files
+        are gone are dropped (the next validations refill the list).
+        """
+        from pathlib import Path
+
+        state = dict(state_dict)
+        old, here = state.get("dirpath"), self.dirpath
+        if old and here and old != here:
+            def moved(p):
+                return str(Path(here) / Path(p).name) if p else p
+
+            for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+                state[key] = moved(state.get(key))
+            state["best_k_models"] = {moved(k): v for k, v in (state.get("best_k_models") or {}).items()}
+            state["dirpath"] = here
+            log.info("checkpoint folder moved from %s to %s: its top-k list follows by file name", old, here)
+        top_k = state.get("best_k_models") or {}
+        kept = {k: v for k, v in top_k.items() if Path(k).is_file()}
+        if len(kept) < len(top_k):
+            state["best_k_models"] = kept
+            if kept:  # the worst one left is the k-th
+                kth = (min if self.mode == "max" else max)(kept, key=lambda k: float(kept[k]))
+                state["kth_best_model_path"], state["kth_value"] = kth, kept[kth]
+                if state.get("best_model_path") not in kept:
+                    best = (max if self.mode == "max" else min)(kept, key=lambda k: float(kept[k]))
+                    state["best_model_path"], state["best_model_score"] = best, kept[best]
+            else:
+                state["kth_best_model_path"], state["best_model_path"] = "", ""
+        super().load_state_dict(state)
+
     def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates) -> None:
         # last.ckpt is this run's, never versioned as last-v1.ckpt beside another run's last.ckpt
         counter, self._enable_version_counter = self._enable_version_counter, False

@@ -36,7 +36,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, sosfilt
 
-#: Bump when the sounds change for the same seed (kits are then rewritten).
+#: Bump whenever a kit's files change for the same seed (sounds, levels, layers, SFZ text): every
+#: kit written by an older version is then written again.
 VERSION = 1
 SAMPLE_RATE = 48000
 #: Velocity layers: (lovel, hivel, the velocity the layer is synthesised at).
@@ -51,11 +52,16 @@ SOUNDS = {
 #: Each sound's level in the kit (SFZ ``volume``, dB), before a per-kit draw of +-3 dB: cymbals
 #: and hats well under the drums, as on a drum machine's own mix (h2_tr808: hats ~20 dB, cymbals
 #: ~30 dB under its kick).
+#: The kick sits 7 dB under full scale so that a render's level is near the sampled kits' (a
+#: review measured -9.6 dBFS RMS against -16 to -18 for Hydrogen and AVL kits with 0 dB here).
 LEVEL_DB = {
-    "kick": 0.0, "snare": -2.0, "snare_rim": -1.0, "cross_stick": -9.0, "tom_high": -4.0, "tom_mid": -4.0,
-    "tom_floor": -4.0, "hihat_open": -11.0, "hihat_closed": -12.0, "hihat_pedal": -15.0, "crash": -12.0,
-    "crash2": -12.0, "splash": -14.0, "china": -13.0, "ride": -15.0, "ride_bell": -12.0,
+    "kick": -7.0, "snare": -9.0, "snare_rim": -8.0, "cross_stick": -16.0, "tom_high": -11.0, "tom_mid": -11.0,
+    "tom_floor": -11.0, "hihat_open": -18.0, "hihat_closed": -19.0, "hihat_pedal": -22.0, "crash": -19.0,
+    "crash2": -19.0, "splash": -21.0, "china": -20.0, "ride": -22.0, "ride_bell": -19.0,
 }
+#: The floor tom is at least this far (semitones) above the kick's end pitch, so that no kit's
+#: kick and floor tom are the same drum.
+KICK_TOM_GAP_ST = 5.0
 #: The TR-808's hi-hat/cymbal oscillators (Hz): six square waves.
 OSCILLATORS_808 = (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
 
@@ -97,14 +103,15 @@ class KitParams:
         r = np.random.default_rng([int(seed), 808])
         u = lambda lo, hi: float(r.uniform(lo, hi))  # noqa: E731
         lo_band = u(900, 2500)
+        kick_end = u(38, 62)
         return cls(
             seed=int(seed),
-            kick_start_hz=u(90, 260), kick_end_hz=u(38, 62), kick_sweep_s=u(0.01, 0.07),
+            kick_start_hz=u(90, 260), kick_end_hz=kick_end, kick_sweep_s=u(0.01, 0.07),
             kick_decay_s=u(0.12, 0.9), kick_click=u(0.0, 0.6), kick_drive=u(1.0, 4.0),
             snare_clap=bool(r.random() < 0.35), snare_tone_hz=u(150, 260), snare_tone_decay_s=u(0.03, 0.12),
             snare_noise_decay_s=u(0.06, 0.3), snare_noise_mix=u(0.4, 0.85),
             snare_band_hz=(lo_band, lo_band * u(2.5, 6.0)),
-            tom_floor_hz=u(65, 115), tom_steps=(u(3, 7), u(3, 7)), tom_decay_s=u(0.15, 0.6),
+            tom_floor_hz=max(u(65, 115), kick_end * 2 ** (KICK_TOM_GAP_ST / 12)), tom_steps=(u(3, 7), u(3, 7)), tom_decay_s=u(0.15, 0.6),
             metal_scale=u(0.8, 1.35), hat_band_hz=u(6500, 10500), hat_closed_s=u(0.012, 0.05),
             hat_open_s=u(0.15, 0.55), crash_s=u(0.8, 2.2), ride_s=u(0.9, 2.5), bell_hz=u(550, 950),
         )
@@ -148,7 +155,13 @@ def _clap(p: KitParams, rng, bright: float) -> np.ndarray:
 
 
 def _sound(p: KitParams, name: str, velocity: int, alternate: int) -> np.ndarray:
-    """One hit of ``name`` at MIDI ``velocity`` (brightness only; the player sets the level)."""
+    """One hit of ``name`` (a :data:`SOUNDS` value) at MIDI ``velocity`` 1..127, round-robin
+    ``alternate`` (0-based): float32 (n,) at :data:`SAMPLE_RATE`, peak 0.9, starting at its attack
+    (3 ms ramp). Velocity changes the brightness only; the player sets the level.
+
+    Raises:
+        ElectronicKitError: an unknown sound name.
+    """
     rng = np.random.default_rng([p.seed, velocity, alternate, *name.encode()])
     v = velocity / 127.0
     bright = 0.6 + 0.5 * v  # harder hits: higher sweeps and cut-offs, more click
@@ -186,8 +199,6 @@ def _sound(p: KitParams, name: str, velocity: int, alternate: int) -> np.ndarray
     elif name.startswith("hihat_"):
         decay = {"hihat_closed": p.hat_closed_s, "hihat_pedal": 0.6 * p.hat_closed_s, "hihat_open": p.hat_open_s}[name]
         x = _metal(p, rng, min(2.0, 5 * decay + 0.02), decay, (p.hat_band_hz * (0.8 + 0.25 * v), None))
-        if name == "hihat_pedal":
-            x = 0.5 * x
     elif name in ("crash", "crash2", "splash", "china"):
         scale, decay = {"crash": (1.0, p.crash_s), "crash2": (1.12, p.crash_s * 0.85),
                         "splash": (1.35, 0.35), "china": (0.9, p.crash_s * 0.7)}[name]
@@ -210,17 +221,24 @@ def _sound(p: KitParams, name: str, velocity: int, alternate: int) -> np.ndarray
     x = np.asarray(x, dtype=np.float64)
     n = min(x.size, int(0.003 * SAMPLE_RATE))
     x[:n] *= np.linspace(0.0, 1.0, n)  # a 3 ms attack ramp: the hit starts at sample 0, no click before it
-    fade = min(x.size, int(0.01 * SAMPLE_RATE))
-    x[-fade:] *= np.linspace(1.0, 0.0, fade)
+    # the last fifth fades out: cymbals are cut at 3 s while 10-13 dB under their peak, and a
+    # short fade there would be heard as a cut
+    fade = max(1, min(x.size, max(int(0.01 * SAMPLE_RATE), x.size // 5)))
+    x[-fade:] *= np.cos(np.linspace(0.0, np.pi / 2, fade)) ** 2
     return (0.9 * x / (np.abs(x).max() + 1e-12)).astype(np.float32)
 
 
 def write_kit(folder: str | Path, seed: int) -> Path:
     """Synthesise the kit of ``seed`` into ``folder`` (replaced whole); returns its ``kit.sfz``.
 
+    Callers that may race (render workers) go through :func:`ensure_kit`, which holds a lock.
+
     Raises:
-        ElectronicKitError: the folder cannot be written (one line naming it).
+        ElectronicKitError: a negative seed; the folder or a sample cannot be written (a full
+            disk, a quota, no permission): one line naming the folder.
     """
+    if int(seed) < 0:
+        raise ElectronicKitError(f"{folder}: the generator seed must be 0 or more, got {seed}")
     folder = Path(folder)
     params = KitParams.draw(seed)
     try:
@@ -237,7 +255,7 @@ def write_kit(folder: str | Path, seed: int) -> Path:
         for key, name in SOUNDS.items():
             choke = ""
             if name == "hihat_open":
-                choke = " group=1 off_by=2 off_time=0.04"
+                choke = " group=1 off_by=2 off_mode=time off_time=0.04"  # off_mode for other SFZ players
             elif name in ("hihat_closed", "hihat_pedal"):
                 choke = " group=2"
             lines.append(f"<group> key={key} seq_length={ALTERNATES} volume={levels[name]}{choke}")
@@ -255,9 +273,10 @@ def write_kit(folder: str | Path, seed: int) -> Path:
             os.replace(folder, old)
         os.replace(tmp, folder)
         shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
+    except (OSError, sf.SoundFileError) as exc:  # libsndfile's write errors are no OSError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ElectronicKitError(f"{folder}: cannot write the kit ({exc.strerror or exc})") from None
+        reason = getattr(exc, "strerror", None) or getattr(exc, "error_string", None) or str(exc)
+        raise ElectronicKitError(f"{folder}: cannot write the kit ({reason})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -276,9 +295,26 @@ def is_current(folder: str | Path, seed: int) -> bool:
 
 
 def ensure_kit(sfz: str | Path, seed: int) -> bool:
-    """Write the kit of ``seed`` so that ``sfz`` (``<folder>/kit.sfz``) exists; True when written."""
+    """Write the kit of ``seed`` so that ``sfz`` (``<folder>/kit.sfz``) exists and is current;
+    True when written here. Processes that ask at once (render workers) wait on a lock file
+    beside the folder, and all but the first find the kit written.
+
+    Raises:
+        ElectronicKitError: as :func:`write_kit`, or the lock cannot be taken (one line).
+    """
+    import fcntl
+
     folder = Path(sfz).expanduser().parent
     if is_current(folder, seed):
         return False
-    write_kit(folder, seed)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(folder.with_name(f".{folder.name}.lock"), "a")  # noqa: SIM115 (held below)
+    except OSError as exc:
+        raise ElectronicKitError(f"{folder}: cannot write the kit ({exc.strerror or exc})") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if is_current(folder, seed):
+            return False
+        write_kit(folder, seed)
     return True

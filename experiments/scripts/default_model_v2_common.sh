@@ -17,28 +17,46 @@ require() { [[ -f $1 ]] || { echo "$1: missing (make $2 first)" >&2; exit 1; }; 
 
 # Trainings that outlive a checkout. A session may begin on a fresh clone that holds only what git
 # holds (2026-12-02: outputs/, data/ and cache/ were gone, and with them a 2,400-step training), so
-# an unfinished run is carried in git: stash_run DIR copies its last.ckpt, its best checkpoint so
-# far (best.safetensors is exported from it when the run ends) and its logs into $STASH/<run>;
-# restore_run DIR puts them back where they were when DIR has no last.ckpt. The data a run needs
-# is rendered and prepared again by its recipe (the render is seeded: the same tracks). Lightning
-# loads the checkpoints with weights_only=True (drumtx.train).
+# runs are carried in git: stash_run DIR copies an unfinished run's last.ckpt, the best checkpoint
+# its last.ckpt names (best.safetensors is exported from it when the run ends) and its logs, or a
+# finished run's bundle (best.*, its tuning marker) and last.ckpt (a continuation starts from it),
+# into $STASH/<run>; restore_run DIR puts them back when the checkout has neither last.ckpt nor
+# best.safetensors. The data a run needs is rendered and prepared again by its recipe (the render
+# is seeded). Lightning loads the checkpoints with weights_only=True (drumtx.train), and a run
+# restored into a checkout at another path keeps its top-k bookkeeping (drumtx.models.callbacks).
 STASH=${STASH:-experiments/default_model_v2/resume}
-stash_run() {
-	local d=$1 dest best f i
-	dest=$STASH/$(basename "$d")
-	if [[ -f $d/best.safetensors ]]; then rm -rf "$dest"; return; fi  # finished: its stash goes
-	[[ -f $d/checkpoints/last.ckpt ]] || return 0
-	# the best so far: the highest val/pr_auc_mean in the top-k names (callbacks.model_checkpoint.filename)
-	best=$(for f in "$d"/checkpoints/epoch*-prauc*.ckpt; do [[ -f $f ]] && i=${f##*prauc} && echo "${i%.ckpt} $f"; done \
-		| sort -g -r | head -1 | cut -d' ' -f2-)
-	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/checkpoints"
-	for f in "$d/checkpoints/last.ckpt" ${best:+"$best"}; do
-		# a training beside this rewrites last.ckpt every 50 steps: copy until the copy equals the file
-		for i in 1 2 3 4 5; do
-			cp -p "$f" "$dest.tmp/checkpoints/" && sleep 1 && cmp -s "$f" "$dest.tmp/checkpoints/$(basename "$f")" && break
-			[[ $i == 5 ]] && { echo "$f: changed during 5 copies; not stashed" >&2; rm -rf "$dest.tmp"; return 1; }
-		done
+# _stash_copy FILE DEST_DIR: a training beside this rewrites last.ckpt every 50 steps: copy until
+# the copy equals the file
+_stash_copy() {
+	local f=$1 to=$2 i
+	for i in 1 2 3 4 5; do
+		cp -p "$f" "$to/" && sleep 1 && cmp -s "$f" "$to/$(basename "$f")" && return 0
 	done
+	echo "$f: changed during 5 copies; not stashed" >&2
+	return 1
+}
+stash_run() {
+	local d=$1 dest best f
+	dest=$STASH/$(basename "$d")
+	[[ -f $d/checkpoints/last.ckpt || -f $d/best.safetensors ]] || return 0
+	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/checkpoints"
+	if [[ -f $d/checkpoints/last.ckpt ]]; then
+		_stash_copy "$d/checkpoints/last.ckpt" "$dest.tmp/checkpoints" || { rm -rf "$dest.tmp"; return 1; }
+	fi
+	if [[ -f $d/best.safetensors ]]; then  # finished: its bundle (with tuned thresholds, if any)
+		for f in "$d"/best.* "$d"/metrics.json; do [[ -f $f ]] && cp -p "$f" "$dest.tmp/"; done
+		if [[ -f $d/thresholds/done_wilson ]]; then mkdir -p "$dest.tmp/thresholds" && cp -p "$d/thresholds/done_wilson" "$dest.tmp/thresholds/"; fi
+	else  # the best checkpoint the copied last.ckpt names (Lightning's own choice, ties included)
+		best=$("$PY" -c 'import sys, torch
+state = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
+print(next((v["best_model_path"] for v in (state.get("callbacks") or {}).values()
+            if isinstance(v, dict) and v.get("best_model_path")), ""))' "$dest.tmp/checkpoints/last.ckpt") \
+			|| { echo "$d: cannot read its last.ckpt; not stashed" >&2; rm -rf "$dest.tmp"; return 1; }
+		best=${best:+$d/checkpoints/$(basename "$best")}
+		if [[ -n $best && -f $best ]]; then
+			_stash_copy "$best" "$dest.tmp/checkpoints" || { rm -rf "$dest.tmp"; return 1; }
+		fi
+	fi
 	[[ -d $d/csv ]] && cp -rp "$d/csv" "$dest.tmp/"
 	[[ -d $d/.hydra ]] && cp -rp "$d/.hydra" "$dest.tmp/"
 	[[ -f $d.log ]] && cp -p "$d.log" "$dest.tmp/train.log"
@@ -46,13 +64,14 @@ stash_run() {
 	echo "stashed $d -> $dest ($(du -sh "$dest" | cut -f1))"
 }
 restore_run() {
-	local d=$1 src
+	local d=$1 src f
 	src=$STASH/$(basename "$d")
-	[[ -f $d/checkpoints/last.ckpt || ! -f $src/checkpoints/last.ckpt ]] && return 0
+	[[ -f $d/checkpoints/last.ckpt || -f $d/best.safetensors ]] && return 0
+	[[ -f $src/checkpoints/last.ckpt || -f $src/best.safetensors ]] || return 0
 	mkdir -p "$d"
-	cp -rp "$src/checkpoints" "$d/"
-	[[ -d $src/csv ]] && cp -rp "$src/csv" "$d/"
-	[[ -d $src/.hydra ]] && cp -rp "$src/.hydra" "$d/"
+	for f in "$src"/* "$src"/.hydra; do
+		[[ -e $f && $(basename "$f") != train.log ]] && cp -rp "$f" "$d/"
+	done
 	[[ -f $src/train.log && ! -f $d.log ]] && cp -p "$src/train.log" "$d.log"
 	echo "restored $d from $src" >&2
 }
@@ -77,8 +96,11 @@ train_args() {
 one() {
 	local d=$1 f=$2 o=$3 a
 	shift 3
+	restore_run "$d"
 	[[ -f $d/best.safetensors ]] && return
-	read -r -a a <<< "$(train_args "$d" "$f" "$o")"
+	local args
+	args=$(train_args "$d" "$f" "$o") || exit 1  # (an exit inside $(...) only leaves the subshell)
+	read -r -a a <<< "$args"
 	mkdir -p "$(dirname "$d")"
 	"$PY" -m drumtx.train experiment=default_model_v2 "${dm_threads[@]}" "${a[@]}" "$@" hydra.run.dir="$d" >> "$d.log" 2>&1 \
 		|| { echo "training failed: see $d.log"; exit 1; }
@@ -87,10 +109,15 @@ one() {
 pair() {
 	local d1=$1 f1=$2 o1=$3 d2=$4 f2=$5 o2=$6 a1 a2
 	shift 6
+	restore_run "$d1"
+	restore_run "$d2"
 	if [[ -f $d1/best.safetensors ]]; then one "$d2" "$f2" "$o2" "$@"; return; fi
 	if [[ -f $d2/best.safetensors ]]; then one "$d1" "$f1" "$o1" "$@"; return; fi
-	read -r -a a1 <<< "$(train_args "$d1" "$f1" "$o1")"
-	read -r -a a2 <<< "$(train_args "$d2" "$f2" "$o2")"
+	local args1 args2
+	args1=$(train_args "$d1" "$f1" "$o1") || exit 1
+	args2=$(train_args "$d2" "$f2" "$o2") || exit 1
+	read -r -a a1 <<< "$args1"
+	read -r -a a2 <<< "$args2"
 	train_pair "$d1" experiment=default_model_v2 "${dm_threads[@]}" "${a1[@]}" "$@" \
 		-- "$d2" experiment=default_model_v2 "${dm_threads[@]}" "${a2[@]}" "$@"
 }

@@ -118,7 +118,9 @@ class Kit:
         """Everything that changes the rendered audio (for the recipe fingerprint)."""
         return {
             "name": self.name,
-            "soundfont": str(self.soundfont or self.soundfont_candidates[0]),
+            # a synthesised kit is its seed and generator, wherever its files were written
+            "soundfont": ("synthesised" if self.generator_seed is not None
+                          else str(self.soundfont or self.soundfont_candidates[0])),
             "bank": self.bank,
             "program": self.program,
             "channel": self.channel,
@@ -336,8 +338,9 @@ def _generator_seed(path: Path, name: str, spec: Mapping, fmt: str) -> int | Non
     seed = spec.get("generator_seed")
     if seed is None:
         return None
-    if fmt != "sfz" or isinstance(seed, bool) or not isinstance(seed, int):
-        raise KitError(f"{path}: kit {name}: generator_seed must be an integer on an sfz kit, got {seed!r} ({fmt})")
+    if fmt != "sfz" or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise KitError(f"{path}: kit {name}: generator_seed must be an integer >= 0 on an sfz kit, "
+                       f"got {seed!r} ({fmt})")
     return seed
 
 
@@ -352,6 +355,9 @@ def generate_missing(kit: Kit) -> None:
         return
     from drumtx.synth.electronic import ElectronicKitError, ensure_kit
 
+    if not Path(kit.soundfont_candidates[0]).expanduser().is_absolute():
+        raise KitError(f"kit {kit.name}: {kit.soundfont_candidates[0]}: not an absolute path (its kits_dir is "
+                       "empty: DRUMTX_GENERATED_KITS_DIR set to an empty string?)")
     try:
         if ensure_kit(kit.soundfont_candidates[0], kit.generator_seed):
             log.info("kit %s: synthesised from seed %d into %s", kit.name, kit.generator_seed,
