@@ -302,19 +302,21 @@ def ensure_kit(sfz: str | Path, seed: int) -> bool:
     Raises:
         ElectronicKitError: as :func:`write_kit`, or the lock cannot be taken (one line).
     """
-    import fcntl
+    from filelock import FileLock  # as the feature cache's cross-process lock (drumtx.data.cache)
 
     folder = Path(sfz).expanduser().parent
     if is_current(folder, seed):
         return False
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(folder.with_name(f".{folder.name}.lock"), "a")  # noqa: SIM115 (held below)
+        lock = FileLock(str(folder.with_name(f".{folder.name}.lock")))
+        lock.acquire()
     except OSError as exc:
         raise ElectronicKitError(f"{folder}: cannot write the kit ({exc.strerror or exc})") from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    try:
         if is_current(folder, seed):
             return False
         write_kit(folder, seed)
+    finally:
+        lock.release()
     return True
