@@ -56,7 +56,7 @@ def _c_stderr_silenced() -> Iterator[None]:
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no descriptor 2 (a closed stderr): nothing to silence
+    except (OSError, ValueError, AttributeError):  # no descriptor 2 or no sys.stderr: nothing to silence
         yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
