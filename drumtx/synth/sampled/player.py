@@ -57,7 +57,9 @@ def load_sample_kit(kit: Kit) -> SampleKit:
     """
     path = kit.soundfont
     if path is None:
-        raise SampledKitError(f"kit {kit.name}: {kit.soundfont_candidates[0]}: kit file not found")
+        hint = ("; a synthesised kit is written by drumtx.synth.kits.select_kits or generate_missing first"
+                if getattr(kit, "generator_seed", None) is not None else "")
+        raise SampledKitError(f"kit {kit.name}: {kit.soundfont_candidates[0]}: kit file not found{hint}")
     sk = read_kit(kit.name, path, kit.format)
     for roland, kn in sorted(kit.notes.items()):
         for key in kn.keys:
