@@ -30,9 +30,10 @@ def run_dir(tmp_path):
         pytest.skip("needs the repository's history (the recipe pins v1 from 61abc86)")
     run = tmp_path / "v2" / "cand_s42"
     (run / "checkpoints").mkdir(parents=True)
-    for name, body in [("epoch003-prauc0.4100.ckpt", "e3"), ("epoch009-prauc0.5570.ckpt", "e9"),
-                       ("epoch012-prauc0.5570.ckpt", "e12")]:  # a tie in the names: Lightning's choice wins
-        (run / "checkpoints" / name).write_text(body)
+    for name in ["epoch003-prauc0.4100.ckpt", "epoch009-prauc0.5570.ckpt", "epoch012-prauc0.5570.ckpt"]:
+        # a tie in the names (9, 12): Lightning's choice wins
+        torch.save({"state_dict": {"w": torch.ones(2)}, "optimizer_states": [{"m": torch.ones(2)}], "name": name},
+                   run / "checkpoints" / name)
     # the best as Lightning recorded it, at the absolute path of the checkout that trained it
     callback = {"best_model_path": "/elsewhere/v2/cand_s42/checkpoints/epoch009-prauc0.5570.ckpt"}
     torch.save({"callbacks": {"Checkpoints{'monitor': 'val/pr_auc_mean'}": callback}, "global_step": 900},
@@ -47,8 +48,10 @@ def test_stash_keeps_last_best_and_logs(tmp_path, run_dir):
     r = _bash(tmp_path, "stash_run $V2/cand_s42")
     assert r.returncode == 0, r.stderr
     stash = tmp_path / "stash" / "cand_s42"
-    # the best that last.ckpt names (epoch 9, not the later tie), moved by file name
+    # the best that last.ckpt names (epoch 9, not the later tie), moved by file name, without its optimizer state
     assert sorted(p.name for p in (stash / "checkpoints").iterdir()) == ["epoch009-prauc0.5570.ckpt", "last.ckpt"]
+    best = torch.load(stash / "checkpoints" / "epoch009-prauc0.5570.ckpt", weights_only=True)
+    assert best["name"] == "epoch009-prauc0.5570.ckpt" and "optimizer_states" not in best and "state_dict" in best
     assert (stash / "csv" / "version_0" / "metrics.csv").exists()
     assert (stash / "train.log").read_text() == "log\n"
     assert not (tmp_path / "stash" / "cand_s42.tmp").exists()
@@ -61,7 +64,7 @@ def test_fresh_checkout_resumes_from_the_stash(tmp_path, run_dir):
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["seed=42", f"ckpt_path={tmp_path}/v2/cand_s42/checkpoints/last.ckpt"]
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 900
-    assert (run_dir / "checkpoints" / "epoch009-prauc0.5570.ckpt").read_text() == "e9"
+    assert (run_dir / "checkpoints" / "epoch009-prauc0.5570.ckpt").is_file()
     assert (tmp_path / "v2" / "cand_s42.log").exists() and "restored" in r.stderr
 
 

@@ -55,6 +55,14 @@ print(next((v["best_model_path"] for v in (state.get("callbacks") or {}).values(
 		best=${best:+$d/checkpoints/$(basename "$best")}
 		if [[ -n $best && -f $best ]]; then
 			_stash_copy "$best" "$dest.tmp/checkpoints" || { rm -rf "$dest.tmp"; return 1; }
+			# the best is only ever exported, never resumed: its optimizer state (2/3 of the file) stays out of git
+			"$PY" -c 'import os, sys, torch
+path = sys.argv[1]
+state = torch.load(path, map_location="cpu", weights_only=True)
+state.pop("optimizer_states", None)
+torch.save(state, path + ".tmp")
+os.replace(path + ".tmp", path)' "$dest.tmp/checkpoints/$(basename "$best")" \
+				|| { echo "$best: cannot slim it; not stashed" >&2; rm -rf "$dest.tmp"; return 1; }
 		fi
 	fi
 	[[ -d $d/csv ]] && cp -rp "$d/csv" "$dest.tmp/"
