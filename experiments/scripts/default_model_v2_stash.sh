@@ -15,5 +15,5 @@ for d in $V2/*/; do
 	[[ $(basename "$d") == v1 ]] && continue  # pinned from git, never trained here
 	stash_run "${d%/}" || failed=1
 done
-git status --short -- "$STASH"
+git status --short -- "$STASH" 2>/dev/null || true  # (a STASH outside the repository: nothing to show)
 exit $failed
