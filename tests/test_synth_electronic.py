@@ -12,7 +12,7 @@ import pytest
 
 from drumtx.synth import electronic
 from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
-from drumtx.synth.kits import KitError, generate_missing, load_kits, select_kits
+from drumtx.synth.kits import KitError, describe_kit, generate_missing, load_kits, select_kits
 from drumtx.synth.render import KitRenderer, Note
 
 
@@ -34,6 +34,7 @@ def test_a_kit_is_written_on_first_use_once_and_again_when_stale(kits, tmp_path,
     assert len(wavs) == len(electronic.SOUNDS) * len(electronic.LAYERS) * electronic.ALTERNATES
     assert electronic.ensure_kit(folder / "kit.sfz", 1) is False  # current: left alone
     monkeypatch.setattr(electronic, "VERSION", electronic.VERSION + 1)
+    assert "installed (stale: written again on first use)" in describe_kit(kit).splitlines()[0]
     assert electronic.ensure_kit(folder / "kit.sfz", 1) is True  # a new generator rewrites it
     assert [p.name for p in folder.parent.glob(".gen_e01*")] == [".gen_e01.lock"]  # no temporary or old folder
     # the fingerprint (and so a recipe's) follows the generator

@@ -487,7 +487,13 @@ def _instrument_names(kit: Kit) -> dict[int, str]:
 
 def describe_kit(kit: Kit) -> str:
     """A few lines about a kit: format, source, licence, what plays each Roland class, what it lacks."""
-    status = ("installed" if kit.available else
+    if kit.available and kit.generator_seed is not None:
+        from drumtx.synth.electronic import is_current
+
+        stale = not is_current(Path(kit.soundfont).parent, kit.generator_seed)
+    else:
+        stale = False
+    status = ("installed (stale: written again on first use)" if stale else "installed" if kit.available else
               f"synthesised on first use (seed {kit.generator_seed})" if kit.generator_seed is not None else
               f"MISSING ({kit.soundfont_candidates[0]})")
     problem = kit_problem(kit) if kit.available else None
