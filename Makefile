@@ -124,7 +124,7 @@ default-model-v2-scratch: $(STAMPS)/venv ## after -width and default-model-v2: t
 default-model-v2-scratch-music: $(STAMPS)/venv ## after -scratch and -music: the scratch run continued 500 steps with music-only tracks x4, as the shipped v2 was; every rung against v2 (~30 min training, one core; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_scratch_music.sh $(ARGS)
 
-default-model-v2-candidate: $(STAMPS)/venv ## after -music: from scratch with music-only tracks x4 from the start, 3,500 steps, seeds 42 and 43 side by side (~3.7 h, resumable); tune, every rung beside both seeds of v2's recipe
+default-model-v2-candidate: $(STAMPS)/venv ## renders and prepares synth_songs, then from scratch with music-only tracks x4 from the start, 3,500 steps, seeds 42 and 43 side by side (~3.7 h; resumable, also from a fresh clone after make default-model-v2-stash); tune, every rung beside the shipped v2
 	PY=$(PY) bash experiments/scripts/default_model_v2_candidate.sh $(ARGS)
 
 default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits retuned per track; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung and the variation readout beside the candidate (render ~80 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
