@@ -37,6 +37,40 @@ from drumtx.atomic import write_json
 from drumtx.cli import add_version, prog_name
 
 
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's model name and family, e.g. ``"AMD EPYC (family 26, model 2)"``.
+
+    Read from ``/proc/cpuinfo`` on Linux (its ``model name``, ``cpu family`` and ``model``: a VM
+    may show a generic name such as "AMD EPYC", and the family tells Zen 4 from Zen 5); elsewhere
+    ``platform.processor()`` or the architecture. Two runs of the same code on a 2-core VM moved
+    from 102x to 57x real time when the VM's host changed CPU (experiments/bench/README.md), so
+    every benchmark records it.
+    """
+    fields: dict[str, str] = {}
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages at this moment (None where the OS has none):
+    a benchmark taken beside other work is slower, and this says whether it was."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
 def machine() -> dict:
     import torch
 
@@ -44,6 +78,8 @@ def machine() -> dict:
         "host": platform.node(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
+        "load_average": load_average(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,

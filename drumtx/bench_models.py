@@ -169,6 +169,9 @@ def benchmark(
     precision: str = "32",
 ) -> dict:
     """Run :func:`bench_one` for every encoder; a JSON-able report with the machine described."""
+    from drumtx.bench import cpu_model, load_average
+
+    load_before = load_average()
     if threads:
         torch.set_num_threads(int(threads))
     rows = []
@@ -180,6 +183,8 @@ def benchmark(
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
+            "load_average_before": load_before,
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,

@@ -330,6 +330,9 @@ def main(argv=None) -> int:
         exit_now(0)  # as python -m drumtx.transcribe ends
     threads = [int(t) for t in str(args.threads).split(",") if t.strip()]
 
+    from drumtx.bench import cpu_model, load_average
+
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="drumtx-bench-") as tmp:
         tmp = Path(tmp)
         ckpt = args.ckpt or default_bundle(tmp)
@@ -354,6 +357,8 @@ def main(argv=None) -> int:
             if args.ckpt or "random_default" not in ckpt.name
             else "random crnn_small/five_branch",
             "machine": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
+            "load_average_before": load_before,
             "python": platform.python_version(),
         }
     )

@@ -286,3 +286,21 @@ def test_bench_reports_every_stage_and_the_command_exits_cleanly(tmp_path):
         check=False,
     )
     assert out.returncode == 1 and "missing.wav" in out.stderr
+
+
+def test_bench_records_the_cpu_model_and_family(tmp_path):
+    """A benchmark names the CPU it ran on: the same code ran at 102x and 57x real time on one
+    2-core VM whose host changed CPU; a generic "AMD EPYC" is told apart by its family."""
+    from drumtx.bench import cpu_model, load_average, machine
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+        "model name\t: AMD EPYC\n\nprocessor\t: 1\nmodel name\t: other\n"
+    )
+    assert cpu_model(info) == "AMD EPYC (family 26, model 2)"
+    assert cpu_model(tmp_path / "missing")  # falls back to the platform, never raises
+    load = load_average()
+    assert load is None or (len(load) == 3 and all(x >= 0 for x in load))
+    described = machine()
+    assert described["cpu"] and "load_average" in described
