@@ -142,6 +142,8 @@ def truncation(path: str | Path) -> str | None:
         One line, e.g. ``truncated: its header promises 18.5 s of audio, the file holds 0.8 s``.
     """
     try:
+        if not Path(path).is_file():  # opening a FIFO would block; decoding says what it is
+            return None
         info = sf.info(str(path))
     except Exception:  # unreadable: decoding says why
         return None

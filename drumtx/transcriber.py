@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,10 +74,13 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
             errors.append(f"{p}: {exc.strerror or exception_line(exc)}")
             continue
         if is_dir:
-            found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES and not f.name.startswith(".")
+            listed = [f for f in p.rglob("*") if f.suffix.lower() in INPUT_SUFFIXES and not f.name.startswith(".")]
+            found = sorted(f for f in listed if f.is_file())
+            # a link to audio that is gone is named, not skipped without a word: the user put it there
+            errors.extend(
+                f"{f}: broken symbolic link (its target {os.readlink(f)} does not exist)"
+                for f in sorted(listed)
+                if f.is_symlink() and not f.exists()
             )
             if out_resolved is not None:
                 found = [f for f in found if out_resolved not in f.resolve().parents]
@@ -101,6 +105,23 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
     return jobs, errors
 
 
+def _special_kind(path: Path) -> str | None:
+    """``"character device"``, ``"block device"``, ``"FIFO"`` or ``"socket"`` for such a path
+    (links followed), None for a regular file or folder."""
+    import stat
+
+    mode = path.stat().st_mode
+    for test, name in (
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return None
+
+
 def file_mel(path: Path, features: LogMel):
     """The float16 log-mel of one input as :func:`drumtx.inference.file_mel` streams it (the
     array the feature cache would hold for it), spooled to a temporary file.
@@ -119,6 +140,9 @@ def file_mel(path: Path, features: LogMel):
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an audio file")
+    kind = _special_kind(path)
+    if kind:  # /dev/zero has size 0 and a FIFO would block: neither is an audio file
+        raise InputError(f"{path}: is a {kind}, not a regular audio file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:

@@ -684,3 +684,25 @@ def test_bad_thread_count_is_a_usage_error(value, tmp_path, capsys):
         tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--threads", value])
     assert exc.value.code == 2
     assert "--threads" in capsys.readouterr().err
+
+
+def test_links_to_nothing_and_special_files_are_named_not_skipped_or_waited_on(bundle, tmp_path, capsys):
+    """A folder's link to audio that is gone is one line (it was silently skipped); /dev/zero is
+    a character device, not an "empty file"; a FIFO named .wav is refused without opening it (a
+    header probe used to block on it forever). The real file beside them is transcribed."""
+    import os
+
+    d = tmp_path / "songs"
+    d.mkdir()
+    sf.write(d / "real.wav", render_groove(2.0, 22050, channels=1)[0], 22050)
+    (d / "gone.wav").symlink_to(tmp_path / "deleted.wav")
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    rc, _, err = run_cli([d, "/dev/zero", fifo, "-o", tmp_path / "out", "--ckpt", bundle, "-q"], capsys)
+    lines = err.strip().splitlines()
+    assert rc == 1
+    assert any("gone.wav: broken symbolic link" in line and "deleted.wav" in line for line in lines), lines
+    assert any("/dev/zero: is a character device" in line for line in lines), lines
+    assert any("pipe.wav: is a FIFO" in line for line in lines), lines
+    assert "3 input(s) failed, 1 transcribed" in lines[-1]
+    assert (tmp_path / "out" / "real.mid").is_file()
