@@ -21,10 +21,15 @@ pinned_v2  # the shipped v2 from its commit, where a fresh checkout lacks it
 for run in scratch_w4_s42 scratch_w4_s43; do  # the candidate, once trained and tuned
 	[[ -f $V2/$run/thresholds/done_wilson ]] && RUNS+=("$run")
 done
-for run in "${RUNS[@]}"; do
-	require $V2/$run/best.safetensors default-model-v2-music
-	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/presence_eval" synth_songs "${GATE[@]}"
-done
+for run in "${RUNS[@]}"; do require $V2/$run/best.safetensors default-model-v2-music; done
+# two lanes, one core each (every evaluation is one thread and deterministic): odd and even runs
+gated() { for ((i = $1; i < ${#RUNS[@]}; i += 2)); do
+	evaluate_rungs "$V2/${RUNS[i]}/best.safetensors" "$V2/${RUNS[i]}/presence_eval" synth_songs "${GATE[@]}"
+done; }
+gated 1 &
+lane=$!
+gated 0
+wait "$lane"
 summary=()
 for rung in "${RUNGS[@]}"; do
 	name=${rung%%|*}
