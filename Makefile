@@ -25,7 +25,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 .PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-tuned default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
 
 setup: $(STAMPS)/venv $(STAMPS)/kits ## system packages (apt-get) + .venv with drumtx[dev]
 
@@ -97,7 +97,7 @@ train: $(STAMPS)/venv ## python -m drumtx.train $(ARGS)
 # The packaged default model and the hier_vs_flat comparison (experiments/default_model,
 # experiments/hier_vs_flat): five-branch and flat side by side for the same 45-minute budget,
 # compared on the test split; the five-branch run then continues to 75 minutes and is packaged.
-default-model: $(STAMPS)/venv ## render synth_gmd, train the default model + flat baseline, tune, evaluate, package (~2.5 h)
+default-model: $(STAMPS)/venv ## render synth_gmd, train v1 (the first packaged model) + flat baseline, tune, evaluate, package into outputs/ (~2.5 h)
 	PY=$(PY) bash experiments/scripts/default_model.sh $(ARGS)
 
 # Default model v2 (experiments/default_model_v2): realistic audio (synth_songs), fine-tuned v1 vs
@@ -170,7 +170,7 @@ $(STAMPS)/postgres: $(STAMPS)/venv
 	$(PY) -m pip install -q -e '.[dev,sweep]'
 	@touch $@
 
-sweep-db: $(STAMPS)/postgres ## start a PostgreSQL for shared sweeps (data in .pg/; PG_PORT=5433, PG_LISTEN='*')
+sweep-db: $(STAMPS)/postgres ## start a PostgreSQL for shared sweeps (data in .pg/; port PG_PORT=5433; PG_LISTEN='*' serves other machines, default localhost)
 	@$(PG_ENV); set -e; mkdir -p "$$dir"; \
 	if [ -n "$$as" ]; then \
 	  chown postgres: "$$dir"; chmod 700 "$$dir"; \
@@ -230,6 +230,6 @@ test-wheel: $(STAMPS)/venv ## pip install . works: wheel into a fresh venv; trai
 lint: $(STAMPS)/venv ## ruff
 	$(PY) -m ruff check drumtx tests
 
-clean: ## remove the venv, stamps, caches and run outputs (keeps data/)
+clean: ## remove the venv, stamps, caches and single-run outputs (keeps data/, multirun/ sweeps and .pg/)
 	rm -rf $(VENV) $(STAMPS) cache outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
