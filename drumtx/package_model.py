@@ -251,6 +251,28 @@ def presence_lines(presence: dict | None) -> list[str]:
     return [line, ""]
 
 
+def presence_entry(confidence: float, seconds: float | None = None, source: str | None = None) -> dict:
+    """The bundle meta's ``presence`` (:meth:`drumtx.inference.InferenceSettings.for_model`): the
+    gate's confidence, its reach in seconds (default: the inference config's) and the
+    instruments that open it (the inference config's ``presence_instruments``).
+
+    Raises:
+        ValueError: confidence outside (0, 1) or a negative reach (one line).
+    """
+    from drumtx.inference import InferenceSettings
+
+    defaults = InferenceSettings.from_config({})
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence:g}")
+    seconds = defaults.presence_seconds if seconds is None else float(seconds)
+    if not seconds >= 0.0:
+        raise ValueError(f"the reach must be >= 0 s, got {seconds:g}")
+    entry = {"confidence": confidence, "seconds": seconds, "instruments": list(defaults.presence_instruments)}
+    if source:
+        entry["source"] = source
+    return entry
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=prog_name("drumtx.package_model"), description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -268,6 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--command", default=None, help="the training command, as run")
     ap.add_argument("--note", action="append", default=[], help="a limitation or note for the card")
+    ap.add_argument(
+        "--presence",
+        type=float,
+        default=None,
+        metavar="CONFIDENCE",
+        help="ship the drum presence gate with this confidence (0 < P < 1), measured for this model; with "
+        "--presence-seconds and the inference config's presence_instruments; default: keep the bundle's own",
+    )
+    ap.add_argument("--presence-seconds", type=float, default=None, help="the gate's reach on each side (s)")
+    ap.add_argument("--presence-source", default=None, help="where the gate was measured (for the card)")
     ap.add_argument("--out", type=Path, default=ASSETS, help="the assets folder")
     add_version(ap)
     args = ap.parse_args(argv)
@@ -294,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
             evals[name] = undefined_as_none(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as exc:
             print(f"drumtx.package_model: {path} is not an evaluation report ({exc})", file=sys.stderr)
+            return 2
+    if args.presence is not None:
+        try:
+            meta["presence"] = presence_entry(args.presence, args.presence_seconds, args.presence_source)
+        except ValueError as exc:
+            print(f"drumtx.package_model: --presence: {exc}", file=sys.stderr)
             return 2
     run_metrics_path = args.run_metrics or args.bundle.parent / "metrics.json"
     run_metrics = json.loads(run_metrics_path.read_text()) if run_metrics_path.is_file() else None

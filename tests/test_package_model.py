@@ -130,3 +130,26 @@ def test_the_card_describes_the_drum_presence_gate_a_bundle_carries():
     packaged = json.loads((PROJECT_ROOT / "drumtx" / "assets" / "default_model.json").read_text())
     card = (PROJECT_ROOT / "drumtx" / "assets" / "MODEL_CARD.md").read_text()
     assert presence_lines(packaged["presence"])[0] in card  # the packaged card says what the bundle does
+
+
+def test_packaging_with_presence_ships_the_gate_the_model_then_applies(tmp_path, capsys):
+    """``--presence P`` writes the gate into the shipped sidecar (a hand edit before), the card
+    describes it, and loading the shipped bundle applies it as the model's own."""
+    from drumtx.inference import InferenceSettings
+
+    bundle = tmp_path / "best.safetensors"
+    shutil.copy(FIXTURES / "tiny_model.safetensors", bundle)
+    shutil.copy(FIXTURES / "tiny_model.json", bundle.with_suffix(".json"))
+    out = tmp_path / "assets"
+    assert main([str(bundle), "--presence", "0.7", "--presence-source", "m.md", "--out", str(out)]) == 0
+    _, meta = load_transcriber(out / "default_model.safetensors")
+    assert meta["presence"] == {
+        "confidence": 0.7, "seconds": 3.0, "instruments": ["kick", "snare", "hihat", "ride"], "source": "m.md"
+    }
+    own = InferenceSettings.from_config({}).for_model(meta)
+    assert own.presence_confidence == 0.7 and own.presence_seconds == 3.0
+    assert "reaches 0.7 within 3 s" in (out / "MODEL_CARD.md").read_text()
+    for bad in (["--presence", "1.5"], ["--presence", "0.5", "--presence-seconds", "-1"]):
+        assert main([str(bundle), *bad, "--out", str(tmp_path / "b")]) == 2
+        assert "--presence:" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

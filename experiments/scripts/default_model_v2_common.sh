@@ -209,8 +209,10 @@ pinned_v2() {
 # on the old synth_gmd test splits, v1's own benchmark: its training kits and 7 kits neither model
 # heard (experiments/default_model_v2/synth_gmd; only synth_gmd's test split is rendered for it);
 # then RUN_DIR's bundle packaged as drumtx/assets/default_model.* with COMMAND on its card
+# (further arguments go to drumtx.package_model, e.g. --presence 0.8 --presence-source FILE)
 ship() {
 	local run=$1 command=$2 rung name slice model out g
+	shift 2
 	local summary=() evals=() gmd_summary=()
 	for rung in "${RUNGS[@]}"; do
 		name=${rung%%|*}
@@ -231,7 +233,7 @@ ship() {
 	done
 	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/synth_gmd \
 		--title "Default model v2 against v1 on synth_gmd's test split (v1's training kits; 7 kits neither heard)" "${gmd_summary[@]}"
-	"$PY" -m drumtx.package_model "$run/best.safetensors" "${evals[@]}" --command "$command"
+	"$PY" -m drumtx.package_model "$run/best.safetensors" "${evals[@]}" --command "$command" "$@"
 }
 
 
