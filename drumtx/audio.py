@@ -29,6 +29,42 @@ class AudioError(ValueError):
     """A file that cannot serve as audio input (missing, unreadable, empty, non-finite)."""
 
 
+class PartlyDecodable(AudioError):
+    """Decoding failed partway through a file (a cut-off FLAC, Ogg or MP3 download): its first
+    ``frames`` samples (at the file's own rate ``sample_rate``) decode, the rest of the
+    ``total_frames`` its header promises do not. The message is one line naming the file."""
+
+    def __init__(self, message: str, frames: int, total_frames: int, sample_rate: int):
+        super().__init__(message)
+        self.frames, self.total_frames, self.sample_rate = int(frames), int(total_frames), int(sample_rate)
+
+    @property
+    def note(self) -> str:
+        """``"only 9.9 s of its 20.0 s decode (<reason>)"``, for a note beside what was transcribed."""
+        reason = str(self).split(" (", 1)[1].rstrip(")") if " (" in str(self) else "decoder error"
+        return (f"only {self.frames / self.sample_rate:.1f} s of its {self.total_frames / self.sample_rate:.1f} s "
+                f"decode ({reason})")
+
+
+def decodable_frames(f: sf.SoundFile, piece_seconds: float = 0.1) -> int:
+    """How many samples of an open file decode from its start, reading ``piece_seconds`` at a
+    time until the decoder fails or the file ends (a whole decode: only for a file that has
+    already failed). Leaves the file positioned at its start."""
+    piece = max(1, int(round(piece_seconds * f.samplerate)))
+    f.seek(0)
+    n = 0
+    try:
+        while n < f.frames:
+            got = len(f.read(piece, dtype="float32", always_2d=True))
+            if got == 0:
+                break
+            n += got
+    except Exception:  # noqa: BLE001 - the decoder's error is the answer: n samples decoded
+        pass
+    f.seek(0)
+    return n
+
+
 def _open(path: str | Path) -> sf.SoundFile:
     path = Path(path)
     if not path.is_file():

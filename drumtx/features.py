@@ -197,7 +197,7 @@ def levelled_log_mel(wave: np.ndarray, features: LogMel) -> tuple[np.ndarray, fl
 
 
 def iter_log_mel(
-    path, features: LogMel, block_seconds: float = 60.0, gain_db: float = 0.0
+    path, features: LogMel, block_seconds: float = 60.0, gain_db: float = 0.0, frames: int | None = None
 ) -> Iterator[np.ndarray]:
     """The log-mel of an audio file in consecutive pieces, decoding one block at a time.
 
@@ -215,19 +215,34 @@ def iter_log_mel(
         block_seconds: decoded at a time (rounded to the alignment step, at least one step).
         gain_db: samples are scaled by :func:`wave_gain` of this after resampling, as
             :func:`levelled_log_mel` scales the whole track (0: as they are).
+        frames: use only the file's first ``frames`` samples (at its own rate), as if it ended
+            there (what decodes of a file that raised :class:`drumtx.audio.PartlyDecodable`).
 
     Yields:
         float32 ``(n_mels, k)`` pieces; ``n_frames(resampled length)`` frames in all.
 
     Raises:
+        drumtx.audio.PartlyDecodable: decoding failed partway (``frames`` of it decode).
         drumtx.audio.AudioError: missing, unreadable, zero-length or non-finite audio (one line).
     """
-    from drumtx.audio import AudioError, _check, _open, _to_mono, resample, resample_tail, resampled_length
+    from drumtx.audio import (
+        AudioError,
+        PartlyDecodable,
+        _check,
+        _open,
+        _to_mono,
+        decodable_frames,
+        resample,
+        resample_tail,
+        resampled_length,
+    )
     from drumtx.errors import exception_line
 
     sr, hop = features.sample_rate, features.hop_length
     with _open(path) as f:
         orig_sr, n_in = int(f.samplerate), int(f.frames)
+        if frames is not None and orig_sr > 0:
+            n_in = min(n_in, int(frames))
         if n_in <= 0 or orig_sr <= 0:
             raise AudioError(f"{path}: zero-length audio")
         g = math.gcd(orig_sr, sr)
@@ -249,9 +264,14 @@ def iter_log_mel(
             try:
                 data = f.read(b - a, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise AudioError(
-                    f"{path}: unreadable audio at {a / orig_sr:.2f} s ({exception_line(exc)})"
-                ) from None
+                reason = exception_line(exc)
+                ok = decodable_frames(f) if frames is None else 0
+                if ok > 0:
+                    raise PartlyDecodable(
+                        f"{path}: undecodable audio after {ok / orig_sr:.2f} s of {n_in / orig_sr:.2f} s ({reason})",
+                        ok, n_in, orig_sr,
+                    ) from None
+                raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s ({reason})") from None
             if len(data) != b - a:
                 raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s (file ends early)")
             mono = _check(path, _to_mono(data))

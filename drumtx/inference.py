@@ -174,11 +174,14 @@ class Activations:
         velocity: the velocity head's output (T, C) float32, MIDI velocity / 127 per fine class
             (``vocab.fine_classes`` order; meaningful at onset frames), gated (0); None for a
             model without a velocity head.
+        truncated: why they cover only the first part of the input file (its decoding failed
+            partway; :attr:`SpooledMel.truncated`), else None.
     """
 
     probs: dict[str, tuple[np.ndarray, np.ndarray]]
     fine: np.ndarray | None
     velocity: np.ndarray | None = None
+    truncated: str | None = None
 
     @property
     def n_frames(self) -> int:
@@ -449,6 +452,8 @@ class SpooledMel:
     Attributes:
         level_db, gain_db: the track's level before levelling and the gain applied (dB), where
             the writer (:func:`file_mel`) set them; else None.
+        truncated: why only the first part of the file is here (its decoding failed partway),
+            e.g. ``"only 9.9 s of its 20.0 s decode (...)"``; None for a whole file.
     """
 
     def __init__(self, n_mels: int, directory: str | os.PathLike | None = None):
@@ -458,6 +463,7 @@ class SpooledMel:
         self._max = -np.inf
         self.level_db: float | None = None
         self.gain_db: float | None = None
+        self.truncated: str | None = None
 
     def append(self, piece: np.ndarray) -> None:
         """Add frames (n_mels, k) of any float dtype (rounded to float16)."""
@@ -514,24 +520,41 @@ def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> Spooled
     length (:func:`drumtx.audio.resample_tail`).
     With levelling off (``features.level_db`` None) one pass.
 
+    A file whose decoding fails partway (a cut-off FLAC, Ogg or MP3 download) gives the log-mel
+    of what decodes, as if the file ended there, and says so in ``spool.truncated`` (as libsndfile
+    reads a cut-off WAV up to its end; :func:`drumtx.audio.truncation` names that case).
+
     Raises:
         drumtx.audio.AudioError: the file is missing, unreadable, empty or not finite (one line).
     """
-    from drumtx.features import iter_log_mel, level_gain_db, mel_level_db
+    from drumtx.audio import PartlyDecodable
 
     spool = SpooledMel(features.n_mels)
     try:
-        gain = 0.0
-        if features.level_db is not None:
-            loudest = max(
-                float(piece.max()) for piece in iter_log_mel(path, features, block_seconds) if piece.size
-            )
-            spool.level_db = mel_level_db(loudest, features)
-            gain = level_gain_db(spool.level_db, features)
-        spool.gain_db = gain
-        for piece in iter_log_mel(path, features, block_seconds, gain_db=gain):
-            spool.append(piece)
+        try:
+            _stream_into(spool, path, features, block_seconds, None)
+        except PartlyDecodable as cut:
+            spool.close()
+            spool = SpooledMel(features.n_mels)
+            spool.truncated = cut.note
+            _stream_into(spool, path, features, block_seconds, cut.frames)
     except BaseException:
         spool.close()
         raise
     return spool
+
+
+def _stream_into(spool: SpooledMel, path, features, block_seconds: float, frames: int | None) -> None:
+    """:func:`file_mel`'s passes over the file's first ``frames`` samples (None: all of it)."""
+    from drumtx.features import iter_log_mel, level_gain_db, mel_level_db
+
+    gain = 0.0
+    if features.level_db is not None:
+        loudest = max(
+            float(piece.max()) for piece in iter_log_mel(path, features, block_seconds, frames=frames) if piece.size
+        )
+        spool.level_db = mel_level_db(loudest, features)
+        gain = level_gain_db(spool.level_db, features)
+    spool.gain_db = gain
+    for piece in iter_log_mel(path, features, block_seconds, gain_db=gain, frames=frames):
+        spool.append(piece)

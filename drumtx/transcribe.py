@@ -426,6 +426,9 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             print(f"{prog_name(PROG)}: note: {job.source}: {cut}; transcribing what it holds", file=sys.stderr, flush=True)
         try:
             result = with_measured_velocities(transcriber.transcribe(job.source, progress=not args.quiet))
+            if result.truncated:  # a cut-off FLAC/Ogg/MP3: what decodes is transcribed, the user should know
+                print(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes",
+                      file=sys.stderr, flush=True)
             written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
         except InputError as exc:
             _error(str(exc))

@@ -227,6 +227,7 @@ class Transcription:
     fps: float | None = None
     fine_classes: tuple[str, ...] = ()
     velocity_source: str = VELOCITY_FROM_PEAKS  # what the onsets' velocities are (see with_measured_velocities)
+    truncated: str | None = None  # why only the first part of the file was transcribed (it stops decoding)
 
     def tempo_map(self, resolution: int) -> TempoMap:
         return TempoMap.from_beats(self.beats, resolution)
@@ -397,6 +398,8 @@ class Transcriber:
             label = path.name if progress and sys.stderr.isatty() else None
             result = self.run(mel, fine=False, progress=label)
             env = spooled_onset_envelope(mel)
+            if mel.truncated:
+                result = dataclasses.replace(result, truncated=mel.truncated)
         return result, env
 
     def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
@@ -413,7 +416,8 @@ class Transcriber:
             velocity from the peak's height (:func:`with_measured_velocities` replaces it),
             ``confidences`` (per onset, activation x variation probability, 0..1), ``beats`` (s),
             ``duration`` (s), and the stitched activations, onset envelope and velocity output
-            (T frames at ``fps``).
+            (T frames at ``fps``). A file whose decoding fails partway (a cut-off download) is
+            transcribed up to there, with the reason in ``truncated``.
 
         Raises:
             InputError: the file is missing, a folder, empty, or cannot be decoded, or its audio is
@@ -422,7 +426,8 @@ class Transcriber:
         """
         path = Path(path)
         result, env = self.file_activations(path, progress)
-        return self.decode(path, result.probs, env, velocity=result.velocity)
+        out = self.decode(path, result.probs, env, velocity=result.velocity)
+        return dataclasses.replace(out, truncated=result.truncated) if result.truncated else out
 
     def decode(
         self,

@@ -173,3 +173,39 @@ def test_a_file_that_is_not_audio_is_one_line_without_decoder_chatter(tmp_path, 
     assert stderr == "" and out == ""
     print("stderr works again", file=sys.stderr)  # descriptor 2 is back
     assert "works again" in capfd.readouterr().err
+
+
+def test_a_cut_off_flac_gives_what_decodes_and_says_so(tmp_path):
+    """A FLAC cut off halfway (an interrupted download) failed as a whole with "unreadable audio
+    at 0.00 s". Now the streamed log-mel is that of its decodable part, bit for bit the log-mel
+    of a file that ends there, and ``truncated`` says how much of it decoded."""
+    from drumtx.audio import PartlyDecodable
+    from drumtx.features import iter_log_mel
+    from drumtx.inference import file_mel
+
+    sr = 44100
+    rng = np.random.default_rng(0)
+    wave = (0.2 * rng.standard_normal(sr * 12) * np.exp(-(np.arange(sr * 12) % 22050) / 2000)).astype(np.float32)
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, np.stack([wave, wave[::-1]], axis=1), sr)
+    cut = tmp_path / "cut.flac"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    feats = LogMel()
+
+    with pytest.raises(PartlyDecodable) as info:
+        list(iter_log_mel(cut, feats, block_seconds=10.0))
+    ok = info.value.frames
+    assert 0 < ok < 12 * sr and info.value.total_frames == 12 * sr
+    assert "undecodable audio after" in str(info.value) and "\n" not in str(info.value)
+
+    with file_mel(cut, feats) as mel:
+        assert mel.truncated.startswith(f"only {ok / sr:.1f} s of its 12.0 s decode")
+        got = mel[:, 0 : mel.shape[1]]
+    head = tmp_path / "head.wav"
+    sf.write(head, sf.read(whole, frames=ok, dtype="float32")[0], sr, subtype="FLOAT")
+    with file_mel(head, feats) as ref:
+        assert ref.truncated is None
+        np.testing.assert_array_equal(got, ref[:, 0 : ref.shape[1]])
+    with file_mel(whole, feats) as full:
+        assert full.truncated is None and full.shape[1] > got.shape[1]

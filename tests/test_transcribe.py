@@ -706,3 +706,19 @@ def test_links_to_nothing_and_special_files_are_named_not_skipped_or_waited_on(b
     assert any("pipe.wav: is a FIFO" in line for line in lines), lines
     assert "3 input(s) failed, 1 transcribed" in lines[-1]
     assert (tmp_path / "out" / "real.mid").is_file()
+
+
+def test_a_cut_off_download_is_transcribed_up_to_where_it_stops_with_a_note(bundle, tmp_path, capsys):
+    """A FLAC cut off halfway failed as a whole ("unreadable audio at 0.00 s"); now what decodes
+    is transcribed, as for a cut-off WAV, and one note says how much."""
+    wave = render_groove(8.0, 44100, channels=2)[0]
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, wave, 44100)
+    data = whole.read_bytes()
+    (tmp_path / "cut.flac").write_bytes(data[: len(data) // 2])
+    rc, out, err = run_cli([tmp_path / "cut.flac", "-o", tmp_path / "out", "--ckpt", bundle, "--format", "json"], capsys)
+    assert rc == 0, err
+    notes = [line for line in err.splitlines() if "note:" in line and "cut.flac" in line]
+    assert len(notes) == 1 and "of its 8.0 s decode" in notes[0] and "transcribed what decodes" in notes[0], err
+    report = json.loads((tmp_path / "out" / "cut.json").read_text())
+    assert 0 < report["duration"] < 8.0
