@@ -177,12 +177,23 @@ def test_text_folder_with_a_label_map(tmp_path, egmd_fixture, bundles):
 
 
 def test_midi_folder(tmp_path, egmd_fixture, bundles):
+    import soundfile as sf
+
     audio = _external_folder(tmp_path, egmd_fixture, lambda midi, stem: shutil.copy(midi, stem.with_suffix(".mid")))
+    # a cut-off download: what decodes is not scored against annotations of the whole file
+    key = FIXTURE_SPLITS["test"][0]
+    wave, sr = sf.read(egmd_fixture / key, dtype="float32")
+    sf.write(tmp_path / "whole.flac", wave, sr)
+    data = (tmp_path / "whole.flac").read_bytes()
+    (audio / "cut.flac").write_bytes(data[: len(data) // 2])
+    shutil.copy(egmd_fixture / Path(key).with_suffix(".mid"), audio / "cut.mid")
     result = run(eval_config(tmp_path, egmd_fixture, f"ckpt={bundles['flat']}", "source=midi_folder",
                              f"external.audio_dir={audio}", "external.note_map=roland_td17", "report.figures=false"))
     s = result["summary"]
     assert s["n_tracks"] == 2 and set(s["levels"]) == {"fine", "instrument", "branch"}
     assert s["n_reference_onsets"] == n_reference_onsets(egmd_fixture, FIXTURE_SPLITS["validation"])
+    problems = json.loads((tmp_path / "eval" / "metrics.json").read_text())["info"]["problems"]
+    assert any("cut.flac" in p and "decode" in p and "not scored" in p for p in problems), problems
 
 
 def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path, egmd_fixture):

@@ -46,6 +46,15 @@ def infer_audio(
     transcriber, path
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int, np.ndarray | None]:
     """The transcription pipeline's stitched probabilities of one audio file, its frame count and
-    its velocity output (T, C) (None for a model without a velocity head)."""
+    its velocity output (T, C) (None for a model without a velocity head).
+
+    Raises:
+        drumtx.audio.AudioError: also for a file whose decoding stops partway: its annotations
+            cover the whole file, so scoring the part that decodes would count false misses.
+    """
+    from drumtx.audio import AudioError
+
     result, envelope = transcriber.file_activations(path, progress=False)
+    if result.truncated:
+        raise AudioError(f"{path}: {result.truncated}; not scored (its annotations cover the whole file)")
     return result.probs, int(envelope.shape[0]), result.velocity
