@@ -31,20 +31,8 @@ arms=("v2 s42 (shipped)|music_w4_s42")
 runs=(music_w4_s42 scratch_w4_s42 scratch_w4_s43)
 if [[ -f $V2/music_w4_s43/best.safetensors ]]; then arms+=("v2 recipe s43|music_w4_s43"); runs+=(music_w4_s43); fi
 arms+=("candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43")
-# tuned and scored in two lanes, one core each (each evaluation is one thread and deterministic,
-# so the order changes no number): the second lane tunes the candidate's seeds and scores them
-# while the first scores v1 and the shipped v2; then every run's comparison with v1
-(
-	for run in "${runs[@]:1}"; do tune "$run"; done
-	for run in "${runs[@]:1}"; do evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval"; done
-) &
-lane=$!
-score "${runs[0]}"
-wait "$lane"
-for run in "${runs[@]}"; do
-	tune "$run"  # (done by now: skipped)
-	score "$run"
-done
+# two lanes: v1 and the shipped v2 in one, the candidate's seeds tuned and scored in the other
+score_lanes "${runs[@]}"
 rung_summary candidate \
 	"The candidate (from scratch, music-only tracks x4 from the start, 3,500 steps) against the shipped recipe (fine-tuned from v1, music x4 for its last 500 of 3,500 steps)" \
 	"${arms[@]}"

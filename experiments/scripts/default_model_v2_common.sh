@@ -165,6 +165,24 @@ score() {
 	done
 }
 
+# score_lanes RUN...: tune and score every run in two lanes, one core each (each evaluation is one
+# thread and deterministic, so the order changes no number): the first run in this shell (v1's
+# rungs first where they are not yet scored), the others tuned and scored in a second one; then
+# every run's comparison with v1
+score_lanes() {
+	local first=$1 run lane
+	shift
+	(
+		for run in "$@"; do tune "$run"; done
+		for run in "$@"; do evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval"; done
+	) &
+	lane=$!
+	tune "$first"
+	score "$first"
+	wait "$lane"
+	for run in "$@"; do score "$run"; done  # (evaluations done: the comparisons)
+}
+
 # rung_summary OUT TITLE "LABEL|RUN"...: one summary of the runs' reports on every rung with
 # onsets (experiments/default_model_v2/OUT), then each run's false onsets per minute of music alone
 rung_summary() {
