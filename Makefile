@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-tuned default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ default-model-v2-scratch-music: $(STAMPS)/venv ## after -scratch and -music: the
 
 default-model-v2-candidate: $(STAMPS)/venv ## renders and prepares synth_songs, then from scratch with music-only tracks x4 from the start, 3,500 steps, seeds 42 and 43 side by side (~3.7 h; resumable, also from a fresh clone after make default-model-v2-stash); tune, every rung beside the shipped v2
 	PY=$(PY) bash experiments/scripts/default_model_v2_candidate.sh $(ARGS)
+
+default-model-v2-long: $(STAMPS)/venv ## after -candidate: both seeds continued from 3,500 to 7,000 steps (~2.5 h, resumable across sessions with -stash); tune, every rung beside the candidate and v2
+	PY=$(PY) bash experiments/scripts/default_model_v2_long.sh $(ARGS)
 
 default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits retuned per track; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung and the variation readout beside the candidate (render ~80 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_tuned.sh $(ARGS)
