@@ -252,3 +252,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler (KeyboardInterrupt) for one test, whatever the process
+    inherited: a shell starts a background job with SIGINT ignored, Python then installs no
+    handler, and a test that sends itself SIGINT sees nothing (a CI run started with `&`)."""
+    import signal
+
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)

@@ -43,29 +43,24 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path: Pat
     assert p.read_text() == "old" and sorted(x.name for x in tmp_path.iterdir()) == ["out.txt"]
 
 
-def test_interrupts_are_deferred_to_the_end_of_a_critical_section():
+def test_interrupts_are_deferred_to_the_end_of_a_critical_section(python_sigint):
     import signal
 
     from drumtx.atomic import interrupts_deferred
 
-    # Python's own Ctrl-C handler, whatever this process inherited (a shell starts a background
-    # job with SIGINT ignored, and Python then installs none: CI started with `&` failed here)
-    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        steps = []
-        with pytest.raises(KeyboardInterrupt):
-            with interrupts_deferred():
-                os.kill(os.getpid(), signal.SIGINT)
-                steps.append("after the signal")  # the section goes on to its end
-        assert steps == ["after the signal"]
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
-        with interrupts_deferred():  # nothing caught: nothing raised
-            steps.append("quiet")
-        # an ignored Ctrl-C stays ignored: the section ends quietly
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
         with interrupts_deferred():
             os.kill(os.getpid(), signal.SIGINT)
-            steps.append("ignored")
-        assert steps[-1] == "ignored" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGINT, inherited)
+            steps.append("after the signal")  # the section goes on to its end
+    assert steps == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
+    with interrupts_deferred():  # nothing caught: nothing raised
+        steps.append("quiet")
+    # an ignored Ctrl-C stays ignored: the section ends quietly
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("ignored")
+    assert steps[-1] == "ignored" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+

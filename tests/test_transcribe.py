@@ -510,7 +510,7 @@ def test_output_names_and_paths_too_long_are_one_line_each_and_the_batch_goes_on
     assert rc in (1, 2) and "Traceback" not in err and err.strip().count("\n") <= 1, err
 
 
-def test_an_interrupt_while_outputs_move_in_lands_after_the_whole_set(transcriber, tmp_path, monkeypatch):
+def test_an_interrupt_while_outputs_move_in_lands_after_the_whole_set(transcriber, tmp_path, monkeypatch, python_sigint):
     """Found by a new-user trial: Ctrl-C inside the staging folder's removal surfaced as EBADF, the
     batch went on and exited 1 with a staging folder left. Now the move and the clean-up finish,
     then the interrupt is raised."""
