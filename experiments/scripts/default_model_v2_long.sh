@@ -20,8 +20,9 @@ for seed in 42 43; do
 	require $V2/scratch_w4_s$seed/checkpoints/last.ckpt default-model-v2-candidate
 done
 pair $V2/long_w4_s42 $V2/scratch_w4_s42 "seed=42 $ARGS" $V2/long_w4_s43 $V2/scratch_w4_s43 "seed=43 $ARGS" "$@"
-score_lanes long_w4_s42 long_w4_s43
+# every run of the summary scored (skipped where done; a fresh clone has only the stashed bundles)
 pinned_v2
+score_lanes music_w4_s42 scratch_w4_s42 scratch_w4_s43 long_w4_s42 long_w4_s43
 rung_summary long \
 	"The candidate at 7,000 steps against itself at 3,500 and the shipped v2 (fine-tuned from v1, music x4 for its last 500 of 3,500 steps)" \
 	"v2 s42 (shipped)|music_w4_s42" "candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43" \
