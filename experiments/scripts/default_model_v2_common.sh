@@ -44,7 +44,8 @@ stash_run() {
 		_stash_copy "$d/checkpoints/last.ckpt" "$dest.tmp/checkpoints" || { rm -rf "$dest.tmp"; return 1; }
 	fi
 	if [[ -f $d/best.safetensors ]]; then  # finished: its bundle (with tuned thresholds, if any)
-		for f in "$d"/best.* "$d"/metrics.json; do [[ -f $f ]] && cp -p "$f" "$dest.tmp/"; done
+		# (not best.validation.probs.npz: tuning's 13 MB cache of validation outputs, remade if ever needed)
+		for f in "$d"/best.safetensors "$d"/best.json "$d"/metrics.json; do [[ -f $f ]] && cp -p "$f" "$dest.tmp/"; done
 		if [[ -f $d/thresholds/done_wilson ]]; then mkdir -p "$dest.tmp/thresholds" && cp -p "$d/thresholds/done_wilson" "$dest.tmp/thresholds/"; fi
 	else  # the best checkpoint the copied last.ckpt names (Lightning's own choice, ties included)
 		best=$("$PY" -c 'import sys, torch
