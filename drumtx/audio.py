@@ -34,16 +34,18 @@ class PartlyDecodable(AudioError):
     ``frames`` samples (at the file's own rate ``sample_rate``) decode, the rest of the
     ``total_frames`` its header promises do not. The message is one line naming the file."""
 
-    def __init__(self, message: str, frames: int, total_frames: int, sample_rate: int):
-        super().__init__(message)
+    def __init__(self, path, frames: int, total_frames: int, sample_rate: int, reason: str):
         self.frames, self.total_frames, self.sample_rate = int(frames), int(total_frames), int(sample_rate)
+        self.reason = reason
+        super().__init__(
+            f"{path}: undecodable audio after {frames / sample_rate:.2f} s of {total_frames / sample_rate:.2f} s ({reason})"
+        )
 
     @property
     def note(self) -> str:
         """``"only 9.9 s of its 20.0 s decode (<reason>)"``, for a note beside what was transcribed."""
-        reason = str(self).split(" (", 1)[1].rstrip(")") if " (" in str(self) else "decoder error"
         return (f"only {self.frames / self.sample_rate:.1f} s of its {self.total_frames / self.sample_rate:.1f} s "
-                f"decode ({reason})")
+                f"decode ({self.reason})")
 
 
 def decodable_frames(f: sf.SoundFile, piece_seconds: float = 0.1) -> int:
@@ -65,10 +67,32 @@ def decodable_frames(f: sf.SoundFile, piece_seconds: float = 0.1) -> int:
     return n
 
 
+def special_file_kind(path: str | Path) -> str | None:
+    """``"character device"``, ``"block device"``, ``"FIFO"`` or ``"socket"`` for such a path
+    (links followed), None for a regular file, a folder or nothing: /dev/zero has size 0 and
+    opening a FIFO blocks, so neither may reach the decoder."""
+    import stat
+
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    for test, name in (
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return None
+
+
 def _open(path: str | Path) -> sf.SoundFile:
     path = Path(path)
     if not path.is_file():
-        raise AudioError(f"{path}: audio file missing")
+        kind = special_file_kind(path)
+        raise AudioError(f"{path}: is a {kind}, not a regular audio file" if kind else f"{path}: audio file missing")
     try:
         with _c_stderr_silenced():
             return sf.SoundFile(str(path))

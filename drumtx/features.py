@@ -241,7 +241,7 @@ def iter_log_mel(
     sr, hop = features.sample_rate, features.hop_length
     with _open(path) as f:
         orig_sr, n_in = int(f.samplerate), int(f.frames)
-        if frames is not None and orig_sr > 0:
+        if frames is not None:
             n_in = min(n_in, int(frames))
         if n_in <= 0 or orig_sr <= 0:
             raise AudioError(f"{path}: zero-length audio")
@@ -267,10 +267,7 @@ def iter_log_mel(
                 reason = exception_line(exc)
                 ok = decodable_frames(f) if frames is None else 0
                 if ok > 0:
-                    raise PartlyDecodable(
-                        f"{path}: undecodable audio after {ok / orig_sr:.2f} s of {n_in / orig_sr:.2f} s ({reason})",
-                        ok, n_in, orig_sr,
-                    ) from None
+                    raise PartlyDecodable(path, ok, n_in, orig_sr, reason) from None
                 raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s ({reason})") from None
             if len(data) != b - a:
                 raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s (file ends early)")

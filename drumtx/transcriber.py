@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from drumtx.audio import AUDIO_EXTENSIONS, AudioError
+from drumtx.audio import AUDIO_EXTENSIONS, AudioError, special_file_kind
 from drumtx.checkpoint import PACKAGED_MODEL
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
 from drumtx.errors import exception_line
@@ -105,23 +105,6 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
     return jobs, errors
 
 
-def _special_kind(path: Path) -> str | None:
-    """``"character device"``, ``"block device"``, ``"FIFO"`` or ``"socket"`` for such a path
-    (links followed), None for a regular file or folder."""
-    import stat
-
-    mode = path.stat().st_mode
-    for test, name in (
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISSOCK, "socket"),
-    ):
-        if test(mode):
-            return name
-    return None
-
-
 def file_mel(path: Path, features: LogMel):
     """The float16 log-mel of one input as :func:`drumtx.inference.file_mel` streams it (the
     array the feature cache would hold for it), spooled to a temporary file.
@@ -140,7 +123,7 @@ def file_mel(path: Path, features: LogMel):
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an audio file")
-    kind = _special_kind(path)
+    kind = special_file_kind(path)
     if kind:  # /dev/zero has size 0 and a FIFO would block: neither is an audio file
         raise InputError(f"{path}: is a {kind}, not a regular audio file")
     if path.stat().st_size == 0:
