@@ -128,12 +128,25 @@ class OneLineParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.prefix = prefix
 
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._args = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         fail(self.prefix or self.prog, f"{message}{self._suggestion(message)} (see --help)", EXIT_USAGE)
 
     def _suggestion(self, message: str) -> str:
         import difflib
 
+        missing = re.fullmatch(r"argument (--[\w-]+)(?:/\S+)?: expected one argument", message)
+        if missing:
+            # argparse takes "-inf" or "-1e3" after an option for an option of its own (only
+            # "-80"-like numbers pass), so a negative level given apart reads as no value at all
+            option, args = missing.group(1), getattr(self, "_args", [])
+            after = [args[i + 1] for i, a in enumerate(args[:-1]) if a == option]
+            if after and after[0].startswith("-") and _is_number(after[0]):
+                return f" (a value that starts with '-' goes after '=': {option}={after[0]})"
+            return ""
         if not message.startswith("unrecognized arguments: "):
             return ""
         known = [o for o in self._option_string_actions if o.startswith("--")]
@@ -143,6 +156,14 @@ class OneLineParser(argparse.ArgumentParser):
             if option.startswith("--"):
                 close += difflib.get_close_matches(option, known, n=1, cutoff=0.6)
         return f" (did you mean {' / '.join(dict.fromkeys(close))}?)" if close else ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def fail(prog: str, message: object, code: int = EXIT_USAGE) -> NoReturn:

@@ -722,3 +722,14 @@ def test_a_cut_off_download_is_transcribed_up_to_where_it_stops_with_a_note(bund
     assert len(notes) == 1 and "of its 8.0 s decode" in notes[0] and "transcribed what decodes" in notes[0], err
     report = json.loads((tmp_path / "out" / "cut.json").read_text())
     assert 0 < report["duration"] < 8.0
+
+
+@pytest.mark.parametrize("value", ["-inf", "-1e3"])
+def test_a_negative_level_given_apart_says_to_use_equals(value, tmp_path, capsys):
+    """``--gate-db -inf`` was argparse's bare "expected one argument": it takes "-inf" for an option."""
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--gate-db", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"python -m drumtx.transcribe: error: argument --gate-db: expected one argument "
+                   f"(a value that starts with '-' goes after '=': --gate-db={value}) (see --help)"]
