@@ -21,7 +21,7 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 # everything skips what is on disk, so a fresh checkout rebuilds what it lacks
 "$PY" -m drumtx.synth data=synth_songs
 "$PY" -m drumtx.prepare data=synth_songs
-ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=3500 data.train_kit_weights={none+music:4}"
+ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500"
 # (unfinished runs come back from the stash of make default-model-v2-stash: train_args)
 pair $V2/scratch_w4_s42 - "seed=42 $ARGS" $V2/scratch_w4_s43 - "seed=43 $ARGS" "$@"
 pinned_v2

@@ -256,6 +256,11 @@ ship() {
 }
 
 
+# The candidate's recipe (make default-model-v2-candidate; -long and -tuned change one thing each),
+# less its step budget (callbacks.step_budget.max_steps=…, the caller's): crnn_small from scratch,
+# no wall-clock limit, 100-step epochs, 48 validation tracks, music-only tracks served 4x as often.
+CANDIDATE_RECIPE="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null data.train_kit_weights={none+music:4}"
+
 # A from-scratch arm of the equal-budget comparisons (encoder width, front end; the seed is the
 # caller's): 90 minutes of wall clock with validation (trainer.max_time), 100-step epochs and 48 validation
 # tracks for a curve; callbacks.train_clock logs each point's training seconds.

@@ -14,7 +14,7 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 "$PY" -m drumtx.synth data=synth_songs
 "$PY" -m drumtx.prepare data=synth_songs
 STEPS=7000
-ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=$STEPS data.train_kit_weights={none+music:4}"
+ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=$STEPS"
 for seed in 42 43; do  # the candidate's last.ckpt is needed only until its continuation has one
 	restore_run $V2/long_w4_s$seed
 	[[ -f $V2/long_w4_s$seed/checkpoints/last.ckpt || -f $V2/long_w4_s$seed/best.safetensors ]] && continue

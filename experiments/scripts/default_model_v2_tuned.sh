@@ -19,7 +19,7 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 "$PY" -m drumtx.prepare data=synth_songs_tuned
 require $V2/scratch_w4_s42/best.safetensors default-model-v2-candidate
 require $V2/scratch_w4_s43/best.safetensors default-model-v2-candidate
-ARGS="init_weights=null encoder=crnn_small trainer.limit_train_batches=100 data.val_max_tracks=48 trainer.max_time=null callbacks.step_budget.max_steps=3500 data.train_kit_weights={none+music:4} data=synth_songs_tuned"
+ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_tuned"
 pair $V2/tuned_w4_s42 - "seed=42 $ARGS" $V2/tuned_w4_s43 - "seed=43 $ARGS" "$@"
 score_lanes tuned_w4_s42 tuned_w4_s43  # two lanes, one core each
 rung_summary tuned \
