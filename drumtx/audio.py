@@ -53,9 +53,9 @@ def decodable_frames(f: sf.SoundFile, piece_seconds: float = 0.1) -> int:
     time until the decoder fails or the file ends (a whole decode: only for a file that has
     already failed). Leaves the file positioned at its start."""
     piece = max(1, int(round(piece_seconds * f.samplerate)))
-    f.seek(0)
     n = 0
     try:
+        f.seek(0)
         while n < f.frames:
             got = len(f.read(piece, dtype="float32", always_2d=True))
             if got == 0:
@@ -63,7 +63,8 @@ def decodable_frames(f: sf.SoundFile, piece_seconds: float = 0.1) -> int:
             n += got
     except Exception:  # noqa: BLE001 - the decoder's error is the answer: n samples decoded
         pass
-    f.seek(0)
+    with contextlib.suppress(Exception):  # a FLAC of a header alone fails even to seek back
+        f.seek(0)
     return n
 
 
@@ -111,7 +112,9 @@ def _c_stderr_silenced() -> Iterator[None]:
     Why: libmpg123, inside libsndfile, prints "Note: Illegal Audio-MPEG-Header …" lines straight
     to descriptor 2 while it probes a file that is not MPEG audio (a new-user trial: six such
     lines before drumtx's one-line error for a text file named .mp3); neither soundfile nor
-    libsndfile has a switch for it. Only around opening a file, which prints nothing else.
+    libsndfile has a switch for it; seeking in a cut-off MP3 prints "Warning: Xing stream size
+    off …" the same way. Only around opening a file and an MP3's seeks and reads, which print
+    nothing else (the silencing holds for the whole process).
     """
     try:
         sys.stderr.flush()
@@ -191,12 +194,18 @@ def resample_tail(wave: np.ndarray, orig_sr: int, sample_rate: int, length: int)
 _CHUNK_SIZE_LINE = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)")
 
 
+#: Bytes per sample of libsndfile's PCM and float subtypes (a WAV or AIFF header's promise in seconds).
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
+
+
 def truncation(path: str | Path) -> str | None:
     """Why ``path`` holds less audio than its header says (a cut-off download or copy), or None.
 
     libsndfile reads a truncated WAV or AIFF without an error, up to where the file ends; its
     header log (``soundfile.info(...).extra_info``) says how many bytes the header promised.
-    Other formats: None (a truncated FLAC or Ogg fails to decode instead).
+    A cut-off Ogg (Vorbis, Opus) reads without an error too, as a shorter file: its last page is
+    cut off or lacks the end-of-stream flag (:func:`ogg_stream_ends`). Other formats: None (a
+    truncated FLAC or MP3 fails to decode partway instead, :class:`PartlyDecodable`).
 
     Returns:
         One line, e.g. ``truncated: its header promises 18.5 s of audio, the file holds 0.8 s``.
@@ -204,7 +213,8 @@ def truncation(path: str | Path) -> str | None:
     try:
         if not Path(path).is_file():  # opening a FIFO would block; decoding says what it is
             return None
-        info = sf.info(str(path))
+        with _c_stderr_silenced():  # libmpg123 prints a cut-off MP3's "Xing stream size off" warning
+            info = sf.info(str(path))
     except Exception:  # unreadable: decoding says why
         return None
     for line in (info.extra_info or "").splitlines():
@@ -212,7 +222,41 @@ def truncation(path: str | Path) -> str | None:
         if m and int(m[1]) > int(m[2]) > 0 and info.samplerate > 0:
             promised = info.duration * int(m[1]) / int(m[2])
             return f"truncated: its header promises {promised:.1f} s of audio, the file holds {info.duration:.1f} s"
+        if m and int(m[1]) > int(m[2]) == 0 and info.samplerate > 0:  # a header alone
+            width = _SAMPLE_BYTES.get(info.subtype)
+            promised = f"{int(m[1]) / (width * info.channels * info.samplerate):.1f} s" if width else f"{m[1]} bytes"
+            return f"truncated: its header promises {promised} of audio, the file holds none"
+    if info.format == "OGG" and not ogg_stream_ends(path):
+        return (f"truncated: its last Ogg page is cut off or does not end the stream, so audio is missing "
+                f"after {info.duration:.1f} s")
     return None
+
+
+#: The largest Ogg page: a 27-byte header, 255 lacing values, 255 segments of 255 bytes (RFC 3533).
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
+
+
+def ogg_stream_ends(path: str | Path) -> bool:
+    """Whether an Ogg file's last page is whole and carries the end-of-stream flag (RFC 3533,
+    header type 0x04), as every encoder writes it. A cut-off Ogg Vorbis or Opus download has
+    neither, and libsndfile then reads it without an error as a shorter file (its length comes
+    from the last granule position found): this is the only sign. Reads the file's last 64 KiB.
+
+    Returns:
+        False when the last page is cut off or lacks the flag, or no page is found there.
+    """
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - _OGG_MAX_PAGE))
+        tail = fh.read()
+    at = len(tail)
+    while (at := tail.rfind(b"OggS", 0, at)) >= 0:
+        header = tail[at : at + 27]
+        if len(header) == 27 and header[4] == 0:  # stream structure version 0
+            lacing = tail[at + 27 : at + 27 + header[26]]
+            whole = len(lacing) == header[26] and at + 27 + len(lacing) + sum(lacing) == len(tail)
+            return whole and bool(header[5] & 0x04)
+    return False
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:

@@ -144,9 +144,15 @@ class OneLineParser(argparse.ArgumentParser):
             # "-80"-like numbers pass), so a negative level given apart reads as no value at all
             option, args = missing.group(1), getattr(self, "_args", [])
             after = [args[i + 1] for i, a in enumerate(args[:-1]) if a == option]
-            if after and after[0].startswith("-") and _is_number(after[0]):
-                return f" (a value that starts with '-' goes after '=': {option}={after[0]})"
-            return ""
+            if not (after and after[0].startswith("-") and _is_number(after[0])):
+                return ""
+            value, convert = after[0], getattr(self._option_string_actions.get(option), "type", None)
+            try:
+                if callable(convert):
+                    convert(value)
+            except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:  # refused with '=' too: say why
+                return f" (and {option}={value} is refused too: {exc})"
+            return f" (a value that starts with '-' goes after '=': {option}={value})"
         if not message.startswith("unrecognized arguments: "):
             return ""
         known = [o for o in self._option_string_actions if o.startswith("--")]

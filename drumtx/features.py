@@ -16,6 +16,7 @@ and transcription all see levelled features.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 from collections.abc import Iterator
@@ -228,6 +229,7 @@ def iter_log_mel(
     from drumtx.audio import (
         AudioError,
         PartlyDecodable,
+        _c_stderr_silenced,
         _check,
         _open,
         _to_mono,
@@ -235,16 +237,21 @@ def iter_log_mel(
         resample,
         resample_tail,
         resampled_length,
+        truncation,
     )
     from drumtx.errors import exception_line
 
     sr, hop = features.sample_rate, features.hop_length
     with _open(path) as f:
         orig_sr, n_in = int(f.samplerate), int(f.frames)
+        # libmpg123 prints "Warning: Xing stream size off …" to descriptor 2 when it seeks in a
+        # cut-off MP3; only MP3 reads are wrapped (the silencing is process-wide)
+        quiet_decoder = _c_stderr_silenced if f.format == "MP3" else contextlib.nullcontext
         if frames is not None:
             n_in = min(n_in, int(frames))
         if n_in <= 0 or orig_sr <= 0:
-            raise AudioError(f"{path}: zero-length audio")
+            cut = truncation(path)  # a WAV of its header alone: say so
+            raise AudioError(f"{path}: zero-length audio" + (f" ({cut})" if cut else ""))
         g = math.gcd(orig_sr, sr)
         up, down = sr // g, orig_sr // g  # output samples per `down` input samples
         step_out = math.lcm(hop, up)  # output starts on the hop grid and on a resampler phase 0
@@ -260,17 +267,20 @@ def iter_log_mel(
         while start < n_in:
             end = min(n_in, start + block)
             a, b = max(0, start - margin), min(n_in, end + margin)
-            f.seek(a)
             try:
-                data = f.read(b - a, dtype="float32", always_2d=True)
+                with quiet_decoder():
+                    f.seek(a)
+                    data = f.read(b - a, dtype="float32", always_2d=True)
+                reason = None if len(data) == b - a else "file ends early"  # a cut-off MP3 reads short
             except Exception as exc:
                 reason = exception_line(exc)
-                ok = decodable_frames(f) if frames is None else 0
-                if ok > 0:
+            if reason is not None:
+                with quiet_decoder():
+                    ok = decodable_frames(f) if frames is None else 0
+                if 0 < ok < n_in:
                     raise PartlyDecodable(path, ok, n_in, orig_sr, reason) from None
-                raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s ({reason})") from None
-            if len(data) != b - a:
-                raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s (file ends early)")
+                raise AudioError(f"{path}: unreadable audio at {a / orig_sr:.2f} s of its {n_in / orig_sr:.1f} s, "
+                                 f"cut off or damaged ({reason})") from None
             mono = _check(path, _to_mono(data))
             if b == n_in:  # the file's end: exactly as long as the whole file's resampling
                 wave = resample_tail(mono, orig_sr, sr, n_out - a // down * up)

@@ -174,8 +174,8 @@ class Activations:
         velocity: the velocity head's output (T, C) float32, MIDI velocity / 127 per fine class
             (``vocab.fine_classes`` order; meaningful at onset frames), gated (0); None for a
             model without a velocity head.
-        truncated: why they cover only the first part of the input file (its decoding failed
-            partway; :attr:`SpooledMel.truncated`), else None.
+        truncated: why they cover only the first part of the input file (a cut-off file;
+            :attr:`SpooledMel.truncated`), else None.
     """
 
     probs: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -452,8 +452,9 @@ class SpooledMel:
     Attributes:
         level_db, gain_db: the track's level before levelling and the gain applied (dB), where
             the writer (:func:`file_mel`) set them; else None.
-        truncated: why only the first part of the file is here (its decoding failed partway),
-            e.g. ``"only 9.9 s of its 20.0 s decode (...)"``; None for a whole file.
+        truncated: why only the first part of the file is here (a cut-off file), e.g. ``"only
+            9.9 s of its 20.0 s decode (...)"`` or ``"truncated: its header promises …"``; None
+            for a whole file.
     """
 
     def __init__(self, n_mels: int, directory: str | os.PathLike | None = None):
@@ -520,19 +521,21 @@ def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> Spooled
     length (:func:`drumtx.audio.resample_tail`).
     With levelling off (``features.level_db`` None) one pass.
 
-    A file whose decoding fails partway (a cut-off FLAC, Ogg or MP3 download) gives the log-mel
-    of what decodes, as if the file ended there, and says so in ``spool.truncated`` (as libsndfile
-    reads a cut-off WAV up to its end; :func:`drumtx.audio.truncation` names that case).
+    A cut-off file gives the log-mel of what decodes, as if the file ended there, and
+    ``spool.truncated`` says why: a FLAC or MP3 whose decoding fails partway
+    (:class:`drumtx.audio.PartlyDecodable`), or a WAV, AIFF or Ogg that libsndfile reads without
+    an error up to where it ends (:func:`drumtx.audio.truncation`).
 
     Raises:
         drumtx.audio.AudioError: the file is missing, unreadable, empty or not finite (one line).
     """
-    from drumtx.audio import PartlyDecodable
+    from drumtx.audio import PartlyDecodable, truncation
 
     spool = SpooledMel(features.n_mels)
     try:
         try:
             _stream_into(spool, path, features, block_seconds, None)
+            spool.truncated = truncation(path)
         except PartlyDecodable as cut:
             spool.close()
             spool = SpooledMel(features.n_mels)

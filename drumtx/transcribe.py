@@ -40,7 +40,6 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     import torch
 
     from drumtx import LOAD_PROBE
-    from drumtx.audio import truncation
     from drumtx.chart import SongInfo
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
@@ -421,12 +420,9 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             genre=args.genre,
             charter=args.charter,
         )
-        cut = truncation(job.source)
-        if cut:  # libsndfile reads what is there without a word; the user should know
-            print(f"{prog_name(PROG)}: note: {job.source}: {cut}; transcribing what it holds", file=sys.stderr, flush=True)
         try:
             result = with_measured_velocities(transcriber.transcribe(job.source, progress=not args.quiet))
-            if result.truncated:  # a cut-off FLAC/Ogg/MP3: what decodes is transcribed, the user should know
+            if result.truncated:  # a cut-off download or copy: what decodes is transcribed, the user should know
                 print(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes",
                       file=sys.stderr, flush=True)
             written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
@@ -441,10 +437,11 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
         done += 1
         if not args.quiet:
             counts = ", ".join(f"{k} {v}" for k, v in _class_counts(result.onsets, transcriber.vocab).items())
+            # no beats tracked (silence, a few hits): the outputs' 120 bpm is MIDI's default, not a finding
+            tempo = f"~{result.tempo_map(MIDI_RESOLUTION).mean_bpm():.0f} bpm" if len(result.beats) >= 2 else "no beat"
             print(
                 f"{job.source} -> {', '.join(str(p) for p in written)} "
-                f"({len(result.onsets)} onsets{': ' + counts if counts else ''}; "
-                f"~{result.tempo_map(MIDI_RESOLUTION).mean_bpm():.0f} bpm, {result.duration:.1f} s)",
+                f"({len(result.onsets)} onsets{': ' + counts if counts else ''}; {tempo}, {result.duration:.1f} s)",
                 flush=True,
             )
     return failed, done, skipped

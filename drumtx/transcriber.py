@@ -76,12 +76,13 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
         if is_dir:
             listed = [f for f in p.rglob("*") if f.suffix.lower() in INPUT_SUFFIXES and not f.name.startswith(".")]
             found = sorted(f for f in listed if f.is_file())
-            # a link to audio that is gone is named, not skipped without a word: the user put it there
-            errors.extend(
-                f"{f}: broken symbolic link (its target {os.readlink(f)} does not exist)"
-                for f in sorted(listed)
-                if f.is_symlink() and not f.exists()
-            )
+            # a link to audio that is gone, or a FIFO, device or socket with an audio name, is named,
+            # not skipped without a word: the user put it there
+            for f in sorted(listed):
+                if f.is_symlink() and not f.exists():
+                    errors.append(f"{f}: broken symbolic link (its target {os.readlink(f)} does not exist)")
+                elif kind := special_file_kind(f):
+                    errors.append(f"{f}: is a {kind}, not a regular audio file")
             if out_resolved is not None:
                 found = [f for f in found if out_resolved not in f.resolve().parents]
             found = [f for f in found if not (f.stem == "song" and is_drumtx_chart(f.parent))]
@@ -210,7 +211,7 @@ class Transcription:
     fps: float | None = None
     fine_classes: tuple[str, ...] = ()
     velocity_source: str = VELOCITY_FROM_PEAKS  # what the onsets' velocities are (see with_measured_velocities)
-    truncated: str | None = None  # why only the first part of the file was transcribed (it stops decoding)
+    truncated: str | None = None  # why only the first part of the file was transcribed (a cut-off file)
 
     def tempo_map(self, resolution: int) -> TempoMap:
         return TempoMap.from_beats(self.beats, resolution)

@@ -209,3 +209,77 @@ def test_a_cut_off_flac_gives_what_decodes_and_says_so(tmp_path):
         np.testing.assert_array_equal(got, ref[:, 0 : ref.shape[1]])
     with file_mel(whole, feats) as full:
         assert full.truncated is None and full.shape[1] > got.shape[1]
+
+
+def test_a_cut_off_mp3_gives_what_decodes_and_says_so_on_one_line(tmp_path, capfd):
+    """A new-user trial: an MP3 cut off halfway failed as a whole ("unreadable audio at 9.95 s
+    (file ends early)": its reads come back short, without an error), after libmpg123's
+    "Warning: Xing stream size off …" on a line of its own. Now it gives the log-mel of what
+    decodes, bit for bit, with a note, and nothing else on stderr."""
+    from drumtx.inference import file_mel
+
+    sr = 44100
+    rng = np.random.default_rng(1)
+    wave = (0.2 * rng.standard_normal(sr * 12) * np.exp(-(np.arange(sr * 12) % 22050) / 2000)).astype(np.float32)
+    whole = tmp_path / "whole.mp3"
+    sf.write(whole, np.stack([wave, wave], axis=1), sr)
+    cut = tmp_path / "cut.mp3"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    decoded = sf.read(cut, dtype="float32")[0]  # one sequential read: what decodes
+    assert 0 < len(decoded) < 12 * sr
+    capfd.readouterr()
+    feats = LogMel()
+    with file_mel(cut, feats) as mel:
+        assert mel.truncated.startswith(f"only {len(decoded) / sr:.1f} s of its 12.0 s decode (file ends early)")
+        got = mel[:, 0 : mel.shape[1]]
+    assert capfd.readouterr().err == ""
+    head = tmp_path / "head.wav"
+    sf.write(head, decoded, sr, subtype="FLOAT")
+    with file_mel(head, feats) as ref:
+        np.testing.assert_array_equal(got, ref[:, 0 : ref.shape[1]])
+
+
+@pytest.mark.parametrize("subtype", ["VORBIS", "OPUS"])
+def test_a_cut_off_ogg_is_named_though_it_reads_without_an_error(tmp_path, subtype):
+    """A new-user trial: a 30 s Ogg cut in half was transcribed as a 14.3 s file without a word
+    (libsndfile takes its length from the last page it finds). Its last page is cut off and
+    lacks the end-of-stream flag; a whole file's has it."""
+    from drumtx.audio import ogg_stream_ends, truncation
+    from drumtx.inference import file_mel
+
+    sr = 48000
+    wave = (0.1 * np.random.default_rng(2).standard_normal(sr * 6)).astype(np.float32)
+    whole = tmp_path / "whole.ogg"
+    sf.write(whole, wave, sr, format="OGG", subtype=subtype)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(data[: len(data) // 2])
+    assert ogg_stream_ends(whole) and truncation(whole) is None
+    assert not ogg_stream_ends(cut)
+    assert truncation(cut).startswith("truncated: its last Ogg page is cut off or does not end the stream")
+    with file_mel(cut, LogMel()) as mel:
+        assert mel.truncated == truncation(cut)
+    with file_mel(whole, LogMel()) as mel:
+        assert mel.truncated is None
+
+
+def test_a_file_cut_to_its_header_says_so(tmp_path):
+    """A new-user trial: a 100-byte FLAC head failed with "LibsndfileError: Internal psf_fseek()
+    failed." (the decoder's failed seek escaped as the reason); a 44-byte WAV header promising
+    20 s was only "zero-length audio". Both now say the file is cut off."""
+    from drumtx.audio import AudioError
+    from drumtx.features import iter_log_mel
+
+    wave = np.zeros((44100 * 20, 2), np.float32)
+    for name in ("whole.flac", "whole.wav"):
+        sf.write(tmp_path / name, wave, 44100, subtype="PCM_16")
+    (tmp_path / "head.flac").write_bytes((tmp_path / "whole.flac").read_bytes()[:100])
+    (tmp_path / "head.wav").write_bytes((tmp_path / "whole.wav").read_bytes()[:44])
+    with pytest.raises(AudioError) as err:
+        list(iter_log_mel(tmp_path / "head.flac", LogMel()))
+    assert "unreadable audio at 0.00 s of its 20.0 s, cut off or damaged" in str(err.value), err.value
+    with pytest.raises(AudioError) as err:
+        list(iter_log_mel(tmp_path / "head.wav", LogMel()))
+    assert str(err.value).endswith(
+        "head.wav: zero-length audio (truncated: its header promises 20.0 s of audio, the file holds none)")
