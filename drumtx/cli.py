@@ -193,7 +193,27 @@ def _config_error(exc: BaseException) -> str:
         first = str(cause).strip().splitlines()
         if first and first[0].strip() not in text:
             text += f" ({first[0].strip()})"
+    close = _closest_key(cause)
+    if close:  # a mistyped key: Hydra's "To append to your config use +key=…" points the wrong way
+        text = re.sub(r"\. To append to your config use \+\S+", "", text) + f" (did you mean {close}?)"
     return text
+
+
+def _closest_key(cause: BaseException | None) -> str | None:
+    """For OmegaConf's "Key 'crahs' is not in struct", the closest key of the config node it
+    was looked up in (``loss.crash``), by :func:`difflib.get_close_matches`; else None."""
+    import difflib
+
+    parent, key = getattr(cause, "parent_node", None), getattr(cause, "key", None)
+    try:
+        keys = [str(k) for k in parent.keys()] if parent is not None and key is not None else []
+    except Exception:  # noqa: BLE001 - a node without keys: no suggestion
+        return None
+    close = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.6)
+    if not close:
+        return None
+    full = str(getattr(cause, "full_key", "") or key)
+    return full[: len(full) - len(str(key))] + close[0] if full.endswith(str(key)) else close[0]
 
 
 def _module_name(fn: Callable) -> str:

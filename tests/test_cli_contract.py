@@ -80,7 +80,13 @@ def test_version(script, monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("loss.crsh=0.6", "drumtx.train: bad config: Could not override 'loss.crsh'."),
+        # a mistyped key names the closest (a new-user trial: Hydra's "To append to your config
+        # use +loss.crsh=0.6" sent users the wrong way)
+        ("loss.crsh=0.6", "drumtx.train: bad config: Could not override 'loss.crsh' (Key 'crsh' is not in struct) "
+                          "(did you mean loss.crash?)"),
+        ("los.crash=0.6", "drumtx.train: bad config: Could not override 'los.crash' (Key 'los' is not in struct) "
+                          "(did you mean loss?)"),
+        ("zzzz=1", "drumtx.train: bad config: Could not override 'zzzz'. To append to your config use +zzzz=1"),
         ("branches=fivebranch", "drumtx.train: bad config: In 'train': Could not find 'branches/fivebranch'"),
     ],
 )
