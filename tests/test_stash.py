@@ -105,22 +105,25 @@ def test_no_run_no_stash(tmp_path, run_dir):
 
 def test_score_lanes_tunes_before_scoring_and_a_failing_lane_fails_the_recipe(tmp_path):
     """score_lanes: every run tuned before it is evaluated, the first in this shell and the others
-    in a second lane, every run's comparison at the end; a failure in the second lane stops the
-    recipe instead of being lost in the background."""
+    alternating between a second lane and this one, every run's comparison at the end; a failure
+    in the second lane stops the recipe instead of being lost in the background."""
     stubs = (
         'tune() { echo "tune $1" >> calls; }; '
-        'evaluate_rungs() { sleep 0.2; echo "eval $(basename "$(dirname "$1")")" >> calls; }; '
+        'evaluate_rungs() { sleep 0.2; echo "eval $(basename "$(dirname "$1")")" >> calls; '
+        '  [[ $BASHPID == $$ ]] && echo "$(basename "$(dirname "$1")")" >> here || true; }; '
         'score() { echo "score $1" >> calls; }; '
     )
     r = _bash(tmp_path, stubs + "score_lanes a b c")
     assert r.returncode == 0, r.stderr
+    assert (tmp_path / "here").read_text().split() == ["c"]  # b in the second lane, c in this shell
     calls = (tmp_path / "calls").read_text().splitlines()
     for run in "bc":
         assert calls.index(f"tune {run}") < calls.index(f"eval {run}") < calls.index(f"score {run}")
     assert calls.index("tune a") < calls.index("score a")
     assert calls[-2:] == ["score b", "score c"] and sorted(calls) == sorted(
         ["tune a", "score a", "tune b", "tune c", "eval b", "eval c", "score b", "score c"])
-    r = _bash(tmp_path, stubs.replace('tune() { echo "tune $1" >> calls; }',
-                                      'tune() { [[ $1 == c ]] && return 3; echo "tune $1" >> calls; }')
-              + "score_lanes a b c; echo after")
-    assert r.returncode != 0 and "after" not in r.stdout
+    for failing in "bc":  # in the second lane, in this shell
+        r = _bash(tmp_path, stubs.replace('tune() { echo "tune $1" >> calls; }',
+                                          f'tune() {{ [[ $1 == {failing} ]] && return 3; echo "tune $1" >> calls; }}')
+                  + "score_lanes a b c; echo after")
+        assert r.returncode != 0 and "after" not in r.stdout, failing

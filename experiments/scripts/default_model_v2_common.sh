@@ -168,20 +168,26 @@ score() {
 
 # score_lanes RUN...: tune and score every run in two lanes, one core each (each evaluation is one
 # thread and deterministic, so the order changes no number): the first run in this shell (v1's
-# rungs first where they are not yet scored), the others tuned and scored in a second one; then
-# every run's comparison with v1
+# rungs first where they are not yet scored), then the runs alternate between a second lane and
+# this shell (the first runs are often scored already: one lane for all the others left a core
+# idle for 25 minutes of the long arm's scoring); then every run's comparison with v1
 score_lanes() {
-	local first=$1 run lane
-	shift
+	local runs=("$@") i lane run
 	(
-		for run in "$@"; do tune "$run"; done
-		for run in "$@"; do evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval"; done
+		for ((i = 1; i < ${#runs[@]}; i += 2)); do
+			tune "${runs[i]}"
+			evaluate_rungs "$V2/${runs[i]}/best.safetensors" "$V2/${runs[i]}/eval"
+		done
 	) &
 	lane=$!
-	tune "$first"
-	score "$first"
+	tune "${runs[0]}"
+	score "${runs[0]}"
+	for ((i = 2; i < ${#runs[@]}; i += 2)); do
+		tune "${runs[i]}"
+		evaluate_rungs "$V2/${runs[i]}/best.safetensors" "$V2/${runs[i]}/eval"
+	done
 	wait "$lane"
-	for run in "$@"; do score "$run"; done  # (evaluations done: the comparisons)
+	for run in "${runs[@]:1}"; do score "$run"; done  # (evaluations done: the comparisons)
 }
 
 # rung_summary OUT TITLE "LABEL|RUN"...: one summary of the runs' reports on every rung with
