@@ -172,20 +172,19 @@ score() {
 # this shell (the first runs are often scored already: one lane for all the others left a core
 # idle for 25 minutes of the long arm's scoring); then every run's comparison with v1
 score_lanes() {
-	local runs=("$@") i lane run
-	(
-		for ((i = 1; i < ${#runs[@]}; i += 2)); do
+	local runs=("$@") lane run
+	_tune_every_other() {  # FROM: runs FROM, FROM+2, … tuned and evaluated
+		local i
+		for ((i = $1; i < ${#runs[@]}; i += 2)); do
 			tune "${runs[i]}"
 			evaluate_rungs "$V2/${runs[i]}/best.safetensors" "$V2/${runs[i]}/eval"
 		done
-	) &
+	}
+	_tune_every_other 1 &
 	lane=$!
 	tune "${runs[0]}"
 	score "${runs[0]}"
-	for ((i = 2; i < ${#runs[@]}; i += 2)); do
-		tune "${runs[i]}"
-		evaluate_rungs "$V2/${runs[i]}/best.safetensors" "$V2/${runs[i]}/eval"
-	done
+	_tune_every_other 2
 	wait "$lane"
 	for run in "${runs[@]:1}"; do score "$run"; done  # (evaluations done: the comparisons)
 }
