@@ -286,6 +286,7 @@ TUNE_THRESHOLDS: dict[str, Value] = {
 SYNTH: dict[str, Value] = {
     **DATA,
     "data.synth.seed": INT,
+    "data.synth.heldout_kits": Value("names", null=True),
     "workers": COUNT,
     "overwrite": BOOL,
     "progress": BOOL,

@@ -127,3 +127,18 @@ def test_score_lanes_tunes_before_scoring_and_a_failing_lane_fails_the_recipe(tm
                                           f'tune() {{ [[ $1 == {failing} ]] && return 3; echo "tune $1" >> calls; }}')
                   + "score_lanes a b c; echo after")
         assert r.returncode != 0 and "after" not in r.stdout, failing
+
+
+def test_tune_takes_its_data_and_kits_from_the_recipe(tmp_path, run_dir):
+    """tune RUN: data=$TUNE_DATA (synth_songs when unset) and the tracks of $TUNE_KITS, as the
+    held-out-kit recipe sets them; a tuned run is left alone."""
+    fake = tmp_path / "fakepy"
+    fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/args"; mkdir -p "$V2/cand_s42/thresholds"\n')
+    fake.chmod(0o755)
+    r = _bash(tmp_path, f'PY={fake}; tune cand_s42; TUNE_DATA=synth_songs_heldout; '
+                        "TUNE_KITS='data.fit_kit_names=[unseen:*,none+music]'; rm \"$V2/cand_s42/thresholds/done_wilson\"; "
+                        "tune cand_s42; tune cand_s42")
+    assert r.returncode == 0, r.stderr
+    first, second = (tmp_path / "args").read_text().splitlines()
+    assert "data=synth_songs " in first + " " and "data.fit_kit_names=[h2_*,sfz_*,none+music]" in first
+    assert "data=synth_songs_heldout" in second and "data.fit_kit_names=[unseen:*,none+music]" in second

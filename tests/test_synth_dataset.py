@@ -77,6 +77,46 @@ def test_plan_splits_and_unseen_kits(tmp_path):
         parse_recipe(recipe(tmp_path, train_kits=["nope"]))
 
 
+@pytest.mark.skipif(len(TRAIN) < 3, reason="three sound-font kits not installed")
+def test_heldout_kits_play_validation_only_and_keep_every_other_track(tmp_path):
+    base = recipe(tmp_path, n=30, train_kits=TRAIN, copies={"train": [1, 2], "validation": 1, "test": 1})
+    held = recipe(tmp_path, n=30, train_kits=TRAIN, copies={"train": [1, 2], "validation": 1, "test": 1},
+                  heldout_kits=[TRAIN[2]], unseen_copies=1)
+    before, after = plan(parse_recipe(base)), plan(parse_recipe(held))
+    on_held = [t for t in after if t.kit == TRAIN[2]]
+    validation = {t.perf.id for t in after if t.perf.split == "validation"}
+    # every validation performance plays the held-out kit, as an unseen kit; nothing else does
+    assert {t.perf.id for t in on_held} == validation and all(t.unseen for t in on_held)
+    assert [t for t in before if t.kit != TRAIN[2] and t not in after] == []  # the rest is kept as it was
+    assert [t for t in after if t not in before] == on_held
+    assert any(t.kit == TRAIN[2] and t.perf.split == "train" for t in before)  # the draw did land on it
+    with pytest.raises(SynthError, match="not in data.synth.train_kits"):
+        parse_recipe(recipe(tmp_path, heldout_kits=TEST or ["timgm6mb_standard"]))
+    with pytest.raises(SynthError, match="every training kit"):
+        parse_recipe(recipe(tmp_path, heldout_kits=TRAIN[:2]))
+    with pytest.raises(SynthError, match="must be a list"):
+        parse_recipe(recipe(tmp_path, heldout_kits=TRAIN[0]))
+
+
+@pytest.mark.skipif(len(TRAIN) < 3, reason="three sound-font kits not installed")
+def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
+    kw = {"n": 8, "train_kits": TRAIN, "copies": {"train": 1, "validation": 1, "test": 1}}
+    build_dataset(recipe(tmp_path / "base", **kw), workers=1, progress=False)
+    held = recipe(tmp_path / "held", heldout_kits=[TRAIN[2]], **kw)
+    fresh = build_dataset(recipe(tmp_path / "fresh", heldout_kits=[TRAIN[2]], **kw), workers=1, progress=False)
+    summary = build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "base"))
+    # only the held-out kit's validation tracks are new; the rest comes from base, byte for byte
+    assert summary["linked"] > 0 and summary["rendered"] == fresh["planned"] - summary["linked"]
+    assert summary["rendered"] == sum(r["kit_name"] == f"unseen:{TRAIN[2]}" for r in read_rows(tmp_path / "held"))
+    assert digest(tmp_path / "held") == digest(tmp_path / "fresh")
+    assert read_rows(tmp_path / "held") == read_rows(tmp_path / "fresh")
+    other = recipe(tmp_path / "other", render={"format": "wav", "tail_s": 1.0}, **kw)
+    with pytest.raises(SynthError, match=r"renders tracks otherwise \(render differ"):
+        build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "base"))
+    with pytest.raises(SynthError, match="no synth_recipe.yaml"):
+        build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "nowhere"))
+
+
 def test_build_reads_back_as_egmd_and_resumes(tmp_path):
     from drumtx.data.datasets import egmd_index
     from drumtx.targets import read_midi_onsets

@@ -16,7 +16,15 @@ import pytest
 
 from drumtx.synth import accompaniment as acc
 from drumtx.synth import production as prod
-from drumtx.synth.dataset import SONG_COLUMNS, SynthError, build_dataset, parse_recipe, plan
+from drumtx.synth.dataset import (
+    SONG_COLUMNS,
+    SynthError,
+    arrangement,
+    build_dataset,
+    distractor_plan,
+    parse_recipe,
+    plan,
+)
 from drumtx.synth.generator import GrooveGenerator
 from drumtx.synth.kits import load_kits
 from drumtx.synth.render import Note, read_midi_notes
@@ -278,6 +286,20 @@ def test_test_kit_groups_give_each_rung_its_tracks(tmp_path):
         assert unseen == sorted([(TEST[0], False), (TEST[0], True), ("avl_red_zeppelin", False),
                                  ("avl_red_zeppelin", True)])
     assert not any(t.music for t in tracks if not t.unseen)
+
+
+@fonts_missing
+def test_heldout_kit_tracks_get_training_music_and_no_distractors(tmp_path):
+    cfg = songs_recipe(tmp_path, n=20, heldout_kits=[TRAIN[1]],
+                       accompaniment={"soundfonts": [FLUID], "distractor_prob": 1.0, "music_only_prob": 0.0})
+    r = parse_recipe(cfg)
+    held = [t for t in plan(r) if t.kit == TRAIN[1]]
+    assert held and all(t.unseen and t.perf.split == "validation" for t in held)
+    assert {t.music for t in held} == {False, True}  # each with its music twin
+    for t in held:  # the test music stays unheard until the test; validation is not the test rung
+        assert distractor_plan(t, r.accompaniment, r.kits_dir) is None
+        if t.music:
+            assert arrangement(t, r.accompaniment).soundfont == FLUID
 
 
 def test_songs_recipe_errors(tmp_path):

@@ -23,6 +23,9 @@ Unseen kits: ``data.synth.test_kits`` play only test performances. Their csv row
 ``split`` = ``test`` and ``kit_name`` = ``unseen:<kit>`` (:func:`~drumtx.synth.kits.is_unseen_kit`),
 so the test split measures unseen performances on seen kits and on unseen kits at once,
 and an evaluation can report the two apart by that prefix (``Track.meta["kit_name"]``).
+``data.synth.heldout_kits`` are training kits kept for validation: only validation
+performances play them (``split`` = ``validation``, ``kit_name`` = ``unseen:<kit>``), so
+thresholds and checkpoints can be chosen on kits the model never heard.
 
 ``python -m drumtx.synth.bench data=<recipe>`` (:mod:`~drumtx.synth.bench`) measures render
 speed and dataset size; :mod:`~drumtx.synth.check` holds the label/audio agreement check.

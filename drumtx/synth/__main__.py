@@ -20,7 +20,7 @@ def main(cfg: DictConfig) -> dict:
 
     try:
         summary = build_dataset(cfg.data, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress,
-                                limit=cfg.limit, splits=cfg.splits)
+                                limit=cfg.limit, splits=cfg.splits, reuse=cfg.get("reuse"))
     except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
         fail("drumtx.synth", exc, EXIT_USAGE)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the tracks on disk are whole (logged above)

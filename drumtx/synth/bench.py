@@ -42,7 +42,7 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
     hours: Counter = Counter()
     unknown = 0
     for t in planned:
-        key = "test_unseen_kits" if t.unseen else t.perf.split
+        key = f"{t.perf.split}_unseen_kits" if t.unseen else t.perf.split
         if t.perf.seconds is None:
             unknown += 1
         else:

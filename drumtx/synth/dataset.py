@@ -89,7 +89,7 @@ class Track:
 
     perf: Performance
     kit: str
-    unseen: bool  # a test-only kit (with music: held-out music)
+    unseen: bool  # a kit training never plays: test-only, or held out for validation
     music: bool = False
     drums: bool = True
 
@@ -136,6 +136,8 @@ class Recipe:
     test_groups: list[list[Kit]] = field(default_factory=list)
     production: production.ProductionConfig | None = None  # None: the older ``variety`` chain
     accompaniment: acc.AccompanimentConfig | None = None
+    # training kits held out for validation: they play validation performances only (see plan)
+    heldout_kits: list[Kit] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         blob = {"recipe": {k: v for k, v in self.raw.items() if k not in ("workers",)},
@@ -179,6 +181,17 @@ def parse_recipe(data_cfg) -> Recipe:
     overlap = {k.name for k in train} & {k.name for k in test}
     if overlap:
         raise SynthError(f"kits {sorted(overlap)} are both training and test-only kits")
+    heldout_names = syn.get("heldout_kits") or []
+    if isinstance(heldout_names, str) or not isinstance(heldout_names, Sequence):
+        raise SynthError(f"data.synth.heldout_kits must be a list of kit names, got {heldout_names!r}")
+    playable = {k.name: k for k in train}
+    strangers = [n for n in heldout_names if n not in playable and n not in missing_train]
+    if strangers:
+        raise SynthError(f"data.synth.heldout_kits: {strangers} are not in data.synth.train_kits "
+                         "(a held-out kit is a training kit kept for validation)")
+    heldout = [playable[n] for n in dict.fromkeys(heldout_names) if n in playable]
+    if train and len(heldout) == len(train):
+        raise SynthError("data.synth.heldout_kits holds out every training kit; leave at least one to train on")
     if not train:
         raise SynthError(f"no training kit can be played (wanted {syn.get('train_kits')}; not installed or broken: "
                          f"{missing_train}); install them (make system) or list installed kits "
@@ -232,6 +245,7 @@ def parse_recipe(data_cfg) -> Recipe:
         missing_kits=missing_train + missing_test,
         production=prod_cfg,
         accompaniment=acc_cfg,
+        heldout_kits=heldout,
     )
 
 
@@ -243,9 +257,16 @@ def plan(recipe: Recipe) -> list[Track]:
     With ``accompaniment``: a training-kit track gets music with probability ``prob``; each
     test-only-kit track gets a twin with held-out music (``test_twins``); a performance gets a
     music-only track with probability ``music_only_prob`` (held-out music in the test split).
-    These draws use a stream of their own, so the kit choices match the recipe without music."""
+    These draws use a stream of their own, so the kit choices match the recipe without music.
+
+    With ``heldout_kits`` (training kits kept for validation): no training or test performance
+    plays them (a draw that lands on one is dropped, not redrawn, so every other track stays as
+    in the recipe without them and its renders can be reused); every validation performance
+    plays on ``unseen_copies`` of them instead (a stream of its own), as unseen kits, each with
+    a music twin under ``test_twins`` (training music: the held-out music stays for the test)."""
     tracks: list[Track] = []
     seen_ids: dict[str, str] = {}
+    heldout = {k.name for k in recipe.heldout_kits}
     for name, source in recipe.sources.items():
         try:
             perfs = source.performances(recipe.seed)
@@ -261,8 +282,10 @@ def plan(recipe: Recipe) -> list[Track]:
             music = recipe.accompaniment
             mrng = np.random.default_rng([recipe.seed, stable_hash(perf.id), 5])
             for i in rng.choice(len(recipe.train_kits), size=n, replace=False):
-                with_music = music is not None and bool(mrng.random() < music.prob)
-                tracks.append(Track(perf, recipe.train_kits[int(i)].name, False, music=with_music))
+                with_music = music is not None and bool(mrng.random() < music.prob)  # drawn either way
+                kit = recipe.train_kits[int(i)].name
+                if kit not in heldout:
+                    tracks.append(Track(perf, kit, False, music=with_music))
             for group in recipe.test_groups if perf.split == "test" else []:
                 lo, hi = recipe.unseen_copies
                 n = min(int(rng.integers(lo, hi + 1)), len(group))
@@ -270,6 +293,14 @@ def plan(recipe: Recipe) -> list[Track]:
                     tracks.append(Track(perf, group[int(i)].name, True))
                     if music is not None and music.test_twins:
                         tracks.append(Track(perf, group[int(i)].name, True, music=True))
+            if perf.split == "validation" and recipe.heldout_kits:
+                hrng = np.random.default_rng([recipe.seed, stable_hash(perf.id), 7])
+                lo, hi = recipe.unseen_copies
+                n = min(int(hrng.integers(lo, hi + 1)), len(recipe.heldout_kits))
+                for i in hrng.choice(len(recipe.heldout_kits), size=n, replace=False):
+                    tracks.append(Track(perf, recipe.heldout_kits[int(i)].name, True))
+                    if music is not None and music.test_twins:
+                        tracks.append(Track(perf, recipe.heldout_kits[int(i)].name, True, music=True))
             if music is not None and mrng.random() < music.music_only_prob:
                 tracks.append(Track(perf, NO_KIT, perf.split == "test", music=True, drums=False))
     return tracks
@@ -303,8 +334,9 @@ def production_params(track: Track, cfg: production.ProductionConfig) -> dict:
 
 
 def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
-    """The track's accompaniment plan (held-out music for test-only-kit and test music-only tracks)."""
-    return acc.draw(track.music_seed, cfg, test=track.unseen)
+    """The track's accompaniment plan (held-out music for test-only-kit and test music-only tracks;
+    validation tracks on held-out kits keep the training music, so the test music stays unheard)."""
+    return acc.draw(track.music_seed, cfg, test=track.unseen and track.perf.split == "test")
 
 
 @functools.lru_cache(maxsize=8)
@@ -456,6 +488,63 @@ def _check_recipe_file(recipe: Recipe, overwrite: bool) -> None:
     atomic_write_text(path, text)
 
 
+#: Recipe keys that choose which tracks exist, not how a track sounds (see :func:`link_renders`;
+#: the kits are compared by each track's kit fingerprint, the performances by the track itself).
+PLAN_KEYS = ("seed", "copies", "unseen_copies", "train_kits", "test_kits", "heldout_kits", "workers",
+             "kits_dir", "sources")
+
+
+def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Path) -> int:
+    """Hard-link (copy where the file system cannot) into ``recipe.root`` every track of
+    ``tracks`` that the folder ``source_root`` holds rendered alike, instead of rendering it:
+    the same :class:`Track` (performance, kit, unseen, music) planned by the recipe stored in
+    ``source_root``, whose render, chain, accompaniment and kit fingerprint are this recipe's
+    (a track's sound is a function of these and its name). Files already in ``recipe.root`` stay.
+
+    Returns:
+        The number of tracks linked.
+
+    Raises:
+        SynthError: ``source_root`` holds no recipe (``synth_recipe.yaml``), or it renders
+            tracks otherwise (render settings, chain, accompaniment: nothing can be reused).
+    """
+    import shutil
+
+    src = Path(source_root).expanduser()
+    stored_path = src / RECIPE_FILE
+    if not stored_path.is_file():
+        raise SynthError(f"reuse={src}: no {RECIPE_FILE} there (not a folder drumtx.synth rendered)")
+    def plain(obj):  # as the recipe file holds it (lists for tuples)
+        return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+    stored = OmegaConf.to_container(OmegaConf.load(stored_path))
+    theirs, ours = stored.get("synth") or {}, plain(recipe.raw)
+    differ = sorted(k for k in set(theirs) | set(ours) if k not in PLAN_KEYS and plain(theirs.get(k)) != ours.get(k))
+    if differ:
+        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise ({', '.join(differ)} differ)")
+    source = parse_recipe({"root": str(src), "csv": recipe.csv_name, "synth": theirs})
+    kit_prints = plain(stored.get("kits") or {})
+    ours_kits = plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
+    theirs_tracks = set(plan(source))
+    fmt, linked = recipe.render.format, 0
+    for t in tracks:
+        if t not in theirs_tracks or kit_prints.get(t.kit) != ours_kits.get(t.kit) or _done(recipe.root, t, fmt):
+            continue
+        if not _done(src, t, fmt):
+            continue
+        for suffix in (fmt, "midi"):
+            dst = recipe.root / f"{t.audio}.{suffix}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                dst.unlink()
+            try:
+                os.link(src / f"{t.audio}.{suffix}", dst)
+            except OSError:  # another file system, or no hard links there
+                shutil.copy2(src / f"{t.audio}.{suffix}", dst)
+        linked += 1
+    return linked
+
+
 def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, list[dict], float]:
     """The E-GMD csv of every planned track whose files exist; returns (path, its rows, hours)."""
     import soundfile as sf
@@ -515,8 +604,9 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
         "Rebuild with the same recipe: `python -m drumtx.synth` with the config in synth_recipe.yaml.",
         "",
         f"Tracks: {summary['tracks']} ({summary['hours']:.2f} h). Splits follow the performances;",
-        "`kit_name` values starting with `unseen:` are kits held out of training (test split only):",
-        "select them to measure generalisation to unseen kits.",
+        "`kit_name` values starting with `unseen:` are kits held out of training (test-only kits in the test",
+        "split; in the validation split, training kits held out to tune on): select them to measure",
+        "generalisation to unseen kits.",
         "",
         "## Sources and licences",
     ]
@@ -570,7 +660,7 @@ def _sigterm_as_interrupt():
 
 
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
-                  limit: int | None = None, splits: list[str] | None = None) -> dict:
+                  limit: int | None = None, splits: list[str] | None = None, reuse: str | None = None) -> dict:
     """Render every missing track of the recipe, then write the csv. Returns a summary dict.
 
     Args:
@@ -583,6 +673,8 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         splits: render only the tracks of these splits (``train``, ``validation``, ``test``;
             None: all), e.g. ``["test"]`` to score a model before the training audio is done.
             The csv still lists every planned track already on disk.
+        reuse: a folder another recipe rendered: the tracks it holds alike are linked from it,
+            not rendered (:func:`link_renders`).
 
     Returns:
         The summary (also in the dataset's README.md): ``root``, ``csv``, ``tracks`` (rows in
@@ -610,6 +702,11 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     if splits is not None:
         wanted = set(splits)
         todo = [t for t in todo if t.perf.split in wanted]
+    linked = 0
+    if reuse and not overwrite and todo:
+        linked = link_renders(recipe, todo, reuse)
+        log.info("%d tracks linked from %s (rendered alike there)", linked, reuse)
+        todo = [t for t in todo if not _done(recipe.root, t, fmt)]
     log.info("%s: %d tracks planned (%d performances, %d train kits, %d test-only kits), %d to render",
              recipe.root, len(tracks), len({t.perf.id for t in tracks}), len(recipe.train_kits),
              len(recipe.test_kits), len(todo))
@@ -655,7 +752,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     rows = len(csv_rows)
     summary = {
         "root": str(recipe.root), "csv": str(csv_path), "tracks": rows, "planned": len(tracks),
-        "rendered": len(todo) - len(errors), "failed": len(errors), "hours": round(hours, 4),
+        "rendered": len(todo) - len(errors), "linked": linked, "failed": len(errors), "hours": round(hours, 4),
         "render_wall_s": round(wall, 2), "rendered_audio_s": round(rendered_s, 1),
         "speed_x_realtime": round(rendered_s / wall, 1) if wall > 0 and rendered_s else None,
         "workers": int(workers), "splits": dict(Counter(r["split"] for r in csv_rows)),  # on disk

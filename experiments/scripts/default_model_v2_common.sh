@@ -132,11 +132,11 @@ pair() {
 }
 
 # tune RUN [DATA]: thresholds tuned on validation tracks that look like users' audio (of data
-# option DATA, default synth_songs), written into the run's best.safetensors sidecar (skipped when
+# option DATA, default $TUNE_DATA or synth_songs; the tracks of $TUNE_KITS), written into the run's best.safetensors sidecar (skipped when
 # done; the marker names the crash rule: thresholds tuned before it held the floor by the Wilson
 # interval, 28e55a3, are tuned again, and the run's reports redone)
 tune() {
-	local run=$1 data=${2:-synth_songs}
+	local run=$1 data=${2:-${TUNE_DATA:-synth_songs}}
 	[[ -f $V2/$run/thresholds/done_wilson ]] && return
 	rm -rf "$V2/$run"/eval_* "$V2/$run"/vs_v1_*
 	"$PY" -m drumtx.tune_thresholds ckpt="$V2/$run/best.safetensors" data="$data" "$TUNE_KITS" torch_threads=1 \
