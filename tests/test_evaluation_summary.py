@@ -16,7 +16,10 @@ def report(kick_f: float, crash_p: float, kit_f: dict[str, float]) -> dict:
         "info": {"checkpoint": "run/best.safetensors"}, "n_tracks": 3, "settings": {"window_s": 0.05},
         "levels": {"instrument": level(kick_f)},
         "variation_accuracy": {"hihat": {"accuracy": 0.9}},
-        "slices": {"groups": {"kit_name": {k: {"overall": {"micro": {"f_measure": f}}} for k, f in kit_f.items()}}},
+        "slices": {"groups": {"kit_name": {k: {"overall": {"micro": {"f_measure": f}},
+                                                  "classes": {"crash": {"precision": crash_p, "recall": f, "n_ref": 10,
+                                                                        "n_est": 7, "false_positives": 3}}}
+                                              for k, f in kit_f.items()}}},
     }
 
 
@@ -28,6 +31,8 @@ def test_deltas_are_against_the_first_report():
     assert "| crash precision | 70.0% | 60.0% (-10.0) |" in md
     assert "| unseen:a | 50.0% | 40.0% (-10.0) |" in md
     assert "| unseen:b | – | 30.0% |" in md  # a kit only one report has
+    assert "| unseen:a | 70.0% / 50.0% (3) | 60.0% / 40.0% (3) |" in md  # the crash per kit
+    assert "| unseen:b | – | 60.0% / 30.0% (3) |" in md
     assert numbers["reference"] == "base" and numbers["rows"]["arm"]["hihat variation accuracy"] == 0.9
     assert series["instruments"][0] == ["kick", "crash", "all instruments"]
 

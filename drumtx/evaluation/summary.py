@@ -62,6 +62,18 @@ def kits_of(metrics: dict) -> dict[str, float | None]:
     return {kit: g["overall"]["micro"]["f_measure"] for kit, g in sorted(groups.items()) if g}
 
 
+def crash_kits_of(metrics: dict) -> dict[str, tuple[float | None, float | None, int | None]]:
+    """The crash's (precision, recall, false crashes) per ``kit_name`` slice of one report: the
+    instrument scored precision first, whose failures on some kits an overall F hides."""
+    groups = metrics.get("slices", {}).get("groups", {}).get("kit_name", {})
+    out = {}
+    for kit, g in sorted(groups.items()):
+        c = (g or {}).get("classes", {}).get("crash")
+        if c and (c.get("n_ref") or c.get("n_est")):
+            out[kit] = (c.get("precision"), c.get("recall"), c.get("false_positives"))
+    return out
+
+
 def tracks_of(metrics: dict) -> set[str] | None:
     """The keys of the tracks a report scored (None where it lists none)."""
     rows = metrics.get("tracks")
@@ -107,6 +119,10 @@ def summarize(reports: dict[str, dict], title: str) -> tuple[str, dict, dict[str
     table = [line(r, rows) for r in row_names]
     kit_names = list(dict.fromkeys(k for n in names for k in kits[n]))
     kit_table = [line(k, kits) for k in kit_names]
+    crash = {n: crash_kits_of(m) for n, m in reports.items()}
+    crash_kits = list(dict.fromkeys(k for n in names for k in crash[n]))
+    crash_table = [[k] + [f"{pct(crash[n][k][0])} / {pct(crash[n][k][1])} ({crash[n][k][2]})" if k in crash[n]
+                          else "–" for n in names] for k in crash_kits]
     header = [f"{n} †" if n in differ else n for n in names]
     window_ms = 1000 * reports[ref].get("settings", {}).get("window_s", 0.05)
     md = [f"# {title}", "", f"Onset F-measure per instrument (±{window_ms:.0f} ms, micro over tracks); in "
@@ -117,9 +133,12 @@ def summarize(reports: dict[str, dict], title: str) -> tuple[str, dict, dict[str
                    "only models: " + "; ".join(f"**{n}** ({why})" for n, why in differ.items()) + "."]
     if kit_names:
         md += ["", "## Per kit (overall instrument F, micro)", "", md_table(["kit", *header], kit_table)]
+    if crash_kits:
+        md += ["", "## The crash per kit (precision / recall, false crashes in brackets)", "",
+               md_table(["kit", *header], crash_table)]
     md += ["", "## Reports", ""] + [f"- **{n}**: {m.get('info', {}).get('checkpoint', '?')} "
                                      f"({m.get('n_tracks')} tracks)" for n, m in reports.items()]
-    numbers = {"reference": ref, "rows": rows, "kits": kits, "other_tracks": differ}
+    numbers = {"reference": ref, "rows": rows, "kits": kits, "crash_kits": crash, "other_tracks": differ}
     instruments = [r for r in row_names if r.endswith(" F") and not r.startswith("overall")]
     bars = instruments + ["overall F (micro)"]
     series = {"instruments": [[i.removesuffix(" F").replace("overall F (micro)", "all instruments") for i in bars],
