@@ -149,6 +149,7 @@ TRAIN: dict[str, Value] = {
     "branches.hit_prior": Value("float", low=0, high=1, low_open=True, high_open=True, null=True),
     "loss.*": NONNEG,
     "loss.crash_pos_weight": POSITIVE,
+    "loss.crash_cymbal_negative_weight": POSITIVE,
     "data.batch_size": COUNT,
     "data.num_workers": COUNT0,
     "data.prepare_workers": COUNT0,

@@ -146,6 +146,34 @@ def test_crash_positive_weight_and_focal():
         assert 0 < focal[name].item() < bce[name].item(), name
 
 
+def test_crash_hard_negatives_on_hi_hat_and_ride_frames():
+    """crash_cymbal_negative_weight multiplies the crash's loss exactly where a hi-hat or ride is
+    struck without a crash; nothing else changes (five-branch and flat heads)."""
+    specs = five_specs()
+    logits, b = logits_for(specs), batch()
+    crash, cymbal = b["targets"]["crash"], b["targets"]["cymbal_primary"]
+    crash[:, :5] = 0
+    cymbal[:, :3], cymbal[:, 3:5] = 1, 0  # frames 0-2: hard negatives; 3-4 plain negatives
+    plain = DrumLoss(specs)(logits, b)[1]
+    hard = DrumLoss(specs, crash_cymbal_negative_weight=3.0)(logits, b)[1]
+    ce = F.binary_cross_entropy_with_logits(logits["crash"][..., 0], (crash > 0).float(), reduction="none")
+    w = torch.where((cymbal > 0) & (crash <= 0), 3.0, 1.0)
+    torch.testing.assert_close(hard["crash"], (ce * w).mean())
+    assert hard["crash"] > plain["crash"]
+    assert all(torch.equal(hard[n], plain[n]) for n in plain if n != "crash")
+    flat = FlatHead(4, hidden=[]).specs
+    fl, fb = logits_for(flat), batch()
+    fb["roll"][:, :, 10] = 0  # no crash anywhere: every frame with a hi-hat or ride is a hard negative
+    base = DrumLoss(flat, crash_pos_weight=1.0)(fl, fb)[1]
+    heavy = DrumLoss(flat, crash_pos_weight=1.0, crash_cymbal_negative_weight=2.0)(fl, fb)[1]
+    ce = F.binary_cross_entropy_with_logits(fl["flat"][..., 10], fb["roll"][..., 10], reduction="none")
+    w = torch.where(fb["roll"][..., 6:10].sum(-1) > 0, 2.0, 1.0)
+    torch.testing.assert_close(heavy["crash"], (ce * w).mean())
+    assert all(torch.equal(heavy[n], base[n]) for n in base if n != "crash")
+    with pytest.raises(ValueError, match="crash_cymbal_negative_weight must be > 0"):
+        DrumLoss(specs, crash_cymbal_negative_weight=0.0)
+
+
 def test_flat_loss_weighs_each_class_by_its_instrument():
     specs = FlatHead(4, hidden=[]).specs
     logits, b = logits_for(specs), batch()

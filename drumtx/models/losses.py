@@ -57,6 +57,10 @@ class DrumLoss(nn.Module):
     (one multi-label head on ``batch['roll']``) the parts are per instrument, each fine
     class weighted by its instrument's branch weight (``flat_weights``).
 
+    ``crash_cymbal_negative_weight`` multiplies the crash's loss on frames where a hi-hat or ride
+    is struck and no crash (hard negatives: the cymbals a crash head takes for crashes on kits it
+    has not heard, experiments/default_model_v2/README.md, "Held-out kits"); 1 leaves it as designed.
+
     ``velocity`` weighs the velocity regression (part ``velocity``, see the module docstring)
     when the logits hold a velocity head's output; 0 leaves the total as without it (the part
     is still computed and returned, so it can be watched).
@@ -74,6 +78,7 @@ class DrumLoss(nn.Module):
         crash: float = 0.6,
         hihat_pedal: float = 0.3,
         crash_pos_weight: float = 1.0,
+        crash_cymbal_negative_weight: float = 1.0,
         focal_gamma: float = 0.0,
         shared_weights: Mapping[str, str] | None = None,
         flat_weights: Mapping[str, str] | None = None,
@@ -93,6 +98,9 @@ class DrumLoss(nn.Module):
             "hihat_pedal": hihat_pedal,
         }
         self.crash_pos_weight = float(crash_pos_weight)
+        self.crash_cymbal_negative_weight = float(crash_cymbal_negative_weight)
+        if self.crash_cymbal_negative_weight <= 0:
+            raise ValueError(f"loss.crash_cymbal_negative_weight must be > 0, got {crash_cymbal_negative_weight}")
         self.focal_gamma = float(focal_gamma)
         shared = dict(DEFAULT_SHARED if shared_weights is None else shared_weights)
         flat = dict(DEFAULT_FLAT if flat_weights is None else flat_weights)
@@ -149,6 +157,13 @@ class DrumLoss(nn.Module):
             if spec.multilabel:
                 y = batch["roll"].to(torch.float32)
                 ce = self._binary(x, y, self.flat_pos_weight)  # (B, T, C)
+                if self.crash_cymbal_negative_weight != 1.0:
+                    crash = self.flat_instruments["crash"]
+                    cymbals = self.flat_instruments["hihat"] + self.flat_instruments["ride"]
+                    hard = (y[..., cymbals] > 0).any(-1) & ~(y[..., crash] > 0).any(-1)  # (B, T)
+                    scale = torch.ones_like(ce)
+                    scale[..., crash] = torch.where(hard, self.crash_cymbal_negative_weight, 1.0)[..., None]
+                    ce = ce * scale
                 per_class = torch.stack([masked_mean(ce[..., c], mask) for c in range(ce.shape[-1])])
                 for inst, idx in self.flat_instruments.items():
                     parts[inst] = per_class[idx].sum()
@@ -167,6 +182,11 @@ class DrumLoss(nn.Module):
                         else None
                     )
                     ce = self._binary(x[..., 0], (target > 0).to(torch.float32), pw)
+                    if spec.target == "crash" and self.crash_cymbal_negative_weight != 1.0:
+                        cymbal = batch["targets"].get("cymbal_primary")  # 0 none, 1 hi-hat, 2 ride
+                        if cymbal is not None:
+                            hard = (cymbal > 0) & (target <= 0) & valid
+                            ce = torch.where(hard, ce * self.crash_cymbal_negative_weight, ce)
                 else:
                     x2 = x.float().reshape(-1, spec.classes)
                     ce = F.cross_entropy(x2, target.reshape(-1), reduction="none").reshape(target.shape)
