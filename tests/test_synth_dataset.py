@@ -96,6 +96,10 @@ def test_heldout_kits_play_validation_only_and_keep_every_other_track(tmp_path):
         parse_recipe(recipe(tmp_path, heldout_kits=TRAIN[:2]))
     with pytest.raises(SynthError, match="must be a list"):
         parse_recipe(recipe(tmp_path, heldout_kits=TRAIN[0]))
+    with pytest.raises(SynthError, match="unseen_copies is 0"):
+        parse_recipe(recipe(tmp_path, train_kits=TRAIN, heldout_kits=[TRAIN[2]], unseen_copies=0))
+    # an empty heldout_kits keeps the fingerprint of a recipe without the key (folders rendered before it)
+    assert parse_recipe(recipe(tmp_path, heldout_kits=[])).fingerprint() == parse_recipe(recipe(tmp_path)).fingerprint()
 
 
 @pytest.mark.skipif(len(TRAIN) < 3, reason="three sound-font kits not installed")
@@ -115,6 +119,17 @@ def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
         build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "base"))
     with pytest.raises(SynthError, match="no synth_recipe.yaml"):
         build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "nowhere"))
+    with pytest.raises(SynthError, match="must be a folder's path"):
+        build_dataset(other, workers=1, progress=False, reuse=True)
+    with pytest.raises(SynthError, match="exclude each other"):
+        build_dataset(held, workers=1, progress=False, overwrite=True, reuse=str(tmp_path / "base"))
+    # a refused reuse writes nothing: the same folder takes its own recipe afterwards
+    assert not (tmp_path / "other").exists()
+    base_recipe = (tmp_path / "base" / "synth_recipe.yaml").read_text()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "synth_recipe.yaml").write_text(base_recipe.replace(TRAIN[0], "no_such_kit"))
+    with pytest.raises(SynthError, match=r"reuse=.*bad: its recipe \(synth_recipe.yaml\): .*no_such_kit"):
+        build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "bad"))
 
 
 def test_build_reads_back_as_egmd_and_resumes(tmp_path):

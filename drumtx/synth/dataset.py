@@ -39,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from drumtx.atomic import atomic_output, atomic_write_text
 from drumtx.synth import accompaniment as acc
 from drumtx.synth import effects, production
-from drumtx.synth.kits import KITS_DIR, Kit, csv_kit_name, load_kits, retuned, select_kits
+from drumtx.synth.kits import KITS_DIR, Kit, KitError, csv_kit_name, load_kits, retuned, select_kits
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.synth.sources import Performance, SourceError, stable_hash
 
@@ -140,7 +140,9 @@ class Recipe:
     heldout_kits: list[Kit] = field(default_factory=list)
 
     def fingerprint(self) -> str:
-        blob = {"recipe": {k: v for k, v in self.raw.items() if k not in ("workers",)},
+        # an empty heldout_kits leaves the fingerprint of folders rendered before the key existed
+        blob = {"recipe": {k: v for k, v in self.raw.items()
+                           if k not in ("workers",) and not (k == "heldout_kits" and not v)},
                 "kits": [k.fingerprint() for k in self.train_kits + self.test_kits]}
         return hashlib.sha1(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -192,6 +194,12 @@ def parse_recipe(data_cfg) -> Recipe:
     heldout = [playable[n] for n in dict.fromkeys(heldout_names) if n in playable]
     if train and len(heldout) == len(train):
         raise SynthError("data.synth.heldout_kits holds out every training kit; leave at least one to train on")
+    if heldout_names and not heldout:
+        raise SynthError(f"none of data.synth.heldout_kits {list(heldout_names)} can be played (not installed "
+                         "or broken, named above): there would be no held-out validation")
+    if heldout and _range(syn.get("unseen_copies", 1), "data.synth.unseen_copies")[1] == 0:
+        raise SynthError("data.synth.unseen_copies is 0, so the held-out kits would play nothing; "
+                         "set it to how many of them each validation performance plays")
     if not train:
         raise SynthError(f"no training kit can be played (wanted {syn.get('train_kits')}; not installed or broken: "
                          f"{missing_train}); install them (make system) or list installed kits "
@@ -508,29 +516,15 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
         SynthError: ``source_root`` holds no recipe (``synth_recipe.yaml``), or it renders
             tracks otherwise (render settings, chain, accompaniment: nothing can be reused).
     """
+    return _link(recipe, tracks, *_reusable(recipe, source_root))
+
+
+def _link(recipe: Recipe, tracks: Sequence[Track], theirs_tracks: set[Track], src: Path) -> int:
     import shutil
 
-    src = Path(source_root).expanduser()
-    stored_path = src / RECIPE_FILE
-    if not stored_path.is_file():
-        raise SynthError(f"reuse={src}: no {RECIPE_FILE} there (not a folder drumtx.synth rendered)")
-    def plain(obj):  # as the recipe file holds it (lists for tuples)
-        return json.loads(json.dumps(obj, sort_keys=True, default=str))
-
-    stored = OmegaConf.to_container(OmegaConf.load(stored_path))
-    theirs, ours = stored.get("synth") or {}, plain(recipe.raw)
-    differ = sorted(k for k in set(theirs) | set(ours) if k not in PLAN_KEYS and plain(theirs.get(k)) != ours.get(k))
-    if differ:
-        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise ({', '.join(differ)} differ)")
-    source = parse_recipe({"root": str(src), "csv": recipe.csv_name, "synth": theirs})
-    kit_prints = plain(stored.get("kits") or {})
-    ours_kits = plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
-    theirs_tracks = set(plan(source))
     fmt, linked = recipe.render.format, 0
     for t in tracks:
-        if t not in theirs_tracks or kit_prints.get(t.kit) != ours_kits.get(t.kit) or _done(recipe.root, t, fmt):
-            continue
-        if not _done(src, t, fmt):
+        if t not in theirs_tracks or _done(recipe.root, t, fmt) or not _done(src, t, fmt):
             continue
         for suffix in (fmt, "midi"):
             dst = recipe.root / f"{t.audio}.{suffix}"
@@ -543,6 +537,33 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
                 shutil.copy2(src / f"{t.audio}.{suffix}", dst)
         linked += 1
     return linked
+
+
+def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], Path]:
+    """The tracks ``source_root``'s recipe plans that sound as this recipe's would (see
+    :func:`link_renders`), and the folder; raises :class:`SynthError` when nothing can be reused."""
+    if not isinstance(source_root, (str, os.PathLike)) or not str(source_root):
+        raise SynthError(f"reuse must be a folder's path, got {source_root!r}")
+    src = Path(source_root).expanduser()
+    stored_path = src / RECIPE_FILE
+    if not stored_path.is_file():
+        raise SynthError(f"reuse={src}: no {RECIPE_FILE} there (not a folder drumtx.synth rendered)")
+    def plain(obj):  # as the recipe file holds it (lists for tuples)
+        return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+    stored = OmegaConf.to_container(OmegaConf.load(stored_path))
+    theirs, ours = stored.get("synth") or {}, plain(recipe.raw)
+    differ = sorted(k for k in set(theirs) | set(ours) if k not in PLAN_KEYS and plain(theirs.get(k)) != ours.get(k))
+    if differ:
+        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise ({', '.join(differ)} differ)")
+    try:
+        source = parse_recipe({"root": str(src), "csv": recipe.csv_name, "synth": theirs})
+        theirs_planned = plan(source)
+    except (SynthError, KitError) as exc:
+        raise SynthError(f"reuse={src}: its recipe ({RECIPE_FILE}): {exc}") from None
+    kit_prints = plain(stored.get("kits") or {})
+    ours_kits = plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
+    return {t for t in theirs_planned if kit_prints.get(t.kit) == ours_kits.get(t.kit)}, src
 
 
 def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, list[dict], float]:
@@ -696,6 +717,13 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     tracks = plan(recipe)
     if limit is not None:
         tracks = tracks[: int(limit)]
+    if isinstance(reuse, str) and not reuse.strip():
+        reuse = None  # reuse= with no value: nothing to reuse
+    reusable = None
+    if reuse is not None:  # checked before anything is written
+        if overwrite:
+            raise SynthError("reuse and overwrite=true exclude each other (overwrite renders every track again)")
+        reusable = _reusable(recipe, reuse)
     _check_recipe_file(recipe, overwrite)
     fmt = recipe.render.format
     todo = tracks if overwrite else [t for t in tracks if not _done(recipe.root, t, fmt)]
@@ -703,13 +731,13 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         wanted = set(splits)
         todo = [t for t in todo if t.perf.split in wanted]
     linked = 0
-    if reuse and not overwrite and todo:
-        linked = link_renders(recipe, todo, reuse)
-        log.info("%d tracks linked from %s (rendered alike there)", linked, reuse)
+    if reusable is not None and todo:
+        linked = _link(recipe, todo, *reusable)
+        log.info("%d tracks linked (or copied) from %s, rendered alike there", linked, reuse)
         todo = [t for t in todo if not _done(recipe.root, t, fmt)]
-    log.info("%s: %d tracks planned (%d performances, %d train kits, %d test-only kits), %d to render",
-             recipe.root, len(tracks), len({t.perf.id for t in tracks}), len(recipe.train_kits),
-             len(recipe.test_kits), len(todo))
+    log.info("%s: %d tracks planned (%d performances, %d train kits of which %d held out for validation, "
+             "%d test-only kits), %d to render", recipe.root, len(tracks), len({t.perf.id for t in tracks}),
+             len(recipe.train_kits), len(recipe.heldout_kits), len(recipe.test_kits), len(todo))
     errors: list[str] = []
     dropped: Counter = Counter()
     rendered_s, t0 = 0.0, time.perf_counter()

@@ -16,7 +16,7 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
 "$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}"  # the test rungs, and the tracks to link
-"$PY" -m drumtx.synth data=synth_songs_heldout reuse=data/synth_songs workers="${WORKERS:-2}"
+"$PY" -m drumtx.synth data=synth_songs_heldout 'reuse=${paths.data_dir}/synth_songs' workers="${WORKERS:-2}"
 "$PY" -m drumtx.prepare data=synth_songs_heldout
 "$PY" -m drumtx.prepare data=synth_songs
 ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=7000 data=synth_songs_heldout"
