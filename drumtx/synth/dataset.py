@@ -295,23 +295,27 @@ def plan(recipe: Recipe) -> list[Track]:
                 if kit not in heldout:
                     tracks.append(Track(perf, kit, False, music=with_music))
             for group in recipe.test_groups if perf.split == "test" else []:
-                lo, hi = recipe.unseen_copies
-                n = min(int(rng.integers(lo, hi + 1)), len(group))
-                for i in rng.choice(len(group), size=n, replace=False):
-                    tracks.append(Track(perf, group[int(i)].name, True))
-                    if music is not None and music.test_twins:
-                        tracks.append(Track(perf, group[int(i)].name, True, music=True))
+                tracks += _unseen_tracks(perf, group, rng, recipe.unseen_copies, music)
             if perf.split == "validation" and recipe.heldout_kits:
                 hrng = np.random.default_rng([recipe.seed, stable_hash(perf.id), 7])
-                lo, hi = recipe.unseen_copies
-                n = min(int(hrng.integers(lo, hi + 1)), len(recipe.heldout_kits))
-                for i in hrng.choice(len(recipe.heldout_kits), size=n, replace=False):
-                    tracks.append(Track(perf, recipe.heldout_kits[int(i)].name, True))
-                    if music is not None and music.test_twins:
-                        tracks.append(Track(perf, recipe.heldout_kits[int(i)].name, True, music=True))
+                tracks += _unseen_tracks(perf, recipe.heldout_kits, hrng, recipe.unseen_copies, music)
             if music is not None and mrng.random() < music.music_only_prob:
                 tracks.append(Track(perf, NO_KIT, perf.split == "test", music=True, drums=False))
     return tracks
+
+
+def _unseen_tracks(perf: Performance, kits: Sequence[Kit], rng: np.random.Generator, copies: tuple[int, int],
+                   music: acc.AccompanimentConfig | None) -> list[Track]:
+    """``copies`` (a [min, max] draw from ``rng``) of ``kits`` for ``perf``, as unseen-kit tracks,
+    each with a music twin under ``test_twins``."""
+    lo, hi = copies
+    n = min(int(rng.integers(lo, hi + 1)), len(kits))
+    out = []
+    for i in rng.choice(len(kits), size=n, replace=False):
+        out.append(Track(perf, kits[int(i)].name, True))
+        if music is not None and music.test_twins:
+            out.append(Track(perf, kits[int(i)].name, True, music=True))
+    return out
 
 
 # ---------------------------------------------------------------------------- workers
