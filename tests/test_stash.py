@@ -142,3 +142,20 @@ def test_tune_takes_its_data_and_kits_from_the_recipe(tmp_path, run_dir):
     first, second = (tmp_path / "args").read_text().splitlines()
     assert "data=synth_songs " in first + " " and "data.fit_kit_names=[h2_*,sfz_*,none+music]" in first
     assert "data=synth_songs_heldout" in second and "data.fit_kit_names=[unseen:*,none+music]" in second
+
+
+def test_heldout_arm_trains_both_seeds_and_tunes_on_the_held_out_kits(tmp_path, run_dir):
+    """heldout_arm NAME OVERRIDES: the long arm's recipe on synth_songs_heldout plus OVERRIDES for
+    seeds 42 and 43, then both runs tuned on the held-out kits (make default-model-v2-heldout, -hardneg)."""
+    stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { :; }; '
+             'score_lanes() { echo "$TUNE_DATA $TUNE_KITS $*" > lanes; }; ')
+    r = _bash(tmp_path, stubs + "heldout_arm hardneg loss.crash_cymbal_negative_weight=5 trainer.x=1")
+    assert r.returncode == 0, r.stderr
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert args[0].endswith("/hardneg_w4_s42") and args[3].endswith("/hardneg_w4_s43") and args[1] == args[4] == "-"
+    for seed, a in (("42", args[2]), ("43", args[5])):
+        assert a.startswith(f"seed={seed} init_weights=null") and "max_steps=7000 data=synth_songs_heldout" in a
+        assert a.endswith("loss.crash_cymbal_negative_weight=5")
+    assert args[6:] == ["trainer.x=1"]
+    assert (tmp_path / "lanes").read_text().split() == [
+        "synth_songs_heldout", "data.fit_kit_names=[unseen:*,none+music]", "hardneg_w4_s42", "hardneg_w4_s43"]

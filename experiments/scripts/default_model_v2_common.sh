@@ -270,3 +270,17 @@ CANDIDATE_RECIPE="init_weights=null encoder=crnn_small trainer.limit_train_batch
 # caller's): 90 minutes of wall clock with validation (trainer.max_time), 100-step epochs and 48 validation
 # tracks for a curve; callbacks.train_clock logs each point's training seconds.
 SCRATCH_ARM="init_weights=null trainer.max_time=00:01:30:00 callbacks.step_budget.max_steps=null trainer.limit_train_batches=100 data.val_max_tracks=48"
+
+# heldout_arm NAME OVERRIDES [OVERRIDE...]: the long arm's recipe (the candidate's, 7,000 steps) on
+# data=synth_songs_heldout plus OVERRIDES (a string, may be empty), seeds 42 and 43 side by side
+# (runs NAME_w4_s42, NAME_w4_s43; further arguments go to both trainings); each tuned on the
+# held-out kits' validation tracks (kit_name unseen:*) and music alone, every rung scored
+heldout_arm() {
+	local name=$1 args="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=7000 data=synth_songs_heldout $2"
+	shift 2
+	pair $V2/${name}_w4_s42 - "seed=42 $args" $V2/${name}_w4_s43 - "seed=43 $args" "$@"
+	TUNE_DATA=synth_songs_heldout
+	TUNE_KITS='data.fit_kit_names=[unseen:*,none+music]'
+	pinned_v2
+	score_lanes "${name}_w4_s42" "${name}_w4_s43"
+}

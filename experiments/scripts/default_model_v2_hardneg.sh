@@ -15,12 +15,7 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 
 require $V2/heldout_w4_s42/best.safetensors default-model-v2-heldout
 require $V2/heldout_w4_s43/best.safetensors default-model-v2-heldout
-ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=7000 data=synth_songs_heldout loss.crash_cymbal_negative_weight=5"
-pair $V2/hardneg_w4_s42 - "seed=42 $ARGS" $V2/hardneg_w4_s43 - "seed=43 $ARGS" "$@"
-TUNE_DATA=synth_songs_heldout
-TUNE_KITS='data.fit_kit_names=[unseen:*,none+music]'
-pinned_v2
-score_lanes hardneg_w4_s42 hardneg_w4_s43
+heldout_arm hardneg loss.crash_cymbal_negative_weight=5 "$@"
 rung_summary hardneg \
 	"Hard negatives for the crash (x5 on hi-hat and ride frames) against the held-out arm, both tuned on held-out kits, and the shipped v2" \
 	"v2 s42 (shipped)|music_w4_s42" "held-out s42|heldout_w4_s42" "held-out s43|heldout_w4_s43" \

@@ -19,13 +19,7 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 "$PY" -m drumtx.synth data=synth_songs_heldout 'reuse=${paths.data_dir}/synth_songs' workers="${WORKERS:-2}"
 "$PY" -m drumtx.prepare data=synth_songs_heldout
 "$PY" -m drumtx.prepare data=synth_songs
-ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=7000 data=synth_songs_heldout"
-pair $V2/heldout_w4_s42 - "seed=42 $ARGS" $V2/heldout_w4_s43 - "seed=43 $ARGS" "$@"
-# tuned on the held-out kits' validation tracks (kit_name unseen:*) and music alone
-TUNE_DATA=synth_songs_heldout
-TUNE_KITS='data.fit_kit_names=[unseen:*,none+music]'
-pinned_v2
-score_lanes heldout_w4_s42 heldout_w4_s43
+heldout_arm heldout "" "$@"
 rung_summary heldout \
 	"The long arm's recipe with three training kits held out and the thresholds tuned on them, beside the long arm and the shipped v2" \
 	"v2 s42 (shipped)|music_w4_s42" "7k s42|long_w4_s42" "7k s43|long_w4_s43" \
