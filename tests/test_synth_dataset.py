@@ -111,6 +111,7 @@ def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
     summary = build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "base"))
     # only the held-out kit's validation tracks are new; the rest comes from base, byte for byte
     assert summary["linked"] > 0 and summary["rendered"] == fresh["planned"] - summary["linked"]
+    assert summary["not_linked"] == {"not_planned_there": summary["rendered"]}  # and says why
     assert summary["rendered"] == sum(r["kit_name"] == f"unseen:{TRAIN[2]}" for r in read_rows(tmp_path / "held"))
     assert digest(tmp_path / "held") == digest(tmp_path / "fresh")
     assert read_rows(tmp_path / "held") == read_rows(tmp_path / "fresh")
@@ -130,6 +131,14 @@ def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
     (tmp_path / "bad" / "synth_recipe.yaml").write_text(base_recipe.replace(TRAIN[0], "no_such_kit"))
     with pytest.raises(SynthError, match=r"reuse=.*bad: its recipe \(synth_recipe.yaml\): .*no_such_kit"):
         build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "bad"))
+    # a kit whose samples changed there is not linked, and the count says so
+    stored = OmegaConf.load(tmp_path / "base" / "synth_recipe.yaml")
+    stored.kits[TRAIN[0]] = "0" * 12
+    OmegaConf.save(stored, tmp_path / "base" / "synth_recipe.yaml")
+    again = build_dataset(recipe(tmp_path / "again", **kw), workers=1, progress=False, reuse=str(tmp_path / "base"))
+    rows = read_rows(tmp_path / "again")
+    assert again["not_linked"] == {"kit_differs_there": sum(r["kit_name"] == TRAIN[0] for r in rows)} != {}
+    assert again["linked"] == len(rows) - again["rendered"]
 
 
 def test_build_reads_back_as_egmd_and_resumes(tmp_path):

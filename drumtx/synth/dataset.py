@@ -520,15 +520,32 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
         SynthError: ``source_root`` holds no recipe (``synth_recipe.yaml``), or it renders
             tracks otherwise (render settings, chain, accompaniment: nothing can be reused).
     """
-    return _link(recipe, tracks, *_reusable(recipe, source_root))
+    return _link(recipe, tracks, *_reusable(recipe, source_root))["linked"]
 
 
-def _link(recipe: Recipe, tracks: Sequence[Track], theirs_tracks: set[Track], src: Path) -> int:
+#: Why a track was not linked (:func:`_link`'s counts), as the log says it.
+UNLINKED_REASONS = {
+    "not_planned_there": "not planned by that folder's recipe (its seed, copies, kits or sources differ)",
+    "kit_differs_there": "their kit sounds otherwise there (its kit fingerprint differs: samples or mapping changed)",
+    "not_rendered_there": "planned there but not rendered (yet, or failed)",
+}
+
+
+def _link(recipe: Recipe, tracks: Sequence[Track], alike: set[Track], other_kit: set[Track],
+          src: Path) -> Counter:
+    """Link what :func:`link_renders` says; returns counts: ``linked`` and each of
+    :data:`UNLINKED_REASONS` (tracks already in ``recipe.root`` are not counted)."""
     import shutil
 
-    fmt, linked = recipe.render.format, 0
+    fmt, counts = recipe.render.format, Counter()
     for t in tracks:
-        if t not in theirs_tracks or _done(recipe.root, t, fmt) or not _done(src, t, fmt):
+        if _done(recipe.root, t, fmt):
+            continue
+        if t not in alike:
+            counts["kit_differs_there" if t in other_kit else "not_planned_there"] += 1
+            continue
+        if not _done(src, t, fmt):
+            counts["not_rendered_there"] += 1
             continue
         for suffix in (fmt, "midi"):
             dst = recipe.root / f"{t.audio}.{suffix}"
@@ -539,13 +556,14 @@ def _link(recipe: Recipe, tracks: Sequence[Track], theirs_tracks: set[Track], sr
                 os.link(src / f"{t.audio}.{suffix}", dst)
             except OSError:  # another file system, or no hard links there
                 shutil.copy2(src / f"{t.audio}.{suffix}", dst)
-        linked += 1
-    return linked
+        counts["linked"] += 1
+    return counts
 
 
-def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], Path]:
+def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path]:
     """The tracks ``source_root``'s recipe plans that sound as this recipe's would (see
-    :func:`link_renders`), and the folder; raises :class:`SynthError` when nothing can be reused."""
+    :func:`link_renders`), those it plans with a kit that sounds otherwise, and the folder;
+    raises :class:`SynthError` when nothing can be reused."""
     if not isinstance(source_root, (str, os.PathLike)) or not str(source_root):
         raise SynthError(f"reuse must be a folder's path, got {source_root!r}")
     src = Path(source_root).expanduser()
@@ -567,7 +585,8 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], Path]:
         raise SynthError(f"reuse={src}: its recipe ({RECIPE_FILE}): {exc}") from None
     kit_prints = plain(stored.get("kits") or {})
     ours_kits = plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
-    return {t for t in theirs_planned if kit_prints.get(t.kit) == ours_kits.get(t.kit)}, src
+    alike = {t for t in theirs_planned if kit_prints.get(t.kit) == ours_kits.get(t.kit)}
+    return alike, set(theirs_planned) - alike, src
 
 
 def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, list[dict], float]:
@@ -703,7 +722,8 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
 
     Returns:
         The summary (also in the dataset's README.md): ``root``, ``csv``, ``tracks`` (rows in
-        the csv: tracks on disk), ``planned``, ``rendered``, ``failed``, ``hours`` of audio,
+        the csv: tracks on disk), ``planned``, ``rendered``, ``linked``, ``not_linked`` (with ``reuse``: tracks left to render
+        that were not linked, by reason, :data:`UNLINKED_REASONS`), ``failed``, ``hours`` of audio,
         ``render_wall_s``, ``speed_x_realtime``, ``splits`` (tracks per split), ``missing_kits``,
         ``dropped_notes`` (source MIDI note -> count of notes outside its note map) and more
         counts. A track that fails is logged and counted, not raised.
@@ -734,10 +754,14 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     if splits is not None:
         wanted = set(splits)
         todo = [t for t in todo if t.perf.split in wanted]
-    linked = 0
+    linked, not_linked = 0, {}
     if reusable is not None and todo:
-        linked = _link(recipe, todo, *reusable)
-        log.info("%d tracks linked (or copied) from %s, rendered alike there", linked, reuse)
+        counts = _link(recipe, todo, *reusable)
+        linked = counts.pop("linked", 0)
+        not_linked = dict(sorted(counts.items()))
+        why = "; ".join(f"{n} {UNLINKED_REASONS[k]}" for k, n in sorted(counts.items()))
+        log.info("%d of %d tracks to render linked (or copied) from %s, rendered alike there%s", linked,
+                 len(todo), reuse, f"; not linked: {why}" if why else "")
         todo = [t for t in todo if not _done(recipe.root, t, fmt)]
     log.info("%s: %d tracks planned (%d performances, %d train kits of which %d held out for validation, "
              "%d test-only kits), %d to render", recipe.root, len(tracks), len({t.perf.id for t in tracks}),
@@ -784,7 +808,8 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     rows = len(csv_rows)
     summary = {
         "root": str(recipe.root), "csv": str(csv_path), "tracks": rows, "planned": len(tracks),
-        "rendered": len(todo) - len(errors), "linked": linked, "failed": len(errors), "hours": round(hours, 4),
+        "rendered": len(todo) - len(errors), "linked": linked, "not_linked": not_linked,
+        "failed": len(errors), "hours": round(hours, 4),
         "render_wall_s": round(wall, 2), "rendered_audio_s": round(rendered_s, 1),
         "speed_x_realtime": round(rendered_s / wall, 1) if wall > 0 and rendered_s else None,
         "workers": int(workers), "splits": dict(Counter(r["split"] for r in csv_rows)),  # on disk
