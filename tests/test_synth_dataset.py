@@ -13,6 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from drumtx import PROJECT_ROOT
+from drumtx.synth.bench import run_bench
 from drumtx.synth.dataset import EGMD_COLUMNS, SynthError, build_dataset, parse_recipe, plan
 from drumtx.synth.kits import is_unseen_kit, load_kits
 from drumtx.synth.render import Note
@@ -108,7 +109,12 @@ def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
     build_dataset(recipe(tmp_path / "base", **kw), workers=1, progress=False)
     held = recipe(tmp_path / "held", heldout_kits=[TRAIN[2]], **kw)
     fresh = build_dataset(recipe(tmp_path / "fresh", heldout_kits=[TRAIN[2]], **kw), workers=1, progress=False)
+    before = run_bench(held, tracks=1, workers=1, reuse=str(tmp_path / "base"))  # the bench counts the same
     summary = build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "base"))
+    assert (before["tracks_done"], before["tracks_linkable"], before["tracks_to_render"]) == (
+        0, summary["linked"], summary["rendered"])
+    after = run_bench(held, tracks=1, workers=1)
+    assert (after["tracks_done"], after["tracks_to_render"], after["hours_to_render"]) == (summary["planned"], 0, 0)
     # only the held-out kit's validation tracks are new; the rest comes from base, byte for byte
     assert summary["linked"] > 0 and summary["rendered"] == fresh["planned"] - summary["linked"]
     assert summary["not_linked"] == {"not_planned_there": summary["rendered"]}  # and says why

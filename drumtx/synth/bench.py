@@ -3,7 +3,8 @@
 Plans the recipe (every track, nothing written), renders ``bench.tracks`` of its tracks in
 this process into a temporary folder (one core, warm sound fonts) to time the whole
 per-track path (load/generate, FluidSynth or the sample player, effects or the production
-chain and accompaniment, encode), and extrapolates the full render time and disk size.
+chain and accompaniment, encode), and extrapolates the full render time and disk size, and the time still to render (tracks
+not on disk; with ``reuse=DIR``, not linkable from that folder either).
 Speed is reported from the wall clock and from this process's CPU time (the honest number
 on a machine shared with other jobs); production recipes also get each stage's CPU time
 and x real time (kit render, accompaniment, production chain). If the dataset is already on disk its real size is reported
@@ -32,7 +33,13 @@ def _du(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
+def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = None) -> dict:
+    """The report (a JSON-ready dict); ``reuse``: a folder ``python -m drumtx.synth reuse=`` would
+    link from, so that the time left counts only the tracks it would render (``tracks_linkable``).
+
+    Raises:
+        SynthError, KitError: a bad recipe or kit, or a ``reuse`` folder that renders otherwise.
+    """
     from drumtx.synth import dataset as ds
     from drumtx.synth.render import Note
 
@@ -54,6 +61,16 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
         "planned_hours": {k: round(v, 3) for k, v in sorted(hours.items())},
         "planned_hours_total": round(sum(hours.values()), 3), "tracks_of_unknown_length": unknown,
     }
+    # What a render would still do: planned tracks not on disk, and (reuse=) not linkable.
+    fmt = recipe.render.format
+    done = {t for t in planned if ds._done(recipe.root, t, fmt)}
+    linkable: set = set()
+    if isinstance(reuse, str) and reuse.strip():
+        alike, _, src = ds._reusable(recipe, reuse)
+        linkable = {t for t in planned if t not in done and t in alike and ds._done(src, t, fmt)}
+    left_s = sum((t.perf.seconds or 0.0) + tail for t in planned if t not in done and t not in linkable)
+    report.update({"tracks_done": len(done), "tracks_linkable": len(linkable),
+                   "tracks_to_render": len(planned) - len(done) - len(linkable), "hours_to_render": round(left_s / 3600, 3)})
     # A spread-out sample of the plan (every k-th track), rendered here on one core.
     step = max(1, len(planned) // max(1, tracks))
     sample = planned[::step][:tracks]
@@ -98,6 +115,7 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2) -> dict:
         "format": recipe.render.format, "sample_rate": recipe.render.sample_rate, "workers": int(workers),
         "estimated_render_wall_s": round(total_s / speed / max(1, int(workers)), 1) if speed else None,
         "estimated_render_wall_s_unshared": round(total_s / speed_cpu / max(1, int(workers)), 1) if speed_cpu else None,
+        "estimated_render_wall_s_to_render": round(left_s / speed / max(1, int(workers)), 1) if speed else None,
         "estimated_size_gb": round(total_s * bytes_per_s / 1e9, 3) if bytes_per_s else None,
         "cpu_count": os.cpu_count(),
     })
@@ -121,7 +139,7 @@ def main(cfg: DictConfig) -> dict:
     from drumtx.synth.kits import KitError
 
     try:
-        report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers)
+        report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers, reuse=cfg.get("reuse"))
     except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
         fail("drumtx.synth.bench", exc, EXIT_USAGE)
     text = json.dumps(report, indent=2)
