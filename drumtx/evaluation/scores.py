@@ -150,7 +150,8 @@ def _mean_defined(values) -> float | None:
 
 
 def aggregate(per_track: Sequence[dict[str, OnsetCounts]], classes: Sequence[str], minutes: float) -> dict:
-    """Per-class micro (summed) and per-track-mean P/R/F, false positives per minute, and the
+    """Per-class micro (summed) and per-track-mean P/R/F, false positives per minute (and the
+    ``minutes`` of audio scored, in ``overall``), and the
     micro / macro / weighted F1 over classes.
 
     The per-track mean of a class averages the tracks where the score is defined: precision over
@@ -190,6 +191,7 @@ def aggregate(per_track: Sequence[dict[str, OnsetCounts]], classes: Sequence[str
         "weighted_f1": float(sum(fs[c] * supports[c] for c in fs) / sup) if sup else None,
         "track_mean_f1": float(np.mean(track_f)) if track_f else None,
         "fp_per_minute": (total.n_est - total.tp) / minutes if minutes > 0 else None,
+        "minutes": minutes,
         "classes_scored": sorted(fs, key=list(classes).index),
     }
     return out

@@ -206,6 +206,15 @@ rung_summary() {
 	for arm in "$@"; do
 		grep -H "False positives per minute" "$V2/${arm#*|}/eval_d_music_alone/report.md"
 	done
+	# the aims (conf/aims/default_model_v2.yaml), read on the unseen sampled acoustic kits of
+	# rungs (b) and (c) and on (d): aims.md beside summary.md
+	local aims=()
+	for arm in "$@"; do
+		for rung in b_unseen_sampled_kits c_unseen_kits_with_music d_music_alone; do
+			aims+=("${arm%%|*}=$V2/${arm#*|}/eval_$rung")
+		done
+	done
+	"$PY" -m drumtx.evaluation.aims -o "experiments/default_model_v2/$out" "${aims[@]}"
 }
 
 # v1, the packaged model this replaces, as it shipped (pinned: the package's copy becomes v2)

@@ -1,0 +1,88 @@
+"""drumtx.evaluation.aims: aims read from the per-kit slices of evaluation reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drumtx.evaluation import aims as A
+from drumtx.synth.kits import load_kits
+
+KITS = load_kits()
+ACOUSTIC = [n for n, k in KITS.items() if k.sampled and k.kind == "acoustic"][:2]
+ELECTRONIC = next(n for n, k in KITS.items() if k.sampled and k.kind == "electronic")
+SOUNDFONT = next(n for n, k in KITS.items() if not k.sampled)
+AIMS = {"kits": {"unseen": True, "sampled": True, "kinds": ["acoustic"]},
+        "drum_only": {"f": {"kick": 0.9}, "precision": {"crash": 0.85}},
+        "with_music": {"f": {"kick": 0.85}},
+        "music_alone": {"max_onsets_per_minute": 6.0}}
+
+
+def slice_(tp: int, n_ref: int, n_est: int, inst: str = "kick", minutes: float | None = None) -> dict:
+    g = {"classes": {inst: {"tp": tp, "n_ref": n_ref, "n_est": n_est}},
+         "overall": {"micro": {"tp": tp, "n_ref": n_ref, "n_est": n_est}}}
+    if minutes is not None:
+        g["overall"]["minutes"] = minutes
+    return g
+
+
+def report(groups: dict, duration_s: float = 600.0) -> dict:
+    return {"duration_s": duration_s, "levels": {"instrument": {"classes": {}}},
+            "slices": {"groups": {"kit_name": groups}}}
+
+
+def test_pools_only_the_aims_kits_and_reads_music_alone():
+    assert len(ACOUSTIC) == 2
+    b = report({f"unseen:{ACOUSTIC[0]}": slice_(8, 10, 10), f"unseen:{ACOUSTIC[1]}": slice_(1, 10, 2),
+                f"unseen:{ELECTRONIC}": slice_(0, 50, 0),     # electronic: not pooled
+                f"unseen:{SOUNDFONT}": slice_(0, 50, 0),      # a sound font: not pooled
+                ACOUSTIC[0]: slice_(0, 50, 0)})               # a training kit: not pooled
+    c = report({f"unseen:{ACOUSTIC[0]}+music": slice_(17, 20, 20)})
+    d = report({"unseen:none+music": slice_(0, 0, 30, "hihat", minutes=5.0)})
+    m = A.read_model([("b", b), ("c", c), ("d", d)], AIMS, KITS)
+    assert m["kits"]["drum_only"] == sorted(f"unseen:{k}" for k in ACOUSTIC)
+    kick = m["drum_only"]["kick"]
+    assert (kick["tp"], kick["n_ref"], kick["n_est"]) == (9, 20, 12)
+    assert kick["f"] == pytest.approx(2 * 9 / 32) and kick["precision"] == pytest.approx(9 / 12)
+    assert m["with_music"]["kick"]["f"] == pytest.approx(17 / 20)
+    assert m["music_alone"]["onsets_per_minute"] == pytest.approx(6.0)
+    rows = {r["aim"]: r["models"]["m"] for r in A.verdicts(AIMS, {"m": m})}
+    assert rows["drum-only: kick F"] == {"value": pytest.approx(18 / 32), "met": False}
+    assert rows["with-music: kick F"]["met"] is True                 # 0.85 >= 0.85
+    assert rows["music alone: onsets per minute"]["met"] is False    # 6.0 is not under 6
+    assert rows["drum-only: crash precision"] == {"value": None, "met": None}  # no crash: not measured
+
+
+def test_older_reports_minutes_and_a_slice_twice():
+    # no stored minutes: from the false positives per minute, or the report's length for its one slice
+    g = slice_(0, 0, 12, "kick")
+    g["overall"]["fp_per_minute"] = 3.0
+    m = A.read_model([("d", report({"unseen:none+music": g}))], AIMS, KITS)
+    assert m["music_alone"]["minutes"] == pytest.approx(4.0)
+    m = A.read_model([("d", report({"unseen:none+music": slice_(0, 0, 0)}, duration_s=120))], AIMS, KITS)
+    assert m["music_alone"]["onsets_per_minute"] == 0.0
+    with pytest.raises(A.AimsError, match="in two reports of one model"):
+        b = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1)})
+        A.read_model([("b", b), ("b again", b)], AIMS, KITS)
+
+
+def test_cli_writes_the_table_and_refuses_bad_input(tmp_path, capsys):
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(report({f"unseen:{ACOUSTIC[0]}": slice_(9, 10, 10)})))
+    out = tmp_path / "aims"
+    assert A.main([f"v2={b}", f"other={b}", "-o", str(out)]) == 0
+    md = (out / "aims.md").read_text()
+    assert "| drum-only: kick F | >= 90% | 90.0% ✓ | 90.0% ✓ |" in md and "conf/aims/default_model_v2.yaml" in md
+    assert json.loads((out / "aims.json").read_text())["models"]["v2"]["drum_only"]["kick"]["tp"] == 9
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("drum_only: {f: {kick: 90}}\n")
+    for argv, msg in (([f"v2={b}", "-o", str(out), "--aims", str(bad)], "not between 0 and 1"),
+                      ([str(b), "-o", str(out)], "expected NAME=METRICS_JSON"),
+                      ([f"v2={tmp_path / 'none.json'}", "-o", str(out)], "not a drumtx.evaluate metrics.json"),
+                      ([f"v2={b}", "-o", str(b)], "not a folder")):
+        with pytest.raises(SystemExit) as exc:
+            A.main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and msg in err[0] and err[0].startswith("drumtx.evaluation.aims")
