@@ -16,7 +16,7 @@ SOUNDFONT = next(n for n, k in KITS.items() if not k.sampled)
 AIMS = {"kits": {"unseen": True, "sampled": True, "kinds": ["acoustic"]},
         "drum_only": {"f": {"kick": 0.9}, "precision": {"crash": 0.85}},
         "with_music": {"f": {"kick": 0.85}},
-        "music_alone": {"max_onsets_per_minute": 6.0}}
+        "music_alone": {"onsets_per_minute_below": 6.0}}
 
 
 def slice_(tp: int, n_ref: int, n_est: int, inst: str = "kick", minutes: float | None = None) -> dict:
@@ -62,9 +62,51 @@ def test_older_reports_minutes_and_a_slice_twice():
     assert m["music_alone"]["minutes"] == pytest.approx(4.0)
     m = A.read_model([("d", report({"unseen:none+music": slice_(0, 0, 0)}, duration_s=120))], AIMS, KITS)
     assert m["music_alone"]["onsets_per_minute"] == 0.0
+    b = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1), "unseen:no_such_kit": slice_(1, 1, 1)})
     with pytest.raises(A.AimsError, match="in two reports of one model"):
-        b = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1)})
         A.read_model([("b", b), ("b again", b)], AIMS, KITS)
+    with pytest.raises(A.AimsError, match="b is given twice"):
+        A.read_model([("b", b), ("b", b)], AIMS, KITS)
+    m = A.read_model([("b", b)], AIMS, KITS)
+    assert m["unknown_kits"] == ["unseen:no_such_kit"] and m["kits"]["drum_only"] == [f"unseen:{ACOUSTIC[0]}"]
+    # a rule left null asks nothing: unseen null pools training and unseen kits, and either music
+    either = {**AIMS, "kits": {"unseen": None, "sampled": True, "kinds": ["acoustic"]}}
+    b2 = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1), ACOUSTIC[1]: slice_(1, 1, 1),
+                 "none+music": slice_(0, 0, 2, minutes=1.0)})
+    m = A.read_model([("b", b2)], either, KITS)
+    assert m["kits"]["drum_only"] == sorted([f"unseen:{ACOUSTIC[0]}", ACOUSTIC[1]])
+    assert m["music_alone"]["onsets_per_minute"] == 2.0
+    assert A.read_model([("b", b2)], AIMS, KITS)["music_alone"]["slices"] == []  # unseen: held-out music only
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("drum_only: {f: {kick: 90}}", "not between 0 and 1"),
+    ("drum_only: {f: {kick: '0.9'}}", "is not a number"),
+    ("drum_only: {f: {hihats: 0.9}}", "not an instrument"),
+    ("drum_only: {fscore: {kick: 0.9}}", "expected one of"),
+    ("kits: {sampeld: true}\ndrum_only: {f: {kick: 0.9}}", "kits: expected a mapping with keys among"),
+    ("kits: {sampled: yes please}\ndrum_only: {f: {kick: 0.9}}", "is not true, false or null"),
+    ("kits: {kinds: [acustic]}\ndrum_only: {f: {kick: 0.9}}", "is not a non-empty list of"),
+    ("kits: {kinds: acoustic}\ndrum_only: {f: {kick: 0.9}}", "is not a non-empty list of"),
+    ("music_alone: {max_onset_per_minute: 6}", "music_alone: expected a mapping with the key"),
+    ("music_alone: {onsets_per_minute_below: -1}", "is not a number above 0"),
+    ("kits: {unseen: true}", "no aim in it"),
+    ("", "not a mapping of aims"),
+    ("just a string", "not a mapping of aims"),
+    ("mystery: 1", "unknown keys"),
+])
+def test_a_typo_in_the_aims_is_an_error(tmp_path, text, msg):
+    path = tmp_path / "aims.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(A.AimsError, match=msg):
+        A.load_aims(path)
+    assert A.load_aims(A.DEFAULT_AIMS)["music_alone"]["onsets_per_minute_below"] == 6.0
+
+
+def electronic(tmp_path):
+    path = tmp_path / "electronic.yaml"
+    path.write_text("kits: {unseen: true, kinds: [electronic]}\ndrum_only: {f: {kick: 0.9}}\n")
+    return path
 
 
 def test_cli_writes_the_table_and_refuses_bad_input(tmp_path, capsys):
@@ -75,6 +117,11 @@ def test_cli_writes_the_table_and_refuses_bad_input(tmp_path, capsys):
     md = (out / "aims.md").read_text()
     assert "| drum-only: kick F | >= 90% | 90.0% ✓ | 90.0% ✓ |" in md and "conf/aims/default_model_v2.yaml" in md
     assert json.loads((out / "aims.json").read_text())["models"]["v2"]["drum_only"]["kick"]["tp"] == 9
+    assert "**v2** 1 of 1 (10 not measured)" in md and "- every model: drum-only" in md
+    capsys.readouterr()
+    assert A.main([f"v2={b}", f"a={tmp_path / 'b.json'}", "-o", str(out), "--aims", str(electronic(tmp_path))]) == 0
+    err = capsys.readouterr().err
+    assert "warning: v2: no kit slice of its reports matches" in err and "warning: a:" in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("drum_only: {f: {kick: 90}}\n")
     for argv, msg in (([f"v2={b}", "-o", str(out), "--aims", str(bad)], "not between 0 and 1"),

@@ -5,20 +5,24 @@
         "v2=outputs/default_model_v2/music_w4_s42/eval_c_unseen_kits_with_music" \\
         "v2=outputs/default_model_v2/music_w4_s42/eval_d_music_alone"  "7k s42=..." ...
 
-The aims (``--aims``, default ``conf/aims/default_model_v2.yaml``, issue 16's) name the kits
-they hold on (unseen, sampled, of some kinds: ``conf/kits/*.yaml``) and, per condition, the
-least onset F or precision per instrument (``drum_only``: the kits' drum-only tracks;
-``with_music``: their ``+music`` twins) and the most onsets per minute on music without drums
-(``music_alone``: the ``none+music`` tracks). Rungs mix kits (rung (b) holds an electronic kit
-beside two acoustic ones), so the aims are read from each report's per-kit slices
-(``slices.groups.kit_name`` of ``drumtx.evaluate``'s metrics.json): the matching slices of all of
-a model's reports are pooled (onset counts summed, then P / R / F over the pool). A model is
-given as several ``NAME=REPORT`` with the same NAME; a kit slice found in two of one model's
-reports is refused (its tracks would count twice). No model is run.
+The aims (``--aims``, default ``conf/aims/default_model_v2.yaml``, issue 16's; its comments
+give the schema, and every key is checked) name the kits they hold on (``kits``: unseen or
+not, sampled or not, of which kinds, ``conf/kits/*.yaml``) and, per condition, the least onset F,
+precision or recall per instrument (``drum_only``: the kits' drum-only tracks; ``with_music``:
+their ``+music`` twins) and the onsets per minute to stay below on music without drums
+(``music_alone``: the ``none+music`` tracks, held-out music where ``kits.unseen`` is true). Rungs
+mix kits (rung (b) holds an electronic kit beside two acoustic ones), so the aims are read from
+each report's per-kit slices (``slices.groups.kit_name`` of ``drumtx.evaluate``'s metrics.json):
+the matching slices of all of a model's reports are pooled (onset counts summed, then P / R / F
+over the pool). A model is given as several ``NAME=REPORT`` with the same NAME; a kit slice
+found in two of one model's reports is refused (its tracks would count twice). No model is run.
+A warning line names a model whose reports match nothing, and kits not in ``conf/kits`` (of no
+known kind: left out).
 
 Writes ``aims.md`` (a table: aim, target, each model's value with ✓ or ✗, the kits pooled) and
 ``aims.json``. Raises (one line, exit 2): a spec that is not NAME=METRICS_JSON, an unreadable
-report or aims file, a kit slice twice in one model, an output path that is not a folder.
+report, an aims file that is unreadable or holds an unknown key or a bad value, a report or
+kit slice twice in one model, an output path that is not a folder.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
-from drumtx.cli import EXIT_USAGE, fail
+from drumtx.cli import EXIT_USAGE, error, fail
 from drumtx.evaluation.commands import output_folder, parser
 from drumtx.evaluation.report import md_table, pct
 
@@ -57,41 +61,82 @@ class KitName:
         return cls(base.removesuffix("+music"), base != name, base.endswith("+music"))
 
 
-def load_aims(path: str | Path) -> dict:
-    """The aims file as a dict, checked. Raises :class:`AimsError` (unreadable, or a key or
-    value that is not one of the documented ones)."""
-    from omegaconf import OmegaConf
+KIT_RULES = ("unseen", "sampled", "kinds")
+KIT_KINDS = ("acoustic", "electronic", "general-midi")  # drumtx.synth.kits.Kit.kind
+MEASURES = ("f", "precision", "recall")
 
-    try:
-        aims = OmegaConf.to_container(OmegaConf.load(path))
+
+def load_aims(path: str | Path) -> dict:
+    """The aims file as a dict, checked, so that a typo cannot change what is measured.
+
+    Raises:
+        AimsError: unreadable; not a mapping; no aim; an unknown key anywhere (top level,
+            ``kits``, a condition's measure, an instrument, ``music_alone``); ``unseen`` or
+            ``sampled`` not true, false or null (either); a kind not among :data:`KIT_KINDS`;
+            a target that is not a number in [0, 1] (a rate: not a number >= 0).
+    """
+    import yaml
+
+    from drumtx.vocab import INSTRUMENTS
+
+    try:  # plain YAML: OmegaConf reads a bare string as a mapping with that key
+        aims = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except Exception as exc:  # OSError, YAML errors: one line
         raise AimsError(f"{path}: cannot read the aims ({type(exc).__name__}: {exc})") from None
     if not isinstance(aims, dict):
-        raise AimsError(f"{path}: not a mapping of aims")
+        raise AimsError(f"{path}: not a mapping of aims (kits, drum_only, with_music, music_alone)")
     unknown = sorted(set(aims) - {"kits", *CONDITIONS, "music_alone"})
     if unknown:
         raise AimsError(f"{path}: unknown keys {unknown} (kits, drum_only, with_music, music_alone)")
+    rule = aims.get("kits") or {}
+    if not isinstance(rule, dict) or set(rule) - set(KIT_RULES):
+        raise AimsError(f"{path}: kits: expected a mapping with keys among {list(KIT_RULES)}, got {rule!r}")
+    for key in ("unseen", "sampled"):
+        if rule.get(key) not in (True, False, None):
+            raise AimsError(f"{path}: kits.{key}: {rule[key]!r} is not true, false or null (either)")
+    kinds = rule.get("kinds")
+    if kinds is not None and (not isinstance(kinds, list) or not kinds or set(kinds) - set(KIT_KINDS)):
+        raise AimsError(f"{path}: kits.kinds: {kinds!r} is not a non-empty list of {list(KIT_KINDS)}")
+    n_aims = 0
     for cond in CONDITIONS:
-        for what, targets in (aims.get(cond) or {}).items():
-            if what not in ("f", "precision", "recall") or not isinstance(targets, dict):
-                raise AimsError(f"{path}: {cond}.{what}: expected f, precision or recall, each a mapping "
+        block = aims.get(cond) or {}
+        if not isinstance(block, dict):
+            raise AimsError(f"{path}: {cond}: expected a mapping of {list(MEASURES)}")
+        for what, targets in block.items():
+            if what not in MEASURES or not isinstance(targets, dict):
+                raise AimsError(f"{path}: {cond}.{what}: expected one of {list(MEASURES)}, each a mapping "
                                 "instrument -> least value")
-            bad = {k: v for k, v in targets.items() if not isinstance(v, (int, float)) or not 0 <= v <= 1}
-            if bad:
-                raise AimsError(f"{path}: {cond}.{what}: {bad} not between 0 and 1")
+            for inst, v in targets.items():
+                if inst not in INSTRUMENTS:
+                    raise AimsError(f"{path}: {cond}.{what}.{inst}: not an instrument ({', '.join(INSTRUMENTS)})")
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise AimsError(f"{path}: {cond}.{what}.{inst}: {v!r} is not a number")
+                if not 0 <= v <= 1:
+                    raise AimsError(f"{path}: {cond}.{what}.{inst}: {v!r} is not between 0 and 1")
+                n_aims += 1
+    alone = aims.get("music_alone") or {}
+    if not isinstance(alone, dict) or set(alone) - {"onsets_per_minute_below"}:
+        raise AimsError(f"{path}: music_alone: expected a mapping with the key onsets_per_minute_below, got {alone!r}")
+    if "onsets_per_minute_below" in alone:
+        v = alone["onsets_per_minute_below"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise AimsError(f"{path}: music_alone.onsets_per_minute_below: {v!r} is not a number above 0")
+        n_aims += 1
+    if not n_aims:
+        raise AimsError(f"{path}: no aim in it")
     return aims
 
 
 def kit_matches(name: KitName, rule: Mapping, kits: Mapping) -> bool:
-    """Whether a kit slice is one the aims hold on: ``rule`` is the aims' ``kits`` block,
-    ``kits`` :func:`drumtx.synth.kits.load_kits`'s table (a kit not in it matches no rule that
-    asks for sampled or a kind)."""
-    if "unseen" in rule and bool(rule["unseen"]) != name.unseen:
+    """Whether a kit slice is one the aims hold on: ``rule`` is the aims' ``kits`` block (a key
+    that is absent or null asks nothing), ``kits`` :func:`drumtx.synth.kits.load_kits`'s table (a
+    kit not in it matches no rule that asks for sampled or a kind)."""
+    if rule.get("unseen") is not None and bool(rule["unseen"]) != name.unseen:
         return False
     kit = kits.get(name.kit)
-    if "sampled" in rule and (kit is None or kit.sampled != bool(rule["sampled"])):
+    if rule.get("sampled") is not None and (kit is None or kit.sampled != bool(rule["sampled"])):
         return False
-    return not ("kinds" in rule and (kit is None or kit.kind not in rule["kinds"]))
+    return not (rule.get("kinds") and (kit is None or kit.kind not in rule["kinds"]))
 
 
 def pool(slices: Mapping[str, dict]) -> dict[str, dict]:
@@ -138,6 +183,11 @@ def read_model(reports: list[tuple[str, dict]], aims: dict, kits: Mapping) -> di
     chosen: dict[str, dict[str, dict]] = {c: {} for c in CONDITIONS}
     alone: dict[str, tuple[dict, float | None]] = {}
     seen: dict[str, str] = {}
+    paths = [path for path, _ in reports]
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    if twice:
+        raise AimsError(f"{twice[0]} is given twice for one model")
+    unknown: set[str] = set()
     for path, m in reports:
         groups = ((m.get("slices") or {}).get("groups") or {}).get("kit_name") or {}
         for key, g in groups.items():
@@ -148,12 +198,15 @@ def read_model(reports: list[tuple[str, dict]], aims: dict, kits: Mapping) -> di
                                 "its tracks would count twice")
             seen[key] = path
             name = KitName.parse(key)
-            if name.kit == "none":
-                if name.music and ("unseen" not in rule or bool(rule["unseen"]) == name.unseen):
+            if name.kit == "none":  # music alone: unseen music is the held-out music
+                if name.music and (rule.get("unseen") is None or bool(rule["unseen"]) == name.unseen):
                     alone[key] = (g, _minutes(g, m, len(groups)))
-            elif kit_matches(name, rule, kits):
+                continue
+            if kit_matches(name, rule, kits):
                 chosen["with_music" if name.music else "drum_only"][key] = g
-    out = {"kits": {c: sorted(chosen[c]) for c in CONDITIONS}}
+            elif name.kit not in kits and (name.unseen or rule.get("unseen") is not True):
+                unknown.add(key)  # left out only for want of its kind
+    out = {"kits": {c: sorted(chosen[c]) for c in CONDITIONS}, "unknown_kits": sorted(unknown)}
     for c in CONDITIONS:
         out[c] = pool(chosen[c])
     onsets = sum(int(((g.get("overall") or {}).get("micro") or {}).get("n_est") or 0) for g, _ in alone.values())
@@ -177,7 +230,7 @@ def verdicts(aims: dict, models: dict[str, dict]) -> list[dict]:
                     v = (standing[cond].get(inst) or {}).get(what)
                     row["models"][name] = {"value": v, "met": None if v is None else v >= least}
                 rows.append(row)
-    most = (aims.get("music_alone") or {}).get("max_onsets_per_minute")
+    most = (aims.get("music_alone") or {}).get("onsets_per_minute_below")
     if most is not None:
         row = {"aim": "music alone: onsets per minute", "target": f"< {most:g}", "models": {}}
         for name, standing in models.items():
@@ -209,15 +262,28 @@ def render(aims_path: str, rule: dict, models: dict[str, dict], rows: list[dict]
         return f"{text} {'✓' if met else '✗'}"
 
     table = [[r["aim"], r["target"]] + [cell(r, n) for n in names] for r in rows]
-    met = {n: sum(bool(r["models"][n]["met"]) for r in rows) for n in names}
+
+    def tally(n: str) -> str:
+        measured = [r["models"][n]["met"] for r in rows if r["models"][n]["met"] is not None]
+        left = len(rows) - len(measured)
+        return f"**{n}** {sum(measured)} of {len(measured)}" + (f" ({left} not measured)" if left else "")
+
     md = ["# Aims", "", f"Aims: `{_shown(aims_path)}`; kits: {json.dumps(rule)}. Onset counts of the matching kit "
-          "slices are summed over each model's reports, then P / R / F; – means no matching kit.", "",
+          "slices are summed over each model's reports, then P / R / F; – means not measured (no matching "
+          "kit slice in the model's reports).", "",
           md_table(["aim", "target", *names], table), "",
-          "Aims met: " + ", ".join(f"**{n}** {met[n]} of {len(rows)}" for n in names) + ".", "", "## Kits pooled", ""]
-    for n in names:
+          "Aims met: " + ", ".join(tally(n) for n in names) + ".", "", "## Kits pooled", ""]
+
+    def pooled(n: str) -> str:
         k = models[n]["kits"]
-        md.append(f"- **{n}**: drum-only {', '.join(k['drum_only']) or 'none'}; with music "
-                  f"{', '.join(k['with_music']) or 'none'}; music alone {', '.join(models[n]['music_alone']['slices']) or 'none'}")
+        return (f"drum-only {', '.join(k['drum_only']) or 'none'}; with music {', '.join(k['with_music']) or 'none'}; "
+                f"music alone {', '.join(models[n]['music_alone']['slices']) or 'none'}")
+
+    lines = {n: pooled(n) for n in names}
+    if len(set(lines.values())) == 1:
+        md.append(f"- every model: {lines[names[0]]}")
+    else:
+        md += [f"- **{n}**: {line}" for n, line in lines.items()]
     return "\n".join(md) + "\n"
 
 
@@ -253,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         models = {n: read_model(r, aims, kits) for n, r in grouped.items()}
     except AimsError as exc:
         fail(PROG, exc)
+    for name, standing in models.items():  # measured nothing, or kits it cannot place: say so
+        if standing["unknown_kits"]:
+            error(PROG, f"warning: {name}: kits not in conf/kits, so of no known kind, left out: "
+                        f"{', '.join(standing['unknown_kits'])}")
+        if not any(standing["kits"].values()) and not standing["music_alone"]["slices"]:
+            error(PROG, f"warning: {name}: no kit slice of its reports matches the aims' kits "
+                        f"{json.dumps(aims.get('kits') or {})}: nothing measured")
     rows = verdicts(aims, models)
     md = render(args.aims, aims.get("kits") or {}, models, rows)
     out = output_folder(PROG, args.out)
