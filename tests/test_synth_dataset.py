@@ -113,6 +113,8 @@ def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
     summary = build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "base"))
     assert (before["tracks_done"], before["tracks_linkable"], before["tracks_to_render"]) == (
         0, summary["linked"], summary["rendered"])
+    assert before["not_linked"] == summary["not_linked"]
+    assert run_bench(held, tracks=1, workers=1, reuse=str(tmp_path / "base"), limit=3)["tracks_in_scope"] == 3
     after = run_bench(held, tracks=1, workers=1)
     assert (after["tracks_done"], after["tracks_to_render"], after["hours_to_render"]) == (summary["planned"], 0, 0)
     # only the held-out kit's validation tracks are new; the rest comes from base, byte for byte
@@ -122,10 +124,18 @@ def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
     assert digest(tmp_path / "held") == digest(tmp_path / "fresh")
     assert read_rows(tmp_path / "held") == read_rows(tmp_path / "fresh")
     other = recipe(tmp_path / "other", render={"format": "wav", "tail_s": 1.0}, **kw)
-    with pytest.raises(SynthError, match=r"renders tracks otherwise \(render differ"):
+    with pytest.raises(SynthError, match=r"renders tracks otherwise \(differ: render\.tail_s\)"):
         build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "base"))
-    with pytest.raises(SynthError, match="no synth_recipe.yaml"):
+    # the bench on a folder of another recipe counts nothing there as done (synth would refuse it)
+    elsewhere = run_bench(recipe(tmp_path / "base", render={"tail_s": 1.0}, **kw), tracks=1, workers=1)
+    assert elsewhere["root_rendered_from_another_recipe"] and elsewhere["tracks_done"] == 0
+    with pytest.raises(SynthError, match="no such folder"):
         build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "nowhere"))
+    with pytest.raises(SynthError, match="this recipe's own folder"):
+        build_dataset(held, workers=1, progress=False, reuse=str(tmp_path / "held"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SynthError, match="no synth_recipe.yaml"):
+        build_dataset(other, workers=1, progress=False, reuse=str(tmp_path / "empty"))
     with pytest.raises(SynthError, match="must be a folder's path"):
         build_dataset(other, workers=1, progress=False, reuse=True)
     with pytest.raises(SynthError, match="exclude each other"):

@@ -3,8 +3,9 @@
 Plans the recipe (every track, nothing written), renders ``bench.tracks`` of its tracks in
 this process into a temporary folder (one core, warm sound fonts) to time the whole
 per-track path (load/generate, FluidSynth or the sample player, effects or the production
-chain and accompaniment, encode), and extrapolates the full render time and disk size, and the time still to render (tracks
-not on disk; with ``reuse=DIR``, not linkable from that folder either).
+chain and accompaniment, encode), and extrapolates the full render time and disk size, and the time still to render: the tracks
+``python -m drumtx.synth`` would render with the same ``limit``, ``splits`` and ``reuse``
+(not on disk from this recipe; with ``reuse=DIR``, not linkable from that folder either).
 Speed is reported from the wall clock and from this process's CPU time (the honest number
 on a machine shared with other jobs); production recipes also get each stage's CPU time
 and x real time (kit render, accompaniment, production chain). If the dataset is already on disk its real size is reported
@@ -33,13 +34,19 @@ def _du(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = None) -> dict:
-    """The report (a JSON-ready dict); ``reuse``: a folder ``python -m drumtx.synth reuse=`` would
-    link from, so that the time left counts only the tracks it would render (``tracks_linkable``).
+def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = None,
+              limit: int | None = None, splits=None) -> dict:
+    """The report (a JSON-ready dict): the whole plan's hours and an extrapolated render time,
+    and what ``python -m drumtx.synth`` with the same ``limit``, ``splits`` and ``reuse`` would
+    still render (``tracks_done``, ``tracks_linkable``, ``not_linked`` by reason,
+    ``tracks_to_render``, ``hours_to_render``). Hours come from the sources' stated lengths plus
+    the tail: a generated groove ends on a whole bar, so its track runs up to ~10 % longer.
 
     Raises:
         SynthError, KitError: a bad recipe or kit, or a ``reuse`` folder that renders otherwise.
     """
+    from omegaconf import OmegaConf
+
     from drumtx.synth import dataset as ds
     from drumtx.synth.render import Note
 
@@ -61,16 +68,29 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = N
         "planned_hours": {k: round(v, 3) for k, v in sorted(hours.items())},
         "planned_hours_total": round(sum(hours.values()), 3), "tracks_of_unknown_length": unknown,
     }
-    # What a render would still do: planned tracks not on disk, and (reuse=) not linkable.
+    # What a render would still do, as drumtx.synth chooses it: the planned tracks (limit, splits)
+    # not on disk from this recipe and, with reuse=, not linkable from that folder.
     fmt = recipe.render.format
-    done = {t for t in planned if ds._done(recipe.root, t, fmt)}
-    linkable: set = set()
+    scope = planned[: int(limit)] if limit is not None else planned
+    if splits is not None:
+        scope = [t for t in scope if t.perf.split in set(splits)]
+    stored = recipe.root / ds.RECIPE_FILE
+    other = stored.is_file() and (OmegaConf.to_container(OmegaConf.load(stored)) or {}).get(
+        "fingerprint") != recipe.fingerprint()
+    if other:
+        log.warning("%s was rendered from another recipe: drumtx.synth refuses it without overwrite=true "
+                    "(nothing there counts as done)", recipe.root)
+    done = set() if other else {t for t in scope if ds._done(recipe.root, t, fmt)}
+    linkable, why = [], Counter()
     if isinstance(reuse, str) and reuse.strip():
-        alike, _, src = ds._reusable(recipe, reuse)
-        linkable = {t for t in planned if t not in done and t in alike and ds._done(src, t, fmt)}
-    left_s = sum((t.perf.seconds or 0.0) + tail for t in planned if t not in done and t not in linkable)
-    report.update({"tracks_done": len(done), "tracks_linkable": len(linkable),
-                   "tracks_to_render": len(planned) - len(done) - len(linkable), "hours_to_render": round(left_s / 3600, 3)})
+        linkable, why = ds.sort_for_reuse(recipe, [t for t in scope if t not in done], *ds._reusable(recipe, reuse))
+        if why:
+            log.info("not linkable from %s: %s", reuse, ds.unlinked_text(why))
+    left = [t for t in scope if t not in done and t not in set(linkable)]
+    left_s = sum((t.perf.seconds or 0.0) + tail for t in left)
+    report.update({"root_rendered_from_another_recipe": bool(other), "tracks_in_scope": len(scope),
+                   "tracks_done": len(done), "tracks_linkable": len(linkable), "not_linked": dict(sorted(why.items())),
+                   "tracks_to_render": len(left), "hours_to_render": round(left_s / 3600, 3)})
     # A spread-out sample of the plan (every k-th track), rendered here on one core.
     step = max(1, len(planned) // max(1, tracks))
     sample = planned[::step][:tracks]
@@ -139,7 +159,8 @@ def main(cfg: DictConfig) -> dict:
     from drumtx.synth.kits import KitError
 
     try:
-        report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers, reuse=cfg.get("reuse"))
+        report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers, reuse=cfg.get("reuse"),
+                           limit=cfg.get("limit"), splits=cfg.get("splits"))
     except (SynthError, KitError) as exc:  # bad recipe or kit: one line on stderr, exit 2 (drumtx.cli)
         fail("drumtx.synth.bench", exc, EXIT_USAGE)
     text = json.dumps(report, indent=2)

@@ -523,12 +523,36 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
     return _link(recipe, tracks, *_reusable(recipe, source_root))["linked"]
 
 
-#: Why a track was not linked (:func:`_link`'s counts), as the log says it.
+#: Why a track was not linked (:func:`sort_for_reuse`'s counts), as the log says it.
 UNLINKED_REASONS = {
     "not_planned_there": "not planned by that folder's recipe (its seed, copies, kits or sources differ)",
-    "kit_differs_there": "their kit sounds otherwise there (its kit fingerprint differs: samples or mapping changed)",
+    "kit_differs_there": "with a kit that sounds otherwise there (its kit fingerprint differs: samples, "
+                         "mapping, latency or tuning)",
     "not_rendered_there": "planned there but not rendered (yet, or failed)",
 }
+
+
+def sort_for_reuse(recipe: Recipe, tracks: Sequence[Track], alike: set[Track], other_kit: set[Track],
+                   src: Path) -> tuple[list[Track], Counter]:
+    """Of ``tracks`` not yet in ``recipe.root``: those the folder ``src`` holds rendered alike
+    (to link), and how many of the rest are not, by reason (:data:`UNLINKED_REASONS`).
+    ``alike``/``other_kit``: :func:`_reusable`'s track sets."""
+    fmt, linkable, why = recipe.render.format, [], Counter()
+    for t in tracks:
+        if _done(recipe.root, t, fmt):
+            continue
+        if t not in alike:
+            why["kit_differs_there" if t in other_kit else "not_planned_there"] += 1
+        elif not _done(src, t, fmt):
+            why["not_rendered_there"] += 1
+        else:
+            linkable.append(t)
+    return linkable, why
+
+
+def unlinked_text(why: Counter) -> str:
+    """``why`` (:func:`sort_for_reuse`) as one clause for a log line ('' when empty)."""
+    return "; ".join(f"{n} {UNLINKED_REASONS[k]}" for k, n in sorted(why.items()))
 
 
 def _link(recipe: Recipe, tracks: Sequence[Track], alike: set[Track], other_kit: set[Track],
@@ -537,16 +561,9 @@ def _link(recipe: Recipe, tracks: Sequence[Track], alike: set[Track], other_kit:
     :data:`UNLINKED_REASONS` (tracks already in ``recipe.root`` are not counted)."""
     import shutil
 
-    fmt, counts = recipe.render.format, Counter()
-    for t in tracks:
-        if _done(recipe.root, t, fmt):
-            continue
-        if t not in alike:
-            counts["kit_differs_there" if t in other_kit else "not_planned_there"] += 1
-            continue
-        if not _done(src, t, fmt):
-            counts["not_rendered_there"] += 1
-            continue
+    fmt = recipe.render.format
+    linkable, counts = sort_for_reuse(recipe, tracks, alike, other_kit, src)
+    for t in linkable:
         for suffix in (fmt, "midi"):
             dst = recipe.root / f"{t.audio}.{suffix}"
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -556,7 +573,7 @@ def _link(recipe: Recipe, tracks: Sequence[Track], alike: set[Track], other_kit:
                 os.link(src / f"{t.audio}.{suffix}", dst)
             except OSError:  # another file system, or no hard links there
                 shutil.copy2(src / f"{t.audio}.{suffix}", dst)
-        counts["linked"] += 1
+    counts["linked"] = len(linkable)
     return counts
 
 
@@ -567,17 +584,28 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
     if not isinstance(source_root, (str, os.PathLike)) or not str(source_root):
         raise SynthError(f"reuse must be a folder's path, got {source_root!r}")
     src = Path(source_root).expanduser()
+    if not src.exists():
+        raise SynthError(f"reuse={src}: no such folder")
+    if src.resolve() == recipe.root.resolve():
+        raise SynthError(f"reuse={src}: is this recipe's own folder (data.root); name another recipe's folder")
     stored_path = src / RECIPE_FILE
     if not stored_path.is_file():
         raise SynthError(f"reuse={src}: no {RECIPE_FILE} there (not a folder drumtx.synth rendered)")
     def plain(obj):  # as the recipe file holds it (lists for tuples)
         return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
+    def differ(a, b, prefix: str = "") -> list[str]:  # the dotted keys whose values differ
+        if isinstance(a, dict) and isinstance(b, dict):
+            return [d for k in sorted(set(a) | set(b)) for d in differ(a.get(k), b.get(k), f"{prefix}{k}.")]
+        return [] if a == b else [prefix.rstrip(".")]
+
     stored = OmegaConf.to_container(OmegaConf.load(stored_path))
-    theirs, ours = stored.get("synth") or {}, plain(recipe.raw)
-    differ = sorted(k for k in set(theirs) | set(ours) if k not in PLAN_KEYS and plain(theirs.get(k)) != ours.get(k))
-    if differ:
-        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise ({', '.join(differ)} differ)")
+    theirs, ours = plain(stored.get("synth") or {}), plain(recipe.raw)
+    keys = [d for k in sorted(set(theirs) | set(ours)) if k not in PLAN_KEYS
+            for d in differ(theirs.get(k), ours.get(k), f"{k}.")]
+    if keys:
+        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise (differ: {shown})")
     try:
         source = parse_recipe({"root": str(src), "csv": recipe.csv_name, "synth": theirs})
         theirs_planned = plan(source)
@@ -759,7 +787,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         counts = _link(recipe, todo, *reusable)
         linked = counts.pop("linked", 0)
         not_linked = dict(sorted(counts.items()))
-        why = "; ".join(f"{n} {UNLINKED_REASONS[k]}" for k, n in sorted(counts.items()))
+        why = unlinked_text(counts)
         log.info("%d of %d tracks to render linked (or copied) from %s, rendered alike there%s", linked,
                  len(todo), reuse, f"; not linked: {why}" if why else "")
         todo = [t for t in todo if not _done(recipe.root, t, fmt)]
