@@ -35,7 +35,7 @@ from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
 from drumtx.cli import EXIT_USAGE, error, fail
-from drumtx.evaluation.commands import output_folder, parser
+from drumtx.evaluation.commands import output_folder, parser, read_reports
 from drumtx.evaluation.report import md_table, pct
 
 PROG = "drumtx.evaluation.aims"
@@ -302,17 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     except AimsError as exc:
         fail(PROG, exc)
     grouped: dict[str, list[tuple[str, dict]]] = {}
-    for spec in args.reports:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            fail(PROG, f"expected NAME=METRICS_JSON, got {spec!r}")
-        if Path(path).is_dir():  # a report folder (evaluate's out_dir): its metrics.json
-            path = str(Path(path) / "metrics.json")
-        try:
-            metrics = json.loads(Path(path).read_text())
-            metrics["slices"]["groups"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            fail(PROG, f"{path}: not a drumtx.evaluate metrics.json with slices ({type(exc).__name__}: {exc})")
+    for name, path, metrics in read_reports(PROG, args.reports, lambda m: m["slices"]["groups"],
+                                            "a drumtx.evaluate metrics.json with slices"):
         grouped.setdefault(name, []).append((path, metrics))
     kits = load_kits()
     try:

@@ -8,6 +8,8 @@ line with status 2 (:mod:`drumtx.cli`'s contract), instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 from drumtx.cli import EXIT_USAGE, OneLineParser, add_version, fail, prog_name
@@ -32,3 +34,26 @@ def output_folder(module: str, path: Path) -> Path:
     except OSError as exc:
         fail(module, f"{path}: cannot make the output folder ({exc.strerror or exc})", EXIT_USAGE)
     return path
+
+
+def read_reports(module: str, specs: list[str], needs: Callable[[dict], object],
+                 what: str = "a drumtx.evaluate metrics.json") -> list[tuple[str, str, dict]]:
+    """``NAME=METRICS_JSON`` command-line specs read as (name, path, metrics), in order; a path
+    that is a folder (evaluate's out_dir) stands for its ``metrics.json``. ``needs(metrics)``
+    reads what the command uses and raises KeyError or TypeError where a report lacks it.
+    Exits 2 with one line for a spec that is not NAME=PATH or a report that cannot be read as
+    ``what``."""
+    out = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            fail(module, f"expected NAME=METRICS_JSON, got {spec!r}")
+        if Path(path).is_dir():
+            path = str(Path(path) / "metrics.json")
+        try:
+            metrics = json.loads(Path(path).read_text())
+            needs(metrics)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(module, f"{path}: not {what} ({type(exc).__name__}: {exc})")
+        out.append((name, path, metrics))
+    return out

@@ -21,14 +21,13 @@ given twice, an output path that is not a folder.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from drumtx.atomic import atomic_write_text, write_json
 from drumtx.cli import EXIT_USAGE, error, fail
 from drumtx.evaluation import plots
-from drumtx.evaluation.commands import output_folder, parser
+from drumtx.evaluation.commands import output_folder, parser, read_reports
 from drumtx.evaluation.report import UNDEFINED_NOTE, md_table, pct
 from drumtx.evaluation.scores import undefined_as_none
 
@@ -156,17 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--title", default="Evaluation summary")
     args = ap.parse_args(argv)
     reports = {}
-    for spec in args.reports:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            fail(PROG, f"expected NAME=METRICS_JSON, got {spec!r}")
-        if Path(path).is_dir():  # a report folder (evaluate's out_dir): its metrics.json
-            path = str(Path(path) / "metrics.json")
-        try:
-            metrics = json.loads(Path(path).read_text())
-            metrics["levels"]["instrument"]["classes"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            fail(PROG, f"{path}: not a drumtx.evaluate metrics.json ({type(exc).__name__}: {exc})")
+    for name, _, metrics in read_reports(PROG, args.reports, lambda m: m["levels"]["instrument"]["classes"]):
         if name in reports:
             fail(PROG, f"report name {name!r} given twice")
         reports[name] = metrics
