@@ -130,7 +130,7 @@ default-model-v2-candidate: $(STAMPS)/venv ## renders and prepares synth_songs, 
 default-model-v2-long: $(STAMPS)/venv ## after -candidate: both seeds continued from 3,500 to 7,000 steps (~2.5 h, resumable across sessions with -stash); tune, every rung beside the candidate and v2
 	PY=$(PY) bash experiments/scripts/default_model_v2_long.sh $(ARGS)
 
-default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits retuned per track; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung and the variation readout beside the candidate (render ~80 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
+default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits, toms and each cymbal retuned per track; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung and the variation readout beside the candidate (render ~80 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_tuned.sh $(ARGS)
 
 default-model-v2-heldout: $(STAMPS)/venv ## the long arm's recipe with three training kits held out for validation (data=synth_songs_heldout), thresholds tuned on them; 2 seeds (~4.3 h training, resumable with -stash); every rung beside the long arm and v2

@@ -371,6 +371,37 @@ def test_a_retuned_kit_moves_its_toms_in_pitch_and_keeps_them_on_their_labels(na
     assert kick_up.tobytes() == kick_plain.tobytes()  # a tom shift leaves the other pieces alone
 
 
+@pytest.mark.parametrize("name", ["h2_gmrockkit", "fluidr3_standard"])  # the sample player, FluidSynth
+def test_each_retuned_cymbal_moves_alone_and_keeps_its_label(name):
+    from drumtx.synth.kits import CYMBAL_PIECES, KitError, retuned
+
+    kit = _need(name)
+    shifts = {"hihat": 1.0, "ride": -2.0, "crash_1": 3.0, "crash_2": 0.0}
+    tuned = retuned(kit, 0.5, 0.0, shifts)
+    assert set(tuned.notes) == set(kit.notes)
+    piece_of = {n: p for p, notes in CYMBAL_PIECES.items() for n in notes}
+    for roland, kn in kit.notes.items():
+        expected = kn.semitones + 0.5 + shifts.get(piece_of.get(roland), 0.0)
+        assert tuned.notes[roland].semitones == pytest.approx(expected), roland
+    with pytest.raises(KitError, match="unknown cymbal pieces"):
+        retuned(kit, 0.0, 0.0, {"splash": 1.0})
+    renderer = KitRenderer(sample_rate=SR)
+    at = 0.2
+    crash = [Note(at, at + 0.1, 49, 110)]
+    plain = renderer.render(kit, crash, duration=1.0, seed=0)
+    up = renderer.render(retuned(kit, 0.0, 0.0, {"crash_1": 3.0}), crash, duration=1.0, seed=0)
+    # a cymbal has no one pitch: its spectral centroid moves by the shift (a sample played faster)
+    def centroid(x):
+        spec = np.abs(np.fft.rfft(x[int(at * SR):]))
+        return float((np.fft.rfftfreq(x.size - int(at * SR), 1 / SR) * spec).sum() / spec.sum())
+    assert centroid(up) / centroid(plain) == pytest.approx(2 ** (3 / 12), rel=0.1)
+    onset = [np.argmax(np.abs(x) >= 0.1 * np.abs(x).max()) / SR for x in (plain, up)]
+    assert abs(onset[1] - onset[0]) < 0.002  # the attack stays on the label
+    kick = [Note(at, at + 0.1, 36, 100)]
+    assert (renderer.render(retuned(kit, 0.0, 0.0, {"crash_1": 3.0}), kick, duration=0.5, seed=0).tobytes()
+            == renderer.render(kit, kick, duration=0.5, seed=0).tobytes())  # the other pieces stay
+
+
 def test_the_sample_cache_keeps_to_its_budget_and_renders_the_same():
     kit = _need("sfz_sams_sonor")
     groove = reference_grooves(seed=3, seconds=4)[0].notes

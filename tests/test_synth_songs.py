@@ -156,6 +156,27 @@ def test_tuning_is_drawn_last_in_steps_and_only_when_on():
         prod.ProductionConfig.from_config({"tuning_step": 0})
 
 
+def test_each_cymbal_draws_its_own_shift_and_only_when_asked():
+    from drumtx.synth.kits import CYMBAL_PIECES
+
+    tuned = prod.ProductionConfig(tuning_prob=1.0)
+    cymbals = prod.ProductionConfig(tuning_prob=1.0, cymbal_semitones=[-3.0, 3.0])
+    seen = set()
+    for seed in range(30):
+        a = prod.draw(tuned, np.random.default_rng(seed))
+        b = prod.draw(cymbals, np.random.default_rng(seed))
+        assert "cymbal_semitones" not in a["tuning"]  # tuned recipes without it draw what they drew before
+        assert {k: v for k, v in b["tuning"].items() if k != "cymbal_semitones"} == a["tuning"]
+        assert {k: v for k, v in b.items() if k != "tuning"} == {k: v for k, v in a.items() if k != "tuning"}
+        shifts = b["tuning"]["cymbal_semitones"]
+        assert list(shifts) == list(CYMBAL_PIECES) and all(-3 <= v <= 3 and (2 * v).is_integer() for v in shifts.values())
+        seen.add(tuple(shifts.values()))
+        assert "/hihat" in prod.summary(b) and "/hihat" not in prod.summary(a)
+    assert len(seen) == 30  # the pieces are drawn independently
+    with pytest.raises(prod.ProductionError, match="kit_semitones and cymbal_semitones reach 14"):
+        prod.ProductionConfig.from_config({"kit_semitones": [-2, 2], "cymbal_semitones": [-12, 12]})
+
+
 # ------------------------------------------------------------------------- accompaniment
 def groove(seconds=16.0, seed=3):
     return GrooveGenerator().generate([seed], seconds, style="rock", bpm=100).notes

@@ -397,7 +397,8 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
         t0 = clock()
         kit = _WORKER["kits"][track.kit]
         if "tuning" in params:
-            kit = retuned(kit, params["tuning"]["kit_semitones"], params["tuning"]["tom_semitones"])
+            tuning = params["tuning"]
+            kit = retuned(kit, tuning["kit_semitones"], tuning["tom_semitones"], tuning.get("cymbal_semitones"))
         drums = _drum_audio(kit, notes, params["velocity_curve"])
         t1 = clock()
         drums = production.drum_bus(drums, sr, params, max_order=prod.max_order)

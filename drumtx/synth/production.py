@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drumtx.synth.config import config_from_mapping
-from drumtx.synth.kits import MAX_SHIFT_SEMITONES
+from drumtx.synth.kits import CYMBAL_PIECES, MAX_SHIFT_SEMITONES
 
 CODECS = ("mp3", "ogg")
 #: Bit rates pedalboard's Vorbis encoder accepts; MP3 takes any of the standard ones.
@@ -92,11 +92,14 @@ class ProductionConfig:
     quiet_prob: float = 0.15  # a quiet take instead: peak from quiet_peak_db
     quiet_peak_db: list[float] = field(default_factory=lambda: [-40.0, -12.0])
     # the kit retuned for a track (drumtx.synth.kits.retuned): every note by kit_semitones, the
-    # toms by tom_semitones more; both drawn in steps of tuning_step (a sampled kit's samples are
-    # decoded once per pitch). Off by default: the draws of recipes without it are unchanged.
+    # toms by tom_semitones more, each cymbal (hi-hat, ride, crash 1, crash 2) by its own draw from
+    # cymbal_semitones more; all drawn in steps of tuning_step (a sampled kit's samples are
+    # decoded once per pitch). Off by default: the draws of recipes without it are unchanged, and
+    # [0, 0] cymbal_semitones (the default) draws no cymbal shift.
     tuning_prob: float = 0.0
     kit_semitones: list[float] = field(default_factory=lambda: [-1.0, 1.0])
     tom_semitones: list[float] = field(default_factory=lambda: [-4.0, 4.0])
+    cymbal_semitones: list[float] = field(default_factory=lambda: [0.0, 0.0])
     tuning_step: float = 0.5
 
     @classmethod
@@ -114,10 +117,11 @@ class ProductionConfig:
         if bad or not out.bitrates_kbps:
             raise ProductionError(f"data.synth.production.bitrates_kbps must be some of {list(BITRATES_KBPS)}, "
                                   f"got {out.bitrates_kbps}")
-        reach = max(map(abs, out.kit_semitones)) + max(map(abs, out.tom_semitones))
-        if reach > MAX_SHIFT_SEMITONES:
-            raise ProductionError(f"data.synth.production: kit_semitones and tom_semitones reach {reach:g} "
-                                  f"semitones together; at most {MAX_SHIFT_SEMITONES:g}")
+        for other in ("tom_semitones", "cymbal_semitones"):
+            reach = max(map(abs, out.kit_semitones)) + max(map(abs, getattr(out, other)))
+            if reach > MAX_SHIFT_SEMITONES:
+                raise ProductionError(f"data.synth.production: kit_semitones and {other} reach {reach:g} "
+                                      f"semitones together; at most {MAX_SHIFT_SEMITONES:g}")
         if not out.tuning_step > 0:
             raise ProductionError(f"data.synth.production.tuning_step must be > 0 semitones, got {out.tuning_step}")
         if out.peak_db[1] > 0 or out.quiet_peak_db[1] > 0:
@@ -168,6 +172,8 @@ def draw(cfg: ProductionConfig, rng: np.random.Generator) -> dict:
             return float(round(u(r) / cfg.tuning_step) * cfg.tuning_step)
 
         p["tuning"] = {"kit_semitones": step(cfg.kit_semitones), "tom_semitones": step(cfg.tom_semitones)}
+        if any(cfg.cymbal_semitones):  # only then: tuned recipes without it draw what they drew before
+            p["tuning"]["cymbal_semitones"] = {piece: step(cfg.cymbal_semitones) for piece in CYMBAL_PIECES}
     return p
 
 
@@ -183,7 +189,9 @@ def summary(params: Mapping) -> str:
     if "codec" in params:
         parts.append(f"{params['codec']['format']}@{params['codec']['kbps']}k")
     if "tuning" in params:
-        parts.append(f"tune{params['tuning']['kit_semitones']:+g}/toms{params['tuning']['tom_semitones']:+g}st")
+        t = params["tuning"]
+        cym = "".join(f"/{piece.replace('_', '')}{v:+g}" for piece, v in (t.get("cymbal_semitones") or {}).items())
+        parts.append(f"tune{t['kit_semitones']:+g}/toms{t['tom_semitones']:+g}{cym}st")
     parts.append(f"peak{params['peak_db']:.1f}dB")
     return "+".join(parts)
 

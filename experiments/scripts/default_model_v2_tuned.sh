@@ -4,9 +4,10 @@
 # The candidate's recipe (from scratch, crnn_small, music-only tracks x4 from the start, 3,500
 # steps, seeds 42 and 43 side by side) with one change: data=synth_songs_tuned, the same training
 # and validation tracks on the same kits, each kit retuned per track (the toms by up to 4
-# semitones, order kept). Thresholds tuned and every rung scored on synth_songs as for every other
-# run (the test rungs are never retuned), then one summary beside the candidate's two seeds: tom
-# variation accuracy on unseen kits is the question, onset F on every rung the price.
+# semitones, order kept; each cymbal by up to 3 on its own). Thresholds tuned and every rung scored
+# on synth_songs as for every other run (the test rungs are never retuned), then one summary (and
+# aims.md) beside the candidate's two seeds: tom variation accuracy and the ride and crash on
+# unseen kits are the questions, onset F on every rung the price.
 # Needs ~5.6 GB for the render and ~5 GB for its feature cache. Resumable: every step skips what is
 # done; WORKERS=1 renders with one process (beside trainings). Arguments: Hydra overrides for both trainings.
 set -euo pipefail

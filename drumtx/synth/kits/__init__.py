@@ -27,6 +27,11 @@ KITS_DIR = CONF_DIR / "kits"
 ROLAND_NOTES = tuple(sorted(NOTE_MAPS["roland_td17"]))
 #: The Roland notes that strike a tom (heads and rims): what :func:`retuned` moves by the tom shift.
 TOM_NOTES = tuple(sorted(n for n, c in NOTE_MAPS["roland_td17"].items() if c.startswith("tom_")))
+#: The cymbals of a Roland TD-17 kit, each with the notes that strike it: what :func:`retuned`
+#: moves by each cymbal's own shift (the hi-hat's pedal, closed and open notes are one pair of
+#: cymbals; crash 1 and crash 2 are two cymbals of the crash class).
+CYMBAL_PIECES: dict[str, tuple[int, ...]] = {"hihat": (22, 26, 42, 44, 46), "ride": (51, 53, 59),
+                                              "crash_1": (49, 55), "crash_2": (52, 57)}
 #: The most a retuned note may be shifted (semitones): the sound fonts' pitch-bend range (drumtx.synth.render).
 MAX_SHIFT_SEMITONES = 12.0
 #: kit_name prefix in the csv for kits held out for testing (see drumtx.synth docstring).
@@ -151,19 +156,30 @@ def _generator_fingerprint(seed: int) -> dict:
     return {"seed": seed, "version": VERSION}
 
 
-def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0) -> Kit:
+def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0,
+            cymbal_semitones: Mapping[str, float] | None = None) -> Kit:
     """``kit`` tuned by ``semitones`` (every note), its toms (:data:`TOM_NOTES`) by ``tom_semitones``
-    more: a drummer's own tuning, so that no tom's name is tied to one pitch. The toms keep their
-    order (one shift for all of them), and the labels stay what was played.
+    more, and each cymbal (:data:`CYMBAL_PIECES`: piece -> shift) by its own shift more: a
+    drummer's own tuning and cymbals, so that no tom's name is tied to one pitch and no cymbal
+    class to one cymbal's sound (a sample played faster or slower: higher and shorter, as a
+    smaller cymbal). The toms keep their order (one shift for all of them), and the labels stay
+    what was played.
 
     Raises:
-        KitError: a note would be shifted beyond +-:data:`MAX_SHIFT_SEMITONES` (one line).
+        KitError: a note would be shifted beyond +-:data:`MAX_SHIFT_SEMITONES`, or an unknown
+            cymbal piece (one line).
     """
-    if not semitones and not tom_semitones:
+    cymbals = {k: float(v) for k, v in (cymbal_semitones or {}).items() if v}
+    unknown = sorted(set(cymbals) - set(CYMBAL_PIECES))
+    if unknown:
+        raise KitError(f"kit {kit.name}: unknown cymbal pieces {unknown} (of {list(CYMBAL_PIECES)})")
+    if not semitones and not tom_semitones and not cymbals:
         return kit
+    piece_shift = {n: cymbals.get(piece, 0.0) for piece, notes in CYMBAL_PIECES.items() for n in notes}
     notes = {}
     for roland, kn in kit.notes.items():
-        shift = kn.semitones + semitones + (tom_semitones if roland in TOM_NOTES else 0.0)
+        shift = (kn.semitones + semitones + (tom_semitones if roland in TOM_NOTES else 0.0)
+                 + piece_shift.get(roland, 0.0))
         if abs(shift) > MAX_SHIFT_SEMITONES:
             raise KitError(f"kit {kit.name}: note {roland} retuned to {shift:+.2f} semitones, beyond "
                            f"+-{MAX_SHIFT_SEMITONES:g}")
