@@ -55,13 +55,16 @@ def test_pools_only_the_aims_kits_and_reads_music_alone():
 
 
 def test_older_reports_minutes_and_a_slice_twice():
-    # no stored minutes: from the false positives per minute, or the report's length for its one slice
+    # no stored minutes: the slice's tracks' lengths, else from its false positives per minute
     g = slice_(0, 0, 12, "kick")
     g["overall"]["fp_per_minute"] = 3.0
     m = A.read_model([("d", report({"unseen:none+music": g}))], AIMS, KITS)
     assert m["music_alone"]["minutes"] == pytest.approx(4.0)
-    m = A.read_model([("d", report({"unseen:none+music": slice_(0, 0, 0)}, duration_s=120))], AIMS, KITS)
-    assert m["music_alone"]["onsets_per_minute"] == 0.0
+    d = report({"unseen:none+music": slice_(0, 0, 0), "none+music": slice_(0, 0, 0)})
+    d["tracks"] = [{"kit_name": "unseen:none+music", "duration_s": 90.0}, {"kit_name": "unseen:none+music",
+                   "duration_s": 30.0}, {"kit_name": "none+music", "duration_s": 600.0}]
+    m = A.read_model([("d", d)], AIMS, KITS)  # no onset at all: 0 per minute, not "not measured"
+    assert m["music_alone"]["minutes"] == pytest.approx(2.0) and m["music_alone"]["onsets_per_minute"] == 0.0
     b = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1), "unseen:no_such_kit": slice_(1, 1, 1)})
     with pytest.raises(A.AimsError, match="in two reports of one model"):
         A.read_model([("b", b), ("b again", b)], AIMS, KITS)
@@ -69,6 +72,8 @@ def test_older_reports_minutes_and_a_slice_twice():
         A.read_model([("b", b), ("b", b)], AIMS, KITS)
     m = A.read_model([("b", b)], AIMS, KITS)
     assert m["unknown_kits"] == ["unseen:no_such_kit"] and m["kits"]["drum_only"] == [f"unseen:{ACOUSTIC[0]}"]
+    trained = {**AIMS, "kits": {"unseen": False, "sampled": True}}
+    assert A.read_model([("b", b)], trained, KITS)["unknown_kits"] == []  # the unseen rule leaves it out anyway
     # a rule left null asks nothing: unseen null pools training and unseen kits, and either music
     either = {**AIMS, "kits": {"unseen": None, "sampled": True, "kinds": ["acoustic"]}}
     b2 = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1), ACOUSTIC[1]: slice_(1, 1, 1),
@@ -122,11 +127,14 @@ def test_cli_writes_the_table_and_refuses_bad_input(tmp_path, capsys):
     assert A.main([f"v2={b}", f"a={tmp_path / 'b.json'}", "-o", str(out), "--aims", str(electronic(tmp_path))]) == 0
     err = capsys.readouterr().err
     assert "warning: v2: no kit slice of its reports matches" in err and "warning: a:" in err
+    fine = tmp_path / "fine.json"
+    fine.write_text(json.dumps({**report({}), "slice_level": "fine"}))
     bad = tmp_path / "bad.yaml"
     bad.write_text("drum_only: {f: {kick: 90}}\n")
     for argv, msg in (([f"v2={b}", "-o", str(out), "--aims", str(bad)], "not between 0 and 1"),
                       ([str(b), "-o", str(out)], "expected NAME=METRICS_JSON"),
                       ([f"v2={tmp_path / 'none.json'}", "-o", str(out)], "not a drumtx.evaluate metrics.json"),
+                      ([f"v2={fine}", "-o", str(out)], "scored per fine, the aims per instrument"),
                       ([f"v2={b}", "-o", str(b)], "not a folder")):
         with pytest.raises(SystemExit) as exc:
             A.main(argv)

@@ -187,5 +187,6 @@ def test_hardneg_continues_the_held_out_arm_with_a_control(tmp_path):
     assert hard[2].endswith("loss.crash_cymbal_negative_weight=5") and "negative_weight" not in control[2]
     assert (tmp_path / "lanes").read_text().split() == [
         "synth_songs_heldout", "data.fit_kit_names=[unseen:*,none+music]",
-        "hardneg_w4_s42", "hardneg_w4_s43", "heldout8k_w4_s42", "heldout8k_w4_s43"]
+        "hardneg_w4_s42", "hardneg_w4_s43", "heldout8k_w4_s42", "heldout8k_w4_s43",
+        "heldout_w4_s42", "heldout_w4_s43", "music_w4_s42"]  # every run of its summary (a fresh clone has no reports)
     assert "held-out 8k s42|heldout8k_w4_s42" in (tmp_path / "summary").read_text()

@@ -156,18 +156,19 @@ def pool(slices: Mapping[str, dict]) -> dict[str, dict]:
     return out
 
 
-def _minutes(g: dict, report: dict, n_slices: int) -> float | None:
-    """Minutes of audio behind a slice: stored since the slice rows carry them; for older
-    reports from its false positives per minute, or the report's length when it has one slice."""
+def _minutes(key: str, g: dict, report: dict) -> float | None:
+    """Minutes of audio behind the slice ``key``: stored since slices carry them; for older
+    reports the summed lengths of its tracks (the report's ``tracks`` rows), else from its false
+    positives per minute (None when it has none)."""
     ov = g.get("overall") or {}
     if ov.get("minutes") is not None:
         return float(ov["minutes"])
-    fp, rate = (ov.get("micro") or {}).get("n_est", 0) - (ov.get("micro") or {}).get("tp", 0), ov.get("fp_per_minute")
-    if fp and rate:
-        return fp / rate
-    if n_slices == 1 and report.get("duration_s"):
-        return float(report["duration_s"]) / 60
-    return None
+    rows = [r for r in report.get("tracks") or [] if isinstance(r, dict) and r.get("kit_name") == key]
+    if rows and all(r.get("duration_s") is not None for r in rows):
+        return sum(float(r["duration_s"]) for r in rows) / 60
+    micro = ov.get("micro") or {}
+    fp, rate = (micro.get("n_est") or 0) - (micro.get("tp") or 0), ov.get("fp_per_minute")
+    return fp / rate if fp and rate else None
 
 
 def read_model(reports: list[tuple[str, dict]], aims: dict, kits: Mapping) -> dict:
@@ -200,11 +201,11 @@ def read_model(reports: list[tuple[str, dict]], aims: dict, kits: Mapping) -> di
             name = KitName.parse(key)
             if name.kit == "none":  # music alone: unseen music is the held-out music
                 if name.music and (rule.get("unseen") is None or bool(rule["unseen"]) == name.unseen):
-                    alone[key] = (g, _minutes(g, m, len(groups)))
+                    alone[key] = (g, _minutes(key, g, m))
                 continue
             if kit_matches(name, rule, kits):
                 chosen["with_music" if name.music else "drum_only"][key] = g
-            elif name.kit not in kits and (name.unseen or rule.get("unseen") is not True):
+            elif name.kit not in kits and (rule.get("unseen") is None or bool(rule["unseen"]) == name.unseen):
                 unknown.add(key)  # left out only for want of its kind
     out = {"kits": {c: sorted(chosen[c]) for c in CONDITIONS}, "unknown_kits": sorted(unknown)}
     for c in CONDITIONS:
@@ -302,8 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     except AimsError as exc:
         fail(PROG, exc)
     grouped: dict[str, list[tuple[str, dict]]] = {}
-    for name, path, metrics in read_reports(PROG, args.reports, lambda m: m["slices"]["groups"],
-                                            "a drumtx.evaluate metrics.json with slices"):
+    def needs(m: dict) -> None:  # per-kit slices scored per instrument (evaluate's default slice level)
+        m["slices"]["groups"]
+        if m.get("slice_level", "instrument") != "instrument":
+            raise ValueError(f"its slices are scored per {m['slice_level']}, the aims per instrument")
+
+    for name, path, metrics in read_reports(PROG, args.reports, needs,
+                                            "a drumtx.evaluate metrics.json with per-instrument slices"):
         grouped.setdefault(name, []).append((path, metrics))
     kits = load_kits()
     try:

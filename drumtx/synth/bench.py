@@ -50,6 +50,7 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = N
     from drumtx.synth import dataset as ds
     from drumtx.synth.render import Note
 
+    ds.check_splits(splits)
     recipe = ds.parse_recipe(data_cfg)
     planned = ds.plan(recipe)
     tail = recipe.render.tail_s
@@ -86,7 +87,8 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = N
         linkable, why = ds.sort_for_reuse(recipe, [t for t in scope if t not in done], *ds._reusable(recipe, reuse))
         if why:
             log.info("not linkable from %s: %s", reuse, ds.unlinked_text(why))
-    left = [t for t in scope if t not in done and t not in set(linkable)]
+    linked = set(linkable)
+    left = [t for t in scope if t not in done and t not in linked]
     left_s = sum((t.perf.seconds or 0.0) + tail for t in left)
     report.update({"root_rendered_from_another_recipe": bool(other), "tracks_in_scope": len(scope),
                    "tracks_done": len(done), "tracks_linkable": len(linkable), "not_linked": dict(sorted(why.items())),

@@ -732,6 +732,16 @@ def _sigterm_as_interrupt():
             signal.signal(signal.SIGTERM, previous)
 
 
+def check_splits(splits) -> None:
+    """Raise :class:`SynthError` (one line) unless ``splits`` is None or a non-empty list of :data:`SPLITS`."""
+    if splits is None:
+        return
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown or not splits:
+        raise SynthError(f"splits={list(splits)}: " + (f"{unknown} not among {list(SPLITS)}" if unknown
+                         else f"no split to render (null renders all of {list(SPLITS)})"))
+
+
 def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress: bool = True,
                   limit: int | None = None, splits: list[str] | None = None, reuse: str | None = None) -> dict:
     """Render every missing track of the recipe, then write the csv. Returns a summary dict.
@@ -761,11 +771,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         SynthError: a bad recipe (no ``synth`` block, no playable training kit, a bad source
             or range ...), or ``root`` was rendered from another recipe and not ``overwrite``.
     """
-    if splits is not None:  # before anything is read or written
-        unknown = sorted(set(splits) - set(SPLITS))
-        if unknown or not splits:
-            raise SynthError(f"splits={list(splits)}: " + (f"{unknown} not among {list(SPLITS)}" if unknown
-                             else f"no split to render (null renders all of {list(SPLITS)})"))
+    check_splits(splits)  # before anything is read or written
     recipe = parse_recipe(data_cfg)
     tracks = plan(recipe)
     if limit is not None:

@@ -194,10 +194,11 @@ class KitRenderer:
             raise RenderError(f"kit {kit.name}: none of its sound fonts is installed: {list(kit.soundfont_candidates)}")
         synth, sfid = self._synth(font)
         shifts = sorted({kn.semitones for kn in kit.notes.values() if kn.semitones})
-        if len(shifts) > len(self.SHIFT_CHANNELS):
-            raise RenderError(f"kit {kit.name}: too many distinct pitch shifts")
         channel_of = {0.0: kit.channel}
         free = [c for c in self.SHIFT_CHANNELS if c != kit.channel]
+        if len(shifts) > len(free):
+            raise RenderError(f"kit {kit.name}: {len(shifts)} distinct pitch shifts, more than the {len(free)} "
+                              "MIDI channels free for them")
         for s in shifts:
             channel_of[s] = free.pop(0)
         self._prime(synth, sfid, kit)

@@ -2,7 +2,10 @@
 # common.sh: the run folder, the realism ladder's rungs, and the steps every v2 run goes through
 # (train or resume, tune thresholds, score every rung against v1).
 V2=${V2:-outputs/default_model_v2}  # (V2, STASH: from the environment in tests/test_stash.py)
-TUNE_KITS='data.fit_kit_names=[h2_*,sfz_*,none+music]'
+# the validation tracks thresholds are tuned on: sampled kits and music alone (the held-out
+# recipes set TUNE_DATA/TUNE_KITS to their held-out kits; SAMPLED_TUNE_KITS sets it back)
+SAMPLED_TUNE_KITS='data.fit_kit_names=[h2_*,sfz_*,none+music]'
+TUNE_KITS=$SAMPLED_TUNE_KITS
 # name=Hydra overrides of each rung (GMD's unseen test performances; see conf/data/synth_songs.yaml)
 RUNGS=(
 	"a_unseen_soundfont_kits|kit_names=[unseen:timgm6mb_*,unseen:avl_*]|exclude_kit_names=[*+music]"

@@ -31,7 +31,9 @@ pair $V2/heldout8k_w4_s42 $V2/heldout_w4_s42 "seed=42 $ARGS" $V2/heldout8k_w4_s4
 TUNE_DATA=synth_songs_heldout
 TUNE_KITS='data.fit_kit_names=[unseen:*,none+music]'
 pinned_v2
-score_lanes hardneg_w4_s42 hardneg_w4_s43 heldout8k_w4_s42 heldout8k_w4_s43
+# every run of the summary scored (skipped where done: a fresh clone's stash holds bundles, not reports);
+# the held-out arm's runs are tuned on the held-out kits as these are, v2 carries its own thresholds
+score_lanes hardneg_w4_s42 hardneg_w4_s43 heldout8k_w4_s42 heldout8k_w4_s43 heldout_w4_s42 heldout_w4_s43 music_w4_s42
 rung_summary hardneg \
 	"Hard negatives for the crash (x5 on hi-hat and ride frames, 1,000 steps on from the held-out arm) against the same 1,000 steps without them, all tuned on held-out kits, and the shipped v2" \
 	"v2 s42 (shipped)|music_w4_s42" "held-out 7k s42|heldout_w4_s42" "held-out 7k s43|heldout_w4_s43" \

@@ -20,6 +20,11 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 "$PY" -m drumtx.prepare data=synth_songs_heldout
 "$PY" -m drumtx.prepare data=synth_songs
 heldout_arm heldout "" "$@"
+# the other runs of the summary scored too (skipped where done: a fresh clone's stash holds their
+# bundles, tuned by their own recipe, not their reports)
+TUNE_DATA=synth_songs
+TUNE_KITS=$SAMPLED_TUNE_KITS
+score_lanes music_w4_s42 long_w4_s42 long_w4_s43
 rung_summary heldout \
 	"The long arm's recipe with three training kits held out and the thresholds tuned on them, beside the long arm and the shipped v2" \
 	"v2 s42 (shipped)|music_w4_s42" "7k s42|long_w4_s42" "7k s43|long_w4_s43" \

@@ -32,8 +32,11 @@ TOM_NOTES = tuple(sorted(n for n, c in NOTE_MAPS["roland_td17"].items() if c.sta
 #: cymbals; crash 1 and crash 2 are two cymbals of the crash class).
 CYMBAL_PIECES: dict[str, tuple[int, ...]] = {"hihat": (22, 26, 42, 44, 46), "ride": (51, 53, 59),
                                               "crash_1": (49, 55), "crash_2": (52, 57)}
-#: The most a retuned note may be shifted (semitones): the sound fonts' pitch-bend range (drumtx.synth.render).
+#: The most a retuned note of a sound-font kit may be shifted (semitones): the pitch-bend range
+#: drumtx.synth.render sets. A sampled kit's samples are resampled instead (soxr), which has no such
+#: bound; MAX_SAMPLED_SHIFT_SEMITONES keeps them within two octaves of their recording.
 MAX_SHIFT_SEMITONES = 12.0
+MAX_SAMPLED_SHIFT_SEMITONES = 24.0
 #: kit_name prefix in the csv for kits held out for testing (see drumtx.synth docstring).
 UNSEEN_KIT_PREFIX = "unseen:"
 #: Measured sample start latencies (written by ``python -m drumtx.synth.kits --measure-latency``).
@@ -166,8 +169,9 @@ def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0,
     what was played.
 
     Raises:
-        KitError: a note would be shifted beyond +-:data:`MAX_SHIFT_SEMITONES`, or an unknown
-            cymbal piece (one line).
+        KitError: a note would be shifted beyond +-:data:`MAX_SHIFT_SEMITONES` (a sound-font
+            kit) or +-:data:`MAX_SAMPLED_SHIFT_SEMITONES` (a sampled kit), or an unknown cymbal
+            piece (one line).
     """
     cymbals = {k: float(v) for k, v in (cymbal_semitones or {}).items() if v}
     unknown = sorted(set(cymbals) - set(CYMBAL_PIECES))
@@ -176,13 +180,14 @@ def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0,
     if not semitones and not tom_semitones and not cymbals:
         return kit
     piece_shift = {n: cymbals.get(piece, 0.0) for piece, notes in CYMBAL_PIECES.items() for n in notes}
+    most = MAX_SAMPLED_SHIFT_SEMITONES if kit.sampled else MAX_SHIFT_SEMITONES
     notes = {}
     for roland, kn in kit.notes.items():
         shift = (kn.semitones + semitones + (tom_semitones if roland in TOM_NOTES else 0.0)
                  + piece_shift.get(roland, 0.0))
-        if abs(shift) > MAX_SHIFT_SEMITONES:
+        if abs(shift) > most:
             raise KitError(f"kit {kit.name}: note {roland} retuned to {shift:+.2f} semitones, beyond "
-                           f"+-{MAX_SHIFT_SEMITONES:g}")
+                           f"+-{most:g} ({'sampled' if kit.sampled else 'sound-font'} kit)")
         notes[roland] = replace(kn, semitones=round(shift, 4))
     return replace(kit, notes=notes)
 
