@@ -68,6 +68,10 @@ def test_older_reports_minutes_and_a_slice_twice():
     b = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1), "unseen:no_such_kit": slice_(1, 1, 1)})
     with pytest.raises(A.AimsError, match="in two reports of one model"):
         A.read_model([("b", b), ("b again", b)], AIMS, KITS)
+    broken = report({f"unseen:{ACOUSTIC[0]}": slice_(1, 1, 1)})
+    broken["slices"]["groups"]["kit_name"][f"unseen:{ACOUSTIC[0]}"]["classes"]["kick"]["tp"] = None
+    with pytest.raises(A.AimsError, match="tp is None, not a count"):  # not silently 0
+        A.read_model([("b", broken)], AIMS, KITS)
     with pytest.raises(A.AimsError, match="b is given twice"):
         A.read_model([("b", b), ("b", b)], AIMS, KITS)
     m = A.read_model([("b", b)], AIMS, KITS)
@@ -99,6 +103,8 @@ def test_older_reports_minutes_and_a_slice_twice():
     ("", "not a mapping of aims"),
     ("just a string", "not a mapping of aims"),
     ("mystery: 1", "unknown keys"),
+    ("drum_only:\n  f: {kick: 0.9}\n  f: {kick: 0.5}", "keys given twice"),
+    ("music_alone: {onsets_per_minute_below: 0}", "is not a number above 0"),
 ])
 def test_a_typo_in_the_aims_is_an_error(tmp_path, text, msg):
     path = tmp_path / "aims.yaml"

@@ -217,7 +217,8 @@ def test_some_inputs_failed_is_status_1(tmp_path, monkeypatch, capsys):
         == f"drumtx.evaluate: 1 track(s) left out, listed in {tmp_path}/report.md"
     )
 
-    monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 2, "planned": 5})
+    # of the tracks this run tried (3 rendered, 2 failed), not of the 20 planned
+    monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 2, "rendered": 3, "planned": 20})
     cfg = OmegaConf.create({"data": {}, "workers": 1, "overwrite": False, "progress": False, "limit": None, "splits": None})
     with pytest.raises(SystemExit) as exc:
         entry("drumtx-synth")(cfg)
@@ -225,10 +226,10 @@ def test_some_inputs_failed_is_status_1(tmp_path, monkeypatch, capsys):
     assert (
         capsys.readouterr()
         .err.strip()
-        .endswith("drumtx.synth: 2 of 5 tracks failed to render (logged above)")
+        .endswith("drumtx.synth: 2 of 5 tracks to render failed (logged above)")
     )
-    monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 0, "planned": 5})
-    assert entry("drumtx-synth")(cfg) == {"failed": 0, "planned": 5}
+    monkeypatch.setattr(drumtx.synth.dataset, "build_dataset", lambda *a, **k: {"failed": 0, "rendered": 5, "planned": 5})
+    assert entry("drumtx-synth")(cfg) == {"failed": 0, "rendered": 5, "planned": 5}
 
 
 @pytest.mark.parametrize(

@@ -353,3 +353,22 @@ def test_sigterm_stops_the_render_workers_and_keeps_whole_tracks(tmp_path):
     for wav in wavs:  # every track on disk is whole: its MIDI beside it, no temporary files
         assert wav.with_suffix(".midi").is_file()
     assert not [p for p in root.rglob("*") if p.is_file() and p.suffix not in (".wav", ".midi", ".yaml", ".json", ".csv", ".md")]
+
+
+def test_limit_counts_within_the_chosen_splits(tmp_path):
+    """limit=2 splits=[train] rendered nothing when the plan began with test tracks."""
+    cfg = recipe(tmp_path / "ds", n=8)
+    summary = build_dataset(cfg, workers=1, progress=False, limit=2, splits=["train"])
+    assert summary["rendered"] == 2 and summary["splits"] == {"train": 2}
+    bench = run_bench(cfg, tracks=1, workers=1, limit=2, splits=["train"])
+    assert (bench["tracks_in_scope"], bench["tracks_done"], bench["tracks_to_render"]) == (2, 2, 0)
+    with pytest.raises(SynthError, match="not among"):
+        run_bench(cfg, tracks=1, workers=1, splits=["tarin"])
+
+
+def test_bench_refuses_an_output_folder_before_it_runs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "drumtx.synth.bench", "data=synth_default", f"bench.out={tmp_path}",
+                        f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"drumtx.synth.bench: bench.out={tmp_path}: not a file path (a folder, or under a file)"]
+    assert not list(tmp_path.glob("*.tmp"))

@@ -381,3 +381,41 @@ def test_every_kit_of_the_tuned_recipe_takes_its_widest_draws():
         k, t, c = (sign * max(map(abs, recipe[key])) for key in ("kit_semitones", "tom_semitones", "cymbal_semitones"))
         for name in names:
             retuned(kits[name], k, t, dict.fromkeys(CYMBAL_PIECES, c))  # raises beyond its bound
+
+
+@pytest.mark.parametrize("block, msg", [
+    ({"cymbal_semitones": ["a", "b"]}, "cymbal_semitones must be a list of finite numbers"),
+    ({"cymbal_semitones": [float("nan"), 1.0]}, "cymbal_semitones must be a list of finite numbers"),
+    ({"tuning_prob": "abc"}, "tuning_prob must be a finite number"),
+    ({"tuning_step": "abc"}, "tuning_step must be a finite number"),
+    ({"peak_db": ["a", -1]}, "peak_db must be a list of finite numbers"),
+])
+def test_a_value_of_the_wrong_type_is_one_line_before_anything_runs(block, msg):
+    """A string or NaN where a number belongs gave a traceback, or failed every track at render time."""
+    with pytest.raises(prod.ProductionError, match=msg):
+        prod.ProductionConfig.from_config(block)
+
+
+def test_a_coarse_tuning_step_stays_within_the_ranges():
+    """Draws rounded to the step left their range (tune -1.5 from [-1, 1] at step 1.5), beyond what
+    the reach check allowed."""
+    cfg = prod.ProductionConfig(tuning_prob=1.0, tuning_step=1.5, cymbal_semitones=[-2.0, 2.0])
+    for seed in range(60):
+        t = prod.draw(cfg, np.random.default_rng(seed))["tuning"]
+        assert -1 <= t["kit_semitones"] <= 1 and -4 <= t["tom_semitones"] <= 4
+        assert all(-2 <= v <= 2 for v in t["cymbal_semitones"].values())
+
+
+def test_a_music_only_track_carries_no_tuning(tmp_path):
+    """Its csv row named a kit tuning, though no kit plays in it."""
+    from drumtx.synth.dataset import production_params
+
+    r = songs_recipe(tmp_path, n=8)
+    r["synth"]["production"] = {"tuning_prob": 1.0, "cymbal_semitones": [-3.0, 3.0]}
+    recipe = parse_recipe(r)
+    tracks = plan(recipe)
+    alone = [t for t in tracks if not t.drums]
+    drums = [t for t in tracks if t.drums]
+    assert alone and drums
+    assert not any("tuning" in production_params(t, recipe.production) for t in alone)
+    assert all("cymbal_semitones" in production_params(t, recipe.production)["tuning"] for t in drums)

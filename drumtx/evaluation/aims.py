@@ -73,14 +73,23 @@ def load_aims(path: str | Path) -> dict:
         AimsError: unreadable; not a mapping; no aim; an unknown key anywhere (top level,
             ``kits``, a condition's measure, an instrument, ``music_alone``); ``unseen`` or
             ``sampled`` not true, false or null (either); a kind not among :data:`KIT_KINDS`;
-            a target that is not a number in [0, 1] (a rate: not a number >= 0).
+            a target that is not a number in [0, 1] (a rate: not a number above 0); a key given
+            twice.
     """
     import yaml
 
     from drumtx.vocab import INSTRUMENTS
 
+    class _Strict(yaml.SafeLoader):  # a key given twice is an error, not the last one silently
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+            twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+            if twice:
+                raise yaml.constructor.ConstructorError(None, None, f"keys given twice: {twice}", node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
     try:  # plain YAML: OmegaConf reads a bare string as a mapping with that key
-        aims = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        aims = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Strict)  # noqa: S506 (a SafeLoader)
     except Exception as exc:  # OSError, YAML errors: one line
         raise AimsError(f"{path}: cannot read the aims ({type(exc).__name__}: {exc})") from None
     if not isinstance(aims, dict):
@@ -141,13 +150,16 @@ def kit_matches(name: KitName, rule: Mapping, kits: Mapping) -> bool:
 
 def pool(slices: Mapping[str, dict]) -> dict[str, dict]:
     """Per instrument, the summed onset counts of ``slices`` (kit name -> slice) and P / R / F
-    over them (None where undefined)."""
+    over them (None where undefined). Raises :class:`AimsError`: a count that is not one."""
     out: dict[str, dict] = {}
-    for g in slices.values():
+    for key, g in slices.items():
         for c, v in (g.get("classes") or {}).items():
             acc = out.setdefault(c, {"tp": 0, "n_ref": 0, "n_est": 0})
             for k in acc:
-                acc[k] += int(v.get(k) or 0)
+                n = v.get(k)
+                if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                    raise AimsError(f"kit slice {key!r}, {c}: {k} is {n!r}, not a count")
+                acc[k] += n
     for acc in out.values():
         tp, n_ref, n_est = acc["tp"], acc["n_ref"], acc["n_est"]
         acc["precision"] = tp / n_est if n_est else None
@@ -271,7 +283,7 @@ def render(aims_path: str, rule: dict, models: dict[str, dict], rows: list[dict]
 
     md = ["# Aims", "", f"Aims: `{_shown(aims_path)}`; kits: {json.dumps(rule)}. Onset counts of the matching kit "
           "slices are summed over each model's reports, then P / R / F; – means not measured (no matching "
-          "kit slice in the model's reports).", "",
+          "kit slice in the model's reports, or none with that instrument).", "",
           md_table(["aim", "target", *names], table), "",
           "Aims met: " + ", ".join(tally(n) for n in names) + ".", "", "## Kits pooled", ""]
 

@@ -27,7 +27,8 @@ def main(cfg: DictConfig) -> dict:
         fail("drumtx.synth", "interrupted; rerun the same command to resume", EXIT_INTERRUPTED)
     log.info("done: %s", json.dumps(summary))
     if summary.get("failed"):  # some tracks did not render: status 1 (drumtx.cli); the csv lists the rest
-        fail("drumtx.synth", f"{summary['failed']} of {summary['planned']} tracks failed to render (logged above)",
+        tried = summary["failed"] + summary["rendered"]  # the tracks this run rendered, not the plan
+        fail("drumtx.synth", f"{summary['failed']} of {tried} tracks to render failed (logged above)",
              EXIT_SOME_FAILED)
     return summary
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from drumtx.atomic import atomic_write_text
 from drumtx.cli import EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import SYNTH
 
@@ -72,9 +73,9 @@ def run_bench(data_cfg, tracks: int = 6, workers: int = 2, reuse: str | None = N
     # What a render would still do, as drumtx.synth chooses it: the planned tracks (limit, splits)
     # not on disk from this recipe and, with reuse=, not linkable from that folder.
     fmt = recipe.render.format
-    scope = planned[: int(limit)] if limit is not None else planned
-    if splits is not None:
-        scope = [t for t in scope if t.perf.split in set(splits)]
+    scope = [t for t in planned if splits is None or t.perf.split in set(splits)]
+    if limit is not None:
+        scope = scope[: int(limit)]
     stored = recipe.root / ds.RECIPE_FILE
     other = stored.is_file() and (OmegaConf.to_container(OmegaConf.load(stored)) or {}).get(
         "fingerprint") != recipe.fingerprint()
@@ -160,6 +161,10 @@ def main(cfg: DictConfig) -> dict:
     from drumtx.synth.dataset import SynthError
     from drumtx.synth.kits import KitError
 
+    out = Path(cfg.bench.out) if cfg.bench.out else Path(cfg.paths.output_dir) / "synth_bench.json"
+    if out.is_dir() or any(parent.exists() and not parent.is_dir() for parent in out.parents):
+        # before the bench runs, not after (a folder for a file, or a path under a file)
+        fail("drumtx.synth.bench", f"bench.out={out}: not a file path (a folder, or under a file)", EXIT_USAGE)
     try:
         report = run_bench(cfg.data, tracks=cfg.bench.tracks, workers=cfg.workers, reuse=cfg.get("reuse"),
                            limit=cfg.get("limit"), splits=cfg.get("splits"))
@@ -167,11 +172,11 @@ def main(cfg: DictConfig) -> dict:
         fail("drumtx.synth.bench", exc, EXIT_USAGE)
     text = json.dumps(report, indent=2)
     print(text)
-    out = Path(cfg.bench.out) if cfg.bench.out else Path(cfg.paths.output_dir) / "synth_bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, text + "\n")
+    except OSError as exc:
+        fail("drumtx.synth.bench", f"bench.out={out}: cannot write it ({exc.strerror or exc})", EXIT_USAGE)
     log.info("wrote %s", out)
     return report
 

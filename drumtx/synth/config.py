@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -25,16 +26,29 @@ def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: ty
         the ``cls`` instance.
 
     Raises:
-        error: a key ``cls`` has no field for (the message lists the known ones); a field named
-            ``prob`` or ending in ``_prob`` outside [0, 1]; a ``ranges`` field that is not
-            [low, high]. One line naming the key and the value.
+        error: a key ``cls`` has no field for (the message lists the known ones); a value of
+            another type than its default's (a number, finite, where the default is one; a list
+            of numbers where the default is; true or false); a field named ``prob`` or ending in
+            ``_prob`` outside [0, 1]; a ``ranges`` field that is not [low, high]. One line naming
+            the key and the value, before anything runs.
     """
     cfg = dict(cfg or {})
     known = [f.name for f in dataclasses.fields(cls)]
     unknown = set(cfg) - set(known)
     if unknown:
         raise error(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    out = cls(**cfg)
+    out, base = cls(**cfg), cls()
+    for name in known:
+        value, default = getattr(out, name), getattr(base, name)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise error(f"{where}.{name} must be true or false, got {value!r}")
+        elif _number(default):
+            if not _number(value):
+                raise error(f"{where}.{name} must be a finite number, got {value!r}")
+        elif isinstance(default, list) and default and all(map(_number, default)):
+            if isinstance(value, str) or not isinstance(value, Sequence) or not all(map(_number, value)):
+                raise error(f"{where}.{name} must be a list of finite numbers, got {value!r}")
     for name in known:
         value = getattr(out, name)
         if (name == "prob" or name.endswith("_prob")) and not 0.0 <= float(value) <= 1.0:
@@ -44,3 +58,7 @@ def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: ty
         if not isinstance(value, Sequence) or len(value) != 2 or float(value[0]) > float(value[1]):
             raise error(f"{where}.{name} must be [low, high], got {value}")
     return out
+
+
+def _number(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

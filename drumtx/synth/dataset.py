@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import functools
 import glob
 import hashlib
@@ -236,6 +237,15 @@ def parse_recipe(data_cfg) -> Recipe:
             raise SynthError(str(exc)) from None
     elif syn.get("accompaniment") is not None:
         raise SynthError("data.synth.accompaniment needs a data.synth.production chain")
+    try:  # the older effects chain: one line naming the key (its messages start data.synth.variety)
+        variety = effects.VarietyConfig.from_config(syn.get("variety"))
+    except ValueError as exc:
+        raise SynthError(str(exc)) from None
+    render_keys = {f.name for f in dataclasses.fields(RenderSettings)}
+    unknown = sorted(set(syn.get("render") or {}) - render_keys)
+    if unknown:
+        raise SynthError(f"data.synth.render: unknown keys {unknown}; known: {sorted(render_keys)}")
+    render = RenderSettings(**(syn.get("render") or {}))
     return Recipe(
         root=Path(data["root"]).expanduser(),
         csv_name=data.get("csv") or "e-gmd-v1.0.0.csv",
@@ -246,8 +256,8 @@ def parse_recipe(data_cfg) -> Recipe:
         test_groups=test_groups,
         copies=copies,
         unseen_copies=_range(syn.get("unseen_copies", 1), "data.synth.unseen_copies"),
-        render=RenderSettings(**(syn.get("render") or {})),
-        variety=effects.VarietyConfig.from_config(syn.get("variety")),
+        render=render,
+        variety=variety,
         kits_dir=kits_dir,
         raw=syn,
         missing_kits=missing_train + missing_test,
@@ -341,8 +351,12 @@ def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float) -> np.ndarray:
 
 
 def production_params(track: Track, cfg: production.ProductionConfig) -> dict:
-    """The track's production chain (a pure function of the track: the csv re-draws it)."""
-    return production.draw(cfg, np.random.default_rng([*track.seed, 1]))
+    """The track's production chain (a pure function of the track: the csv re-draws it); a
+    music-only track has no kit to retune, so no ``tuning`` (drawn last: the rest is unchanged)."""
+    params = production.draw(cfg, np.random.default_rng([*track.seed, 1]))
+    if not track.drums:
+        params.pop("tuning", None)
+    return params
 
 
 def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
@@ -752,7 +766,8 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
         workers: render processes (spawned).
         overwrite: re-render every track, also into a folder rendered from another recipe.
         progress: a progress bar.
-        limit: render only the first ``limit`` planned tracks (a quick check).
+        limit: render only the first ``limit`` planned tracks of the chosen ``splits`` (a quick
+            check); the csv then lists those of them on disk.
         splits: render only the tracks of these splits (``train``, ``validation``, ``test``;
             None: all), e.g. ``["test"]`` to score a model before the training audio is done.
             The csv still lists every planned track already on disk.
@@ -774,8 +789,10 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
     check_splits(splits)  # before anything is read or written
     recipe = parse_recipe(data_cfg)
     tracks = plan(recipe)
-    if limit is not None:
-        tracks = tracks[: int(limit)]
+    if limit is not None:  # the first `limit` planned tracks of the chosen splits
+        tracks = [t for t in tracks if splits is None or t.perf.split in set(splits)][: int(limit)]
+        if not tracks:
+            log.warning("limit=%s: no planned track in scope (splits=%s): nothing to render", limit, splits)
     if isinstance(reuse, str) and not reuse.strip():
         reuse = None  # reuse= with no value: nothing to reuse
     reusable = None

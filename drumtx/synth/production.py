@@ -168,8 +168,11 @@ def draw(cfg: ProductionConfig, rng: np.random.Generator) -> dict:
     # last, and only when on: every draw above stays what recipes without tuning drew
     if cfg.tuning_prob > 0 and rng.random() < cfg.tuning_prob:
 
-        def step(r):
-            return float(round(u(r) / cfg.tuning_step) * cfg.tuning_step)
+        def step(r):  # a multiple of tuning_step within the range (rounded inwards where it would leave it)
+            lo, hi, st = float(r[0]), float(r[1]), cfg.tuning_step
+            v = round(u(r) / st) * st
+            v = v - st if v > hi else v + st if v < lo else v
+            return float(min(max(v, lo), hi))
 
         p["tuning"] = {"kit_semitones": step(cfg.kit_semitones), "tom_semitones": step(cfg.tom_semitones)}
         if any(cfg.cymbal_semitones):  # only then: tuned recipes without it draw what they drew before
