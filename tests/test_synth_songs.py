@@ -384,11 +384,12 @@ def test_every_kit_of_the_tuned_recipe_takes_its_widest_draws():
 
 
 @pytest.mark.parametrize("block, msg", [
-    ({"cymbal_semitones": ["a", "b"]}, "cymbal_semitones must be a list of finite numbers"),
-    ({"cymbal_semitones": [float("nan"), 1.0]}, "cymbal_semitones must be a list of finite numbers"),
+    ({"cymbal_semitones": ["a", "b"]}, r"cymbal_semitones must be \[low, high\], got \['a', 'b'\]"),
+    ({"cymbal_semitones": [float("nan"), 1.0]}, r"cymbal_semitones must be \[low, high\], got \[nan, 1.0\]"),
     ({"tuning_prob": "abc"}, "tuning_prob must be a finite number"),
     ({"tuning_step": "abc"}, "tuning_step must be a finite number"),
-    ({"peak_db": ["a", -1]}, "peak_db must be a list of finite numbers"),
+    ({"peak_db": ["a", -1]}, r"peak_db must be \[low, high\]"),
+    ({"bitrates_kbps": [128, "x"]}, "bitrates_kbps must be a list of finite numbers"),
 ])
 def test_a_value_of_the_wrong_type_is_one_line_before_anything_runs(block, msg):
     """A string or NaN where a number belongs gave a traceback, or failed every track at render time."""

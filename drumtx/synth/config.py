@@ -37,7 +37,7 @@ def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: ty
     unknown = set(cfg) - set(known)
     if unknown:
         raise error(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    out, base = cls(**cfg), cls()
+    out, base, ranges = cls(**cfg), cls(), list(ranges)
     for name in known:
         value, default = getattr(out, name), getattr(base, name)
         if isinstance(default, bool):
@@ -48,7 +48,8 @@ def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: ty
                 raise error(f"{where}.{name} must be a finite number, got {value!r}")
         elif isinstance(default, list) and default and all(map(_number, default)):
             if isinstance(value, str) or not isinstance(value, Sequence) or not all(map(_number, value)):
-                raise error(f"{where}.{name} must be a list of finite numbers, got {value!r}")
+                what = "[low, high]" if name in ranges else "a list of finite numbers"
+                raise error(f"{where}.{name} must be {what}, got {value!r}")
     for name in known:
         value = getattr(out, name)
         if (name == "prob" or name.endswith("_prob")) and not 0.0 <= float(value) <= 1.0:
