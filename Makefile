@@ -136,7 +136,7 @@ default-model-v2-tuned: $(STAMPS)/venv ## render data=synth_songs_tuned (kits, t
 default-model-v2-heldout: $(STAMPS)/venv ## the long arm's recipe with three training kits held out for validation (data=synth_songs_heldout), thresholds tuned on them; 2 seeds (~4.3 h training, resumable with -stash); every rung beside the long arm and v2
 	PY=$(PY) bash experiments/scripts/default_model_v2_heldout.sh $(ARGS)
 
-default-model-v2-hardneg: $(STAMPS)/venv ## after -heldout: both its seeds continued 1,000 steps with the crash's loss x5 on hi-hat and ride frames (hard negatives) and, as the control, 1,000 steps without (~2 h, resumable with -stash); tuned on the held-out kits, every rung beside them and v2
+default-model-v2-hardneg: $(STAMPS)/venv ## after -long: both its seeds continued 1,000 steps with the crash's loss x5 on hi-hat and ride frames (hard negatives) and, as the control, 1,000 steps without (~2 h, resumable with -stash); tuned as the long arm, every rung beside it and v2
 	PY=$(PY) bash experiments/scripts/default_model_v2_hardneg.sh $(ARGS)
 
 default-model-v2-stash: $(STAMPS)/venv ## carry unfinished v2 trainings across a fresh checkout: their last/best checkpoints and logs into experiments/default_model_v2/resume/ (commit it; the recipes resume from it)

@@ -161,32 +161,42 @@ def test_heldout_arm_trains_both_seeds_and_tunes_on_the_held_out_kits(tmp_path, 
         "synth_songs_heldout", "data.fit_kit_names=[unseen:*,none+music]", "hardneg_w4_s42", "hardneg_w4_s43"]
 
 
-def test_hardneg_continues_the_held_out_arm_with_a_control(tmp_path):
-    """make default-model-v2-hardneg: each held-out seed continued from its last.ckpt to 8,000 steps
-    with the hard negatives and, as the control, without; all four tuned on the held-out kits."""
+def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
+    """make default-model-v2-hardneg: each seed of the long arm continued from its last.ckpt to
+    8,000 steps with the hard negatives and, as the control, without; all four tuned as the long
+    arm was (synth_songs, the sampled kits), every run of the summary scored."""
     for seed in (42, 43):
-        run = tmp_path / "v2" / f"heldout_w4_s{seed}"
+        run = tmp_path / "v2" / f"long_w4_s{seed}"
         (run / "checkpoints").mkdir(parents=True)
         (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
         (run / "best.safetensors").write_bytes(b"x")
     script = REPO / "experiments" / "scripts" / "default_model_v2_hardneg.sh"
     # the recipe's commands stubbed: what it would train, tune and summarise
     stubs = ('pair() { printf "%s\\n" "$@" >> pair_args; echo --- >> pair_args; }; pinned_v2() { :; }; '
-             'score_lanes() { echo "$TUNE_DATA $TUNE_KITS $*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; ')
+             'score_lanes() { echo "${TUNE_DATA:-synth_songs} $TUNE_KITS $*" > lanes; }; '
+             'rung_summary() { printf "%s\\n" "$@" > summary; }; ')
     body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
     body = body.replace('"$PY" -m drumtx.', ': ')
     r = _bash(tmp_path, stubs + body.replace('"$@"', "trainer.x=1"))
     assert r.returncode == 0, r.stderr
     pairs = [p.strip().splitlines() for p in (tmp_path / "pair_args").read_text().split("---") if p.strip()]
     assert [(Path(p[0]).name, Path(p[1]).name, Path(p[3]).name, Path(p[4]).name) for p in pairs] == [
-        ("hardneg_w4_s42", "heldout_w4_s42", "hardneg_w4_s43", "heldout_w4_s43"),
-        ("heldout8k_w4_s42", "heldout_w4_s42", "heldout8k_w4_s43", "heldout_w4_s43")]
+        ("hardneg_w4_s42", "long_w4_s42", "hardneg_w4_s43", "long_w4_s43"),
+        ("long8k_w4_s42", "long_w4_s42", "long8k_w4_s43", "long_w4_s43")]
     hard, control = pairs
     for p in pairs:
-        assert "max_steps=8000 data=synth_songs_heldout" in p[2] and p[6:] == ["trainer.x=1"]
+        assert p[2].endswith("max_steps=8000") or "max_steps=8000 " in p[2]
+        assert "synth_songs_heldout" not in p[2] and p[6:] == ["trainer.x=1"]
     assert hard[2].endswith("loss.crash_cymbal_negative_weight=5") and "negative_weight" not in control[2]
     assert (tmp_path / "lanes").read_text().split() == [
-        "synth_songs_heldout", "data.fit_kit_names=[unseen:*,none+music]",
-        "hardneg_w4_s42", "hardneg_w4_s43", "heldout8k_w4_s42", "heldout8k_w4_s43",
-        "heldout_w4_s42", "heldout_w4_s43", "music_w4_s42"]  # every run of its summary (a fresh clone has no reports)
-    assert "held-out 8k s42|heldout8k_w4_s42" in (tmp_path / "summary").read_text()
+        "synth_songs", "data.fit_kit_names=[h2_*,sfz_*,none+music]",
+        "hardneg_w4_s42", "hardneg_w4_s43", "long8k_w4_s42", "long8k_w4_s43",
+        "long_w4_s42", "long_w4_s43", "music_w4_s42"]  # every run of its summary (a fresh clone has no reports)
+    assert "8k s42|long8k_w4_s42" in (tmp_path / "summary").read_text()
+    # without the long arm (a clone whose stash lacks it) the recipe stops before training
+    for seed in (42, 43):
+        (tmp_path / "v2" / f"long_w4_s{seed}" / "best.safetensors").unlink()
+    (tmp_path / "pair_args").unlink()
+    r = _bash(tmp_path, stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode != 0 and "make default-model-v2-long first" in r.stderr
+    assert not (tmp_path / "pair_args").exists()

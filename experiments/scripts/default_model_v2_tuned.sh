@@ -18,11 +18,17 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 # candidate's trainings); the trainings wait for the candidate, their comparison
 "$PY" -m drumtx.synth data=synth_songs_tuned workers="${WORKERS:-2}"
 "$PY" -m drumtx.prepare data=synth_songs_tuned
-require $V2/scratch_w4_s42/best.safetensors default-model-v2-candidate
-require $V2/scratch_w4_s43/best.safetensors default-model-v2-candidate
+for seed in 42 43; do  # the candidate's bundles come back from the stash on a fresh clone
+	restore_run $V2/scratch_w4_s$seed
+	require $V2/scratch_w4_s$seed/best.safetensors default-model-v2-candidate
+done
 ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_tuned"
 pair $V2/tuned_w4_s42 - "seed=42 $ARGS" $V2/tuned_w4_s43 - "seed=43 $ARGS" "$@"
-score_lanes tuned_w4_s42 tuned_w4_s43  # two lanes, one core each
+# every run is tuned and scored on synth_songs: on a fresh clone it is rendered and prepared here,
+# after the trainings (they need only synth_songs_tuned); on a checkout that has it, both skip
+"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}"
+"$PY" -m drumtx.prepare data=synth_songs
+score_lanes tuned_w4_s42 tuned_w4_s43 scratch_w4_s42 scratch_w4_s43  # two lanes, one core each (a fresh clone's stash holds no reports)
 rung_summary tuned \
 	"Kits retuned per track (synth_songs_tuned) against the candidate (synth_songs), same recipe, two seeds each" \
 	"candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43" "tuned s42|tuned_w4_s42" "tuned s43|tuned_w4_s43"
