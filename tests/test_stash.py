@@ -200,3 +200,33 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
     r = _bash(tmp_path, stubs + body.replace('"$@"', "trainer.x=1"))
     assert r.returncode != 0 and "make default-model-v2-long first" in r.stderr
     assert not (tmp_path / "pair_args").exists()
+
+
+@pytest.mark.parametrize("name, data", [("tuned", "synth_songs_tuned"), ("hybrid", "synth_songs_hybrid")])
+def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data):
+    """make default-model-v2-tuned / -hybrid on a fresh clone: the candidate's bundles come back from
+    the stash, both seeds train from scratch on the arm's data, and all four runs are scored (a
+    stash holds no reports) before the summary beside the candidate."""
+    for seed in (42, 43):
+        run = tmp_path / "stash" / f"scratch_w4_s{seed}"
+        run.mkdir(parents=True)
+        (run / "best.safetensors").write_bytes(b"x")
+    script = REPO / "experiments" / "scripts" / f"default_model_v2_{name}.sh"
+    stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { :; }; '
+             'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; ')
+    body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
+    body = body.replace('"$PY" -m drumtx.', 'echo >> py_calls ').replace('"$PY" experiments/', ': ')
+    r = _bash(tmp_path, stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "v2" / "scratch_w4_s42" / "best.safetensors").is_file()  # restored
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == [f"{name}_w4_s42", "-", f"{name}_w4_s43", "-"]
+    for seed, a in (("42", args[2]), ("43", args[5])):
+        assert a.startswith(f"seed={seed} init_weights=null") and a.endswith(f"max_steps=3500 data={data}")
+    assert args[6:] == ["trainer.x=1"]
+    assert (tmp_path / "lanes").read_text().split() == [
+        f"{name}_w4_s42", f"{name}_w4_s43", "scratch_w4_s42", "scratch_w4_s43"]
+    calls = (tmp_path / "py_calls").read_text().splitlines()
+    assert calls == [f"synth data={data} workers=2", f"prepare data={data}",
+                     "synth data=synth_songs workers=2", "prepare data=synth_songs"]  # synth_songs to score on
+    assert f"{name} s43|{name}_w4_s43" in (tmp_path / "summary").read_text()

@@ -420,3 +420,87 @@ def test_a_music_only_track_carries_no_tuning(tmp_path):
     assert alone and drums
     assert not any("tuning" in production_params(t, recipe.production) for t in alone)
     assert all("cymbal_semitones" in production_params(t, recipe.production)["tuning"] for t in drums)
+
+
+# ------------------------------------------------------------------------ hybrid kits
+def test_a_hybrid_kit_draws_its_cymbal_kit_per_track_and_never_for_a_test_track(tmp_path):
+    """cymbal_kit_prob: a training or validation drum track on a training kit may take its cymbals
+    from another training kit (never a held-out one); test tracks, unseen kits and music alone never;
+    every other draw of the chain is what the recipe without it draws."""
+    from drumtx.synth.dataset import cymbal_kits, production_params
+
+    r = songs_recipe(tmp_path, n=12)
+    plain = parse_recipe(r)
+    r["synth"]["production"] = {**r["synth"]["production"], "cymbal_kit_prob": 1.0}
+    recipe = parse_recipe(r)
+    kits = cymbal_kits(recipe)
+    assert kits == tuple(TRAIN + SAMPLED)
+    tracks = plan(recipe)
+    assert tracks == plan(plain)  # the plan is the same
+    eligible = [t for t in tracks if t.drums and not t.unseen and t.perf.split != "test"]
+    assert eligible and len(eligible) < len(tracks)
+    for t in tracks:
+        params = production_params(t, recipe.production, kits)
+        donor = params.pop("cymbal_kit", None)
+        assert params == production_params(t, plain.production, kits)
+        assert "cymbal_kit" not in production_params(t, plain.production, kits)  # off by default
+        if t in eligible:
+            assert donor in kits and donor != t.kit
+            assert f"cymbals:{donor}" in prod.summary({**params, "cymbal_kit": donor})
+        else:
+            assert donor is None
+    half = parse_recipe({**r, "synth": {**r["synth"], "production": {"cymbal_kit_prob": 0.5}}})
+    drawn = [production_params(t, half.production, kits).get("cymbal_kit") for t in eligible]
+    assert any(drawn) and not all(drawn)
+    if len(TRAIN) == 2:  # a held-out kit lends no cymbals
+        held = parse_recipe({**r, "synth": {**r["synth"], "heldout_kits": [TRAIN[0]]}})
+        assert TRAIN[0] not in cymbal_kits(held)
+    with pytest.raises(prod.ProductionError, match="cymbal_kit_prob"):
+        prod.ProductionConfig.from_config({"cymbal_kit_prob": 1.5})
+
+
+@fonts_missing
+def test_a_hybrid_kit_plays_the_cymbals_on_its_cymbal_kit_and_keeps_the_labels(tmp_path):
+    """The track's audio is its own kit's render of every note but the cymbals plus the drawn kit's
+    render of the cymbals (the chain switched off: only its final level scales the sum)."""
+    from drumtx.synth import dataset as ds
+    from drumtx.synth.render import KitRenderer, snap_notes
+
+    off = {"room_prob": 0.0, "compress_prob": 0.0, "eq_prob": 0.0, "saturation_prob": 0.0, "clip_prob": 0.0,
+           "limit_prob": 0.0, "codec_prob": 0.0, "quiet_prob": 0.0, "cymbal_kit_prob": 1.0}
+    r = songs_recipe(tmp_path / "hybrid", n=4, accompaniment=None, production=off)
+    r["synth"]["train_kits"] = TRAIN
+    recipe = parse_recipe(r)
+    track = next(t for t in plan(recipe) if t.perf.split != "test" and not t.unseen)
+    ds._init_worker(*ds._worker_args(recipe))
+    notes = snap_notes(track.perf.load()[0], recipe.render.render_rate)
+    cymbals = [n for n in notes if n.pitch in ds.CYMBAL_NOTES]
+    rest = [n for n in notes if n.pitch not in ds.CYMBAL_NOTES]
+    assert cymbals and rest
+    params = ds.production_params(track, recipe.production, ds.cymbal_kits(recipe))
+    donor = params["cymbal_kit"]
+    assert donor != track.kit
+    y = ds._song_audio(track, notes, recipe.render, recipe.production, None)
+    rr = recipe.render
+    renderer = KitRenderer(rr.render_rate, rr.sample_rate, rr.hold_s, rr.tail_s)
+    seconds = max(n.start for n in notes) + rr.tail_s
+    vc = params["velocity_curve"]
+    want = (renderer.render(KITS[donor], cymbals, duration=seconds, velocity_curve=vc)
+            + renderer.render(KITS[track.kit], rest, duration=seconds, velocity_curve=vc))
+    whole = renderer.render(KITS[track.kit], notes, duration=seconds, velocity_curve=vc)
+    assert y.shape == want.shape
+    scale = np.dot(y, want) / np.dot(want, want)
+    assert np.abs(y - scale * want).max() < 1e-3 * np.abs(y).max()
+    assert np.abs(y / np.abs(y).max() - whole / np.abs(whole).max()).max() > 0.05  # not its own kit's cymbals
+    summary = build_dataset(r, workers=1, progress=False)
+    assert summary["failed"] == 0
+    with open(tmp_path / "hybrid" / "e-gmd-v1.0.0.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        assert ("cymbals:" in row["production"]) == (row["split"] != "test" and not row["kit_name"].startswith("unseen:"))
+    plain = {**r, "root": str(tmp_path / "plain"), "synth": {**r["synth"], "production": {**off, "cymbal_kit_prob": 0.0}}}
+    build_dataset(plain, workers=1, progress=False)
+    hybrid, whole_kits = digest(tmp_path / "hybrid"), digest(tmp_path / "plain")
+    assert hybrid.keys() == whole_kits.keys()
+    assert all(hybrid[k] == whole_kits[k] for k in hybrid if k.endswith(".midi"))  # the same labels
+    assert any(hybrid[k] != whole_kits[k] for k in hybrid if k.endswith(".wav"))

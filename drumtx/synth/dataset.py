@@ -40,7 +40,16 @@ from omegaconf import DictConfig, OmegaConf
 from drumtx.atomic import atomic_output, atomic_write_text
 from drumtx.synth import accompaniment as acc
 from drumtx.synth import effects, production
-from drumtx.synth.kits import KITS_DIR, Kit, KitError, csv_kit_name, load_kits, retuned, select_kits
+from drumtx.synth.kits import (
+    CYMBAL_PIECES,
+    KITS_DIR,
+    Kit,
+    KitError,
+    csv_kit_name,
+    load_kits,
+    retuned,
+    select_kits,
+)
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.synth.sources import Performance, SourceError, stable_hash
 
@@ -336,8 +345,14 @@ STAGE_CPU_S: Counter = Counter()
 STAGE_AUDIO_S: Counter = Counter()
 
 
-def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None = None) -> None:
+#: Every Roland note that strikes a cymbal: what a hybrid kit plays on its cymbal kit.
+CYMBAL_NOTES = frozenset(n for notes in CYMBAL_PIECES.values() for n in notes)
+
+
+def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None = None,
+                 cymbal_kits: tuple[str, ...] = ()) -> None:
     """Per process: the kit tables and one renderer (sound fonts load on first use)."""
+    _WORKER["cymbal_kits"] = tuple(cymbal_kits)
     _WORKER["kits"] = load_kits(kits_dir)
     _WORKER["renderer"] = KitRenderer(render.render_rate, render.sample_rate, render.hold_s, render.tail_s)
     _WORKER["render"] = render
@@ -345,18 +360,44 @@ def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None =
     _WORKER["kits_dir"] = kits_dir
 
 
-def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float) -> np.ndarray:
-    """Mono drum audio of ``notes`` on ``kit`` at the output rate (the kit's renderer)."""
-    return _WORKER["renderer"].render(kit, notes, velocity_curve=velocity_curve)
+def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float, duration: float | None = None) -> np.ndarray:
+    """Mono drum audio of ``notes`` on ``kit`` at the output rate (the kit's renderer), ``duration``
+    seconds long (None: until the tail after the last note)."""
+    return _WORKER["renderer"].render(kit, notes, duration=duration, velocity_curve=velocity_curve)
 
 
-def production_params(track: Track, cfg: production.ProductionConfig) -> dict:
+def production_params(track: Track, cfg: production.ProductionConfig, cymbal_kits: Sequence[str] = ()) -> dict:
     """The track's production chain (a pure function of the track: the csv re-draws it); a
-    music-only track has no kit to retune, so no ``tuning`` (drawn last: the rest is unchanged)."""
+    music-only track has no kit to retune, so no ``tuning`` (drawn last: the rest is unchanged);
+    ``cymbal_kit`` where :func:`cymbal_kit` draws one from ``cymbal_kits``."""
     params = production.draw(cfg, np.random.default_rng([*track.seed, 1]))
     if not track.drums:
         params.pop("tuning", None)
+    donor = cymbal_kit(track, cfg, cymbal_kits)
+    if donor is not None:
+        params["cymbal_kit"] = donor
     return params
+
+
+def cymbal_kits(recipe: Recipe) -> tuple[str, ...]:
+    """The kits a hybrid kit may take its cymbals from: the training kits not held out."""
+    heldout = {k.name for k in recipe.heldout_kits}
+    return tuple(k.name for k in recipe.train_kits if k.name not in heldout)
+
+
+def cymbal_kit(track: Track, cfg: production.ProductionConfig, kits: Sequence[str]) -> str | None:
+    """The kit that plays ``track``'s cymbals (:data:`CYMBAL_NOTES`), or None (its own kit):
+    with probability ``cfg.cymbal_kit_prob``, one of ``kits`` other than the track's own, for a
+    drum track of the training or validation split on a training kit; never for a test track or an
+    unseen kit, so every rung is played on whole kits. A stream of its own (the track's seed), so
+    every other draw is unchanged."""
+    if cfg.cymbal_kit_prob <= 0 or not track.drums or track.unseen or track.perf.split == "test":
+        return None
+    others = [k for k in kits if k != track.kit]
+    rng = np.random.default_rng([*track.seed, 6])
+    if not others or rng.random() >= cfg.cymbal_kit_prob:
+        return None
+    return others[int(rng.integers(len(others)))]
 
 
 def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
@@ -403,17 +444,31 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
                 music_cfg: acc.AccompanimentConfig | None) -> np.ndarray:
     """Drums (unless music-only) through the drum bus, mixed with the accompaniment, mastered."""
     clock = time.process_time
-    params = production_params(track, prod)
+    params = production_params(track, prod, _WORKER.get("cymbal_kits", ()))
     sr = settings.sample_rate
     seconds = max(n.start for n in notes) + settings.tail_s
     drums = music = None
     if track.drums:
         t0 = clock()
-        kit = _WORKER["kits"][track.kit]
-        if "tuning" in params:
+
+        def tuned(kit: Kit) -> Kit:
+            if "tuning" not in params:
+                return kit
             tuning = params["tuning"]
-            kit = retuned(kit, tuning["kit_semitones"], tuning["tom_semitones"], tuning.get("cymbal_semitones"))
-        drums = _drum_audio(kit, notes, params["velocity_curve"])
+            return retuned(kit, tuning["kit_semitones"], tuning["tom_semitones"], tuning.get("cymbal_semitones"))
+
+        kit = tuned(_WORKER["kits"][track.kit])
+        donor = params.get("cymbal_kit")
+        cymbals = [n for n in notes if n.pitch in CYMBAL_NOTES] if donor else []
+        if cymbals:  # a hybrid kit: the cymbals on the drawn kit, the rest on the track's own, summed
+            rest = [n for n in notes if n.pitch not in CYMBAL_NOTES]
+            drums = _drum_audio(tuned(_WORKER["kits"][donor]), cymbals, params["velocity_curve"], seconds)
+            if rest:
+                shells = _drum_audio(kit, rest, params["velocity_curve"], seconds)
+                n = max(drums.size, shells.size)
+                drums = np.pad(drums, (0, n - drums.size)) + np.pad(shells, (0, n - shells.size))
+        else:
+            drums = _drum_audio(kit, notes, params["velocity_curve"])
         t1 = clock()
         drums = production.drum_bus(drums, sr, params, max_order=prod.max_order)
         STAGE_CPU_S["kit"] += t1 - t0
@@ -668,7 +723,8 @@ def write_csv(recipe: Recipe, tracks: Sequence[Track]) -> tuple[Path, list[dict]
 
 
 def _song_columns(recipe: Recipe, t: Track) -> dict:
-    row = {"production": production.summary(production_params(t, recipe.production)), "accompaniment_seed": "",
+    row = {"production": production.summary(production_params(t, recipe.production, cymbal_kits(recipe))),
+           "accompaniment_seed": "",
            "accompaniment_font": "", "accompaniment_programs": "", "drum_to_music_db": "", "distractor": ""}
     dplan = distractor_plan(t, recipe.accompaniment, recipe.kits_dir)
     if dplan is not None:
@@ -724,7 +780,7 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
 
 def _worker_args(recipe: Recipe) -> tuple:
     music_rate = recipe.accompaniment.render_rate if recipe.accompaniment is not None else None
-    return str(recipe.kits_dir), recipe.render, music_rate
+    return str(recipe.kits_dir), recipe.render, music_rate, cymbal_kits(recipe)
 
 
 @contextlib.contextmanager

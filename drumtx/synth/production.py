@@ -101,6 +101,11 @@ class ProductionConfig:
     tom_semitones: list[float] = field(default_factory=lambda: [-4.0, 4.0])
     cymbal_semitones: list[float] = field(default_factory=lambda: [0.0, 0.0])
     tuning_step: float = 0.5
+    # a hybrid kit: the cymbals (every note of drumtx.synth.kits.CYMBAL_PIECES: hi-hat, ride,
+    # crashes) of this share of the training and validation tracks on training kits are played on
+    # another training kit, drawn per track (drumtx.synth.dataset.cymbal_kit), so that no cymbal
+    # class is learnt as part of one kit's sound. Test tracks and unseen kits never. Off by default.
+    cymbal_kit_prob: float = 0.0
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> ProductionConfig:
@@ -195,6 +200,8 @@ def summary(params: Mapping) -> str:
         t = params["tuning"]
         cym = "".join(f"/{piece.replace('_', '')}{v:+g}" for piece, v in (t.get("cymbal_semitones") or {}).items())
         parts.append(f"tune{t['kit_semitones']:+g}/toms{t['tom_semitones']:+g}{cym}st")
+    if "cymbal_kit" in params:
+        parts.append(f"cymbals:{params['cymbal_kit']}")
     parts.append(f"peak{params['peak_db']:.1f}dB")
     return "+".join(parts)
 
