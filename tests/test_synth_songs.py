@@ -504,3 +504,55 @@ def test_a_hybrid_kit_plays_the_cymbals_on_its_cymbal_kit_and_keeps_the_labels(t
     assert hybrid.keys() == whole_kits.keys()
     assert all(hybrid[k] == whole_kits[k] for k in hybrid if k.endswith(".midi"))  # the same labels
     assert any(hybrid[k] != whole_kits[k] for k in hybrid if k.endswith(".wav"))
+
+
+@pytest.mark.skipif(not SAMPLED, reason="Hydrogen kits not installed")
+def test_a_hybrid_kits_sampled_drums_choose_their_samples_as_on_the_whole_kit():
+    """A sampled kit picks its layers and alternates from a seed of the notes it plays: rendering
+    the drums without the cymbals used to pick other samples (a second change in the hybrid
+    track); seeded with the whole performance, the two parts sum to the whole kit's render."""
+    from drumtx.synth import dataset as ds
+    from drumtx.synth.render import snap_notes
+
+    recipe = parse_recipe(songs_recipe(Path("unused"), n=4, accompaniment=None))
+    ds._init_worker(*ds._worker_args(recipe))
+    kit = KITS[SAMPLED[0]]
+    track = next(t for t in plan(recipe) if t.drums)
+    notes = snap_notes(track.perf.load()[0], recipe.render.render_rate)
+    cymbals = [n for n in notes if n.pitch in ds.CYMBAL_NOTES]
+    rest = [n for n in notes if n.pitch not in ds.CYMBAL_NOTES]
+    assert cymbals and rest
+    seconds = max(n.start for n in notes) + recipe.render.tail_s
+    whole = ds._drum_audio(kit, notes, 0.7, seconds)
+    parts = ds._drum_audio(kit, rest, 0.7, seconds, notes) + ds._drum_audio(kit, cymbals, 0.7, seconds, notes)
+    assert np.abs(whole - parts).max() < 1e-5 * np.abs(whole).max()
+
+
+@fonts_missing
+def test_reuse_links_only_the_tracks_whose_cymbals_come_from_the_same_kit(tmp_path):
+    """A plain folder lends a hybrid recipe its tracks that drew no cymbal kit (the share itself
+    is compared per track); a track whose cymbal kit differs (here: its kit is held out in the
+    new recipe) is rendered, never linked with another kit's cymbals."""
+    from drumtx.synth.dataset import cymbal_kit, cymbal_kits
+
+    off = {"room_prob": 0.0, "codec_prob": 0.0}
+    kw = {"accompaniment": None, "train_kits": TRAIN}
+    plain = songs_recipe(tmp_path / "plain", n=6, production=off, **kw)
+    build_dataset(plain, workers=1, progress=False, splits=["train"])
+    hybrid = songs_recipe(tmp_path / "hybrid", n=6, production={**off, "cymbal_kit_prob": 0.5}, **kw)
+    summary = build_dataset(hybrid, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "plain"))
+    recipe = parse_recipe(hybrid)
+    train = [t for t in plan(recipe) if t.perf.split == "train"]
+    drawn = [cymbal_kit(t, recipe.production, cymbal_kits(recipe)) for t in train]
+    assert summary["linked"] == drawn.count(None) > 0 and summary["failed"] == 0
+    assert summary["not_linked"] == {"kit_differs_there": len(drawn) - drawn.count(None)} != {}
+    fresh = songs_recipe(tmp_path / "fresh", n=6, production={**off, "cymbal_kit_prob": 0.5}, **kw)
+    build_dataset(fresh, workers=1, progress=False, splits=["train"])
+    assert digest(tmp_path / "hybrid") == digest(tmp_path / "fresh")  # linked or rendered, the same bytes
+    if len(TRAIN) == 2:  # the lender's cymbal kit held out here: those tracks are not linked
+        every = songs_recipe(tmp_path / "every", n=6, production={**off, "cymbal_kit_prob": 1.0}, **kw)
+        build_dataset(every, workers=1, progress=False, splits=["train"])
+        held = songs_recipe(tmp_path / "held", n=6, production={**off, "cymbal_kit_prob": 1.0},
+                            heldout_kits=[TRAIN[1]], **kw)
+        summary = build_dataset(held, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "every"))
+        assert summary["linked"] == 0  # each track's only other kit is held out: no cymbal kit any more

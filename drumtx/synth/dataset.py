@@ -360,10 +360,15 @@ def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None =
     _WORKER["kits_dir"] = kits_dir
 
 
-def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float, duration: float | None = None) -> np.ndarray:
+def _drum_audio(kit: Kit, notes: Sequence, velocity_curve: float, duration: float | None = None,
+                seed_notes: Sequence | None = None) -> np.ndarray:
     """Mono drum audio of ``notes`` on ``kit`` at the output rate (the kit's renderer), ``duration``
-    seconds long (None: until the tail after the last note)."""
-    return _WORKER["renderer"].render(kit, notes, duration=duration, velocity_curve=velocity_curve)
+    seconds long (None: until the tail after the last note). A sampled kit chooses its layers and
+    alternates as it would for ``seed_notes`` (a hybrid kit's part: the whole performance's)."""
+    seed = None
+    if seed_notes is not None and kit.sampled:
+        seed = _WORKER["renderer"].player.default_seed(kit, seed_notes)
+    return _WORKER["renderer"].render(kit, notes, duration=duration, velocity_curve=velocity_curve, seed=seed)
 
 
 def production_params(track: Track, cfg: production.ProductionConfig, cymbal_kits: Sequence[str] = ()) -> dict:
@@ -462,9 +467,9 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
         cymbals = [n for n in notes if n.pitch in CYMBAL_NOTES] if donor else []
         if cymbals:  # a hybrid kit: the cymbals on the drawn kit, the rest on the track's own, summed
             rest = [n for n in notes if n.pitch not in CYMBAL_NOTES]
-            drums = _drum_audio(tuned(_WORKER["kits"][donor]), cymbals, params["velocity_curve"], seconds)
-            if rest:
-                shells = _drum_audio(kit, rest, params["velocity_curve"], seconds)
+            drums = _drum_audio(tuned(_WORKER["kits"][donor]), cymbals, params["velocity_curve"], seconds, notes)
+            if rest:  # seeded as the whole kit's render: the drums sound as on the plain track
+                shells = _drum_audio(kit, rest, params["velocity_curve"], seconds, notes)
                 n = max(drums.size, shells.size)
                 drums = np.pad(drums, (0, n - drums.size)) + np.pad(shells, (0, n - shells.size))
         else:
@@ -597,7 +602,7 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
 UNLINKED_REASONS = {
     "not_planned_there": "not planned by that folder's recipe (its seed, copies, kits or sources differ)",
     "kit_differs_there": "with a kit that sounds otherwise there (its kit fingerprint differs: samples, "
-                         "mapping, latency or tuning)",
+                         "mapping, latency or tuning; or its cymbals come from another kit)",
     "not_rendered_there": "planned there but not rendered (yet, or failed)",
 }
 
@@ -671,8 +676,10 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
 
     stored = OmegaConf.to_container(OmegaConf.load(stored_path))
     theirs, ours = plain(stored.get("synth") or {}), plain(recipe.raw)
+    # the hybrid-kit share is compared per track below (a track drawn no cymbal kit in either
+    # recipe sounds alike), not as a chain setting
     keys = [d for k in sorted(set(theirs) | set(ours)) if k not in PLAN_KEYS
-            for d in differ(theirs.get(k), ours.get(k), f"{k}.")]
+            for d in differ(theirs.get(k), ours.get(k), f"{k}.") if d != "production.cymbal_kit_prob"]
     if keys:
         shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
         raise SynthError(f"reuse={src}: its recipe renders tracks otherwise (differ: {shown})")
@@ -683,7 +690,18 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
         raise SynthError(f"reuse={src}: its recipe ({RECIPE_FILE}): {exc}") from None
     kit_prints = plain(stored.get("kits") or {})
     ours_kits = plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
-    alike = {t for t in theirs_planned if kit_prints.get(t.kit) == ours_kits.get(t.kit)}
+    donors = (cymbal_kits(source), cymbal_kits(recipe))
+
+    def sounds_alike(t: Track) -> bool:  # the same kit, and the same cymbal kit (if any) sounding the same
+        if kit_prints.get(t.kit) != ours_kits.get(t.kit):
+            return False
+        if recipe.production is None or source.production is None:
+            return True
+        d_theirs = cymbal_kit(t, source.production, donors[0])
+        d_ours = cymbal_kit(t, recipe.production, donors[1])
+        return d_theirs == d_ours and (d_ours is None or kit_prints.get(d_ours) == ours_kits.get(d_ours))
+
+    alike = {t for t in theirs_planned if sounds_alike(t)}
     return alike, set(theirs_planned) - alike, src
 
 
