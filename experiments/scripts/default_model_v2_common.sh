@@ -296,3 +296,28 @@ heldout_arm() {
 	pinned_v2
 	score_lanes "${name}_w4_s42" "${name}_w4_s43"
 }
+
+# data_arm NAME DATA TITLE [OVERRIDE...]: the candidate's recipe (from scratch, music-only tracks x4
+# from the start, 3,500 steps, seeds 42 and 43 side by side, runs NAME_w4_s4x) on data=DATA, beside
+# the candidate (the same recipe on synth_songs): DATA rendered and prepared first (the trainings
+# need nothing else), the candidate's bundles restored from the stash on a fresh clone, then
+# synth_songs rendered and prepared to tune and score on (skipped where the checkout has it), all
+# four runs scored (a stash holds no reports) and one summary (and aims.md) titled TITLE.
+# Further arguments go to both trainings.
+data_arm() {
+	local name=$1 data=$2 title=$3 seed args
+	shift 3
+	"$PY" -m drumtx.synth data="$data" workers="${WORKERS:-2}"
+	"$PY" -m drumtx.prepare data="$data"
+	for seed in 42 43; do
+		restore_run $V2/scratch_w4_s$seed
+		require $V2/scratch_w4_s$seed/best.safetensors default-model-v2-candidate
+	done
+	args="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=$data"
+	pair $V2/${name}_w4_s42 - "seed=42 $args" $V2/${name}_w4_s43 - "seed=43 $args" "$@"
+	"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}"
+	"$PY" -m drumtx.prepare data=synth_songs
+	score_lanes ${name}_w4_s42 ${name}_w4_s43 scratch_w4_s42 scratch_w4_s43  # two lanes, one core each
+	rung_summary "$name" "$title" "candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43" \
+		"$name s42|${name}_w4_s42" "$name s43|${name}_w4_s43"
+}

@@ -6,32 +6,16 @@
 # and validation tracks on the same kits, each kit retuned per track (the toms by up to 4
 # semitones, order kept; each cymbal by up to 3 on its own). Thresholds tuned and every rung scored
 # on synth_songs as for every other run (the test rungs are never retuned), then one summary (and
-# aims.md) beside the candidate's two seeds: tom variation accuracy and the ride and crash on
-# unseen kits are the questions, onset F on every rung the price.
+# aims.md) beside the candidate's two seeds (data_arm in default_model_v2_common.sh): tom variation
+# accuracy and the ride and crash on unseen kits are the questions, onset F on every rung the price.
 # Needs ~5.6 GB for the render and ~5 GB for its feature cache. Resumable: every step skips what is
 # done; WORKERS=1 renders with one process (beside trainings). Arguments: Hydra overrides for both trainings.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-# the render and its feature cache first: they need no other run (so they can go on beside the
-# candidate's trainings); the trainings wait for the candidate, their comparison
-"$PY" -m drumtx.synth data=synth_songs_tuned workers="${WORKERS:-2}"
-"$PY" -m drumtx.prepare data=synth_songs_tuned
-for seed in 42 43; do  # the candidate's bundles come back from the stash on a fresh clone
-	restore_run $V2/scratch_w4_s$seed
-	require $V2/scratch_w4_s$seed/best.safetensors default-model-v2-candidate
-done
-ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_tuned"
-pair $V2/tuned_w4_s42 - "seed=42 $ARGS" $V2/tuned_w4_s43 - "seed=43 $ARGS" "$@"
-# every run is tuned and scored on synth_songs: on a fresh clone it is rendered and prepared here,
-# after the trainings (they need only synth_songs_tuned); on a checkout that has it, both skip
-"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}"
-"$PY" -m drumtx.prepare data=synth_songs
-score_lanes tuned_w4_s42 tuned_w4_s43 scratch_w4_s42 scratch_w4_s43  # two lanes, one core each (a fresh clone's stash holds no reports)
-rung_summary tuned \
-	"Kits retuned per track (synth_songs_tuned) against the candidate (synth_songs), same recipe, two seeds each" \
-	"candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43" "tuned s42|tuned_w4_s42" "tuned s43|tuned_w4_s43"
+data_arm tuned synth_songs_tuned \
+	"Kits retuned per track (synth_songs_tuned) against the candidate (synth_songs), same recipe, two seeds each" "$@"
 for run in scratch_w4_s42 tuned_w4_s42; do
 	for rung in "a|unseen:timgm6mb_*,unseen:avl_*" "b|unseen:h2_*,unseen:sfz_*"; do
 		out=experiments/default_model_v2/tuned/variation_${rung%%|*}_$run.json
