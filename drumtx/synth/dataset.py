@@ -579,6 +579,9 @@ def _check_recipe_file(recipe: Recipe, overwrite: bool) -> None:
 #: the kits are compared by each track's kit fingerprint, the performances by the track itself).
 PLAN_KEYS = ("seed", "copies", "unseen_copies", "train_kits", "test_kits", "heldout_kits", "workers",
              "kits_dir", "sources")
+#: Chain keys compared per track, not as settings: a track that draws no cymbal kit in either
+#: recipe sounds alike whatever the share (:func:`_reusable`).
+PER_TRACK_KEYS = ("production.cymbal_kit_prob",)
 
 
 def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Path) -> int:
@@ -676,10 +679,8 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
 
     stored = OmegaConf.to_container(OmegaConf.load(stored_path))
     theirs, ours = plain(stored.get("synth") or {}), plain(recipe.raw)
-    # the hybrid-kit share is compared per track below (a track drawn no cymbal kit in either
-    # recipe sounds alike), not as a chain setting
     keys = [d for k in sorted(set(theirs) | set(ours)) if k not in PLAN_KEYS
-            for d in differ(theirs.get(k), ours.get(k), f"{k}.") if d != "production.cymbal_kit_prob"]
+            for d in differ(theirs.get(k), ours.get(k), f"{k}.") if d not in PER_TRACK_KEYS]
     if keys:
         shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
         raise SynthError(f"reuse={src}: its recipe renders tracks otherwise (differ: {shown})")
