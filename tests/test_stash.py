@@ -230,5 +230,6 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
         f"{name}_w4_s42", f"{name}_w4_s43", "scratch_w4_s42", "scratch_w4_s43"]
     calls = [c for c in (tmp_path / "py_calls").read_text().splitlines() if c.startswith("-m drumtx.")]
     assert calls == [f"-m drumtx.synth data={data} workers=2", f"-m drumtx.prepare data={data}",
-                     "-m drumtx.synth data=synth_songs workers=2", "-m drumtx.prepare data=synth_songs"]  # to score on
+                     "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",  # to tune and score on
+                     "-m drumtx.prepare data=synth_songs"]
     assert f"{name} s43|{name}_w4_s43" in (tmp_path / "summary").read_text()

@@ -14,7 +14,15 @@ from omegaconf import OmegaConf
 
 from drumtx import PROJECT_ROOT
 from drumtx.synth.bench import run_bench
-from drumtx.synth.dataset import EGMD_COLUMNS, SynthError, build_dataset, parse_recipe, plan
+from drumtx.synth.dataset import (
+    EGMD_COLUMNS,
+    SynthError,
+    build_dataset,
+    kit_differences,
+    parse_recipe,
+    plan,
+    recipe_differences,
+)
 from drumtx.synth.kits import is_unseen_kit, load_kits
 from drumtx.synth.render import Note
 from drumtx.synth.sources import GMDSource, MidiFolderSource, to_roland
@@ -104,6 +112,21 @@ def test_heldout_kits_play_validation_only_and_keep_every_other_track(tmp_path):
 
 
 @pytest.mark.skipif(len(TRAIN) < 3, reason="three sound-font kits not installed")
+def test_recipe_and_kit_differences_name_the_keys(tmp_path):
+    """What a refusal prints: dotted keys, nested ones too, and kits whose sound changed."""
+    a = recipe(tmp_path)["synth"]
+    b = {**a, "seed": 3, "render": {"format": "flac"}, "workers": 9}
+    assert recipe_differences(a, b) == ["render.format", "seed", "workers"]
+    assert recipe_differences(a, b, skip=("workers",)) == ["render.format", "seed"]
+    assert recipe_differences(a, a) == []
+    r = parse_recipe(recipe(tmp_path))
+    prints = {k.name: k.fingerprint() for k in r.train_kits + r.test_kits}
+    assert kit_differences(prints, r) == []
+    changed = dict(prints, **{TRAIN[0]: {"samples": "other"}})
+    del changed[TEST[0]]
+    assert kit_differences(changed, r) == sorted([TRAIN[0], TEST[0]])
+
+
 def test_reuse_links_what_another_recipe_rendered_alike(tmp_path):
     kw = {"n": 8, "train_kits": TRAIN, "copies": {"train": 1, "validation": 1, "test": 1}}
     build_dataset(recipe(tmp_path / "base", **kw), workers=1, progress=False)
@@ -192,7 +215,8 @@ def test_build_reads_back_as_egmd_and_resumes(tmp_path):
     assert third["rendered"] == 1 and digest(root) == before  # the same bytes again: seeded per track
     assert not list(root.rglob("*.tmp"))  # the killed render's leftovers are gone with it
 
-    with pytest.raises(SynthError, match="another recipe"):
+    # the refusal names what differs, not two hashes
+    with pytest.raises(SynthError, match=r"another recipe \(differ: seed\); pass overwrite=true"):
         build_dataset(recipe(root, seed=1), workers=1, progress=False)
 
 

@@ -565,14 +565,52 @@ def _check_recipe_file(recipe: Recipe, overwrite: bool) -> None:
     path = recipe.root / RECIPE_FILE
     fp = recipe.fingerprint()
     if path.is_file() and not overwrite:
-        old = OmegaConf.to_container(OmegaConf.load(path)).get("fingerprint")
-        if old != fp:
-            raise SynthError(f"{recipe.root} was rendered from another recipe (fingerprint {old}, now {fp}); "
+        stored = OmegaConf.to_container(OmegaConf.load(path))
+        if stored.get("fingerprint") != fp:
+            keys = recipe_differences(stored.get("synth") or {}, recipe.raw, skip=("workers",))
+            keys += [f"kit {k}" for k in kit_differences(stored.get("kits") or {}, recipe)]
+            raise SynthError(f"{recipe.root} was rendered from another recipe (differ: {_shown(keys)}); "
                              f"pass overwrite=true to re-render it or choose another data.root")
     recipe.root.mkdir(parents=True, exist_ok=True)
     text = OmegaConf.to_yaml({"fingerprint": fp, "synth": recipe.raw,
                               "kits": {k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits}})
     atomic_write_text(path, text)
+
+
+def _plain(obj):
+    """``obj`` as a recipe file holds it (lists for tuples, strings for paths)."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _kit_prints(recipe: Recipe) -> dict:
+    return _plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
+
+
+def recipe_differences(stored: dict, raw: dict, skip: Sequence[str] = ()) -> list[str]:
+    """The dotted keys (``production.reverb_prob``) whose values differ between a stored recipe
+    (``synth_recipe.yaml``'s ``synth``) and ``raw``, top-level keys in ``skip`` left out; sorted."""
+    def differ(a, b, prefix: str) -> list[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return [d for k in sorted(set(a) | set(b)) for d in differ(a.get(k), b.get(k), f"{prefix}{k}.")]
+        return [] if a == b else [prefix.rstrip(".")]
+
+    theirs, ours = _plain(stored), _plain(raw)
+    return [d for k in sorted(set(theirs) | set(ours)) if k not in skip
+            for d in differ(theirs.get(k), ours.get(k), f"{k}.")]
+
+
+def kit_differences(stored_kits: dict, recipe: Recipe) -> list[str]:
+    """The kits of ``recipe`` that a stored recipe names with another fingerprint or not at all
+    (samples, mapping, latency or tuning changed; or the kit is new to it); sorted."""
+    theirs = _plain(stored_kits)
+    return [name for name, fp in sorted(_kit_prints(recipe).items()) if theirs.get(name) != fp]
+
+
+def _shown(keys: Sequence[str], most: int = 6) -> str:
+    """``keys`` for a one-line error: the first ``most``, then how many more."""
+    if not keys:  # the fingerprint also covers what no key names (e.g. a kit dropped)
+        return "kits dropped from the recipe"
+    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 #: Recipe keys that choose which tracks exist, not how a track sounds (see :func:`link_renders`;
@@ -669,28 +707,18 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
     stored_path = src / RECIPE_FILE
     if not stored_path.is_file():
         raise SynthError(f"reuse={src}: no {RECIPE_FILE} there (not a folder drumtx.synth rendered)")
-    def plain(obj):  # as the recipe file holds it (lists for tuples)
-        return json.loads(json.dumps(obj, sort_keys=True, default=str))
-
-    def differ(a, b, prefix: str = "") -> list[str]:  # the dotted keys whose values differ
-        if isinstance(a, dict) and isinstance(b, dict):
-            return [d for k in sorted(set(a) | set(b)) for d in differ(a.get(k), b.get(k), f"{prefix}{k}.")]
-        return [] if a == b else [prefix.rstrip(".")]
-
     stored = OmegaConf.to_container(OmegaConf.load(stored_path))
-    theirs, ours = plain(stored.get("synth") or {}), plain(recipe.raw)
-    keys = [d for k in sorted(set(theirs) | set(ours)) if k not in PLAN_KEYS
-            for d in differ(theirs.get(k), ours.get(k), f"{k}.") if d not in PER_TRACK_KEYS]
+    theirs = _plain(stored.get("synth") or {})
+    keys = [k for k in recipe_differences(theirs, recipe.raw, skip=PLAN_KEYS) if k not in PER_TRACK_KEYS]
     if keys:
-        shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
-        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise (differ: {shown})")
+        raise SynthError(f"reuse={src}: its recipe renders tracks otherwise (differ: {_shown(keys)})")
     try:
         source = parse_recipe({"root": str(src), "csv": recipe.csv_name, "synth": theirs})
         theirs_planned = plan(source)
     except (SynthError, KitError) as exc:
         raise SynthError(f"reuse={src}: its recipe ({RECIPE_FILE}): {exc}") from None
-    kit_prints = plain(stored.get("kits") or {})
-    ours_kits = plain({k.name: k.fingerprint() for k in recipe.train_kits + recipe.test_kits})
+    kit_prints = _plain(stored.get("kits") or {})
+    ours_kits = _kit_prints(recipe)
     donors = (cymbal_kits(source), cymbal_kits(recipe))
 
     def sounds_alike(t: Track) -> bool:  # the same kit, and the same cymbal kit (if any) sounding the same
