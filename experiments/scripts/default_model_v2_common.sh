@@ -302,7 +302,7 @@ heldout_arm() {
 # the candidate (the same recipe on synth_songs): DATA rendered and prepared first (the trainings
 # need nothing else), the candidate's bundles restored from the stash on a fresh clone, then
 # synth_songs' validation and test tracks rendered and prepared to tune and score on (skipped where
-# the checkout has them; its 4,100 training tracks are ~90 % of its render and not needed here), all
+# the checkout has them; its 4,100 training tracks, 2/3 of its 6,027, are not needed here), all
 # four runs scored (a stash holds no reports) and one summary (and aims.md) titled TITLE.
 # Further arguments go to both trainings.
 data_arm() {
