@@ -147,3 +147,15 @@ def test_cli_writes_the_table_and_refuses_bad_input(tmp_path, capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and msg in err[0] and err[0].startswith("drumtx.evaluation.aims")
+
+
+def test_sound_font_drum_machines_are_electronic():
+    """kinds: [electronic] holds the sound fonts' 808 and electronic programs beside the
+    sampled and synthesised drum machines; their acoustic programs stay general-midi."""
+    rule = {"unseen": True, "kinds": ["electronic"]}
+    assert KITS["timgm6mb_tr808"].kind == KITS["timgm6mb_electronic"].kind == "electronic"
+    assert KITS["fluidr3_tr808"].kind == KITS["musescore_electronic"].kind == "electronic"
+    assert KITS["timgm6mb_standard"].kind == "general-midi"
+    picked = [k for k in ("timgm6mb_tr808", "timgm6mb_electronic", "timgm6mb_standard", ELECTRONIC)
+              if A.kit_matches(A.KitName.parse(f"unseen:{k}"), rule, KITS)]
+    assert picked == ["timgm6mb_tr808", "timgm6mb_electronic", ELECTRONIC]

@@ -88,7 +88,9 @@ class Kit:
     latency_ms: Mapping[int, float] = field(default_factory=dict, hash=False)
     format: str = "sf2"  # one of FORMATS
     split: str = "train"  # "test": held out of training (the kit config says so)
-    kind: str = "acoustic"  # acoustic | electronic | general-midi
+    # acoustic | electronic (a drum machine's sound, sampled, synthesised or a sound font's 808 /
+    # electronic program) | general-midi (a sound font's acoustic programs: the default for sf2)
+    kind: str = "acoustic"
     lacks: tuple[str, ...] = ()  # what the kit does not have and what plays instead
     # sampled kits: victim kit key -> kit keys that choke it (fade it out when struck)
     chokes: Mapping[int, tuple[int, ...]] = field(default_factory=dict, hash=False)
