@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -506,6 +507,52 @@ def test_a_hybrid_kit_plays_the_cymbals_on_its_cymbal_kit_and_keeps_the_labels(t
     assert any(hybrid[k] != whole_kits[k] for k in hybrid if k.endswith(".wav"))
 
 
+def test_a_level_matched_hybrid_kit_keeps_its_own_kits_cymbal_balance(tmp_path):
+    """cymbal_kit_level_match: the drawn kit's cymbals are scaled to the RMS of the own kit's
+    render of the same notes, the rest of the kit untouched; off, each kit plays at its own level."""
+    from drumtx.synth import dataset as ds
+    from drumtx.synth.render import KitRenderer, snap_notes
+
+    off = {"room_prob": 0.0, "compress_prob": 0.0, "eq_prob": 0.0, "saturation_prob": 0.0, "clip_prob": 0.0,
+           "limit_prob": 0.0, "codec_prob": 0.0, "quiet_prob": 0.0, "cymbal_kit_prob": 1.0,
+           "cymbal_kit_level_match": True}
+    r = songs_recipe(tmp_path / "hybrid", n=4, accompaniment=None, production=off)
+    r["synth"]["train_kits"] = TRAIN
+    recipe = parse_recipe(r)
+    ds._init_worker(*ds._worker_args(recipe))
+    rr = recipe.render
+    renderer = KitRenderer(rr.render_rate, rr.sample_rate, rr.hold_s, rr.tail_s)
+
+    def rms(x):
+        return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+    gains = []
+    for track in [t for t in plan(recipe) if t.perf.split != "test" and not t.unseen][:3]:
+        notes = snap_notes(track.perf.load()[0], rr.render_rate)
+        cymbals = [n for n in notes if n.pitch in ds.CYMBAL_NOTES]
+        rest = [n for n in notes if n.pitch not in ds.CYMBAL_NOTES]
+        if not (cymbals and rest):
+            continue
+        params = ds.production_params(track, recipe.production, ds.cymbal_kits(recipe))
+        donor, vc = params["cymbal_kit"], params["velocity_curve"]
+        seconds = max(n.start for n in notes) + rr.tail_s
+        theirs = renderer.render(KITS[donor], cymbals, duration=seconds, velocity_curve=vc)
+        own = renderer.render(KITS[track.kit], cymbals, duration=seconds, velocity_curve=vc)
+        shells = renderer.render(KITS[track.kit], rest, duration=seconds, velocity_curve=vc)
+        gain = rms(own) / rms(theirs)
+        gains.append(gain)
+        want = gain * theirs + shells
+        y = ds._song_audio(track, notes, rr, recipe.production, None)
+        scale = np.dot(y, want) / np.dot(want, want)  # the chain's final level scales the sum
+        assert np.abs(y - scale * want).max() < 1e-3 * np.abs(y).max()
+        plain = ds._song_audio(track, notes, rr, replace(recipe.production, cymbal_kit_level_match=False), None)
+        want = theirs + shells
+        assert np.abs(plain - (np.dot(plain, want) / np.dot(want, want)) * want).max() < 1e-3 * np.abs(plain).max()
+    assert gains and any(abs(20 * np.log10(g)) > 1 for g in gains)  # the match moved a level
+    with pytest.raises(prod.ProductionError, match="cymbal_kit_level_match must be true or false"):
+        prod.ProductionConfig.from_config({"cymbal_kit_level_match": "yes"})
+
+
 @pytest.mark.skipif(not SAMPLED, reason="Hydrogen kits not installed")
 def test_a_hybrid_kits_sampled_drums_choose_their_samples_as_on_the_whole_kit():
     """A sampled kit picks its layers and alternates from a seed of the notes it plays: rendering
@@ -556,3 +603,10 @@ def test_reuse_links_only_the_tracks_whose_cymbals_come_from_the_same_kit(tmp_pa
                             heldout_kits=[TRAIN[1]], **kw)
         summary = build_dataset(held, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "every"))
         assert summary["linked"] == 0  # each track's only other kit is held out: no cymbal kit any more
+    # the same cymbal kits at the drawn kit's level (the lender) and matched to the own kit's: the
+    # tracks drawn no cymbal kit are linked, the others rendered
+    matched = songs_recipe(tmp_path / "matched", n=6, production={**off, "cymbal_kit_prob": 0.5,
+                                                                   "cymbal_kit_level_match": True}, **kw)
+    summary = build_dataset(matched, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "hybrid"))
+    assert summary["linked"] == drawn.count(None)
+    assert summary["not_linked"] == {"kit_differs_there": len(drawn) - drawn.count(None)}

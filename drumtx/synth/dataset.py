@@ -468,6 +468,10 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
         if cymbals:  # a hybrid kit: the cymbals on the drawn kit, the rest on the track's own, summed
             rest = [n for n in notes if n.pitch not in CYMBAL_NOTES]
             drums = _drum_audio(tuned(_WORKER["kits"][donor]), cymbals, params["velocity_curve"], seconds, notes)
+            if prod.cymbal_kit_level_match:  # the RMS the own kit gives these notes (silence: as is)
+                own = production._rms(_drum_audio(kit, cymbals, params["velocity_curve"], seconds, notes))
+                theirs = production._rms(drums)
+                drums = drums * (own / theirs) if own > 0 and theirs > 0 else drums
             if rest:  # seeded as the whole kit's render: the drums sound as on the plain track
                 shells = _drum_audio(kit, rest, params["velocity_curve"], seconds, notes)
                 n = max(drums.size, shells.size)
@@ -618,8 +622,8 @@ def _shown(keys: Sequence[str], most: int = 6) -> str:
 PLAN_KEYS = ("seed", "copies", "unseen_copies", "train_kits", "test_kits", "heldout_kits", "workers",
              "kits_dir", "sources")
 #: Chain keys compared per track, not as settings: a track that draws no cymbal kit in either
-#: recipe sounds alike whatever the share (:func:`_reusable`).
-PER_TRACK_KEYS = ("production.cymbal_kit_prob",)
+#: recipe sounds alike whatever the share or the level match (:func:`_reusable`).
+PER_TRACK_KEYS = ("production.cymbal_kit_prob", "production.cymbal_kit_level_match")
 
 
 def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Path) -> int:
@@ -643,7 +647,7 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
 UNLINKED_REASONS = {
     "not_planned_there": "not planned by that folder's recipe (its seed, copies, kits or sources differ)",
     "kit_differs_there": "with a kit that sounds otherwise there (its kit fingerprint differs: samples, "
-                         "mapping, latency or tuning; or its cymbals come from another kit)",
+                         "mapping, latency or tuning; or its cymbals come from another kit or play at another level)",
     "not_rendered_there": "planned there but not rendered (yet, or failed)",
 }
 
@@ -728,7 +732,9 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
             return True
         d_theirs = cymbal_kit(t, source.production, donors[0])
         d_ours = cymbal_kit(t, recipe.production, donors[1])
-        return d_theirs == d_ours and (d_ours is None or kit_prints.get(d_ours) == ours_kits.get(d_ours))
+        return d_theirs == d_ours and (d_ours is None or (
+            kit_prints.get(d_ours) == ours_kits.get(d_ours)
+            and source.production.cymbal_kit_level_match == recipe.production.cymbal_kit_level_match))
 
     alike = {t for t in theirs_planned if sounds_alike(t)}
     return alike, set(theirs_planned) - alike, src

@@ -106,6 +106,10 @@ class ProductionConfig:
     # another training kit, drawn per track (drumtx.synth.dataset.cymbal_kit), so that no cymbal
     # class is learnt as part of one kit's sound. Test tracks and unseen kits never. Off by default.
     cymbal_kit_prob: float = 0.0
+    # true: the drawn kit's cymbals are scaled to the RMS the track's own kit gives the same notes,
+    # so a hybrid keeps its own kit's cymbal-to-drum balance (without it the balance moves by up to
+    # ~30 dB across pairs: experiments/scripts/hybrid_levels.py); false: each kit at its own level
+    cymbal_kit_level_match: bool = False
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> ProductionConfig:

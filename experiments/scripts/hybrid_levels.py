@@ -6,7 +6,9 @@ Renders one fixed four-bar pattern (hi-hat then ride eighths, kick, snare, two c
 training kit of synth_songs, its cymbals (drumtx.synth.dataset.CYMBAL_NOTES) and the rest apart,
 and prints the RMS balance cymbals re drums (dB) of each kit and, over every ordered pair, of the
 hybrid that takes its cymbals from the other kit: how far a hybrid moves the balance from whole
-kits. Each kit plays at its own level in a hybrid (nothing rescales the parts).
+kits when each kit plays at its own level (data.synth.production.cymbal_kit_level_match=false;
+data=synth_songs_hybrid sets it true, which scales the drawn kit's cymbals to the own kit's RMS
+on the same notes and so keeps the kit's own balance).
 """
 
 from __future__ import annotations
