@@ -193,15 +193,46 @@ def _config_error(exc: BaseException) -> str:
         first = str(cause).strip().splitlines()
         if first and first[0].strip() not in text:
             text += f" ({first[0].strip()})"
+    unset = _unset_setting(cause)
+    if unset:  # a real setting the yaml leaves at its default: Hydra's '+' is the way
+        return re.sub(r"\. To append to your config use \+\S+", "", text) + (
+            f" ({unset} is a setting this config leaves at its default: add it with a '+', +{unset}=…)")
     close = _closest_key(cause)
     if close:  # a mistyped key: Hydra's "To append to your config use +key=…" points the wrong way
         text = re.sub(r"\. To append to your config use \+\S+", "", text) + f" (did you mean {close}?)"
     return text
 
 
+#: Config blocks read into a settings dataclass (drumtx.synth.config.config_from_mapping): every
+#: field is a setting, and a recipe's yaml sets only some of them, so an override of one it leaves
+#: out needs Hydra's '+' (a new-user trial: "did you mean …clip_prob?" for cymbal_kit_prob).
+SETTINGS_BLOCKS = {"data.synth.production": "drumtx.synth.production:ProductionConfig",
+                   "data.synth.accompaniment": "drumtx.synth.accompaniment:AccompanimentConfig",
+                   "data.synth.variety": "drumtx.synth.effects:VarietyConfig"}
+
+
+def _unset_setting(cause: BaseException | None) -> str | None:
+    """For OmegaConf's "Key 'k' is not in struct" under one of :data:`SETTINGS_BLOCKS`, where
+    ``k`` is a field of its dataclass: the full key (``data.synth.production.k``); else None."""
+    key, full = getattr(cause, "key", None), str(getattr(cause, "full_key", "") or "")
+    return full if key is not None and str(key) in _settings_fields(full.rpartition(".")[0]) else None
+
+
+def _settings_fields(block: str) -> set[str]:
+    """The settings of a :data:`SETTINGS_BLOCKS` block (its dataclass's fields); else empty."""
+    import dataclasses
+    import importlib
+
+    if block not in SETTINGS_BLOCKS:
+        return set()
+    module, _, name = SETTINGS_BLOCKS[block].partition(":")
+    return {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), name))}
+
+
 def _closest_key(cause: BaseException | None) -> str | None:
     """For OmegaConf's "Key 'crahs' is not in struct", the closest key of the config node it
-    was looked up in (``loss.crash``), by :func:`difflib.get_close_matches`; else None."""
+    was looked up in (``loss.crash``), by :func:`difflib.get_close_matches`, or of the settings
+    of a :data:`SETTINGS_BLOCKS` block, with a '+' where the config leaves it out; else None."""
     import difflib
 
     parent, key = getattr(cause, "parent_node", None), getattr(cause, "key", None)
@@ -209,11 +240,13 @@ def _closest_key(cause: BaseException | None) -> str | None:
         keys = [str(k) for k in parent.keys()] if parent is not None and key is not None else []
     except Exception:  # noqa: BLE001 - a node without keys: no suggestion
         return None
-    close = difflib.get_close_matches(str(key), keys, n=1, cutoff=0.6)
+    full = str(getattr(cause, "full_key", "") or key)
+    unset = _settings_fields(full.rpartition(".")[0]) - set(keys)
+    close = difflib.get_close_matches(str(key), keys + sorted(unset), n=1, cutoff=0.6)
     if not close:
         return None
-    full = str(getattr(cause, "full_key", "") or key)
-    return full[: len(full) - len(str(key))] + close[0] if full.endswith(str(key)) else close[0]
+    plus = "+" if close[0] in unset else ""
+    return plus + (full[: len(full) - len(str(key))] + close[0] if full.endswith(str(key)) else close[0])
 
 
 def _module_name(fn: Callable) -> str:

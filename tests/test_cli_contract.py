@@ -87,12 +87,21 @@ def test_version(script, monkeypatch, capsys):
         ("los.crash=0.6", "drumtx.train: bad config: Could not override 'los.crash' (Key 'los' is not in struct) "
                           "(did you mean loss?)"),
         ("zzzz=1", "drumtx.train: bad config: Could not override 'zzzz'. To append to your config use +zzzz=1"),
+        # a real setting the yaml leaves out: the '+' is the way (a new-user trial: it was told
+        # "did you mean …clip_prob?")
+        ("data=synth_songs data.synth.production.cymbal_kit_prob=0.5",
+         "drumtx.train: bad config: Could not override 'data.synth.production.cymbal_kit_prob' (Key 'cymbal_kit_prob' "
+         "is not in struct) (data.synth.production.cymbal_kit_prob is a setting this config leaves at its default: "
+         "add it with a '+', +data.synth.production.cymbal_kit_prob=…)"),
+        ("data=synth_songs data.synth.production.cymbal_kit_prb=0.5", "drumtx.train: bad config: Could not override "
+         "'data.synth.production.cymbal_kit_prb' (Key 'cymbal_kit_prb' is not in struct) (did you mean "
+         "+data.synth.production.cymbal_kit_prob?)"),
         ("branches=fivebranch", "drumtx.train: bad config: In 'train': Could not find 'branches/fivebranch'"),
     ],
 )
 def test_hydra_config_error_is_one_line_and_status_2(override, message, monkeypatch, capsys):
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-    monkeypatch.setattr(sys, "argv", ["drumtx-train", override, "--cfg", "job"])
+    monkeypatch.setattr(sys, "argv", ["drumtx-train", *override.split(), "--cfg", "job"])
     with pytest.raises(SystemExit) as exc:
         entry("drumtx-train")()
     assert exc.value.code == 2

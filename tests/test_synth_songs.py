@@ -499,8 +499,11 @@ def test_a_hybrid_kit_plays_the_cymbals_on_its_cymbal_kit_and_keeps_the_labels(t
         rows = list(csv.DictReader(f))
     for row in rows:
         assert ("cymbals:" in row["production"]) == (row["split"] != "test" and not row["kit_name"].startswith("unseen:"))
+    readme = (tmp_path / "hybrid" / "README.md").read_text()
+    assert "## Hybrid kits" in readme and "`cymbals:<kit>`" in readme and "own level" in readme
     plain = {**r, "root": str(tmp_path / "plain"), "synth": {**r["synth"], "production": {**off, "cymbal_kit_prob": 0.0}}}
     build_dataset(plain, workers=1, progress=False)
+    assert "Hybrid" not in (tmp_path / "plain" / "README.md").read_text()
     hybrid, whole_kits = digest(tmp_path / "hybrid"), digest(tmp_path / "plain")
     assert hybrid.keys() == whole_kits.keys()
     assert all(hybrid[k] == whole_kits[k] for k in hybrid if k.endswith(".midi"))  # the same labels

@@ -828,6 +828,15 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
                   "record each track's production chain and accompaniment."]
     elif recipe.production is not None:
         lines += ["", "The csv column `production` records each track's production chain (drumtx.synth.production)."]
+    prod = recipe.production
+    if prod is not None and prod.cymbal_kit_prob > 0:
+        level = ("scaled to the RMS the track's own kit gives the same notes" if prod.cymbal_kit_level_match
+                 else "at that kit's own level")
+        lines += ["", "## Hybrid kits",
+                  f"On about {prod.cymbal_kit_prob:.0%} of the training and validation tracks on training kits, the "
+                  "cymbals (hi-hat, ride, crashes) are played on another training kit, " + level + ": the "
+                  "`production` column names it (`cymbals:<kit>`), while `kit_name` names the kit of the other "
+                  "pieces. Test tracks and unseen kits are always whole kits. The labels are the same notes."]
     return "\n".join(lines) + "\n"
 
 
