@@ -432,6 +432,31 @@ def test_step_budget_validates_the_partial_last_epoch(budget, validated_at, egmd
     assert json.loads((tmp_path / "metrics.json").read_text())["global_step"] == 3
 
 
+@pytest.mark.parametrize(("every", "skewed"), [("null", False), (2, False), (2, True)])
+def test_a_finished_run_continues_from_its_last_ckpt_with_a_larger_step_budget(every, skewed, egmd_fixture,
+                                                                                shared_cache, tmp_path, monkeypatch):
+    """A run stopped by its step budget at an epoch's end (its last.ckpt written after that
+    epoch's validation, before Lightning counts the epoch complete) continues under a larger
+    budget: the hard-negative arm's continuation of the long arm failed here (EarlyStopping found
+    no val metric in the restored epoch's end)."""
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2", "trainer.max_epochs=10",
+              "evaluation.onset_metrics=false", f"callbacks.model_checkpoint.last_every_n_steps={every}"]
+    run_with(monkeypatch, compose_train(tmp_path / "a", *common, "callbacks.step_budget.max_steps=4"))
+    seen = CountValidations()
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    if skewed:  # as the long arm's was (written by a run itself resumed mid-epoch): epoch processed
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)  # one ahead of ready/started
+        progress = ckpt["loops"]["fit_loop"]["epoch_progress"]
+        for part in ("total", "current"):
+            assert progress[part]["ready"] == progress[part]["started"] == progress[part]["processed"]
+            progress[part]["ready"] = progress[part]["started"] = progress[part]["processed"] - 1
+        torch.save(ckpt, last)
+    cfg = compose_train(tmp_path / "b", *common, "callbacks.step_budget.max_steps=8", f"ckpt_path={last}")
+    run_with(monkeypatch, cfg, seen)
+    assert seen.steps == [6, 8]
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["global_step"] == 8
+
+
 class WeightsAtStart(L.Callback):
     def on_train_start(self, trainer, pl_module):
         self.state = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}

@@ -81,6 +81,37 @@ def rng_state() -> dict:
     return state
 
 
+def settle_finished_epoch(checkpoint: dict) -> bool:
+    """Count a checkpoint's finished epoch as Lightning counts a cleanly finished one, in place.
+
+    A last.ckpt written at the end of an epoch whose training batches and validation were all
+    done can hold the fit loop's epoch progress with ``processed`` one ahead of ``ready`` and
+    ``started`` (seen in a 7,000-step run that had itself been resumed from a mid-epoch
+    checkpoint; Lightning 2.6). Lightning then resumes *inside* that epoch's end, without its
+    validation metrics, and EarlyStopping stops the run ("conditioned on metric ... which is not
+    available"), so such a run could not be continued. When the epoch's batches and its
+    validation are complete, ``ready`` and ``started`` are set to ``processed`` (what a clean
+    end-of-epoch checkpoint holds), and the next epoch starts. Other states are left alone.
+
+    Returns:
+        whether the checkpoint was changed.
+    """
+    loop = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+    epochs = loop.get("epoch_progress")
+    batches, val = loop.get("epoch_loop.batch_progress"), loop.get("epoch_loop.val_loop.batch_progress")
+    if not (epochs and batches and val and batches.get("is_last_batch") and val.get("is_last_batch")):
+        return False
+    done = batches["current"]["completed"] == batches["current"]["ready"] > 0 and \
+        val["current"]["completed"] == val["current"]["ready"] > 0
+    skewed = all(p["ready"] == p["started"] == p["processed"] - 1 == p["completed"]
+                 for p in (epochs["total"], epochs["current"]))
+    if not (done and skewed):
+        return False
+    for p in (epochs["total"], epochs["current"]):
+        p["ready"] = p["started"] = p["processed"]
+    return True
+
+
 def set_rng_state(state: Mapping) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(tuple(state["python"][:1]) + (tuple(state["python"][1]),) + tuple(state["python"][2:]))
@@ -364,6 +395,7 @@ class DrumTranscriptionModule(L.LightningModule):
             checkpoint["loader_generators"] = [g.get_state() for g in gens]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        settle_finished_epoch(checkpoint)  # (called before Lightning restores its loops)
         if "rng_state" in checkpoint:
             set_rng_state(checkpoint["rng_state"])
         self._pending_generators = checkpoint.get("loader_generators")
