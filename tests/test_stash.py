@@ -202,7 +202,8 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
     assert not (tmp_path / "pair_args").exists()
 
 
-@pytest.mark.parametrize("name, data", [("tuned", "synth_songs_tuned"), ("hybrid", "synth_songs_hybrid")])
+@pytest.mark.parametrize("name, data", [("tuned", "synth_songs_tuned"), ("hybrid", "synth_songs_hybrid"),
+                                        ("electronic", "synth_songs_electronic")])
 def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data):
     """make default-model-v2-tuned / -hybrid on a fresh clone: the candidate's bundles come back from
     the stash, both seeds train from scratch on the arm's data, and all four runs are scored (a
@@ -229,7 +230,21 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
     assert (tmp_path / "lanes").read_text().split() == [
         f"{name}_w4_s42", f"{name}_w4_s43", "scratch_w4_s42", "scratch_w4_s43"]
     calls = [c for c in (tmp_path / "py_calls").read_text().splitlines() if c.startswith("-m drumtx.")]
-    assert calls == [f"-m drumtx.synth data={data} workers=2", f"-m drumtx.prepare data={data}",
-                     "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",  # to tune and score on
-                     "-m drumtx.prepare data=synth_songs"]
+    assert calls[:4] == [f"-m drumtx.synth data={data} workers=2", f"-m drumtx.prepare data={data}",
+                         "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",  # to tune and score on
+                         "-m drumtx.prepare data=synth_songs"]
     assert f"{name} s43|{name}_w4_s43" in (tmp_path / "summary").read_text()
+    if name != "electronic":
+        assert len(calls) == 4
+        return
+    # rung (e), the unseen drum machines, drum-only and with music, for the four runs; then C08
+    evals = [c for c in calls if c.startswith("-m drumtx.evaluate")]
+    assert len(evals) == 8 and all("data=synth_songs_electronic split=test" in c for c in evals)
+    assert sum("kit_names=[unseen:gen_t*+music]" in c for c in evals) == 4
+    assert sum("exclude_kit_names=[*+music]" in c for c in evals) == 4
+    assert {Path(c.split("out_dir=")[1].split()[0]).parent.name for c in evals} == {
+        "scratch_w4_s42", "scratch_w4_s43", "electronic_w4_s42", "electronic_w4_s43"}
+    assert calls[-1].startswith("-m drumtx.evaluation.summary -o experiments/default_model_v2/electronic/rung_e")
+    cases = (tmp_path / "py_calls").read_text().splitlines()[-1]
+    assert cases.startswith("experiments/cases/score_models.py") and "--only C08" in cases
+    assert cases.count("--model") == 4
