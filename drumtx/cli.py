@@ -193,13 +193,12 @@ def _config_error(exc: BaseException) -> str:
         first = str(cause).strip().splitlines()
         if first and first[0].strip() not in text:
             text += f" ({first[0].strip()})"
-    unset = _unset_setting(cause)
-    if unset:  # a real setting the yaml leaves at its default: Hydra's '+' is the way
-        return re.sub(r"\. To append to your config use \+\S+", "", text) + (
-            f" ({unset} is a setting this config leaves at its default: add it with a '+', +{unset}=…)")
-    close = _closest_key(cause)
-    if close:  # a mistyped key: Hydra's "To append to your config use +key=…" points the wrong way
-        text = re.sub(r"\. To append to your config use \+\S+", "", text) + f" (did you mean {close}?)"
+    unset = _unset_setting(cause)  # a real setting the yaml leaves at its default: the '+' is the way
+    close = None if unset else _closest_key(cause)  # a mistyped key
+    if unset or close:  # Hydra's "To append to your config use +key=…" names the key as typed
+        text = re.sub(r"\. To append to your config use \+\S+", "", text)
+        text += (f" ({unset} is a setting this config leaves at its default: add it with a '+', +{unset}=…)"
+                 if unset else f" (did you mean {close}?)")
     return text
 
 

@@ -17,8 +17,9 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 data_arm electronic synth_songs_electronic \
 	"Eight synthesised drum machines in training (synth_songs_electronic) against the candidate (synth_songs), same recipe, two seeds each" "$@"
 # rung (e): unseen drum machines, on synth_songs_electronic's test split (rendered by data_arm's
-# first step); each model with its own tuned thresholds, as on every rung
-E_RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
+# first step); each model with its own tuned thresholds, as on every rung (evaluate_rungs reads
+# RUNGS: synth_songs' rungs are done by now, so they make way for this recipe's own)
+RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
 	"e_unseen_drum_machines_with_music|kit_names=[unseen:gen_t*+music]")
 ARMS=("candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43"
 	"electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43")
@@ -26,12 +27,9 @@ summary=()
 models=()
 for arm in "${ARMS[@]}"; do
 	run=${arm#*|}
-	for rung in "${E_RUNGS[@]}"; do
-		IFS='|' read -r -a r <<< "$rung"
-		out=$V2/$run/eval_${r[0]}
-		[[ -f $out/metrics.json ]] || "$PY" -m drumtx.evaluate ckpt="$V2/$run/best.safetensors" \
-			data=synth_songs_electronic split=test "${r[@]:1}" out_dir="$out" torch_threads=1
-		summary+=("${arm%%|*} ${r[0]#e_unseen_}=$out/metrics.json")
+	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval" synth_songs_electronic
+	for rung in "${RUNGS[@]%%|*}"; do
+		summary+=("${arm%%|*} ${rung#e_unseen_}=$V2/$run/eval_$rung/metrics.json")
 	done
 	models+=(--model "$run=$V2/$run/best.safetensors")
 done
