@@ -396,3 +396,28 @@ def test_bench_refuses_an_output_folder_before_it_runs(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"drumtx.synth.bench: bench.out={tmp_path}: not a file path (a folder, or under a file)"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_sigterm_during_a_build_leaves_sigterm_ignored_until_exit():
+    """The in-process half of the test above, without its timing: a SIGTERM inside the render
+    loop raises KeyboardInterrupt, and afterwards SIGTERM stays ignored (a second one during the
+    shutdown must not kill the process by signal); a block left without SIGTERM restores the
+    handler that was there before."""
+    import signal
+    import time
+
+    from drumtx.synth.dataset import _sigterm_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with _sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is not before
+        assert signal.getsignal(signal.SIGTERM) is before
+        with pytest.raises(KeyboardInterrupt):
+            with _sigterm_as_interrupt():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises before this ends
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)  # ignored: this test goes on
+    finally:
+        signal.signal(signal.SIGTERM, before)

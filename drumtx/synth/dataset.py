@@ -848,19 +848,28 @@ def _worker_args(recipe: Recipe) -> tuple:
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does),
-    so a terminated build stops its render workers; elsewhere (a thread) nothing changes."""
+    so a terminated build stops its render workers; elsewhere (a thread) nothing changes.
+
+    Once a SIGTERM has arrived, SIGTERM stays ignored after the block: the process is stopping,
+    and a second SIGTERM (a scheduler's repeat, a user's second ``kill``) during the workers'
+    shutdown or the interpreter's exit would otherwise kill it by signal instead of the one-line
+    exit 130 (seen in CI: the second signal landed after the block had put the default back)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    terminated = []
 
     def interrupt(signum, frame):
+        terminated.append(signum)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
-        if previous is not None:  # None: a handler installed outside Python, which cannot be put back
+        # None: a handler installed outside Python, which cannot be put back
+        if previous is not None and not terminated:
             signal.signal(signal.SIGTERM, previous)
 
 
