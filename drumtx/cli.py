@@ -202,36 +202,38 @@ def _config_error(exc: BaseException) -> str:
     return text
 
 
-#: Config blocks read into a settings dataclass (drumtx.synth.config.config_from_mapping): every
-#: field is a setting, and a recipe's yaml sets only some of them, so an override of one it leaves
-#: out needs Hydra's '+' (a new-user trial: "did you mean …clip_prob?" for cymbal_kit_prob).
-SETTINGS_BLOCKS = {"data.synth.production": "drumtx.synth.production:ProductionConfig",
-                   "data.synth.accompaniment": "drumtx.synth.accompaniment:AccompanimentConfig",
-                   "data.synth.variety": "drumtx.synth.effects:VarietyConfig"}
+#: The settings dataclasses whose config block (each class's ``WHERE``) is read by
+#: drumtx.synth.config.config_from_mapping: every field is a setting, and a recipe's yaml sets only
+#: some of them, so an override of one it leaves out needs Hydra's '+' (a new-user trial: "did you
+#: mean …clip_prob?" for cymbal_kit_prob).
+SETTINGS_CLASSES = ("drumtx.synth.production:ProductionConfig", "drumtx.synth.accompaniment:AccompanimentConfig",
+                    "drumtx.synth.effects:VarietyConfig")
 
 
 def _unset_setting(cause: BaseException | None) -> str | None:
-    """For OmegaConf's "Key 'k' is not in struct" under one of :data:`SETTINGS_BLOCKS`, where
+    """For OmegaConf's "Key 'k' is not in struct" under one of :data:`SETTINGS_CLASSES`, where
     ``k`` is a field of its dataclass: the full key (``data.synth.production.k``); else None."""
     key, full = getattr(cause, "key", None), str(getattr(cause, "full_key", "") or "")
     return full if key is not None and str(key) in _settings_fields(full.rpartition(".")[0]) else None
 
 
 def _settings_fields(block: str) -> set[str]:
-    """The settings of a :data:`SETTINGS_BLOCKS` block (its dataclass's fields); else empty."""
+    """The settings of the :data:`SETTINGS_CLASSES` class whose ``WHERE`` is ``block``; else empty."""
     import dataclasses
     import importlib
 
-    if block not in SETTINGS_BLOCKS:
-        return set()
-    module, _, name = SETTINGS_BLOCKS[block].partition(":")
-    return {f.name for f in dataclasses.fields(getattr(importlib.import_module(module), name))}
+    for spec in SETTINGS_CLASSES:
+        module, _, name = spec.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        if cls.WHERE == block:
+            return {f.name for f in dataclasses.fields(cls)}
+    return set()
 
 
 def _closest_key(cause: BaseException | None) -> str | None:
     """For OmegaConf's "Key 'crahs' is not in struct", the closest key of the config node it
     was looked up in (``loss.crash``), by :func:`difflib.get_close_matches`, or of the settings
-    of a :data:`SETTINGS_BLOCKS` block, with a '+' where the config leaves it out; else None."""
+    of a :data:`SETTINGS_CLASSES` block, with a '+' where the config leaves it out; else None."""
     import difflib
 
     parent, key = getattr(cause, "parent_node", None), getattr(cause, "key", None)

@@ -27,6 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -111,6 +112,9 @@ class AccompanimentConfig:
     """``data.synth.accompaniment``. Shares are per drum track / per performance; the music
     of test tracks on test-only kits uses ``test_soundfonts`` (held out of training)."""
 
+    #: Where the block sits in a config (errors name it; drumtx.cli finds its settings by it).
+    WHERE: ClassVar[str] = "data.synth.accompaniment"
+
     prob: float = 0.4  # a training/validation (or seen-kit test) drum track gets music
     music_only_prob: float = 0.05  # a performance also gets a track of music alone (empty target)
     test_twins: bool = True  # every test-only-kit track also gets a twin with held-out music
@@ -136,7 +140,7 @@ class AccompanimentConfig:
         an unknown key, a ``*prob`` outside [0, 1], an unknown family or no positive family weight,
         a ``drum_to_music_db`` that is not [low, high] or ``chord_parts`` not [min, max] within 1..3;
         ``ValueError`` for a ``render_rate`` below 8 kHz or not a multiple of 64 Hz."""
-        out = config_from_mapping(cls, cfg, "data.synth.accompaniment", AccompanimentError,
+        out = config_from_mapping(cls, cfg, cls.WHERE, AccompanimentError,
                                   ranges=("drum_to_music_db",))
         bad = set(out.families) - set(FAMILIES)
         if bad or not any(float(w) > 0 for w in out.families.values()):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from drumtx.synth.config import config_from_mapping
 @dataclass
 class VarietyConfig:
     """``data.synth.variety``: ranges are [low, high], drawn uniformly per track."""
+
+    #: Where the block sits in a config (errors name it; drumtx.cli finds its settings by it).
+    WHERE: ClassVar[str] = "data.synth.variety"
 
     velocity_curve: list[float] = field(default_factory=lambda: [0.55, 0.9])
     peak_db: list[float] = field(default_factory=lambda: [-12.0, -1.0])
@@ -48,7 +52,7 @@ class VarietyConfig:
     def from_config(cls, cfg: Mapping | None) -> VarietyConfig:
         """The block's settings over the defaults; ``ValueError`` (one line) for an unknown key or
         a ``*_prob`` outside [0, 1]."""
-        return config_from_mapping(cls, cfg, "data.synth.variety")
+        return config_from_mapping(cls, cfg, cls.WHERE)
 
 
 def draw(cfg: VarietyConfig, rng: np.random.Generator) -> dict:

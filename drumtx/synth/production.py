@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,6 +52,9 @@ class ProductionError(ValueError):
 class ProductionConfig:
     """``data.synth.production``: ``*_prob`` switch a stage on per track; [low, high] ranges
     are drawn uniformly per track."""
+
+    #: Where the block sits in a config (errors name it; drumtx.cli finds its settings by it).
+    WHERE: ClassVar[str] = "data.synth.production"
 
     velocity_curve: list[float] = field(default_factory=lambda: [0.55, 0.9])  # see KitRenderer.render
     room_prob: float = 0.7
@@ -118,7 +122,7 @@ class ProductionConfig:
         or bit rate, or a peak level above 0 dBFS."""
         ranges = [name for name, value in vars(cls()).items()
                   if isinstance(value, list) and name not in ("codecs", "bitrates_kbps")]
-        out = config_from_mapping(cls, cfg, "data.synth.production", ProductionError, ranges=ranges)
+        out = config_from_mapping(cls, cfg, cls.WHERE, ProductionError, ranges=ranges)
         bad = set(out.codecs) - set(CODECS)
         if bad or not out.codecs:
             raise ProductionError(f"data.synth.production.codecs must be some of {list(CODECS)}, got {out.codecs}")
