@@ -33,10 +33,13 @@ so an audio file and its cached features give identical activations.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -382,46 +385,118 @@ def activations(
     loud = np.ones(n_frames, dtype=bool)
     model = model.eval()
     groups = [spans[s : s + settings.batch_size] for s in range(0, len(spans), settings.batch_size)]
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        groups = tqdm(groups, desc=progress, unit="block", leave=False)
-    for group in groups:
-        width = max(hi - lo for lo, hi, _, _ in group)
-        x = np.full((len(group), n_mels, width), features.silence, dtype=np.float32)
-        for b, (lo, hi, klo, khi) in enumerate(group):
-            block = _as_cached(mel[:, lo:hi]).astype(np.float32)
-            x[b, :, : hi - lo] = block
-            if gate is not None:
-                # the gate of the kept frames needs +-dilate frames around them, inside the track
-                a, z = max(lo, klo - settings.gate_dilate), min(hi, khi + settings.gate_dilate)
-                mask = loud_frames(block[:, a - lo : z - lo], gate, settings.gate_dilate)
-                loud[klo:khi] = mask[klo - a : khi - a]
-        lengths = [hi - lo for lo, hi, _, _ in group]
-        mask_t = None
-        if min(lengths) < width:  # only a batch with a short last block needs padding and a mask
-            mask_np = np.arange(width)[None, :] < np.array(lengths)[:, None]
-            mask_t = torch.from_numpy(mask_np).to(device)
-        logits = model(torch.from_numpy(x).to(device), mask_t)
-        probs = model.instrument_probs(logits)
-        fp = model.fine_probs(logits).float().cpu().numpy() if fine else None
-        vp = model.velocity_probs(logits).float().cpu().numpy() if has_velocity else None
+        bar = tqdm(total=len(groups), desc=progress, unit="block", leave=False)
+    device = torch.device(device)
+    workers = block_workers(device, settings.batch_size, len(groups))
+
+    def stitch(group, out) -> None:
+        probs, fp, vp = out
         for b, (lo, _, klo, khi) in enumerate(group):
             a, z = klo - lo, khi - lo
             for i in insts:
                 act, var = probs[i]
-                acts[i][klo:khi] = act[b, a:z].float().cpu().numpy()
-                variations[i][klo:khi] = var[b, a:z].float().cpu().numpy()
+                acts[i][klo:khi] = act[b, a:z]
+                variations[i][klo:khi] = var[b, a:z]
             if fine:
                 fine_out[klo:khi] = fp[b, a:z]
             if has_velocity:
                 vel_out[klo:khi] = vp[b, a:z]
+        if bar is not None:
+            bar.update(1)
+
+    with _one_thread_per_block(workers) as pool:
+        pending: deque = deque()
+        for group in groups:
+            width = max(hi - lo for lo, hi, _, _ in group)
+            x = np.full((len(group), n_mels, width), features.silence, dtype=np.float32)
+            for b, (lo, hi, klo, khi) in enumerate(group):
+                block = _as_cached(mel[:, lo:hi]).astype(np.float32)
+                x[b, :, : hi - lo] = block
+                if gate is not None:
+                    # the gate of the kept frames needs +-dilate frames around them, inside the track
+                    a, z = max(lo, klo - settings.gate_dilate), min(hi, khi + settings.gate_dilate)
+                    mask = loud_frames(block[:, a - lo : z - lo], gate, settings.gate_dilate)
+                    loud[klo:khi] = mask[klo - a : khi - a]
+            lengths = [hi - lo for lo, hi, _, _ in group]
+            mask_np = None
+            if min(lengths) < width:  # only a batch with a short last block needs padding and a mask
+                mask_np = np.arange(width)[None, :] < np.array(lengths)[:, None]
+            args = (model, x, mask_np, device, fine, has_velocity)
+            if pool is None:
+                stitch(group, _forward(*args))
+                continue
+            pending.append((group, pool.submit(_forward, *args)))
+            while len(pending) > workers:  # at most one block waiting per worker: memory stays flat
+                stitch(*_result(pending.popleft()))
+        while pending:
+            stitch(*_result(pending.popleft()))
+    if bar is not None:
+        bar.close()
     if gate is not None and not loud.all():
         fine_out, vel_out = _shut(loud, acts, fine_out, vel_out)
     present = drum_present(acts, settings, fps)  # on the silence-gated activations
     if present is not None and not present.all():
         fine_out, vel_out = _shut(present, acts, fine_out, vel_out)
     return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out)
+
+
+def block_workers(device: torch.device, batch_size: int, n_groups: int) -> int:
+    """How many blocks :func:`activations` runs at once: on a CPU with one block per forward
+    pass, as many as torch's threads (``torch.get_num_threads()``, at most one per block, at
+    least 1), each on one thread; else 0: no pool (a GPU, or batched blocks: the calling thread
+    runs each pass on torch's threads).
+
+    Why: the BiLSTM steps through a block's frames one at a time, and with two intra-op threads
+    each step waits for the other thread, so a second thread bought nothing for one block at a
+    time (2-core Zen 5 VM: network stage 4.6 s wall with 1 thread, 4.1 s with 2 at 1.8x the
+    CPU; experiments/bench/README.md). Blocks are independent, so running them side by side
+    uses every core, and each block's arithmetic is then that of one thread whatever the thread
+    count: the activations are the same to the bit with any ``torch.set_num_threads``.
+    """
+    if device.type != "cpu" or batch_size != 1:
+        return 0
+    return max(1, min(torch.get_num_threads(), n_groups))
+
+
+@contextlib.contextmanager
+def _one_thread_per_block(workers: int):
+    """A thread pool of ``workers`` with torch's intra-op threads at 1 while it runs (the number
+    is process-wide; put back after). Yields None for ``workers`` 0 (no pool: the calling
+    thread runs each block on torch's threads, as before)."""
+    if workers < 1:
+        yield None
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drumtx-block") as pool:
+            yield pool
+    finally:
+        torch.set_num_threads(before)
+
+
+def _forward(model, x: np.ndarray, mask: np.ndarray | None, device: torch.device, fine: bool, velocity: bool):
+    """One forward pass over blocks ``x`` (B, n_mels, W) float32: instrument -> (activation,
+    variations) arrays (B, W) / (B, W, V), fine-class and velocity probabilities (B, W, C) or
+    None. Runs in a pool thread too (inference mode is per thread, hence set here)."""
+    with torch.inference_mode():
+        mask_t = None if mask is None else torch.from_numpy(mask).to(device)
+        logits = model(torch.from_numpy(x).to(device), mask_t)
+        probs = {i: (act.float().cpu().numpy(), var.float().cpu().numpy())
+                 for i, (act, var) in model.instrument_probs(logits).items()}
+        fp = model.fine_probs(logits).float().cpu().numpy() if fine else None
+        vp = model.velocity_probs(logits).float().cpu().numpy() if velocity else None
+    return probs, fp, vp
+
+
+def _result(item):
+    """``(group, future)`` -> ``(group, the future's result)`` (re-raises the block's error)."""
+    group, future = item
+    return group, future.result()
 
 
 def _shut(open_: np.ndarray, acts: dict, fine: np.ndarray | None, velocity: np.ndarray | None):

@@ -169,6 +169,51 @@ def test_stitched_inference_equals_one_pass():
         np.testing.assert_allclose(parts.probs[inst][1], var, rtol=1e-5, atol=1e-6)
 
 
+def test_blocks_run_side_by_side_give_the_same_bits_with_any_thread_count(monkeypatch):
+    """On a CPU the blocks of a track run at once, as many as torch's threads, each on one thread:
+    the packaged model's activations over a 100 s track (4 blocks) are the same to the bit with
+    1, 2 and 3 threads and as one block at a time on the calling thread (the path before), torch's
+    thread count is put back after, and an error inside a block reaches the caller."""
+    import drumtx.inference as inference
+
+    model = Transcriber.from_checkpoint(DEFAULT_CKPT)
+    features = model.features
+    mel = (np.random.default_rng(1).standard_normal((features.n_mels, int(100 * features.fps))) - 4.0)
+    mel = mel.astype(np.float16)
+    settings = replace(InferenceSettings.from_config(), presence_confidence=0.0)
+
+    def run(threads: int):
+        torch.set_num_threads(threads)
+        out = activations(model.model, features, mel, settings)
+        assert torch.get_num_threads() == threads
+        return out
+
+    assert inference.block_workers(torch.device("cpu"), 1, 4) == 1  # the fixture's one thread
+    assert inference.block_workers(torch.device("cpu"), 8, 4) == 0  # batched: no pool
+    results = [run(n) for n in (1, 2, 3)]
+    monkeypatch.setattr(inference, "block_workers", lambda *a: 0)
+    results.append(run(1))
+    monkeypatch.undo()
+    first = results[0]
+    for other in results[1:]:
+        np.testing.assert_array_equal(other.fine, first.fine)
+        np.testing.assert_array_equal(other.velocity, first.velocity)
+        for inst, (act, var) in first.probs.items():
+            np.testing.assert_array_equal(other.probs[inst][0], act)
+            np.testing.assert_array_equal(other.probs[inst][1], var)
+    assert first.fine.shape[0] == mel.shape[1] and float(first.fine.max()) > 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a block failed")
+
+    monkeypatch.setattr(model.model, "forward", broken)
+    torch.set_num_threads(2)
+    with pytest.raises(RuntimeError, match="a block failed"):
+        activations(model.model, features, mel, settings)
+    assert torch.get_num_threads() == 2
+    torch.set_num_threads(1)
+
+
 # ------------------------------------------------------------------------------------------ level
 def test_levelled_features_do_not_depend_on_the_level():
     """levelled_log_mel of one take from 0 to -60 dBFS: the same float16 features to within one
