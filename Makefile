@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-electronic default-model-v2-heldout default-model-v2-hardneg default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-electronic default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
@@ -144,6 +144,9 @@ default-model-v2-heldout: $(STAMPS)/venv ## the long arm's recipe with three tra
 
 default-model-v2-hardneg: $(STAMPS)/venv ## after -long: both its seeds continued 1,000 steps with the crash's loss x5 on hi-hat and ride frames (hard negatives) and, as the control, 1,000 steps without (~2 h, resumable with -stash); tuned as the long arm, every rung beside it and v2
 	PY=$(PY) bash experiments/scripts/default_model_v2_hardneg.sh $(ARGS)
+
+default-model-v2-hardneg-scratch: $(STAMPS)/venv ## after -candidate: its recipe with the crash's hard negatives (x5 on hi-hat and ride frames) from step 0, two seeds (~3.7 h, resumable with -stash); every rung beside the candidate
+	PY=$(PY) bash experiments/scripts/default_model_v2_hardneg_scratch.sh $(ARGS)
 
 default-model-v2-stash: $(STAMPS)/venv ## carry unfinished v2 trainings across a fresh checkout: their last/best checkpoints and logs into experiments/default_model_v2/resume/ (commit it; the recipes resume from it)
 	PY=$(PY) bash experiments/scripts/default_model_v2_stash.sh

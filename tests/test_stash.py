@@ -202,12 +202,15 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
     assert not (tmp_path / "pair_args").exists()
 
 
-@pytest.mark.parametrize("name, data", [("tuned", "synth_songs_tuned"), ("hybrid", "synth_songs_hybrid"),
-                                        ("electronic", "synth_songs_electronic")])
-def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data):
-    """make default-model-v2-tuned / -hybrid on a fresh clone: the candidate's bundles come back from
-    the stash, both seeds train from scratch on the arm's data, and all four runs are scored (a
-    stash holds no reports) before the summary beside the candidate."""
+@pytest.mark.parametrize("name, data, extra", [
+    ("tuned", "synth_songs_tuned", []), ("hybrid", "synth_songs_hybrid", []),
+    ("electronic", "synth_songs_electronic", []),
+    ("hardneg_scratch", "synth_songs", ["loss.crash_cymbal_negative_weight=5"])])
+def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data, extra):
+    """make default-model-v2-tuned / -hybrid / … on a fresh clone: the candidate's bundles come back
+    from the stash, both seeds train from scratch on the arm's data (with the arm's own overrides
+    before the user's), and all four runs are scored (a stash holds no reports) before the
+    summary beside the candidate."""
     for seed in (42, 43):
         run = tmp_path / "stash" / f"scratch_w4_s{seed}"
         run.mkdir(parents=True)
@@ -226,7 +229,7 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
     assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == [f"{name}_w4_s42", "-", f"{name}_w4_s43", "-"]
     for seed, a in (("42", args[2]), ("43", args[5])):
         assert a.startswith(f"seed={seed} init_weights=null") and a.endswith(f"max_steps=3500 data={data}")
-    assert args[6:] == ["trainer.x=1"]
+    assert args[6:] == [*extra, "trainer.x=1"]
     assert (tmp_path / "lanes").read_text().split() == [
         f"{name}_w4_s42", f"{name}_w4_s43", "scratch_w4_s42", "scratch_w4_s43"]
     calls = [c for c in (tmp_path / "py_calls").read_text().splitlines() if c.startswith("-m drumtx.")]
