@@ -37,6 +37,7 @@ import contextlib
 import math
 import os
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -408,7 +409,10 @@ def activations(
         if bar is not None:
             bar.update(1)
 
-    with _one_thread_per_block(workers) as pool:
+    with contextlib.ExitStack() as closing:
+        if bar is not None:
+            closing.callback(bar.close)
+        pool = closing.enter_context(_one_thread_per_block(workers))
         pending: deque = deque()
         for group in groups:
             width = max(hi - lo for lo, hi, _, _ in group)
@@ -430,12 +434,10 @@ def activations(
                 stitch(group, _forward(*args))
                 continue
             pending.append((group, pool.submit(_forward, *args)))
-            while len(pending) > workers:  # at most one block waiting per worker: memory stays flat
+            while len(pending) > workers:  # at most `workers` blocks held: memory does not grow with the track
                 stitch(*_result(pending.popleft()))
         while pending:
             stitch(*_result(pending.popleft()))
-    if bar is not None:
-        bar.close()
     if gate is not None and not loud.all():
         fine_out, vel_out = _shut(loud, acts, fine_out, vel_out)
     present = drum_present(acts, settings, fps)  # on the silence-gated activations
@@ -444,39 +446,55 @@ def activations(
     return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out)
 
 
+#: At most this many blocks at once: each in flight holds ~70 MB of activations (the packaged
+#: model, 30 s blocks), so a 64-thread machine would otherwise want ~4 GB for one track.
+MAX_BLOCK_WORKERS = 8
+#: torch's thread count is process-wide: two threads inside :func:`activations` at once would set
+#: and restore it over each other, so they take turns (each one already uses every core).
+_THREADS_LOCK = threading.Lock()
+
+
 def block_workers(device: torch.device, batch_size: int, n_groups: int) -> int:
     """How many blocks :func:`activations` runs at once: on a CPU with one block per forward
-    pass, as many as torch's threads (``torch.get_num_threads()``, at most one per block, at
-    least 1), each on one thread; else 0: no pool (a GPU, or batched blocks: the calling thread
-    runs each pass on torch's threads).
+    pass, as many as torch's threads (``torch.get_num_threads()``), at most one per block and
+    :data:`MAX_BLOCK_WORKERS`, at least 1, each on one thread; else 0: no pool (a GPU, or batched
+    blocks: the calling thread runs each pass on torch's threads).
 
     Why: the BiLSTM steps through a block's frames one at a time, and with two intra-op threads
     each step waits for the other thread, so a second thread bought nothing for one block at a
     time (2-core Zen 5 VM: network stage 4.6 s wall with 1 thread, 4.1 s with 2 at 1.8x the
     CPU; experiments/bench/README.md). Blocks are independent, so running them side by side
     uses every core, and each block's arithmetic is then that of one thread whatever the thread
-    count: the activations are the same to the bit with any ``torch.set_num_threads``.
+    count: the activations are the same to the bit with any ``torch.set_num_threads``. The cost:
+    a track of one block (<= 30 s) runs on one thread (~0.2 s for 30 s on that VM), and memory
+    grows by ~70 MB per block in flight.
     """
     if device.type != "cpu" or batch_size != 1:
         return 0
-    return max(1, min(torch.get_num_threads(), n_groups))
+    return max(1, min(torch.get_num_threads(), n_groups, MAX_BLOCK_WORKERS))
 
 
 @contextlib.contextmanager
 def _one_thread_per_block(workers: int):
     """A thread pool of ``workers`` with torch's intra-op threads at 1 while it runs (the number
-    is process-wide; put back after). Yields None for ``workers`` 0 (no pool: the calling
-    thread runs each block on torch's threads, as before)."""
+    is process-wide: put back after, and one caller at a time, :data:`_THREADS_LOCK`). Yields
+    None for ``workers`` 0 (no pool: the calling thread runs each block on torch's threads, as
+    before). On an error or Ctrl-C, blocks not yet started are dropped; running ones finish."""
     if workers < 1:
         yield None
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drumtx-block") as pool:
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drumtx-block")
+        try:
             yield pool
-    finally:
-        torch.set_num_threads(before)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            torch.set_num_threads(before)
 
 
 def _forward(model, x: np.ndarray, mask: np.ndarray | None, device: torch.device, fine: bool, velocity: bool):

@@ -173,7 +173,8 @@ def test_blocks_run_side_by_side_give_the_same_bits_with_any_thread_count(monkey
     """On a CPU the blocks of a track run at once, as many as torch's threads, each on one thread:
     the packaged model's activations over a 100 s track (4 blocks) are the same to the bit with
     1, 2 and 3 threads and as one block at a time on the calling thread (the path before), torch's
-    thread count is put back after, and an error inside a block reaches the caller."""
+    thread count is put back after (also with two callers at once), at most MAX_BLOCK_WORKERS
+    blocks run at once, and an error inside a block reaches the caller."""
     import drumtx.inference as inference
 
     model = Transcriber.from_checkpoint(DEFAULT_CKPT)
@@ -202,6 +203,17 @@ def test_blocks_run_side_by_side_give_the_same_bits_with_any_thread_count(monkey
             np.testing.assert_array_equal(other.probs[inst][0], act)
             np.testing.assert_array_equal(other.probs[inst][1], var)
     assert first.fine.shape[0] == mel.shape[1] and float(first.fine.max()) > 0
+
+    torch.set_num_threads(2)  # two callers at once take turns, and the thread count comes back
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as callers:
+        twice = list(callers.map(lambda _: activations(model.model, features, mel, settings), range(2)))
+    assert torch.get_num_threads() == 2
+    for other in twice:
+        np.testing.assert_array_equal(other.fine, first.fine)
+    torch.set_num_threads(64)
+    assert inference.block_workers(torch.device("cpu"), 1, 100) == inference.MAX_BLOCK_WORKERS
 
     def broken(*args, **kwargs):
         raise RuntimeError("a block failed")

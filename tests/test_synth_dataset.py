@@ -402,7 +402,8 @@ def test_a_sigterm_during_a_build_leaves_sigterm_ignored_until_exit():
     """The in-process half of the test above, without its timing: a SIGTERM inside the render
     loop raises KeyboardInterrupt, and afterwards SIGTERM stays ignored (a second one during the
     shutdown must not kill the process by signal); a block left without SIGTERM restores the
-    handler that was there before."""
+    handler that was there before. Ctrl-C in the loop leaves it ignored too; a failed track
+    ignores it only while the workers stop."""
     import signal
     import time
 
@@ -419,5 +420,13 @@ def test_a_sigterm_during_a_build_leaves_sigterm_ignored_until_exit():
                 time.sleep(5)  # the handler raises before this ends
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
         os.kill(os.getpid(), signal.SIGTERM)  # ignored: this test goes on
+        for stopping in (True, False):  # Ctrl-C: ignored for good; a failure: put back after
+            signal.signal(signal.SIGTERM, before)
+            with pytest.raises(KeyboardInterrupt if stopping else ValueError):
+                with _sigterm_as_interrupt() as shutting_down:
+                    shutting_down(stopping)
+                    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+                    raise KeyboardInterrupt if stopping else ValueError("a track failed")
+            assert signal.getsignal(signal.SIGTERM) is (signal.SIG_IGN if stopping else before)
     finally:
         signal.signal(signal.SIGTERM, before)

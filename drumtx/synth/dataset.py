@@ -850,26 +850,38 @@ def _sigterm_as_interrupt():
     """Within the block, SIGTERM raises KeyboardInterrupt in the main thread (as Ctrl-C does),
     so a terminated build stops its render workers; elsewhere (a thread) nothing changes.
 
-    Once a SIGTERM has arrived, SIGTERM stays ignored after the block: the process is stopping,
-    and a second SIGTERM (a scheduler's repeat, a user's second ``kill``) during the workers'
-    shutdown or the interpreter's exit would otherwise kill it by signal instead of the one-line
-    exit 130 (seen in CI: the second signal landed after the block had put the default back)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    Yields ``shutting_down(stopping)``, to call before stopping the workers: SIGTERM is ignored
+    from then on, so a second SIGTERM (a scheduler's repeat, a user's second ``kill``) cannot
+    kill the process by signal while the workers finish their tracks. After a failure
+    (``stopping`` False) the handler from before comes back when the block ends; after an
+    interrupt (``stopping`` True: Ctrl-C, or a SIGTERM, which calls it itself) SIGTERM stays
+    ignored until the process exits, which it is about to do: a SIGTERM during the interpreter's
+    exit would otherwise turn the one-line exit 130 into death by signal (seen in CI, when the
+    handler was put back at the end of the block). A library caller that catches the
+    KeyboardInterrupt and carries on must restore SIGTERM itself."""
+    main = threading.current_thread() is threading.main_thread()
+    keep_ignored = []
+
+    def shutting_down(stopping: bool) -> None:
+        if main:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if stopping:
+                keep_ignored.append(True)
+
+    if not main:
+        yield shutting_down
         return
-    terminated = []
 
     def interrupt(signum, frame):
-        terminated.append(signum)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        shutting_down(True)
         raise KeyboardInterrupt(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield shutting_down
     finally:
         # None: a handler installed outside Python, which cannot be put back
-        if previous is not None and not terminated:
+        if previous is not None and not keep_ignored:
             signal.signal(signal.SIGTERM, previous)
 
 
@@ -961,7 +973,7 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
                                    recipe.accompaniment) for t in todo]
             bar = tqdm(as_completed(futures), total=len(futures), desc=f"render {recipe.root.name}",
                        unit="track", disable=not progress)
-            with _sigterm_as_interrupt():
+            with _sigterm_as_interrupt() as shutting_down:
                 try:
                     for fut in bar:
                         _, seconds, error, drop = fut.result()
@@ -971,14 +983,13 @@ def build_dataset(data_cfg, workers: int = 2, overwrite: bool = False, progress:
                         if error:
                             errors.append(error)
                             log.error(error)
-                except BaseException:
+                except BaseException as exc:
                     # Interrupted (Ctrl-C, SIGTERM) or failed: start no more tracks, let the ones
                     # the workers already hold finish (each is written whole), and stop the
                     # workers with this process (the pool's own exit would first render every
                     # queued track; a SIGTERM used to kill this process alone and leave the
                     # workers rendering on). A second SIGTERM meanwhile is ignored (SIGKILL is not).
-                    if threading.current_thread() is threading.main_thread():
-                        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    shutting_down(isinstance(exc, KeyboardInterrupt))
                     pool.shutdown(wait=True, cancel_futures=True)
                     log.warning("stopped after %d of %d tracks; rerun the same command to resume", done, len(todo))
                     raise
