@@ -107,7 +107,9 @@ def test_track_selection(tmp_path, egmd_fixture, bundles, monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", thread_settings.append)  # do not change this process's
     result = run(eval_config(tmp_path, egmd_fixture, f"ckpt={bundles['flat']}", "split=validation", "kit_names=[Kit 2]",
                              "report.figures=false", "torch_threads=1"))
-    assert thread_settings == [1]
+    # evaluate's torch_threads first; then drumtx.inference's block pool sets 1 and puts back what
+    # get_num_threads says around each track
+    assert thread_settings[0] == 1
     s = result["summary"]
     assert s["n_tracks"] == 1 and s["tracks"][0]["kit_name"] == "Kit 2" and s["tracks"][0]["kit_set"] == "seen"
     with pytest.raises(EvaluationSetupError, match=r"splits there: \['test', 'train', 'validation'\]"):
