@@ -304,11 +304,14 @@ heldout_arm() {
 # synth_songs' validation and test tracks rendered and prepared to tune and score on (skipped where
 # the checkout has them; its 4,100 training tracks, 2/3 of its 6,027, are not needed here), all
 # four runs scored (a stash holds no reports) and one summary (and aims.md) titled TITLE.
-# Further arguments go to both trainings.
+# Further arguments go to both trainings. Where the checkout holds a synth_songs render
+# (data/synth_songs), DATA's tracks rendered alike there are linked from it (reuse=; the hybrid
+# render took 12 min so, half its tracks linked).
 data_arm() {
-	local name=$1 data=$2 title=$3 seed args
+	local name=$1 data=$2 title=$3 seed args reuse=()
 	shift 3
-	"$PY" -m drumtx.synth data="$data" workers="${WORKERS:-2}"
+	[[ $data != synth_songs && -f data/synth_songs/synth_recipe.yaml ]] && reuse=("reuse=$PWD/data/synth_songs")
+	"$PY" -m drumtx.synth data="$data" workers="${WORKERS:-2}" "${reuse[@]}"
 	"$PY" -m drumtx.prepare data="$data"
 	for seed in 42 43; do
 		restore_run $V2/scratch_w4_s$seed
