@@ -487,13 +487,12 @@ def _one_thread_per_block(workers: int):
         before = torch.get_num_threads()
         torch.set_num_threads(1)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drumtx-block")
+        failed = True
         try:
             yield pool
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+            failed = False
         finally:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=failed)
             torch.set_num_threads(before)
 
 
