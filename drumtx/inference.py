@@ -446,8 +446,9 @@ def activations(
     return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out)
 
 
-#: At most this many blocks at once: each in flight holds ~70 MB of activations (the packaged
-#: model, 30 s blocks), so a 64-thread machine would otherwise want ~4 GB for one track.
+#: At most this many blocks at once: each in flight holds its activations (the packaged model,
+#: 30 s blocks: peak +85-107 MB with 2 at once, experiments/bench/README.md "Blocks side by
+#: side"), so a 64-thread machine would otherwise hold dozens for one track.
 MAX_BLOCK_WORKERS = 8
 #: torch's thread count is process-wide: two threads inside :func:`activations` at once would set
 #: and restore it over each other, so they take turns (each one already uses every core).
@@ -467,7 +468,7 @@ def block_workers(device: torch.device, batch_size: int, n_groups: int) -> int:
     uses every core, and each block's arithmetic is then that of one thread whatever the thread
     count: the activations are the same to the bit with any ``torch.set_num_threads``. The cost:
     a track of one block (<= 30 s) runs on one thread (~0.2 s for 30 s on that VM), and memory
-    grows by ~70 MB per block in flight.
+    grows with the blocks in flight (+85-107 MB peak with 2).
     """
     if device.type != "cpu" or batch_size != 1:
         return 0
