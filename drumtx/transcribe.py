@@ -29,6 +29,7 @@ import contextlib
 import math
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Chart lanes (drumtx.chart.CHART_LANES): kick -> kick; snare head and rim -> red; hi-hat -> "
             "yellow cymbal; ride -> blue cymbal; crash -> green cymbal; high/mid/floor tom -> yellow/blue/green "
             "tom. Existing outputs are never replaced without --overwrite (--skip-existing: an input whose "
-            "outputs are all there is left out). Exit status: 0 all done, 1 some input failed (each named on stderr, the others still transcribed), 2 setup error (model, options)."
+            "outputs are all there is left out). Exit status: 0 all done, 1 some input failed (each named on stderr, the others still transcribed, then a count), 2 setup error (model, options, an output folder that cannot be made or written), 130 interrupted (Ctrl-C; no output half-written)."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
@@ -172,12 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="song name for the chart's song.ini and the MIDI track name (default: each input's file stem)",
     )
     parser.add_argument(
-        "--artist", default="Unknown Artist", help="artist for the chart's song.ini (default: Unknown Artist)"
+        "--artist", default="Unknown Artist", help="artist for the chart's song.ini, the MIDI text events and the JSON (default: Unknown Artist)"
     )
-    parser.add_argument("--album", default="", help="album for the chart's song.ini (default: empty)")
-    parser.add_argument("--genre", default="", help="genre for the chart's song.ini (default: empty)")
+    parser.add_argument("--album", default="", help="album for song.ini, the MIDI text events and the JSON (default: empty)")
+    parser.add_argument("--genre", default="", help="genre for song.ini, the MIDI text events and the JSON (default: empty)")
     parser.add_argument(
-        "--charter", default="drumtx", help="charter for the chart's song.ini (default: drumtx)"
+        "--charter", default="drumtx", help="charter for song.ini, the MIDI text events and the JSON (default: drumtx)"
     )
     parser.add_argument(
         "--no-chart-audio",
@@ -344,16 +345,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"-o {args.out_dir}: cannot create the folder ({exc.strerror or exception_line(exc)})")
         return 2
     try:
+        if jobs:
+            _check_writable(args.out_dir)
+    except OSError as exc:
+        _remove_empty(created)
+        _error(f"-o {args.out_dir}: cannot write there ({exc.strerror or exception_line(exc)})")
+        return 2
+    try:
         failed, done, skipped = _transcribe_jobs(args, jobs, transcriber, formats, len(errors))
     except KeyboardInterrupt:
         _error("interrupted; the files finished before it are complete, none is half-written")
         return EXIT_INTERRUPTED
     finally:
-        for folder in reversed(created):  # folders this run made and left empty: no debris
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        _remove_empty(created)  # folders this run made and left empty: no debris
     left_out = f", {skipped} left out (outputs there)" if skipped else ""
     if failed:
         _error(f"{failed} input(s) failed, {done} transcribed{left_out}")
@@ -391,6 +395,29 @@ def _make_folder(path: Path) -> list[Path]:
                 folder.rmdir()
         raise
     return missing
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders :func:`_make_folder` created (outermost first), innermost first, while empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _check_writable(path: Path) -> None:
+    """Make and remove a folder in ``path``, as writing an output set does (its staging folder).
+
+    Permissions, ACLs and read-only file systems all answer a real write, where ``os.access``
+    misses some (and is always true for root). Before any input is read: a new-user trial saw a
+    read-only ``-o`` refused only after the whole file was transcribed, as a raw exception.
+
+    Raises:
+        OSError: nothing can be written in ``path``.
+    """
+    with tempfile.TemporaryDirectory(prefix=".drumtx-probe-", dir=path):
+        pass
 
 
 def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int, int, int]:

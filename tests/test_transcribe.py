@@ -452,6 +452,39 @@ def test_an_output_folder_that_cannot_be_made_is_one_setup_error(bundle, tmp_pat
     assert (tmp_path / "o" / "take.mid").is_file()
 
 
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_input_is_read(bundle, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """A new-user trial: a read-only -o was refused only after the whole file was transcribed, as a
+    raw PermissionError naming the hidden staging folder. Now one setup line, up front, and the
+    folders this run made for it are gone again."""
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    read = []
+    monkeypatch.setattr(tx.tempfile, "TemporaryDirectory", refused)
+    monkeypatch.setattr(tx, "_transcribe_jobs", lambda *a: read.append(a) or (0, 1, 0))
+    out = tmp_path / "new" / "out"
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", out, "--ckpt", bundle, "-q"], capsys)
+    assert rc == 2 and err.strip().count("\n") == 0, err
+    assert f"-o {out}: cannot write there (Permission denied)" in err and ".drumtx" not in err
+    assert not read and not (tmp_path / "new").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a mode-555 folder")
+def test_a_read_only_output_folder_is_one_setup_error(bundle, tmp_path, capsys):
+    sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        rc, _, err = run_cli([tmp_path / "take.wav", "-o", out, "--ckpt", bundle, "-q"], capsys)
+    finally:
+        out.chmod(0o755)
+    assert rc == 2 and "cannot write there (Permission denied)" in err and not list(out.iterdir())
+
+
 def test_an_output_folder_that_fails_partway_leaves_none_of_its_parents(bundle, tmp_path, capsys):
     sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
     out = tmp_path / "newdir" / "deeper" / ("x" * 300)  # the last name is over NAME_MAX
