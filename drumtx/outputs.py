@@ -28,6 +28,9 @@ from drumtx.vocab import Vocabulary
 FORMATS = ("midi", "chart", "csv", "json")
 MIDI_RESOLUTION = 960  # DAW MIDI: half a tick is ~0.26 ms at 120 bpm
 CHART_RESOLUTION = 480  # Clone Hero / Rock Band convention
+#: The hidden staging folder of :func:`write_outputs`, beside the outputs (short, so a long song
+#: name never overflows a temporary name)
+STAGING_PREFIX = ".drumtx-"
 
 
 def output_paths(out_dir: Path, rel: Path, formats: Sequence[str]) -> dict[str, Path]:
@@ -103,6 +106,22 @@ def onset_rows(result: Transcription, vocab: Vocabulary) -> list[dict]:
     ]
 
 
+def _staging_folder(parent: Path) -> Path:
+    return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+
+
+def check_writable(folder: Path) -> None:
+    """Make and remove the staging folder :func:`write_outputs` would make in ``folder``.
+
+    A real write: permissions, ACLs and read-only file systems all answer it, where
+    ``os.access`` misses some (and is always true for root).
+
+    Raises:
+        OSError: nothing can be written in ``folder``.
+    """
+    _staging_folder(folder).rmdir()
+
+
 def write_outputs(
     result: Transcription,
     paths: dict[str, Path],
@@ -140,7 +159,7 @@ def write_outputs(
         raise ValueError(f"outputs of one input must share a folder, got {sorted(map(str, parents))}")
     parent = parents.pop()
     parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".drumtx-", dir=parent))
+    stage = _staging_folder(parent)
     moves: list[tuple[Path, Path]] = []  # (staged file, final path)
     try:
         if "midi" in paths:

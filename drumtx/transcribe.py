@@ -29,7 +29,6 @@ import contextlib
 import math
 import os
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +48,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
         FORMATS,
         MIDI_RESOLUTION,
         all_outputs_exist,
+        check_writable,
         existing_outputs,
         name_too_long,
         output_paths,
@@ -346,7 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if jobs:
-            _check_writable(args.out_dir)
+            # before any input is read: a new-user trial saw a read-only -o refused only after the
+            # whole file was transcribed, as a raw exception naming the staging folder
+            check_writable(args.out_dir)
     except OSError as exc:
         _remove_empty(created)
         _error(f"-o {args.out_dir}: cannot write there ({exc.strerror or exception_line(exc)})")
@@ -404,20 +406,6 @@ def _remove_empty(created: list[Path]) -> None:
             folder.rmdir()
         except OSError:
             break
-
-
-def _check_writable(path: Path) -> None:
-    """Make and remove a folder in ``path``, as writing an output set does (its staging folder).
-
-    Permissions, ACLs and read-only file systems all answer a real write, where ``os.access``
-    misses some (and is always true for root). Before any input is read: a new-user trial saw a
-    read-only ``-o`` refused only after the whole file was transcribed, as a raw exception.
-
-    Raises:
-        OSError: nothing can be written in ``path``.
-    """
-    with tempfile.TemporaryDirectory(prefix=".drumtx-probe-", dir=path):
-        pass
 
 
 def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int, int, int]:

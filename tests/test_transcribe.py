@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 from conftest import save_tiny_bundle
 
+from drumtx import outputs as outputs_module
 from drumtx import transcribe as tx
 from drumtx.midi_out import TempoMap, drum_midi, save_midi
 from drumtx.outputs import output_paths, write_outputs
@@ -463,7 +464,7 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_any_input_is_
         raise PermissionError(13, "Permission denied")
 
     read = []
-    monkeypatch.setattr(tx.tempfile, "TemporaryDirectory", refused)
+    monkeypatch.setattr(outputs_module.tempfile, "mkdtemp", refused)
     monkeypatch.setattr(tx, "_transcribe_jobs", lambda *a: read.append(a) or (0, 1, 0))
     out = tmp_path / "new" / "out"
     rc, _, err = run_cli([tmp_path / "take.wav", "-o", out, "--ckpt", bundle, "-q"], capsys)
