@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-electronic default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-hardneg16k default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-electronic default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-candidate16k default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
@@ -148,8 +148,8 @@ default-model-v2-hardneg: $(STAMPS)/venv ## after -long: both its seeds continue
 default-model-v2-hardneg-scratch: $(STAMPS)/venv ## after -candidate: its recipe with the crash's hard negatives (x5 on hi-hat and ride frames) from step 0, two seeds (~3.7 h, resumable with -stash); every rung beside the candidate
 	PY=$(PY) bash experiments/scripts/default_model_v2_hardneg_scratch.sh $(ARGS)
 
-default-model-v2-hardneg16k: $(STAMPS)/venv ## after -hardneg-scratch: its recipe at the 16 kHz front end (data=synth_songs_32k, features=logmel_16k, n_fft 1350), two seeds (render ~85 min with WORKERS=1 beside trainings + ~3.7 h training, resumable with -stash; ~17 GB); each arm scored at its own rate, summary beside the 11 kHz arm, cases C07/C08/C12
-	PY=$(PY) bash experiments/scripts/default_model_v2_hardneg16k.sh $(ARGS)
+default-model-v2-candidate16k: $(STAMPS)/venv ## after -candidate: its recipe at the 16 kHz front end (data=synth_songs_32k, features=logmel_16k, n_fft 1350), two seeds (render ~35 min with 2 workers, ~85 min with WORKERS=1 beside trainings, + ~3.7 h training, resumable with -stash; ~17 GB); each arm scored at its own rate, summary beside the 11 kHz candidate, cases C07/C08/C12
+	PY=$(PY) bash experiments/scripts/default_model_v2_candidate16k.sh $(ARGS)
 
 default-model-v2-stash: $(STAMPS)/venv ## carry unfinished v2 trainings across a fresh checkout: their last/best checkpoints and logs into experiments/default_model_v2/resume/ (commit it; the recipes resume from it)
 	PY=$(PY) bash experiments/scripts/default_model_v2_stash.sh

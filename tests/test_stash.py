@@ -264,12 +264,12 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
     assert cases.count("--model") == 4
 
 
-def test_hardneg16k_trains_the_hard_negative_recipe_at_16_khz_and_scores_each_arm_at_its_rate(tmp_path):
-    """make default-model-v2-hardneg16k on a fresh clone: the 11 kHz hard-negative arm's bundles
-    come back from the stash (and it stops, before any render, without them); both seeds train
-    the same recipe on synth_songs_32k with the 16 kHz features, hard negatives included; the
+def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_at_its_rate(tmp_path):
+    """make default-model-v2-candidate16k on a fresh clone: the 11 kHz candidate's bundles come
+    back from the stash (and it stops, before any render, without them); both seeds train the
+    candidate's recipe on synth_songs_32k with the 16 kHz features and nothing else changed; the
     11 kHz arm is scored on synth_songs, the 16 kHz seeds tuned and scored on synth_songs_32k."""
-    script = REPO / "experiments" / "scripts" / "default_model_v2_hardneg16k.sh"
+    script = REPO / "experiments" / "scripts" / "default_model_v2_candidate16k.sh"
     stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { :; }; '
              'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; '
              'tune() { echo "tune $*" >> scored; }; '
@@ -280,34 +280,34 @@ def test_hardneg16k_trains_the_hard_negative_recipe_at_16_khz_and_scores_each_ar
     body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
     body = body.replace('"$@"', "trainer.x=1")
     r = _bash(tmp_path, f"PY={fake}; " + stubs + body)
-    assert r.returncode != 0 and "make default-model-v2-hardneg-scratch first" in r.stderr
+    assert r.returncode != 0 and "make default-model-v2-candidate first" in r.stderr
     assert not (tmp_path / "py_calls").exists() and not (tmp_path / "pair_args").exists()
     for seed in (42, 43):
-        run = tmp_path / "stash" / f"hardneg_scratch_w4_s{seed}"
+        run = tmp_path / "stash" / f"scratch_w4_s{seed}"
         run.mkdir(parents=True)
         (run / "best.safetensors").write_bytes(b"x")
     r = _bash(tmp_path, f"PY={fake}; " + stubs + body)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "v2" / "hardneg_scratch_w4_s43" / "best.safetensors").is_file()  # restored
+    assert (tmp_path / "v2" / "scratch_w4_s43" / "best.safetensors").is_file()  # restored
     args = (tmp_path / "pair_args").read_text().splitlines()
-    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == ["hardneg16k_w4_s42", "-", "hardneg16k_w4_s43", "-"]
+    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == ["candidate16k_w4_s42", "-", "candidate16k_w4_s43", "-"]
     for seed, a in (("42", args[2]), ("43", args[5])):
         assert a.startswith(f"seed={seed} init_weights=null")
         assert a.endswith("max_steps=3500 data=synth_songs_32k features=logmel_16k features.n_fft=1350")
-    assert args[6:] == ["loss.crash_cymbal_negative_weight=5", "trainer.x=1"]
+    assert args[6:] == ["trainer.x=1"]
     calls = [c for c in (tmp_path / "py_calls").read_text().splitlines()]
     assert calls[:4] == ["-m drumtx.synth data=synth_songs_32k workers=2",
                          "-m drumtx.prepare data=synth_songs_32k features=logmel_16k features.n_fft=1350",
                          "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",
                          "-m drumtx.prepare data=synth_songs"]
-    assert (tmp_path / "lanes").read_text().split() == ["hardneg_scratch_w4_s42", "hardneg_scratch_w4_s43"]
+    assert (tmp_path / "lanes").read_text().split() == ["scratch_w4_s42", "scratch_w4_s43"]
     assert sorted((tmp_path / "scored").read_text().splitlines()) == [
-        "rungs hardneg16k_w4_s42 synth_songs_32k", "rungs hardneg16k_w4_s43 synth_songs_32k",
-        "tune hardneg16k_w4_s42 synth_songs_32k", "tune hardneg16k_w4_s43 synth_songs_32k"]
+        "rungs candidate16k_w4_s42 synth_songs_32k", "rungs candidate16k_w4_s43 synth_songs_32k",
+        "tune candidate16k_w4_s42 synth_songs_32k", "tune candidate16k_w4_s43 synth_songs_32k"]
     summary = (tmp_path / "summary").read_text().splitlines()
-    assert summary[0] == "hardneg16k" and summary[2:] == [
-        "11 kHz s42|hardneg_scratch_w4_s42", "11 kHz s43|hardneg_scratch_w4_s43",
-        "16 kHz s42|hardneg16k_w4_s42", "16 kHz s43|hardneg16k_w4_s43"]
+    assert summary[0] == "candidate16k" and summary[2:] == [
+        "11 kHz s42|scratch_w4_s42", "11 kHz s43|scratch_w4_s43",
+        "16 kHz s42|candidate16k_w4_s42", "16 kHz s43|candidate16k_w4_s43"]
     cases = calls[-1]
     assert cases.startswith("experiments/cases/score_models.py") and "--only C07,C08,C12" in cases
-    assert cases.count("--model") == 4 and "hardneg16k_w4_s43=" in cases
+    assert cases.count("--model") == 4 and "candidate16k_w4_s43=" in cases
