@@ -613,3 +613,35 @@ def test_reuse_links_only_the_tracks_whose_cymbals_come_from_the_same_kit(tmp_pa
     summary = build_dataset(matched, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "hybrid"))
     assert summary["linked"] == drawn.count(None)
     assert summary["not_linked"] == {"kit_differs_there": len(drawn) - drawn.count(None)}
+
+
+def _data_config(name: str):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from drumtx import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="synth", overrides=[f"data={name}"]).data
+
+
+def test_synth_sampled_is_synth_songs_hydrogen_kits_drum_only_with_rung_b_as_its_test(tmp_path):
+    """data=synth_sampled (what the GPU machine rendered, experiments/gpu_design_encoder) keeps
+    synth_songs' Hydrogen training kits and chain, no music, and rung (b)'s kits as its only test
+    kits: if synth_songs' kit lists change, this config must follow."""
+    songs, sampled = _data_config("synth_songs"), _data_config("synth_sampled")
+    assert list(sampled.synth.train_kits) == [k for k in songs.synth.train_kits if k.startswith("h2_")]
+    assert list(sampled.synth.test_kits.sampled) == list(songs.synth.test_kits.sampled)
+    assert not sampled.synth.test_kits.soundfont and sampled.synth.accompaniment is None
+    assert sampled.synth.production == songs.synth.production
+    if not all(KITS[k].available for k in sampled.synth.train_kits + sampled.synth.test_kits.sampled):
+        pytest.skip("Hydrogen kits not installed")
+    sampled.synth.sources = {"generated": {"_target_": "drumtx.synth.sources.GeneratorSource", "n": 20,
+                                           "seconds": [3, 4], "split": {"validation": 0.25, "test": 0.25}}}
+    sampled.root = str(tmp_path)
+    tracks = plan(parse_recipe(sampled))
+    assert tracks and not any(t.music or not t.drums for t in tracks)
+    assert {t.kit for t in tracks if t.perf.split == "test"} <= set(songs.synth.test_kits.sampled)
+    assert all(t.unseen for t in tracks if t.perf.split == "test")
+    assert {t.kit for t in tracks if t.perf.split != "test"} <= set(sampled.synth.train_kits)
