@@ -4,7 +4,7 @@
 # The candidate's recipe (from scratch, crnn_small, music-only tracks x4 from the start, 3,500
 # steps, seeds 42 and 43 side by side) with one change: features=logmel_16k (20 Hz-16 kHz) on
 # data=synth_songs_32k, the same tracks rendered at 32 kHz. n_fft 1350 (42.2 ms) instead of
-# logmel_16k's 1366: the same window to 0.5 ms, and its log-mel costs what the 24 kHz front end's
+# logmel_16k's 1366: the same window to 0.5 ms, and its log-mel costs what the 11 kHz front end's (24 kHz audio)
 # does (experiments/scripts/mel_fft_sizes.py). The 90-minute comparison found the 16 kHz ceiling
 # ahead on the cymbals (validation PR-AUC: ride +0.13-0.15, crash +0.10-0.15) and on rungs (a)
 # and (c), behind on (b); this asks it again at the size a shipped model trains. (First written
@@ -12,7 +12,7 @@
 # so the one change is now made to the candidate's recipe.)
 # Each arm is tuned and scored at its own rate (the 16 kHz one on synth_songs_32k's validation
 # tracks and test rungs: the same tracks, kits and chains), then one summary (and aims.md) beside
-# the 24 kHz candidate, and cases C07/C08/C12 for all four runs.
+# the 11 kHz candidate, and cases C07/C08/C12 for all four runs.
 # Needs ~10 GB for the render and ~7 GB for its feature cache. Resumable: every step skips what
 # is done; WORKERS=1 renders with one process (beside trainings). Arguments: Hydra overrides for
 # both trainings.
@@ -30,7 +30,7 @@ done
 args="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_32k ${FEATURES[*]}"
 pair $V2/candidate16k_w4_s42 - "seed=42 $args" $V2/candidate16k_w4_s43 - "seed=43 $args" "$@"
 
-# the 24 kHz candidate on synth_songs (skipped where its own recipe scored it), then the 16 kHz seeds
+# the 11 kHz candidate on synth_songs (skipped where its own recipe scored it), then the 16 kHz seeds
 # on synth_songs_32k in two lanes, one core each
 "$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
 "$PY" -m drumtx.prepare data=synth_songs

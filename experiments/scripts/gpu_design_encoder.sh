@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The design-size encoder on a GPU, beside crnn_small at equal data and steps
+# The design-size encoder on a GPU, beside crnn_small on the same data and wall clock (STEPS caps both;
+# MAX_TIME stopped both first on the H200)
 # (experiments/gpu_design_encoder/README.md; issue 16: "where a GPU is lent, train the
 # design-size encoder there as well and report it beside the CPU model").
 #
