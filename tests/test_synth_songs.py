@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import compose_config
 
 from drumtx.synth import accompaniment as acc
 from drumtx.synth import production as prod
@@ -615,22 +616,11 @@ def test_reuse_links_only_the_tracks_whose_cymbals_come_from_the_same_kit(tmp_pa
     assert summary["not_linked"] == {"kit_differs_there": len(drawn) - drawn.count(None)}
 
 
-def _data_config(name: str):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from drumtx import CONF_DIR
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="synth", overrides=[f"data={name}"]).data
-
-
 def test_synth_sampled_is_synth_songs_hydrogen_kits_drum_only_with_rung_b_as_its_test(tmp_path):
     """data=synth_sampled (what the GPU machine rendered, experiments/gpu_design_encoder) keeps
     synth_songs' Hydrogen training kits and chain, no music, and rung (b)'s kits as its only test
     kits: if synth_songs' kit lists change, this config must follow."""
-    songs, sampled = _data_config("synth_songs"), _data_config("synth_sampled")
+    songs, sampled = (compose_config("synth", [f"data={name}"]).data for name in ("synth_songs", "synth_sampled"))
     assert list(sampled.synth.train_kits) == [k for k in songs.synth.train_kits if k.startswith("h2_")]
     assert list(sampled.synth.test_kits.sampled) == list(songs.synth.test_kits.sampled)
     assert not sampled.synth.test_kits.soundfont and sampled.synth.accompaniment is None

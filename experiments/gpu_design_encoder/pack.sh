@@ -4,8 +4,8 @@
 # most 64 MiB carried): Python 3.12 wheels of drumtx's other dependencies (.whl/), the pure-Python
 # ones that ship no wheel (.devdata/site/), the 11 Hydrogen training kits of data=synth_sampled as
 # FLAC (.devdata/drumkits/, *.wav.flac, unpacked to WAV there: 39 MB of WAV is 26 MB of FLAC) and the
-# Groove MIDI Dataset (.devdata/groove-midi.tar.xz). Both folders are git-ignored
-# (.git/info/exclude); device_run.sh unpacks them. Run from the repository root.
+# Groove MIDI Dataset (.devdata/groove-midi.tar.xz). Both folders are git-ignored (.gitignore);
+# device_run.sh unpacks them. Run from the repository root.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 KITS=/usr/share/hydrogen/data/drumkits

@@ -18,9 +18,10 @@
 # Every step skips what is done. Environment: PY (python), WORKERS (render and prepare processes,
 # default: one per core), STEPS (3500), SEED (42), LOADERS (DataLoader workers per training, 6),
 # MAX_TIME (a training's wall-clock cap, 00:00:06:00: it stops early rather than lose the run),
-# TRAINER (gpu), TRAIN_ARGS (more overrides for both trainings), SYNTH_ARGS (more drumtx.synth overrides, e.g. splits=[train,validation] where the
-# test-only kits are not there: then SCORE=0, and the bundles are scored elsewhere), TUNE (1; 0:
-# the thresholds are tuned elsewhere, as the bundles are scored).
+# TRAINER (gpu), TRAIN_ARGS (more overrides for both trainings), SYNTH_ARGS (more drumtx.synth
+# overrides, e.g. splits=[train,validation] where the test-only kits are not there: then SCORE=0,
+# and the bundles are scored elsewhere), TUNE (1; 0: the thresholds are tuned elsewhere, as the
+# bundles are scored).
 set -euo pipefail
 PY=${PY:-python3}
 WORKERS=${WORKERS:-$(nproc)}
