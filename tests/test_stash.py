@@ -73,7 +73,7 @@ def test_the_checkout_wins_and_a_finished_run_drops_its_stash(tmp_path, run_dir)
     (run_dir / "checkpoints" / "last.ckpt").write_text("newer")  # trained on in this checkout
     r = _bash(tmp_path, 'train_args $V2/cand_s42 - "seed=42"')
     assert (run_dir / "checkpoints" / "last.ckpt").read_text() == "newer" and "restored" not in r.stderr
-    # finished and tuned: the stash keeps its bundle (and last.ckpt, for a continuation)
+    # finished and tuned: the stash keeps its bundle, not its last.ckpt (nothing continues it)
     (run_dir / "best.safetensors").write_text("weights")
     (run_dir / "best.json").write_text("{}")
     (run_dir / "best.validation.probs.npz").write_text("tuning's cache")  # remade if needed: not stashed
@@ -82,8 +82,11 @@ def test_the_checkout_wins_and_a_finished_run_drops_its_stash(tmp_path, run_dir)
     assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
     stash = tmp_path / "stash" / "cand_s42"
     assert (stash / "best.safetensors").read_text() == "weights" and (stash / "thresholds" / "done_wilson").exists()
-    assert sorted(p.name for p in (stash / "checkpoints").iterdir()) == ["last.ckpt"]
+    assert not any((stash / "checkpoints").iterdir())
     assert not (stash / "best.validation.probs.npz").exists()
+    # ... unless a recipe continues it
+    assert _bash(tmp_path, "CONTINUED='other cand_s42'; stash_run $V2/cand_s42").returncode == 0
+    assert sorted(p.name for p in (stash / "checkpoints").iterdir()) == ["last.ckpt"]
     subprocess.run(["rm", "-rf", str(tmp_path / "v2")], check=True)
     r = _bash(tmp_path, 'one $V2/cand_s42 - "seed=42"')  # restored finished: nothing is trained
     assert r.returncode == 0 and "restored" in r.stderr, r.stderr

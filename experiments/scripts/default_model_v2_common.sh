@@ -22,12 +22,17 @@ require() { [[ -f $1 ]] || { echo "$1: missing (make $2 first)" >&2; exit 1; }; 
 # holds (2026-12-02: outputs/, data/ and cache/ were gone, and with them a 2,400-step training), so
 # runs are carried in git: stash_run DIR copies an unfinished run's last.ckpt, the best checkpoint
 # its last.ckpt names (best.safetensors is exported from it when the run ends) and its logs, or a
-# finished run's bundle (best.*, its tuning marker) and last.ckpt (a continuation starts from it),
-# into $STASH/<run>; restore_run DIR puts them back when the checkout has neither last.ckpt nor
+# finished run's bundle (best.*, its tuning marker), and its last.ckpt only where it is named in
+# $CONTINUED (a later recipe may continue it), into $STASH/<run>; restore_run DIR puts them back when the checkout has neither last.ckpt nor
 # best.safetensors. The data a run needs is rendered and prepared again by its recipe (the render
 # is seeded). Lightning loads the checkpoints with weights_only=True (drumtx.train), and a run
 # restored into a checkout at another path keeps its top-k bookkeeping (drumtx.models.callbacks).
 STASH=${STASH:-experiments/default_model_v2/resume}
+# finished runs whose last.ckpt stays in the stash: the longest-trained line of the candidate, where
+# a longer arm would start. Every other finished run is scored and summarised, and its 9.5 MB
+# last.ckpt (optimizer state included) would only grow the repository (2026-12-04: 208 MB tracked,
+# 120 MB of it such checkpoints). A recipe that continues another finished run adds it here.
+CONTINUED=${CONTINUED:-long_w4_s42 long_w4_s43}
 # _stash_copy FILE DEST_DIR: a training beside this rewrites last.ckpt every 50 steps: copy until
 # the copy equals the file
 _stash_copy() {
@@ -43,7 +48,7 @@ stash_run() {
 	dest=$STASH/$(basename "$d")
 	[[ -f $d/checkpoints/last.ckpt || -f $d/best.safetensors ]] || return 0
 	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/checkpoints"
-	if [[ -f $d/checkpoints/last.ckpt ]]; then
+	if [[ -f $d/checkpoints/last.ckpt && ( ! -f $d/best.safetensors || " $CONTINUED " == *" $(basename "$d") "* ) ]]; then
 		_stash_copy "$d/checkpoints/last.ckpt" "$dest.tmp/checkpoints" || { rm -rf "$dest.tmp"; return 1; }
 	fi
 	if [[ -f $d/best.safetensors ]]; then  # finished: its bundle (with tuned thresholds, if any)

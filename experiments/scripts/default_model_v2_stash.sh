@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make default-model-v2-stash`: carry the v2 runs across a fresh checkout. Copies each unfinished
 # run's last.ckpt, the best checkpoint it names and its logs, and each finished run's bundle
-# (best.*, tuning marker) and last.ckpt, into experiments/default_model_v2/resume/<run>/
+# (best.*, tuning marker; last.ckpt only for the runs in $CONTINUED), into experiments/default_model_v2/resume/<run>/
 # (stash_run in default_model_v2_common.sh), to be committed. The recipes restore a stashed run
 # when the checkout lacks it. Safe beside a running training (copies are compared); a run that
 # cannot be stashed is named and the others are still stashed (exit 1 at the end).
