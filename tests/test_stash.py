@@ -212,8 +212,8 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
 def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data, extra):
     """make default-model-v2-tuned / -hybrid / … on a fresh clone: the candidate's bundles come back
     from the stash, both seeds train from scratch on the arm's data (with the arm's own overrides
-    before the user's), and all four runs are scored (a stash holds no reports) before the
-    summary beside the candidate."""
+    before the user's), and all four runs are scored (score_lanes skips the rungs whose reports
+    are here or stashed) before the summary beside the candidate."""
     for seed in (42, 43):
         run = tmp_path / "stash" / f"scratch_w4_s{seed}"
         run.mkdir(parents=True)
@@ -314,3 +314,56 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     cases = calls[-1]
     assert cases.startswith("experiments/cases/score_models.py") and "--only C07,C08,C12" in cases
     assert cases.count("--model") == 4 and "candidate16k_w4_s43=" in cases
+    # v1's and the candidate's reports stashed on every rung (the candidate tuned): no synth_songs render
+    rungs = _bash(tmp_path, 'for r in "${RUNGS[@]}"; do echo "${r%%|*}"; done').stdout.split()
+    for run in ("v1", "scratch_w4_s42", "scratch_w4_s43"):
+        for rung in rungs:
+            (tmp_path / "stash" / run / f"eval_{rung}").mkdir(parents=True)
+            (tmp_path / "stash" / run / f"eval_{rung}" / "metrics.json").write_text("{}")
+        if run != "v1":
+            (tmp_path / "v2" / run / "thresholds").mkdir()
+            (tmp_path / "v2" / run / "thresholds" / "done_wilson").write_text("")
+    (tmp_path / "py_calls").unlink()
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body)
+    assert r.returncode == 0, r.stderr
+    assert not any("data=synth_songs " in c or c.endswith("data=synth_songs")
+                   for c in (tmp_path / "py_calls").read_text().splitlines())
+    assert (tmp_path / "v2" / "v1" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()  # restored
+
+
+def test_a_finished_run_and_v1_stash_their_reports_without_figures(tmp_path, run_dir):
+    for run in (run_dir, tmp_path / "v2" / "v1"):
+        for rung in ("b_unseen_sampled_kits", "d_music_alone"):
+            e = run / f"eval_{rung}"
+            (e / "figures").mkdir(parents=True)
+            for f in ("metrics.json", "curves.json", "report.md", "tracks.csv", "figures/pr.png"):
+                (e / f).write_text(f"{run.name} {rung} {f}")
+    (run_dir / "eval_half_done").mkdir()  # an evaluation that did not finish: no metrics.json
+    (run_dir / "eval_half_done" / "tracks.csv").write_text("")
+    # unfinished: no reports (they would score weights that are still training)
+    assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
+    assert not list((tmp_path / "stash" / "cand_s42").glob("eval_*"))
+    (run_dir / "best.safetensors").write_text("weights")
+    r = _bash(tmp_path, "bash experiments/scripts/default_model_v2_stash.sh"
+              .replace("experiments", f"{REPO}/experiments"))
+    assert r.returncode == 0, r.stderr + r.stdout
+    for run in ("cand_s42", "v1"):
+        e = tmp_path / "stash" / run / "eval_b_unseen_sampled_kits"
+        assert sorted(p.name for p in e.iterdir()) == ["curves.json", "metrics.json", "report.md", "tracks.csv"]
+    assert not (tmp_path / "stash" / "cand_s42" / "eval_half_done").exists()
+    assert not (tmp_path / "stash" / "v1" / "checkpoints").exists()
+    # a fresh checkout: the run and v1's reports come back; a report here wins over the stash
+    subprocess.run(["rm", "-rf", str(tmp_path / "v2")], check=True)
+    (tmp_path / "v2" / "v1" / "eval_d_music_alone").mkdir(parents=True)
+    (tmp_path / "v2" / "v1" / "eval_d_music_alone" / "metrics.json").write_text("here")
+    r = _bash(tmp_path, 'restore_run $V2/cand_s42; scored v1 cand_s42 && echo scored || echo not')
+    assert r.returncode == 0 and r.stdout.split() == ["not"], r.stderr  # (two rungs of five)
+    assert (run_dir / "eval_d_music_alone" / "report.md").read_text() == "cand_s42 d_music_alone report.md"
+    assert (tmp_path / "v2" / "v1" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()
+    assert (tmp_path / "v2" / "v1" / "eval_d_music_alone" / "metrics.json").read_text() == "here"
+    r = _bash(tmp_path, 'RUNGS=("b_unseen_sampled_kits|x" "d_music_alone|y"); scored v1 cand_s42 && echo scored')
+    assert r.stdout.split() == [], "cand_s42 was never tuned"
+    (run_dir / "thresholds").mkdir()
+    (run_dir / "thresholds" / "done_wilson").write_text("")
+    r = _bash(tmp_path, 'RUNGS=("b_unseen_sampled_kits|x" "d_music_alone|y"); scored v1 cand_s42 && echo scored')
+    assert r.stdout.split() == ["scored"], r.stderr

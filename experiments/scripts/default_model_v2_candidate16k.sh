@@ -32,8 +32,11 @@ pair $V2/candidate16k_w4_s42 - "seed=42 $args" $V2/candidate16k_w4_s43 - "seed=4
 
 # the 11 kHz candidate on synth_songs (skipped where its own recipe scored it), then the 16 kHz seeds
 # on synth_songs_32k in two lanes, one core each
-"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
-"$PY" -m drumtx.prepare data=synth_songs
+# (synth_songs is rendered only where v1's or the candidate's reports are neither here nor stashed)
+if ! scored v1 scratch_w4_s42 scratch_w4_s43; then
+	"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
+	"$PY" -m drumtx.prepare data=synth_songs
+fi
 score_lanes scratch_w4_s42 scratch_w4_s43
 _lane_32k() {
 	tune "$1" synth_songs_32k

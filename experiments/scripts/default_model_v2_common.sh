@@ -74,11 +74,62 @@ os.replace(path + ".tmp", path)' "$dest.tmp/checkpoints/$(basename "$best")" \
 				|| { echo "$best: cannot slim it; not stashed" >&2; rm -rf "$dest.tmp"; return 1; }
 		fi
 	fi
+	[[ -f $d/best.safetensors ]] && _stash_reports "$d" "$dest.tmp"
 	[[ -d $d/csv ]] && cp -rp "$d/csv" "$dest.tmp/"
 	[[ -d $d/.hydra ]] && cp -rp "$d/.hydra" "$dest.tmp/"
 	[[ -f $d.log ]] && cp -p "$d.log" "$dest.tmp/train.log"
 	rm -rf "$dest" && mv "$dest.tmp" "$dest"
 	echo "stashed $d -> $dest ($(du -sh "$dest" | cut -f1))"
+}
+# Evaluation reports outlive a checkout too: a finished run's (and v1's) rung reports, without
+# their figures (~0.4 MB a rung: metrics.json, curves.json, report.md, tracks.csv), so a later arm's
+# summary beside it needs neither its re-evaluation (~20 min a run) nor, for an arm scored on other
+# data, synth_songs' render. They are what evaluate wrote at the commit that stashed them: delete a
+# run's eval_* folders to score it again with changed evaluation code.
+# _stash_reports RUN_DIR DEST_DIR: RUN_DIR's eval_<rung>/ reports into DEST_DIR/eval_<rung>/
+_stash_reports() {
+	local d=$1 to=$2 e f
+	for e in "$d"/eval_*/; do
+		e=${e%/}
+		[[ -f $e/metrics.json ]] || continue
+		mkdir -p "$to/$(basename "$e")"
+		for f in metrics.json curves.json report.md tracks.csv; do
+			[[ -f $e/$f ]] && cp -p "$e/$f" "$to/$(basename "$e")/"
+		done
+	done
+	return 0
+}
+# stash_reports RUN_DIR: only RUN_DIR's reports (v1: pinned from git, never trained here)
+stash_reports() {
+	local d=$1 dest
+	dest=$STASH/$(basename "$d")
+	compgen -G "$d/eval_*/metrics.json" > /dev/null || return 0
+	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+	_stash_reports "$d" "$dest.tmp"
+	rm -rf "$dest" && mv "$dest.tmp" "$dest"
+	echo "stashed the reports of $d -> $dest ($(du -sh "$dest" | cut -f1))"
+}
+# restore_reports RUN_DIR: the stashed reports a checkout lacks (a report folder here wins)
+restore_reports() {
+	local d=$1 e
+	for e in "$STASH/$(basename "$d")"/eval_*/; do
+		e=${e%/}
+		[[ -f $e/metrics.json && ! -e $d/$(basename "$e") ]] || continue
+		mkdir -p "$d" && cp -rp "$e" "$d/"
+	done
+	return 0
+}
+# scored RUN...: whether every run (a folder name in $V2; v1 included) has its thresholds tuned (v1
+# shipped tuned) and a report on every rung, so scoring it needs no data
+scored() {
+	local run rung
+	for run in "$@"; do
+		restore_reports "$V2/$run"
+		[[ $run == v1 || -f $V2/$run/thresholds/done_wilson ]] || return 1
+		for rung in "${RUNGS[@]}"; do
+			[[ -f $V2/$run/eval_${rung%%|*}/metrics.json ]] || return 1
+		done
+	done
 }
 restore_run() {
 	local d=$1 src f
@@ -166,6 +217,7 @@ evaluate_rungs() {
 # score RUN: every rung, and each rung's comparison with v1 (v1 scored first when it is not yet)
 score() {
 	local run=$1 rung name
+	restore_reports "$V2/v1"
 	evaluate_rungs "$V1" "$V2/v1/eval"
 	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval"
 	for rung in "${RUNGS[@]}"; do
@@ -181,6 +233,7 @@ score() {
 # idle for 25 minutes of the long arm's scoring); then every run's comparison with v1
 score_lanes() {
 	local runs=("$@") lane run
+	for run in "${runs[@]}"; do restore_reports "$V2/$run"; done  # (a run here may lack what its stash holds)
 	_tune_every_other() {  # FROM: runs FROM, FROM+2, … tuned and evaluated
 		local i
 		for ((i = $1; i < ${#runs[@]}; i += 2)); do
@@ -308,7 +361,8 @@ heldout_arm() {
 # need nothing else), the candidate's bundles restored from the stash on a fresh clone, then
 # synth_songs' validation and test tracks rendered and prepared to tune and score on (skipped where
 # the checkout has them; its 4,100 training tracks, 2/3 of its 6,027, are not needed here), all
-# four runs scored (a stash holds no reports) and one summary (and aims.md) titled TITLE.
+# four runs scored (the candidate's rungs skipped where its reports are stashed) and one summary
+# (and aims.md) titled TITLE.
 # Further arguments go to both trainings. Where the checkout holds a synth_songs render
 # (data/synth_songs), DATA's tracks rendered alike there are linked from it (reuse=; the hybrid
 # render took 12 min so, half its tracks linked).

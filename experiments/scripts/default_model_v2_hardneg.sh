@@ -31,7 +31,7 @@ HARD=loss.crash_cymbal_negative_weight=5
 pair $V2/hardneg_w4_s42 $V2/long_w4_s42 "seed=42 $ARGS $HARD" $V2/hardneg_w4_s43 $V2/long_w4_s43 "seed=43 $ARGS $HARD" "$@"
 pair $V2/long8k_w4_s42 $V2/long_w4_s42 "seed=42 $ARGS" $V2/long8k_w4_s43 $V2/long_w4_s43 "seed=43 $ARGS" "$@"
 pinned_v2
-# every run of the summary scored (skipped where done: a fresh clone's stash holds bundles, not reports)
+# every run of the summary scored (skipped where done: here, or its reports stashed)
 score_lanes hardneg_w4_s42 hardneg_w4_s43 long8k_w4_s42 long8k_w4_s43 long_w4_s42 long_w4_s43 music_w4_s42
 rung_summary hardneg \
 	"Hard negatives for the crash (x5 on hi-hat and ride frames, 1,000 steps on from the long arm) against the same 1,000 steps without them, and the shipped v2" \
