@@ -206,7 +206,7 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
 
 
 @pytest.mark.parametrize("name, data, extra", [
-    ("tuned", "synth_songs_tuned", []), ("hybrid", "synth_songs_hybrid", []),
+    ("tuned", "synth_songs_tuned", []), ("hybrid", "synth_songs_hybrid", []), ("ring", "synth_songs_ring", []),
     ("electronic", "synth_songs_electronic", []),
     ("hardneg_scratch", "synth_songs", ["loss.crash_cymbal_negative_weight=5"])])
 def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data, extra):
@@ -240,7 +240,7 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
                          "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",  # to tune and score on
                          "-m drumtx.prepare data=synth_songs"]
     assert f"{name} s43|{name}_w4_s43" in (tmp_path / "summary").read_text()
-    if name in ("tuned", "hardneg_scratch"):  # a checkout with a synth_songs render: the arm's
+    if name in ("tuned", "ring", "hardneg_scratch"):  # a checkout with a synth_songs render: the arm's
         # tracks alike there are linked from it (not when the arm's data is synth_songs itself)
         recipe = tmp_path / "data" / "synth_songs" / "synth_recipe.yaml"
         recipe.parent.mkdir(parents=True)
@@ -249,7 +249,7 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
         r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
         assert r.returncode == 0, r.stderr
         first = (tmp_path / "py_calls").read_text().splitlines()[0]
-        reuse = f" reuse={tmp_path}/data/synth_songs" if name == "tuned" else ""
+        reuse = f" reuse={tmp_path}/data/synth_songs" if name in ("tuned", "ring") else ""
         assert first == f"-m drumtx.synth data={data} workers=2{reuse}"
     if name != "electronic":
         assert len(calls) == 4

@@ -511,6 +511,121 @@ def test_a_hybrid_kit_plays_the_cymbals_on_its_cymbal_kit_and_keeps_the_labels(t
     assert any(hybrid[k] != whole_kits[k] for k in hybrid if k.endswith(".wav"))
 
 
+# ------------------------------------------------------------------------ ringing cymbals
+def test_a_cymbal_ring_is_drawn_per_track_and_never_for_a_test_track(tmp_path):
+    """cymbal_ring_prob: a training or validation drum track on a training kit may draw a ring;
+    test tracks, unseen kits and music alone never; every other draw is the plain recipe's; the
+    reuse of a plain render links exactly the tracks that drew none."""
+    from drumtx.synth.dataset import cymbal_kits, cymbal_ring, production_params
+
+    r = songs_recipe(tmp_path, n=12)
+    plain = parse_recipe(r)
+    r["synth"]["production"] = {**r["synth"]["production"], "cymbal_ring_prob": 0.5}
+    recipe = parse_recipe(r)
+    tracks = plan(recipe)
+    assert tracks == plan(plain)
+    kits = cymbal_kits(recipe)
+    drawn = []
+    for t in tracks:
+        params = production_params(t, recipe.production, kits)
+        ring = params.pop("cymbal_ring", None)
+        assert params == production_params(t, plain.production, kits)
+        assert cymbal_ring(t, plain.production) is None  # off by default
+        if ring is not None:
+            assert t.drums and not t.unseen and t.perf.split != "test"
+            assert 2.0 <= ring["rt60_s"] <= 12.0 and -12.0 <= ring["ring_db"] <= 0.0
+            assert -12.0 <= ring["treble_db"] <= 0.0 and 2500.0 <= ring["treble_hz"] <= 6000.0
+            assert "ring" in prod.summary({**params, "cymbal_ring": ring})
+            assert ring == cymbal_ring(t, recipe.production)  # a pure function of the track
+        drawn.append(ring is not None)
+    eligible = [t.drums and not t.unseen and t.perf.split != "test" for t in tracks]
+    assert any(drawn) and any(e and not d for e, d in zip(eligible, drawn, strict=True))
+    with pytest.raises(prod.ProductionError, match="cymbal_ring_prob"):
+        prod.ProductionConfig.from_config({"cymbal_ring_prob": 1.5})
+    with pytest.raises(prod.ProductionError, match="cymbal_ring_rt60_s"):
+        prod.ProductionConfig.from_config({"cymbal_ring_rt60_s": [12.0, 2.0]})
+
+
+def test_ring_cymbals_rings_longer_and_darker_and_keeps_the_attack():
+    """ring_cymbals on a decaying noise burst (a short bright cymbal): the sound stays above -40 dB
+    re its peak for longer, the shelf takes treble off, the dry stem is still there at its onset,
+    and the same params give the same audio."""
+    rng = np.random.default_rng(0)
+    n = SR * 6
+    burst = np.zeros(n, np.float32)
+    hit = rng.standard_normal(SR).astype(np.float32) * np.exp(-np.arange(SR) / (0.15 * SR)).astype(np.float32)
+    burst[SR // 2:SR // 2 + SR] = hit
+
+    def ring_s(x):
+        loud = np.flatnonzero(np.abs(x) > np.abs(x).max() * 0.01)
+        return (loud[-1] - loud[0]) / SR
+
+    def treble_share(x):
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        return spec[np.fft.rfftfreq(x.size, 1 / SR) > 5000].sum() / spec.sum()
+
+    params = {"rt60_s": 6.0, "ring_db": 0.0, "treble_db": 0.0, "treble_hz": 4000.0, "seed": 3}
+    y = prod.ring_cymbals(burst, SR, params)
+    assert y.dtype == np.float32 and y.size == burst.size + 6 * SR - 1  # the full convolution
+    assert ring_s(y) > 2 * ring_s(burst)
+    np.testing.assert_array_equal(y, prod.ring_cymbals(burst, SR, params))
+    onset = slice(SR // 2, SR // 2 + SR // 100)  # the first 10 ms: the dry hit dominates
+    assert np.corrcoef(y[onset], burst[onset])[0, 1] > 0.9
+    dark = prod.ring_cymbals(burst, SR, {**params, "treble_db": -12.0})
+    assert treble_share(dark) < 0.5 * treble_share(y)
+    quiet = prod.ring_cymbals(burst, SR, {**params, "ring_db": -20.0})
+    assert ring_s(burst) < ring_s(quiet) < ring_s(y)
+    silence = np.zeros(SR, np.float32)
+    assert not prod.ring_cymbals(silence, SR, params).any()
+
+
+@pytest.mark.skipif(not SAMPLED, reason="Hydrogen kits not installed")
+def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_path):
+    """The track's audio is the kit's render of every note but the cymbals plus ring_cymbals of the
+    cymbals' render (the chain switched off: only its final level scales the sum); the MIDI is the
+    plain render's."""
+    from drumtx.synth import dataset as ds
+    from drumtx.synth.render import KitRenderer, snap_notes
+
+    off = {"room_prob": 0.0, "compress_prob": 0.0, "eq_prob": 0.0, "saturation_prob": 0.0, "clip_prob": 0.0,
+           "limit_prob": 0.0, "codec_prob": 0.0, "quiet_prob": 0.0, "cymbal_ring_prob": 1.0}
+    r = songs_recipe(tmp_path / "ring", n=4, accompaniment=None, production=off)
+    r["synth"]["train_kits"] = SAMPLED
+    recipe = parse_recipe(r)
+    ds._init_worker(*ds._worker_args(recipe))
+    rr = recipe.render
+    renderer = KitRenderer(rr.render_rate, rr.sample_rate, rr.hold_s, rr.tail_s)
+    checked = 0
+    for track in [t for t in plan(recipe) if t.perf.split != "test" and not t.unseen and t.drums]:
+        notes = snap_notes(track.perf.load()[0], rr.render_rate)
+        cymbals = [n for n in notes if n.pitch in ds.CYMBAL_NOTES]
+        rest = [n for n in notes if n.pitch not in ds.CYMBAL_NOTES]
+        if not (cymbals and rest):
+            continue
+        params = ds.production_params(track, recipe.production, ())
+        vc, seconds = params["velocity_curve"], max(n.start for n in notes) + rr.tail_s
+        seed = renderer.player.default_seed(KITS[track.kit], notes)
+        stem = renderer.render(KITS[track.kit], cymbals, duration=seconds, velocity_curve=vc, seed=seed)
+        shells = renderer.render(KITS[track.kit], rest, duration=seconds, velocity_curve=vc, seed=seed)
+        want = prod.ring_cymbals(stem, rr.sample_rate, params["cymbal_ring"])[: stem.size] + shells
+        y = ds._song_audio(track, notes, rr, recipe.production, None)
+        assert y.shape == want.shape
+        scale = np.dot(y, want) / np.dot(want, want)
+        assert np.abs(y - scale * want).max() < 1e-3 * np.abs(y).max()
+        checked += 1
+    assert checked
+    summary = build_dataset(r, workers=1, progress=False)
+    assert summary["failed"] == 0
+    assert "## Ringing cymbals" in (tmp_path / "ring" / "README.md").read_text()
+    plain = {**r, "root": str(tmp_path / "plain"), "synth": {**r["synth"], "production": {**off, "cymbal_ring_prob": 0.0}}}
+    build_dataset(plain, workers=1, progress=False)
+    assert "Ringing" not in (tmp_path / "plain" / "README.md").read_text()
+    ringing, dry = digest(tmp_path / "ring"), digest(tmp_path / "plain")
+    assert ringing.keys() == dry.keys()
+    assert all(ringing[k] == dry[k] for k in ringing if k.endswith(".midi"))  # the same labels
+    assert any(ringing[k] != dry[k] for k in ringing if k.endswith(".wav"))
+
+
 def test_a_level_matched_hybrid_kit_keeps_its_own_kits_cymbal_balance(tmp_path):
     """cymbal_kit_level_match: the drawn kit's cymbals are scaled to the RMS of the own kit's
     render of the same notes, the rest of the kit untouched; off, each kit plays at its own level."""
@@ -614,6 +729,26 @@ def test_reuse_links_only_the_tracks_whose_cymbals_come_from_the_same_kit(tmp_pa
     summary = build_dataset(matched, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "hybrid"))
     assert summary["linked"] == drawn.count(None)
     assert summary["not_linked"] == {"kit_differs_there": len(drawn) - drawn.count(None)}
+
+
+def test_reuse_links_only_the_tracks_that_ring_alike(tmp_path):
+    """A plain folder lends a ringing recipe its tracks that drew no ring; the ringing ones are
+    rendered, and the result is byte for byte a fresh render's."""
+    from drumtx.synth.dataset import cymbal_ring
+
+    off = {"room_prob": 0.0, "codec_prob": 0.0}
+    kw = {"accompaniment": None, "train_kits": TRAIN}
+    plain = songs_recipe(tmp_path / "plain", n=8, production=off, **kw)
+    build_dataset(plain, workers=1, progress=False, splits=["train"])
+    ring = songs_recipe(tmp_path / "ring", n=8, production={**off, "cymbal_ring_prob": 0.7}, **kw)
+    summary = build_dataset(ring, workers=1, progress=False, splits=["train"], reuse=str(tmp_path / "plain"))
+    recipe = parse_recipe(ring)
+    drawn = [cymbal_ring(t, recipe.production) for t in plan(recipe) if t.perf.split == "train"]
+    assert summary["linked"] == drawn.count(None) > 0 and summary["failed"] == 0
+    assert summary["not_linked"] == {"kit_differs_there": len(drawn) - drawn.count(None)} != {}
+    fresh = songs_recipe(tmp_path / "fresh", n=8, production={**off, "cymbal_ring_prob": 0.7}, **kw)
+    build_dataset(fresh, workers=1, progress=False, splits=["train"])
+    assert digest(tmp_path / "ring") == digest(tmp_path / "fresh")
 
 
 def test_synth_sampled_is_synth_songs_hydrogen_kits_drum_only_with_rung_b_as_its_test(tmp_path):

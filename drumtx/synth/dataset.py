@@ -381,6 +381,9 @@ def production_params(track: Track, cfg: production.ProductionConfig, cymbal_kit
     donor = cymbal_kit(track, cfg, cymbal_kits)
     if donor is not None:
         params["cymbal_kit"] = donor
+    ring = cymbal_ring(track, cfg)
+    if ring is not None:
+        params["cymbal_ring"] = ring
     return params
 
 
@@ -403,6 +406,19 @@ def cymbal_kit(track: Track, cfg: production.ProductionConfig, kits: Sequence[st
     if not others or rng.random() >= cfg.cymbal_kit_prob:
         return None
     return others[int(rng.integers(len(others)))]
+
+
+def cymbal_ring(track: Track, cfg: production.ProductionConfig) -> dict | None:
+    """How ``track``'s cymbal stem rings on (:func:`drumtx.synth.production.ring_cymbals`), or None:
+    with probability ``cfg.cymbal_ring_prob``, for a drum track of the training or validation split
+    on a training kit; never for a test track or an unseen kit, so every rung is played on kits as
+    they are. A stream of its own (the track's seed), so every other draw is unchanged."""
+    if cfg.cymbal_ring_prob <= 0 or not track.drums or track.unseen or track.perf.split == "test":
+        return None
+    rng = np.random.default_rng([*track.seed, 7])
+    if rng.random() >= cfg.cymbal_ring_prob:
+        return None
+    return production.draw_cymbal_ring(cfg, rng)
 
 
 def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
@@ -464,14 +480,19 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
 
         kit = tuned(_WORKER["kits"][track.kit])
         donor = params.get("cymbal_kit")
-        cymbals = [n for n in notes if n.pitch in CYMBAL_NOTES] if donor else []
-        if cymbals:  # a hybrid kit: the cymbals on the drawn kit, the rest on the track's own, summed
+        ring = params.get("cymbal_ring")
+        cymbals = [n for n in notes if n.pitch in CYMBAL_NOTES] if donor or ring else []
+        if cymbals:  # the cymbals as a stem of their own (on a hybrid kit's drawn kit, and/or ringing
+            # on), the rest on the track's own kit, summed
             rest = [n for n in notes if n.pitch not in CYMBAL_NOTES]
-            drums = _drum_audio(tuned(_WORKER["kits"][donor]), cymbals, params["velocity_curve"], seconds, notes)
-            if prod.cymbal_kit_level_match:  # the RMS the own kit gives these notes (silence: as is)
+            drums = _drum_audio(tuned(_WORKER["kits"][donor]) if donor else kit, cymbals, params["velocity_curve"],
+                                seconds, notes)
+            if donor and prod.cymbal_kit_level_match:  # the RMS the own kit gives these notes (silence: as is)
                 own = production._rms(_drum_audio(kit, cymbals, params["velocity_curve"], seconds, notes))
                 theirs = production._rms(drums)
                 drums = drums * (own / theirs) if own > 0 and theirs > 0 else drums
+            if ring:  # the tail past the track's end is cut, as a render's is
+                drums = production.ring_cymbals(drums, sr, ring)[: drums.size]
             if rest:  # seeded as the whole kit's render: the drums sound as on the plain track
                 shells = _drum_audio(kit, rest, params["velocity_curve"], seconds, notes)
                 n = max(drums.size, shells.size)
@@ -621,9 +642,11 @@ def _shown(keys: Sequence[str], most: int = 6) -> str:
 #: the kits are compared by each track's kit fingerprint, the performances by the track itself).
 PLAN_KEYS = ("seed", "copies", "unseen_copies", "train_kits", "test_kits", "heldout_kits", "workers",
              "kits_dir", "sources")
-#: Chain keys compared per track, not as settings: a track that draws no cymbal kit in either
-#: recipe sounds alike whatever the share or the level match (:func:`_reusable`).
-PER_TRACK_KEYS = ("production.cymbal_kit_prob", "production.cymbal_kit_level_match")
+#: Chain keys compared per track, not as settings: a track that draws no cymbal kit and no cymbal
+#: ring in either recipe sounds alike whatever the shares, ranges or the level match (:func:`_reusable`).
+PER_TRACK_KEYS = ("production.cymbal_kit_prob", "production.cymbal_kit_level_match",
+                  "production.cymbal_ring_prob", "production.cymbal_ring_rt60_s", "production.cymbal_ring_db",
+                  "production.cymbal_treble_db", "production.cymbal_treble_hz")
 
 
 def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Path) -> int:
@@ -647,7 +670,7 @@ def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Pat
 UNLINKED_REASONS = {
     "not_planned_there": "not planned by that folder's recipe (its seed, copies, kits or sources differ)",
     "kit_differs_there": "with a kit that sounds otherwise there (its kit fingerprint differs: samples, "
-                         "mapping, latency or tuning; or its cymbals come from another kit or play at another level)",
+                         "mapping, latency or tuning; or its cymbals come from another kit, play at another level or ring otherwise)",
     "not_rendered_there": "planned there but not rendered (yet, or failed)",
 }
 
@@ -725,11 +748,13 @@ def _reusable(recipe: Recipe, source_root) -> tuple[set[Track], set[Track], Path
     ours_kits = _kit_prints(recipe)
     donors = (cymbal_kits(source), cymbal_kits(recipe))
 
-    def sounds_alike(t: Track) -> bool:  # the same kit, and the same cymbal kit (if any) sounding the same
+    def sounds_alike(t: Track) -> bool:  # the same kit, the same cymbal kit (if any) sounding the same, the same ring
         if kit_prints.get(t.kit) != ours_kits.get(t.kit):
             return False
         if recipe.production is None or source.production is None:
             return True
+        if cymbal_ring(t, source.production) != cymbal_ring(t, recipe.production):
+            return False
         d_theirs = cymbal_kit(t, source.production, donors[0])
         d_ours = cymbal_kit(t, recipe.production, donors[1])
         return d_theirs == d_ours and (d_ours is None or (
@@ -837,6 +862,14 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
                   "cymbals (hi-hat, ride, crashes) are played on another training kit, " + level + ": the "
                   "`production` column names it (`cymbals:<kit>`), while `kit_name` names the kit of the other "
                   "pieces. Test tracks and unseen kits are always whole kits. The labels are the same notes."]
+    if prod is not None and prod.cymbal_ring_prob > 0:
+        rt60, ring, treble = prod.cymbal_ring_rt60_s, prod.cymbal_ring_db, prod.cymbal_treble_db
+        lines += ["", "## Ringing cymbals",
+                  f"On about {prod.cymbal_ring_prob:.0%} of the training and validation tracks on training kits, the "
+                  f"cymbal stem (hi-hat, ride, crashes) rings on with a decaying tail (RT60 {rt60[0]:g}-{rt60[1]:g} s, "
+                  f"{ring[0]:g}..{ring[1]:g} dB re the stem) and loses treble (a high shelf of {treble[0]:g}..{treble[1]:g} "
+                  "dB): the `production` column says how (`ring<RT60>s<dB>/treble<dB>`). Test tracks and unseen kits "
+                  "never ring on. The labels are the same notes."]
     return "\n".join(lines) + "\n"
 
 

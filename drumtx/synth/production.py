@@ -114,6 +114,18 @@ class ProductionConfig:
     # so a hybrid keeps its own kit's cymbal-to-drum balance (without it the balance moves by up to
     # ~30 dB across pairs: experiments/scripts/hybrid_levels.py); false: each kit at its own level
     cymbal_kit_level_match: bool = False
+    # cymbals that ring long and dark: the cymbal stem (every note of CYMBAL_PIECES) of this share
+    # of the training and validation tracks on training kits rings on (a decaying tail of drawn
+    # RT60 and level, :func:`ring_cymbals`) and loses treble (a high shelf), drawn per track
+    # (drumtx.synth.dataset.cymbal_ring). Why: the training kits' cymbal samples are cut after
+    # 1-3 s and are bright (centroid 5-7 kHz), an unseen kit's can ring 5-8 s at 3-5 kHz, and on
+    # such a kit every hi-hat and ride sounds like the training kits' crashes
+    # (experiments/cymbal_samples/). Test tracks and unseen kits never. Off by default.
+    cymbal_ring_prob: float = 0.0
+    cymbal_ring_rt60_s: list[float] = field(default_factory=lambda: [2.0, 12.0])  # the tail's 60 dB decay
+    cymbal_ring_db: list[float] = field(default_factory=lambda: [-12.0, 0.0])  # tail energy re the dry stem's
+    cymbal_treble_db: list[float] = field(default_factory=lambda: [-12.0, 0.0])  # high shelf on the stem
+    cymbal_treble_hz: list[float] = field(default_factory=lambda: [2500.0, 6000.0])
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> ProductionConfig:
@@ -210,8 +222,64 @@ def summary(params: Mapping) -> str:
         parts.append(f"tune{t['kit_semitones']:+g}/toms{t['tom_semitones']:+g}{cym}st")
     if "cymbal_kit" in params:
         parts.append(f"cymbals:{params['cymbal_kit']}")
+    if "cymbal_ring" in params:
+        r = params["cymbal_ring"]
+        parts.append(f"ring{r['rt60_s']:.1f}s{r['ring_db']:+.0f}dB/treble{r['treble_db']:+.0f}dB")
     parts.append(f"peak{params['peak_db']:.1f}dB")
     return "+".join(parts)
+
+
+def draw_cymbal_ring(cfg: ProductionConfig, rng: np.random.Generator) -> dict:
+    """One track's cymbal ring (:func:`ring_cymbals`' ``params``): plain numbers, fixed draw order."""
+
+    def u(r):
+        return float(rng.uniform(float(r[0]), float(r[1])))
+
+    return {"rt60_s": u(cfg.cymbal_ring_rt60_s), "ring_db": u(cfg.cymbal_ring_db),
+            "treble_db": u(cfg.cymbal_treble_db), "treble_hz": u(cfg.cymbal_treble_hz),
+            "seed": int(rng.integers(2**31))}
+
+
+def ring_cymbals(stem: np.ndarray, sr: int, params: Mapping) -> np.ndarray:
+    """A cymbal stem that rings longer and darker: ``stem`` plus its convolution with exponentially
+    decaying white noise (a diffuse tail with the cymbals' own spectrum), then a high shelf.
+
+    Args:
+        stem: mono audio, shape (n,), float.
+        sr: sample rate (Hz).
+        params: ``rt60_s`` (the tail's 60 dB decay time, s), ``ring_db`` (the tail's energy re the
+            dry stem's, dB), ``treble_db`` / ``treble_hz`` (high shelf gain, dB, and corner, Hz),
+            ``seed`` (the noise).
+
+    Returns:
+        float32, shape (n + round(rt60_s * sr) - 1,) (the full convolution: the tail runs ``rt60_s``
+        past the stem's end; the caller trims), or a copy of ``stem`` when it is empty or ``rt60_s``
+        is not positive.
+
+    Why not pedalboard's ``Reverb``: its Freeverb tail is too short for this; at room size 0.95 a
+    2 s training-kit crash rang 2.6 s (-40 dB re its peak), 0.98 gave 3.2 s, where unseen kits'
+    cymbals ring 5-8 s (measured beside experiments/cymbal_samples/survey.py). The
+    convolution is scipy's, the shelf pedalboard's.
+    """
+    import pedalboard as pb
+    from scipy.signal import fftconvolve
+
+    stem = np.asarray(stem, dtype=np.float32)
+    rt60 = float(params["rt60_s"])
+    if stem.size == 0 or rt60 <= 0:
+        return stem.copy()
+    n_ir = max(1, int(round(rt60 * sr)))
+    t = np.arange(n_ir, dtype=np.float64) / sr
+    noise = np.random.default_rng(int(params["seed"])).standard_normal(n_ir)
+    ir = noise * np.exp(-6.907755 * t / rt60)  # 10^(-60/20) = e^-6.9078 at t = rt60
+    tail = fftconvolve(stem.astype(np.float64), ir)
+    dry_e, tail_e = float(np.sum(np.square(stem, dtype=np.float64))), float(np.sum(tail**2))
+    out = np.pad(stem.astype(np.float64), (0, tail.size - stem.size))
+    if dry_e > 0 and tail_e > 0:
+        out += tail * np.sqrt(dry_e / tail_e * 10 ** (float(params["ring_db"]) / 10))
+    board = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=float(params["treble_hz"]),
+                                              gain_db=float(params["treble_db"]))])
+    return _board_run(board, out.astype(np.float32), sr)
 
 
 def _peak(x: np.ndarray) -> float:
