@@ -27,7 +27,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
 
-setup: $(STAMPS)/venv $(STAMPS)/kits ## system packages (apt-get) + .venv with drumtx[dev]
+setup: $(STAMPS)/venv $(STAMPS)/kits ## system packages (apt-get) + .venv with drumtx[dev,train]
 
 system: $(STAMPS)/system $(STAMPS)/kits ## FluidSynth, the sound fonts and the Hydrogen kits (apt-get)
 
@@ -68,7 +68,7 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 	@mkdir -p $(STAMPS)
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,train]'
 	@touch $@
 
 data: $(STAMPS)/venv ## render the embedded default dataset (data=synth_default)
@@ -191,7 +191,7 @@ $(STAMPS)/postgres: $(STAMPS)/venv
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null \
 	    || { echo "apt-get failed: install postgresql yourself, then rerun" >&2; exit 1; }; \
 	fi
-	$(PY) -m pip install -q -e '.[dev,sweep]'
+	$(PY) -m pip install -q -e '.[dev,sweep,train]'
 	@touch $@
 
 sweep-db: $(STAMPS)/postgres ## start a PostgreSQL for shared sweeps (data in .pg/; port PG_PORT=5433; PG_LISTEN='*' serves other machines, default localhost)

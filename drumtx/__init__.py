@@ -8,6 +8,10 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx.cpu_load import LoadProbe
+from drumtx.extras import install_hook
+
+# a command run without `pip install 'drumtx[train]'`: one line, not a traceback (drumtx.extras)
+install_hook()
 
 __version__ = "0.1.0"
 

@@ -62,7 +62,7 @@ def main() -> int:
                 print(exc, file=sys.stderr)
                 continue
             cells = []
-            for what, notes in NOTES.items():
+            for notes in NOTES.values():
                 rings, cents = [], []
                 for note in notes:
                     if note not in kit["notes"]:

@@ -212,7 +212,7 @@ def open_storage(
         missing = getattr(cause, "name", None) or _one_line(cause)
         hint = (
             "the PostgreSQL driver drumtx uses is psycopg 3: write postgresql+psycopg://... and "
-            "pip install 'drumtx[sweep]'"
+            "pip install 'drumtx[train,sweep]'"
             if url.startswith("postgresql")
             else "install the database driver this URL names"
         )

@@ -1,0 +1,71 @@
+"""`pip install drumtx` transcribes without the `train` extra, and a command that needs the extra
+says so in one line (drumtx/extras.py, pyproject.toml). The commands run in a subprocess whose
+imports of the extra's modules fail, as in an environment without them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import soundfile as sf
+from packaging.requirements import Requirement
+from test_transcribe import render_groove
+
+from drumtx import PROJECT_ROOT
+from drumtx.extras import TRAIN_MODULES, missing_extra_message
+
+PROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+RUNNER = '''import importlib.abc, runpy, sys
+blocked = set(sys.argv[1].split(","))
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Blocked())
+module, sys.argv = sys.argv[2], [sys.argv[2], *sys.argv[3:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+'''
+
+
+def without_train_extra(tmp_path: Path, module: str, *args) -> subprocess.CompletedProcess:
+    runner = tmp_path / "without_train_extra.py"
+    runner.write_text(RUNNER)
+    blocked = ",".join([*TRAIN_MODULES.values(), "pytorch_lightning"])
+    return subprocess.run([sys.executable, str(runner), blocked, module, *map(str, args)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+
+def test_the_train_extra_is_pyprojects_and_none_of_it_is_a_core_dependency():
+    train = {Requirement(r).name for r in PROJECT["optional-dependencies"]["train"]}
+    assert train == set(TRAIN_MODULES)
+    core = {Requirement(r).name.lower() for r in PROJECT["dependencies"]}
+    assert not core & {d.lower() for d in TRAIN_MODULES}
+    assert {"torch", "numpy", "soundfile", "mido", "safetensors"} <= core
+
+
+def test_transcription_needs_nothing_from_the_train_extra(tmp_path):
+    audio, _ = render_groove(12.0, 44100)
+    sf.write(tmp_path / "groove.wav", audio, 44100)
+    r = without_train_extra(tmp_path, "drumtx.transcribe", "groove.wav", "-o", "out",
+                            "--format", "midi,chart,csv,json", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "drumtx[train]" not in r.stderr
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"groove.mid", "groove.csv", "groove.json", "groove"}
+
+
+def test_a_command_that_needs_the_train_extra_says_so_in_one_line(tmp_path):
+    r = without_train_extra(tmp_path, "drumtx.train", "--help")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("drumtx.train: needs ")
+    assert "pip install 'drumtx[train]'" in lines[0]
+
+
+def test_only_the_train_extras_modules_get_the_message():
+    assert missing_extra_message(ModuleNotFoundError("x", name="numpy")) is None
+    assert missing_extra_message(ValueError("fluidsynth")) is None
+    assert "needs pyfluidsynth (module 'fluidsynth')" in missing_extra_message(
+        ModuleNotFoundError("x", name="fluidsynth"))
+    assert "needs lightning" in missing_extra_message(ModuleNotFoundError("x", name="pytorch_lightning.core"))
