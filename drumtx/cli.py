@@ -451,6 +451,8 @@ def hydra_main(
     decorated ``main()``:
 
     * prints :func:`version_text` for ``--version`` (Hydra's own flag would print Hydra's version);
+    * without ``pip install 'drumtx[train]'`` (:mod:`drumtx.extras`), says so in one line, exit
+      status 2, before anything runs (``--help`` still prints);
     * turns an error composing the config (a typo in an override, an unknown option) or making
       the run folder (a file in its place) into one line on stderr and exit status 2 (Hydra
       prints several lines and exits 1). Errors inside the command keep Hydra's handling: a
@@ -498,6 +500,11 @@ def hydra_main(
             if "--version" in sys.argv[1:]:
                 print(version_text())
                 return None
+            from drumtx.extras import extra_message, missing_train_module
+
+            missing = None if {"--help", "-h"} & set(sys.argv[1:]) else missing_train_module()
+            if missing is not None:  # pip install drumtx without the train extra: before anything runs
+                fail(prog, extra_message(prog, missing).removeprefix(f"{prog}: "), EXIT_USAGE)
             state["started"] = False
             state["full_error"] = os.environ.get(_FULL_ERROR)
             # Until the command starts, Hydra raises instead of printing: a config error becomes one line.

@@ -6,16 +6,21 @@ benchmarks need the ``train`` extra (``pip install 'drumtx[train]'``; ``make set
 it). The split is ``pyproject.toml``'s; :data:`TRAIN_MODULES` names the extra's packages by the
 name they are imported as, and a test keeps the two in step.
 
-:func:`install_hook`, called when drumtx is imported, turns an uncaught
-``ModuleNotFoundError`` for one of them (a command run without the extra) into one line on
-stderr and exit status 2 (:data:`drumtx.cli.EXIT_USAGE`, bad setup), instead of a traceback;
-every other exception goes to the hook that was there before.
+Two guards, so that a command run without the extra stops with one line on stderr and exit
+status 2 (:data:`drumtx.cli.EXIT_USAGE`, bad setup) instead of a traceback or a run that fails
+track by track: the Hydra commands check for the extra before they start
+(:func:`missing_train_module`, in :func:`drumtx.cli.hydra_main`), and :func:`install_hook`,
+called when drumtx is imported, catches what a command's own imports raise first (a
+``ModuleNotFoundError`` for one of the extra's modules whose traceback passes through drumtx's
+own files; a program that imports drumtx and then fails on its own imports keeps its traceback).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
 #: The ``train`` extra's distributions (pyproject.toml) -> the top-level module each is imported as.
 TRAIN_MODULES: dict[str, str] = {
@@ -29,22 +34,50 @@ TRAIN_MODULES: dict[str, str] = {
 _ALSO = {"pytorch_lightning": "lightning"}
 
 
+def extra_message(command: str, module: str) -> str:
+    """The one line for ``command`` lacking ``module`` (a module of the ``train`` extra)."""
+    top = module.split(".")[0]
+    dist = ({m: d for d, m in TRAIN_MODULES.items()} | _ALSO).get(top, top)
+    return (f"{command}: needs {dist} (module {top!r}), part of drumtx's training extra: "
+            "pip install 'drumtx[train]' (transcription alone does not need it)")
+
+
+def missing_train_module() -> str | None:
+    """The first module of the ``train`` extra that cannot be imported here (looked up, not
+    imported), or None when the extra is installed."""
+    for module in TRAIN_MODULES.values():
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except (ImportError, ValueError):
+            return module
+    return None
+
+
+def _through_drumtx(tb) -> bool:
+    """Whether a traceback passes through a file of the drumtx package."""
+    root = str(Path(__file__).resolve().parent) + os.sep
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(root):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def missing_extra_message(exc: BaseException) -> str | None:
     """The one-line message for ``exc`` when it is a ``ModuleNotFoundError`` for a module of the
     ``train`` extra, else None."""
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     top = exc.name.split(".")[0]
-    modules = {m: d for d, m in TRAIN_MODULES.items()} | _ALSO
-    if top not in modules:
+    if top not in set(TRAIN_MODULES.values()) | set(_ALSO):
         return None
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:  # python -m drumtx.train: the module's name
         command = spec.name.removesuffix(".__main__")
     else:  # a console script (drumtx-train), or drumtx imported from a script
         command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "drumtx"
-    return (f"{command}: needs {modules[top]} (module {top!r}), part of drumtx's training extra: "
-            "pip install 'drumtx[train]' (transcription alone does not need it)")
+    return extra_message(command, top)
 
 
 def install_hook() -> None:
@@ -55,7 +88,7 @@ def install_hook() -> None:
         return
 
     def hook(exc_type, exc, tb):
-        message = missing_extra_message(exc)
+        message = missing_extra_message(exc) if _through_drumtx(tb) else None
         if message is None:
             previous(exc_type, exc, tb)
             return

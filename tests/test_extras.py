@@ -9,6 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 from packaging.requirements import Requirement
 from test_transcribe import render_groove
@@ -55,12 +56,25 @@ def test_transcription_needs_nothing_from_the_train_extra(tmp_path):
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {"groove.mid", "groove.csv", "groove.json", "groove"}
 
 
-def test_a_command_that_needs_the_train_extra_says_so_in_one_line(tmp_path):
-    r = without_train_extra(tmp_path, "drumtx.train", "--help")
-    assert r.returncode == 2
+@pytest.mark.parametrize("command", [
+    ["drumtx.train", "--help"],  # its own imports need the extra: the import hook
+    ["drumtx.synth", "data=synth_default", "limit=1"],  # imports it lazily: checked before it starts
+    ["drumtx.prepare", "data=synth_default"],
+    ["drumtx.data.stats", "data=synth_default"],
+])
+def test_a_command_that_needs_the_train_extra_says_so_in_one_line(tmp_path, command):
+    r = without_train_extra(tmp_path, *command)
+    assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("drumtx.train: needs ")
+    assert len(lines) == 1 and lines[0].startswith(f"{command[0]}: needs "), r.stderr
     assert "pip install 'drumtx[train]'" in lines[0]
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "data").exists()  # nothing was started
+
+
+def test_a_program_that_imports_drumtx_keeps_its_own_import_errors(tmp_path):
+    (tmp_path / "user_script.py").write_text("import drumtx\nimport pandas\n")
+    r = without_train_extra(tmp_path, "user_script")
+    assert r.returncode == 1 and "Traceback" in r.stderr and "drumtx[train]" not in r.stderr
 
 
 def test_only_the_train_extras_modules_get_the_message():
