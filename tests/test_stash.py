@@ -367,3 +367,10 @@ def test_a_finished_run_and_v1_stash_their_reports_without_figures(tmp_path, run
     (run_dir / "thresholds" / "done_wilson").write_text("")
     r = _bash(tmp_path, 'RUNGS=("b_unseen_sampled_kits|x" "d_music_alone|y"); scored v1 cand_s42 && echo scored')
     assert r.stdout.split() == ["scored"], r.stderr
+    # stashing again from a checkout that holds fewer reports than the stash keeps the stash's
+    subprocess.run(["rm", "-rf", str(tmp_path / "v2" / "v1" / "eval_b_unseen_sampled_kits"),
+                    str(run_dir / "eval_b_unseen_sampled_kits")], check=True)
+    assert _bash(tmp_path, "stash_reports $V2/v1; stash_run $V2/cand_s42").returncode == 0
+    for run in ("cand_s42", "v1"):
+        assert (tmp_path / "stash" / run / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()
+    assert (tmp_path / "stash" / "v1" / "eval_d_music_alone" / "metrics.json").read_text() == "here"

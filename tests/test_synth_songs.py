@@ -581,9 +581,10 @@ def test_ring_cymbals_rings_longer_and_darker_and_keeps_the_attack():
 
 @pytest.mark.skipif(not SAMPLED, reason="Hydrogen kits not installed")
 def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_path):
-    """The track's audio is the kit's render of every note but the cymbals plus ring_cymbals of the
-    cymbals' render (the chain switched off: only its final level scales the sum); the MIDI is the
-    plain render's."""
+    """The track's audio is the kit's render of every note but the cymbals, plus the closed and
+    pedal hi-hat's render as it is, plus ring_cymbals of the rest of the cymbals' render (the
+    cymbals' render less the closed hats', so that they still choke the open hat); the chain
+    switched off, only its final level scales the sum. The MIDI is the plain render's."""
     from drumtx.synth import dataset as ds
     from drumtx.synth.render import KitRenderer, snap_notes
 
@@ -605,9 +606,12 @@ def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_pat
         params = ds.production_params(track, recipe.production, ())
         vc, seconds = params["velocity_curve"], max(n.start for n in notes) + rr.tail_s
         seed = renderer.player.default_seed(KITS[track.kit], notes)
+        closed = [n for n in cymbals if n.pitch in ds.CLOSED_HAT_NOTES]
+        assert closed and len(closed) < len(cymbals)
         stem = renderer.render(KITS[track.kit], cymbals, duration=seconds, velocity_curve=vc, seed=seed)
+        dry = renderer.render(KITS[track.kit], closed, duration=seconds, velocity_curve=vc, seed=seed)
         shells = renderer.render(KITS[track.kit], rest, duration=seconds, velocity_curve=vc, seed=seed)
-        want = prod.ring_cymbals(stem, rr.sample_rate, params["cymbal_ring"])[: stem.size] + shells
+        want = prod.ring_cymbals(stem - dry, rr.sample_rate, params["cymbal_ring"])[: stem.size] + dry + shells
         y = ds._song_audio(track, notes, rr, recipe.production, None)
         assert y.shape == want.shape
         scale = np.dot(y, want) / np.dot(want, want)

@@ -52,6 +52,7 @@ from drumtx.synth.kits import (
 )
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
 from drumtx.synth.sources import Performance, SourceError, stable_hash
+from drumtx.vocab import NOTE_MAPS
 
 SPLITS = ("train", "validation", "test")  # E-GMD's split names, as a track's csv row gives them
 
@@ -347,6 +348,10 @@ STAGE_AUDIO_S: Counter = Counter()
 
 #: Every Roland note that strikes a cymbal: what a hybrid kit plays on its cymbal kit.
 CYMBAL_NOTES = frozenset(n for notes in CYMBAL_PIECES.values() for n in notes)
+#: The closed and pedal hi-hat's Roland TD-17 notes (42, 22, 44): never rung on
+#: (:func:`cymbal_ring`); the open hi-hat, the ride and the crashes are.
+CLOSED_HAT_NOTES = frozenset(n for n, label in NOTE_MAPS["roland_td17"].items()
+                             if label in ("hihat_closed", "hihat_pedal"))
 
 
 def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None = None,
@@ -485,14 +490,22 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
         if cymbals:  # the cymbals as a stem of their own (on a hybrid kit's drawn kit, and/or ringing
             # on), the rest on the track's own kit, summed
             rest = [n for n in notes if n.pitch not in CYMBAL_NOTES]
-            drums = _drum_audio(tuned(_WORKER["kits"][donor]) if donor else kit, cymbals, params["velocity_curve"],
-                                seconds, notes)
+            cymbal_kit = tuned(_WORKER["kits"][donor]) if donor else kit
+            drums = _drum_audio(cymbal_kit, cymbals, params["velocity_curve"], seconds, notes)
+            gain = 1.0
             if donor and prod.cymbal_kit_level_match:  # the RMS the own kit gives these notes (silence: as is)
                 own = production._rms(_drum_audio(kit, cymbals, params["velocity_curve"], seconds, notes))
                 theirs = production._rms(drums)
-                drums = drums * (own / theirs) if own > 0 and theirs > 0 else drums
-            if ring:  # the tail past the track's end is cut, as a render's is
-                drums = production.ring_cymbals(drums, sr, ring)[: drums.size]
+                gain = own / theirs if own > 0 and theirs > 0 else 1.0
+                drums = drums * gain
+            if ring:  # the open hi-hat, ride and crashes ring on; the closed and pedal hi-hat stay dry
+                # (they are short on every kit). They are taken out by difference, so that the open
+                # hat is still choked by them as in one render: each hit of a sampled kit draws its
+                # own layers (the same in both renders), and a sound font's voices add up alike.
+                closed = [n for n in cymbals if n.pitch in CLOSED_HAT_NOTES]
+                dry = gain * _drum_audio(cymbal_kit, closed, params["velocity_curve"], seconds, notes) \
+                    if closed else np.zeros_like(drums)
+                drums = production.ring_cymbals(drums - dry, sr, ring)[: drums.size] + dry  # (the tail past the end is cut)
             if rest:  # seeded as the whole kit's render: the drums sound as on the plain track
                 shells = _drum_audio(kit, rest, params["velocity_curve"], seconds, notes)
                 n = max(drums.size, shells.size)
@@ -866,7 +879,7 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
         rt60, ring, treble = prod.cymbal_ring_rt60_s, prod.cymbal_ring_db, prod.cymbal_treble_db
         lines += ["", "## Ringing cymbals",
                   f"On about {prod.cymbal_ring_prob:.0%} of the training and validation tracks on training kits, the "
-                  f"cymbal stem (hi-hat, ride, crashes) rings on with a decaying tail (RT60 {rt60[0]:g}-{rt60[1]:g} s, "
+                  f"open hi-hat, ride and crashes ring on (the closed and pedal hi-hat stay dry) with a decaying tail (RT60 {rt60[0]:g}-{rt60[1]:g} s, "
                   f"{ring[0]:g}..{ring[1]:g} dB re the stem) and loses treble (a high shelf of {treble[0]:g}..{treble[1]:g} "
                   "dB): the `production` column says how (`ring<RT60>s<dB>/treble<dB>`). Test tracks and unseen kits "
                   "never ring on. The labels are the same notes."]

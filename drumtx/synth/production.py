@@ -114,7 +114,8 @@ class ProductionConfig:
     # so a hybrid keeps its own kit's cymbal-to-drum balance (without it the balance moves by up to
     # ~30 dB across pairs: experiments/scripts/hybrid_levels.py); false: each kit at its own level
     cymbal_kit_level_match: bool = False
-    # cymbals that ring long and dark: the cymbal stem (every note of CYMBAL_PIECES) of this share
+    # cymbals that ring long and dark: the cymbal stem (every note of CYMBAL_PIECES but the closed
+    # and pedal hi-hat, which stay dry: drumtx.synth.dataset.CLOSED_HAT_NOTES) of this share
     # of the training and validation tracks on training kits rings on (a decaying tail of drawn
     # RT60 and level, :func:`ring_cymbals`) and loses treble (a high shelf), drawn per track
     # (drumtx.synth.dataset.cymbal_ring). Why: the training kits' cymbal samples are cut after

@@ -74,7 +74,10 @@ os.replace(path + ".tmp", path)' "$dest.tmp/checkpoints/$(basename "$best")" \
 				|| { echo "$best: cannot slim it; not stashed" >&2; rm -rf "$dest.tmp"; return 1; }
 		fi
 	fi
-	[[ -f $d/best.safetensors ]] && _stash_reports "$d" "$dest.tmp"
+	if [[ -f $d/best.safetensors ]]; then  # its reports, those only the stash holds included
+		restore_reports "$d"
+		_stash_reports "$d" "$dest.tmp"
+	fi
 	[[ -d $d/csv ]] && cp -rp "$d/csv" "$dest.tmp/"
 	[[ -d $d/.hydra ]] && cp -rp "$d/.hydra" "$dest.tmp/"
 	[[ -f $d.log ]] && cp -p "$d.log" "$dest.tmp/train.log"
@@ -103,6 +106,7 @@ _stash_reports() {
 stash_reports() {
 	local d=$1 dest
 	dest=$STASH/$(basename "$d")
+	restore_reports "$d"  # (what the stash holds and this checkout lacks stays stashed)
 	compgen -G "$d/eval_*/metrics.json" > /dev/null || return 0
 	rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
 	_stash_reports "$d" "$dest.tmp"
