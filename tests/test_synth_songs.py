@@ -61,6 +61,20 @@ def digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.suffix in (".wav", ".midi", ".flac", ".csv")}
 
 
+def build_plain_and_compare(r: dict, off: dict, switch: str, section: str, tmp_path: Path) -> None:
+    """Render recipe ``r`` again under tmp_path/plain with ``switch`` (a production key) at 0, then:
+    its README lacks the ``section`` the other has, the same tracks and labels, other audio."""
+    root = Path(r["root"])
+    assert f"## {section}" in (root / "README.md").read_text()
+    plain = {**r, "root": str(tmp_path / "plain"), "synth": {**r["synth"], "production": {**off, switch: 0.0}}}
+    build_dataset(plain, workers=1, progress=False)
+    assert section not in (tmp_path / "plain" / "README.md").read_text()
+    changed, whole = digest(root), digest(tmp_path / "plain")
+    assert changed.keys() == whole.keys()
+    assert all(changed[k] == whole[k] for k in changed if k.endswith(".midi"))  # the same labels
+    assert any(changed[k] != whole[k] for k in changed if k.endswith(".wav"))
+
+
 # ------------------------------------------------------------------------ production chain
 def bursts(seconds: float = 12.0, every: int = 7001, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Decaying noise bursts (drum-like onsets) and their onset samples."""
@@ -501,14 +515,8 @@ def test_a_hybrid_kit_plays_the_cymbals_on_its_cymbal_kit_and_keeps_the_labels(t
     for row in rows:
         assert ("cymbals:" in row["production"]) == (row["split"] != "test" and not row["kit_name"].startswith("unseen:"))
     readme = (tmp_path / "hybrid" / "README.md").read_text()
-    assert "## Hybrid kits" in readme and "`cymbals:<kit>`" in readme and "own level" in readme
-    plain = {**r, "root": str(tmp_path / "plain"), "synth": {**r["synth"], "production": {**off, "cymbal_kit_prob": 0.0}}}
-    build_dataset(plain, workers=1, progress=False)
-    assert "Hybrid" not in (tmp_path / "plain" / "README.md").read_text()
-    hybrid, whole_kits = digest(tmp_path / "hybrid"), digest(tmp_path / "plain")
-    assert hybrid.keys() == whole_kits.keys()
-    assert all(hybrid[k] == whole_kits[k] for k in hybrid if k.endswith(".midi"))  # the same labels
-    assert any(hybrid[k] != whole_kits[k] for k in hybrid if k.endswith(".wav"))
+    assert "`cymbals:<kit>`" in readme and "own level" in readme
+    build_plain_and_compare(r, off, "cymbal_kit_prob", "Hybrid kits", tmp_path)
 
 
 # ------------------------------------------------------------------------ ringing cymbals
@@ -620,14 +628,7 @@ def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_pat
     assert checked
     summary = build_dataset(r, workers=1, progress=False)
     assert summary["failed"] == 0
-    assert "## Ringing cymbals" in (tmp_path / "ring" / "README.md").read_text()
-    plain = {**r, "root": str(tmp_path / "plain"), "synth": {**r["synth"], "production": {**off, "cymbal_ring_prob": 0.0}}}
-    build_dataset(plain, workers=1, progress=False)
-    assert "Ringing" not in (tmp_path / "plain" / "README.md").read_text()
-    ringing, dry = digest(tmp_path / "ring"), digest(tmp_path / "plain")
-    assert ringing.keys() == dry.keys()
-    assert all(ringing[k] == dry[k] for k in ringing if k.endswith(".midi"))  # the same labels
-    assert any(ringing[k] != dry[k] for k in ringing if k.endswith(".wav"))
+    build_plain_and_compare(r, off, "cymbal_ring_prob", "Ringing cymbals", tmp_path)
 
 
 def test_a_level_matched_hybrid_kit_keeps_its_own_kits_cymbal_balance(tmp_path):
