@@ -32,6 +32,7 @@ from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR, PROJECT_ROOT, __version__
 from drumtx.errors import one_line
+from drumtx.extras import extra_message, missing_train_module
 
 if TYPE_CHECKING:
     from drumtx.config_schema import Value
@@ -500,8 +501,6 @@ def hydra_main(
             if "--version" in sys.argv[1:]:
                 print(version_text())
                 return None
-            from drumtx.extras import extra_message, missing_train_module
-
             missing = None if {"--help", "-h"} & set(sys.argv[1:]) else missing_train_module()
             if missing is not None:  # pip install drumtx without the train extra: before anything runs
                 fail(prog, extra_message(prog, missing).removeprefix(f"{prog}: "), EXIT_USAGE)

@@ -30,14 +30,14 @@ TRAIN_MODULES: dict[str, str] = {
     "matplotlib": "matplotlib", "rich": "rich", "filelock": "filelock", "pandas": "pandas",
     "scikit-learn": "sklearn", "SQLAlchemy": "sqlalchemy",
 }
-#: lightning's older import name, also a module of the lightning distribution
-_ALSO = {"pytorch_lightning": "lightning"}
+#: The extra's import names -> their distribution (lightning's older name pytorch_lightning too).
+_DIST_OF: dict[str, str] = {m: d for d, m in TRAIN_MODULES.items()} | {"pytorch_lightning": "lightning"}
 
 
 def extra_message(command: str, module: str) -> str:
     """The one line for ``command`` lacking ``module`` (a module of the ``train`` extra)."""
     top = module.split(".")[0]
-    dist = ({m: d for d, m in TRAIN_MODULES.items()} | _ALSO).get(top, top)
+    dist = _DIST_OF.get(top, top)
     return (f"{command}: needs {dist} (module {top!r}), part of drumtx's training extra: "
             "pip install 'drumtx[train]' (transcription alone does not need it)")
 
@@ -70,7 +70,7 @@ def missing_extra_message(exc: BaseException) -> str | None:
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     top = exc.name.split(".")[0]
-    if top not in set(TRAIN_MODULES.values()) | set(_ALSO):
+    if top not in _DIST_OF:
         return None
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:  # python -m drumtx.train: the module's name

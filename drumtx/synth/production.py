@@ -259,7 +259,7 @@ def ring_cymbals(stem: np.ndarray, sr: int, params: Mapping) -> np.ndarray:
 
     Why not pedalboard's ``Reverb``: its Freeverb tail is too short for this; at room size 0.95 a
     2 s training-kit crash rang 2.6 s (-40 dB re its peak), 0.98 gave 3.2 s, where unseen kits'
-    cymbals ring 5-8 s (measured beside experiments/cymbal_samples/survey.py). The
+    cymbals ring 5-8 s (experiments/cymbal_samples/ring_check.py). The
     convolution is scipy's, the shelf pedalboard's.
     """
     import pedalboard as pb
