@@ -271,10 +271,12 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     """make default-model-v2-candidate16k on a fresh clone: the 11 kHz candidate's bundles come
     back from the stash (and it stops, before any render, without them); both seeds train the
     candidate's recipe on synth_songs_32k with the 16 kHz features and nothing else changed; the
-    11 kHz arm is scored on synth_songs, the 16 kHz seeds tuned and scored on synth_songs_32k."""
+    16 kHz seeds are tuned and scored on synth_songs_32k (its training split rendered only while a
+    seed trains); the 11 kHz arm joins the summary where its reports are at hand, and is scored on
+    synth_songs only with SCORE_11K=1."""
     script = REPO / "experiments" / "scripts" / "default_model_v2_candidate16k.sh"
     stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { :; }; '
-             'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; '
+             'rung_summary() { printf "%s\\n" "$@" > summary; }; '
              'tune() { echo "tune $*" >> scored; }; '
              'evaluate_rungs() { echo "rungs $(basename "$(dirname "$1")") $3" >> scored; }; ')
     fake = tmp_path / "fakepy"  # the recipe's python: each call logged, nothing run
@@ -282,14 +284,24 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     fake.chmod(0o755)
     body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
     body = body.replace('"$@"', "trainer.x=1")
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body)
+
+    def run(env=""):
+        for f in ("py_calls", "scored", "summary"):
+            (tmp_path / f).unlink(missing_ok=True)
+        r = _bash(tmp_path, f"PY={fake}; {env} " + stubs + body)
+        calls = (tmp_path / "py_calls").read_text().splitlines() if (tmp_path / "py_calls").exists() else []
+        scored = sorted((tmp_path / "scored").read_text().splitlines()) if (tmp_path / "scored").exists() else []
+        summary = (tmp_path / "summary").read_text().splitlines() if (tmp_path / "summary").exists() else []
+        return r, calls, scored, summary
+
+    r, calls, _, _ = run()
     assert r.returncode != 0 and "make default-model-v2-candidate first" in r.stderr
-    assert not (tmp_path / "py_calls").exists() and not (tmp_path / "pair_args").exists()
+    assert not calls and not (tmp_path / "pair_args").exists()
     for seed in (42, 43):
-        run = tmp_path / "stash" / f"scratch_w4_s{seed}"
-        run.mkdir(parents=True)
-        (run / "best.safetensors").write_bytes(b"x")
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body)
+        d = tmp_path / "stash" / f"scratch_w4_s{seed}"
+        d.mkdir(parents=True)
+        (d / "best.safetensors").write_bytes(b"x")
+    r, calls, scored, summary = run()
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "v2" / "scratch_w4_s43" / "best.safetensors").is_file()  # restored
     args = (tmp_path / "pair_args").read_text().splitlines()
@@ -298,37 +310,48 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
         assert a.startswith(f"seed={seed} init_weights=null")
         assert a.endswith("max_steps=3500 data=synth_songs_32k features=logmel_16k features.n_fft=1350")
     assert args[6:] == ["trainer.x=1"]
-    calls = [c for c in (tmp_path / "py_calls").read_text().splitlines()]
-    assert calls[:4] == ["-m drumtx.synth data=synth_songs_32k workers=2",
-                         "-m drumtx.prepare data=synth_songs_32k features=logmel_16k features.n_fft=1350",
-                         "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",
-                         "-m drumtx.prepare data=synth_songs"]
-    assert (tmp_path / "lanes").read_text().split() == ["scratch_w4_s42", "scratch_w4_s43"]
-    assert sorted((tmp_path / "scored").read_text().splitlines()) == [
-        "rungs candidate16k_w4_s42 synth_songs_32k", "rungs candidate16k_w4_s43 synth_songs_32k",
-        "tune candidate16k_w4_s42 synth_songs_32k", "tune candidate16k_w4_s43 synth_songs_32k"]
-    summary = (tmp_path / "summary").read_text().splitlines()
-    assert summary[0] == "candidate16k" and summary[2:] == [
-        "11 kHz s42|scratch_w4_s42", "11 kHz s43|scratch_w4_s43",
-        "16 kHz s42|candidate16k_w4_s42", "16 kHz s43|candidate16k_w4_s43"]
+    assert calls[:2] == ["-m drumtx.synth data=synth_songs_32k workers=2",
+                         "-m drumtx.prepare data=synth_songs_32k features=logmel_16k features.n_fft=1350"]
+    assert not any("data=synth_songs " in c for c in calls)  # the 11 kHz arm's data: not without SCORE_11K
+    sixteen = ["rungs candidate16k_w4_s42 synth_songs_32k", "rungs candidate16k_w4_s43 synth_songs_32k",
+               "tune candidate16k_w4_s42 synth_songs_32k", "tune candidate16k_w4_s43 synth_songs_32k"]
+    assert scored == sixteen
+    arms16 = ["16 kHz s42|candidate16k_w4_s42", "16 kHz s43|candidate16k_w4_s43"]
+    assert summary[0] == "candidate16k" and "beside" not in summary[1] and summary[2:] == arms16
     cases = calls[-1]
     assert cases.startswith("experiments/cases/score_models.py") and "--only C07,C08,C12" in cases
     assert cases.count("--model") == 4 and "candidate16k_w4_s43=" in cases
-    # v1's and the candidate's reports stashed on every rung (the candidate tuned): no synth_songs render
-    rungs = _bash(tmp_path, 'for r in "${RUNGS[@]}"; do echo "${r%%|*}"; done').stdout.split()
-    for run in ("v1", "scratch_w4_s42", "scratch_w4_s43"):
-        for rung in rungs:
-            (tmp_path / "stash" / run / f"eval_{rung}").mkdir(parents=True)
-            (tmp_path / "stash" / run / f"eval_{rung}" / "metrics.json").write_text("{}")
-        if run != "v1":
-            (tmp_path / "v2" / run / "thresholds").mkdir()
-            (tmp_path / "v2" / run / "thresholds" / "done_wilson").write_text("")
-    (tmp_path / "py_calls").unlink()
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body)
+    # both 16 kHz seeds finished (stashed bundles): only validation and test are rendered
+    for seed in (42, 43):
+        d = tmp_path / "stash" / f"candidate16k_w4_s{seed}"
+        d.mkdir(parents=True)
+        (d / "best.safetensors").write_bytes(b"x")
+    r, calls, scored, summary = run()
     assert r.returncode == 0, r.stderr
-    assert not any("data=synth_songs " in c or c.endswith("data=synth_songs")
-                   for c in (tmp_path / "py_calls").read_text().splitlines())
-    assert (tmp_path / "v2" / "v1" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()  # restored
+    assert calls[:2] == ["-m drumtx.synth data=synth_songs_32k workers=2 splits=[validation,test]",
+                         "-m drumtx.prepare data=synth_songs_32k features=logmel_16k features.n_fft=1350 splits=[validation,test]"]
+    # SCORE_11K=1: synth_songs' validation and test rendered, the 11 kHz seeds scored there, four arms
+    r, calls, scored, summary = run("SCORE_11K=1;")
+    assert r.returncode == 0, r.stderr
+    assert calls[2:4] == ["-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",
+                          "-m drumtx.prepare data=synth_songs splits=[validation,test]"]
+    assert scored == sorted(sixteen + ["rungs scratch_w4_s42 synth_songs", "rungs scratch_w4_s43 synth_songs",
+                                       "tune scratch_w4_s42 synth_songs", "tune scratch_w4_s43 synth_songs"])
+    arms11 = ["11 kHz s42|scratch_w4_s42", "11 kHz s43|scratch_w4_s43"]
+    assert "beside the 11 kHz candidate" in summary[1] and summary[2:] == arms11 + arms16
+    # the candidate's reports stashed on every rung (and tuned): in the summary, neither rendered nor scored
+    rungs = _bash(tmp_path, 'for r in "${RUNGS[@]}"; do echo "${r%%|*}"; done').stdout.split()
+    for name in ("scratch_w4_s42", "scratch_w4_s43"):
+        for rung in rungs:
+            (tmp_path / "stash" / name / f"eval_{rung}").mkdir(parents=True)
+            (tmp_path / "stash" / name / f"eval_{rung}" / "metrics.json").write_text("{}")
+        (tmp_path / "v2" / name / "thresholds").mkdir()
+        (tmp_path / "v2" / name / "thresholds" / "done_wilson").write_text("")
+    r, calls, scored, summary = run()
+    assert r.returncode == 0, r.stderr
+    assert not any("data=synth_songs " in c for c in calls) and scored == sixteen
+    assert summary[2:] == arms11 + arms16
+    assert (tmp_path / "v2" / "scratch_w4_s42" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()  # restored
 
 
 def test_a_finished_run_and_v1_stash_their_reports_without_figures(tmp_path, run_dir):

@@ -11,8 +11,9 @@
 # on the hard-negative recipe; the hard negatives from step 0 lost to the candidate on every rung,
 # so the one change is now made to the candidate's recipe.)
 # Each arm is tuned and scored at its own rate (the 16 kHz one on synth_songs_32k's validation
-# tracks and test rungs: the same tracks, kits and chains), then one summary (and aims.md) beside
-# the 11 kHz candidate, and cases C07/C08/C12 for all four runs.
+# tracks and test rungs: the same tracks, kits and chains), then one summary (and aims.md), beside
+# the 11 kHz candidate where its reports are at hand (SCORE_11K=1 makes them), and cases
+# C07/C08/C12 for all four runs.
 # Needs ~10 GB for the render and ~7 GB for its feature cache. Resumable: every step skips what
 # is done; WORKERS=1 renders with one process (beside trainings). Arguments: Hydra overrides for
 # both trainings.
@@ -25,31 +26,44 @@ for seed in 42 43; do
 	restore_run $V2/scratch_w4_s$seed
 	require $V2/scratch_w4_s$seed/best.safetensors default-model-v2-candidate
 done
-"$PY" -m drumtx.synth data=synth_songs_32k workers="${WORKERS:-2}"
-"$PY" -m drumtx.prepare data=synth_songs_32k "${FEATURES[@]}"
+for seed in 42 43; do restore_run $V2/candidate16k_w4_s$seed; done
+# the training split only while a seed still trains (finished, only validation and test are scored)
+splits=()
+[[ -f $V2/candidate16k_w4_s42/best.safetensors && -f $V2/candidate16k_w4_s43/best.safetensors ]] \
+	&& splits=('splits=[validation,test]')
+"$PY" -m drumtx.synth data=synth_songs_32k workers="${WORKERS:-2}" "${splits[@]}"
+"$PY" -m drumtx.prepare data=synth_songs_32k "${FEATURES[@]}" "${splits[@]}"
 args="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_32k ${FEATURES[*]}"
 pair $V2/candidate16k_w4_s42 - "seed=42 $args" $V2/candidate16k_w4_s43 - "seed=43 $args" "$@"
 
-# the 11 kHz candidate on synth_songs (skipped where its own recipe scored it), then the 16 kHz seeds
-# on synth_songs_32k in two lanes, one core each
-# (synth_songs is rendered only where v1's or the candidate's reports are neither here nor stashed)
-if ! scored v1 scratch_w4_s42 scratch_w4_s43; then
-	"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
-	"$PY" -m drumtx.prepare data=synth_songs
-fi
-score_lanes scratch_w4_s42 scratch_w4_s43
-_lane_32k() {
-	tune "$1" synth_songs_32k
-	evaluate_rungs "$V2/$1/best.safetensors" "$V2/$1/eval" synth_songs_32k
+# the 16 kHz seeds, tuned and scored on synth_songs_32k in two lanes, one core each
+_lane() {  # RUN DATA
+	tune "$1" "$2"
+	evaluate_rungs "$V2/$1/best.safetensors" "$V2/$1/eval" "$2"
 }
-_lane_32k candidate16k_w4_s43 &
+_lane candidate16k_w4_s43 synth_songs_32k &
 lane=$!
-_lane_32k candidate16k_w4_s42
+_lane candidate16k_w4_s42 synth_songs_32k
 wait "$lane"
+# the 11 kHz candidate beside them in one summary, where its rung reports are here or stashed, or with
+# SCORE_11K=1 (renders synth_songs' validation and test tracks, ~1 h more on 2 cores); otherwise the
+# summary holds the 16 kHz seeds alone and the candidate's own (candidate/summary.md: the same
+# performances, kits and chains at 24 kHz) is the comparison
+arms=()
+if scored scratch_w4_s42 scratch_w4_s43; then
+	arms=("11 kHz s42|scratch_w4_s42" "11 kHz s43|scratch_w4_s43")
+elif [[ ${SCORE_11K:-0} == 1 ]]; then
+	"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
+	"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
+	_lane scratch_w4_s43 synth_songs &
+	lane=$!
+	_lane scratch_w4_s42 synth_songs
+	wait "$lane"
+	arms=("11 kHz s42|scratch_w4_s42" "11 kHz s43|scratch_w4_s43")
+fi
 rung_summary candidate16k \
-	"The 16 kHz front end (synth_songs_32k) against 11 kHz (synth_songs) at the candidate's recipe, two seeds each, each at its own rate" \
-	"11 kHz s42|scratch_w4_s42" "11 kHz s43|scratch_w4_s43" \
-	"16 kHz s42|candidate16k_w4_s42" "16 kHz s43|candidate16k_w4_s43"
+	"The 16 kHz front end (synth_songs_32k) at the candidate's recipe, two seeds${arms:+, beside the 11 kHz candidate (synth_songs), each at its own rate}" \
+	"${arms[@]}" "16 kHz s42|candidate16k_w4_s42" "16 kHz s43|candidate16k_w4_s43"
 models=()
 for run in scratch_w4_s42 scratch_w4_s43 candidate16k_w4_s42 candidate16k_w4_s43; do
 	models+=(--model "$run=$V2/$run/best.safetensors")
