@@ -155,12 +155,17 @@ class ProductionConfig:
         return out
 
 
+def _uniform(rng: np.random.Generator, r) -> float:
+    """One draw from the config range ``r`` = [low, high], as a plain float."""
+    return float(rng.uniform(float(r[0]), float(r[1])))
+
+
 def draw(cfg: ProductionConfig, rng: np.random.Generator) -> dict:
     """One track's chain: plain numbers (they go into the csv and logs). Stages switched off
     for this track are absent; the draw order is fixed, so a seed always gives the same chain."""
 
     def u(r):
-        return float(rng.uniform(float(r[0]), float(r[1])))
+        return _uniform(rng, r)
 
     p: dict = {"velocity_curve": u(cfg.velocity_curve)}
     if rng.random() < cfg.room_prob:
@@ -234,7 +239,7 @@ def draw_cymbal_ring(cfg: ProductionConfig, rng: np.random.Generator) -> dict:
     """One track's cymbal ring (:func:`ring_cymbals`' ``params``): plain numbers, fixed draw order."""
 
     def u(r):
-        return float(rng.uniform(float(r[0]), float(r[1])))
+        return _uniform(rng, r)
 
     return {"rt60_s": u(cfg.cymbal_ring_rt60_s), "ring_db": u(cfg.cymbal_ring_db),
             "treble_db": u(cfg.cymbal_treble_db), "treble_hz": u(cfg.cymbal_treble_hz),
