@@ -13,6 +13,7 @@ track by track: the Hydra commands check for the extra before they start
 called when drumtx is imported, catches what a command's own imports raise first (a
 ``ModuleNotFoundError`` for one of the extra's modules whose traceback passes through drumtx's
 own files; a program that imports drumtx and then fails on its own imports keeps its traceback).
+Asked for ``--version``, a command answers it (exit 0) with or without the extra.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def install_hook() -> None:
         if message is None:
             previous(exc_type, exc, tb)
             return
+        if "--version" in sys.argv[1:]:  # every command answers --version, the extra or not
+            from drumtx.cli import version_text
+
+            print(version_text(), flush=True)
+            os._exit(0)
         print(message, file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(2)  # (an excepthook cannot choose the exit status: the interpreter exits 1 after it)

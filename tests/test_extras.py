@@ -71,6 +71,12 @@ def test_a_command_that_needs_the_train_extra_says_so_in_one_line(tmp_path, comm
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "data").exists()  # nothing was started
 
 
+@pytest.mark.parametrize("module", ["drumtx.train", "drumtx.synth"])
+def test_a_command_answers_version_without_the_train_extra(tmp_path, module):
+    r = without_train_extra(tmp_path, module, "--version")
+    assert r.returncode == 0 and r.stdout.strip().startswith("drumtx ") and not r.stderr.strip(), r.stderr
+
+
 def test_a_program_that_imports_drumtx_keeps_its_own_import_errors(tmp_path):
     (tmp_path / "user_script.py").write_text("import drumtx\nimport pandas\n")
     r = without_train_extra(tmp_path, "user_script")
