@@ -151,7 +151,7 @@ default-model-v2-hardneg: $(STAMPS)/venv ## after -long: both its seeds continue
 default-model-v2-hardneg-scratch: $(STAMPS)/venv ## after -candidate: its recipe with the crash's hard negatives (x5 on hi-hat and ride frames) from step 0, two seeds (~3.7 h, resumable with -stash); every rung beside the candidate
 	PY=$(PY) bash experiments/scripts/default_model_v2_hardneg_scratch.sh $(ARGS)
 
-default-model-v2-candidate16k: $(STAMPS)/venv ## after -candidate: its recipe at the 16 kHz front end (data=synth_songs_32k, features=logmel_16k, n_fft 1350), two seeds (render ~35 min with 2 workers, ~85 min with WORKERS=1 beside trainings, + ~3.7 h training, resumable with -stash; ~17 GB); each arm scored at its own rate, summary beside the 11 kHz candidate, cases C07/C08/C12
+default-model-v2-candidate16k: $(STAMPS)/venv ## after -candidate: its recipe at the 16 kHz front end (data=synth_songs_32k, features=logmel_16k, n_fft 1350), two seeds (first run: render ~35 min with 2 workers + ~3.7 h training, resumable with -stash; ~17 GB); the 16 kHz seeds tuned and scored on synth_songs_32k (skipped where stashed), summary (beside the 11 kHz candidate where its reports are at hand; SCORE_11K=1 scores it), cases C07/C08/C12
 	PY=$(PY) bash experiments/scripts/default_model_v2_candidate16k.sh $(ARGS)
 
 default-model-v2-stash: $(STAMPS)/venv ## carry unfinished v2 trainings across a fresh checkout: their last/best checkpoints and logs into experiments/default_model_v2/resume/ (commit it; the recipes resume from it)

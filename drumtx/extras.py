@@ -73,12 +73,16 @@ def missing_extra_message(exc: BaseException) -> str | None:
     top = exc.name.split(".")[0]
     if top not in _DIST_OF:
         return None
+    return extra_message(_command(), top)
+
+
+def _command() -> str:
+    """This process's command: ``drumtx.train`` for ``python -m drumtx.train``, ``drumtx-train`` for
+    the console script, the script's name for a program that imports drumtx."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:  # python -m drumtx.train: the module's name
-        command = spec.name.removesuffix(".__main__")
-    else:  # a console script (drumtx-train), or drumtx imported from a script
-        command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "drumtx"
-    return extra_message(command, top)
+        return spec.name.removesuffix(".__main__")
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "drumtx"
 
 
 def install_hook() -> None:
@@ -93,7 +97,7 @@ def install_hook() -> None:
         if message is None:
             previous(exc_type, exc, tb)
             return
-        if "--version" in sys.argv[1:]:  # every command answers --version, the extra or not
+        if "--version" in sys.argv[1:] and _command().startswith("drumtx"):  # every command answers it, the extra or not
             from drumtx.cli import version_text
 
             print(version_text(), flush=True)

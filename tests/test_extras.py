@@ -81,6 +81,10 @@ def test_a_program_that_imports_drumtx_keeps_its_own_import_errors(tmp_path):
     (tmp_path / "user_script.py").write_text("import drumtx\nimport pandas\n")
     r = without_train_extra(tmp_path, "user_script")
     assert r.returncode == 1 and "Traceback" in r.stderr and "drumtx[train]" not in r.stderr
+    # its --version is its own: drumtx's import hook does not answer it
+    (tmp_path / "user_tool.py").write_text("import drumtx.train\n")
+    r = without_train_extra(tmp_path, "user_tool", "--version")
+    assert r.returncode == 2 and "drumtx[train]" in r.stderr and not r.stdout.strip(), r.stderr
 
 
 def test_only_the_train_extras_modules_get_the_message():

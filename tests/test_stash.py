@@ -4,6 +4,7 @@ run folder: which files go into the stash, and that the recipe resumes from them
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -352,6 +353,18 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     assert not any("data=synth_songs " in c for c in calls) and scored == sixteen
     assert summary[2:] == arms11 + arms16
     assert (tmp_path / "v2" / "scratch_w4_s42" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()  # restored
+    # the 16 kHz seeds tuned and scored too (their stash): nothing rendered, the summary written again
+    for name in ("candidate16k_w4_s42", "candidate16k_w4_s43"):
+        for rung in rungs:
+            (tmp_path / "stash" / name / f"eval_{rung}").mkdir(parents=True)
+            (tmp_path / "stash" / name / f"eval_{rung}" / "metrics.json").write_text("{}")
+        (tmp_path / "stash" / name / "thresholds").mkdir()
+        (tmp_path / "stash" / name / "thresholds" / "done_wilson").write_text("")
+        shutil.rmtree(tmp_path / "v2" / name)  # a fresh checkout
+    r, calls, scored, summary = run()
+    assert r.returncode == 0, r.stderr
+    assert not any(c.startswith(("-m drumtx.synth", "-m drumtx.prepare")) for c in calls), calls
+    assert summary[2:] == arms11 + arms16 and calls[-1].startswith("experiments/cases/score_models.py")
 
 
 def test_a_finished_run_and_v1_stash_their_reports_without_figures(tmp_path, run_dir):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The 16 kHz front end at the full recipe (experiments/default_model_v2/README.md, "Front end"):
+# The 16 kHz front end at the candidate's recipe (experiments/default_model_v2/README.md, "Front end"):
 # `make default-model-v2-candidate16k [ARGS="…"]`, after `make default-model-v2-candidate`.
 # The candidate's recipe (from scratch, crnn_small, music-only tracks x4 from the start, 3,500
 # steps, seeds 42 and 43 side by side) with one change: features=logmel_16k (20 Hz-16 kHz) on
@@ -31,8 +31,11 @@ for seed in 42 43; do restore_run $V2/candidate16k_w4_s$seed; done
 splits=()
 [[ -f $V2/candidate16k_w4_s42/best.safetensors && -f $V2/candidate16k_w4_s43/best.safetensors ]] \
 	&& splits=('splits=[validation,test]')
-"$PY" -m drumtx.synth data=synth_songs_32k workers="${WORKERS:-2}" "${splits[@]}"
-"$PY" -m drumtx.prepare data=synth_songs_32k "${FEATURES[@]}" "${splits[@]}"
+# (both seeds tuned and scored, their reports here or stashed: no render at all)
+if ! scored candidate16k_w4_s42 candidate16k_w4_s43; then
+	"$PY" -m drumtx.synth data=synth_songs_32k workers="${WORKERS:-2}" "${splits[@]}"
+	"$PY" -m drumtx.prepare data=synth_songs_32k "${FEATURES[@]}" "${splits[@]}"
+fi
 args="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_32k ${FEATURES[*]}"
 pair $V2/candidate16k_w4_s42 - "seed=42 $args" $V2/candidate16k_w4_s43 - "seed=43 $args" "$@"
 
