@@ -295,13 +295,21 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
         summary = (tmp_path / "summary").read_text().splitlines() if (tmp_path / "summary").exists() else []
         return r, calls, scored, summary
 
+    def stash_bundles(prefix):  # both seeds' finished bundles in the stash
+        for seed in (42, 43):
+            d = tmp_path / "stash" / f"{prefix}_s{seed}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "best.safetensors").write_bytes(b"x")
+
+    def stash_reports(name, rungs):  # a run's rung reports in the stash
+        for rung in rungs:
+            (tmp_path / "stash" / name / f"eval_{rung}").mkdir(parents=True)
+            (tmp_path / "stash" / name / f"eval_{rung}" / "metrics.json").write_text("{}")
+
     r, calls, _, _ = run()
     assert r.returncode != 0 and "make default-model-v2-candidate first" in r.stderr
     assert not calls and not (tmp_path / "pair_args").exists()
-    for seed in (42, 43):
-        d = tmp_path / "stash" / f"scratch_w4_s{seed}"
-        d.mkdir(parents=True)
-        (d / "best.safetensors").write_bytes(b"x")
+    stash_bundles("scratch_w4")
     r, calls, scored, summary = run()
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "v2" / "scratch_w4_s43" / "best.safetensors").is_file()  # restored
@@ -323,10 +331,7 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     assert cases.startswith("experiments/cases/score_models.py") and "--only C07,C08,C12" in cases
     assert cases.count("--model") == 4 and "candidate16k_w4_s43=" in cases
     # both 16 kHz seeds finished (stashed bundles): only validation and test are rendered
-    for seed in (42, 43):
-        d = tmp_path / "stash" / f"candidate16k_w4_s{seed}"
-        d.mkdir(parents=True)
-        (d / "best.safetensors").write_bytes(b"x")
+    stash_bundles("candidate16k_w4")
     r, calls, scored, summary = run()
     assert r.returncode == 0, r.stderr
     assert calls[:2] == ["-m drumtx.synth data=synth_songs_32k workers=2 splits=[validation,test]",
@@ -343,9 +348,7 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     # the candidate's reports stashed on every rung (and tuned): in the summary, neither rendered nor scored
     rungs = _bash(tmp_path, 'for r in "${RUNGS[@]}"; do echo "${r%%|*}"; done').stdout.split()
     for name in ("scratch_w4_s42", "scratch_w4_s43"):
-        for rung in rungs:
-            (tmp_path / "stash" / name / f"eval_{rung}").mkdir(parents=True)
-            (tmp_path / "stash" / name / f"eval_{rung}" / "metrics.json").write_text("{}")
+        stash_reports(name, rungs)
         (tmp_path / "v2" / name / "thresholds").mkdir()
         (tmp_path / "v2" / name / "thresholds" / "done_wilson").write_text("")
     r, calls, scored, summary = run()
@@ -355,9 +358,7 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     assert (tmp_path / "v2" / "scratch_w4_s42" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()  # restored
     # the 16 kHz seeds tuned and scored too (their stash): nothing rendered, the summary written again
     for name in ("candidate16k_w4_s42", "candidate16k_w4_s43"):
-        for rung in rungs:
-            (tmp_path / "stash" / name / f"eval_{rung}").mkdir(parents=True)
-            (tmp_path / "stash" / name / f"eval_{rung}" / "metrics.json").write_text("{}")
+        stash_reports(name, rungs)
         (tmp_path / "stash" / name / "thresholds").mkdir()
         (tmp_path / "stash" / name / "thresholds" / "done_wilson").write_text("")
         shutil.rmtree(tmp_path / "v2" / name)  # a fresh checkout
