@@ -321,7 +321,7 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
     assert args[6:] == ["trainer.x=1"]
     assert calls[:2] == ["-m drumtx.synth data=synth_songs_32k workers=2",
                          "-m drumtx.prepare data=synth_songs_32k features=logmel_16k features.n_fft=1350"]
-    assert not any("data=synth_songs " in c for c in calls)  # the 11 kHz arm's data: not without SCORE_11K
+    assert not any("data=synth_songs " in c or c.endswith("data=synth_songs") for c in calls)  # the 11 kHz arm's data: not without SCORE_11K
     sixteen = ["rungs candidate16k_w4_s42 synth_songs_32k", "rungs candidate16k_w4_s43 synth_songs_32k",
                "tune candidate16k_w4_s42 synth_songs_32k", "tune candidate16k_w4_s43 synth_songs_32k"]
     assert scored == sixteen
@@ -353,7 +353,7 @@ def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_
         (tmp_path / "v2" / name / "thresholds" / "done_wilson").write_text("")
     r, calls, scored, summary = run()
     assert r.returncode == 0, r.stderr
-    assert not any("data=synth_songs " in c for c in calls) and scored == sixteen
+    assert not any("data=synth_songs " in c or c.endswith("data=synth_songs") for c in calls) and scored == sixteen
     assert summary[2:] == arms11 + arms16
     assert (tmp_path / "v2" / "scratch_w4_s42" / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()  # restored
     # the 16 kHz seeds tuned and scored too (their stash): nothing rendered, the summary written again

@@ -44,10 +44,14 @@ _lane() {  # RUN DATA
 	tune "$1" "$2"
 	evaluate_rungs "$V2/$1/best.safetensors" "$V2/$1/eval" "$2"
 }
-_lane candidate16k_w4_s43 synth_songs_32k &
-lane=$!
-_lane candidate16k_w4_s42 synth_songs_32k
-wait "$lane"
+_two_lanes() {  # DATA RUN_A RUN_B: RUN_B in the background, RUN_A here
+	local lane
+	_lane "$3" "$1" &
+	lane=$!
+	_lane "$2" "$1"
+	wait "$lane"
+}
+_two_lanes synth_songs_32k candidate16k_w4_s42 candidate16k_w4_s43
 # the 11 kHz candidate beside them in one summary, where its rung reports are here or stashed, or with
 # SCORE_11K=1 (renders synth_songs' validation and test tracks, ~1 h more on 2 cores); otherwise the
 # summary holds the 16 kHz seeds alone and the candidate's own (candidate/summary.md: the same
@@ -58,10 +62,7 @@ if scored scratch_w4_s42 scratch_w4_s43; then
 elif [[ ${SCORE_11K:-0} == 1 ]]; then
 	"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
 	"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
-	_lane scratch_w4_s43 synth_songs &
-	lane=$!
-	_lane scratch_w4_s42 synth_songs
-	wait "$lane"
+	_two_lanes synth_songs scratch_w4_s42 scratch_w4_s43
 	arms=("11 kHz s42|scratch_w4_s42" "11 kHz s43|scratch_w4_s43")
 fi
 rung_summary candidate16k \
