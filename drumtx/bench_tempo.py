@@ -17,6 +17,11 @@ default: the variable tracker on :func:`drumtx.tempo.beat_envelope` of the flux 
 ``--ckpt`` model's activations (``--ckpt none``: left out, no model loaded). Scores are ``mir_eval.beat``'s (F-measure at
 +-70 ms, P-score, CMLt, AMLt), first 5 s of beats skipped as mir_eval does; estimated beats
 after the last true beat (the audio's decaying tail) are not counted.
+
+The MIDI tempo map built on each arm's beats (:meth:`drumtx.midi_out.TempoMap.from_beats`) is
+scored too, for every ``--steady-ms`` tolerance (0: one tempo per tracked beat): its beat grid
+against the true beats (the same F-measure) and its tempo changes per minute (a steady
+performance ideally has none after the lead-in).
 """
 
 from __future__ import annotations
@@ -114,6 +119,26 @@ def render_case(renderer, kit, pos: np.ndarray, hits: list, truth: np.ndarray) -
     )
 
 
+def map_scores(reference: np.ndarray, estimated: np.ndarray, steady_ms: list[float]) -> dict[str, float]:
+    """Per tolerance: the tempo map's beat grid F-measure (``map_f_<ms>``) and its tempo
+    changes per minute (``map_changes_<ms>``), the map built as the MIDI output builds it."""
+    import mir_eval
+
+    from drumtx.midi_out import TempoMap
+
+    out = {}
+    end = float(reference[-1])
+    for ms in steady_ms:
+        tempo = TempoMap.from_beats(estimated, 480, steady_s=ms / 1000.0)
+        last = int(tempo.seconds_to_ticks([end + 0.07])[0]) // 480
+        grid = tempo.ticks_to_seconds(np.arange(last + 1) * 480)
+        grid = grid[grid <= end + 0.07]
+        ref, est = mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(grid)
+        out[f"map_f_{ms:g}"] = float(mir_eval.beat.f_measure(ref, est))
+        out[f"map_changes_{ms:g}"] = (len(tempo.tempo_events()) - 1) / (end / 60.0)
+    return out
+
+
 def score(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
     import mir_eval
 
@@ -137,10 +162,16 @@ ARMS = {
 
 
 def run(
-    gmd_root: Path, kits_dir: Path | None, kit_names: list[str], count: int, ckpt: str | None = "default"
+    gmd_root: Path,
+    kits_dir: Path | None,
+    kit_names: list[str],
+    count: int,
+    ckpt: str | None = "default",
+    steady_ms: list[float] = (),
 ) -> dict:
     """Every case through every arm of :data:`ARMS` (``variable+activations`` only with a model:
-    ``ckpt`` a bundle or ``"default"``, None leaves it out); the summary, per-case rows and timing."""
+    ``ckpt`` a bundle or ``"default"``, None leaves it out), and each arm's tempo map per
+    ``steady_ms`` tolerance (:func:`map_scores`); the summary, per-case rows and timing."""
     import torch
 
     from drumtx.features import LogMel
@@ -186,15 +217,16 @@ def run(
                             "kind": kind,
                             "method": method,
                             **score(truth, est),
+                            **map_scores(truth, est, list(steady_ms)),
                         }
                     )
     summary = {}
     for method in arms:
         for kind in ("steady", "step", "ramp", "all"):
             sel = [r for r in rows if r["method"] == method and (kind == "all" or r["kind"] == kind)]
+            keys = ["f_measure", "p_score", "cmlt", "amlt"] + [k for k in rows[0] if k.startswith("map_")]
             summary[f"{method}/{kind}"] = {
-                k: round(float(np.mean([r[k] for r in sel])), 3)
-                for k in ("f_measure", "p_score", "cmlt", "amlt")
+                k: round(float(np.mean([r[k] for r in sel])), 3) for k in keys
             } | {"cases": len(sel)}
     return {
         "summary": summary,
@@ -205,6 +237,7 @@ def run(
         "programs": {k: v[1] for k, v in PROGRAMS.items()},
         "n_beats": N_BEATS,
         "ckpt": str(ckpt) if ckpt else None,
+        "steady_ms": list(steady_ms),
     }
 
 
@@ -241,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         help="model whose activations the variable+activations arm tracks (default: the packaged "
         "model; none: leave that arm out)",
     )
+    parser.add_argument(
+        "--steady-ms",
+        default="0,10,15,20,30",
+        help="tempo map tolerances (ms) to score, comma-separated (0: one tempo per tracked beat)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the full results here")
     add_version(parser)
     args = parser.parse_args(argv)
@@ -250,8 +288,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     ckpt = None if args.ckpt.lower() == "none" else args.ckpt
+    try:
+        steady_ms = [float(x) for x in args.steady_ms.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--steady-ms: not comma-separated numbers: {args.steady_ms!r}")
     result = run(
-        args.gmd, args.kits_dir, [k.strip() for k in args.kits.split(",") if k.strip()], args.performances, ckpt
+        args.gmd,
+        args.kits_dir,
+        [k.strip() for k in args.kits.split(",") if k.strip()],
+        args.performances,
+        ckpt,
+        steady_ms,
     )
     result["machine"] = f"{platform.machine()}, {platform.python_version()}"
     result["commit"] = _commit()
@@ -260,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{key:<20} {s['f_measure']:>6.3f} {s['p_score']:>6.3f} {s['cmlt']:>6.3f} {s['amlt']:>6.3f} {s['cases']}"
         )
+    if steady_ms:
+        print("tempo map per tolerance (ms): beat grid F / tempo changes per minute")
+        for key, s in result["summary"].items():
+            cells = "  ".join(f"{ms:g}: {s[f'map_f_{ms:g}']:.3f} / {s[f'map_changes_{ms:g}']:.1f}" for ms in steady_ms)
+            print(f"  {key:<28} {cells}")
     methods = list(dict.fromkeys(r["method"] for r in result["rows"]))
     print(f"per program (F-measure, {' / '.join(methods)}):")
     for prog in PROGRAMS:

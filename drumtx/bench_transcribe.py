@@ -209,7 +209,7 @@ def _child(args) -> dict:
     clock.patch(transcriber, "decode_onsets", "peak_picking")
     clock.patch(transcriber, "onset_confidences", "peak_picking")
     clock.patch(transcriber, "estimate_beats", "beat_tracking")
-    clock.patch(command, "with_measured_velocities", "velocities")
+    clock.patch(transcriber, "with_measured_velocities", "velocities")
     results = []
     write = command.write_outputs
 

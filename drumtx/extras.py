@@ -77,12 +77,19 @@ def missing_extra_message(exc: BaseException) -> str | None:
 
 
 def _command() -> str:
-    """This process's command: ``drumtx.train`` for ``python -m drumtx.train``, ``drumtx-train`` for
-    the console script, the script's name for a program that imports drumtx."""
+    """This process's command as every drumtx error line names it: its module, ``drumtx.train``
+    for ``python -m drumtx.train`` and for the console script ``drumtx-train`` alike (looked up in
+    the installed entry points); the script's name for a program that imports drumtx."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:  # python -m drumtx.train: the module's name
         return spec.name.removesuffix(".__main__")
-    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "drumtx"
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "drumtx"
+    if script.startswith("drumtx-"):
+        from importlib.metadata import entry_points
+
+        for entry in entry_points(group="console_scripts", name=script):
+            return entry.value.split(":")[0].removesuffix(".__main__")
+    return script
 
 
 def install_hook() -> None:

@@ -42,6 +42,51 @@ def one_line_text(text: str) -> str:
     return "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text).strip()
 
 
+def steady_anchors(beats: np.ndarray, tolerance_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split increasing beat times into stretches of one tempo each, every beat within
+    ``tolerance_s`` of where its stretch's tempo puts it.
+
+    From an anchor (the first beat, then each stretch's end), a stretch takes beats for as long
+    as one inter-beat interval fits them all: beat ``k`` admits intervals within
+    ``(beat_k ± tolerance_s - anchor) / (k - start)``, and the stretch ends before the beat
+    that would leave no interval. Its interval is the least-squares one through the anchor,
+    clipped to what every beat admits, and the stretch's end (the next anchor) is placed where
+    that interval puts it. One pass, O(beats).
+
+    Why not a library: madmom and librosa give beat times, not tempo segments, and a
+    least-squares piecewise fit (e.g. ``pwlf``) bounds the squared error, not each beat's.
+
+    Args:
+        beats: ``(n,)`` increasing beat times (s), ``n >= 2``.
+        tolerance_s: how far (s) any beat may sit from its place in the map; > 0.
+
+    Returns:
+        ``(index, times)``: the anchors' beat indices ``(m,)`` (increasing, first 0, last
+        ``n - 1``) and their times (s) ``(m,)``; between two anchors the tempo is constant.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    index, times = [0], [float(beats[0])]
+    start, anchor, k = 0, float(beats[0]), 1
+    while k < beats.size:
+        lo, hi, sxy, sxx = -np.inf, np.inf, 0.0, 0.0
+        end = k
+        while end < beats.size:
+            n = end - start
+            b_lo, b_hi = (beats[end] - tolerance_s - anchor) / n, (beats[end] + tolerance_s - anchor) / n
+            if max(lo, b_lo) > min(hi, b_hi):
+                break
+            lo, hi = max(lo, b_lo), min(hi, b_hi)
+            sxy, sxx = sxy + n * (beats[end] - anchor), sxx + n * n
+            end += 1
+        ibi = float(np.clip(sxy / sxx, lo, hi))
+        anchor += (end - 1 - start) * ibi
+        start = end - 1
+        index.append(start)
+        times.append(anchor)
+        k = end
+    return np.asarray(index), np.asarray(times)
+
+
 @dataclass(frozen=True)
 class TempoMap:
     """Piecewise-constant tempo: segment ``i`` starts at ``ticks[i]`` / ``micros[i]`` µs and
@@ -59,9 +104,23 @@ class TempoMap:
 
     @classmethod
     def from_beats(
-        cls, beat_times: Sequence[float], resolution: int = 480, fallback_bpm: float = 120.0
+        cls,
+        beat_times: Sequence[float],
+        resolution: int = 480,
+        fallback_bpm: float = 120.0,
+        steady_s: float = 0.0,
     ) -> TempoMap:
-        """One tempo per inter-beat interval, so that each tracked beat lands on a beat tick.
+        """A tempo map whose beat ticks fall on the tracked beats.
+
+        Args:
+            beat_times: tracked beat times (s); unsorted, duplicates and times <= 0 are dropped.
+            resolution: ticks per beat.
+            fallback_bpm: the constant tempo of a map from fewer than two beats.
+            steady_s: 0: one tempo per inter-beat interval, each tracked beat exactly on a beat
+                tick (to the µs). > 0: one tempo per *steady stretch* (:func:`steady_anchors`),
+                every tracked beat within ``steady_s`` seconds of its beat tick, so a steady
+                beat tracked on a frame grid (10 ms) gets one tempo instead of one that flips
+                between two neighbouring values on every beat.
 
         Before the first beat the map holds a whole number of beats at about the first tempo
         (the first beat is skipped when it comes earlier than half a beat, which would need a
@@ -81,9 +140,10 @@ class TempoMap:
             if beats.size < 2:
                 return cls.constant(60.0 / first_ibi, resolution)
         lead_in = max(1, int(round(beats[0] / first_ibi)))
+        index, times = steady_anchors(beats, steady_s) if steady_s > 0 else (np.arange(beats.size), beats)
         # Anchors: (beat index, target time in µs); the gap to the next anchor is one tempo.
-        beat_index = np.concatenate(([0], lead_in + np.arange(beats.size)))
-        target_us = np.concatenate(([0], np.round(beats * 1e6).astype(np.int64)))
+        beat_index = np.concatenate(([0], lead_in + index))
+        target_us = np.concatenate(([0], np.round(times * 1e6).astype(np.int64)))
         ticks, micros, tempos = [], [], []
         q = 0  # quantised time of the current anchor, in µs
         for i in range(len(beat_index) - 1):

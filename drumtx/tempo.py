@@ -49,6 +49,9 @@ from drumtx.output_settings import output_settings
 _HOP = 512
 METHODS = ("variable", "constant")
 _CFG = output_settings()["tempo"]  # conf/outputs/default.yaml
+#: How far (s) a tracked beat may sit from its beat in the MIDI and chart tempo maps, so that a
+#: steady beat tracked on the frame grid gets one tempo (:func:`drumtx.midi_out.steady_anchors`).
+MAP_TOLERANCE_S = float(_CFG["map_tolerance_ms"]) / 1000.0
 
 
 def onset_envelope(mel: np.ndarray) -> np.ndarray:

@@ -63,7 +63,6 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
         Transcriber,
         collect_inputs,
         parse_thresholds,
-        with_measured_velocities,
     )
     from drumtx.vocab import Vocabulary
 except KeyboardInterrupt:
@@ -436,7 +435,7 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             charter=args.charter,
         )
         try:
-            result = with_measured_velocities(transcriber.transcribe(job.source, progress=not args.quiet))
+            result = transcriber.transcribe(job.source, progress=not args.quiet)
             if result.truncated:  # a cut-off download or copy: what decodes is transcribed, the user should know
                 print(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes",
                       file=sys.stderr, flush=True)

@@ -28,7 +28,7 @@ from drumtx.features import LogMel, features_from_meta
 from drumtx.inference import Activations, InferenceSettings, activations
 from drumtx.midi_out import TempoMap
 from drumtx.targets import Onset
-from drumtx.tempo import beat_envelope, estimate_beats
+from drumtx.tempo import MAP_TOLERANCE_S, beat_envelope, estimate_beats
 from drumtx.vocab import Vocabulary
 
 #: Prefix of the notes printed on stderr for the user (velocities not measured, chart audio not added).
@@ -214,7 +214,9 @@ class Transcription:
     truncated: str | None = None  # why only the first part of the file was transcribed (a cut-off file)
 
     def tempo_map(self, resolution: int) -> TempoMap:
-        return TempoMap.from_beats(self.beats, resolution)
+        """The MIDI and chart tempo map at ``resolution`` ticks per beat: the tracked beats, one
+        tempo per steady stretch (``tempo.map_tolerance_ms`` of ``conf/outputs/default.yaml``)."""
+        return TempoMap.from_beats(self.beats, resolution, steady_s=MAP_TOLERANCE_S)
 
 
 def parse_thresholds(text: str | None, instruments: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -300,11 +302,12 @@ class Transcriber:
         self.thresholds = merged
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **kwargs) -> Transcriber:
+    def from_checkpoint(cls, path: str | Path = "default", device: str = "cpu", **kwargs) -> Transcriber:
         """Load a model file (:func:`drumtx.checkpoint.load_transcriber`) and wrap it.
 
         Args:
-            path: a drumtx bundle (``.safetensors`` beside its ``.json`` meta) or a drumtx
+            path: ``"default"`` (the packaged model, :data:`drumtx.checkpoint.PACKAGED_MODEL`), a
+                drumtx bundle (``.safetensors`` beside its ``.json`` meta) or a drumtx
                 Lightning ``.ckpt``; tuned thresholds in ``<stem>.thresholds.json`` beside it are
                 applied over the ones its meta holds.
             device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
@@ -320,9 +323,9 @@ class Transcriber:
                 config (one line naming the file).
             ValueError: impossible inference settings in ``kwargs`` (one line).
         """
-        from drumtx.checkpoint import load_transcriber
+        from drumtx.checkpoint import load_transcriber, model_path
 
-        model, meta = load_transcriber(path, device=device)
+        model, meta = load_transcriber(model_path(path), device=device)
         return cls(model, meta, device=device, **kwargs)
 
     def run(self, mel, fine: bool = False, progress: str | None = None) -> Activations:
@@ -387,8 +390,9 @@ class Transcriber:
         return result, env
 
     def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
-        """Onsets, their confidences and the beats of one audio file (:meth:`file_activations`,
-        then :meth:`decode`).
+        """Onsets, their velocities and confidences, and the beats of one audio file
+        (:meth:`file_activations`, :meth:`decode`, then :func:`with_measured_velocities`): what
+        ``python -m drumtx.transcribe`` writes out, note for note and velocity for velocity.
 
         Args:
             path: an audio file, any rate and channel count (formats soundfile reads; m4a and aac
@@ -396,8 +400,9 @@ class Transcriber:
             progress: a progress bar over the model's blocks (shown only when stderr is a terminal).
 
         Returns:
-            a :class:`Transcription`: ``onsets`` sorted by time (s) with their fine class and a
-            velocity from the peak's height (:func:`with_measured_velocities` replaces it),
+            a :class:`Transcription`: ``onsets`` sorted by time (s) with their fine class and MIDI
+            velocity (1-127: the model's velocity output at the onset, or for a model without
+            one the loudness measured from the audio; ``velocity_source`` says which),
             ``confidences`` (per onset, activation x variation probability, 0..1), ``beats`` (s),
             ``duration`` (s), and the stitched activations, onset envelope and velocity output
             (T frames at ``fps``). A file whose decoding fails partway (a cut-off download) is
@@ -410,7 +415,7 @@ class Transcriber:
         """
         path = Path(path)
         result, env = self.file_activations(path, progress)
-        out = self.decode(path, result.probs, env, velocity=result.velocity)
+        out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity))
         return dataclasses.replace(out, truncated=result.truncated) if result.truncated else out
 
     def decode(
@@ -422,7 +427,9 @@ class Transcriber:
     ) -> Transcription:
         """Stitched activations -> onsets (peak picking per instrument, variation at the peak)
         and beats; separate from the model so that it can be checked on hand-made activations.
-        ``velocity`` (T, C), the velocity head's output, is kept for :func:`with_measured_velocities`."""
+        The onsets' velocities are the peaks' heights until :func:`with_measured_velocities`
+        (which :meth:`transcribe` applies) replaces them; ``velocity`` (T, C), the velocity
+        head's output, is kept for it."""
         onsets = decode_onsets(probs, self.fps, self.vocab, self.thresholds)
         confidences = onset_confidences(probs, onsets, self.fps, self.vocab)
         duration = (onset_envelope.shape[0] - 1) / self.fps

@@ -93,3 +93,17 @@ def test_only_the_train_extras_modules_get_the_message():
     assert "needs pyfluidsynth (module 'fluidsynth')" in missing_extra_message(
         ModuleNotFoundError("x", name="fluidsynth"))
     assert "needs lightning" in missing_extra_message(ModuleNotFoundError("x", name="pytorch_lightning.core"))
+
+
+def test_the_console_script_is_named_by_its_module_as_every_other_error_line(monkeypatch):
+    import types
+
+    from drumtx import extras
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # a console script: no __spec__
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/drumtx-train", "data=x"])
+    assert extras._command() == "drumtx.train"
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/drumtx-synth"])
+    assert extras.missing_extra_message(ModuleNotFoundError("x", name="lightning")).startswith("drumtx.synth: needs ")
+    monkeypatch.setattr(sys, "argv", ["/home/me/my_tool.py"])
+    assert extras._command() == "my_tool.py"

@@ -19,7 +19,7 @@ from conftest import save_tiny_bundle
 
 from drumtx import outputs as outputs_module
 from drumtx import transcribe as tx
-from drumtx.midi_out import TempoMap, drum_midi, save_midi
+from drumtx.midi_out import TempoMap, drum_midi, save_midi, steady_anchors
 from drumtx.outputs import output_paths, write_outputs
 from drumtx.targets import Onset
 from drumtx.tempo import estimate_beats
@@ -116,6 +116,43 @@ def test_tempo_map_edge_cases():
     tm = TempoMap.from_beats([0.05, 0.55, 1.05, 1.55], 480)
     assert max(60e6 / u for u in tm.us_per_beat) < 130
     assert tm.seconds_to_ticks([1.05])[0] % 480 == 0
+
+
+def _grid_error(tempo: TempoMap, beats: np.ndarray) -> float:
+    """The largest distance (s) from a tracked beat to the nearest beat tick of the map."""
+    grid = tempo.ticks_to_seconds(np.arange(int(tempo.seconds_to_ticks([beats[-1] + 5])[0]) // tempo.resolution) * tempo.resolution)
+    return float(max(np.abs(grid - b).min() for b in beats))
+
+
+def test_a_steady_beat_on_the_frame_grid_gets_one_tempo():
+    """C08's report: a steady 124 bpm tracked on 10 ms frames flipped between 122.4 and 125.0 bpm
+    on every beat (23-25 tempo events). With the tolerance: the lead-in and one tempo."""
+    beats = np.round((0.59 + np.arange(60) * 60 / 124) * 100) / 100  # what the tracker gives
+    per_beat = TempoMap.from_beats(beats, 480)
+    assert len(per_beat.tempo_events()) > 20 and _grid_error(per_beat, beats) < 1e-5  # the old map
+    tempo = TempoMap.from_beats(beats, 480, steady_s=0.015)
+    events = [60e6 / m.tempo for _, m in tempo.tempo_events()]
+    assert len(events) == 2 and events[1] == pytest.approx(124, abs=0.1), events
+    assert _grid_error(tempo, beats) <= 0.015
+
+
+def test_steady_stretches_keep_every_beat_within_the_tolerance_and_follow_tempo_changes():
+    rng = np.random.default_rng(3)
+    step = np.concatenate([np.arange(32) * 60 / 90, 31 * 60 / 90 + np.arange(1, 33) * 60 / 140]) + 0.7
+    ramp = np.cumsum(np.linspace(60 / 90, 60 / 130, 64)) + 0.3
+    drift = np.cumsum(0.5 + 0.03 * rng.standard_normal(600)) + 0.9
+    for true, most in ((step, 3), (ramp, 40), (drift, 600)):
+        beats = np.round(true * 100) / 100
+        for tol in (0.005, 0.015, 0.03):
+            index, times = steady_anchors(beats, tol)
+            assert index[0] == 0 and index[-1] == beats.size - 1 and np.all(np.diff(index) > 0)
+            assert np.all(np.abs(times - beats[index]) <= tol + 1e-9)
+            tempo = TempoMap.from_beats(beats, 960, steady_s=tol)
+            # + the tempos' rounding to whole µs: at most half a µs per beat of a stretch
+            assert _grid_error(tempo, beats) <= tol + 0.5e-6 * np.diff(index).max() + 1e-9
+        assert len(TempoMap.from_beats(beats, 960, steady_s=0.015).tempo_events()) <= most
+    bpm = [60e6 / m.tempo for _, m in TempoMap.from_beats(np.round(step * 100) / 100, 960, steady_s=0.015).tempo_events()]
+    assert bpm[1:] == [pytest.approx(90, abs=0.3), pytest.approx(140, abs=0.3)], bpm
 
 
 def test_estimate_beats_finds_the_tempo_of_a_click_track():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -241,11 +242,10 @@ def test_old_bundle_without_velocity_loads_and_transcribes_with_measured_velocit
     model, meta = load_transcriber(TINY)
     assert "velocity" not in json.loads(TINY.with_suffix(".json").read_text())["config"]["branches"]
     assert not model.has_velocity and meta["velocity_output"] is False
-    result = Transcriber(model, meta).transcribe(groove)
-    assert result.velocity is None and result.onsets
-    out = with_measured_velocities(result)
+    out = Transcriber(model, meta).transcribe(groove)  # the API: velocities measured, as the command's
+    assert out.velocity is None and out.onsets
     assert out.velocity_source == VELOCITY_MEASURED
-    assert [o.velocity for o in out.onsets] == list(dynamics.onset_velocities(groove, result.onsets))
+    assert [o.velocity for o in out.onsets] == list(dynamics.onset_velocities(groove, out.onsets))
 
 
 def test_a_model_with_velocity_gives_midi_velocities_from_its_head(groove, tmp_path, monkeypatch, capsys):
@@ -262,9 +262,9 @@ def test_a_model_with_velocity_gives_midi_velocities_from_its_head(groove, tmp_p
         raise AssertionError("a model with a velocity output must not measure the audio")
 
     monkeypatch.setattr(dynamics, "measure_levels", no_audio)
-    out = with_measured_velocities(result)
-    assert out.velocity_source == VELOCITY_FROM_MODEL
-    assert [o.velocity for o in out.onsets] == [FIXED[o.fine_class] for o in out.onsets]
+    for out in (tx.transcribe(groove), with_measured_velocities(result)):  # the API, and applied again
+        assert out.velocity_source == VELOCITY_FROM_MODEL
+        assert [o.velocity for o in out.onsets] == [FIXED[o.fine_class] for o in out.onsets]
 
     # the command: MIDI and JSON carry the head's velocities and say where they come from
     from drumtx import transcribe as tx_cli
@@ -274,6 +274,10 @@ def test_a_model_with_velocity_gives_midi_velocities_from_its_head(groove, tmp_p
     doc = json.loads((tmp_path / "out" / "groove.json").read_text())
     assert doc["velocity_source"] == VELOCITY_FROM_MODEL
     assert [o["velocity"] for o in doc["onsets"]] == [FIXED[o["variation"]] for o in doc["onsets"]]
+    api = Transcriber.from_checkpoint(bundle).transcribe(groove)  # the API gives what the command wrote
+    assert [(round(o.time, 3), o.velocity) for o in api.onsets] == [
+        (round(o["time"], 3), o["velocity"]) for o in doc["onsets"]
+    ]
     import mido
 
     notes = [m.velocity for t in mido.MidiFile(tmp_path / "out" / "groove.mid").tracks for m in t
@@ -444,3 +448,28 @@ def test_evaluate_scores_velocity_on_the_test_split(tmp_path, egmd_fixture):
             by_class = vel["mae_by_class"]
             assert by_class["hihat_closed"]["mae"] == 0.0 and by_class["hihat_closed"]["n"] >= 8
             assert 55.0 <= by_class["snare_head"]["mae"] <= 65.0
+
+
+def test_from_checkpoint_without_a_path_is_the_packaged_model():
+    from drumtx.checkpoint import PACKAGED_MODEL
+
+    tx = Transcriber.from_checkpoint()
+    assert tx.meta == load_transcriber(PACKAGED_MODEL)[1]
+
+
+def test_the_readme_python_example_runs_and_writes_what_the_command_writes(groove, tmp_path, monkeypatch, capsys):
+    """The README's "From Python" block, run as written on a groove: its MIDI is the command's."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("From Python, the command's own path", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'tx.transcribe("song.wav")' in block
+    shutil.copy(groove, tmp_path / "song.wav")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "velocity" in printed and (tmp_path / "out" / "song.mid").is_file()
+    from drumtx import transcribe as tx_cli
+
+    assert tx_cli.main(["song.wav", "-o", "cli", "--format", "midi,json", "-q"]) == 0
+    assert (tmp_path / "out" / "song.mid").read_bytes() == (tmp_path / "cli" / "song.mid").read_bytes()
+    api, cli = (json.loads((tmp_path / d / "song.json").read_text())["onsets"] for d in ("out", "cli"))
+    assert api == cli and api
