@@ -22,7 +22,6 @@ A benchmark, not a test: nothing here passes or fails on a number.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from drumtx import PROJECT_ROOT
 from drumtx.atomic import write_json
-from drumtx.cli import add_version, prog_name
+from drumtx.cli import OneLineParser, add_version, prog_name
 
 
 def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
@@ -125,7 +124,7 @@ def prepare_throughput(summary: dict, csv_path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=prog_name("drumtx.bench"), description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog=prog_name("drumtx.bench"), prefix="drumtx.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "experiments" / "bench")
     ap.add_argument("--quick", action="store_true", help="shorter timings and a 2-minute file (smoke run)")
     add_version(ap)

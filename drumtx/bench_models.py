@@ -8,7 +8,6 @@ real one (forward, masked loss, backward, gradient clipping, AdamW step).
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -23,7 +22,7 @@ from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
 from drumtx.atomic import write_json
-from drumtx.cli import add_version, prog_name
+from drumtx.cli import OneLineParser, add_version, prog_name
 from drumtx.models.transcriber import build_transcriber, count_parameters
 from drumtx.targets import HIERARCHY
 
@@ -228,7 +227,7 @@ def print_table(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=prog_name("drumtx.bench_models"), description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog=prog_name("drumtx.bench_models"), prefix="drumtx.bench_models", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     ap.add_argument("--encoders", nargs="+", default=["crnn", "crnn_small"])
     ap.add_argument("--branches", default="five_branch")

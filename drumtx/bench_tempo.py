@@ -20,13 +20,13 @@ after the last true beat (the audio's decaying tail) are not counted.
 
 The MIDI tempo map built on each arm's beats (:meth:`drumtx.midi_out.TempoMap.from_beats`) is
 scored too, for every ``--steady-ms`` tolerance (0: one tempo per tracked beat): its beat grid
-against the true beats (the same F-measure) and its tempo changes per minute (a steady
-performance ideally has none after the lead-in).
+against the true beats (the same F-measure) and its tempo changes per minute (every set_tempo
+after the first, the change from the lead-in to the first tracked beat's tempo included, so a
+steady performance ideally has one per file).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import platform
 import subprocess
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drumtx.cli import add_version, prog_name
+from drumtx.cli import OneLineParser, add_version, prog_name
 
 PROG = "drumtx.bench_tempo"
 
@@ -251,7 +251,7 @@ def _commit() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=prog_name(PROG), description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog=prog_name(PROG), prefix=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--gmd",
         type=Path,

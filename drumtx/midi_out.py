@@ -116,11 +116,13 @@ class TempoMap:
             beat_times: tracked beat times (s); unsorted, duplicates and times <= 0 are dropped.
             resolution: ticks per beat.
             fallback_bpm: the constant tempo of a map from fewer than two beats.
-            steady_s: 0: one tempo per inter-beat interval, each tracked beat exactly on a beat
+            steady_s: 0: one tempo per inter-beat interval, each kept beat exactly on a beat
                 tick (to the µs). > 0: one tempo per *steady stretch* (:func:`steady_anchors`),
-                every tracked beat within ``steady_s`` seconds of its beat tick, so a steady
-                beat tracked on a frame grid (10 ms) gets one tempo instead of one that flips
-                between two neighbouring values on every beat.
+                every kept beat within ``steady_s`` seconds of its beat tick (plus half a µs
+                per beat of its stretch, the tempos' rounding), so a steady beat tracked on a
+                frame grid (10 ms) gets one tempo instead of one that flips between two
+                neighbouring values on every beat. Beats closer than ``2 * steady_s`` to the
+                one before are dropped (a stretch's end may sit ``steady_s`` late).
 
         Before the first beat the map holds a whole number of beats at about the first tempo
         (the first beat is skipped when it comes earlier than half a beat, which would need a
@@ -129,8 +131,10 @@ class TempoMap:
         beats = np.unique(np.asarray(beat_times, dtype=np.float64))
         beats = beats[beats > 0]
         if beats.size >= 2:
-            # Beats closer than 1 ms cannot be meant; they would make absurd tempos.
-            keep = np.concatenate(([True], np.diff(beats) >= 1e-3))
+            # Beats closer than 1 ms cannot be meant; they would make absurd tempos. With a
+            # tolerance, a stretch's end may sit up to steady_s after its beat: the next beat
+            # must come later than that, or the next tempo would be negative.
+            keep = np.concatenate(([True], np.diff(beats) >= max(1e-3, 2 * steady_s)))
             beats = beats[keep]
         if beats.size < 2:
             return cls.constant(fallback_bpm, resolution)
@@ -184,7 +188,15 @@ class TempoMap:
         return events
 
     def mean_bpm(self) -> float:
-        return float(60e6 / np.mean(self.us_per_beat))
+        """The map's tempo (bpm) after its lead-in: its beats over its time, each segment
+        weighed by its length in beats (the last, open-ended one as one beat); a map of one
+        segment is that segment's tempo. (An unweighted mean let the one-beat lead-in of a map
+        with one steady stretch pull a steady 120 bpm to 158.)"""
+        us = np.asarray(self.us_per_beat, dtype=np.float64)
+        beats = np.append(np.diff(np.asarray(self.ticks, dtype=np.float64)) / self.resolution, 1.0)
+        if us.size > 1:  # the first segment is the lead-in before the first tracked beat
+            us, beats = us[1:], beats[1:]
+        return float(60e6 * beats.sum() / (beats * us).sum())
 
 
 def midi_track(name: str, events: list[tuple[int, int, mido.Message | mido.MetaMessage]]) -> mido.MidiTrack:

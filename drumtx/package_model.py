@@ -15,7 +15,6 @@ The bundle is loaded first (weights only): a broken file is never shipped.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -25,7 +24,7 @@ from drumtx import PROJECT_ROOT
 from drumtx.atomic import atomic_output, atomic_write_text, write_json
 from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
-from drumtx.cli import add_version, prog_name
+from drumtx.cli import OneLineParser, add_version, prog_name
 from drumtx.evaluation.report import md_table, pct
 from drumtx.evaluation.scores import undefined_as_none
 from drumtx.metrics import OnsetCounts, precision_lower_bound
@@ -274,7 +273,7 @@ def presence_entry(confidence: float, seconds: float | None = None, source: str 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=prog_name("drumtx.package_model"), description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog=prog_name("drumtx.package_model"), prefix="drumtx.package_model", description=__doc__.splitlines()[0])
     ap.add_argument(
         "bundle", type=Path, help="a .safetensors bundle with its .json sidecar (thresholds tuned)"
     )

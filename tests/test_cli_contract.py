@@ -358,3 +358,16 @@ def test_usage_names_the_command_as_it_was_run(script, monkeypatch, capsys):
             entry(script)(["--help"])
         assert exc.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: {name} "), (script, argv0)
+
+
+@pytest.mark.parametrize("script", sorted(set(SCRIPTS) - set(HYDRA)))
+def test_a_usage_error_of_every_argparse_command_is_one_line_naming_its_module(script, monkeypatch, capsys):
+    """The benchmarks and package_model printed argparse's usage block and a second line; every
+    argparse command now answers as the README's contract says (drumtx.transcribe as it was run)."""
+    module = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    monkeypatch.setattr(sys, "argv", [f"/venv/bin/{script}", "--no-such-option"])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)(["--no-such-option"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"{script}: error: " if module == "drumtx.transcribe" else f"{module}: "), err

@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx.atomic import atomic_write_text
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, add_version, error, prog_name
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, OneLineParser, add_version, error, prog_name
 from drumtx.synth.kits import (
     KITS_DIR,
     LATENCY_FILE,
@@ -53,9 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m drumtx.synth.kits``: list every kit (sound-font and sampled) with its format,
     source, licence, instruments and what it lacks; ``--measure-latency --write`` refreshes
     latency.yaml (all kits, or those named with ``--kits``)."""
-    import argparse
 
-    parser = argparse.ArgumentParser(prog=prog_name("drumtx.synth.kits"), description=main.__doc__)
+    parser = OneLineParser(prog=prog_name("drumtx.synth.kits"), prefix="drumtx.synth.kits", description=main.__doc__)
     parser.add_argument("--kits-dir", default=str(KITS_DIR))
     parser.add_argument("--brief", action="store_true", help="one line per kit")
     parser.add_argument(

@@ -9,7 +9,6 @@ a shared machine) and over the wall clock. Part of ``make bench`` (:mod:`drumtx.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -69,9 +68,9 @@ def run(seconds: float = 10.0, kits_dir: str | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from drumtx.cli import add_version, prog_name
+    from drumtx.cli import OneLineParser, add_version, prog_name
 
-    ap = argparse.ArgumentParser(prog=prog_name("drumtx.synth.sampled.bench"), description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog=prog_name("drumtx.synth.sampled.bench"), prefix="drumtx.synth.sampled.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each reference groove")
     ap.add_argument("--out", type=Path, help="also write the report here (json)")
     add_version(ap)
