@@ -122,13 +122,15 @@ def train(cfg: DictConfig) -> float | None:
     """
     validate(cfg)  # typed, range-checked values; one line naming the key (drumtx.config_schema)
     quiet_third_party()
-    L.seed_everything(cfg.seed, workers=True)
+    # quiet: Lightning's "Seed set to 42" would come before a refused data root's one-line error
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     datamodule = build_datamodule(cfg)
     # the data first: a missing root or a kit pattern matching nothing is refused (one line) before
     # the model, parameter table and loggers, so a refused run leaves no folder (drumtx.cli)
     datamodule.setup("fit")
+    log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
     plain = plain_config(cfg)
     meta = build_meta(plain)
     module = DrumTranscriptionModule(plain, meta)

@@ -142,6 +142,10 @@ def test_bad_data_is_refused_before_the_model_and_loggers(overrides, message, eg
     assert out.returncode == 2, out.stderr[-2000:]
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("drumtx.train: ") and message in last and "Traceback" not in out.stderr
+    # no chatter before it (a new user's trial: Lightning's "Seed set to 42" came first); the
+    # feature cache's progress bar is work done, kept for the rerun
+    assert not [line for line in out.stderr.strip().splitlines()[:-1] if line.strip() and "track/s" not in line]
+    assert "Seed set" not in out.stdout + out.stderr
     assert "parameters (" not in out.stdout and "wandb" not in out.stdout + out.stderr
     assert not run.exists() and not (tmp_path / "outputs").exists()
 
