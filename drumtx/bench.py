@@ -33,7 +33,7 @@ from pathlib import Path
 
 from drumtx import PROJECT_ROOT
 from drumtx.atomic import write_json
-from drumtx.cli import OneLineParser, add_version, prog_name
+from drumtx.cli import module_parser
 
 
 def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
@@ -124,10 +124,9 @@ def prepare_throughput(summary: dict, csv_path: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(prog=prog_name("drumtx.bench"), prefix="drumtx.bench", description=__doc__.splitlines()[0])
+    ap = module_parser("drumtx.bench", __doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "experiments" / "bench")
     ap.add_argument("--quick", action="store_true", help="shorter timings and a 2-minute file (smoke run)")
-    add_version(ap)
     args = ap.parse_args(argv)
     py = sys.executable
     minutes = "2" if args.quick else "10"

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 
 from drumtx import CONF_DIR
 from drumtx.atomic import write_json
-from drumtx.cli import OneLineParser, add_version, prog_name
+from drumtx.cli import module_parser
 from drumtx.models.transcriber import build_transcriber, count_parameters
 from drumtx.targets import HIERARCHY
 
@@ -227,7 +227,7 @@ def print_table(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(prog=prog_name("drumtx.bench_models"), prefix="drumtx.bench_models", description=__doc__.splitlines()[0])
+    ap = module_parser("drumtx.bench_models", __doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     ap.add_argument("--encoders", nargs="+", default=["crnn", "crnn_small"])
     ap.add_argument("--branches", default="five_branch")
@@ -240,7 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--precision", default="32", choices=["32", "bf16-mixed"], help="as the trainer's precision"
     )
-    add_version(ap)
     args = ap.parse_args(argv)
     report = benchmark(
         args.encoders,

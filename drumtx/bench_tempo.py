@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drumtx.cli import OneLineParser, add_version, prog_name
+from drumtx.cli import module_parser
 
 PROG = "drumtx.bench_tempo"
 
@@ -251,7 +251,7 @@ def _commit() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog=prog_name(PROG), prefix=PROG, description=__doc__.split("\n\n")[0])
+    parser = module_parser(PROG, __doc__.split("\n\n")[0])
     parser.add_argument(
         "--gmd",
         type=Path,
@@ -280,7 +280,6 @@ def main(argv: list[str] | None = None) -> int:
         help="tempo map tolerances (ms) to score, comma-separated (0: one tempo per tracked beat)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the full results here")
-    add_version(parser)
     args = parser.parse_args(argv)
     if not (args.gmd / "info.csv").is_file():
         print(

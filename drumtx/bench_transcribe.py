@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from drumtx.cli import OneLineParser, add_version, prog_name
+from drumtx.cli import module_parser
 
 PROG = "drumtx.bench_transcribe"
 
@@ -300,7 +300,7 @@ def stage_table(run: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = OneLineParser(prog=prog_name(PROG), prefix=PROG, description=__doc__.split("\n\n")[0])
+    parser = module_parser(PROG, __doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the synthetic file")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (atomically)")
     parser.add_argument(
@@ -320,7 +320,6 @@ def main(argv=None) -> int:
     parser.add_argument("--audio", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--started", type=float, default=None, help=argparse.SUPPRESS)
-    add_version(parser)
     args = parser.parse_args(argv)
     if args.child:
         args.threads = int(args.threads)

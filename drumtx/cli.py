@@ -165,6 +165,14 @@ class OneLineParser(argparse.ArgumentParser):
         return f" (did you mean {' / '.join(dict.fromkeys(close))}?)" if close else ""
 
 
+def module_parser(module: str, description: str | None = None, **kwargs: Any) -> OneLineParser:
+    """The argument parser of a drumtx command run as ``python -m <module>`` (or its console
+    script): usage names the command as it was run (:func:`prog_name`), a usage error is one line
+    ``<module>: <message>`` with status 2 (:class:`OneLineParser`), ``--version`` added; further
+    arguments as ``argparse.ArgumentParser``."""
+    return add_version(OneLineParser(prog=prog_name(module), prefix=module, description=description, **kwargs))
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)

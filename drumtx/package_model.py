@@ -24,7 +24,7 @@ from drumtx import PROJECT_ROOT
 from drumtx.atomic import atomic_output, atomic_write_text, write_json
 from drumtx.bench import git_commit
 from drumtx.checkpoint import load_transcriber
-from drumtx.cli import OneLineParser, add_version, prog_name
+from drumtx.cli import module_parser
 from drumtx.evaluation.report import md_table, pct
 from drumtx.evaluation.scores import undefined_as_none
 from drumtx.metrics import OnsetCounts, precision_lower_bound
@@ -273,7 +273,7 @@ def presence_entry(confidence: float, seconds: float | None = None, source: str 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = OneLineParser(prog=prog_name("drumtx.package_model"), prefix="drumtx.package_model", description=__doc__.splitlines()[0])
+    ap = module_parser("drumtx.package_model", __doc__.splitlines()[0])
     ap.add_argument(
         "bundle", type=Path, help="a .safetensors bundle with its .json sidecar (thresholds tuned)"
     )
@@ -300,7 +300,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presence-seconds", type=float, default=None, help="the gate's reach on each side (s)")
     ap.add_argument("--presence-source", default=None, help="where the gate was measured (for the card)")
     ap.add_argument("--out", type=Path, default=ASSETS, help="the assets folder")
-    add_version(ap)
     args = ap.parse_args(argv)
 
     try:

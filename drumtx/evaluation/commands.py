@@ -12,15 +12,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from drumtx.cli import EXIT_USAGE, OneLineParser, add_version, fail, prog_name
+from drumtx.cli import EXIT_USAGE, fail, module_parser
 
 
 def parser(module: str, description: str) -> argparse.ArgumentParser:
-    """An argument parser for ``python -m <module>``: usage names the command as it was run
-    (:func:`drumtx.cli.prog_name`), errors are one line prefixed by ``module``; ``--version``."""
-    p = OneLineParser(prog=prog_name(module), description=description, prefix=module)
-    add_version(p)
-    return p
+    """An argument parser for ``python -m <module>`` (:func:`drumtx.cli.module_parser`)."""
+    return module_parser(module, description)
 
 
 def output_folder(module: str, path: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from drumtx.atomic import atomic_write_text
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, OneLineParser, add_version, error, prog_name
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, error, module_parser
 from drumtx.synth.kits import (
     KITS_DIR,
     LATENCY_FILE,
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     source, licence, instruments and what it lacks; ``--measure-latency --write`` refreshes
     latency.yaml (all kits, or those named with ``--kits``)."""
 
-    parser = OneLineParser(prog=prog_name("drumtx.synth.kits"), prefix="drumtx.synth.kits", description=main.__doc__)
+    parser = module_parser("drumtx.synth.kits", main.__doc__)
     parser.add_argument("--kits-dir", default=str(KITS_DIR))
     parser.add_argument("--brief", action="store_true", help="one line per kit")
     parser.add_argument(
@@ -72,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
         help="render six reference grooves (seed 3: every Roland note) per kit and report how many "
         "notes have an audio onset within 10 ms of their label, and the median error",
     )
-    add_version(parser)
     args = parser.parse_args(argv)
     try:
         kits = load_kits(args.kits_dir)

@@ -68,12 +68,11 @@ def run(seconds: float = 10.0, kits_dir: str | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from drumtx.cli import OneLineParser, add_version, prog_name
+    from drumtx.cli import module_parser
 
-    ap = OneLineParser(prog=prog_name("drumtx.synth.sampled.bench"), prefix="drumtx.synth.sampled.bench", description=__doc__.splitlines()[0])
+    ap = module_parser("drumtx.synth.sampled.bench", __doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each reference groove")
     ap.add_argument("--out", type=Path, help="also write the report here (json)")
-    add_version(ap)
     args = ap.parse_args(argv)
     report = run(args.seconds)
     text = json.dumps(report, indent=2)
