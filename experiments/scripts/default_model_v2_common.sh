@@ -362,10 +362,10 @@ heldout_arm() {
 # data_arm NAME DATA TITLE [OVERRIDE...]: the candidate's recipe (from scratch, music-only tracks x4
 # from the start, 3,500 steps, seeds 42 and 43 side by side, runs NAME_w4_s4x) on data=DATA, beside
 # the candidate (the same recipe on synth_songs): DATA rendered and prepared first (the trainings
-# need nothing else), the candidate's bundles restored from the stash on a fresh clone, then
-# synth_songs' validation and test tracks rendered and prepared to tune and score on (skipped where
-# the checkout has them; its 4,100 training tracks, 2/3 of its 6,027, are not needed here), all
-# four runs scored (the candidate's rungs skipped where its reports are stashed) and one summary
+# need nothing else; skipped once both are trained), the candidate's bundles restored from the
+# stash on a fresh clone, then synth_songs' validation and test tracks rendered and prepared to
+# tune and score on (skipped where the checkout has them; its 4,100 training tracks, 2/3 of its
+# 6,027, are not needed here), all four runs scored (the candidate's rungs skipped where its reports are stashed) and one summary
 # (and aims.md) titled TITLE.
 # Further arguments go to both trainings. Where the checkout holds a synth_songs render
 # (data/synth_songs), DATA's tracks rendered alike there are linked from it (reuse=; the hybrid
@@ -374,8 +374,12 @@ data_arm() {
 	local name=$1 data=$2 title=$3 seed args reuse=()
 	shift 3
 	[[ $data != synth_songs && -f data/synth_songs/synth_recipe.yaml ]] && reuse=("reuse=$PWD/data/synth_songs")
-	"$PY" -m drumtx.synth data="$data" workers="${WORKERS:-2}" "${reuse[@]}"
-	"$PY" -m drumtx.prepare data="$data"
+	for seed in 42 43; do restore_run $V2/${name}_w4_s$seed; done
+	if [[ ! -f $V2/${name}_w4_s42/best.safetensors || ! -f $V2/${name}_w4_s43/best.safetensors ]]; then
+		# (both trained: tuning and scoring use synth_songs alone, so DATA's render is not needed)
+		"$PY" -m drumtx.synth data="$data" workers="${WORKERS:-2}" "${reuse[@]}"
+		"$PY" -m drumtx.prepare data="$data"
+	fi
 	for seed in 42 43; do
 		restore_run $V2/scratch_w4_s$seed
 		require $V2/scratch_w4_s$seed/best.safetensors default-model-v2-candidate
