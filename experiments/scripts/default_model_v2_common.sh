@@ -365,8 +365,8 @@ heldout_arm() {
 # need nothing else; skipped once both are trained), the candidate's bundles restored from the
 # stash on a fresh clone, then synth_songs' validation and test tracks rendered and prepared to
 # tune and score on (skipped where the checkout has them; its 4,100 training tracks, 2/3 of its
-# 6,027, are not needed here), all four runs scored (the candidate's rungs skipped where its reports are stashed) and one summary
-# (and aims.md) titled TITLE.
+# 6,027, are not needed here), all four runs scored (the candidate's rungs skipped where its
+# reports are stashed) and one summary (and aims.md) titled TITLE.
 # Further arguments go to both trainings. Where the checkout holds a synth_songs render
 # (data/synth_songs), DATA's tracks rendered alike there are linked from it (reuse=; the hybrid
 # render took 12 min so, half its tracks linked).
