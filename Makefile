@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-ring default-model-v2-electronic default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-candidate16k default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-ring default-model-v2-ring-nocrash default-model-v2-electronic default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-candidate16k default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
@@ -138,6 +138,9 @@ default-model-v2-hybrid: $(STAMPS)/venv ## render data=synth_songs_hybrid (half 
 
 default-model-v2-ring: $(STAMPS)/venv ## render data=synth_songs_ring (half the training tracks' cymbals ringing long and dark; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung beside the candidate (render ~35 min on 2 cores + ~3.7 h training; ~11 GB; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_ring.sh $(ARGS)
+
+default-model-v2-ring-nocrash: $(STAMPS)/venv ## render data=synth_songs_ring_nocrash (the ring arm's tracks with the crashes dry: only hi-hats and rides ring; WORKERS=1 beside trainings), then after -candidate its recipe on it, two seeds; every rung beside the candidate (render ~45 min on 2 cores, half linked from a synth_songs_ring render, + ~3.7 h training; resumable)
+	PY=$(PY) bash experiments/scripts/default_model_v2_ring_nocrash.sh $(ARGS)
 
 default-model-v2-electronic: $(STAMPS)/venv ## render data=synth_songs_electronic (eight synthesised drum machines added to training), then after -candidate its recipe on it, two seeds; every rung beside the candidate, plus rung (e) (two unseen drum machines) and case C08 (render ~35 min on 2 cores + ~3.7 h training; resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_electronic.sh $(ARGS)

@@ -208,7 +208,7 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
 
 @pytest.mark.parametrize("name, data, extra", [
     ("tuned", "synth_songs_tuned", []), ("hybrid", "synth_songs_hybrid", []), ("ring", "synth_songs_ring", []),
-    ("electronic", "synth_songs_electronic", []),
+    ("ring_nocrash", "synth_songs_ring_nocrash", []), ("electronic", "synth_songs_electronic", []),
     ("hardneg_scratch", "synth_songs", ["loss.crash_cymbal_negative_weight=5"])])
 def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp_path, name, data, extra):
     """make default-model-v2-tuned / -hybrid / … on a fresh clone: the candidate's bundles come back
@@ -241,17 +241,38 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
                          "-m drumtx.synth data=synth_songs workers=2 splits=[validation,test]",  # to tune and score on
                          "-m drumtx.prepare data=synth_songs"]
     assert f"{name} s43|{name}_w4_s43" in (tmp_path / "summary").read_text()
-    if name in ("tuned", "ring", "hardneg_scratch"):  # a checkout with a synth_songs render: the arm's
-        # tracks alike there are linked from it (not when the arm's data is synth_songs itself)
-        recipe = tmp_path / "data" / "synth_songs" / "synth_recipe.yaml"
-        recipe.parent.mkdir(parents=True)
-        recipe.write_text("name: synth_songs\n")
-        (tmp_path / "py_calls").unlink()
-        r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
-        assert r.returncode == 0, r.stderr
-        first = (tmp_path / "py_calls").read_text().splitlines()[0]
-        reuse = f" reuse={tmp_path}/data/synth_songs" if name in ("tuned", "ring") else ""
-        assert first == f"-m drumtx.synth data={data} workers=2{reuse}"
+    if name in ("tuned", "ring", "ring_nocrash", "hardneg_scratch"):  # a checkout with a synth_songs
+        # render: the arm's tracks alike there are linked from it (not when the arm's data is
+        # synth_songs itself); ring_nocrash prefers a synth_songs_ring render where there is one
+        for folder in ("synth_songs", "synth_songs_ring"):
+            recipe = tmp_path / "data" / folder / "synth_recipe.yaml"
+            recipe.parent.mkdir(parents=True)
+            recipe.write_text(f"name: {folder}\n")
+            (tmp_path / "py_calls").unlink()
+            r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+            assert r.returncode == 0, r.stderr
+            first = (tmp_path / "py_calls").read_text().splitlines()[0]
+            reuse = f" reuse={tmp_path}/data/synth_songs" if name in ("tuned", "ring", "ring_nocrash") else ""
+            if name == "ring_nocrash" and folder == "synth_songs_ring":
+                reuse = f" reuse={tmp_path}/data/synth_songs_ring"
+            assert first == f"-m drumtx.synth data={data} workers=2{reuse}"
+    # both seeds trained (their bundles stashed): the arm's data is neither rendered nor prepared
+    for seed in (42, 43):
+        (tmp_path / "stash" / f"{name}_w4_s{seed}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "stash" / f"{name}_w4_s{seed}" / "best.safetensors").write_bytes(b"x")
+    (tmp_path / "py_calls").unlink()
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode == 0, r.stderr
+    data_calls = [c for c in (tmp_path / "py_calls").read_text().splitlines()
+                  if c.split()[:3] in (["-m", "drumtx.synth", f"data={data}"], ["-m", "drumtx.prepare", f"data={data}"])]
+    if data == "synth_songs":  # (its validation and test tracks, to tune and score on)
+        assert data_calls == [f"-m drumtx.synth data={data} workers=2 splits=[validation,test]",
+                              f"-m drumtx.prepare data={data}"]
+    elif name == "electronic":  # its own rung's test split only
+        assert data_calls == [f"-m drumtx.synth data={data} workers=2 splits=[test]",
+                              f"-m drumtx.prepare data={data} splits=[test]"]
+    else:
+        assert data_calls == []
     if name != "electronic":
         assert len(calls) == 4
         return

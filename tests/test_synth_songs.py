@@ -552,6 +552,20 @@ def test_a_cymbal_ring_is_drawn_per_track_and_never_for_a_test_track(tmp_path):
         prod.ProductionConfig.from_config({"cymbal_ring_prob": 1.5})
     with pytest.raises(prod.ProductionError, match="cymbal_ring_rt60_s"):
         prod.ProductionConfig.from_config({"cymbal_ring_rt60_s": [12.0, 2.0]})
+    # cymbal_ring_pieces: the same tracks ring with the same draws, and say which pieces ring
+    r["synth"]["production"] = {**r["synth"]["production"], "cymbal_ring_pieces": ["ride", "hihat_open"]}
+    some = parse_recipe(r)
+    for t in tracks:
+        ring = cymbal_ring(t, recipe.production)
+        want = None if ring is None else {**ring, "pieces": ["hihat_open", "ride"]}
+        assert cymbal_ring(t, some.production) == want
+        if want:
+            assert prod.summary({**production_params(t, some.production, kits)}).count("/hihat_open&ride+") == 1
+    for bad in (["crash", "splash"], [], ["hihat_closed"]):
+        with pytest.raises(prod.ProductionError, match="cymbal_ring_pieces must be some of"):
+            prod.ProductionConfig.from_config({"cymbal_ring_pieces": bad})
+    assert compose_config("synth", ["data=synth_songs_ring_nocrash"]).data.synth.production.cymbal_ring_pieces \
+        == ["hihat_open", "ride"]
 
 
 def test_ring_cymbals_rings_longer_and_darker_and_keeps_the_attack():
@@ -588,23 +602,27 @@ def test_ring_cymbals_rings_longer_and_darker_and_keeps_the_attack():
 
 
 @pytest.mark.skipif(not SAMPLED, reason="Hydrogen kits not installed")
-def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_path):
+@pytest.mark.parametrize("pieces", [None, ["hihat_open", "ride"]])
+def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_path, pieces):
     """The track's audio is the kit's render of every note but the cymbals, plus the closed and
     pedal hi-hat's render as it is, plus ring_cymbals of the rest of the cymbals' render (the
     cymbals' render less the closed hats', so that they still choke the open hat); the chain
-    switched off, only its final level scales the sum. The MIDI is the plain render's."""
+    switched off, only its final level scales the sum. The MIDI is the plain render's. With
+    cymbal_ring_pieces, the pieces left out (here the crashes) stay dry beside the closed hat."""
     from drumtx.synth import dataset as ds
     from drumtx.synth.render import KitRenderer, snap_notes
 
     off = {"room_prob": 0.0, "compress_prob": 0.0, "eq_prob": 0.0, "saturation_prob": 0.0, "clip_prob": 0.0,
            "limit_prob": 0.0, "codec_prob": 0.0, "quiet_prob": 0.0, "cymbal_ring_prob": 1.0}
+    if pieces:
+        off["cymbal_ring_pieces"] = pieces
     r = songs_recipe(tmp_path / "ring", n=4, accompaniment=None, production=off)
     r["synth"]["train_kits"] = SAMPLED
     recipe = parse_recipe(r)
     ds._init_worker(*ds._worker_args(recipe))
     rr = recipe.render
     renderer = KitRenderer(rr.render_rate, rr.sample_rate, rr.hold_s, rr.tail_s)
-    checked = 0
+    checked = with_crashes = 0
     for track in [t for t in plan(recipe) if t.perf.split != "test" and not t.unseen and t.drums]:
         notes = snap_notes(track.perf.load()[0], rr.render_rate)
         cymbals = [n for n in notes if n.pitch in ds.CYMBAL_NOTES]
@@ -614,8 +632,10 @@ def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_pat
         params = ds.production_params(track, recipe.production, ())
         vc, seconds = params["velocity_curve"], max(n.start for n in notes) + rr.tail_s
         seed = renderer.player.default_seed(KITS[track.kit], notes)
-        closed = [n for n in cymbals if n.pitch in ds.CLOSED_HAT_NOTES]
+        crashes = [n for n in cymbals if n.pitch in ds.RING_NOTES["crash"]]
+        closed = [n for n in cymbals if n.pitch in ds.CLOSED_HAT_NOTES or (pieces and n in crashes)]
         assert closed and len(closed) < len(cymbals)
+        with_crashes += bool(crashes)
         stem = renderer.render(KITS[track.kit], cymbals, duration=seconds, velocity_curve=vc, seed=seed)
         dry = renderer.render(KITS[track.kit], closed, duration=seconds, velocity_curve=vc, seed=seed)
         shells = renderer.render(KITS[track.kit], rest, duration=seconds, velocity_curve=vc, seed=seed)
@@ -625,7 +645,9 @@ def test_a_ringing_track_rings_its_cymbal_stem_only_and_keeps_the_labels(tmp_pat
         scale = np.dot(y, want) / np.dot(want, want)
         assert np.abs(y - scale * want).max() < 1e-3 * np.abs(y).max()
         checked += 1
-    assert checked
+    assert checked and with_crashes
+    if pieces:  # (the build below is the same code either way)
+        return
     summary = build_dataset(r, workers=1, progress=False)
     assert summary["failed"] == 0
     build_plain_and_compare(r, off, "cymbal_ring_prob", "Ringing cymbals", tmp_path)

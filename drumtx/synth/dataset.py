@@ -349,9 +349,16 @@ STAGE_AUDIO_S: Counter = Counter()
 #: Every Roland note that strikes a cymbal: what a hybrid kit plays on its cymbal kit.
 CYMBAL_NOTES = frozenset(n for notes in CYMBAL_PIECES.values() for n in notes)
 #: The closed and pedal hi-hat's Roland TD-17 notes (42, 22, 44): never rung on
-#: (:func:`cymbal_ring`); the open hi-hat, the ride and the crashes are.
+#: (:func:`cymbal_ring`); the open hi-hat, the ride and the crashes may be.
 CLOSED_HAT_NOTES = frozenset(n for n, label in NOTE_MAPS["roland_td17"].items()
                              if label in ("hihat_closed", "hihat_pedal"))
+#: The Roland TD-17 notes of each piece that may ring on (production.RING_PIECES): open hi-hat
+#: 46, 26; ride 51, 59 and its bell 53; crashes 49, 55, 52, 57.
+RING_NOTES = {piece: frozenset(n for n, label in NOTE_MAPS["roland_td17"].items()
+                               if n in CYMBAL_NOTES and label in labels)
+              for piece, labels in (("hihat_open", ("hihat_open",)), ("ride", ("ride", "ride_bell")),
+                                    ("crash", ("crash",)))}
+assert tuple(RING_NOTES) == production.RING_PIECES
 
 
 def _init_worker(kits_dir: str, render: RenderSettings, music_rate: int | None = None,
@@ -423,7 +430,10 @@ def cymbal_ring(track: Track, cfg: production.ProductionConfig) -> dict | None:
     rng = np.random.default_rng([*track.seed, 7])
     if rng.random() >= cfg.cymbal_ring_prob:
         return None
-    return production.draw_cymbal_ring(cfg, rng)
+    ring = production.draw_cymbal_ring(cfg, rng)
+    if tuple(cfg.cymbal_ring_pieces) != production.RING_PIECES:  # (all of them: as before the key)
+        ring["pieces"] = [p for p in production.RING_PIECES if p in cfg.cymbal_ring_pieces]
+    return ring
 
 
 def arrangement(track: Track, cfg: acc.AccompanimentConfig) -> acc.Arrangement:
@@ -498,11 +508,13 @@ def _song_audio(track: Track, notes: list, settings: RenderSettings, prod: produ
                 theirs = production._rms(drums)
                 gain = own / theirs if own > 0 and theirs > 0 else 1.0
                 drums = drums * gain
-            if ring:  # the open hi-hat, ride and crashes ring on; the closed and pedal hi-hat stay dry
-                # (they are short on every kit). They are taken out by difference, so that the open
-                # hat is still choked by them as in one render: each hit of a sampled kit draws its
-                # own layers (the same in both renders), and a sound font's voices add up alike.
-                closed = [n for n in cymbals if n.pitch in CLOSED_HAT_NOTES]
+            if ring:  # the open hi-hat, ride and crashes (or ring["pieces"]) ring on; the closed and
+                # pedal hi-hat stay dry (they are short on every kit), and so do the pieces left out.
+                # They are taken out by difference, so that the open hat is still choked by the closed
+                # one as in one render: each hit of a sampled kit draws its own layers (the same in
+                # both renders), and a sound font's voices add up alike.
+                ringing = frozenset().union(*(RING_NOTES[p] for p in ring.get("pieces", production.RING_PIECES)))
+                closed = [n for n in cymbals if n.pitch not in ringing]
                 dry = gain * _drum_audio(cymbal_kit, closed, params["velocity_curve"], seconds, notes) \
                     if closed else np.zeros_like(drums)
                 drums = production.ring_cymbals(drums - dry, sr, ring)[: drums.size] + dry  # (the tail past the end is cut)
@@ -659,7 +671,7 @@ PLAN_KEYS = ("seed", "copies", "unseen_copies", "train_kits", "test_kits", "held
 #: ring in either recipe sounds alike whatever the shares, ranges or the level match (:func:`_reusable`).
 PER_TRACK_KEYS = ("production.cymbal_kit_prob", "production.cymbal_kit_level_match",
                   "production.cymbal_ring_prob", "production.cymbal_ring_rt60_s", "production.cymbal_ring_db",
-                  "production.cymbal_treble_db", "production.cymbal_treble_hz")
+                  "production.cymbal_treble_db", "production.cymbal_treble_hz", "production.cymbal_ring_pieces")
 
 
 def link_renders(recipe: Recipe, tracks: Sequence[Track], source_root: str | Path) -> int:
@@ -879,11 +891,20 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
         rt60, ring, treble = prod.cymbal_ring_rt60_s, prod.cymbal_ring_db, prod.cymbal_treble_db
         lines += ["", "## Ringing cymbals",
                   f"On about {prod.cymbal_ring_prob:.0%} of the training and validation tracks on training kits, the "
-                  f"open hi-hat, ride and crashes ring on (the closed and pedal hi-hat stay dry) with a decaying tail (RT60 {rt60[0]:g}-{rt60[1]:g} s, "
+                  f"{_ring_pieces_text(prod.cymbal_ring_pieces)} ring on (the closed and pedal hi-hat stay dry"
+                  f"{'' if tuple(prod.cymbal_ring_pieces) == production.RING_PIECES else ', and so do the other cymbals'}) "
+                  f"with a decaying tail (RT60 {rt60[0]:g}-{rt60[1]:g} s, "
                   f"{ring[0]:g}..{ring[1]:g} dB re the stem) and loses treble (a high shelf of {treble[0]:g}..{treble[1]:g} "
-                  "dB): the `production` column says how (`ring<RT60>s<dB>/treble<dB>`). Test tracks and unseen kits "
+                  "dB): the `production` column says how (`ring<RT60>s<dB>/treble<dB>`, then the pieces when not all ring, "
+                  "`/hihat_open&ride`). Test tracks and unseen kits "
                   "never ring on. The labels are the same notes."]
     return "\n".join(lines) + "\n"
+
+
+def _ring_pieces_text(pieces) -> str:
+    names = {"hihat_open": "open hi-hat", "ride": "ride", "crash": "crashes"}
+    words = [names[p] for p in production.RING_PIECES if p in pieces]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _worker_args(recipe: Recipe) -> tuple:

@@ -40,6 +40,8 @@ from drumtx.synth.kits import CYMBAL_PIECES, MAX_SHIFT_SEMITONES
 CODECS = ("mp3", "ogg")
 #: Bit rates pedalboard's Vorbis encoder accepts; MP3 takes any of the standard ones.
 BITRATES_KBPS = (64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+#: The cymbals that may ring on (cymbal_ring_pieces; their notes: drumtx.synth.dataset.RING_NOTES).
+RING_PIECES = ("hihat_open", "ride", "crash")
 WORKING_PEAK = 0.25  # the drum bus's fixed working level before the chain (-12 dBFS)
 MAX_CODEC_LAG_S = 0.1  # search window for the codec delay
 
@@ -127,6 +129,11 @@ class ProductionConfig:
     cymbal_ring_db: list[float] = field(default_factory=lambda: [-12.0, 0.0])  # tail energy re the dry stem's
     cymbal_treble_db: list[float] = field(default_factory=lambda: [-12.0, 0.0])  # high shelf on the stem
     cymbal_treble_hz: list[float] = field(default_factory=lambda: [2500.0, 6000.0])
+    # which cymbals ring on: some of RING_PIECES (the closed and pedal hi-hat never do). Without
+    # the crash, length and darkness stop meaning "crash": a ringing crash taught the crash head
+    # that an unseen kit's long, dark hats and ride are crashes (experiments/default_model_v2,
+    # the ring arm's result)
+    cymbal_ring_pieces: list[str] = field(default_factory=lambda: list(RING_PIECES))
 
     @classmethod
     def from_config(cls, cfg: Mapping | None) -> ProductionConfig:
@@ -134,11 +141,15 @@ class ProductionConfig:
         unknown key, a ``*_prob`` outside [0, 1], a range that is not [low, high], an unknown codec
         or bit rate, or a peak level above 0 dBFS."""
         ranges = [name for name, value in vars(cls()).items()
-                  if isinstance(value, list) and name not in ("codecs", "bitrates_kbps")]
+                  if isinstance(value, list) and name not in ("codecs", "bitrates_kbps", "cymbal_ring_pieces")]
         out = config_from_mapping(cls, cfg, cls.WHERE, ProductionError, ranges=ranges)
         bad = set(out.codecs) - set(CODECS)
         if bad or not out.codecs:
             raise ProductionError(f"data.synth.production.codecs must be some of {list(CODECS)}, got {out.codecs}")
+        bad = set(out.cymbal_ring_pieces) - set(RING_PIECES)
+        if bad or not out.cymbal_ring_pieces:
+            raise ProductionError(f"data.synth.production.cymbal_ring_pieces must be some of {list(RING_PIECES)}, "
+                                  f"got {out.cymbal_ring_pieces}")
         bad = set(out.bitrates_kbps) - set(BITRATES_KBPS)
         if bad or not out.bitrates_kbps:
             raise ProductionError(f"data.synth.production.bitrates_kbps must be some of {list(BITRATES_KBPS)}, "
@@ -230,7 +241,8 @@ def summary(params: Mapping) -> str:
         parts.append(f"cymbals:{params['cymbal_kit']}")
     if "cymbal_ring" in params:
         r = params["cymbal_ring"]
-        parts.append(f"ring{r['rt60_s']:.1f}s{r['ring_db']:+.0f}dB/treble{r['treble_db']:+.0f}dB")
+        parts.append(f"ring{r['rt60_s']:.1f}s{r['ring_db']:+.0f}dB/treble{r['treble_db']:+.0f}dB"
+                     + ("/" + "&".join(r["pieces"]) if "pieces" in r else ""))
     parts.append(f"peak{params['peak_db']:.1f}dB")
     return "+".join(parts)
 

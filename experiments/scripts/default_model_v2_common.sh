@@ -369,11 +369,14 @@ heldout_arm() {
 # reports are stashed) and one summary (and aims.md) titled TITLE.
 # Further arguments go to both trainings. Where the checkout holds a synth_songs render
 # (data/synth_songs), DATA's tracks rendered alike there are linked from it (reuse=; the hybrid
-# render took 12 min so, half its tracks linked).
+# render took 12 min so, half its tracks linked); ARM_REUSE names a render to prefer (one whose
+# training tracks are likelier to be on disk).
 data_arm() {
-	local name=$1 data=$2 title=$3 seed args reuse=()
+	local name=$1 data=$2 title=$3 seed args reuse=() from
 	shift 3
-	[[ $data != synth_songs && -f data/synth_songs/synth_recipe.yaml ]] && reuse=("reuse=$PWD/data/synth_songs")
+	for from in ${ARM_REUSE:-} synth_songs; do
+		if [[ $data != "$from" && -f data/$from/synth_recipe.yaml ]]; then reuse=("reuse=$PWD/data/$from"); break; fi
+	done
 	for seed in 42 43; do restore_run $V2/${name}_w4_s$seed; done
 	if [[ ! -f $V2/${name}_w4_s42/best.safetensors || ! -f $V2/${name}_w4_s43/best.safetensors ]]; then
 		# (both trained: tuning and scoring use synth_songs alone, so DATA's render is not needed)

@@ -17,8 +17,11 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 data_arm electronic synth_songs_electronic \
 	"Eight synthesised drum machines in training (synth_songs_electronic) against the candidate (synth_songs), same recipe, two seeds each" "$@"
 # rung (e): unseen drum machines, on synth_songs_electronic's test split (rendered by data_arm's
-# first step); each model with its own tuned thresholds, as on every rung (evaluate_rungs reads
-# RUNGS: synth_songs' rungs are done by now, so they make way for this recipe's own)
+# first step, or here where both seeds were trained elsewhere: nothing to do when it is on disk);
+# each model with its own tuned thresholds, as on every rung (evaluate_rungs reads RUNGS:
+# synth_songs' rungs are done by now, so they make way for this recipe's own)
+"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}" 'splits=[test]'
+"$PY" -m drumtx.prepare data=synth_songs_electronic 'splits=[test]'
 RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
 	"e_unseen_drum_machines_with_music|kit_names=[unseen:gen_t*+music]")
 ARMS=("candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43"
