@@ -26,11 +26,21 @@ def test_values_from_a_dict_or_an_omegaconf_node_are_kept():
         assert (out.room_prob, list(out.ratio), list(out.codecs)) == (0.25, [2.0, 4.0], ["ogg"])
 
 
+def test_a_single_name_where_names_are_expected_is_a_one_item_list():
+    out = prod.ProductionConfig.from_config({"cymbal_ring_pieces": "ride", "codecs": "mp3"})
+    assert (out.cymbal_ring_pieces, out.codecs) == (["ride"], ["mp3"])
+
+
 @pytest.mark.parametrize(
     ("cls", "cfg", "error", "says"),
     [
         (prod.ProductionConfig, {"room_probb": 0.5}, prod.ProductionError,
-         "data.synth.production: unknown keys ['room_probb']; known: ["),
+         "data.synth.production: unknown keys ['room_probb'] (did you mean 'room_prob'?)"),
+        (prod.ProductionConfig, {"zzz": 0.5}, prod.ProductionError,
+         "data.synth.production: unknown keys ['zzz']; known: ['attack_ms', "),
+        (prod.ProductionConfig, {"cymbal_ring_pieces": []}, prod.ProductionError,
+         "data.synth.production.cymbal_ring_pieces must be some of ['hihat_open', 'ride', 'crash'], got [] "
+         "(no ringing: cymbal_ring_prob=0)"),
         (prod.ProductionConfig, {"room_prob": 1.5}, prod.ProductionError,
          "data.synth.production.room_prob must be in [0, 1], got 1.5"),
         (prod.ProductionConfig, {"ratio": [8.0, 2.0]}, prod.ProductionError,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
@@ -26,7 +27,8 @@ def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: ty
         the ``cls`` instance.
 
     Raises:
-        error: a key ``cls`` has no field for (the message lists the known ones); a value of
+        error: a key ``cls`` has no field for (the message names the closest known key, or lists
+            them all where one is not close to any); a value of
             another type than its default's (a number, finite, where the default is one; a list
             of numbers where the default is; true or false); a field named ``prob`` or ending in
             ``_prob`` outside [0, 1]; a ``ranges`` field that is not [low, high]. One line naming
@@ -34,10 +36,19 @@ def config_from_mapping(cls: type[C], cfg: Mapping | None, where: str, error: ty
     """
     cfg = dict(cfg or {})
     known = [f.name for f in dataclasses.fields(cls)]
-    unknown = set(cfg) - set(known)
+    unknown = sorted(set(cfg) - set(known))
     if unknown:
-        raise error(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    out, base, ranges = cls(**cfg), cls(), list(ranges)
+        close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+        if all(close.values()):  # (the whole list of keys is ~900 characters for production)
+            raise error(f"{where}: unknown keys {unknown} (did you mean "
+                        + ", ".join(repr(c[0]) for c in close.values()) + "?)")
+        raise error(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    base, ranges = cls(), list(ranges)
+    for name, value in cfg.items():  # a single name where a list of names is expected: a one-item list
+        default = getattr(base, name)
+        if isinstance(value, str) and isinstance(default, list) and default and all(isinstance(d, str) for d in default):
+            cfg[name] = [value]
+    out = cls(**cfg)
     for name in known:
         value, default = getattr(out, name), getattr(base, name)
         if isinstance(default, bool):

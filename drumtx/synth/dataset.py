@@ -845,7 +845,8 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
     lines = [
         f"# {recipe.root.name}: synthetic E-GMD rendered by drumtx.synth",
         "",
-        "Drum MIDI performances rendered through sound-font drum kits with FluidSynth, in the layout",
+        "Drum MIDI performances rendered through drum kits (sound fonts with FluidSynth; Hydrogen and SFZ",
+        "sampled kits with drumtx's sample player), in the layout",
         f"of E-GMD ({recipe.csv_name}: one row per performance x kit; MIDI in Roland TD-17 notes).",
         "Rebuild with the same recipe: `python -m drumtx.synth` with the config in synth_recipe.yaml.",
         "",
@@ -867,7 +868,8 @@ def _readme(recipe: Recipe, tracks: Sequence[Track], summary: Mapping) -> str:
         lines.append("- Performances from a user MIDI folder (see synth_recipe.yaml; check its licence).")
     for font in sorted({str(k.soundfont) for k in kits}):
         names = [k for k in kits if str(k.soundfont) == font]
-        lines.append(f"- Kits {', '.join(k.name for k in names)}: sound font {font} ({names[0].licence}).")
+        what = {"sf2": "sound font", "hydrogen": "Hydrogen kit", "sfz": "SFZ kit"}.get(names[0].format, "kit file")
+        lines.append(f"- Kits {', '.join(k.name for k in names)}: {what} {font} ({names[0].licence}).")
     if recipe.accompaniment is not None:
         lines += ["", "## Accompaniment and production",
                   "Tracks whose kit_name ends in `+music` have generated accompaniment (drumtx.synth.accompaniment) "

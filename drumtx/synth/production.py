@@ -149,7 +149,8 @@ class ProductionConfig:
         bad = set(out.cymbal_ring_pieces) - set(RING_PIECES)
         if bad or not out.cymbal_ring_pieces:
             raise ProductionError(f"data.synth.production.cymbal_ring_pieces must be some of {list(RING_PIECES)}, "
-                                  f"got {out.cymbal_ring_pieces}")
+                                  f"got {out.cymbal_ring_pieces}" + ("" if out.cymbal_ring_pieces else
+                                                                     " (no ringing: cymbal_ring_prob=0)"))
         bad = set(out.bitrates_kbps) - set(BITRATES_KBPS)
         if bad or not out.bitrates_kbps:
             raise ProductionError(f"data.synth.production.bitrates_kbps must be some of {list(BITRATES_KBPS)}, "
