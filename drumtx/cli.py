@@ -202,6 +202,10 @@ def _config_error(exc: BaseException) -> str:
         first = str(cause).strip().splitlines()
         if first and first[0].strip() not in text:
             text += f" ({first[0].strip()})"
+    block = _missing_settings_block(cause)  # a whole settings block the recipe does not have
+    if block:
+        text = re.sub(r"\. To append to your config use \+\S+", "", text)
+        return text + f" (this recipe has no {block} block: choose a data option that has one, e.g. data=synth_songs)"
     unset = _unset_setting(cause)  # a real setting the yaml leaves at its default: the '+' is the way
     close = None if unset else _closest_key(cause)  # a mistyped key
     if unset or close:  # Hydra's "To append to your config use +key=…" names the key as typed
@@ -224,6 +228,14 @@ def _unset_setting(cause: BaseException | None) -> str | None:
     ``k`` is a field of its dataclass: the full key (``data.synth.production.k``); else None."""
     key, full = getattr(cause, "key", None), str(getattr(cause, "full_key", "") or "")
     return full if key is not None and str(key) in _settings_fields(full.rpartition(".")[0]) else None
+
+
+def _missing_settings_block(cause: BaseException | None) -> str | None:
+    """For OmegaConf's "Key 'production' is not in struct" where ``data.synth.production`` is the
+    ``WHERE`` of one of :data:`SETTINGS_CLASSES` (a recipe on the older ``variety`` chain has no
+    production block, and a '+' on one of its settings then fails on ``variety``): that block."""
+    full = str(getattr(cause, "full_key", "") or "")
+    return full if getattr(cause, "key", None) is not None and _settings_fields(full) else None
 
 
 def _settings_fields(block: str) -> set[str]:

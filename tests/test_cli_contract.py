@@ -96,6 +96,11 @@ def test_version(script, monkeypatch, capsys):
         ("data=synth_songs data.synth.production.cymbal_kit_prb=0.5", "drumtx.train: bad config: Could not override "
          "'data.synth.production.cymbal_kit_prb' (Key 'cymbal_kit_prb' is not in struct) (did you mean "
          "+data.synth.production.cymbal_kit_prob?)"),
+        # a setting of a block the recipe does not have (a new-user trial: the '+' Hydra proposed
+        # then failed on the recipe's older variety chain)
+        ("data=synth_default data.synth.production.cymbal_ring_prob=0.5", "drumtx.train: bad config: Could not "
+         "override 'data.synth.production.cymbal_ring_prob' (Key 'production' is not in struct) (this recipe has no "
+         "data.synth.production block: choose a data option that has one, e.g. data=synth_songs)"),
         ("branches=fivebranch", "drumtx.train: bad config: In 'train': Could not find 'branches/fivebranch'"),
     ],
 )

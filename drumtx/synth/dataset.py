@@ -234,7 +234,7 @@ def parse_recipe(data_cfg) -> Recipe:
     if syn.get("production") is not None:
         if syn.get("variety") is not None:
             raise SynthError("data.synth: set either variety (the older effects chain) or production, not both "
-                             "(variety=null)")
+                             "(add data.synth.variety=null to use production)")
         try:
             prod_cfg = production.ProductionConfig.from_config(syn["production"])
             if syn.get("accompaniment") is not None:
