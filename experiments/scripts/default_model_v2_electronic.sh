@@ -8,8 +8,8 @@
 # eight drum machines of conf/kits/electronic.yaml (gen_e01..gen_e08). The candidate's recipe on it,
 # seeds 42 and 43 side by side (data_arm: tuned and scored on synth_songs' rungs beside the
 # candidate), then a rung of its own, (e): GMD's test performances on the two test-only drum
-# machines (gen_t01, gen_t02), drum-only and with music, for the arm and the candidate; then the
-# user-report case C08 (a numpy 808/909 kit) for both. Arguments: Hydra overrides for both trainings.
+# machines (gen_t01, gen_t02), drum-only and with music, for the shipped v2, the arm and the
+# candidate; then the user-report case C08 (a numpy 808/909 kit) for all three. Arguments: Hydra overrides for both trainings.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
@@ -24,7 +24,8 @@ data_arm electronic synth_songs_electronic \
 "$PY" -m drumtx.prepare data=synth_songs_electronic 'splits=[test]'
 RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
 	"e_unseen_drum_machines_with_music|kit_names=[unseen:gen_t*+music]")
-ARMS=("candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43"
+pinned_v2  # the shipped v2 from its commit, where a fresh checkout lacks it: the ship rule's reference
+ARMS=("v2 s42 (shipped)|music_w4_s42" "candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43"
 	"electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43")
 summary=()
 models=()
