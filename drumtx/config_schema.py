@@ -281,7 +281,7 @@ TUNE_THRESHOLDS: dict[str, Value] = {
     "min_gap_s.high": NONNEG,
     "min_precision.*": FRACTION,
     "floor_confidence": Value("float", low=0, high=1, low_open=True, high_open=True),  # 1: no interval
-    "fallback_beta": POSITIVE,
+    "fallback_beta": Value("float", low=0, low_open=True, null=True),
 }
 #: ``conf/synth.yaml`` as composed (``drumtx.synth`` and ``drumtx.synth.bench``).
 SYNTH: dict[str, Value] = {

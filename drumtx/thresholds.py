@@ -75,27 +75,33 @@ def _grid(low: float, high: float, step: float) -> np.ndarray:
 
 
 # Defaults of conf/tune_thresholds.yaml's floor_confidence and fallback_beta: a precision floor
-# holds when its 95 % Wilson interval's lower end reaches it, and below the floor everywhere the
-# F-beta that weighs precision twice as much is taken (v2's first tuning took threshold 0.98, 1 of
-# 729 validation crashes found, 1 estimate, as meeting a 0.85 floor; that interval's lower end is 0.21)
+# holds when its 95 % Wilson interval's lower end reaches it (v2's first tuning took threshold
+# 0.98, 1 of 729 validation crashes found, 1 estimate, as meeting a 0.85 floor; that interval's
+# lower end is 0.21), and where no setting holds it the floor drops to what the model can hold:
+# the setting with the highest lower end. The F0.5 taken there before jumped: of two seeds of one
+# recipe with near-identical validation curves (experiments/default_model_v2/README.md, "A floor
+# just missed"), the one whose best lower end was 0.831 took threshold 0.93 (precision 96 %, recall
+# 7 %) and the one at 0.811 threshold 0.28 (precision 53 %, recall 40 %).
 FLOOR_CONFIDENCE = 0.95
-FALLBACK_BETA = 0.5
+FALLBACK_BETA: float | None = None
 
 
 def _objective_value(
     c: OnsetCounts,
     min_precision: float | None,
     floor_confidence: float = FLOOR_CONFIDENCE,
-    fallback_beta: float = FALLBACK_BETA,
+    fallback_beta: float | None = FALLBACK_BETA,
 ) -> float:
     """F-measure; or, under a precision floor, recall where the precision's Wilson interval (at
-    ``floor_confidence``) lies above the floor (ties: precision), and F-beta (``fallback_beta``,
-    precision first) - 1 where it does not (< 0, so any setting that holds the floor wins)."""
+    ``floor_confidence``) lies above the floor (ties: precision), and where it does not, that
+    interval's lower end - 1 (or the F-beta with ``fallback_beta`` - 1); < 0 either way, so any
+    setting that holds the floor wins, and the next best is the surest."""
     if min_precision is None:
         return c.f_measure
-    if precision_lower_bound(c, floor_confidence) >= min_precision:
+    low = precision_lower_bound(c, floor_confidence)
+    if low >= min_precision:
         return c.recall + 1e-6 * c.precision
-    return _f_beta(c, fallback_beta) - 1.0
+    return (low if fallback_beta is None else _f_beta(c, fallback_beta)) - 1.0
 
 
 def _f_beta(c: OnsetCounts, beta: float) -> float:
@@ -113,7 +119,7 @@ def tune_instrument(
     vocab: Vocabulary | None = None,
     min_precision: float | None = None,
     floor_confidence: float = FLOOR_CONFIDENCE,
-    fallback_beta: float = FALLBACK_BETA,
+    fallback_beta: float | None = FALLBACK_BETA,
     threshold_range: tuple[float, float, float] = (0.02, 0.98, 0.01),
     min_gap_range_s: tuple[float, float] = (0.01, 0.1),
     n_trials: int = 60,
@@ -142,11 +148,13 @@ def tune_instrument(
             ``instrument`` is it).
         min_precision: maximise recall subject to precision >= it, held by the lower end of the
             precision's Wilson interval (:func:`drumtx.metrics.precision_lower_bound`); if no
-            setting holds it, the best F-beta, flagged by ``constraint_met=False`` and a
-            ``note``; None maximises the F-measure.
+            setting holds it, the setting whose lower end is highest (the floor lowered to what
+            the model can hold), flagged by ``constraint_met=False`` and a ``note``; None
+            maximises the F-measure.
         floor_confidence: the Wilson interval's confidence (0.95).
-        fallback_beta: the F-beta's beta where no setting holds the floor (0.5: precision
-            weighted twice as much as recall).
+        fallback_beta: None (default) for that surest setting where no setting holds the floor;
+            a number takes the best F-beta there instead (0.5: precision weighted twice as much
+            as recall; drumtx before 2026-12-05).
         threshold_range: (low, high, step) of the threshold grid.
         min_gap_range_s: (low, high) of the minimum gap between onsets, in seconds.
         n_trials: Optuna trials (the ``start`` trial included).
@@ -265,10 +273,15 @@ def tune_instrument(
         result.curve["precision_lower_bound"] = [precision_lower_bound(x, floor_confidence) for x in curve_counts]
         result.constraint_met = precision_lower_bound(c, floor_confidence) >= min_precision
         if not result.constraint_met:
+            took = (
+                f"took the surest setting (lower end {precision_lower_bound(c, floor_confidence):.3f})"
+                if fallback_beta is None
+                else f"took the best F{fallback_beta:g}"
+            )
             result.note = (
                 f"no threshold holds precision >= {min_precision:g} (the lower end of its "
                 f"{floor_confidence:.0%} Wilson interval); "
-                f"took the best F{fallback_beta:g} (precision {c.precision:.3f}, recall {c.recall:.3f})"
+                f"{took} (precision {c.precision:.3f}, recall {c.recall:.3f})"
             )
     return result
 

@@ -232,7 +232,7 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
             vocab=vocab,
             min_precision=min_precision.get(inst),
             floor_confidence=float(cfg.floor_confidence),
-            fallback_beta=float(cfg.fallback_beta),
+            fallback_beta=None if cfg.get("fallback_beta") is None else float(cfg.fallback_beta),
             threshold_range=(cfg.threshold.low, cfg.threshold.high, cfg.threshold.step),
             min_gap_range_s=(cfg.min_gap_s.low, cfg.min_gap_s.high),
             n_trials=int(cfg.n_trials),

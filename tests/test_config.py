@@ -279,7 +279,7 @@ BAD_VALUES = {
         ("min_precision.crash=1.5", "min_precision.crash=1.5: expected a number >= 0 and <= 1"),
         ("floor_confidence=0", "floor_confidence=0: expected a number > 0 and < 1"),
         ("floor_confidence=1", "floor_confidence=1: expected a number > 0 and < 1"),
-        ("fallback_beta=-1", "fallback_beta=-1: expected a number > 0"),
+        ("fallback_beta=-1", "fallback_beta=-1: expected a number > 0 or null"),
     ],
     "synth": [
         ("workers=0", "workers=0: expected an integer >= 1"),

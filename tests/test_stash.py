@@ -4,6 +4,7 @@ run folder: which files go into the stash, and that the recipe resumes from them
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -148,6 +149,30 @@ def test_tune_takes_its_data_and_kits_from_the_recipe(tmp_path, run_dir):
     assert "data=synth_songs_heldout" in second and "data.fit_kit_names=[unseen:*,none+music]" in second
 
 
+def test_a_crash_tuned_by_the_old_f_half_fallback_is_tuned_again_and_rescored(tmp_path, run_dir):
+    """tune RUN: a run marked tuned whose crash missed its floor and took the best F0.5 (the rule
+    before the surest setting) is tuned again and its reports removed; one whose sidecar records
+    today's rule is left alone; scored says the first needs work."""
+    fake = tmp_path / "fakepy"
+    fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/args"; mkdir -p "$V2/cand_s42/thresholds"\n')
+    fake.chmod(0o755)
+    run = tmp_path / "v2" / "cand_s42"
+    (run / "thresholds").mkdir(parents=True, exist_ok=True)
+    (run / "thresholds" / "done_wilson").write_text("")
+    (run / "eval_b_unseen_sampled_kits").mkdir(parents=True)
+    (run / "eval_b_unseen_sampled_kits" / "metrics.json").write_text("{}")
+    note = "no threshold holds precision >= 0.85 (the lower end of its 95% Wilson interval); {} (precision 0.528)"
+    (run / "best.json").write_text(json.dumps({"note": note.format("took the best F0.5")}))
+    r = _bash(tmp_path, f"PY={fake}; scored cand_s42 && echo scored; tune cand_s42")
+    assert r.returncode == 0, r.stderr
+    assert "scored" not in r.stdout and len((tmp_path / "args").read_text().splitlines()) == 1
+    assert not (run / "eval_b_unseen_sampled_kits").exists()
+    (run / "best.json").write_text(json.dumps({"note": note.format("took the surest setting (lower end 0.811)")}))
+    r = _bash(tmp_path, f"PY={fake}; tune cand_s42")
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "args").read_text().splitlines()) == 1  # left alone
+
+
 def test_heldout_arm_trains_both_seeds_and_tunes_on_the_held_out_kits(tmp_path, run_dir):
     """heldout_arm NAME OVERRIDES: the long arm's recipe on synth_songs_heldout plus OVERRIDES for
     seeds 42 and 43, then both runs tuned on the held-out kits (make default-model-v2-heldout)."""
@@ -276,17 +301,18 @@ def test_a_data_arm_restores_the_candidate_and_trains_both_seeds_on_its_data(tmp
     if name != "electronic":
         assert len(calls) == 4
         return
-    # rung (e), the unseen drum machines, drum-only and with music, for the four runs; then C08
+    # rung (e), the unseen drum machines, drum-only and with music, for the shipped v2 (the ship
+    # rule's reference) and the four runs; then C08
     evals = [c for c in calls if c.startswith("-m drumtx.evaluate")]
-    assert len(evals) == 8 and all("data=synth_songs_electronic split=test" in c for c in evals)
-    assert sum("kit_names=[unseen:gen_t*+music]" in c for c in evals) == 4
-    assert sum("exclude_kit_names=[*+music]" in c for c in evals) == 4
+    assert len(evals) == 10 and all("data=synth_songs_electronic split=test" in c for c in evals)
+    assert sum("kit_names=[unseen:gen_t*+music]" in c for c in evals) == 5
+    assert sum("exclude_kit_names=[*+music]" in c for c in evals) == 5
     assert {Path(c.split("out_dir=")[1].split()[0]).parent.name for c in evals} == {
-        "scratch_w4_s42", "scratch_w4_s43", "electronic_w4_s42", "electronic_w4_s43"}
+        "music_w4_s42", "scratch_w4_s42", "scratch_w4_s43", "electronic_w4_s42", "electronic_w4_s43"}
     assert calls[-1].startswith("-m drumtx.evaluation.summary -o experiments/default_model_v2/electronic/rung_e")
     cases = (tmp_path / "py_calls").read_text().splitlines()[-1]
     assert cases.startswith("experiments/cases/score_models.py") and "--only C08" in cases
-    assert cases.count("--model") == 4
+    assert cases.count("--model") == 5
 
 
 def test_candidate16k_trains_the_candidate_recipe_at_16_khz_and_scores_each_arm_at_its_rate(tmp_path):

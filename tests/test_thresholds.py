@@ -124,17 +124,41 @@ def test_crash_maximises_recall_under_the_precision_floor():
     assert f.precision < 0.8 <= r.precision
 
 
-def test_crash_floor_out_of_reach_takes_best_f_half_and_says_so():
+def test_crash_floor_out_of_reach_takes_the_surest_setting_and_says_so():
     # Every true crash is outshone by false peaks: precision never reaches 0.8.
     true_h = np.full(10, 0.5)
     false_h = np.concatenate([np.full(10, 0.9), np.full(10, 0.4)])
     probs, refs = crash_tracks(true_h, false_h)
     r = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.8, n_trials=30, seed=0)
     assert r.constraint_met is False
-    assert "no threshold holds precision >= 0.8" in r.note and "F0.5" in r.note
-    # F0.5: 0.38 at thresholds <= 0.4 (P 1/3, R 1), 0.56 in (0.4, 0.5] (P 1/2, R 1), 0 above.
+    assert "no threshold holds precision >= 0.8" in r.note and "surest setting" in r.note
+    # Precision's lower end: 0.19 at thresholds <= 0.4 (10 of 30), 0.30 in (0.4, 0.5] (10 of 20), 0 above.
     assert r.precision == pytest.approx(0.5)
     assert 0.4 < r.threshold <= 0.5
+    assert f"lower end {wilson_low(10, 20):.3f}" in r.note
+    # fallback_beta=0.5, the rule before: the best F0.5 (here the same setting: 0.56 against 0.38).
+    f = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.8, fallback_beta=0.5, n_trials=30, seed=0)
+    assert "F0.5" in f.note and 0.4 < f.threshold <= 0.5
+
+
+def test_a_floor_just_missed_gives_nearly_the_setting_of_one_just_held():
+    # Two "seeds" alike: 100 sure crashes at 0.95 among a few false ones (4 in A, 10 in B), and
+    # below, 100 more crashes at 0.5 among 40 false. At the top A's precision (100 of 104) holds
+    # the 0.85 floor by its Wilson lower end (0.905), B's (100 of 110) just misses it (0.841).
+    def seed(n_false_top):
+        true_h = np.concatenate([np.full(100, 0.95), np.full(100, 0.5)])
+        false_h = np.concatenate([np.full(n_false_top, 0.95), np.full(40, 0.5)])
+        return crash_tracks(true_h, false_h, seconds=130.0)
+
+    assert wilson_low(100, 104) >= 0.85 > wilson_low(100, 110) > wilson_low(200, 250)
+    a = tune_instrument(*seed(4), FPS, instrument="crash", min_precision=0.85, n_trials=30, seed=0)
+    b = tune_instrument(*seed(10), FPS, instrument="crash", min_precision=0.85, n_trials=30, seed=0)
+    assert a.constraint_met is True and b.constraint_met is False
+    assert a.threshold > 0.5 and b.threshold > 0.5  # both keep only the sure crashes
+    assert a.recall == b.recall == pytest.approx(0.5) and b.precision == pytest.approx(100 / 110)
+    # The F0.5 rule jumped: B took every peak (precision 0.80, recall 1: F0.5 0.83 against 0.78).
+    old = tune_instrument(*seed(10), FPS, instrument="crash", min_precision=0.85, fallback_beta=0.5, n_trials=30, seed=0)
+    assert old.threshold <= 0.5 and old.recall == pytest.approx(1.0) and old.precision == pytest.approx(0.8)
 
 
 def test_crash_floor_is_not_met_by_a_handful_of_confident_crashes():
@@ -147,7 +171,7 @@ def test_crash_floor_is_not_met_by_a_handful_of_confident_crashes():
     assert r.constraint_met is False and "95% Wilson interval" in r.note
     at = r.curve["threshold"].index(0.9)  # only the 3 confident crashes: P 1, its lower bound 0.44
     assert r.curve["precision_lower_bound"][at] < 0.85 <= r.curve["precision"][at]
-    # F0.5 at <= 0.6: P 63/103, R 1 -> 0.66; above 0.6: P 1, R 3/63 -> 0.20.
+    # The surest setting: precision's lower end 0.52 at <= 0.6 (63 of 103), 0.44 above (3 of 3).
     assert r.threshold <= 0.6 and r.recall == pytest.approx(1.0)
     assert precision_lower_bound(OnsetCounts(tp=3, n_ref=63, n_est=3)) == pytest.approx(wilson_low(3, 3))
     # floor_confidence is the knob: at 50 % the 3 confident crashes' bound is 0.87, and the floor holds.

@@ -129,7 +129,7 @@ scored() {
 	local run rung
 	for run in "$@"; do
 		restore_reports "$V2/$run"
-		[[ $run == v1 || -f $V2/$run/thresholds/done_wilson ]] || return 1
+		[[ $run == v1 ]] || tuned "$run" || return 1
 		for rung in "${RUNGS[@]}"; do
 			[[ -f $V2/$run/eval_${rung%%|*}/metrics.json ]] || return 1
 		done
@@ -194,13 +194,19 @@ pair() {
 		-- "$d2" experiment=default_model_v2 "${dm_threads[@]}" "${a2[@]}" "$@"
 }
 
+# tuned RUN: whether RUN's thresholds are tuned by today's crash rule. The marker names the rule:
+# thresholds tuned before the floor was held by the Wilson interval (28e55a3) lack it; those whose
+# crash missed the floor and took the best F0.5 (the rule before the surest setting, README
+# "Sweeps and threshold tuning", 2026-12-05) say so in the bundle's sidecar. Either is tuned again.
+tuned() {
+	[[ -f $V2/$1/thresholds/done_wilson ]] && ! grep -qs 'took the best F0.5' "$V2/$1/best.json"
+}
 # tune RUN [DATA]: thresholds tuned on validation tracks that look like users' audio (of data
 # option DATA, default $TUNE_DATA or synth_songs; the tracks of $TUNE_KITS), written into the run's best.safetensors sidecar (skipped when
-# done; the marker names the crash rule: thresholds tuned before it held the floor by the Wilson
-# interval, 28e55a3, are tuned again, and the run's reports redone)
+# done, see tuned), and the run's reports removed to be redone
 tune() {
 	local run=$1 data=${2:-${TUNE_DATA:-synth_songs}}
-	[[ -f $V2/$run/thresholds/done_wilson ]] && return
+	tuned "$run" && return
 	rm -rf "$V2/$run"/eval_* "$V2/$run"/vs_v1_*
 	"$PY" -m drumtx.tune_thresholds ckpt="$V2/$run/best.safetensors" data="$data" "$TUNE_KITS" torch_threads=1 \
 		hydra.run.dir="$V2/$run/thresholds"
