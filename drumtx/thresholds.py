@@ -53,6 +53,9 @@ class TuneResult:
     objective: str
     min_precision: float | None = None
     constraint_met: bool | None = None
+    #: where the floor was not held, the rule that chose: "surest" (the highest lower end of the
+    #: precision's interval) or "F<beta>" (the best F-beta); None where it was held or there is none
+    fallback: str | None = None
     n_trials: int = 0
     note: str = ""
     curve: dict[str, list[float]] = field(default_factory=dict)
@@ -273,15 +276,20 @@ def tune_instrument(
         result.curve["precision_lower_bound"] = [precision_lower_bound(x, floor_confidence) for x in curve_counts]
         result.constraint_met = precision_lower_bound(c, floor_confidence) >= min_precision
         if not result.constraint_met:
-            took = (
-                f"took the surest setting (lower end {precision_lower_bound(c, floor_confidence):.3f})"
-                if fallback_beta is None
-                else f"took the best F{fallback_beta:g}"
+            result.fallback = "surest" if fallback_beta is None else f"F{fallback_beta:g}"
+            took = "took the surest setting" if fallback_beta is None else f"took the best F{fallback_beta:g}"
+            perfect = OnsetCounts(tp=n_ref, n_ref=n_ref, n_est=n_ref)
+            few = (
+                f" (nor could it: {n_ref} reference onsets, all found and none false, give a lower end of "
+                f"{precision_lower_bound(perfect, floor_confidence):.3f})"
+                if precision_lower_bound(perfect, floor_confidence) < min_precision
+                else ""
             )
             result.note = (
                 f"no threshold holds precision >= {min_precision:g} (the lower end of its "
-                f"{floor_confidence:.0%} Wilson interval); "
-                f"{took} (precision {c.precision:.3f}, recall {c.recall:.3f})"
+                f"{floor_confidence:.0%} Wilson interval){few}; {took}: {c.tp} of {c.n_est} estimates right, "
+                f"lower end {precision_lower_bound(c, floor_confidence):.3f} "
+                f"(precision {c.precision:.3f}, recall {c.recall:.3f})"
             )
     return result
 

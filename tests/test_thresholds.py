@@ -135,10 +135,12 @@ def test_crash_floor_out_of_reach_takes_the_surest_setting_and_says_so():
     # Precision's lower end: 0.19 at thresholds <= 0.4 (10 of 30), 0.30 in (0.4, 0.5] (10 of 20), 0 above.
     assert r.precision == pytest.approx(0.5)
     assert 0.4 < r.threshold <= 0.5
-    assert f"lower end {wilson_low(10, 20):.3f}" in r.note
+    assert f"10 of 20 estimates right, lower end {wilson_low(10, 20):.3f}" in r.note and r.fallback == "surest"
+    # 10 crashes in all: even every one found and none false (lower end 0.72) could not hold 0.8.
+    assert f"nor could it: 10 reference onsets, all found and none false, give a lower end of {wilson_low(10, 10):.3f}" in r.note
     # fallback_beta=0.5, the rule before: the best F0.5 (here the same setting: 0.56 against 0.38).
     f = tune_instrument(probs, refs, FPS, instrument="crash", min_precision=0.8, fallback_beta=0.5, n_trials=30, seed=0)
-    assert "F0.5" in f.note and 0.4 < f.threshold <= 0.5
+    assert "F0.5" in f.note and f.fallback == "F0.5" and 0.4 < f.threshold <= 0.5
 
 
 def test_a_floor_just_missed_gives_nearly_the_setting_of_one_just_held():
@@ -154,6 +156,7 @@ def test_a_floor_just_missed_gives_nearly_the_setting_of_one_just_held():
     a = tune_instrument(*seed(4), FPS, instrument="crash", min_precision=0.85, n_trials=30, seed=0)
     b = tune_instrument(*seed(10), FPS, instrument="crash", min_precision=0.85, n_trials=30, seed=0)
     assert a.constraint_met is True and b.constraint_met is False
+    assert a.fallback is None and b.fallback == "surest" and "nor could it" not in b.note
     assert a.threshold > 0.5 and b.threshold > 0.5  # both keep only the sure crashes
     assert a.recall == b.recall == pytest.approx(0.5) and b.precision == pytest.approx(100 / 110)
     # The F0.5 rule jumped: B took every peak (precision 0.80, recall 1: F0.5 0.83 against 0.78).
