@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from threshold_ceiling import _Slice  # noqa: E402  (the same kit slice)
+from threshold_ceiling import slice_probs  # noqa: E402  (the same kit slice, the same model pass)
 
 OTHERS = ("hihat", "ride")
 RULES = [(None, None)] + [(w, m) for w in (0.03, 0.05) for m in (0.5, 1.0, 2.0)]
@@ -47,33 +47,15 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
-    from drumtx import CONF_DIR
-    from drumtx.checkpoint import load_transcriber
-    from drumtx.inference import InferenceSettings
     from drumtx.metrics import OnsetCounts, onset_counts
-    from drumtx.thresholds import run_model
-    from drumtx.vocab import Vocabulary
 
     torch.set_num_threads(1)
     names = args.kit_names.split(",") if args.kit_names else None
     exclude = args.exclude_kit_names.split(",") if args.exclude_kit_names else None
     table = {}
     for run in args.runs:
-        model, meta = load_transcriber(run / "best.safetensors")
-        tuned = json.loads((run / "best.json").read_text())["thresholds"]
-        vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
-        settings = InferenceSettings.from_config().for_model(meta)
-        with initialize_config_dir(str(CONF_DIR), version_base=None):
-            cfg = compose("tune_thresholds", overrides=[f"data={args.data}"])
-        data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-        data_cfg["targets"] = (meta.get("config") or {}).get("data", {}).get("targets", data_cfg.get("targets"))
-        dm = instantiate(data_cfg, features=meta["features"], augmentation=cfg.augmentation,
-                         _recursive_=False, _convert_="none")
-        probs = run_model(model, settings, _Slice(dm, names, exclude), args.split, vocab)
+        probs, tuned, vocab = slice_probs(run, args.data, args.split, names, exclude)
         k = {inst: probs.instruments.index(inst) for inst in ("crash", *OTHERS)}
         rows = {}
         for window, margin in RULES:

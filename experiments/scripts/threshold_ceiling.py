@@ -42,6 +42,32 @@ class _Slice:
         return [t for t in self._dm.split_tracks(split) if self._keep(t)]
 
 
+def slice_probs(run: Path, data: str, split: str, names, exclude):
+    """``run``'s model over the ``split`` tracks of data option ``data`` in the kits ``names`` less
+    ``exclude``: (SplitProbs, the thresholds tuned into its sidecar, the model's vocabulary)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from drumtx import CONF_DIR
+    from drumtx.checkpoint import load_transcriber
+    from drumtx.inference import InferenceSettings
+    from drumtx.thresholds import run_model
+    from drumtx.vocab import Vocabulary
+
+    model, meta = load_transcriber(run / "best.safetensors")
+    tuned = json.loads((run / "best.json").read_text())["thresholds"]
+    vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
+    settings = InferenceSettings.from_config().for_model(meta)
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        cfg = compose("tune_thresholds", overrides=[f"data={data}"])
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+    data_cfg["targets"] = (meta.get("config") or {}).get("data", {}).get("targets", data_cfg.get("targets"))
+    dm = instantiate(data_cfg, features=meta["features"], augmentation=cfg.augmentation,
+                     _recursive_=False, _convert_="none")
+    return run_model(model, settings, _Slice(dm, names, exclude), split, vocab), tuned, vocab
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", type=Path, nargs="+", help="run folders holding best.safetensors (tuned)")
@@ -54,15 +80,8 @@ def main() -> None:
 
     import optuna
     import torch
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
-    from drumtx import CONF_DIR
-    from drumtx.checkpoint import load_transcriber
-    from drumtx.inference import InferenceSettings
-    from drumtx.thresholds import run_model, tune_instrument
-    from drumtx.vocab import Vocabulary
+    from drumtx.thresholds import tune_instrument
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -70,17 +89,7 @@ def main() -> None:
     exclude = args.exclude_kit_names.split(",") if args.exclude_kit_names else None
     table = {}
     for run in args.runs:
-        model, meta = load_transcriber(run / "best.safetensors")
-        tuned = json.loads((run / "best.json").read_text())["thresholds"]
-        vocab = Vocabulary(hihat_pedal=bool(meta.get("vocab", {}).get("hihat_pedal", False)))
-        settings = InferenceSettings.from_config().for_model(meta)
-        with initialize_config_dir(str(CONF_DIR), version_base=None):
-            cfg = compose("tune_thresholds", overrides=[f"data={args.data}"])
-        data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-        data_cfg["targets"] = (meta.get("config") or {}).get("data", {}).get("targets", data_cfg.get("targets"))
-        dm = instantiate(data_cfg, features=meta["features"], augmentation=cfg.augmentation,
-                         _recursive_=False, _convert_="none")
-        probs = run_model(model, settings, _Slice(dm, names, exclude), "test", vocab)
+        probs, tuned, vocab = slice_probs(run, args.data, "test", names, exclude)
         rows = {}
         for inst in args.instruments.split(",") if args.instruments else probs.instruments:
             acts, refs = probs.for_instrument(inst)
