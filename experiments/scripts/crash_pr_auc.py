@@ -1,5 +1,5 @@
-"""The crash of each run on each rung, threshold-free beside tuned: frame PR-AUC, and the tuned
-onset precision / recall, from the rung reports ``drumtx.evaluate`` wrote (no model, no data).
+"""The crash of each run on each rung, threshold-free beside tuned: frame PR-AUC and the frame
+precision at a few frame recalls, and the tuned onset precision / recall, from the rung reports ``drumtx.evaluate`` wrote (no model, no data).
 
     .venv/bin/python experiments/scripts/crash_pr_auc.py music_w4_s42 scratch_w4_s42 scratch_w4_s43 \
         electronic_w4_s42 electronic_w4_s43 > experiments/default_model_v2/crash_pr_auc.md
@@ -22,20 +22,40 @@ RUNGS = ("a_unseen_soundfont_kits", "b_unseen_sampled_kits", "c_unseen_kits_with
 STASH = Path("experiments/default_model_v2/resume")
 
 
+def _report(run: str, rung: str, root: Path, name: str) -> dict | None:
+    for base in (root, STASH):
+        f = base / run / f"eval_{rung}" / name
+        if f.is_file():
+            return json.loads(f.read_text())
+    return None
+
+
 def crash_cells(run: str, root: Path) -> list[str]:
     """One "PR-AUC · P / R" cell per rung of RUNGS; '–' where the rung's report is missing."""
     cells = []
     for rung in RUNGS:
-        for base in (root, STASH):
-            f = base / run / f"eval_{rung}" / "metrics.json"
-            if f.is_file():
-                c = json.loads(f.read_text())["levels"]["instrument"]["classes"]["crash"]
-                p, r = c.get("precision"), c.get("recall")
-                pr = "–" if p is None or r is None else f"{100 * p:.1f} / {100 * r:.1f}"
-                cells.append(f"{c['pr_auc']:.3f} · {pr}")
-                break
-        else:
+        m = _report(run, rung, root, "metrics.json")
+        if m is None:
             cells.append("–")
+            continue
+        c = m["levels"]["instrument"]["classes"]["crash"]
+        p, r = c.get("precision"), c.get("recall")
+        pr = "–" if p is None or r is None else f"{100 * p:.1f} / {100 * r:.1f}"
+        cells.append(f"{c['pr_auc']:.3f} · {pr}")
+    return cells
+
+
+def precision_cells(run: str, root: Path, recalls: tuple[float, ...]) -> list[str]:
+    """Per rung, the crash's frame precision at each frame recall of RECALLS (curves.json: the
+    interpolated precision on a 0.01 recall grid), '/'-joined; '–' where the report is missing."""
+    cells = []
+    for rung in RUNGS:
+        c = _report(run, rung, root, "curves.json")
+        if c is None:
+            cells.append("–")
+            continue
+        curve = c["instrument"]["crash"]
+        cells.append(" / ".join(f"{curve['precision'][round(100 * r)]:.2f}" for r in recalls))
     return cells
 
 
@@ -48,6 +68,13 @@ def main() -> None:
     print("|---|" + "---:|" * len(RUNGS))
     for run in args.runs:
         print(f"| {run} | " + " | ".join(crash_cells(run, args.root)) + " |")
+    recalls = (0.2, 0.3, 0.4, 0.5)
+    at = " / ".join(f"{r:.1f}" for r in recalls)
+    print(f"\nThe crash's frame precision at frame recall {at} (equal recall, every model):\n")
+    print("| run | " + " | ".join(f"crash ({r[0]})" for r in RUNGS) + " |")
+    print("|---|" + "---:|" * len(RUNGS))
+    for run in args.runs:
+        print(f"| {run} | " + " | ".join(precision_cells(run, args.root, recalls)) + " |")
 
 
 if __name__ == "__main__":
