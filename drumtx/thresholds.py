@@ -113,6 +113,28 @@ def _f_beta(c: OnsetCounts, beta: float) -> float:
     return 0.0 if p + r == 0 else (1 + b2) * p * r / (b2 * p + r)
 
 
+def instrument_counts(
+    acts: Sequence[np.ndarray],
+    refs: Sequence[np.ndarray],
+    fps: float,
+    instrument: str,
+    settings: Mapping[str, float],
+    *,
+    vocab: Vocabulary,
+    window: float = DEFAULT_WINDOW_S,
+) -> OnsetCounts:
+    """Onset counts of one instrument at one setting, summed over tracks: each track's activation
+    (float (T,) in [0, 1] at ``fps``) decoded with ``settings`` (``{"threshold", "min_gap_s"}``) by
+    :func:`drumtx.decode.decode_onsets` and matched to that track's reference onset times (s)
+    within +-``window`` s. What :func:`tune_instrument` scores each trial by."""
+    total = OnsetCounts()
+    for a, r in zip(acts, refs, strict=True):
+        probs = {instrument: (a, np.ones((len(a), 1), dtype=np.float32))}  # (the variation: no effect)
+        est = [o.time for o in decode_onsets(probs, fps, vocab, {instrument: settings})]
+        total = total + onset_counts(r, est, window)
+    return total
+
+
 def tune_instrument(
     probs_per_track: Sequence[np.ndarray | tuple[np.ndarray, np.ndarray]],
     refs_per_track: Sequence[Sequence[float]],
@@ -186,8 +208,6 @@ def tune_instrument(
     acts = [
         np.asarray(p[0] if isinstance(p, tuple) else p, dtype=np.float32).ravel() for p in probs_per_track
     ]
-    # Instrument-level onsets do not depend on the variation: one column of ones stands in.
-    probs = [{instrument: (a, np.ones((len(a), 1), dtype=np.float32))} for a in acts]
     refs = [np.asarray(r, dtype=float) for r in refs_per_track]
     objective = (
         "f_measure" if min_precision is None else f"recall_at_precision>={min_precision:g}_wilson{floor_confidence:g}"
@@ -202,12 +222,8 @@ def tune_instrument(
     def counts(threshold: float, gap: int) -> OnsetCounts:
         key = (round(float(threshold), 6), int(gap))
         if key not in memo:
-            settings = {instrument: {"threshold": key[0], "min_gap_s": key[1] / fps}}
-            total = OnsetCounts()
-            for p, r in zip(probs, refs, strict=True):
-                est = [o.time for o in decode_onsets(p, fps, vocab, settings)]
-                total = total + onset_counts(r, est, window)
-            memo[key] = total
+            setting = {"threshold": key[0], "min_gap_s": key[1] / fps}
+            memo[key] = instrument_counts(acts, refs, fps, instrument, setting, vocab=vocab, window=window)
         return memo[key]
 
     start = dict(start or DEFAULT_THRESHOLDS.get(instrument, {"threshold": 0.5, "min_gap_s": 0.03}))

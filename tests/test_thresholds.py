@@ -12,7 +12,8 @@ import pytest
 
 from drumtx.decode import pick_peaks
 from drumtx.metrics import OnsetCounts, precision_lower_bound
-from drumtx.thresholds import TuneResult, plot_curve, tune_instrument, write_thresholds
+from drumtx.thresholds import TuneResult, instrument_counts, plot_curve, tune_instrument, write_thresholds
+from drumtx.vocab import Vocabulary
 
 FPS = 100.0
 
@@ -66,6 +67,16 @@ def test_f_measure_search_finds_the_known_optimum():
     i = c["threshold"].index(r.threshold)
     assert c["f_measure"][i] == pytest.approx(r.f_measure)
     assert min(c["recall"]) < 0.5 and max(c["f_measure"]) == pytest.approx(1.0)
+
+
+def test_instrument_counts_scores_a_setting_as_the_tuner_does():
+    probs, refs = kick_like_tracks()
+    r = tune_instrument(probs, refs, FPS, instrument="kick", n_trials=40, seed=0)
+    c = instrument_counts(probs, refs, FPS, "kick", r.settings, vocab=Vocabulary())
+    assert (c.tp, c.n_est, c.n_ref) == (r.tp, r.n_est, r.n_ref)
+    # The default settings (0.5, 30 ms) keep the echoes: every one a false positive.
+    d = instrument_counts(probs, refs, FPS, "kick", {"threshold": 0.5, "min_gap_s": 0.03}, vocab=Vocabulary())
+    assert d.tp == r.tp and d.n_est > r.n_est
 
 
 def crash_tracks(true_heights, false_heights, seconds: float = 60.0):

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drumtx.decode import decode_onsets
-from drumtx.metrics import OnsetCounts, onset_counts
+from drumtx.thresholds import instrument_counts
 from drumtx.vocab import Vocabulary
 
 
@@ -38,11 +37,8 @@ def main() -> None:
         th = doc.get("thresholds", doc)
         cells, fs = [], []
         for k, inst in enumerate(instruments):
-            total = OnsetCounts()
-            for a, rt, ri in zip(acts, refs_t, refs_i, strict=True):
-                p = {inst: (a[:, k], np.ones((len(a), 1), np.float32))}
-                est = [o.time for o in decode_onsets(p, fps, vocab, {inst: th[inst]})]
-                total = total + onset_counts(rt[ri == k], est, 0.05)
+            total = instrument_counts([a[:, k] for a in acts], [rt[ri == k] for rt, ri in zip(refs_t, refs_i, strict=True)],
+                                      fps, inst, th[inst], vocab=vocab, window=0.05)
             fs.append(total.f_measure)
             cells.append(
                 f"{100 * total.precision:.1f}/{100 * total.recall:.1f}/**{100 * total.f_measure:.1f}**"

@@ -24,6 +24,8 @@ import json
 import sys
 from pathlib import Path
 
+from drumtx.evaluation.report import num
+
 RUNGS = ("a_unseen_soundfont_kits", "b_unseen_sampled_kits", "c_unseen_kits_with_music")
 STASH = Path(__file__).resolve().parents[1] / "default_model_v2" / "resume"
 RECALLS = (0.2, 0.3, 0.4, 0.5)
@@ -38,10 +40,6 @@ def _reports(run: str, rung: str, root: Path) -> tuple[dict, dict] | None:
     return None
 
 
-def _num(x: float | None, fmt: str) -> str:
-    return "–" if x is None else format(x, fmt)
-
-
 def crash_cell(metrics: dict) -> str:
     """'PR-AUC · P / R' of the crash (P, R: tuned onset scores in %); '–' for what is undefined."""
     c = metrics["levels"]["instrument"]["classes"].get("crash")
@@ -49,7 +47,7 @@ def crash_cell(metrics: dict) -> str:
         return "–"
     p, r = c.get("precision"), c.get("recall")
     pr = "–" if p is None or r is None else f"{100 * p:.1f} / {100 * r:.1f}"
-    return f"{_num(c.get('pr_auc'), '.3f')} · {pr}"
+    return f"{num(c.get('pr_auc'))} · {pr}"
 
 
 def precision_cell(curves: dict, recalls: tuple[float, ...] = RECALLS) -> str:

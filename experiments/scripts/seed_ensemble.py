@@ -24,21 +24,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from drumtx.decode import decode_onsets
-from drumtx.metrics import OnsetCounts, onset_counts
-from drumtx.thresholds import SplitProbs, tune_instrument
+from drumtx.metrics import OnsetCounts
+from drumtx.thresholds import SplitProbs, instrument_counts, tune_instrument
 from drumtx.vocab import Vocabulary
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "tune_thresholds.yaml"
-
-
-def scored(acts, refs, fps, instrument, vocab, settings, window) -> OnsetCounts:
-    total = OnsetCounts()
-    for a, r in zip(acts, refs, strict=True):
-        probs = {instrument: (a, np.ones((len(a), 1), dtype=np.float32))}
-        est = [o.time for o in decode_onsets(probs, fps, vocab, {instrument: settings})]
-        total = total + onset_counts(r, est, window)
-    return total
 
 
 def cross_validated(acts, refs, fps, instrument, cfg) -> OnsetCounts:
@@ -54,8 +44,8 @@ def cross_validated(acts, refs, fps, instrument, cfg) -> OnsetCounts:
             n_trials=cfg.n_trials, seed=cfg.seed, window=cfg.window_s,
         )
         settings = {"threshold": res.threshold, "min_gap_s": res.min_gap_s}
-        total = total + scored([acts[i] for i in test_i], [refs[i] for i in test_i], fps, instrument, vocab,
-                               settings, cfg.window_s)
+        total = total + instrument_counts([acts[i] for i in test_i], [refs[i] for i in test_i], fps, instrument,
+                                          settings, vocab=vocab, window=cfg.window_s)
     return total
 
 
