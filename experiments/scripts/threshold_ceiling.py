@@ -81,7 +81,7 @@ def main() -> None:
     import optuna
     import torch
 
-    from drumtx.thresholds import tune_instrument
+    from drumtx.thresholds import instrument_counts, tune_instrument
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -93,9 +93,7 @@ def main() -> None:
         rows = {}
         for inst in args.instruments.split(",") if args.instruments else probs.instruments:
             acts, refs = probs.for_instrument(inst)
-            at_tuned = tune_instrument(acts, refs, probs.fps, instrument=inst, vocab=vocab, n_trials=1,
-                                       threshold_range=(tuned[inst]["threshold"],) * 2 + (0.01,),
-                                       min_gap_range_s=(tuned[inst]["min_gap_s"],) * 2, start=tuned[inst])
+            at_tuned = instrument_counts(acts, refs, probs.fps, inst, tuned[inst], vocab=vocab)
             best = tune_instrument(acts, refs, probs.fps, instrument=inst, vocab=vocab, start=tuned[inst])
             p, r = np.array(best.curve["precision"]), np.array(best.curve["recall"])
             rows[inst] = {
@@ -106,7 +104,7 @@ def main() -> None:
                                   "f_measure": best.f_measure, "n_est": best.n_est},
                 "recall_at_precision": {str(f): float(r[p >= f].max()) if (p >= f).any() else 0.0 for f in FLOORS},
             }
-            print(f"{run.name:<16} {inst:<8} tuned {at_tuned.threshold:.2f}: P {at_tuned.precision:.3f} "
+            print(f"{run.name:<16} {inst:<8} tuned {tuned[inst]['threshold']:.2f}: P {at_tuned.precision:.3f} "
                   f"R {at_tuned.recall:.3f} F {at_tuned.f_measure:.3f} | best on slice {best.threshold:.2f}: "
                   f"P {best.precision:.3f} R {best.recall:.3f} F {best.f_measure:.3f} | R at P>="
                   + " ".join(f"{f}: {v:.2f}" for f, v in rows[inst]["recall_at_precision"].items()), flush=True)
