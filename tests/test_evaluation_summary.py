@@ -9,7 +9,8 @@ from drumtx.evaluation import summary
 
 def report(kick_f: float, crash_p: float, kit_f: dict[str, float]) -> dict:
     def level(f):
-        return {"classes": {"kick": {"f_measure": f, "precision": f}, "crash": {"f_measure": 0.5, "precision": crash_p}},
+        return {"classes": {"kick": {"f_measure": f, "precision": f}, "crash": {"f_measure": 0.5, "precision": crash_p,
+                                                                     "pr_auc": crash_p / 2}},
                 "overall": {"micro": {"f_measure": f}}}
 
     return {
@@ -29,6 +30,7 @@ def test_deltas_are_against_the_first_report():
         "t")
     assert "| kick F | 60.0% | 65.0% (+5.0) |" in md
     assert "| crash precision | 70.0% | 60.0% (-10.0) |" in md
+    assert "| crash frame PR-AUC | 35.0% | 30.0% (-5.0) |" in md
     assert "| unseen:a | 50.0% | 40.0% (-10.0) |" in md
     assert "| unseen:b | – | 30.0% |" in md  # a kit only one report has
     assert "| unseen:a | 70.0% / 50.0% (3) | 60.0% / 40.0% (3) |" in md  # the crash per kit

@@ -6,7 +6,7 @@
 
 Reads the ``metrics.json`` that ``python -m drumtx.evaluate`` writes (no model is run), and
 writes ``summary.md`` (instrument onset F with the change against the first report, crash
-precision, variation accuracy, overall F per kit), ``summary.json`` and bar charts in
+precision and frame PR-AUC, variation accuracy, overall F per kit), ``summary.json`` and bar charts in
 ``figures/``. ``evaluate compare_ckpt=`` compares two models in depth; this lines up any number.
 
 A change against the first report means something only on the same tracks: a report scored on
@@ -49,6 +49,9 @@ def rows_of(metrics: dict) -> dict[str, float | None]:
     out: dict[str, float | None] = {f"{c} F": v.get("f_measure") for c, v in inst["classes"].items()}
     out["overall F (micro)"] = inst["overall"]["micro"]["f_measure"]
     out["crash precision"] = inst["classes"].get("crash", {}).get("precision")
+    # threshold-free: tuned precision compares operating points as much as models (a stricter
+    # threshold buys precision with recall); the frame PR-AUC does not depend on the threshold
+    out["crash frame PR-AUC"] = inst["classes"].get("crash", {}).get("pr_auc")
     for b in VARIATIONS:
         if b in metrics.get("variation_accuracy", {}):
             out[f"{b} variation accuracy"] = metrics["variation_accuracy"][b]["accuracy"]
