@@ -19,25 +19,20 @@ recall (``curves.json``: the best precision at recall >= r) do not depend on the
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
+
+from rung_reports import STASH, load, runs_parser
 
 from drumtx.evaluation.report import num
 
 RUNGS = ("a_unseen_soundfont_kits", "b_unseen_sampled_kits", "c_unseen_kits_with_music")
-STASH = Path(__file__).resolve().parents[1] / "default_model_v2" / "resume"
 RECALLS = (0.2, 0.3, 0.4, 0.5)
 
 
 def _reports(run: str, rung: str, root: Path) -> tuple[dict, dict] | None:
     """(metrics, curves) of RUN's rung, both from the first folder that has both; else None."""
-    for base in (root, STASH):
-        d = base / run / f"eval_{rung}"
-        if (d / "metrics.json").is_file() and (d / "curves.json").is_file():
-            return json.loads((d / "metrics.json").read_text()), json.loads((d / "curves.json").read_text())
-    return None
+    return load(run, rung, root, ("metrics.json", "curves.json"))
 
 
 def crash_cell(metrics: dict) -> str:
@@ -65,11 +60,7 @@ def precision_cell(curves: dict, recalls: tuple[float, ...] = RECALLS) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(prog="crash_pr_auc.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="run folder names (music_w4_s42 is the shipped v2)")
-    ap.add_argument("--root", type=Path, default=Path("outputs/default_model_v2"),
-                    help="where <run>/eval_<rung>/ reports are looked for first (then the stash)")
-    args = ap.parse_args()
+    args = runs_parser("crash_pr_auc.py", __doc__, "run folder names (music_w4_s42 is the shipped v2)").parse_args()
     found = {run: [_reports(run, rung, args.root) for rung in RUNGS] for run in args.runs}
     missing = [run for run, reps in found.items() if all(r is None for r in reps)]
     if missing:

@@ -14,23 +14,19 @@ experiments/default_model_v2/resume/<run>); a rung with no report shows ``–``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
-STASH = Path(__file__).resolve().parents[1] / "default_model_v2" / "resume"
+from rung_reports import STASH, load, runs_parser
+
 F_RUNGS = ("a_unseen_soundfont_kits", "b_unseen_sampled_kits", "c_unseen_kits_with_music", "training_kits")
 MUSIC_ALONE = "d_music_alone"
 CRASH_RUNGS = F_RUNGS[:3]
 
 
 def _metrics(run: str, rung: str, root: Path) -> dict | None:
-    for base in (root, STASH):
-        f = base / run / f"eval_{rung}" / "metrics.json"
-        if f.is_file():
-            return json.loads(f.read_text())
-    return None
+    found = load(run, rung, root)
+    return None if found is None else found[0]
 
 
 def numbers(run: str, root: Path) -> dict[str, float | None]:
@@ -61,11 +57,8 @@ def cell(value: float | None, ref: float | None, lower_is_better: bool = False) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(prog="ship_rows.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="run folder names; the first is the reference (the shipped v2: music_w4_s42)")
-    ap.add_argument("--root", type=Path, default=Path("outputs/default_model_v2"),
-                    help="where <run>/eval_<rung>/ reports are looked for first (then the stash)")
-    args = ap.parse_args()
+    args = runs_parser("ship_rows.py", __doc__,
+                       "run folder names; the first is the reference (the shipped v2: music_w4_s42)").parse_args()
     rows = {run: numbers(run, args.root) for run in args.runs}
     empty = [run for run, r in rows.items() if all(v is None for v in r.values())]
     if empty:
