@@ -288,6 +288,29 @@ rung_summary() {
 	"$PY" -m drumtx.evaluation.aims -o "experiments/default_model_v2/$out" "${aims[@]}"
 }
 
+# rung_e OUT "LABEL|RUN"...: rung (e), GMD's test performances on the two drum machines no model
+# trained on (gen_t01, gen_t02), drum-only and with music, on synth_songs_electronic's test split
+# (rendered and prepared here where the checkout lacks it: nothing to do when it is on disk); each
+# run with its own tuned thresholds, as on every rung; one summary in experiments/default_model_v2/OUT/rung_e
+rung_e() {
+	local out=$1 arm run rung summary=()
+	shift
+	"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}" 'splits=[test]'
+	"$PY" -m drumtx.prepare data=synth_songs_electronic 'splits=[test]'
+	# (evaluate_rungs reads RUNGS: this local one, for the calls below only)
+	local RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
+		"e_unseen_drum_machines_with_music|kit_names=[unseen:gen_t*+music]")
+	for arm in "$@"; do
+		run=${arm#*|}
+		evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval" synth_songs_electronic
+		for rung in "${RUNGS[@]%%|*}"; do
+			summary+=("${arm%%|*} ${rung#e_unseen_}=$V2/$run/eval_$rung/metrics.json")
+		done
+	done
+	"$PY" -m drumtx.evaluation.summary -o "experiments/default_model_v2/$out/rung_e" \
+		--title "Rung (e): two drum machines no model trained on (gen_t01, gen_t02), drum-only and with music" "${summary[@]}"
+}
+
 # v1, the packaged model this replaces, as it shipped (pinned: the package's copy becomes v2)
 V1=$V2/v1/default_model.safetensors
 if [[ ! -f $V1 ]]; then

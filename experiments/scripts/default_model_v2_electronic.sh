@@ -16,28 +16,13 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 
 data_arm electronic synth_songs_electronic \
 	"Eight synthesised drum machines in training (synth_songs_electronic) against the candidate (synth_songs), same recipe, two seeds each" "$@"
-# rung (e): unseen drum machines, on synth_songs_electronic's test split (rendered by data_arm's
-# first step, or here where both seeds were trained elsewhere: nothing to do when it is on disk);
-# each model with its own tuned thresholds, as on every rung (evaluate_rungs reads RUNGS:
-# synth_songs' rungs are done by now, so they make way for this recipe's own)
-"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}" 'splits=[test]'
-"$PY" -m drumtx.prepare data=synth_songs_electronic 'splits=[test]'
-RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
-	"e_unseen_drum_machines_with_music|kit_names=[unseen:gen_t*+music]")
 pinned_v2  # the shipped v2 from its commit, where a fresh checkout lacks it: the ship rule's reference
 ARMS=("v2 s42 (shipped)|music_w4_s42" "candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43"
 	"electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43")
-summary=()
+rung_e electronic "${ARMS[@]}"
 models=()
 for arm in "${ARMS[@]}"; do
-	run=${arm#*|}
-	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval" synth_songs_electronic
-	for rung in "${RUNGS[@]%%|*}"; do
-		summary+=("${arm%%|*} ${rung#e_unseen_}=$V2/$run/eval_$rung/metrics.json")
-	done
-	models+=(--model "$run=$V2/$run/best.safetensors")
+	models+=(--model "${arm#*|}=$V2/${arm#*|}/best.safetensors")
 done
-"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/electronic/rung_e \
-	--title "Rung (e): two drum machines no model trained on (gen_t01, gen_t02), drum-only and with music" "${summary[@]}"
 "$PY" experiments/cases/score_models.py "${TMPDIR:-/tmp}/drumtx_cases" "${models[@]}" --only C08 \
 	--out experiments/cases/models_electronic.md

@@ -19,15 +19,14 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 
 STEPS=7000
 ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=$STEPS data=synth_songs_electronic"
-trained=1
-for seed in 42 43; do  # the data and the 3,500-step last.ckpt are needed only until a continuation has its own
+for seed in 42 43; do  # the 3,500-step last.ckpt is needed only until a continuation has its own
 	restore_run $V2/electronic_long_w4_s$seed
 	[[ -f $V2/electronic_long_w4_s$seed/checkpoints/last.ckpt || -f $V2/electronic_long_w4_s$seed/best.safetensors ]] && continue
-	trained=0
 	restore_run $V2/electronic_w4_s$seed
 	require $V2/electronic_w4_s$seed/checkpoints/last.ckpt default-model-v2-electronic
 done
-if [[ $trained == 0 || ! -f $V2/electronic_long_w4_s42/best.safetensors || ! -f $V2/electronic_long_w4_s43/best.safetensors ]]; then
+# the training data, until both continuations are trained
+if [[ ! -f $V2/electronic_long_w4_s42/best.safetensors || ! -f $V2/electronic_long_w4_s43/best.safetensors ]]; then
 	"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}"
 	"$PY" -m drumtx.prepare data=synth_songs_electronic
 fi
@@ -38,22 +37,8 @@ pair $V2/electronic_long_w4_s42 $V2/electronic_w4_s42 "seed=42 $ARGS" \
 "$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
 pinned_v2
 score_lanes music_w4_s42 electronic_w4_s42 electronic_w4_s43 electronic_long_w4_s42 electronic_long_w4_s43
+ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43"
+	"electronic 7k s42|electronic_long_w4_s42" "electronic 7k s43|electronic_long_w4_s43")
 # (the long arm's numbers: experiments/default_model_v2/long/summary.md, the same rungs and tracks)
-rung_summary electronic_long \
-	"The electronic arm at 7,000 steps against itself at 3,500 and the shipped v2" \
-	"v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43" \
-	"electronic 7k s42|electronic_long_w4_s42" "electronic 7k s43|electronic_long_w4_s43"
-# rung (e), unseen drum machines (synth_songs_electronic's test split)
-RUNGS=("e_unseen_drum_machines|kit_names=[unseen:gen_t*]|exclude_kit_names=[*+music]"
-	"e_unseen_drum_machines_with_music|kit_names=[unseen:gen_t*+music]")
-summary=()
-for arm in "v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43" \
-	"electronic 7k s42|electronic_long_w4_s42" "electronic 7k s43|electronic_long_w4_s43"; do
-	run=${arm#*|}
-	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval" synth_songs_electronic
-	for rung in "${RUNGS[@]%%|*}"; do
-		summary+=("${arm%%|*} ${rung#e_unseen_}=$V2/$run/eval_$rung/metrics.json")
-	done
-done
-"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/electronic_long/rung_e \
-	--title "Rung (e): two drum machines no model trained on, drum-only and with music" "${summary[@]}"
+rung_summary electronic_long "The electronic arm at 7,000 steps against itself at 3,500 and the shipped v2" "${ARMS[@]}"
+rung_e electronic_long "${ARMS[@]}"
