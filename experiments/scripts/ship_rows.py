@@ -24,23 +24,20 @@ MUSIC_ALONE = "d_music_alone"
 CRASH_RUNGS = F_RUNGS[:3]
 
 
-def _metrics(run: str, rung: str, root: Path) -> dict | None:
-    found = load(run, rung, root)
-    return None if found is None else found[0]
-
-
 def numbers(run: str, root: Path) -> dict[str, float | None]:
     """The row's numbers by column name, in % (onsets per minute for music alone); None: no report
-    or an undefined score."""
+    or an undefined score. Each rung's report is read once."""
+    reports = {rung: load(run, rung, root) for rung in (*F_RUNGS, MUSIC_ALONE)}
+    metrics = {rung: None if found is None else found[0] for rung, found in reports.items()}
     out: dict[str, float | None] = {}
     for rung in F_RUNGS:
-        m = _metrics(run, rung, root)
+        m = metrics[rung]
         out[f"F ({rung[0] if rung != 'training_kits' else 'training'})"] = (
             None if m is None else 100 * m["levels"]["instrument"]["overall"]["micro"]["f_measure"])
-    m = _metrics(run, MUSIC_ALONE, root)
+    m = metrics[MUSIC_ALONE]
     out["(d) onsets / min"] = None if m is None else m["levels"]["instrument"]["overall"]["fp_per_minute"]
     for rung in CRASH_RUNGS:
-        m = _metrics(run, rung, root)
+        m = metrics[rung]
         c = None if m is None else m["levels"]["instrument"]["classes"].get("crash")
         for key, name in (("f_measure", "F"), ("precision", "P")):
             v = None if c is None else c.get(key)
