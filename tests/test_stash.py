@@ -458,3 +458,44 @@ def test_a_finished_run_and_v1_stash_their_reports_without_figures(tmp_path, run
     for run in ("cand_s42", "v1"):
         assert (tmp_path / "stash" / run / "eval_b_unseen_sampled_kits" / "metrics.json").is_file()
     assert (tmp_path / "stash" / "v1" / "eval_d_music_alone" / "metrics.json").read_text() == "here"
+
+
+def test_the_crash_tuned_on_every_kit_family_is_stashed_with_its_run_and_restored(tmp_path, run_dir):
+    """crash_tune_kits.sh's RUN/crash_all_kits (its setting and rung reports) travels with a finished
+    run, so ship_rows.py and the script itself find it on a fresh clone (neither re-tunes nor re-scores)."""
+    (run_dir / "best.safetensors").write_text("weights")
+    out = run_dir / "crash_all_kits"
+    (out / "thresholds").mkdir(parents=True)
+    (out / "thresholds" / "thresholds.json").write_text('{"thresholds": {"crash": {"threshold": 0.5, "min_gap_s": 0.01}}}')
+    (out / "validation.probs.npz").write_text("cache")  # (remade if ever needed: not stashed)
+    (out / "eval_b_unseen_sampled_kits" / "figures").mkdir(parents=True)
+    for f in ("metrics.json", "report.md", "figures/pr.png"):
+        (out / "eval_b_unseen_sampled_kits" / f).write_text(f)
+    assert _bash(tmp_path, "stash_run $V2/cand_s42").returncode == 0
+    stash = tmp_path / "stash" / "cand_s42" / "crash_all_kits"
+    assert sorted(str(p.relative_to(stash)) for p in stash.rglob("*") if p.is_file()) == [
+        "eval_b_unseen_sampled_kits/metrics.json", "eval_b_unseen_sampled_kits/report.md", "thresholds/thresholds.json"]
+    subprocess.run(["rm", "-rf", str(tmp_path / "v2")], check=True)
+    # the script on a fresh clone: run and setting restored, only the rungs without a report scored
+    # (its commands stubbed: what it would tune and evaluate)
+    script = REPO / "experiments" / "scripts" / "crash_tune_kits.sh"
+    body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
+    body = body.replace('"$PY" -m drumtx.', "rec drumtx.")
+    r = _bash(tmp_path, 'rec() { echo "$1 $(printf "%s\\n" "$@" | grep out_dir=)" >> calls; }; '
+                        'RUNGS=("b_unseen_sampled_kits|x" "d_music_alone|y"); '
+                        f"crash_tune_kits() {{ {body}\n}}; crash_tune_kits cand_s42")
+    assert r.returncode == 0, r.stderr
+    assert "crash tuned on every kit family: {crash: {threshold: 0.5, min_gap_s: 0.01}}" in r.stdout
+    assert (run_dir / "best.safetensors").read_text() == "weights"
+    assert (out / "eval_b_unseen_sampled_kits" / "metrics.json").read_text() == "metrics.json"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [f"drumtx.evaluate out_dir={out}/eval_d_music_alone"], calls  # no tuning, no rung (b)
+    # a checkout that has the run but lost the folder: the folder alone comes back
+    subprocess.run(["rm", "-rf", str(out), str(tmp_path / "calls")], check=True)
+    r = _bash(tmp_path, 'rec() { echo "$1" >> calls; }; RUNGS=("b_unseen_sampled_kits|x"); '
+                        f"crash_tune_kits() {{ {body}\n}}; crash_tune_kits cand_s42")
+    assert r.returncode == 0 and not (tmp_path / "calls").exists(), r.stderr
+    # a run neither here nor stashed: one line, exit 1, nothing run
+    r = _bash(tmp_path, f"crash_tune_kits() {{ {body}\n}}; crash_tune_kits nosuch")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nosuch: no trained bundle" in r.stderr
+    assert not (tmp_path / "calls").exists()

@@ -12,15 +12,24 @@
 # cached in RUN/crash_all_kits/, not beside the bundle, whose cache is keyed on the sampled tracks),
 # then every rung scored with that crash setting (every other instrument as tuned; the crash is
 # in every rung's overall F, and music alone counts its false crashes) into
-# RUN/crash_all_kits/eval_<rung>; each step skipped when done. Table:
+# RUN/crash_all_kits/eval_<rung>; each step skipped when done (the setting and reports are stashed
+# with the run by make default-model-v2-stash, and restored here). Tables:
+#   .venv/bin/python experiments/scripts/ship_rows.py music_w4_s42 RUN RUN/crash_all_kits ...
 #   .venv/bin/python experiments/scripts/crash_pr_auc.py RUN/crash_all_kits ...
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-[[ $# -gt 0 ]] || { echo "usage: $0 RUN... (folders under $V2)" >&2; exit 2; }
+usage="usage: $0 RUN... (run folders under $V2 or stashed in $STASH; music_w4_s42: the shipped v2)"
+[[ $# -gt 0 && $1 != -* ]] || { echo "$usage" >&2; exit 2; }
 for run in "$@"; do
-	require "$V2/$run/best.safetensors" "the recipe that trains $run"
+	[[ $run == music_w4_s42 ]] && pinned_v2
+	restore_run "$V2/$run"  # (a fresh clone: the stashed bundle, and what this script left before)
+	restore_reports "$V2/$run" crash_all_kits
+	[[ -f $V2/$run/best.safetensors ]] || {
+		echo "$run: no trained bundle in $V2/$run or $STASH/$run (its recipe trains it: experiments/default_model_v2/README.md)" >&2
+		exit 1
+	}
 	out=$V2/$run/crash_all_kits
 	if [[ ! -f $out/thresholds/thresholds.json ]]; then
 		"$PY" -m drumtx.tune_thresholds ckpt="$V2/$run/best.safetensors" data=synth_songs 'data.fit_kit_names=[*]' \

@@ -77,6 +77,13 @@ os.replace(path + ".tmp", path)' "$dest.tmp/checkpoints/$(basename "$best")" \
 	if [[ -f $d/best.safetensors ]]; then  # its reports, those only the stash holds included
 		restore_reports "$d"
 		_stash_reports "$d" "$dest.tmp"
+		# and its crash tuned on every kit family (crash_tune_kits.sh): the setting and its reports
+		restore_reports "$d" crash_all_kits
+		_stash_reports "$d/crash_all_kits" "$dest.tmp/crash_all_kits"
+		if [[ -f $d/crash_all_kits/thresholds/thresholds.json ]]; then
+			mkdir -p "$dest.tmp/crash_all_kits/thresholds"
+			cp -p "$d/crash_all_kits/thresholds/thresholds.json" "$dest.tmp/crash_all_kits/thresholds/"
+		fi
 	fi
 	[[ -d $d/csv ]] && cp -rp "$d/csv" "$dest.tmp/"
 	[[ -d $d/.hydra ]] && cp -rp "$d/.hydra" "$dest.tmp/"
@@ -113,14 +120,18 @@ stash_reports() {
 	rm -rf "$dest" && mv "$dest.tmp" "$dest"
 	echo "stashed the reports of $d -> $dest ($(du -sh "$dest" | cut -f1))"
 }
-# restore_reports RUN_DIR: the stashed reports a checkout lacks (a report folder here wins)
+# restore_reports RUN_DIR [SUB]: the stashed reports a checkout lacks (a report folder here wins);
+# with SUB (crash_all_kits), those of RUN_DIR/SUB, and its thresholds.json where it lacks one
 restore_reports() {
-	local d=$1 e
-	for e in "$STASH/$(basename "$d")"/eval_*/; do
+	local src=$STASH/$(basename "$1")${2:+/$2} d=$1${2:+/$2} e
+	for e in "$src"/eval_*/; do
 		e=${e%/}
 		[[ -f $e/metrics.json && ! -e $d/$(basename "$e") ]] || continue
 		mkdir -p "$d" && cp -rp "$e" "$d/"
 	done
+	if [[ -n ${2:-} && -f $src/thresholds/thresholds.json && ! -f $d/thresholds/thresholds.json ]]; then
+		mkdir -p "$d/thresholds" && cp -p "$src/thresholds/thresholds.json" "$d/thresholds/"
+	fi
 	return 0
 }
 # scored RUN...: whether every run (a folder name in $V2; v1 included) has its thresholds tuned (v1
