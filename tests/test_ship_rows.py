@@ -37,7 +37,7 @@ def test_a_cell_below_the_reference_is_marked_and_music_alone_is_lower_is_better
     assert r.returncode == 0, r.stderr
     header, _, ref, arm, every = r.stdout.splitlines()
     cols = [c.strip() for c in header.strip("|").split("|")]
-    row = dict(zip(cols, (c.strip() for c in arm.strip("|").split("|"))))
+    row = dict(zip(cols, (c.strip() for c in arm.strip("|").split("|")), strict=True))
     assert row["F (a)"] == "70.0" and row["F (training)"] == "70.0"  # a tie as shown: no ✗
     assert row["(d) onsets / min"] == "50.0 ✗" and row["crash P (b)"] == "80.0 ✗"
     assert row["crash threshold"] == "0.80"

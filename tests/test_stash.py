@@ -20,7 +20,7 @@ COMMON = REPO / "experiments" / "scripts" / "default_model_v2_common.sh"
 def _bash(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
     prelude = (f'set -euo pipefail; source "{REPO}/experiments/scripts/common.sh"; '
                f'source "{COMMON}"; cd "{tmp_path}"; ')
-    # absolute: common.sh works from the repository root (the v1 pin goes to $V2/v1 too)
+    # absolute: common.sh works from the repository root (pinned_v1 writes to $V2/v1 too)
     env = {"PATH": "/usr/bin:/bin", "V2": str(tmp_path / "v2"), "STASH": str(tmp_path / "stash"),
            "HOME": str(tmp_path), "PY": sys.executable}
     return subprocess.run(["bash", "-c", prelude + script], env=env, capture_output=True, text=True)
@@ -499,3 +499,17 @@ def test_the_crash_tuned_on_every_kit_family_is_stashed_with_its_run_and_restore
     r = _bash(tmp_path, f"crash_tune_kits() {{ {body}\n}}; crash_tune_kits nosuch")
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "nosuch: no trained bundle" in r.stderr
     assert not (tmp_path / "calls").exists()
+
+
+def test_v1_is_pinned_only_where_used(tmp_path, run_dir):
+    """Sourcing the recipes' library writes nothing (a usage error leaves no v1 folder); pinned_v1
+    writes v1's bundle as it shipped at 61abc86."""
+    shutil.rmtree(tmp_path / "v2")
+    assert _bash(tmp_path, ":").returncode == 0 and not (tmp_path / "v2").exists()
+    r = _bash(tmp_path, "pinned_v1; pinned_v1")
+    assert r.returncode == 0, r.stderr
+    v1 = tmp_path / "v2" / "v1"
+    assert sorted(p.name for p in v1.iterdir()) == ["default_model.json", "default_model.safetensors"]
+    shipped = subprocess.run(["git", "-C", str(REPO), "show", "61abc86:drumtx/assets/default_model.safetensors"],
+                             capture_output=True, check=True).stdout
+    assert (v1 / "default_model.safetensors").read_bytes() == shipped

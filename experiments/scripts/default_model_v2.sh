@@ -21,6 +21,7 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
 LONG_STEPS=3000
+pinned_v1  # (fine-tuning starts from it)
 
 "$PY" -m drumtx.synth data=synth_songs
 "$PY" -m drumtx.prepare data=synth_songs

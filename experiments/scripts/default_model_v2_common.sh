@@ -239,6 +239,7 @@ evaluate_rungs() {
 score() {
 	local run=$1 rung name
 	restore_reports "$V2/v1"
+	pinned_v1
 	evaluate_rungs "$V1" "$V2/v1/eval"
 	evaluate_rungs "$V2/$run/best.safetensors" "$V2/$run/eval"
 	for rung in "${RUNGS[@]}"; do
@@ -324,11 +325,17 @@ rung_e() {
 
 # v1, the packaged model this replaces, as it shipped (pinned: the package's copy becomes v2)
 V1=$V2/v1/default_model.safetensors
-if [[ ! -f $V1 ]]; then
-	mkdir -p $V2/v1
-	git show 61abc86:drumtx/assets/default_model.safetensors > $V1
-	git show 61abc86:drumtx/assets/default_model.json > ${V1%.safetensors}.json
-fi
+SCRIPTS=$(dirname "${BASH_SOURCE[0]}")  # (git runs here: in the repository, whatever the working folder)
+# pinned_v1: its bundle into $V2/v1, where missing (only by what uses it: a script's usage error
+# writes nothing; each file renamed into place, so an interrupted pin is no half model)
+pinned_v1() {
+	[[ -f $V1 ]] && return
+	mkdir -p "$V2/v1"
+	git -C "$SCRIPTS" show 61abc86:drumtx/assets/default_model.json > "${V1%.safetensors}.json.tmp"
+	mv "${V1%.safetensors}.json.tmp" "${V1%.safetensors}.json"
+	git -C "$SCRIPTS" show 61abc86:drumtx/assets/default_model.safetensors > "$V1.tmp"
+	mv "$V1.tmp" "$V1"
+}
 
 # pinned_v2: the shipped v2 (music_w4_s42) as the run folder its recipe left, where a fresh checkout
 # lacks it: its best.safetensors is the packaged bundle of 397b09b (that run's weights, with the
@@ -337,8 +344,8 @@ pinned_v2() {
 	local d=$V2/music_w4_s42
 	[[ -f $d/best.safetensors ]] && return
 	mkdir -p "$d/thresholds"
-	git show 397b09b:drumtx/assets/default_model.safetensors > "$d/best.safetensors.tmp"
-	git show 397b09b:drumtx/assets/default_model.json > "$d/best.json"
+	git -C "$SCRIPTS" show 397b09b:drumtx/assets/default_model.safetensors > "$d/best.safetensors.tmp"
+	git -C "$SCRIPTS" show 397b09b:drumtx/assets/default_model.json > "$d/best.json"
 	touch "$d/thresholds/done_wilson"
 	mv "$d/best.safetensors.tmp" "$d/best.safetensors"
 }
@@ -360,6 +367,7 @@ ship() {
 	done
 	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/summary --title "Default model v2 against v1, every rung" "${summary[@]}"
 	"$PY" -m drumtx.synth data=synth_gmd 'splits=[test]'
+	pinned_v1
 	for model in "v1|$V1" "$(basename "$run")|$run/best.safetensors"; do
 		for slice in "training_kits|exclude_kit_names=[unseen:*]" "unseen_kits|kit_names=[unseen:*]"; do
 			IFS='|' read -r -a g <<< "$slice"
