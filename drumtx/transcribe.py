@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
             "outputs are all there is left out). Exit status: 0 all done, 1 some input failed (each named on stderr, the others still transcribed, then a count), 2 setup error (model, options, an output folder that cannot be made or written), 130 interrupted (Ctrl-C; no output half-written)."
         ),
     )
-    parser.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
+    parser.add_argument("inputs", nargs="+", metavar="IN", type=_input, help="audio files or folders")
     parser.add_argument("-o", "--out-dir", required=True, type=_out_dir, metavar="OUT_DIR", help="output folder")
     parser.add_argument(
         "--ckpt",
@@ -215,6 +215,12 @@ def _db_or_off(text: str) -> float | None:
         raise argparse.ArgumentTypeError(
             f"expected a number of dB from {DB_RANGE[0]:g} to {DB_RANGE[1]:g} or 'off', got {text!r}")
     return value
+
+
+def _input(text: str) -> Path:
+    if not text.strip():  # Path("") is "." : an empty name (an unset shell variable) would read the current folder
+        raise argparse.ArgumentTypeError("expected an audio file or folder, got an empty name")
+    return Path(text)
 
 
 def _out_dir(text: str) -> Path:

@@ -555,7 +555,7 @@ def test_a_run_that_writes_nothing_leaves_no_folders(bundle, tmp_path, capsys):
     assert not (tmp_path / "a").exists()
 
 
-def test_gate_and_level_must_be_finite_and_the_gate_below_the_level(bundle, tmp_path, capsys):
+def test_gate_and_level_must_be_finite_the_gate_below_the_level_and_names_not_empty(bundle, tmp_path, capsys):
     sf.write(tmp_path / "take.wav", np.zeros(8000, np.float32), 8000)
     base = [tmp_path / "take.wav", "-o", tmp_path / "o", "--ckpt", bundle, "-q"]
     for flag, value in (("--gate-db", "nan"), ("--level-db", "inf"), ("--level-db", "-inf")):
@@ -574,6 +574,9 @@ def test_gate_and_level_must_be_finite_and_the_gate_below_the_level(bundle, tmp_
     with pytest.raises(SystemExit) as exit_:  # Path("") is the current folder: never written unasked
         run_cli([tmp_path / "take.wav", "-o", "", "--ckpt", bundle], capsys)
     assert exit_.value.code == 2 and "-o/--out-dir: expected a folder, got an empty name" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # nor read unasked (an unset shell variable as the input)
+        run_cli(["", "--ckpt", bundle], capsys)
+    assert exit_.value.code == 2 and "IN: expected an audio file or folder, got an empty name" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="finite gate_db"):
         tx.InferenceSettings.from_config(gate_db=float("nan"))
