@@ -78,6 +78,10 @@ class InferenceSettings:
         presence_instruments: the instruments whose activations count as drums being played
             (names of the model's vocabulary; others are ignored, and a model with none of them
             gets no presence gate).
+        edge_silence_seconds: silent frames (``features.silence``) the model sees before the
+            track's first frame and after its last (s; not in the output), where it would
+            otherwise see the encoder's zero padding, which in log-mel is a loud steady sound:
+            no rise, so a hit on the first frame goes unseen (0: none).
     """
 
     chunk_seconds: float
@@ -88,6 +92,7 @@ class InferenceSettings:
     presence_confidence: float | None = None
     presence_seconds: float = 3.0
     presence_instruments: tuple[str, ...] = ("kick", "snare", "hihat", "ride")
+    edge_silence_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.chunk_seconds > 2 * self.context_seconds >= 0:
@@ -105,6 +110,8 @@ class InferenceSettings:
             raise ValueError(f"inference: need 0 <= presence_confidence <= 1, got {self.presence_confidence}")
         if not self.presence_seconds >= 0.0:
             raise ValueError(f"inference: need presence_seconds >= 0, got {self.presence_seconds}")
+        if not 0.0 <= self.edge_silence_seconds < math.inf:
+            raise ValueError(f"inference: need a finite edge_silence_seconds >= 0, got {self.edge_silence_seconds}")
 
     @classmethod
     def from_config(cls, cfg: Mapping | None = None, **overrides) -> InferenceSettings:
@@ -118,7 +125,7 @@ class InferenceSettings:
         kw = {k: v for k, v in merged.items() if k in names}
         for key in ("gate_db", "presence_confidence"):
             kw[key] = None if kw[key] is None else float(kw[key])
-        for key in ("chunk_seconds", "context_seconds", "presence_seconds"):
+        for key in ("chunk_seconds", "context_seconds", "presence_seconds", "edge_silence_seconds"):
             kw[key] = float(kw[key])
         kw["presence_instruments"] = tuple(str(i) for i in kw["presence_instruments"])
         for key in ("batch_size", "gate_dilate"):
@@ -372,6 +379,16 @@ def activations(
     from drumtx.features import db_to_mel
 
     fps = float(features.fps)
+    edge = int(round(settings.edge_silence_seconds * fps))
+    if edge:  # the track between silences: run on that, return the track's frames
+        out = activations(model, features, _EdgeSilence(mel, edge, features.silence),
+                          replace(settings, edge_silence_seconds=0.0), device=device, fine=fine, progress=progress)
+        keep = slice(edge, edge + n_frames)
+        return Activations(
+            {i: (act[keep], var[keep]) for i, (act, var) in out.probs.items()},
+            None if out.fine is None else out.fine[keep],
+            None if out.velocity is None else out.velocity[keep],
+        )
     gate = None if settings.gate_db is None else db_to_mel(settings.gate_db, features)
     chunk = max(1, int(round(settings.chunk_seconds * fps)))
     context = min(max(0, int(round(settings.context_seconds * fps))), (chunk - 1) // 2)
@@ -527,6 +544,26 @@ def _shut(open_: np.ndarray, acts: dict, fine: np.ndarray | None, velocity: np.n
     if velocity is not None:
         velocity = np.where(open_[:, None], velocity, 0.0).astype(np.float32)
     return fine, velocity
+
+
+class _EdgeSilence:
+    """``mel`` (n_mels, T) with ``edge`` frames of ``silence`` on each side, sliced ``[:, lo:hi]``
+    as :func:`activations` reads it (a :class:`SpooledMel` stays on disk)."""
+
+    def __init__(self, mel, edge: int, silence: float):
+        self.mel, self.edge, self.silence = mel, int(edge), float(silence)
+        self.shape = (int(mel.shape[0]), int(mel.shape[1]) + 2 * self.edge)
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, cols = key
+        if rows != slice(None) or cols.step not in (None, 1):
+            raise IndexError("only [:, lo:hi] slices")
+        lo, hi = cols.start, cols.stop
+        out = np.full((self.shape[0], hi - lo), self.silence, dtype=MEL_DTYPE)
+        a, z = max(lo, self.edge), min(hi, self.shape[1] - self.edge)
+        if a < z:
+            out[:, a - lo : z - lo] = _as_cached(self.mel[:, a - self.edge : z - self.edge])
+        return out
 
 
 def _as_cached(block) -> np.ndarray:

@@ -169,6 +169,32 @@ def test_stitched_inference_equals_one_pass():
         np.testing.assert_allclose(parts.probs[inst][1], var, rtol=1e-5, atol=1e-6)
 
 
+def test_edge_silence_is_the_track_between_silences_in_blocks_or_not(tiny):
+    """edge_silence_seconds: the model sees silent frames before the first frame and after the
+    last, and only the track's frames come back: the same as running on a mel padded by hand
+    and cutting the padding off, in one block and in several (the padding crosses blocks)."""
+    feats = tiny.features
+    mel = levelled_log_mel(render_groove(6.3, feats.sample_rate, channels=1)[0].ravel(), feats)[0].astype(np.float16)
+    T, edge = mel.shape[1], 150  # 1.5 s at 100 frames/s
+    padded = np.full((mel.shape[0], T + 2 * edge), feats.silence, dtype=np.float16)
+    padded[:, edge:-edge] = mel
+    for chunk, context in ((100.0, 0.0), (2.0, 0.5)):
+        base = InferenceSettings.from_config(chunk_seconds=chunk, context_seconds=context, gate_db=None,
+                                             presence_confidence=0.0)
+        by_hand = activations(tiny.model, feats, padded, base)
+        got = activations(tiny.model, feats, mel, replace(base, edge_silence_seconds=1.5))
+        assert got.n_frames == T and got.fine.shape[0] == T
+        np.testing.assert_array_equal(got.fine, by_hand.fine[edge:-edge])
+        for inst, (act, var) in got.probs.items():
+            np.testing.assert_array_equal(act, by_hand.probs[inst][0][edge:-edge])
+            np.testing.assert_array_equal(var, by_hand.probs[inst][1][edge:-edge])
+        # and it changes what the model sees at the edges (or the setting would do nothing)
+        plain = activations(tiny.model, feats, mel, base)
+        assert not np.allclose(plain.fine[:3], got.fine[:3], rtol=0.1, atol=0)
+    with pytest.raises(ValueError, match="edge_silence_seconds"):
+        InferenceSettings.from_config(edge_silence_seconds=-1)
+
+
 def test_blocks_run_side_by_side_give_the_same_bits_with_any_thread_count(monkeypatch):
     """On a CPU the blocks of a track run at once, as many as torch's threads, each on one thread:
     the packaged model's activations over a 100 s track (4 blocks) are the same to the bit with
