@@ -139,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="context in s on each side of a chunk, run but not kept (default: %(default)g)",
     )
     parser.add_argument(
+        "--edge-silence",
+        type=float,
+        default=inference.edge_silence_seconds,
+        metavar="SECONDS",
+        help="silence the model hears before the file starts and after it ends, so a hit on the very first "
+        "frame is heard as one (default: %(default)g)",
+    )
+    parser.add_argument(
         "--level-db",
         type=_db_or_off,
         default=argparse.SUPPRESS,  # absent: the model's own setting
@@ -257,6 +265,7 @@ def _positive_int(text: str) -> int:
 _FLAGS = {
     "chunk_seconds": "--chunk-seconds",
     "context_seconds": "--context-seconds",
+    "edge_silence_seconds": "--edge-silence",
     "gate_db": "--gate-db",
     "presence_confidence": "--presence-confidence",
     "level_db": "--level-db",
@@ -330,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings=InferenceSettings.from_config(
                 chunk_seconds=args.chunk_seconds,
                 context_seconds=args.context_seconds,
+                edge_silence_seconds=args.edge_silence,
                 gate_db=args.gate_db,
                 **({"presence_confidence": args.presence_confidence} if hasattr(args, "presence_confidence") else {}),
             ),
