@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--edge-silence",
-        type=float,
+        type=_seconds,
         default=inference.edge_silence_seconds,
         metavar="SECONDS",
         help="silence the model hears before the file starts and after it ends, so a hit on the very first "
@@ -247,6 +247,17 @@ def _confidence_or_off(text: str) -> float:
         value = math.nan
     if not 0.0 <= value <= 1.0:  # NaN fails too
         raise argparse.ArgumentTypeError(f"expected a confidence from 0 to 1 (0 or off: no gate), got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """argparse type of ``--edge-silence``: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0, got {text!r}")
     return value
 
 

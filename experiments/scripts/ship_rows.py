@@ -66,7 +66,7 @@ def main() -> None:
     if empty:
         hint = ("; RUN/crash_all_kits comes from experiments/scripts/crash_tune_kits.sh RUN"
                 if any(run.endswith("crash_all_kits") for run in empty) else "")
-        sys.exit(f"ship_rows.py: no rung reports for {', '.join(empty)} under {args.root} or {STASH}{hint}")
+        sys.exit(f"ship_rows.py: no rung reports for {', '.join(empty)} under {args.root.resolve()} or {STASH}{hint}")
     ref = rows[args.runs[0]]
     cols = list(ref)
     print("| run | " + " | ".join(cols) + " |")
