@@ -220,6 +220,7 @@ INFERENCE: dict[str, Value] = {
     "inference.presence_confidence": Value("float", low=0, high=1, null=True),
     "inference.presence_seconds": NONNEG,
     "inference.presence_instruments": Value("names"),
+    "inference.edge_silence_seconds": NONNEG,
 }
 #: ``conf/prepare.yaml`` as composed.
 PREPARE: dict[str, Value] = {
