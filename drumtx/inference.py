@@ -547,12 +547,14 @@ def _shut(open_: np.ndarray, acts: dict, fine: np.ndarray | None, velocity: np.n
 
 
 class _EdgeSilence:
-    """``mel`` (n_mels, T) with ``edge`` frames of ``silence`` on each side, sliced ``[:, lo:hi]``
-    as :func:`activations` reads it (a :class:`SpooledMel` stays on disk)."""
+    """``mel`` (n_mels, T) with ``edge`` frames of ``silence`` before it and ``tail`` (default
+    ``edge``) after it, sliced ``[:, lo:hi]`` as :func:`activations` reads it (a
+    :class:`SpooledMel` stays on disk)."""
 
-    def __init__(self, mel, edge: int, silence: float):
+    def __init__(self, mel, edge: int, silence: float, tail: int | None = None):
         self.mel, self.edge, self.silence = mel, int(edge), float(silence)
-        self.shape = (int(mel.shape[0]), int(mel.shape[1]) + 2 * self.edge)
+        self.n_frames = int(mel.shape[1])
+        self.shape = (int(mel.shape[0]), self.edge + self.n_frames + (self.edge if tail is None else int(tail)))
 
     def __getitem__(self, key) -> np.ndarray:
         rows, cols = key
@@ -560,7 +562,7 @@ class _EdgeSilence:
             raise IndexError("only [:, lo:hi] slices")
         lo, hi = cols.start, cols.stop
         out = np.full((self.shape[0], hi - lo), self.silence, dtype=MEL_DTYPE)
-        a, z = max(lo, self.edge), min(hi, self.shape[1] - self.edge)
+        a, z = max(lo, self.edge), min(hi, self.edge + self.n_frames)
         if a < z:
             out[:, a - lo : z - lo] = _as_cached(self.mel[:, a - self.edge : z - self.edge])
         return out

@@ -193,6 +193,13 @@ def test_edge_silence_is_the_track_between_silences_in_blocks_or_not(tiny):
         assert not np.allclose(plain.fine[:3], got.fine[:3], rtol=0.1, atol=0)
     with pytest.raises(ValueError, match="edge_silence_seconds"):
         InferenceSettings.from_config(edge_silence_seconds=-1)
+    # silence before only (experiments/edge_silence/lead_only_eval.py): the same frames, none after
+    from drumtx.inference import _EdgeSilence
+
+    lead_only = _EdgeSilence(mel, edge, feats.silence, tail=0)
+    assert lead_only.shape == (mel.shape[0], T + edge)
+    np.testing.assert_array_equal(lead_only[:, 0 : T + edge], padded[:, : T + edge])
+    np.testing.assert_array_equal(lead_only[:, T : T + edge], padded[:, T : T + edge])
 
 
 def test_blocks_run_side_by_side_give_the_same_bits_with_any_thread_count(monkeypatch):
