@@ -159,6 +159,8 @@ TRAIN: dict[str, Value] = {
     "data.val_max_tracks": Value("int", low=1, null=True),
     "data.fit_kit_names": Value("names", null=True),
     "data.train_kit_weights": Value("weights", low=0, low_open=True, null=True),
+    "data.lead_silence_prob": Value("float", low=0, high=1),
+    "data.lead_silence_seconds": POSITIVE,
     "augmentation.mixup_alpha": NONNEG,
     "augmentation.gain_db": NONNEG,
     "evaluation.auc_thresholds": Value("int", low=2, null=True),
@@ -220,7 +222,7 @@ INFERENCE: dict[str, Value] = {
     "inference.presence_confidence": Value("float", low=0, high=1, null=True),
     "inference.presence_seconds": NONNEG,
     "inference.presence_instruments": Value("names"),
-    "inference.edge_silence_seconds": NONNEG,
+    "inference.edge_silence_seconds": Value("float", low=0, null=True),
 }
 #: ``conf/prepare.yaml`` as composed.
 PREPARE: dict[str, Value] = {

@@ -81,7 +81,9 @@ class InferenceSettings:
         edge_silence_seconds: silent frames (``features.silence``) the model sees before the
             track's first frame and after its last (s; not in the output), where it would
             otherwise see the encoder's zero padding, which in log-mel is a loud steady sound:
-            no rise, so a hit on the first frame goes unseen (0: none).
+            no rise, so a hit on the first frame goes unseen (0: none). None: the model's own
+            (:meth:`for_model`: the longest lead of silence its training crops had,
+            ``data.lead_silence_seconds`` of its training config; 0 for a model trained without).
     """
 
     chunk_seconds: float
@@ -92,7 +94,7 @@ class InferenceSettings:
     presence_confidence: float | None = None
     presence_seconds: float = 3.0
     presence_instruments: tuple[str, ...] = ("kick", "snare", "hihat", "ride")
-    edge_silence_seconds: float = 0.0
+    edge_silence_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not self.chunk_seconds > 2 * self.context_seconds >= 0:
@@ -110,7 +112,7 @@ class InferenceSettings:
             raise ValueError(f"inference: need 0 <= presence_confidence <= 1, got {self.presence_confidence}")
         if not self.presence_seconds >= 0.0:
             raise ValueError(f"inference: need presence_seconds >= 0, got {self.presence_seconds}")
-        if not 0.0 <= self.edge_silence_seconds < math.inf:
+        if self.edge_silence_seconds is not None and not 0.0 <= self.edge_silence_seconds < math.inf:
             raise ValueError(f"inference: need a finite edge_silence_seconds >= 0, got {self.edge_silence_seconds}")
 
     @classmethod
@@ -123,9 +125,9 @@ class InferenceSettings:
         merged = {**_default_config(), **{k: v for k, v in dict(cfg or {}).items()}, **overrides}
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in merged.items() if k in names}
-        for key in ("gate_db", "presence_confidence"):
+        for key in ("gate_db", "presence_confidence", "edge_silence_seconds"):
             kw[key] = None if kw[key] is None else float(kw[key])
-        for key in ("chunk_seconds", "context_seconds", "presence_seconds", "edge_silence_seconds"):
+        for key in ("chunk_seconds", "context_seconds", "presence_seconds"):
             kw[key] = float(kw[key])
         kw["presence_instruments"] = tuple(str(i) for i in kw["presence_instruments"])
         for key in ("batch_size", "gate_dilate"):
@@ -139,12 +141,15 @@ class InferenceSettings:
     def for_model(self, meta: Mapping) -> InferenceSettings:
         """These settings for one model: where ``presence_confidence`` is None (the model's own),
         the drum presence gate its bundle meta carries (``meta["presence"]``: ``confidence``,
-        ``seconds``, ``instruments``), else none (0).
+        ``seconds``, ``instruments``), else none (0); where ``edge_silence_seconds`` is None, the
+        model's own (:func:`trained_lead_silence`).
 
         Raises:
             ValueError: the meta's gate lacks a confidence, or a value is not a number or out of
                 range (one line).
         """
+        if self.edge_silence_seconds is None:
+            return replace(self, edge_silence_seconds=trained_lead_silence(meta)).for_model(meta)
         if self.presence_confidence is not None:
             return self
         own = (meta or {}).get("presence") or {}
@@ -163,6 +168,25 @@ class InferenceSettings:
             )
         except (TypeError, ValueError) as err:
             raise ValueError(f"model meta: bad drum presence gate {dict(own)!r}: {err}") from None
+
+
+def trained_lead_silence(meta: Mapping | None) -> float:
+    """The longest lead of silence (s) a model's training crops had before a track
+    (``data.lead_silence_seconds`` of the training config in its bundle meta, where
+    ``data.lead_silence_prob`` > 0; :class:`drumtx.data.datamodule.CropDataset`), 0.0 for a
+    model trained without: the edge silence it should hear at inference.
+
+    Raises:
+        ValueError: the config's values are not numbers (one line).
+    """
+    data = (((meta or {}).get("config") or {}).get("data")) or {}
+    try:
+        if float(data.get("lead_silence_prob") or 0.0) > 0.0:
+            return float(data.get("lead_silence_seconds") or 0.0)
+    except (TypeError, ValueError):
+        raise ValueError(f"model meta: bad lead silence in its training config: "
+                         f"{data.get('lead_silence_prob')!r}, {data.get('lead_silence_seconds')!r}") from None
+    return 0.0
 
 
 @lru_cache(maxsize=1)
@@ -379,7 +403,7 @@ def activations(
     from drumtx.features import db_to_mel
 
     fps = float(features.fps)
-    edge = int(round(settings.edge_silence_seconds * fps))
+    edge = int(round((settings.edge_silence_seconds or 0.0) * fps))  # (None here: not resolved for a model)
     if edge:  # the track between silences: run on that, return the track's frames
         out = activations(model, features, _EdgeSilence(mel, edge, features.silence),
                           replace(settings, edge_silence_seconds=0.0), device=device, fine=fine, progress=progress)

@@ -141,10 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--edge-silence",
         type=_seconds,
-        default=inference.edge_silence_seconds,
+        default=argparse.SUPPRESS,  # absent: the model's own
         metavar="SECONDS",
         help="silence the model hears before the file starts and after it ends, so a hit on the very first "
-        "frame is heard as one (default: %(default)g)",
+        "frame is heard as one (default: the model's own, the lead of silence it was trained with; 0 for the "
+        "packaged model)",
     )
     parser.add_argument(
         "--level-db",
@@ -350,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings=InferenceSettings.from_config(
                 chunk_seconds=args.chunk_seconds,
                 context_seconds=args.context_seconds,
-                edge_silence_seconds=args.edge_silence,
+                **({"edge_silence_seconds": args.edge_silence} if hasattr(args, "edge_silence") else {}),
                 gate_db=args.gate_db,
                 **({"presence_confidence": args.presence_confidence} if hasattr(args, "presence_confidence") else {}),
             ),

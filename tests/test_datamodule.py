@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 
@@ -227,6 +228,49 @@ def test_train_kit_weights_serve_matching_tracks_more_often(egmd_config):
     assert _kit_weights({"Kit 2": 3}) == {"Kit 2": 3.0} and _kit_weights(None) == {}
     with pytest.raises(ValueError, match="positive, finite weights"):
         CropDataset(None, entries, 100, weighted.target_names, 0.0, weights=[0.0] * len(entries))
+
+
+def test_lead_silence_crops_start_on_silence_before_the_track(egmd_config):
+    """data.lead_silence_prob of the crops start 1..lead_silence_seconds before the track: silence
+    (features.silence, no onsets, scored: mask True), then the track's first frames; a share of 0
+    leaves every crop as it was (a resumed run draws the same crops)."""
+    plain = DrumDataModule.from_config(egmd_config("data.crop_seconds=1.0"))
+    plain.setup("fit")
+    lead = DrumDataModule.from_config(egmd_config("data.crop_seconds=1.0", "data.lead_silence_prob=1.0",
+                                                  "data.lead_silence_seconds=0.3"))
+    lead.setup("fit")
+    assert lead.lead_silence_frames == 30
+    ds, before = lead.train_dataloader().dataset, plain.train_dataloader().dataset
+    reader, silence = ds.reader, lead.features.silence
+    leads = set()
+    for i in range(len(ds)):
+        ex, old = ds[(i, i)], before[(i, i)]
+        start = int(ex["chunk_start"])
+        assert -30 <= start <= -1 and int(old["chunk_start"]) >= 0
+        leads.add(start)
+        k = -start
+        key, dirname, _ = ds.entries[bisect.bisect_right(ds.cum, i)]
+        arrays = reader(dirname, key)
+        n = min(100 - k, arrays["roll"].shape[0])
+        assert torch.all(ex["mel"][:, :k] == silence) and torch.all(ex["mask"][: k + n])
+        assert not ex["roll"][:k].any() and not ex["velocity"][:k].any()
+        assert all(not t[:k].any() for t in ex["targets"].values())
+        np.testing.assert_array_equal(ex["mel"][:, k : k + n].numpy(), arrays["mel"][:, :n].astype(np.float32))
+        np.testing.assert_array_equal(ex["roll"][k : k + n].numpy(), arrays["roll"][:n].astype(np.float32))
+    assert len(leads) > 3  # the lead is drawn, not fixed
+    half = DrumDataModule.from_config(egmd_config("data.crop_seconds=1.0", "data.lead_silence_prob=0.5"))
+    half.setup("fit")
+    ds = half.train_dataloader().dataset
+    starts = [int(ds[(i, i)]["chunk_start"]) for i in range(len(ds))]
+    assert any(s < 0 for s in starts) and any(s >= 0 for s in starts)
+    off = DrumDataModule.from_config(egmd_config("data.crop_seconds=1.0", "data.lead_silence_prob=0.0"))
+    off.setup("fit")
+    for i in range(len(before)):  # a share of 0: the crops of a module without the setting
+        a, b = off.train_dataloader().dataset[(i, 7 * i)], before[(i, 7 * i)]
+        assert int(a["chunk_start"]) == int(b["chunk_start"]) and torch.equal(a["mel"], b["mel"])
+    for prob, frames in ((1.5, 10), (-0.1, 10), (0.5, 0)):
+        with pytest.raises(ValueError, match="lead silence needs"):
+            CropDataset(None, ds.entries, 100, half.target_names, 0.0, None, prob, frames)
 
 
 def test_from_the_train_config(egmd_fixture, tmp_path):

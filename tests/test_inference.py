@@ -202,6 +202,27 @@ def test_edge_silence_is_the_track_between_silences_in_blocks_or_not(tiny):
     np.testing.assert_array_equal(lead_only[:, T : T + edge], padded[:, T : T + edge])
 
 
+def test_edge_silence_is_the_model_s_own_lead_of_silence_unless_the_settings_give_one():
+    """None (the default): the longest lead of silence the model's training crops had (its
+    config's data.lead_silence_seconds where data.lead_silence_prob > 0), else none."""
+    trained = {"config": {"data": {"lead_silence_prob": 0.2, "lead_silence_seconds": 0.8}}}
+    default = InferenceSettings.from_config()
+    assert default.edge_silence_seconds is None  # conf/inference/default.yaml: null
+    assert default.for_model(trained).edge_silence_seconds == 0.8
+    off = {"config": {"data": {"lead_silence_prob": 0.0, "lead_silence_seconds": 0.8}}}
+    for meta in (off, {}, {"config": {}}):  # trained without: none (as the packaged model)
+        assert default.for_model(meta).edge_silence_seconds == 0.0
+    for given in (0.0, 1.5):  # the user's setting wins
+        assert InferenceSettings.from_config(edge_silence_seconds=given).for_model(trained).edge_silence_seconds == given
+    # resolving it leaves the presence gate resolved as before
+    both = default.for_model({**trained, "presence": {"confidence": 0.7}})
+    assert (both.edge_silence_seconds, both.presence_confidence) == (0.8, 0.7)
+    with pytest.raises(ValueError, match="bad lead silence") as err:
+        default.for_model({"config": {"data": {"lead_silence_prob": "often"}}})
+    assert "\n" not in str(err.value)
+    assert Transcriber.from_checkpoint(DEFAULT_CKPT).settings.edge_silence_seconds == 0.0
+
+
 def test_blocks_run_side_by_side_give_the_same_bits_with_any_thread_count(monkeypatch):
     """On a CPU the blocks of a track run at once, as many as torch's threads, each on one thread:
     the packaged model's activations over a 100 s track (4 blocks) are the same to the bit with

@@ -78,20 +78,26 @@ class _TrackReader:
 
 
 def _example(arrays: dict, start: int, length: int, names: list[str], pad_value: float) -> dict:
-    """Frames ``[start, start + length)`` of one track, zero-padded (mask False) past its end."""
+    """Frames ``[start, start + length)`` of one track, zero-padded (mask False) past its end.
+
+    A negative ``start`` puts ``-start`` frames of silence (``pad_value``, no onsets, mask True:
+    scored as silence) before the track's first frame.
+    """
     n = arrays["roll"].shape[0]
+    lead, first = max(0, -start), max(0, start)
     stop = min(start + length, n)
-    real = stop - start
+    real = max(0, stop - first)
+    span = slice(lead, lead + real)
     mel = np.full((arrays["mel"].shape[0], length), pad_value, dtype=np.float32)
-    mel[:, :real] = arrays["mel"][:, start:stop]
+    mel[:, span] = arrays["mel"][:, first:stop]
     roll = np.zeros((length, arrays["roll"].shape[1]), dtype=np.float32)
-    roll[:real] = arrays["roll"][start:stop]
+    roll[span] = arrays["roll"][first:stop]
     velocity = np.zeros_like(roll)
-    velocity[:real] = arrays["velocity"][start:stop]
+    velocity[span] = arrays["velocity"][first:stop]
     targets = np.zeros((length, len(names)), dtype=np.int64)
-    targets[:real] = arrays["targets"][start:stop]
+    targets[span] = arrays["targets"][first:stop]
     mask = np.zeros(length, dtype=bool)
-    mask[:real] = True
+    mask[: lead + real] = True
     return {
         "mel": torch.from_numpy(mel),
         "roll": torch.from_numpy(roll),
@@ -110,6 +116,13 @@ class CropDataset(Dataset):
     4 serves it four times as often, and the epoch grows accordingly (epoch-based warm-up and
     patience stretch with it unless ``trainer.limit_train_batches`` fixes the epoch).
 
+    With ``lead_silence_prob`` > 0, that share of crops instead starts 1 to
+    ``lead_silence_frames`` frames (uniform) before the track: silence, then the track's first
+    frames. Why: a hit on a file's first frame is missed by a model that has only seen tracks
+    begin at a crop's edge (experiments/edge_silence/: the shipped v2 finds 65.8 % of first hits);
+    inference can pad the file with silence (``inference.edge_silence_seconds``), but that costs
+    fills elsewhere, so the model should learn the lead-in itself.
+
     Index with ``(i, seed)`` (what :class:`CropSampler` yields): the crop start is drawn from
     ``seed``, so a crop depends on the epoch's seed only, never on which process draws it; a
     plain ``i`` draws from torch's RNG (the DataLoader seeds it per worker).
@@ -121,21 +134,29 @@ class CropDataset(Dataset):
         weights: one positive weight per entry (default: all 1).
         names: the hierarchical target names (:func:`drumtx.data.cache_jobs.target_names`).
         pad_value: log-mel value of silence, for crops past a track's end.
+        lead_silence_prob: share of crops that start with silence before the track, in [0, 1].
+        lead_silence_frames: the longest such lead, in frames (>= 1 when the share is > 0).
 
     Examples are dicts: ``mel`` float32 (n_mels, crop); ``roll`` and ``velocity`` float32
     (crop, C), velocity / 127 at onset frames; ``targets`` {name: int64 (crop,)}; ``mask`` bool
-    (crop,), False past the track's end; ``track`` (key), ``chunk_start`` (first frame) and,
-    indexed with a seed, ``seed``.
+    (crop,), False past the track's end; ``track`` (key), ``chunk_start`` (first frame, negative
+    for a crop that starts with silence) and, indexed with a seed, ``seed``.
 
     Raises:
-        ValueError: ``entries`` is empty, or ``weights`` is not one positive number per entry.
+        ValueError: ``entries`` is empty, ``weights`` is not one positive number per entry, or the
+            lead silence is out of range.
         drumtx.data.cache.CacheError: a cached track cannot be read (when indexed).
     """
 
     def __init__(self, reader: _TrackReader, entries: list[tuple[str, str, int]], crop_frames: int,
-                 names: list[str], pad_value: float, weights: list[float] | None = None):
+                 names: list[str], pad_value: float, weights: list[float] | None = None,
+                 lead_silence_prob: float = 0.0, lead_silence_frames: int = 0):
         if not entries:
             raise ValueError("no training tracks in the cache")
+        if not 0 <= lead_silence_prob <= 1 or (lead_silence_prob > 0 and lead_silence_frames < 1):
+            raise ValueError(f"lead silence needs a share in [0, 1] and at least one frame, got "
+                             f"{lead_silence_prob} and {lead_silence_frames} frames")
+        self.lead_prob, self.lead_frames = float(lead_silence_prob), int(lead_silence_frames)
         weights = [1.0] * len(entries) if weights is None else [float(w) for w in weights]
         if len(weights) != len(entries) or not all(0 < w < math.inf for w in weights):
             raise ValueError(f"{len(entries)} training tracks need as many positive, finite weights, got {weights}")
@@ -152,10 +173,16 @@ class CropDataset(Dataset):
         i, seed = index if isinstance(index, tuple) else (index, None)
         key, dirname, n = self.entries[bisect.bisect_right(self.cum, i)]
         high = max(1, n - self.crop + 1)
-        if seed is None:
+        rng = None if seed is None else np.random.default_rng(seed)
+        if rng is None:
             start = int(torch.randint(0, high, (1,)))
         else:
-            start = int(np.random.default_rng(seed).integers(0, high))
+            start = int(rng.integers(0, high))
+        if self.lead_prob > 0:  # (drawn after the start: a share of 0 leaves every crop as it was)
+            if (float(torch.rand(1)) if rng is None else rng.random()) < self.lead_prob:
+                lead = int(torch.randint(1, self.lead_frames + 1, (1,))) if rng is None else int(
+                    rng.integers(1, self.lead_frames + 1))
+                start = -lead
         ex = _example(self.reader(dirname, key), start, self.crop, self.names, self.pad_value)
         ex["track"] = key  # named in errors (a non-finite loss names its batch's tracks)
         ex["chunk_start"] = torch.tensor(start, dtype=torch.int64)
@@ -328,6 +355,10 @@ class DrumDataModule(pl.LightningDataModule):
     pattern counts, other tracks weigh 1) serves the matching training tracks ``weight`` times as
     often per epoch (:class:`CropDataset`): e.g. ``{none+music: 4}`` for more music without drums.
 
+    ``lead_silence_prob`` of the training crops start up to ``lead_silence_seconds`` before the
+    track, on silence (:class:`CropDataset`); a model trained so hears that much silence around a
+    file at inference (:func:`drumtx.inference.trained_lead_silence`).
+
     ``features`` / ``augmentation`` may also be a :class:`LogMel` / :class:`Augmentation`
     instance or None (defaults). Extra keys in the data config (e.g. a synthesis section)
     are accepted and kept in ``extra_config``.
@@ -357,6 +388,8 @@ class DrumDataModule(pl.LightningDataModule):
         val_max_tracks: int | None = None,
         fit_kit_names: list[str] | None = None,
         train_kit_weights: dict[str, float] | None = None,
+        lead_silence_prob: float = 0.0,
+        lead_silence_seconds: float = 1.0,
         cache_dir: str = "cache",
         folder_split: dict | None = None,
         features=None,
@@ -394,6 +427,8 @@ class DrumDataModule(pl.LightningDataModule):
         self.val_max_tracks = None if val_max_tracks is None else int(val_max_tracks)
         self.fit_kit_names = self.source.fit_kit_names
         self.train_kit_weights = _kit_weights(plain(train_kit_weights))
+        self.lead_silence_prob = float(lead_silence_prob)
+        self.lead_silence_frames = max(1, int(round(float(lead_silence_seconds) * self.fps)))
         self.extra_config = {k: plain(v) for k, v in extra_config.items()}
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
         self._set_up = False
@@ -544,7 +579,8 @@ class DrumDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         ds = CropDataset(self._reader(), self._entries_for("train"), self.crop_frames, self.target_names,
-                         self.features.silence, self.train_weights())
+                         self.features.silence, self.train_weights(), self.lead_silence_prob,
+                         self.lead_silence_frames)
         collate = TrainCollate(self.augmentation, self.features.log_eps, self.features.silence, self.policy)
         # seed_everything(cfg.seed) set torch's initial seed: the order is a function of (seed, epoch)
         sampler = CropSampler(len(ds), torch.initial_seed() % 2**62)
