@@ -1,5 +1,7 @@
-"""How often the first hit of a file is found, with and without edge silence, by the packaged model
-(its tuned thresholds and drum presence gate, as ``python -m drumtx.transcribe`` runs it):
+"""How often the first hit of a file is found, with and without edge silence, by a model (the
+packaged one unless ``--ckpt``; its tuned thresholds and drum presence gate, as ``python -m
+drumtx.transcribe`` runs it), at no edge silence, ``--edge`` and the model's own (a model trained
+with ``data.lead_silence_prob`` > 0 hears its lead by default):
 
 1. a synthetic loop (seeded: kicks on the second, noise hi-hats between) whose first kick starts
    at sample 0, and the same loop after 0.25 s of silence: the kick activation on the hit's frame;
@@ -10,6 +12,7 @@
    whose first hit is found, and recall / precision over every onset of the N tracks.
 
     python experiments/edge_silence/first_hit.py [--data data/synth_songs_electronic] [-n 120] [--edge 1.5]
+        [--ckpt BUNDLE]
 """
 
 from __future__ import annotations
@@ -59,23 +62,27 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("data/synth_songs_electronic"))
     ap.add_argument("-n", type=int, default=120)
     ap.add_argument("--edge", type=float, default=1.5)
+    ap.add_argument("--ckpt", type=Path, default=None, help="a model bundle (default: the packaged model)")
     args = ap.parse_args()
     tracks = sorted(p for p in args.data.rglob("*.midi") if p.with_suffix(".flac").exists())
     if not tracks:
         raise SystemExit(f"{args.data}: no rendered tracks (.midi beside .flac)")
     np.random.default_rng(0).shuffle(tracks)
     tracks = tracks[: args.n]
-    tx = Transcriber.from_checkpoint()
+    tx = Transcriber.from_checkpoint(args.ckpt or "default")
+    own = tx.settings.edge_silence_seconds  # (resolved for the model: its training lead, or 0)
+    edges = sorted({0.0, args.edge, own})
+    print(f"model: {args.ckpt or 'packaged'}; its own edge silence {own:g} s", flush=True)
     loop = Path(tempfile.mkdtemp()) / "loop.wav"
     for lead_s in (0.0, 0.25):
         sf.write(loop, synthetic_loop(lead_s), SR)
-        for edge in (0.0, args.edge):
+        for edge in edges:
             tx.settings = replace(tx.settings, edge_silence_seconds=edge)
             act = tx.transcribe(loop).probs["kick"][0]
             frame = round(lead_s * tx.fps)
             print(f"synthetic loop, first kick at {lead_s:g} s, edge silence {edge:g} s: kick activation "
                   f"{act[frame:frame + 3].max():.2f} (its first 3 frames)", flush=True)
-    for edge in (0.0, args.edge):
+    for edge in edges:
         tx.settings = replace(tx.settings, edge_silence_seconds=edge)
         first, tp, n_ref, n_est = [], 0, 0, 0
         for midi in tracks:
