@@ -58,7 +58,7 @@ class Value:
     high_open: bool = False
 
     def describe(self) -> str:
-        what = {"int": "an integer", "float": "a number", "bool": "true or false", "names": "a list of names",
+        what = {"int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
                 "numbers": "a list of numbers", "weights": "a mapping {name: number}",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches"}[self.kind]
         bounds = []

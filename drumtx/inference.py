@@ -403,7 +403,8 @@ def activations(
     from drumtx.features import db_to_mel
 
     fps = float(features.fps)
-    edge = int(round((settings.edge_silence_seconds or 0.0) * fps))  # (None here: not resolved for a model)
+    # (None here: not resolved for a model; any silence is at least a frame, as in training's crops)
+    edge = max(1, int(round(settings.edge_silence_seconds * fps))) if settings.edge_silence_seconds else 0
     if edge:  # the track between silences: run on that, return the track's frames
         out = activations(model, features, _EdgeSilence(mel, edge, features.silence),
                           replace(settings, edge_silence_seconds=0.0), device=device, fine=fine, progress=progress)

@@ -191,6 +191,11 @@ def test_edge_silence_is_the_track_between_silences_in_blocks_or_not(tiny):
         # and it changes what the model sees at the edges (or the setting would do nothing)
         plain = activations(tiny.model, feats, mel, base)
         assert not np.allclose(plain.fine[:3], got.fine[:3], rtol=0.1, atol=0)
+    # any silence is at least a frame (training's lead is): 1 ms is one frame at 100 frames/s
+    one = np.full((mel.shape[0], T + 2), feats.silence, dtype=np.float16)
+    one[:, 1:-1] = mel
+    np.testing.assert_array_equal(activations(tiny.model, feats, mel, replace(base, edge_silence_seconds=0.001)).fine,
+                                  activations(tiny.model, feats, one, base).fine[1:-1])
     with pytest.raises(ValueError, match="edge_silence_seconds"):
         InferenceSettings.from_config(edge_silence_seconds=-1)
     # silence before only (experiments/edge_silence/lead_only_eval.py): the same frames, none after

@@ -419,13 +419,16 @@ class CountValidations(L.Callback):
         self.steps.append(trainer.global_step)
 
 
-@pytest.mark.parametrize(("budget", "validated_at"), [("callbacks.step_budget.max_steps=3", [2, 3]),
-                                                      ("trainer.max_steps=3", [2])])
-def test_step_budget_validates_the_partial_last_epoch(budget, validated_at, egmd_fixture, shared_cache, tmp_path,
-                                                      monkeypatch):
-    """2 batches per epoch, stop after step 3: Lightning's max_steps skips the last validation."""
+@pytest.mark.parametrize(("batches", "budget", "validated_at"), [(2, "callbacks.step_budget.max_steps=3", [2, 3]),
+                                                                 (2, "trainer.max_steps=3", [2]),
+                                                                 (4, "callbacks.step_budget.max_steps=3", [3])])
+def test_step_budget_validates_the_partial_last_epoch(batches, budget, validated_at, egmd_fixture, shared_cache,
+                                                      tmp_path, monkeypatch):
+    """2 batches per epoch, stop after step 3: Lightning's max_steps skips the last validation.
+    4 batches per epoch: the budget stops inside the first epoch too (the trainer's min_epochs=1
+    used to run it on to step 4)."""
     seen = CountValidations()
-    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2",
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), f"trainer.limit_train_batches={batches}",
                         "trainer.max_epochs=10", "evaluation.onset_metrics=false", budget)
     run_with(monkeypatch, cfg, seen)
     assert seen.steps == validated_at

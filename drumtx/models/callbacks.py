@@ -20,7 +20,8 @@ class StepBudget(pl.Callback):
 
     Why: an ablation arm must see exactly the steps of a baseline that was trained under a
     wall-clock budget (``metrics.json`` records its ``global_step``), whatever else the machine
-    is doing. ``max_steps=None`` disables it.
+    is doing. ``max_steps=None`` disables it. The budget wins over the trainer's ``min_epochs``
+    (1 in ``conf/trainer/default.yaml``): a budget inside the first epoch stops there.
     """
 
     def __init__(self, max_steps: int | None = None):
@@ -31,6 +32,7 @@ class StepBudget(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
         if self.max_steps is not None and trainer.global_step >= self.max_steps:
             trainer.should_stop = True
+            trainer.fit_loop.min_epochs = 0  # (else Lightning trains on to the end of min_epochs)
 
 
 class TrainClock(pl.Callback):

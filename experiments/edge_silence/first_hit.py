@@ -57,16 +57,31 @@ def merged(times, tol: float = 0.02) -> np.ndarray:
     return np.array(out)
 
 
+AUDIO = (".flac", ".wav", ".ogg", ".mp3")
+
+
+def audio_of(midi: Path) -> tuple[Path, Path] | None:
+    """(MIDI, the audio file of its stem) or None where there is none."""
+    return next(((midi, midi.with_suffix(s)) for s in AUDIO if midi.with_suffix(s).exists()), None)
+
+
+def share(part: float, whole: float) -> str:
+    return f"{part / whole:.2%}" if whole else "n/a (none)"
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("data/synth_songs_electronic"))
-    ap.add_argument("-n", type=int, default=120)
-    ap.add_argument("--edge", type=float, default=1.5)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/synth_songs_electronic"),
+                    help="a rendered dataset: MIDI files beside audio of the same stem (default: %(default)s)")
+    ap.add_argument("-n", type=int, default=120, help="tracks drawn from it (seeded; default: %(default)s)")
+    ap.add_argument("--edge", type=float, default=1.5, help="edge silence tried besides 0 and the model's own "
+                    "(s; default: %(default)s)")
     ap.add_argument("--ckpt", type=Path, default=None, help="a model bundle (default: the packaged model)")
     args = ap.parse_args()
-    tracks = sorted(p for p in args.data.rglob("*.midi") if p.with_suffix(".flac").exists())
+    tracks = sorted(a for m in args.data.rglob("*.mid*") if m.suffix in (".mid", ".midi")
+                    for a in [audio_of(m)] if a is not None)
     if not tracks:
-        raise SystemExit(f"{args.data}: no rendered tracks (.midi beside .flac)")
+        raise SystemExit(f"{args.data}: no rendered tracks (a .mid/.midi file beside audio of its stem)")
     np.random.default_rng(0).shuffle(tracks)
     tracks = tracks[: args.n]
     tx = Transcriber.from_checkpoint(args.ckpt or "default")
@@ -85,9 +100,9 @@ def main() -> None:
     for edge in edges:
         tx.settings = replace(tx.settings, edge_silence_seconds=edge)
         first, tp, n_ref, n_est = [], 0, 0, 0
-        for midi in tracks:
+        for midi, audio in tracks:
             ref = merged(n.start for i in pretty_midi.PrettyMIDI(str(midi)).instruments for n in i.notes)
-            est = merged(o.time for o in tx.transcribe(midi.with_suffix(".flac")).onsets)
+            est = merged(o.time for o in tx.transcribe(audio).onsets)
             used = np.zeros(est.size, bool)
             hits = []
             for r in ref:  # greedy, in time order
@@ -99,9 +114,10 @@ def main() -> None:
             if ref.size and ref[0] < START_S:
                 first.append(hits[0])
             tp, n_ref, n_est = tp + sum(hits), n_ref + ref.size, n_est + est.size
-        print(f"edge silence {edge:g} s: first hit found in {np.mean(first):.1%} of the {len(first)} of "
-              f"{len(tracks)} tracks that start on one (before {1000 * START_S:.0f} ms); recall {tp / n_ref:.2%}, precision {tp / n_est:.2%} ({len(tracks)} tracks, classes ignored)",
-              flush=True)
+        found = f"{np.mean(first):.1%}" if first else "n/a"
+        print(f"edge silence {edge:g} s: first hit found in {found} of the {len(first)} of "
+              f"{len(tracks)} tracks that start on one (before {1000 * START_S:.0f} ms); recall {share(tp, n_ref)}, "
+              f"precision {share(tp, n_est)} ({len(tracks)} tracks, classes ignored)", flush=True)
 
 
 if __name__ == "__main__":
