@@ -174,15 +174,14 @@ class CropDataset(Dataset):
         key, dirname, n = self.entries[bisect.bisect_right(self.cum, i)]
         high = max(1, n - self.crop + 1)
         rng = None if seed is None else np.random.default_rng(seed)
-        if rng is None:
-            start = int(torch.randint(0, high, (1,)))
-        else:
-            start = int(rng.integers(0, high))
-        if self.lead_prob > 0:  # (drawn after the start: a share of 0 leaves every crop as it was)
-            if (float(torch.rand(1)) if rng is None else rng.random()) < self.lead_prob:
-                lead = int(torch.randint(1, self.lead_frames + 1, (1,))) if rng is None else int(
-                    rng.integers(1, self.lead_frames + 1))
-                start = -lead
+
+        def integer(lo: int, hi: int) -> int:  # uniform in [lo, hi), from the seed where given
+            return int(torch.randint(lo, hi, (1,))) if rng is None else int(rng.integers(lo, hi))
+
+        start = integer(0, high)
+        # (drawn after the start: a share of 0 leaves every crop as it was)
+        if self.lead_prob > 0 and (float(torch.rand(1)) if rng is None else rng.random()) < self.lead_prob:
+            start = -integer(1, self.lead_frames + 1)
         ex = _example(self.reader(dirname, key), start, self.crop, self.names, self.pad_value)
         ex["track"] = key  # named in errors (a non-finite loss names its batch's tracks)
         ex["chunk_start"] = torch.tensor(start, dtype=torch.int64)
