@@ -231,6 +231,53 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
     assert not (tmp_path / "pair_args").exists()
 
 
+def test_warm_starts_both_seeds_from_the_pinned_v2_on_the_electronic_data(tmp_path):
+    """make default-model-v2-warm on a fresh clone: the electronic arm at 7,000 steps comes back
+    from the stash (and without it the recipe stops before any work); v2 is pinned before the
+    trainings, which start from its bundle (not from scratch) at the fine-tuning rate, 1,500 steps
+    on synth_songs_electronic; v2 and the four runs are scored and summarised, rung (e) too."""
+    for seed in (42, 43):
+        run = tmp_path / "stash" / f"electronic_long_w4_s{seed}"
+        run.mkdir(parents=True)
+        (run / "best.safetensors").write_bytes(b"x")
+    script = REPO / "experiments" / "scripts" / "default_model_v2_warm.sh"
+    stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { echo pinned >> order; }; '
+             'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; '
+             'rung_e() { echo "$1" > rung_e; }; ')
+    fake = tmp_path / "fakepy"  # the recipe's python: each call logged, nothing run
+    fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/py_calls"\n')
+    fake.chmod(0o755)
+    body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
+    body = body.replace("pair $V2", "echo pair >> order; pair $V2")
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "v2" / "electronic_long_w4_s43" / "best.safetensors").is_file()  # restored
+    assert (tmp_path / "order").read_text().split() == ["pinned", "pair"]
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == ["warm_w4_s42", "-", "warm_w4_s43", "-"]
+    for seed, a in (("42", args[2]), ("43", args[5])):
+        words = a.split()
+        assert words[0] == f"seed={seed}" and "init_weights=null" not in words
+        assert f"init_weights={tmp_path}/v2/music_w4_s42/best.safetensors" in words
+        assert {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1500", "data=synth_songs_electronic",
+                "data.train_kit_weights={none+music:4}"} <= set(words)
+    assert args[6:] == ["trainer.x=1"]
+    assert (tmp_path / "lanes").read_text().split() == [
+        "music_w4_s42", "warm_w4_s42", "warm_w4_s43", "electronic_long_w4_s42", "electronic_long_w4_s43"]
+    assert "warm s43|warm_w4_s43" in (tmp_path / "summary").read_text()
+    assert (tmp_path / "rung_e").read_text().strip() == "warm"
+    calls = (tmp_path / "py_calls").read_text().splitlines()
+    assert calls[:2] == ["-m drumtx.synth data=synth_songs_electronic workers=2", "-m drumtx.prepare data=synth_songs_electronic"]
+    # without the electronic arm's stash the recipe stops before pinning or training
+    for seed in (42, 43):
+        (tmp_path / "v2" / f"electronic_long_w4_s{seed}" / "best.safetensors").unlink()
+        (tmp_path / "stash" / f"electronic_long_w4_s{seed}" / "best.safetensors").unlink()
+    (tmp_path / "order").unlink()
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode != 0 and "make default-model-v2-electronic-long first" in r.stderr
+    assert not (tmp_path / "order").exists()
+
+
 @pytest.mark.parametrize("name, data, extra", [
     ("tuned", "synth_songs_tuned", []), ("hybrid", "synth_songs_hybrid", []), ("ring", "synth_songs_ring", []),
     ("ring_nocrash", "synth_songs_ring_nocrash", []), ("electronic", "synth_songs_electronic", []),

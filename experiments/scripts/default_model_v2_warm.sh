@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The shipped v2 warm-started on the electronic arm's data (experiments/default_model_v2/README.md,
+# "Warm start from the shipped v2"): `make default-model-v2-warm [ARGS="…"]`, after
+# `make default-model-v2-electronic-long` (its stash suffices on a fresh clone: both seeds' bundles
+# and reports, the arms this one is set beside).
+# Why: every from-scratch arm that beats v2 on overall F loses v2's crash on the unseen sound-font
+# kits (electronic 7k: crash F 33 / 48 on rung (a) against 62, precision 74 / 81 % against 89 %);
+# v2 heard sound-font crashes for all of v1's training and kept them. The change: start from v2's
+# weights (its pinned bundle, init_weights=…/music_w4_s42/best.safetensors) instead of from
+# scratch, at the project's fine-tuning rate (optimizer.lr=3e-4, experiment=finetune_default's),
+# for 1,500 steps; else the electronic arm's recipe (music-only tracks x4, 100-step epochs, 48
+# validation tracks, data=synth_songs_electronic; seeds 42 and 43 side by side, one core each:
+# ~2.2 h on the 2-core machine, resumable across sessions with make default-model-v2-stash). The
+# question: does v2's crash survive while the rest moves toward the electronic arm's? Then each
+# tuned and scored on every rung (two lanes), rung (e), and one summary (and aims.md) beside v2 and
+# the electronic arm at 7,000 steps. Arguments: Hydra overrides for both trainings.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/default_model_v2_common.sh"
+
+for seed in 42 43; do
+	restore_run $V2/electronic_long_w4_s$seed
+	require $V2/electronic_long_w4_s$seed/best.safetensors default-model-v2-electronic-long
+done
+pinned_v2  # the weights both seeds start from (a fresh clone: from its commit)
+# the training data, until both are trained
+if [[ ! -f $V2/warm_w4_s42/best.safetensors || ! -f $V2/warm_w4_s43/best.safetensors ]]; then
+	"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}"
+	"$PY" -m drumtx.prepare data=synth_songs_electronic
+fi
+ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/music_w4_s42/best.safetensors} optimizer.lr=3e-4"
+ARGS="$ARGS callbacks.step_budget.max_steps=1500 data=synth_songs_electronic"
+pair $V2/warm_w4_s42 - "seed=42 $ARGS" $V2/warm_w4_s43 - "seed=43 $ARGS" "$@"
+# tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
+"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
+"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
+score_lanes music_w4_s42 warm_w4_s42 warm_w4_s43 electronic_long_w4_s42 electronic_long_w4_s43
+ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic 7k s42|electronic_long_w4_s42" "electronic 7k s43|electronic_long_w4_s43"
+	"warm s42|warm_w4_s42" "warm s43|warm_w4_s43")
+rung_summary warm "The shipped v2 warm-started on synth_songs_electronic (1,500 steps, lr 3e-4) against v2 and the electronic arm at 7,000 steps" "${ARMS[@]}"
+rung_e warm "${ARMS[@]}"
