@@ -150,7 +150,7 @@ default-model-v2-electronic-long: $(STAMPS)/venv ## after -electronic: both its 
 
 default-model-v2-leadsil: $(STAMPS)/venv ## after -electronic: its recipe with a tenth of the training crops starting on silence before the track (data.lead_silence_prob=0.1), two seeds (~5 h, resumable with -stash); every rung, rung (e), first hits and fills beside the electronic arm
 	PY=$(PY) bash experiments/scripts/default_model_v2_leadsil.sh $(ARGS)
-default-model-v2-warm: $(STAMPS)/venv ## after -electronic-long: the shipped v2 warm-started on synth_songs_electronic (1,500 steps at lr 3e-4, else the electronic recipe), two seeds (~2.2 h, resumable with -stash); every rung and rung (e) beside v2 and the electronic arm at 7,000 steps
+default-model-v2-warm: $(STAMPS)/venv ## after -electronic-long: the shipped v2 warm-started on synth_songs_electronic (1,200 steps at lr 3e-4, else the electronic recipe), two seeds (~1.8 h, resumable with -stash); every rung and rung (e) beside v2 and the electronic arm at 7,000 steps
 	PY=$(PY) bash experiments/scripts/default_model_v2_warm.sh $(ARGS)
 
 default-model-v2-heldout: $(STAMPS)/venv ## the long arm's recipe with three training kits held out for validation (data=synth_songs_heldout), thresholds tuned on them; 2 seeds (~4.3 h training, resumable with -stash); every rung beside the long arm and v2

@@ -234,7 +234,7 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
 def test_warm_starts_both_seeds_from_the_pinned_v2_on_the_electronic_data(tmp_path):
     """make default-model-v2-warm on a fresh clone: the electronic arm at 7,000 steps comes back
     from the stash (and without it the recipe stops before any work); v2 is pinned before the
-    trainings, which start from its bundle (not from scratch) at the fine-tuning rate, 1,500 steps
+    trainings, which start from its bundle (not from scratch) at the fine-tuning rate, 1,200 steps
     on synth_songs_electronic; v2 and the four runs are scored and summarised, rung (e) too."""
     for seed in (42, 43):
         run = tmp_path / "stash" / f"electronic_long_w4_s{seed}"
@@ -259,7 +259,7 @@ def test_warm_starts_both_seeds_from_the_pinned_v2_on_the_electronic_data(tmp_pa
         words = a.split()
         assert words[0] == f"seed={seed}" and "init_weights=null" not in words
         assert f"init_weights={tmp_path}/v2/music_w4_s42/best.safetensors" in words
-        assert {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1500", "data=synth_songs_electronic",
+        assert {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1200", "data=synth_songs_electronic",
                 "data.train_kit_weights={none+music:4}"} <= set(words)
     assert args[6:] == ["trainer.x=1"]
     assert (tmp_path / "lanes").read_text().split() == [

@@ -8,9 +8,9 @@
 # v2 heard sound-font crashes for all of v1's training and kept them. The change: start from v2's
 # weights (its pinned bundle, init_weights=…/music_w4_s42/best.safetensors) instead of from
 # scratch, at the project's fine-tuning rate (optimizer.lr=3e-4, experiment=finetune_default's),
-# for 1,500 steps; else the electronic arm's recipe (music-only tracks x4, 100-step epochs, 48
+# for 1,200 steps; else the electronic arm's recipe (music-only tracks x4, 100-step epochs, 48
 # validation tracks, data=synth_songs_electronic; seeds 42 and 43 side by side, one core each:
-# ~2.2 h on the 2-core machine, resumable across sessions with make default-model-v2-stash). The
+# ~1.8 h on the 2-core machine, resumable across sessions with make default-model-v2-stash). The
 # question: does v2's crash survive while the rest moves toward the electronic arm's? Then each
 # tuned and scored on every rung (two lanes), rung (e), and one summary (and aims.md) beside v2 and
 # the electronic arm at 7,000 steps. Arguments: Hydra overrides for both trainings.
@@ -29,7 +29,7 @@ if [[ ! -f $V2/warm_w4_s42/best.safetensors || ! -f $V2/warm_w4_s43/best.safeten
 	"$PY" -m drumtx.prepare data=synth_songs_electronic
 fi
 ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/music_w4_s42/best.safetensors} optimizer.lr=3e-4"
-ARGS="$ARGS callbacks.step_budget.max_steps=1500 data=synth_songs_electronic"
+ARGS="$ARGS callbacks.step_budget.max_steps=1200 data=synth_songs_electronic"
 pair $V2/warm_w4_s42 - "seed=42 $ARGS" $V2/warm_w4_s43 - "seed=43 $ARGS" "$@"
 # tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
 "$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
@@ -37,5 +37,5 @@ pair $V2/warm_w4_s42 - "seed=42 $ARGS" $V2/warm_w4_s43 - "seed=43 $ARGS" "$@"
 score_lanes music_w4_s42 warm_w4_s42 warm_w4_s43 electronic_long_w4_s42 electronic_long_w4_s43
 ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic 7k s42|electronic_long_w4_s42" "electronic 7k s43|electronic_long_w4_s43"
 	"warm s42|warm_w4_s42" "warm s43|warm_w4_s43")
-rung_summary warm "The shipped v2 warm-started on synth_songs_electronic (1,500 steps, lr 3e-4) against v2 and the electronic arm at 7,000 steps" "${ARMS[@]}"
+rung_summary warm "The shipped v2 warm-started on synth_songs_electronic (1,200 steps, lr 3e-4) against v2 and the electronic arm at 7,000 steps" "${ARMS[@]}"
 rung_e warm "${ARMS[@]}"
