@@ -78,6 +78,43 @@ def test_gain_scales_power_exactly_within_range():
     assert per_example[:, 0].abs().max() <= 6.0 + 1e-3 and per_example[:, 0].std() > 0.5
 
 
+def test_filter_is_a_bounded_piecewise_linear_equaliser_per_example():
+    """FilterAugment: each example's bins scaled by one curve in dB (the same in every frame),
+    within +-gain_db, linear between at most max_bands + 1 points; the labels untouched."""
+    aug = Augmentation(filter_augment={"gain_db": 6.0, "min_bands": 2, "max_bands": 4})
+    batch = _batch(b=16, n_mels=64)
+    before = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in batch.items()}
+    out = aug.filter(batch["mel"], EPS, torch.Generator().manual_seed(0))
+    ratio_db = 10 * torch.log10((out.exp() - EPS) / (batch["mel"].exp() - EPS))
+    curves = ratio_db[:, :, 0]
+    assert torch.allclose(ratio_db, curves.unsqueeze(-1).expand_as(ratio_db), atol=1e-3)  # one curve a frame
+    assert curves.abs().max() <= 6.0 + 1e-3 and curves.std(dim=1).mean() > 0.5  # bounded, not flat
+    assert curves.std(dim=0).mean() > 0.5  # a curve of its own for each example
+    for curve in curves:  # piecewise linear: the slope changes at <= 3 inner points (2 bins each)
+        kinks = (curve.diff().diff().abs() > 1e-2).sum()
+        assert 1 <= kinks <= 2 * 3
+    again = aug.filter(batch["mel"], EPS, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)  # the worker's seeded generator decides it
+    whole = aug(batch, EPS, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(whole["roll"], before["roll"]) and torch.equal(whole["mask"], before["mask"])
+    assert not torch.equal(whole["mel"], before["mel"])
+
+
+@pytest.mark.parametrize("spec", [{"gain_db": -1.0, "max_bands": 3}, {"gain_db": 6.0, "min_bands": 4, "max_bands": 3},
+                                  {"gain_db": 6.0, "min_bands": 0, "max_bands": 3}, {"gain_db": float("nan"), "max_bands": 3}])
+def test_filter_settings_out_of_order_are_refused(spec):
+    with pytest.raises(ValueError, match="filter_augment"):
+        Augmentation(filter_augment=spec)
+
+
+def test_a_filter_of_zero_db_or_none_is_off():
+    assert not Augmentation(filter_augment={"gain_db": 0.0, "max_bands": 3}).active
+    assert not Augmentation(filter_augment=None).active
+    cfg = compose_config("prepare", ["augmentation=specaugment", "paths.root_dir=/tmp",
+                                     "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:6}"])
+    assert instantiate(cfg.augmentation).filter_augment == (6.0, 3, 6)
+
+
 def test_beta_draws_follow_alpha():
     lam = _beta_from_uniform(torch.rand(20000, generator=torch.Generator().manual_seed(0)), 0.2)
     assert 0 <= lam.min() and lam.max() <= 1

@@ -180,6 +180,10 @@ def test_typos_fail_with_hydras_message(override, message):
         ("data.train_kit_weights=4", "data.train_kit_weights=4: expected a mapping {name: number} > 0 or null"),
         ("data.train_kit_weights={x:true}", "data.train_kit_weights={'x': True}: expected a mapping"),
         ("data.train_kit_weights={x:null}", "data.train_kit_weights={'x': None}: expected a mapping"),
+        ("augmentation.filter_augment={gain_db:-3,min_bands:2,max_bands:4}",
+         "augmentation.filter_augment.gain_db=-3: expected a finite number >= 0"),
+        ("augmentation.filter_augment={gain_db:6,min_bands:0,max_bands:4}",
+         "augmentation.filter_augment.min_bands=0: expected an integer >= 1"),
     ],
 )
 def test_config_values_are_typed_and_range_checked_naming_the_key(override, message):

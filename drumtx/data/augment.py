@@ -3,8 +3,9 @@
 Two kinds, chosen by cost:
 
 * **On the fly, per training batch** (:class:`Augmentation`, run by the training
-  DataLoader's collate function, so validation and test never see it): random gain,
-  mixup (``Beta(alpha, alpha)`` mixing of the power spectrograms, targets combined as a
+  DataLoader's collate function, so validation and test never see it): random gain, a
+  random equaliser curve over the mel bins (``filter_augment``, FilterAugment: Nam et al.,
+  "FilterAugment: An Acoustic Environmental Data Augmentation Method", ICASSP 2022), mixup (``Beta(alpha, alpha)`` mixing of the power spectrograms, targets combined as a
   union and the hierarchical targets recomputed from the union roll), then SpecAugment
   time and frequency masks.
 * **Pre-rendered into the cache** (``audio_variants``, see :func:`render_audio_variant`):
@@ -16,6 +17,7 @@ Two kinds, chosen by cost:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -56,30 +58,47 @@ def _mask_spec(cfg: Mapping | None) -> tuple[int, int, int] | None:
     return (lo, hi, count) if count > 0 and hi > 0 else None
 
 
+def _filter_spec(cfg: Mapping | None) -> tuple[float, int, int] | None:
+    if not cfg:
+        return None
+    gain_db, lo, hi = float(cfg["gain_db"]), int(cfg.get("min_bands", 1)), int(cfg["max_bands"])
+    if not (math.isfinite(gain_db) and gain_db >= 0):
+        raise ValueError(f"filter_augment.gain_db must be a finite number >= 0, got {gain_db}")
+    if not 1 <= lo <= hi:
+        raise ValueError(f"filter_augment needs 1 <= min_bands <= max_bands, got {lo}, {hi}")
+    return (gain_db, lo, hi) if gain_db > 0 else None
+
+
 class Augmentation:
     """Per-batch augmentation of training batches (see the module docstring).
 
     ``time_mask`` / ``freq_mask``: ``{min_width, max_width, count}`` in frames / mel bins
     (None disables); ``mixup_alpha``: 0 disables; ``gain_db``: uniform gain in
-    ``[-gain_db, gain_db]`` dB per example; ``audio_variants``: pre-rendered pitch/stretch
-    variants (read by the cache, not used here).
+    ``[-gain_db, gain_db]`` dB per example; ``filter_augment``: ``{gain_db, min_bands,
+    max_bands}``, an equaliser per example (see :meth:`filter`; None disables);
+    ``audio_variants``: pre-rendered pitch/stretch variants (read by the cache, not used here).
+
+    Raises:
+        ValueError: mask widths or filter bands out of order, or a negative filter gain.
     """
 
     def __init__(self, time_mask: Mapping | None = None, freq_mask: Mapping | None = None, mixup_alpha: float = 0.0,
-                 gain_db: float = 0.0, audio_variants: Mapping | None = None) -> None:
+                 gain_db: float = 0.0, audio_variants: Mapping | None = None,
+                 filter_augment: Mapping | None = None) -> None:
         self.time_mask = _mask_spec(time_mask)
         self.freq_mask = _mask_spec(freq_mask)
         self.mixup_alpha = float(mixup_alpha)
         self.gain_db = float(gain_db)
+        self.filter_augment = _filter_spec(filter_augment)
         self.audio_variants = dict(audio_variants) if audio_variants else None
 
     @property
     def active(self) -> bool:
-        return bool(self.time_mask or self.freq_mask or self.mixup_alpha > 0 or self.gain_db > 0)
+        return bool(self.time_mask or self.freq_mask or self.mixup_alpha > 0 or self.gain_db > 0 or self.filter_augment)
 
     def __repr__(self) -> str:
         return (f"Augmentation(time_mask={self.time_mask}, freq_mask={self.freq_mask}, mixup_alpha={self.mixup_alpha}, "
-                f"gain_db={self.gain_db}, audio_variants={self.audio_variants})")
+                f"gain_db={self.gain_db}, filter_augment={self.filter_augment}, audio_variants={self.audio_variants})")
 
     def __call__(self, batch: dict, log_eps: float, retarget: Callable[[np.ndarray], dict] | None = None,
                  generator: torch.Generator | None = None) -> dict:
@@ -90,6 +109,8 @@ class Augmentation:
         """
         if self.gain_db > 0:
             batch["mel"] = self.gain(batch["mel"], log_eps, generator)
+        if self.filter_augment:
+            batch["mel"] = self.filter(batch["mel"], log_eps, generator)
         if self.mixup_alpha > 0:
             if retarget is None:
                 raise ValueError("mixup needs a retarget function for the hierarchical targets")
@@ -102,6 +123,37 @@ class Augmentation:
         """Scale the power by a random gain: exact in ``log(eps + power)`` space."""
         db = (torch.rand(mel.shape[0], generator=generator) * 2 - 1) * self.gain_db
         factor = (10.0 ** (db / 10.0)).to(mel.dtype).view(-1, *([1] * (mel.dim() - 1)))
+        power = (mel.exp() - log_eps).clamp_min(0)
+        return torch.log(power * factor + log_eps)
+
+    def filter(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
+        """A random equaliser per example: exact in ``log(eps + power)`` space, like :meth:`gain`.
+
+        FilterAugment's linear type (Nam et al., ICASSP 2022): ``n`` bands (uniform in
+        ``[min_bands, max_bands]``) split the mel axis at random bins; the curve runs linearly in
+        dB between ``n + 1`` points (both edges and each split), each point's gain uniform in
+        ``[-gain_db, gain_db]``. One kit's crash then sounds brighter or darker, its hi-hat
+        thinner, on each draw; the labels do not change. On the cached log-mel (a crop of
+        ``(n_mels, T)``), so no audio is needed: an audio-domain equaliser (audiomentations'
+        SevenBandParametricEQ, pedalboard) would have to render every crop again.
+
+        Args:
+            mel: ``(B, n_mels, T)`` log(eps + power) features.
+            log_eps: the ``eps`` of those features.
+        Returns:
+            a new ``(B, n_mels, T)`` tensor; each example's bins scaled by its curve.
+        """
+        gain_db, lo, hi = self.filter_augment
+        b, n_mels = mel.shape[0], mel.shape[1]
+        bins = torch.arange(n_mels, dtype=torch.float32)
+        curves = torch.empty(b, n_mels)
+        for i in range(b):
+            n = int(torch.randint(lo, hi + 1, (1,), generator=generator))
+            inner = torch.sort(torch.rand(n - 1, generator=generator) * (n_mels - 1)).values
+            points = torch.cat([torch.zeros(1), inner, torch.full((1,), float(n_mels - 1))])
+            gains = (torch.rand(n + 1, generator=generator) * 2 - 1) * gain_db
+            curves[i] = torch.from_numpy(np.interp(bins.numpy(), points.numpy(), gains.numpy())).float()
+        factor = (10.0 ** (curves / 10.0)).to(mel.dtype).unsqueeze(-1)
         power = (mel.exp() - log_eps).clamp_min(0)
         return torch.log(power * factor + log_eps)
 
