@@ -237,3 +237,28 @@ def test_specaugment_serves_no_variants(egmd_config):
     mel = batch["mel"][0]
     cols = torch.isclose(mel, mel.mean(dim=0, keepdim=True)).all(dim=0)
     assert cols.sum() >= 5
+
+
+def test_the_training_loader_applies_the_filter_to_its_crops(egmd_config):
+    """augmentation.filter_augment through the real training DataLoader: the same crops as
+    without it (the same seed), each scaled by one curve over the mel bins."""
+    batches = []
+    for extra in ([], ["augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:6}"]):
+        cfg = egmd_config("augmentation=none", "data.max_tracks=2", "data.num_workers=0", *extra)
+        module = DrumDataModule.from_config(cfg)
+        module.setup("fit")
+        torch.manual_seed(0)
+        batches.append(next(iter(module.train_dataloader())))
+    plain, eq = batches
+    assert torch.equal(plain["roll"], eq["roll"]) and torch.equal(plain["mask"], eq["mask"])
+    log_eps = module.features.log_eps
+    power = plain["mel"].exp() - log_eps
+    ratio_db = 10 * torch.log10((eq["mel"].exp() - log_eps) / power.clamp_min(log_eps))
+    loud = power > 1e3 * log_eps  # where the eps floor does not blur the ratio
+    curves = []
+    for r, keep in zip(ratio_db, loud, strict=True):
+        curve = torch.tensor([row[k].median() if k.any() else float("nan") for row, k in zip(r, keep, strict=True)])
+        assert (r - curve.unsqueeze(-1))[keep].abs().max() < 0.05  # one gain per bin, every frame
+        curves.append(curve[~curve.isnan()])
+    assert all(c.abs().max() <= 6.0 + 0.05 for c in curves)
+    assert any(c.std() > 0.5 for c in curves)  # a curve, not one gain

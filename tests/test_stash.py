@@ -278,6 +278,51 @@ def test_warm_starts_both_seeds_from_the_pinned_v2_on_the_electronic_data(tmp_pa
     assert not (tmp_path / "order").exists()
 
 
+def test_filter_trains_the_electronic_recipe_with_the_equaliser_beside_the_electronic_arm(tmp_path):
+    """make default-model-v2-filter on a fresh clone: the electronic arm's bundles come back from
+    the stash (and without them the recipe stops before any work); both seeds train the electronic
+    recipe from scratch with the random equaliser, the one change; v2, the electronic seeds and
+    the new ones are scored, summarised, and their crash compared threshold-free."""
+    for seed in (42, 43):
+        run = tmp_path / "stash" / f"electronic_w4_s{seed}"
+        run.mkdir(parents=True)
+        (run / "best.safetensors").write_bytes(b"x")
+    script = REPO / "experiments" / "scripts" / "default_model_v2_filter.sh"
+    stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { :; }; '
+             'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; '
+             'rung_e() { echo "$1" > rung_e; }; ')
+    fake = tmp_path / "fakepy"  # the recipe's python: each call logged, nothing run
+    fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/py_calls"\n')
+    fake.chmod(0o755)
+    body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "v2" / "electronic_w4_s43" / "best.safetensors").is_file()  # restored
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == ["filter_w4_s42", "-", "filter_w4_s43", "-"]
+    for seed, a in (("42", args[2]), ("43", args[5])):
+        assert a.startswith(f"seed={seed} init_weights=null")
+        assert a.endswith("max_steps=3500 data=synth_songs_electronic "
+                          "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:6}")
+    assert args[6:] == ["trainer.x=1"]
+    assert (tmp_path / "lanes").read_text().split() == [
+        "music_w4_s42", "filter_w4_s42", "electronic_w4_s42", "filter_w4_s43", "electronic_w4_s43"]
+    assert "filter s43|filter_w4_s43" in (tmp_path / "summary").read_text()
+    assert (tmp_path / "rung_e").read_text().strip() == "filter"
+    calls = (tmp_path / "py_calls").read_text().splitlines()
+    assert calls[:2] == ["-m drumtx.synth data=synth_songs_electronic workers=2", "-m drumtx.prepare data=synth_songs_electronic"]
+    assert calls[-1] == ("experiments/scripts/crash_pr_auc.py music_w4_s42 electronic_w4_s42 electronic_w4_s43 "
+                         "filter_w4_s42 filter_w4_s43")
+    assert (tmp_path / "experiments" / "default_model_v2" / "filter" / "crash_pr_auc.md").is_file()
+    for seed in (42, 43):
+        for where in ("v2", "stash"):
+            (tmp_path / where / f"electronic_w4_s{seed}" / "best.safetensors").unlink()
+    (tmp_path / "pair_args").unlink()
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode != 0 and "make default-model-v2-electronic first" in r.stderr
+    assert not (tmp_path / "pair_args").exists()
+
+
 @pytest.mark.parametrize("name, data, extra", [
     ("tuned", "synth_songs_tuned", []), ("hybrid", "synth_songs_hybrid", []), ("ring", "synth_songs_ring", []),
     ("ring_nocrash", "synth_songs_ring_nocrash", []), ("electronic", "synth_songs_electronic", []),
