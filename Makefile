@@ -152,7 +152,7 @@ default-model-v2-leadsil: $(STAMPS)/venv ## after -electronic: its recipe with a
 	PY=$(PY) bash experiments/scripts/default_model_v2_leadsil.sh $(ARGS)
 default-model-v2-warm: $(STAMPS)/venv ## after -electronic-long: the shipped v2 warm-started on synth_songs_electronic (1,200 steps at lr 3e-4, else the electronic recipe), two seeds (~1.8 h, resumable with -stash); every rung and rung (e) beside v2 and the electronic arm at 7,000 steps
 	PY=$(PY) bash experiments/scripts/default_model_v2_warm.sh $(ARGS)
-default-model-v2-filter: $(STAMPS)/venv ## after -electronic: its recipe with a random equaliser on every training crop (augmentation.filter_augment, 3-6 bands, +-6 dB), two seeds (~5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside the electronic arm
+default-model-v2-filter: $(STAMPS)/venv ## after -electronic: its recipe with a random equaliser on every training crop (augmentation.filter_augment, 3-5 bands, +-6 dB), two seeds (~5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside the electronic arm
 	PY=$(PY) bash experiments/scripts/default_model_v2_filter.sh $(ARGS)
 
 default-model-v2-heldout: $(STAMPS)/venv ## the long arm's recipe with three training kits held out for validation (data=synth_songs_heldout), thresholds tuned on them; 2 seeds (~4.3 h training, resumable with -stash); every rung beside the long arm and v2

@@ -43,8 +43,10 @@ class Value:
         kind: ``int``, ``float`` (an int is accepted), ``fraction_or_count`` (a float in
             [0, 1] or an int >= 0: Lightning's ``limit_*_batches``), ``bool``, ``names``
             (a list of strings; one string becomes a one-item list), ``numbers`` (a list of
-            numbers, each within the bounds; one number becomes a one-item list) or ``weights``
-            (a mapping of names to numbers, each within the bounds).
+            numbers, each within the bounds; one number becomes a one-item list), ``weights``
+            (a mapping of names to numbers, each within the bounds) or ``settings`` (a mapping
+            whose keys are among ``keys``, those of ``required`` present, each pair ``(a, b)`` of
+            ``ordered`` with ``a <= b`` where both are given; its values have rules of their own).
         low, high: inclusive bounds (None: unbounded); ``low_open`` / ``high_open``: that bound
             itself excluded.
         null: None is allowed.
@@ -56,11 +58,15 @@ class Value:
     low_open: bool = False
     null: bool = False
     high_open: bool = False
+    keys: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    ordered: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         what = {"int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
                 "numbers": "a list of numbers", "weights": "a mapping {name: number}",
-                "fraction_or_count": "a fraction in [0, 1] or a whole number of batches"}[self.kind]
+                "fraction_or_count": "a fraction in [0, 1] or a whole number of batches",
+                "settings": f"a mapping of {', '.join(self.keys)} (needs {', '.join(self.required)})"}[self.kind]
         bounds = []
         if self.low is not None:
             bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
@@ -93,6 +99,19 @@ class Value:
                 return {k: replace(self, kind="float", null=False).check(key, v) for k, v in value.items()}
             except ConfigValueError:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
+        if self.kind == "settings":
+            if not isinstance(value, Mapping):
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+            unknown = sorted(set(map(str, value)) - set(self.keys))
+            missing = [k for k in self.required if k not in value]
+            if unknown or missing:
+                what = "unknown " + ", ".join(unknown) if unknown else "missing " + ", ".join(missing)
+                raise ConfigValueError(f"{key}={dict(value)!r}: {what}; expected {self.describe()}")
+            for a, b in self.ordered:
+                if a in value and b in value and isinstance(value[a], int | float) and isinstance(value[b], int | float) \
+                        and value[a] > value[b]:
+                    raise ConfigValueError(f"{key}={dict(value)!r}: expected {a} <= {b}")
+            return value
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -163,9 +182,12 @@ TRAIN: dict[str, Value] = {
     "data.lead_silence_seconds": POSITIVE,
     "augmentation.mixup_alpha": NONNEG,
     "augmentation.gain_db": NONNEG,
-    "augmentation.filter_augment.gain_db": NONNEG,
+    "augmentation.filter_augment": Value("settings", null=True, keys=("gain_db", "min_bands", "max_bands", "min_bandwidth"),
+                                         required=("gain_db", "max_bands"), ordered=(("min_bands", "max_bands"),)),
+    "augmentation.filter_augment.gain_db": Value("float", low=0, high=24),
     "augmentation.filter_augment.min_bands": COUNT,
     "augmentation.filter_augment.max_bands": COUNT,
+    "augmentation.filter_augment.min_bandwidth": COUNT0,
     "evaluation.auc_thresholds": Value("int", low=2, null=True),
     "evaluation.onset_window": POSITIVE,
     "evaluation.onset_metrics": Value("bool"),
@@ -337,7 +359,7 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
                 value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
             except Exception as exc:  # a broken interpolation
                 raise ConfigValueError(f"{key}: {' '.join(str(exc).split())}") from None
-            if value is _ABSENT or value == "???" or (isinstance(value, DictConfig) and rule.kind != "weights"):
+            if value is _ABSENT or value == "???" or (isinstance(value, DictConfig) and rule.kind not in ("weights", "settings")):
                 continue  # another option of the group, or required and reported by Hydra
             if not isinstance(value, str | int | float | bool) and value is not None:
                 value = OmegaConf.to_container(value, resolve=True)

@@ -80,19 +80,24 @@ def test_gain_scales_power_exactly_within_range():
 
 def test_filter_is_a_bounded_piecewise_linear_equaliser_per_example():
     """FilterAugment: each example's bins scaled by one curve in dB (the same in every frame),
-    within +-gain_db, linear between at most max_bands + 1 points; the labels untouched."""
-    aug = Augmentation(filter_augment={"gain_db": 6.0, "min_bands": 2, "max_bands": 4})
-    batch = _batch(b=16, n_mels=64)
+    within +-gain_db and reaching it, linear between at most max_bands + 1 points at whole bins
+    at least min_bandwidth apart; the labels untouched."""
+    aug = Augmentation(filter_augment={"gain_db": 6.0, "min_bands": 2, "max_bands": 4, "min_bandwidth": 6})
+    batch = _batch(b=64, n_mels=64)
     before = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in batch.items()}
     out = aug.filter(batch["mel"], EPS, torch.Generator().manual_seed(0))
     ratio_db = 10 * torch.log10((out.exp() - EPS) / (batch["mel"].exp() - EPS))
-    curves = ratio_db[:, :, 0]
-    assert torch.allclose(ratio_db, curves.unsqueeze(-1).expand_as(ratio_db), atol=1e-3)  # one curve a frame
-    assert curves.abs().max() <= 6.0 + 1e-3 and curves.std(dim=1).mean() > 0.5  # bounded, not flat
+    curves = ratio_db[:, :, 0].double()
+    assert torch.allclose(ratio_db, ratio_db[:, :, :1].expand_as(ratio_db), atol=1e-3)  # one curve a frame
+    assert curves.abs().max() <= 6.0 + 1e-3 and curves.abs().max() > 0.9 * 6.0  # dB of power, not half
     assert curves.std(dim=0).mean() > 0.5  # a curve of its own for each example
-    for curve in curves:  # piecewise linear: the slope changes at <= 3 inner points (2 bins each)
-        kinks = (curve.diff().diff().abs() > 1e-2).sum()
-        assert 1 <= kinks <= 2 * 3
+    bent = 0
+    for curve in curves:  # the slope changes only at the splits, whole bins: <= 3 of them, >= 6 bins apart
+        kinks = torch.nonzero(curve.diff().diff().abs() > 1e-3).flatten() + 1
+        assert len(kinks) <= 3 and (kinks.diff() >= 6).all()
+        assert len(kinks) == 0 or (kinks.min() >= 6 and kinks.max() <= 63 - 6)
+        bent += len(kinks) > 0
+    assert bent >= 0.9 * len(curves)  # (two slopes drawn alike hide a split)
     again = aug.filter(batch["mel"], EPS, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)  # the worker's seeded generator decides it
     whole = aug(batch, EPS, generator=torch.Generator().manual_seed(0))
@@ -100,8 +105,18 @@ def test_filter_is_a_bounded_piecewise_linear_equaliser_per_example():
     assert not torch.equal(whole["mel"], before["mel"])
 
 
+def test_one_band_is_a_straight_tilt():
+    aug = Augmentation(filter_augment={"gain_db": 6.0, "min_bands": 1, "max_bands": 1})
+    batch = _batch(b=8, n_mels=40)
+    out = aug.filter(batch["mel"], EPS, torch.Generator().manual_seed(1))
+    curves = (10 * torch.log10((out.exp() - EPS) / (batch["mel"].exp() - EPS)))[:, :, 0].double()
+    assert curves.diff().diff().abs().max() < 1e-3  # linear from bin 0 to the last
+    assert (curves[:, 0] - curves[:, -1]).abs().max() > 1.0  # a tilt, not a flat gain
+
+
 @pytest.mark.parametrize("spec", [{"gain_db": -1.0, "max_bands": 3}, {"gain_db": 6.0, "min_bands": 4, "max_bands": 3},
-                                  {"gain_db": 6.0, "min_bands": 0, "max_bands": 3}, {"gain_db": float("nan"), "max_bands": 3}])
+                                  {"gain_db": 6.0, "min_bands": 0, "max_bands": 3}, {"gain_db": float("nan"), "max_bands": 3},
+                                  {"gain_db": 6.0, "max_bands": 3, "min_bandwidth": -1}])
 def test_filter_settings_out_of_order_are_refused(spec):
     with pytest.raises(ValueError, match="filter_augment"):
         Augmentation(filter_augment=spec)
@@ -112,7 +127,7 @@ def test_a_filter_of_zero_db_or_none_is_off():
     assert not Augmentation(filter_augment=None).active
     cfg = compose_config("prepare", ["augmentation=specaugment", "paths.root_dir=/tmp",
                                      "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:6}"])
-    assert instantiate(cfg.augmentation).filter_augment == (6.0, 3, 6)
+    assert instantiate(cfg.augmentation).filter_augment == (6.0, 3, 6, 6)  # min_bandwidth: filt_aug's 6
 
 
 def test_beta_draws_follow_alpha():

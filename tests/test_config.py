@@ -184,6 +184,15 @@ def test_typos_fail_with_hydras_message(override, message):
          "augmentation.filter_augment.gain_db=-3: expected a finite number >= 0"),
         ("augmentation.filter_augment={gain_db:6,min_bands:0,max_bands:4}",
          "augmentation.filter_augment.min_bands=0: expected an integer >= 1"),
+        ("augmentation.filter_augment={gain_db:6,min_bands:5,max_bands:4}",
+         "augmentation.filter_augment={'gain_db': 6, 'min_bands': 5, 'max_bands': 4}: expected min_bands <= max_bands"),
+        ("augmentation.filter_augment={gain_db:6,min_band:3,max_bands:4}",
+         "augmentation.filter_augment={'gain_db': 6, 'min_band': 3, 'max_bands': 4}: unknown min_band; expected a mapping"),
+        ("augmentation.filter_augment={gain_db:6}",
+         "augmentation.filter_augment={'gain_db': 6}: missing max_bands; expected a mapping"),
+        ("augmentation.filter_augment=6", "augmentation.filter_augment=6: expected a mapping of gain_db, min_bands"),
+        ("augmentation.filter_augment={gain_db:100,max_bands:4}",
+         "augmentation.filter_augment.gain_db=100: expected a finite number >= 0 and <= 24"),
     ],
 )
 def test_config_values_are_typed_and_range_checked_naming_the_key(override, message):

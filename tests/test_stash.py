@@ -303,15 +303,15 @@ def test_filter_trains_the_electronic_recipe_with_the_equaliser_beside_the_elect
     for seed, a in (("42", args[2]), ("43", args[5])):
         assert a.startswith(f"seed={seed} init_weights=null")
         assert a.endswith("max_steps=3500 data=synth_songs_electronic "
-                          "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:6}")
+                          "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}")
     assert args[6:] == ["trainer.x=1"]
     assert (tmp_path / "lanes").read_text().split() == [
-        "music_w4_s42", "filter_w4_s42", "electronic_w4_s42", "filter_w4_s43", "electronic_w4_s43"]
+        "music_w4_s42", "filter_w4_s42", "filter_w4_s43", "electronic_w4_s42", "electronic_w4_s43"]
     assert "filter s43|filter_w4_s43" in (tmp_path / "summary").read_text()
     assert (tmp_path / "rung_e").read_text().strip() == "filter"
     calls = (tmp_path / "py_calls").read_text().splitlines()
     assert calls[:2] == ["-m drumtx.synth data=synth_songs_electronic workers=2", "-m drumtx.prepare data=synth_songs_electronic"]
-    assert calls[-1] == ("experiments/scripts/crash_pr_auc.py music_w4_s42 electronic_w4_s42 electronic_w4_s43 "
+    assert calls[-1] == (f"experiments/scripts/crash_pr_auc.py --root {tmp_path}/v2 music_w4_s42 electronic_w4_s42 electronic_w4_s43 "
                          "filter_w4_s42 filter_w4_s43")
     assert (tmp_path / "experiments" / "default_model_v2" / "filter" / "crash_pr_auc.md").is_file()
     for seed in (42, 43):

@@ -58,15 +58,18 @@ def _mask_spec(cfg: Mapping | None) -> tuple[int, int, int] | None:
     return (lo, hi, count) if count > 0 and hi > 0 else None
 
 
-def _filter_spec(cfg: Mapping | None) -> tuple[float, int, int] | None:
+def _filter_spec(cfg: Mapping | None) -> tuple[float, int, int, int] | None:
     if not cfg:
         return None
     gain_db, lo, hi = float(cfg["gain_db"]), int(cfg.get("min_bands", 1)), int(cfg["max_bands"])
+    min_bandwidth = int(cfg.get("min_bandwidth", 6))  # filt_aug's min_bw
     if not (math.isfinite(gain_db) and gain_db >= 0):
         raise ValueError(f"filter_augment.gain_db must be a finite number >= 0, got {gain_db}")
     if not 1 <= lo <= hi:
         raise ValueError(f"filter_augment needs 1 <= min_bands <= max_bands, got {lo}, {hi}")
-    return (gain_db, lo, hi) if gain_db > 0 else None
+    if min_bandwidth < 0:
+        raise ValueError(f"filter_augment.min_bandwidth must be >= 0, got {min_bandwidth}")
+    return (gain_db, lo, hi, min_bandwidth) if gain_db > 0 else None
 
 
 class Augmentation:
@@ -75,7 +78,7 @@ class Augmentation:
     ``time_mask`` / ``freq_mask``: ``{min_width, max_width, count}`` in frames / mel bins
     (None disables); ``mixup_alpha``: 0 disables; ``gain_db``: uniform gain in
     ``[-gain_db, gain_db]`` dB per example; ``filter_augment``: ``{gain_db, min_bands,
-    max_bands}``, an equaliser per example (see :meth:`filter`; None disables);
+    max_bands, min_bandwidth}``, an equaliser per example (see :meth:`filter`; None disables);
     ``audio_variants``: pre-rendered pitch/stretch variants (read by the cache, not used here).
 
     Raises:
@@ -122,20 +125,22 @@ class Augmentation:
     def gain(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
         """Scale the power by a random gain: exact in ``log(eps + power)`` space."""
         db = (torch.rand(mel.shape[0], generator=generator) * 2 - 1) * self.gain_db
-        factor = (10.0 ** (db / 10.0)).to(mel.dtype).view(-1, *([1] * (mel.dim() - 1)))
+        factor = (10.0 ** (db / 10.0)).to(mel).view(-1, *([1] * (mel.dim() - 1)))
         power = (mel.exp() - log_eps).clamp_min(0)
         return torch.log(power * factor + log_eps)
 
     def filter(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
         """A random equaliser per example: exact in ``log(eps + power)`` space, like :meth:`gain`.
 
-        FilterAugment's linear type (Nam et al., ICASSP 2022): ``n`` bands (uniform in
-        ``[min_bands, max_bands]``) split the mel axis at random bins; the curve runs linearly in
-        dB between ``n + 1`` points (both edges and each split), each point's gain uniform in
-        ``[-gain_db, gain_db]``. One kit's crash then sounds brighter or darker, its hi-hat
-        thinner, on each draw; the labels do not change. On the cached log-mel (a crop of
-        ``(n_mels, T)``), so no audio is needed: an audio-domain equaliser (audiomentations'
-        SevenBandParametricEQ, pedalboard) would have to render every crop again.
+        FilterAugment's linear type (Nam et al., ICASSP 2022; the authors' ``filt_aug``): ``n``
+        bands (uniform in ``[min_bands, max_bands]``, both included) split the mel axis at
+        whole bins, each band at least ``min_bandwidth`` bins wide (fewer where the axis is too
+        short); the curve runs linearly in dB between ``n + 1`` points (bin 0, each split, the
+        last bin), each point's gain uniform in ``[-gain_db, gain_db]``, and scales the power.
+        Unlike ``filt_aug`` the bands are drawn per example, not once per batch. One kit's crash
+        then sounds brighter or darker, its hi-hat thinner, on each draw; the labels do not
+        change. On the cached log-mel, so no audio is needed: an audio-domain equaliser
+        (audiomentations' SevenBandParametricEQ, pedalboard) would have to render every crop.
 
         Args:
             mel: ``(B, n_mels, T)`` log(eps + power) features.
@@ -143,17 +148,20 @@ class Augmentation:
         Returns:
             a new ``(B, n_mels, T)`` tensor; each example's bins scaled by its curve.
         """
-        gain_db, lo, hi = self.filter_augment
+        gain_db, lo, hi, min_bandwidth = self.filter_augment
         b, n_mels = mel.shape[0], mel.shape[1]
-        bins = torch.arange(n_mels, dtype=torch.float32)
-        curves = torch.empty(b, n_mels)
+        bins = np.arange(n_mels, dtype=np.float64)
+        curves = torch.empty(b, n_mels, dtype=torch.float64)
         for i in range(b):
             n = int(torch.randint(lo, hi + 1, (1,), generator=generator))
-            inner = torch.sort(torch.rand(n - 1, generator=generator) * (n_mels - 1)).values
-            points = torch.cat([torch.zeros(1), inner, torch.full((1,), float(n_mels - 1))])
-            gains = (torch.rand(n + 1, generator=generator) * 2 - 1) * gain_db
-            curves[i] = torch.from_numpy(np.interp(bins.numpy(), points.numpy(), gains.numpy())).float()
-        factor = (10.0 ** (curves / 10.0)).to(mel.dtype).unsqueeze(-1)
+            width = min(min_bandwidth, (n_mels - 1) // n)
+            # n - 1 splits in (0, n_mels - 1), each band >= width bins (filt_aug's draw)
+            free = torch.randint(0, n_mels - 1 - n * width + 1, (n - 1,), generator=generator)
+            inner = torch.sort(free).values + torch.arange(1, n) * width
+            points = np.concatenate([[0], inner.numpy(), [n_mels - 1]]).astype(np.float64)
+            gains = ((torch.rand(n + 1, generator=generator, dtype=torch.float64) * 2 - 1) * gain_db).numpy()
+            curves[i] = torch.from_numpy(np.interp(bins, points, gains))
+        factor = (10.0 ** (curves / 10.0)).to(mel).unsqueeze(-1)
         power = (mel.exp() - log_eps).clamp_min(0)
         return torch.log(power * factor + log_eps)
 

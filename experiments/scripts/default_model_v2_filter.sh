@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# A random equaliser on every training crop (experiments/default_model_v2/README.md, "A random
-# equaliser in training"): `make default-model-v2-filter [ARGS="…"]`, after
+# A random equaliser on every training crop (experiments/default_model_v2/README.md, "Next: a
+# random equaliser in training"): `make default-model-v2-filter [ARGS="…"]`, after
 # `make default-model-v2-electronic` (its stash suffices on a fresh clone: both seeds' bundles and
 # reports).
 # Why: the models learn the training kits' sounds, the crash most of all (from 3,500 to 7,000 steps
-# the electronic arm's crash got better on validation, the training kits' tracks, and worse on
-# every unseen rung: electronic_long/crash_pr_auc.md), and the unseen sampled kits' kick, snare and
+# the electronic arm's crash got better on validation, the training kits' tracks, and worse on the
+# unseen rungs, level only for seed 42 with music: electronic_long/crash_pr_auc.md), and the unseen sampled kits' kick, snare and
 # hi-hat stay under the issue's 90 % aim. The change (one): augmentation.filter_augment, a random
-# equaliser per training crop (FilterAugment's linear type and ranges: 3-6 bands, +-6 dB;
-# drumtx.data.augment.Augmentation.filter), so one kit's crash is heard brighter or darker, its
+# equaliser per training crop (FilterAugment's linear type and its authors' settings: 3-5 bands of
+# at least 6 mel bins, +-6 dB; drumtx.data.augment.Augmentation.filter), so one kit's crash is heard brighter or darker, its
 # hats thinner, on each draw. Else the electronic arm's recipe (the candidate's: from scratch,
 # music-only tracks x4, 3,500 steps, on synth_songs_electronic; seeds 42 and 43 side by side, one
 # core each: ~5 h on the 2-core machine, resumable across sessions with make
@@ -32,16 +32,16 @@ if [[ ! -f $V2/filter_w4_s42/best.safetensors || ! -f $V2/filter_w4_s43/best.saf
 	"$PY" -m drumtx.prepare data=synth_songs_electronic
 fi
 ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_electronic"
-ARGS="$ARGS augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:6}"
+ARGS="$ARGS augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}"
 pair $V2/filter_w4_s42 - "seed=42 $ARGS" $V2/filter_w4_s43 - "seed=43 $ARGS" "$@"
 # tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
 "$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
 "$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
 pinned_v2
-score_lanes music_w4_s42 filter_w4_s42 electronic_w4_s42 filter_w4_s43 electronic_w4_s43
+score_lanes music_w4_s42 filter_w4_s42 filter_w4_s43 electronic_w4_s42 electronic_w4_s43  # (the two new ones in two lanes)
 ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43"
 	"filter s42|filter_w4_s42" "filter s43|filter_w4_s43")
 rung_summary filter "A random equaliser on every training crop (augmentation.filter_augment) against the electronic arm, same recipe, two seeds each" "${ARMS[@]}"
 rung_e filter "${ARMS[@]}"
-"$PY" experiments/scripts/crash_pr_auc.py music_w4_s42 electronic_w4_s42 electronic_w4_s43 filter_w4_s42 filter_w4_s43 > $OUT/crash_pr_auc.md.tmp
+"$PY" experiments/scripts/crash_pr_auc.py --root "$V2" music_w4_s42 electronic_w4_s42 electronic_w4_s43 filter_w4_s42 filter_w4_s43 > $OUT/crash_pr_auc.md.tmp
 mv $OUT/crash_pr_auc.md.tmp $OUT/crash_pr_auc.md

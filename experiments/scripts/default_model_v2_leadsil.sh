@@ -37,7 +37,7 @@ pair $V2/leadsil_w4_s42 - "seed=42 $ARGS" $V2/leadsil_w4_s43 - "seed=43 $ARGS" "
 "$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
 "$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
 pinned_v2
-score_lanes music_w4_s42 leadsil_w4_s42 electronic_w4_s42 leadsil_w4_s43 electronic_w4_s43
+score_lanes music_w4_s42 leadsil_w4_s42 leadsil_w4_s43 electronic_w4_s42 electronic_w4_s43  # (the two new ones in two lanes)
 ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43"
 	"lead silence s42|leadsil_w4_s42" "lead silence s43|leadsil_w4_s43")
 rung_summary leadsil "Training crops that start on silence (data.lead_silence_prob=0.1) against the electronic arm, same recipe, two seeds each" "${ARMS[@]}"

@@ -19,6 +19,7 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
 for seed in 42 43; do
+	restore_run $V2/warm_w4_s$seed
 	restore_run $V2/electronic_long_w4_s$seed
 	require $V2/electronic_long_w4_s$seed/best.safetensors default-model-v2-electronic-long
 done
