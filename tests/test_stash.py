@@ -268,6 +268,15 @@ def test_warm_starts_both_seeds_from_the_pinned_v2_on_the_electronic_data(tmp_pa
     assert (tmp_path / "rung_e").read_text().strip() == "warm"
     calls = (tmp_path / "py_calls").read_text().splitlines()
     assert calls[:2] == ["-m drumtx.synth data=synth_songs_electronic workers=2", "-m drumtx.prepare data=synth_songs_electronic"]
+    # both seeds trained and stashed: restored, and their training data neither rendered nor prepared
+    for seed in (42, 43):
+        (tmp_path / "stash" / f"warm_w4_s{seed}").mkdir(parents=True)
+        (tmp_path / "stash" / f"warm_w4_s{seed}" / "best.safetensors").write_bytes(b"x")
+    (tmp_path / "py_calls").unlink()
+    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "v2" / "warm_w4_s42" / "best.safetensors").is_file()
+    assert not any("synth_songs_electronic" in c for c in (tmp_path / "py_calls").read_text().splitlines())
     # without the electronic arm's stash the recipe stops before pinning or training
     for seed in (42, 43):
         (tmp_path / "v2" / f"electronic_long_w4_s{seed}" / "best.safetensors").unlink()
