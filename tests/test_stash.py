@@ -231,105 +231,90 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
     assert not (tmp_path / "pair_args").exists()
 
 
-def test_warm_starts_both_seeds_from_the_pinned_v2_on_the_electronic_data(tmp_path):
-    """make default-model-v2-warm on a fresh clone: the electronic arm at 7,000 steps comes back
-    from the stash (and without it the recipe stops before any work); v2 is pinned before the
-    trainings, which start from its bundle (not from scratch) at the fine-tuning rate, 1,200 steps
-    on synth_songs_electronic; v2 and the four runs are scored and summarised, rung (e) too."""
+def _beside_recipe(tmp_path: Path, name: str, base: str):
+    """A beside_arm recipe (default_model_v2_<name>.sh) ready to run on a fresh clone whose stash
+    holds BASE's two seeds: its commands stubbed (pair, pinned_v2 and the scoring log what they
+    would do), its python a logger. Returns a function running it with one user override."""
     for seed in (42, 43):
-        run = tmp_path / "stash" / f"electronic_long_w4_s{seed}"
+        run = tmp_path / "stash" / f"{base}_w4_s{seed}"
         run.mkdir(parents=True)
         (run / "best.safetensors").write_bytes(b"x")
-    script = REPO / "experiments" / "scripts" / "default_model_v2_warm.sh"
-    stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { echo pinned >> order; }; '
+    stubs = ('pair() { echo pair >> order; printf "%s\\n" "$@" > pair_args; }; pinned_v2() { echo pinned >> order; }; '
              'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; '
              'rung_e() { echo "$1" > rung_e; }; ')
-    fake = tmp_path / "fakepy"  # the recipe's python: each call logged, nothing run
+    fake = tmp_path / "fakepy"
     fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/py_calls"\n')
     fake.chmod(0o755)
+    script = REPO / "experiments" / "scripts" / f"default_model_v2_{name}.sh"
     body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
-    body = body.replace("pair $V2", "echo pair >> order; pair $V2")
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    return lambda: _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+
+
+@pytest.mark.parametrize("name, base, label, words", [
+    ("warm", "electronic_long", "warm", {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1200"}),
+    ("filter", "electronic", "filter", {"callbacks.step_budget.max_steps=3500", "init_weights=null",
+                                        "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}"}),
+    ("leadsil", "electronic", "lead silence", {"callbacks.step_budget.max_steps=3500", "init_weights=null",
+                                               "data.lead_silence_prob=0.1"})])
+def test_an_arm_beside_a_trained_one_on_a_fresh_clone(tmp_path, name, base, label, words):
+    """make default-model-v2-warm / -filter / -leadsil on a fresh clone: BASE's bundles come back
+    from the stash (without them the recipe stops before any work); v2 is pinned before the
+    trainings; both seeds train the electronic recipe with the arm's change, its data rendered
+    and prepared only while a seed is untrained; v2, the new runs (one lane each) and BASE are
+    scored and summarised, rung (e) too; finished runs in the stash are restored, not retrained."""
+    run = _beside_recipe(tmp_path, name, base)
+    r = run()
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "v2" / "electronic_long_w4_s43" / "best.safetensors").is_file()  # restored
+    assert (tmp_path / "v2" / f"{base}_w4_s43" / "best.safetensors").is_file()  # restored
     assert (tmp_path / "order").read_text().split() == ["pinned", "pair"]
     args = (tmp_path / "pair_args").read_text().splitlines()
-    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == ["warm_w4_s42", "-", "warm_w4_s43", "-"]
+    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == [f"{name}_w4_s42", "-", f"{name}_w4_s43", "-"]
     for seed, a in (("42", args[2]), ("43", args[5])):
-        words = a.split()
-        assert words[0] == f"seed={seed}" and "init_weights=null" not in words
-        assert f"init_weights={tmp_path}/v2/music_w4_s42/best.safetensors" in words
-        assert {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1200", "data=synth_songs_electronic",
-                "data.train_kit_weights={none+music:4}"} <= set(words)
+        assert a.split()[0] == f"seed={seed}" and words <= set(a.split())
+        assert {"data=synth_songs_electronic", "data.train_kit_weights={none+music:4}"} <= set(a.split())
     assert args[6:] == ["trainer.x=1"]
     assert (tmp_path / "lanes").read_text().split() == [
-        "music_w4_s42", "warm_w4_s42", "warm_w4_s43", "electronic_long_w4_s42", "electronic_long_w4_s43"]
-    assert "warm s43|warm_w4_s43" in (tmp_path / "summary").read_text()
-    assert (tmp_path / "rung_e").read_text().strip() == "warm"
+        "music_w4_s42", f"{name}_w4_s42", f"{name}_w4_s43", f"{base}_w4_s42", f"{base}_w4_s43"]
+    assert f"{label} s43|{name}_w4_s43" in (tmp_path / "summary").read_text()
+    assert (tmp_path / "rung_e").read_text().strip() == name
     calls = (tmp_path / "py_calls").read_text().splitlines()
     assert calls[:2] == ["-m drumtx.synth data=synth_songs_electronic workers=2", "-m drumtx.prepare data=synth_songs_electronic"]
     # both seeds trained and stashed: restored, and their training data neither rendered nor prepared
     for seed in (42, 43):
-        (tmp_path / "stash" / f"warm_w4_s{seed}").mkdir(parents=True)
-        (tmp_path / "stash" / f"warm_w4_s{seed}" / "best.safetensors").write_bytes(b"x")
+        (tmp_path / "stash" / f"{name}_w4_s{seed}").mkdir(parents=True)
+        (tmp_path / "stash" / f"{name}_w4_s{seed}" / "best.safetensors").write_bytes(b"x")
     (tmp_path / "py_calls").unlink()
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    r = run()
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "v2" / "warm_w4_s42" / "best.safetensors").is_file()
-    assert not any("synth_songs_electronic" in c for c in (tmp_path / "py_calls").read_text().splitlines())
-    # without the electronic arm's stash the recipe stops before pinning or training
+    assert (tmp_path / "v2" / f"{name}_w4_s42" / "best.safetensors").is_file()
+    assert "-m drumtx.synth data=synth_songs_electronic workers=2" not in (tmp_path / "py_calls").read_text().splitlines()
+    # without BASE's stash the recipe stops before pinning or training
     for seed in (42, 43):
-        (tmp_path / "v2" / f"electronic_long_w4_s{seed}" / "best.safetensors").unlink()
-        (tmp_path / "stash" / f"electronic_long_w4_s{seed}" / "best.safetensors").unlink()
+        for where in ("v2", "stash"):
+            for run_name in (base, name):
+                (tmp_path / where / f"{run_name}_w4_s{seed}" / "best.safetensors").unlink()
     (tmp_path / "order").unlink()
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
-    assert r.returncode != 0 and "make default-model-v2-electronic-long first" in r.stderr
+    r = run()
+    assert r.returncode != 0 and f"make default-model-v2-{base.replace('_', '-')} first" in r.stderr
     assert not (tmp_path / "order").exists()
 
 
-def test_filter_trains_the_electronic_recipe_with_the_equaliser_beside_the_electronic_arm(tmp_path):
-    """make default-model-v2-filter on a fresh clone: the electronic arm's bundles come back from
-    the stash (and without them the recipe stops before any work); both seeds train the electronic
-    recipe from scratch with the random equaliser, the one change; v2, the electronic seeds and
-    the new ones are scored, summarised, and their crash compared threshold-free."""
-    for seed in (42, 43):
-        run = tmp_path / "stash" / f"electronic_w4_s{seed}"
-        run.mkdir(parents=True)
-        (run / "best.safetensors").write_bytes(b"x")
-    script = REPO / "experiments" / "scripts" / "default_model_v2_filter.sh"
-    stubs = ('pair() { printf "%s\\n" "$@" > pair_args; }; pinned_v2() { :; }; '
-             'score_lanes() { echo "$*" > lanes; }; rung_summary() { printf "%s\\n" "$@" > summary; }; '
-             'rung_e() { echo "$1" > rung_e; }; ')
-    fake = tmp_path / "fakepy"  # the recipe's python: each call logged, nothing run
-    fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/py_calls"\n')
-    fake.chmod(0o755)
-    body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+def test_warm_starts_from_the_pinned_v2(tmp_path):
+    """The warm arm's one change: both seeds start from v2's pinned bundle, not from scratch."""
+    r = _beside_recipe(tmp_path, "warm", "electronic_long")()
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "v2" / "electronic_w4_s43" / "best.safetensors").is_file()  # restored
-    args = (tmp_path / "pair_args").read_text().splitlines()
-    assert [Path(args[0]).name, args[1], Path(args[3]).name, args[4]] == ["filter_w4_s42", "-", "filter_w4_s43", "-"]
-    for seed, a in (("42", args[2]), ("43", args[5])):
-        assert a.startswith(f"seed={seed} init_weights=null")
-        assert a.endswith("max_steps=3500 data=synth_songs_electronic "
-                          "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}")
-    assert args[6:] == ["trainer.x=1"]
-    assert (tmp_path / "lanes").read_text().split() == [
-        "music_w4_s42", "filter_w4_s42", "filter_w4_s43", "electronic_w4_s42", "electronic_w4_s43"]
-    assert "filter s43|filter_w4_s43" in (tmp_path / "summary").read_text()
-    assert (tmp_path / "rung_e").read_text().strip() == "filter"
+    for a in (tmp_path / "pair_args").read_text().splitlines()[2:6:3]:
+        assert "init_weights=null" not in a.split()
+        assert f"init_weights={tmp_path}/v2/music_w4_s42/best.safetensors" in a.split()
+
+
+def test_filter_compares_the_crash_threshold_free(tmp_path):
+    r = _beside_recipe(tmp_path, "filter", "electronic")()
+    assert r.returncode == 0, r.stderr
     calls = (tmp_path / "py_calls").read_text().splitlines()
-    assert calls[:2] == ["-m drumtx.synth data=synth_songs_electronic workers=2", "-m drumtx.prepare data=synth_songs_electronic"]
-    assert calls[-1] == (f"experiments/scripts/crash_pr_auc.py --root {tmp_path}/v2 music_w4_s42 electronic_w4_s42 electronic_w4_s43 "
-                         "filter_w4_s42 filter_w4_s43")
+    assert calls[-1] == (f"experiments/scripts/crash_pr_auc.py --root {tmp_path}/v2 music_w4_s42 electronic_w4_s42 "
+                         "electronic_w4_s43 filter_w4_s42 filter_w4_s43")
     assert (tmp_path / "experiments" / "default_model_v2" / "filter" / "crash_pr_auc.md").is_file()
-    for seed in (42, 43):
-        for where in ("v2", "stash"):
-            (tmp_path / where / f"electronic_w4_s{seed}" / "best.safetensors").unlink()
-    (tmp_path / "pair_args").unlink()
-    r = _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
-    assert r.returncode != 0 and "make default-model-v2-electronic first" in r.stderr
-    assert not (tmp_path / "pair_args").exists()
 
 
 @pytest.mark.parametrize("name, data, extra", [

@@ -443,3 +443,35 @@ data_arm() {
 	rung_summary "$name" "$title" "candidate s42|scratch_w4_s42" "candidate s43|scratch_w4_s43" \
 		"$name s42|${name}_w4_s42" "$name s43|${name}_w4_s43"
 }
+
+# beside_arm NAME LABEL BASE BASE_LABEL ARGS TITLE [OVERRIDE...]: an arm of one change against a
+# trained one on synth_songs_electronic: seeds 42 and 43 (runs NAME_w4_s42, NAME_w4_s43, side by
+# side) trained with ARGS (the whole recipe, a string) then OVERRIDEs; BASE's two seeds
+# (BASE_w4_s42, BASE_w4_s43) restored from the stash on a fresh clone (the recipe stops before any
+# work without them: make default-model-v2-BASE first), v2 pinned before the trainings (an arm may
+# start from it), synth_songs_electronic rendered and prepared while a seed trains, then v2, the
+# two new runs (one lane each) and BASE's tuned and scored on every rung, one summary (and aims.md)
+# titled TITLE in experiments/default_model_v2/NAME, and rung (e).
+beside_arm() {
+	local name=$1 label=$2 base=$3 base_label=$4 args=$5 title=$6 seed
+	shift 6
+	for seed in 42 43; do
+		restore_run $V2/${name}_w4_s$seed
+		restore_run $V2/${base}_w4_s$seed
+		require $V2/${base}_w4_s$seed/best.safetensors "default-model-v2-${base//_/-}"
+	done
+	pinned_v2
+	if [[ ! -f $V2/${name}_w4_s42/best.safetensors || ! -f $V2/${name}_w4_s43/best.safetensors ]]; then
+		"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}"
+		"$PY" -m drumtx.prepare data=synth_songs_electronic
+	fi
+	pair $V2/${name}_w4_s42 - "seed=42 $args" $V2/${name}_w4_s43 - "seed=43 $args" "$@"
+	# tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
+	"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
+	"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
+	score_lanes music_w4_s42 ${name}_w4_s42 ${name}_w4_s43 ${base}_w4_s42 ${base}_w4_s43
+	local arms=("v2 s42 (shipped)|music_w4_s42" "$base_label s42|${base}_w4_s42" "$base_label s43|${base}_w4_s43"
+		"$label s42|${name}_w4_s42" "$label s43|${name}_w4_s43")
+	rung_summary "$name" "$title" "${arms[@]}"
+	rung_e "$name" "${arms[@]}"
+}

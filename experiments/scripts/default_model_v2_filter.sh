@@ -19,29 +19,11 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-OUT=experiments/default_model_v2/filter
-mkdir -p $OUT
-for seed in 42 43; do
-	restore_run $V2/filter_w4_s$seed
-	restore_run $V2/electronic_w4_s$seed
-	require $V2/electronic_w4_s$seed/best.safetensors default-model-v2-electronic
-done
-# the training data, until both are trained
-if [[ ! -f $V2/filter_w4_s42/best.safetensors || ! -f $V2/filter_w4_s43/best.safetensors ]]; then
-	"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}"
-	"$PY" -m drumtx.prepare data=synth_songs_electronic
-fi
 ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_electronic"
 ARGS="$ARGS augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}"
-pair $V2/filter_w4_s42 - "seed=42 $ARGS" $V2/filter_w4_s43 - "seed=43 $ARGS" "$@"
-# tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
-"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
-"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
-pinned_v2
-score_lanes music_w4_s42 filter_w4_s42 filter_w4_s43 electronic_w4_s42 electronic_w4_s43  # (the two new ones in two lanes)
-ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43"
-	"filter s42|filter_w4_s42" "filter s43|filter_w4_s43")
-rung_summary filter "A random equaliser on every training crop (augmentation.filter_augment) against the electronic arm, same recipe, two seeds each" "${ARMS[@]}"
-rung_e filter "${ARMS[@]}"
+beside_arm filter filter electronic electronic "$ARGS" \
+	"A random equaliser on every training crop (augmentation.filter_augment) against the electronic arm, same recipe, two seeds each" "$@"
+OUT=experiments/default_model_v2/filter
+mkdir -p $OUT
 "$PY" experiments/scripts/crash_pr_auc.py --root "$V2" music_w4_s42 electronic_w4_s42 electronic_w4_s43 filter_w4_s42 filter_w4_s43 > $OUT/crash_pr_auc.md.tmp
 mv $OUT/crash_pr_auc.md.tmp $OUT/crash_pr_auc.md

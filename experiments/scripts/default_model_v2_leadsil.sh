@@ -21,27 +21,9 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
 OUT=experiments/default_model_v2/leadsil
-for seed in 42 43; do
-	restore_run $V2/leadsil_w4_s$seed
-	restore_run $V2/electronic_w4_s$seed
-	require $V2/electronic_w4_s$seed/best.safetensors default-model-v2-electronic
-done
-# the training data, until both are trained (the validation split is read below too)
-if [[ ! -f $V2/leadsil_w4_s42/best.safetensors || ! -f $V2/leadsil_w4_s43/best.safetensors ]]; then
-	"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}"
-	"$PY" -m drumtx.prepare data=synth_songs_electronic
-fi
-ARGS="$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_electronic data.lead_silence_prob=0.1"
-pair $V2/leadsil_w4_s42 - "seed=42 $ARGS" $V2/leadsil_w4_s43 - "seed=43 $ARGS" "$@"
-# tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
-"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
-"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
-pinned_v2
-score_lanes music_w4_s42 leadsil_w4_s42 leadsil_w4_s43 electronic_w4_s42 electronic_w4_s43  # (the two new ones in two lanes)
-ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic s42|electronic_w4_s42" "electronic s43|electronic_w4_s43"
-	"lead silence s42|leadsil_w4_s42" "lead silence s43|leadsil_w4_s43")
-rung_summary leadsil "Training crops that start on silence (data.lead_silence_prob=0.1) against the electronic arm, same recipe, two seeds each" "${ARMS[@]}"
-rung_e leadsil "${ARMS[@]}"
+beside_arm leadsil "lead silence" electronic electronic \
+	"$CANDIDATE_RECIPE callbacks.step_budget.max_steps=3500 data=synth_songs_electronic data.lead_silence_prob=0.1" \
+	"Training crops that start on silence (data.lead_silence_prob=0.1) against the electronic arm, same recipe, two seeds each" "$@"
 
 # experiments/edge_silence's measures: first hits, then grooves and fills on the validation tracks
 "$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}" 'splits=[validation,test]'

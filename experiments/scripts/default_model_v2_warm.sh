@@ -18,25 +18,6 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
-for seed in 42 43; do
-	restore_run $V2/warm_w4_s$seed
-	restore_run $V2/electronic_long_w4_s$seed
-	require $V2/electronic_long_w4_s$seed/best.safetensors default-model-v2-electronic-long
-done
-pinned_v2  # the weights both seeds start from (a fresh clone: from its commit)
-# the training data, until both are trained
-if [[ ! -f $V2/warm_w4_s42/best.safetensors || ! -f $V2/warm_w4_s43/best.safetensors ]]; then
-	"$PY" -m drumtx.synth data=synth_songs_electronic workers="${WORKERS:-2}"
-	"$PY" -m drumtx.prepare data=synth_songs_electronic
-fi
 ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/music_w4_s42/best.safetensors} optimizer.lr=3e-4"
-ARGS="$ARGS callbacks.step_budget.max_steps=1200 data=synth_songs_electronic"
-pair $V2/warm_w4_s42 - "seed=42 $ARGS" $V2/warm_w4_s43 - "seed=43 $ARGS" "$@"
-# tuned and scored on synth_songs' rungs like every arm (its validation and test tracks)
-"$PY" -m drumtx.synth data=synth_songs workers="${WORKERS:-2}" 'splits=[validation,test]'
-"$PY" -m drumtx.prepare data=synth_songs 'splits=[validation,test]'
-score_lanes music_w4_s42 warm_w4_s42 warm_w4_s43 electronic_long_w4_s42 electronic_long_w4_s43
-ARMS=("v2 s42 (shipped)|music_w4_s42" "electronic 7k s42|electronic_long_w4_s42" "electronic 7k s43|electronic_long_w4_s43"
-	"warm s42|warm_w4_s42" "warm s43|warm_w4_s43")
-rung_summary warm "The shipped v2 warm-started on synth_songs_electronic (1,200 steps, lr 3e-4) against v2 and the electronic arm at 7,000 steps" "${ARMS[@]}"
-rung_e warm "${ARMS[@]}"
+beside_arm warm warm electronic_long "electronic 7k" "$ARGS callbacks.step_budget.max_steps=1200 data=synth_songs_electronic" \
+	"The shipped v2 warm-started on synth_songs_electronic (1,200 steps, lr 3e-4) against v2 and the electronic arm at 7,000 steps" "$@"
