@@ -101,7 +101,9 @@ class Value:
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}") from None
         if self.kind == "settings":
             if not isinstance(value, Mapping):
-                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+                hint = (" (braces not quoted? the shell split {a:1,b:2} into several overrides: quote the whole "
+                        "override)") if isinstance(value, str) and ":" in value else ""
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}{hint}")
             unknown = sorted(set(map(str, value)) - set(self.keys))
             missing = [k for k in self.required if k not in value]
             if unknown or missing:

@@ -130,7 +130,9 @@ def train(cfg: DictConfig) -> float | None:
     # the data first: a missing root or a kit pattern matching nothing is refused (one line) before
     # the model, parameter table and loggers, so a refused run leaves no folder (drumtx.cli)
     datamodule.setup("fit")
+    datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
     log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
+    log.info("augmentation of training batches: %r", datamodule.augmentation)
     plain = plain_config(cfg)
     meta = build_meta(plain)
     module = DrumTranscriptionModule(plain, meta)

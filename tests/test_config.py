@@ -191,6 +191,7 @@ def test_typos_fail_with_hydras_message(override, message):
         ("augmentation.filter_augment={gain_db:6}",
          "augmentation.filter_augment={'gain_db': 6}: missing max_bands; expected a mapping"),
         ("augmentation.filter_augment=6", "augmentation.filter_augment=6: expected a mapping of gain_db, min_bands"),
+        ("augmentation.filter_augment=max_bands:5", "augmentation.filter_augment='max_bands:5': expected a mapping"),
         ("augmentation.filter_augment={gain_db:100,max_bands:4}",
          "augmentation.filter_augment.gain_db=100: expected a finite number >= 0 and <= 24"),
     ],
@@ -332,3 +333,12 @@ def test_the_readmes_thresholds_override_composes(config, key):
     cfg = compose_config(config, [f"{key}={{crash: {{threshold: 0.7, min_gap_s: 0.1}}}}"])
     GlobalHydra.instance().clear()
     assert OmegaConf.to_container(OmegaConf.select(cfg, key)) == {"crash": {"threshold": 0.7, "min_gap_s": 0.1}}
+
+
+def test_an_unquoted_settings_override_says_why():
+    """bash splits augmentation.filter_augment={a:1,b:2} into several overrides and Hydra keeps the
+    last, 'b:2': the error says the braces want quoting."""
+    from drumtx.config_schema import ConfigValueError, validate
+
+    with pytest.raises(ConfigValueError, match="braces not quoted"):
+        validate(compose_train(["augmentation.filter_augment=min_bandwidth:6"]))

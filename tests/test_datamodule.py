@@ -48,6 +48,19 @@ def test_no_auto_prepare_means_a_clear_error(egmd_config):
         DrumDataModule.from_config(cfg).setup("fit")
 
 
+def test_a_split_without_tracks_is_a_one_line_dataset_error(egmd_builder, egmd_config, tmp_path):
+    """A data root whose csv holds no training track (e.g. a render of the validation and test
+    splits only) is refused with drumtx's one-line DatasetError naming the split, not a RuntimeError
+    from inside the trainer."""
+    from conftest import PERFORMANCES
+
+    root = egmd_builder(tmp_path / "no_train", performances=[p for p in PERFORMANCES if p[1] != "train"])
+    module = DrumDataModule.from_config(egmd_config(f"data.root={root}"))
+    module.setup("fit")
+    with pytest.raises(DatasetError, match="split 'train' has no prepared tracks .*drumtx.prepare"):
+        module.track_keys("train")
+
+
 def test_training_batch_format(dm):
     batch = next(iter(dm.train_dataloader()))
     b, t, c = 2, 100, 11

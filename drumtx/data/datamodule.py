@@ -517,7 +517,8 @@ class DrumDataModule(pl.LightningDataModule):
             self.setup()
         entries = self._entries.get(split, [])
         if not entries:
-            raise RuntimeError(f"split {split!r} has no prepared tracks in {self.cache.directory}")
+            raise DatasetError(f"split {split!r} has no prepared tracks in {self.cache.directory} (is it in the "
+                               f"data's csv? render and prepare it: python -m drumtx.synth / drumtx.prepare)")
         return entries
 
     def _loader(self, dataset, shuffle: bool, collate, sampler=None) -> DataLoader:
