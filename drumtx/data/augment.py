@@ -58,6 +58,17 @@ def _mask_spec(cfg: Mapping | None) -> tuple[int, int, int] | None:
     return (lo, hi, count) if count > 0 and hi > 0 else None
 
 
+def _power(mel: torch.Tensor, log_eps: float) -> torch.Tensor:
+    """The power of ``log(eps + power)`` features (>= 0)."""
+    return (mel.exp() - log_eps).clamp_min(0)
+
+
+def _scaled(mel: torch.Tensor, db: torch.Tensor, log_eps: float) -> torch.Tensor:
+    """``mel``'s power scaled by ``db`` decibels (broadcast against ``mel``), back in
+    ``log(eps + power)``: exact, unlike adding to the log (which would also scale ``eps``)."""
+    return torch.log(_power(mel, log_eps) * (10.0 ** (db / 10.0)).to(mel) + log_eps)
+
+
 def _filter_spec(cfg: Mapping | None) -> tuple[float, int, int, int] | None:
     if not cfg:
         return None
@@ -125,9 +136,7 @@ class Augmentation:
     def gain(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
         """Scale the power by a random gain: exact in ``log(eps + power)`` space."""
         db = (torch.rand(mel.shape[0], generator=generator) * 2 - 1) * self.gain_db
-        factor = (10.0 ** (db / 10.0)).to(mel).view(-1, *([1] * (mel.dim() - 1)))
-        power = (mel.exp() - log_eps).clamp_min(0)
-        return torch.log(power * factor + log_eps)
+        return _scaled(mel, db.view(-1, *([1] * (mel.dim() - 1))), log_eps)
 
     def filter(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
         """A random equaliser per example: exact in ``log(eps + power)`` space, like :meth:`gain`.
@@ -161,9 +170,7 @@ class Augmentation:
             points = np.concatenate([[0], inner.numpy(), [n_mels - 1]]).astype(np.float64)
             gains = ((torch.rand(n + 1, generator=generator, dtype=torch.float64) * 2 - 1) * gain_db).numpy()
             curves[i] = torch.from_numpy(np.interp(bins, points, gains))
-        factor = (10.0 ** (curves / 10.0)).to(mel).unsqueeze(-1)
-        power = (mel.exp() - log_eps).clamp_min(0)
-        return torch.log(power * factor + log_eps)
+        return _scaled(mel, curves.unsqueeze(-1), log_eps)
 
     def mixup(self, batch: dict, log_eps: float, retarget, generator=None) -> dict:
         """Mix each example with a random partner; the labels become the union of both."""
@@ -177,7 +184,7 @@ class Augmentation:
         perm[order] = order.roll(-1)
         lam = _beta_from_uniform(torch.rand(b, generator=generator), self.mixup_alpha)
         lam = lam.to(mel.dtype).view(-1, 1, 1)
-        power = (mel.exp() - log_eps).clamp_min(0)
+        power = _power(mel, log_eps)
         batch["mel"] = torch.log(lam * power + (1 - lam) * power[perm] + log_eps)
         batch["roll"] = torch.maximum(batch["roll"], batch["roll"][perm])
         batch["velocity"] = torch.maximum(batch["velocity"], batch["velocity"][perm])

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped v2 warm-started on the electronic arm's data (experiments/default_model_v2/README.md,
-# "Warm start from the shipped v2"): `make default-model-v2-warm [ARGS="…"]`, after
+# "Next: warm start from the shipped v2"): `make default-model-v2-warm [ARGS="…"]`, after
 # `make default-model-v2-electronic-long` (its stash suffices on a fresh clone: both seeds' bundles
 # and reports, the arms this one is set beside).
 # Why: every from-scratch arm that beats v2 on overall F loses v2's crash on the unseen sound-font
