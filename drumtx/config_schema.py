@@ -340,6 +340,60 @@ def _keys(cfg: DictConfig, pattern: str, lists: bool = False) -> list[str]:
              (lists and isinstance(v, list | tuple | ListConfig)))]
 
 
+#: Keys Hydra's instantiate reads itself, never passed to the target.
+_INSTANTIATE_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})
+
+
+def check_targets(cfg: DictConfig) -> None:
+    """Refuse a key no ``_target_`` would take: ``+data.crop_secs=2`` or ``+loss.crsh=0.6``.
+
+    Hydra's ``+key=value`` adds any key, and a target that takes ``**kwargs`` (or a setting read
+    later) would run on without it: the run trains with the default and the typo is never
+    heard of. Every config node with a ``_target_`` (outside ``hydra``) has its keys checked
+    against the target's parameters; a target that takes ``**kwargs`` or cannot be imported
+    here is left to instantiate.
+
+    Args:
+        cfg: a composed entry config; not resolved (only keys are read).
+    Raises:
+        ConfigValueError: one line naming the key, the target and the closest parameter.
+    """
+    import difflib
+    import inspect
+
+    from hydra.utils import get_object
+
+    def walk(node, path: str):
+        if isinstance(node, dict):
+            target = node.get("_target_")
+            if isinstance(target, str):
+                _check_target(node, path, target)
+            for k, v in node.items():
+                if path or k != "hydra":
+                    walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+
+    def _check_target(node: dict, path: str, target: str) -> None:
+        try:
+            params = inspect.signature(get_object(target)).parameters
+        except Exception:  # not importable here, or no signature: instantiate says why
+            return
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        takes = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+        for key in node:
+            if key in _INSTANTIATE_KEYS or key in takes:
+                continue
+            where = f"{path}.{key}" if path else str(key)
+            close = difflib.get_close_matches(str(key), takes, n=1)
+            hint = f"did you mean {path + '.' if path else ''}{close[0]}?" if close else f"it takes {', '.join(takes)}"
+            raise ConfigValueError(f"{where}: not a setting of {target} ({hint})")
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+
+
 def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig:
     """Check (and normalise in place) every key of ``schema`` present in ``cfg``.
 
@@ -350,8 +404,10 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
     Returns:
         ``cfg`` itself, with one-string lists made one-item lists and whole floats made ints.
     Raises:
-        ConfigValueError: the first bad value, one line naming the key.
+        ConfigValueError: a key no ``_target_`` takes (:func:`check_targets`), or the first bad
+            value; one line naming the key.
     """
+    check_targets(cfg)
     explicit = {k for k in schema if not k.endswith(".*")}
     for pattern, rule in schema.items():
         for key in _keys(cfg, pattern, lists=rule.kind in ("names", "numbers")):

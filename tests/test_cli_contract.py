@@ -275,6 +275,21 @@ def test_bad_config_value_is_one_line_and_status_2(script, args, key, tmp_path, 
     assert "Traceback" not in captured.err + captured.out
 
 
+@pytest.mark.parametrize("script", ["drumtx-train", "drumtx-evaluate"])
+def test_an_added_key_no_class_takes_is_one_line_and_status_2(script, tmp_path, monkeypatch, capsys):
+    """``+data.crop_secnds=2`` used to train on silently (the data module took ``**extra_config``)."""
+    monkeypatch.setattr(sys, "argv", [script, "+data.crop_secnds=2", f"hydra.run.dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert exc.value.code == 2, captured.err[-2000:]
+    prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    assert err == [f"{prog}: data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule "
+                   "(did you mean data.crop_seconds?)"], err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("script", ["drumtx-evaluate", "drumtx-train"])
 def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tmp_path, monkeypatch, capsys):
     """A typo used to leave a dated run folder holding only .hydra/ and an empty log; a folder

@@ -205,6 +205,40 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("+data.typo=3", "data.typo: not a setting of drumtx.data.datamodule.DrumDataModule (it takes name, root,"),
+        ("+data.crop_secnds=2",
+         "data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule (did you mean data.crop_seconds?)"),
+        ("+encoder.rnn_hiden=64", "encoder.rnn_hiden: not a setting of drumtx.models.encoder.CRNNEncoder (did you mean encoder.rnn_hidden?)"),
+        ("+features.n_melz=64", "features.n_melz: not a setting of drumtx.features.LogMel (did you mean features.n_mels?)"),
+    ],
+)
+def test_a_key_no_target_takes_is_refused(override, message):
+    """Hydra's ``+key=value`` adds any key; before, ``+data.typo=3`` trained on with the default
+    because the data module swallowed unknown keys."""
+    from drumtx.config_schema import ConfigValueError, validate
+
+    with pytest.raises(ConfigValueError) as err:
+        validate(compose_train([override]))
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data=synth_songs", "+data.synth.production.cymbal_kit_prob=0.5"],  # a recipe's free-form section
+        ["+trainer.detect_anomaly=true"],  # a real Trainer argument the config leaves out
+        ["+callbacks.step_budget.max_steps=10"],
+    ],
+)
+def test_a_real_added_key_still_passes(overrides):
+    from drumtx.config_schema import validate
+
+    validate(compose_train(overrides))
+
+
 def test_every_option_and_preset_passes_validation():
     from drumtx.config_schema import validate
 

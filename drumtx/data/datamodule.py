@@ -359,8 +359,9 @@ class DrumDataModule(pl.LightningDataModule):
     file at inference (:func:`drumtx.inference.trained_lead_silence`).
 
     ``features`` / ``augmentation`` may also be a :class:`LogMel` / :class:`Augmentation`
-    instance or None (defaults). Extra keys in the data config (e.g. a synthesis section)
-    are accepted and kept in ``extra_config``.
+    instance or None (defaults). ``synth`` is the recipe that rendered the dataset
+    (``python -m drumtx.synth`` reads it; kept here as ``synth_config``); any other key is refused
+    before the run starts (:func:`drumtx.config_schema.check_targets`).
 
     Batches (dict): ``mel`` float32 (B, n_mels, T); ``roll`` float32 (B, T, C); ``targets``
     {name: int64 (B, T)} for :func:`target_names`; ``velocity`` float32 (B, T, C); ``mask``
@@ -397,7 +398,7 @@ class DrumDataModule(pl.LightningDataModule):
         auto_prepare: bool = True,
         leak_check: str = "raise",
         pin_memory: bool = False,
-        **extra_config,
+        synth: dict | None = None,
     ) -> None:
         super().__init__()
         from omegaconf import DictConfig, OmegaConf
@@ -428,7 +429,7 @@ class DrumDataModule(pl.LightningDataModule):
         self.train_kit_weights = _kit_weights(plain(train_kit_weights))
         self.lead_silence_prob = float(lead_silence_prob)
         self.lead_silence_frames = max(1, int(round(float(lead_silence_seconds) * self.fps)))
-        self.extra_config = {k: plain(v) for k, v in extra_config.items()}
+        self.synth_config = plain(synth)
         self._entries: dict[str, list[tuple[str, str, int]]] = {}
         self._set_up = False
         self._train_weights: list[float] | None = None
