@@ -80,10 +80,22 @@ def _logmel(audio: np.ndarray) -> np.ndarray:
     return np.clip(librosa.power_to_db(mel, ref=1.0, top_db=None), -80, None)
 
 
+TOMS = (48, 45, 43)
+
+
+def _pitch_hz(audio: np.ndarray, sample_rate: int) -> float:
+    """The strongest partial in 40-1000 Hz of the 0.4 s after the 0.1 s onset (Hann, 2^16-point FFT)."""
+    x = audio[int(0.1 * sample_rate):int(0.5 * sample_rate)]
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)), n=1 << 16))
+    freqs = np.fft.rfftfreq(1 << 16, 1 / sample_rate)
+    band = (freqs > 40) & (freqs < 1000)
+    return float(freqs[band][np.argmax(spectrum[band])])
+
+
 @pytest.mark.parametrize("kit", AVAILABLE, ids=[k.name for k in AVAILABLE])
 def test_every_mapped_note_sounds_on_time_and_classes_differ(kit, renderer):
     at = 0.1
-    sounds = {}
+    sounds, audios = {}, {}
     for roland in ROLAND_NOTES:
         audio = renderer.render(kit, snap_notes([Note(at, at + 0.1, roland, 100)]), duration=0.6)
         peak = float(np.max(np.abs(audio)))
@@ -94,9 +106,22 @@ def test_every_mapped_note_sounds_on_time_and_classes_differ(kit, renderer):
         expected = at - (kit.offset_ms + kit.notes[roland].offset_ms) / 1000
         assert abs(attack - expected) < 0.0025, f"{kit.name}: note {roland} attack at {attack - expected:+.4f} s"
         sounds[roland] = _logmel(audio)
+        audios[roland] = audio
     for a, b in DISTINCT:
         diff = float(np.mean(np.abs(sounds[a] - sounds[b])))
-        assert diff > 2.0, f"{kit.name}: notes {a} and {b} sound the same (mean log-mel difference {diff:.2f} dB)"
+        if diff > 2.0:
+            continue
+        # Two toms differ in pitch above all: a drum machine's swept-sine toms a major third apart
+        # (gen_e02's mid and floor, 3.9 semitones) differ by only 1.7 dB of mean log-mel, where
+        # a drummer's toms are tuned 2-5 semitones apart. Two toms that share a sample or a pitch
+        # still fail here (0 semitones).
+        if a in TOMS and b in TOMS:
+            gap = abs(12 * np.log2(_pitch_hz(audios[a], renderer.sample_rate) / _pitch_hz(audios[b], renderer.sample_rate)))
+            if gap >= 2.0:
+                continue
+            pytest.fail(f"{kit.name}: toms {a} and {b} sound the same (mean log-mel difference {diff:.2f} dB, "
+                        f"{gap:.1f} semitones apart)")
+        pytest.fail(f"{kit.name}: notes {a} and {b} sound the same (mean log-mel difference {diff:.2f} dB)")
 
 
 def test_pitch_shifted_high_tom_is_higher(renderer):
