@@ -264,27 +264,25 @@ def test_bad_config_value_is_one_line_and_status_2(script, args, key, tmp_path, 
     """Issues 17 and 20: a bad value crashed every command but train with a traceback (exit 1),
     often naming no key; now each checks its config first: ``<command>: <key>=<value>: expected …``."""
     quiet = ["hydra/job_logging=none", "hydra/hydra_logging=none", f"hydra.run.dir={tmp_path}"]
-    monkeypatch.setattr(sys, "argv", [script, *args, *quiet])
+    prog, err = _refused(script, [*args, *quiet], monkeypatch, capsys)
+    assert len(err) == 1 and err[0].startswith(f"{prog}: {key}=") and ": expected " in err[0], err
+
+
+def _refused(script: str, argv: list[str], monkeypatch, capsys) -> tuple[str, list[str]]:
+    """Run ``script`` with ``argv``; it must exit 2 without a traceback: (its module name, stderr lines)."""
+    monkeypatch.setattr(sys, "argv", [script, *argv])
     with pytest.raises(SystemExit) as exc:
         entry(script)()
     captured = capsys.readouterr()
-    err = captured.err.strip().splitlines()
     assert exc.value.code == 2, captured.err[-2000:]
-    prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
-    assert len(err) == 1 and err[0].startswith(f"{prog}: {key}=") and ": expected " in err[0], err
     assert "Traceback" not in captured.err + captured.out
+    return SCRIPTS[script].partition(":")[0].removesuffix(".__main__"), captured.err.strip().splitlines()
 
 
 @pytest.mark.parametrize("script", ["drumtx-train", "drumtx-evaluate"])
 def test_an_added_key_no_class_takes_is_one_line_and_status_2(script, tmp_path, monkeypatch, capsys):
     """``+data.crop_secnds=2`` used to train on silently (the data module took ``**extra_config``)."""
-    monkeypatch.setattr(sys, "argv", [script, "+data.crop_secnds=2", f"hydra.run.dir={tmp_path / 'run'}"])
-    with pytest.raises(SystemExit) as exc:
-        entry(script)()
-    captured = capsys.readouterr()
-    err = captured.err.strip().splitlines()
-    assert exc.value.code == 2, captured.err[-2000:]
-    prog = SCRIPTS[script].partition(":")[0].removesuffix(".__main__")
+    prog, err = _refused(script, ["+data.crop_secnds=2", f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
     assert err == [f"{prog}: data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule "
                    "(did you mean data.crop_seconds?)"], err
     assert not (tmp_path / "run").exists()
