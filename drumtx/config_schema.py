@@ -343,53 +343,133 @@ def _keys(cfg: DictConfig, pattern: str, lists: bool = False) -> list[str]:
 #: Keys Hydra's instantiate reads itself, never passed to the target.
 _INSTANTIATE_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})
 
+#: Arguments the commands pass themselves (config path -> {key: where it comes from}): a key set
+#: here in the config would be overridden without a word, so it is refused.
+SET_BY_CODE: dict[str, dict[str, str]] = {
+    "branches": {"in_dim": "the encoder's output width", "hihat_pedal": "data.targets.hihat_pedal"},
+    "loss": {"specs": "the heads (branches)"},
+    "optimizer": {"params": "the model"},
+    "scheduler": {"optimizer": "the optimizer group"},
+    "trainer": {"callbacks": "the callbacks group", "logger": "the logger group"},
+    "data": {"features": "the features group", "augmentation": "the augmentation group"},
+}
+
+#: Sections that are no ``_target_`` but whose keys are fixed (config path, ``*`` for any one
+#: key -> the class whose fields they are, or the keys): a typo there is refused as well.
+SECTIONS: dict[str, str | tuple[str, ...]] = {
+    "data.targets": "drumtx.targets.TargetPolicy",
+    "eval": "drumtx.evaluation.scores.EvalSettings",
+    "inference": "drumtx.inference.InferenceSettings",
+    "evaluation": ("auc_thresholds", "onset_metrics", "onset_window", "thresholds"),
+    "augmentation.time_mask": ("min_width", "max_width", "count"),
+    "augmentation.freq_mask": ("min_width", "max_width", "count"),
+    "augmentation.audio_variants": ("pitch_shift_semitones", "time_stretch", "copies", "seed"),
+    "branches.heads.*": ("target", "hidden", "classes", "parent"),
+    "data.synth.sources.*.groove": "drumtx.synth.generator.GrooveConfig",
+}
+
+
+def _parameters(target: str) -> list[str] | None:
+    """The keyword arguments ``target`` takes; None where any is taken (``**kwargs`` that leave
+    drumtx) or it cannot be imported here (instantiate then says why). A drumtx class whose
+    ``**kwargs`` go to its base class (:class:`drumtx.models.callbacks.Checkpoints`) takes the
+    base's too."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    try:
+        obj = get_object(target)
+    except Exception:  # not importable here: instantiate says why
+        return None
+    takes: list[str] = []
+    for step in obj.__mro__[:-1] if isinstance(obj, type) else (obj,):
+        if isinstance(step, type) and "__init__" not in vars(step):
+            continue  # inherited: its base's turn
+        try:
+            params = inspect.signature(step.__init__ if isinstance(step, type) else step).parameters
+        except (TypeError, ValueError):
+            return None
+        takes += [n for n, p in params.items() if n != "self" and n not in takes
+                  and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return takes
+        if not getattr(step, "__module__", "").startswith("drumtx."):
+            return None  # another project's **kwargs (a W&B logger's go to wandb.init): not followed
+    return None
+
+
+def _section_keys(spec: str | tuple[str, ...]) -> list[str]:
+    if isinstance(spec, tuple):
+        return list(spec)
+    return _parameters(spec) or []
+
 
 def check_targets(cfg: DictConfig) -> None:
-    """Refuse a key no ``_target_`` would take: ``+data.crop_secs=2`` or ``+loss.crsh=0.6``.
+    """Refuse a key nothing would read: ``+data.crop_secs=2``, ``+callbacks.step_budgt.max_steps=5``.
 
     Hydra's ``+key=value`` adds any key, and a target that takes ``**kwargs`` (or a setting read
     later) would run on without it: the run trains with the default and the typo is never
-    heard of. Every config node with a ``_target_`` (outside ``hydra``) has its keys checked
-    against the target's parameters; a target that takes ``**kwargs`` or cannot be imported
-    here is left to instantiate.
+    heard of. Checked: every config node with a ``_target_`` (outside ``hydra``) against the
+    target's parameters (less :data:`SET_BY_CODE`, which are refused: the command sets them);
+    the :data:`SECTIONS` against their fields; every ``callbacks`` entry must have a
+    ``_target_``, and a ``scheduler`` or ``logger`` with settings a class (not ``none``). Not
+    checked: a target that takes another project's ``**kwargs`` (the W&B and
+    TensorBoard loggers), free-form sections (a recipe's ``data.synth``: ``drumtx.synth`` checks
+    it), top-level keys.
 
     Args:
         cfg: a composed entry config; not resolved (only keys are read).
     Raises:
-        ConfigValueError: one line naming the key, the target and the closest parameter.
+        ConfigValueError: one line naming the key, what reads it and the closest key it takes.
     """
     import difflib
-    import inspect
+    import fnmatch
 
-    from hydra.utils import get_object
+    def refuse(path: str, key: str, what: str, takes: list[str], extra: str = "") -> None:
+        where = f"{path}.{key}" if path else str(key)
+        if extra:
+            raise ConfigValueError(f"{where}: {extra}")
+        close = difflib.get_close_matches(str(key), takes, n=1)
+        hint = f"did you mean {path + '.' if path else ''}{close[0]}?" if close else f"it takes {', '.join(takes)}"
+        raise ConfigValueError(f"{where}: not a setting of {what} ({hint})")
+
+    def check(node: dict, path: str, what: str, takes: list[str]) -> None:
+        code = SET_BY_CODE.get(path, {})
+        takes = [k for k in takes if k not in code]
+        for key in node:
+            if key in code:
+                refuse(path, key, what, takes, f"set by drumtx from {code[key]}, not in the config")
+            if key not in _INSTANTIATE_KEYS and key not in takes:
+                refuse(path, key, what, takes)
 
     def walk(node, path: str):
         if isinstance(node, dict):
             target = node.get("_target_")
             if isinstance(target, str):
-                _check_target(node, path, target)
+                takes = _parameters(target)
+                if takes is not None:
+                    check(node, path, target, takes)
+            for pattern, spec in SECTIONS.items():
+                if fnmatch.fnmatchcase(path, pattern):
+                    check(node, path, f"the {pattern} section", _section_keys(spec))
+            settings = [k for k in node if k not in _INSTANTIATE_KEYS]
+            if path in ("scheduler", "logger") and settings and node.get("_target_") is None:
+                refuse(path, settings[0], "", [], f"{path}=none has no settings: choose a {path} option that takes it")
+            if path == "callbacks":
+                named = [k for k, v in node.items() if isinstance(v, dict) and "_target_" in v]
+                for key, value in node.items():
+                    if isinstance(value, dict) and "_target_" not in value:
+                        close = difflib.get_close_matches(str(key), named, n=1)
+                        hint = f"did you mean callbacks.{close[0]}?" if close else (
+                            f"this config's callbacks: {', '.join(named) or 'none'}")
+                        refuse(path, key, "", [], f"no such callback here, nothing would run it ({hint})")
             for k, v in node.items():
                 if path or k != "hydra":
                     walk(v, f"{path}.{k}" if path else str(k))
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 walk(v, f"{path}[{i}]")
-
-    def _check_target(node: dict, path: str, target: str) -> None:
-        try:
-            params = inspect.signature(get_object(target)).parameters
-        except Exception:  # not importable here, or no signature: instantiate says why
-            return
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return
-        takes = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
-        for key in node:
-            if key in _INSTANTIATE_KEYS or key in takes:
-                continue
-            where = f"{path}.{key}" if path else str(key)
-            close = difflib.get_close_matches(str(key), takes, n=1)
-            hint = f"did you mean {path + '.' if path else ''}{close[0]}?" if close else f"it takes {', '.join(takes)}"
-            raise ConfigValueError(f"{where}: not a setting of {target} ({hint})")
 
     walk(OmegaConf.to_container(cfg, resolve=False), "")
 

@@ -126,20 +126,32 @@ def _cache_path(cfg: DictConfig, ckpt: Path, out_dir: Path) -> Path | None:
 
 
 def _data_config(cfg: DictConfig, meta: Mapping) -> dict:
-    """The data to tune on (``data=...``, else the checkpoint's training data), with the model's
-    label policy: the references must be labelled the way the model was trained."""
+    """The data to tune on (``data=...``, else the checkpoint's training data with any
+    ``+data.<key>=`` on top), with the model's label policy: the references must be labelled the
+    way the model was trained. The whole split unless ``data.val_max_tracks`` is given.
+
+    Raises:
+        ValueError: no data config anywhere; ConfigValueError: a ``+data.`` key the data module
+            does not take (:func:`drumtx.config_schema.check_targets`).
+    """
+    from drumtx.config_schema import check_targets
+
     trained = (meta.get("config") or {}).get("data") or {}
-    if cfg.get("data") is not None:
-        data = OmegaConf.to_container(cfg.data, resolve=True)
+    given = OmegaConf.to_container(cfg.data, resolve=True) if cfg.get("data") is not None else {}
+    if given.get("_target_"):  # data=<option>
+        data = given
     elif trained:
         from drumtx.package_model import project_paths
 
-        data = project_paths(dict(trained))  # a packaged model's paths say <project>: this one
+        # a packaged model's paths say <project>: this one; +data.<key>= settings go on top
+        data = OmegaConf.to_container(OmegaConf.merge(project_paths(dict(trained)), given))
     else:
         raise ValueError("the checkpoint stores no data config: pass data=<option>")
     if trained.get("targets"):
         data["targets"] = trained["targets"]
-    data["val_max_tracks"] = None  # tune on the whole split, whatever training validated on
+    if "val_max_tracks" not in given:
+        data["val_max_tracks"] = None  # tune on the whole split, whatever training validated on
+    check_targets(OmegaConf.create({"data": data}))
     return data
 
 

@@ -279,12 +279,23 @@ def _refused(script: str, argv: list[str], monkeypatch, capsys) -> tuple[str, li
     return SCRIPTS[script].partition(":")[0].removesuffix(".__main__"), captured.err.strip().splitlines()
 
 
-@pytest.mark.parametrize("script", ["drumtx-train", "drumtx-evaluate"])
-def test_an_added_key_no_class_takes_is_one_line_and_status_2(script, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("script", "override", "message"),
+    [
+        ("drumtx-train", "+data.crop_secnds=2",
+         "data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule (did you mean data.crop_seconds?)"),
+        ("drumtx-evaluate", "+data.crop_secnds=2",
+         "data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule (did you mean data.crop_seconds?)"),
+        ("drumtx-evaluate", "+eval.window_ss=0.1",  # was a traceback after the model pass
+         "eval.window_ss: not a setting of the eval section (did you mean eval.window_s?)"),
+        ("drumtx-evaluate", "+inference.gate_dbb=-60",  # was ignored
+         "inference.gate_dbb: not a setting of the inference section (did you mean inference.gate_db?)"),
+    ],
+)
+def test_an_added_key_nothing_reads_is_one_line_and_status_2(script, override, message, tmp_path, monkeypatch, capsys):
     """``+data.crop_secnds=2`` used to train on silently (the data module took ``**extra_config``)."""
-    prog, err = _refused(script, ["+data.crop_secnds=2", f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
-    assert err == [f"{prog}: data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule "
-                   "(did you mean data.crop_seconds?)"], err
+    prog, err = _refused(script, [override, f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
+    assert err == [f"{prog}: {message}"], err
     assert not (tmp_path / "run").exists()
 
 

@@ -213,6 +213,29 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
          "data.crop_secnds: not a setting of drumtx.data.datamodule.DrumDataModule (did you mean data.crop_seconds?)"),
         ("+encoder.rnn_hiden=64", "encoder.rnn_hiden: not a setting of drumtx.models.encoder.CRNNEncoder (did you mean encoder.rnn_hidden?)"),
         ("+features.n_melz=64", "features.n_melz: not a setting of drumtx.features.LogMel (did you mean features.n_mels?)"),
+        # nested sections (a new-user trial: these trained on with the defaults, or failed late)
+        ("+augmentation.time_mask.max_widht=3", "augmentation.time_mask.max_widht: not a setting of the "
+         "augmentation.time_mask section (did you mean augmentation.time_mask.max_width?)"),
+        ("+branches.heads.kick.hiden=[64]", "branches.heads.kick.hiden: not a setting of the branches.heads.* section "
+         "(did you mean branches.heads.kick.hidden?)"),
+        ("+data.targets.hihat_pedl=true", "data.targets.hihat_pedl: not a setting of the data.targets section "
+         "(did you mean data.targets.hihat_pedal?)"),
+        ("+evaluation.onset_windw=0.1", "evaluation.onset_windw: not a setting of the evaluation section "
+         "(did you mean evaluation.onset_window?)"),
+        ("data=synth_default +data.synth.sources.generated.groove.fil=0.5", "data.synth.sources.generated.groove.fil: "
+         "not a setting of the data.synth.sources.*.groove section (did you mean data.synth.sources.generated.groove.fill?)"),
+        # a callback that is not there: nothing would run it
+        ("+callbacks.step_budgt.max_steps=1", "callbacks.step_budgt: no such callback here, nothing would run it "
+         "(did you mean callbacks.step_budget?)"),
+        ("callbacks=none +callbacks.step_budget.max_steps=1", "callbacks.step_budget: no such callback here, nothing "
+         "would run it (this config's callbacks: none)"),
+        # drumtx's Checkpoints passes its **kwargs to Lightning's ModelCheckpoint: checked against both
+        ("+callbacks.model_checkpoint.save_top_kk=2", "callbacks.model_checkpoint.save_top_kk: not a setting of "
+         "drumtx.models.callbacks.Checkpoints (did you mean callbacks.model_checkpoint.save_top_k?)"),
+        # what the command sets itself would be overridden without a word
+        ("+branches.hihat_pedal=true", "branches.hihat_pedal: set by drumtx from data.targets.hihat_pedal, not in the config"),
+        ("+trainer.logger=false", "trainer.logger: set by drumtx from the logger group, not in the config"),
+        ("scheduler=none +scheduler.eta_min=0.1", "scheduler.eta_min: scheduler=none has no settings"),
     ],
 )
 def test_a_key_no_target_takes_is_refused(override, message):
@@ -221,7 +244,7 @@ def test_a_key_no_target_takes_is_refused(override, message):
     from drumtx.config_schema import ConfigValueError, validate
 
     with pytest.raises(ConfigValueError) as err:
-        validate(compose_train([override]))
+        validate(compose_train(override.split()))
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
@@ -231,6 +254,9 @@ def test_a_key_no_target_takes_is_refused(override, message):
         ["data=synth_songs", "+data.synth.production.cymbal_kit_prob=0.5"],  # a recipe's free-form section
         ["+trainer.detect_anomaly=true"],  # a real Trainer argument the config leaves out
         ["+callbacks.step_budget.max_steps=10"],
+        ["+callbacks.model_checkpoint.every_n_epochs=2"],  # ModelCheckpoint's, through Checkpoints' **kwargs
+        ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs: not checked
+        ["+callbacks.summary._target_=lightning.pytorch.callbacks.ModelSummary", "+callbacks.summary.max_depth=2"],
     ],
 )
 def test_a_real_added_key_still_passes(overrides):

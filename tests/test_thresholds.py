@@ -379,6 +379,27 @@ def test_the_packaged_models_own_data_is_looked_for_in_this_project(tmp_path: Pa
     assert data["root"] == str(PROJECT_ROOT) + meta["config"]["data"]["root"].removeprefix("<project>")
 
 
+def test_added_data_keys_go_on_top_of_the_checkpoints_data(tmp_path: Path):
+    """A new-user trial: ``+data.val_max_tracks=2`` without ``data=`` replaced the checkpoint's
+    whole data config with that one key (a traceback, ``Missing key split_tracks``); a mistyped
+    one must be one line naming the key."""
+    from conftest import compose_config
+
+    import drumtx.tune_thresholds as tt
+    from drumtx.checkpoint import PACKAGED_MODEL, load_transcriber
+    from drumtx.config_schema import ConfigValueError
+
+    _, meta = load_transcriber(PACKAGED_MODEL)
+    common = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'run'}"]
+    data = tt._data_config(compose_config("tune_thresholds", [*common, "+data.val_max_tracks=2"]), meta)
+    assert data["val_max_tracks"] == 2 and data["_target_"] == meta["config"]["data"]["_target_"]
+    assert data["crop_seconds"] == meta["config"]["data"]["crop_seconds"]
+    assert tt._data_config(compose_config("tune_thresholds", common), meta)["val_max_tracks"] is None
+    with pytest.raises(ConfigValueError, match=r"^data.crop_secnds: not a setting of .*DrumDataModule "
+                                                r"\(did you mean data.crop_seconds\?\)$"):
+        tt._data_config(compose_config("tune_thresholds", [*common, "+data.crop_secnds=2"]), meta)
+
+
 def test_probability_cache_key_names_the_tracks_tuned_on(tmp_path: Path):
     """Tuning on a subset of the validation kits (data.fit_kit_names) must not reuse the
     probabilities cached for another subset (or for the whole split), nor the other way round."""
