@@ -440,6 +440,7 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from omegaconf import OmegaConf
 
     from drumtx.config_schema import ConfigValueError, validate
 
@@ -453,6 +454,9 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
             )
         if schema is not None:
             validate(cfg, schema)
+        missing = [str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k)]
+        if missing:  # `ckpt: ???`: one line, not omegaconf's traceback when it is first read
+            raise ConfigValueError(f"{missing[0]}: required, not given (add {missing[0]}=…; see --help)")
     except ConfigValueError as exc:
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise

@@ -366,6 +366,10 @@ SECTIONS: dict[str, str | tuple[str, ...]] = {
     "augmentation.audio_variants": ("pitch_shift_semitones", "time_stretch", "copies", "seed"),
     "branches.heads.*": ("target", "hidden", "classes", "parent"),
     "data.synth.sources.*.groove": "drumtx.synth.generator.GrooveConfig",
+    "data.splits": ("train", "validation", "test"),
+    "data.folder_split": ("validation", "test", "seed"),
+    "threshold": ("low", "high", "step"),  # tune_thresholds' search grids
+    "min_gap_s": ("low", "high"),
 }
 
 

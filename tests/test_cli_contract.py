@@ -290,11 +290,15 @@ def _refused(script: str, argv: list[str], monkeypatch, capsys) -> tuple[str, li
          "eval.window_ss: not a setting of the eval section (did you mean eval.window_s?)"),
         ("drumtx-evaluate", "+inference.gate_dbb=-60",  # was ignored
          "inference.gate_dbb: not a setting of the inference section (did you mean inference.gate_db?)"),
+        ("drumtx-tune-thresholds", "ckpt=drumtx/assets/default_model.safetensors +threshold.stpe=0.02",
+         "threshold.stpe: not a setting of the threshold section (did you mean threshold.step?)"),
+        # a required key left out: was omegaconf's 16-line traceback, exit 1, a run folder left
+        ("drumtx-tune-thresholds", "+data.crop_secnds=2", "ckpt: required, not given (add ckpt=…; see --help)"),
     ],
 )
 def test_an_added_key_nothing_reads_is_one_line_and_status_2(script, override, message, tmp_path, monkeypatch, capsys):
     """``+data.crop_secnds=2`` used to train on silently (the data module took ``**extra_config``)."""
-    prog, err = _refused(script, [override, f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
+    prog, err = _refused(script, [*override.split(), f"hydra.run.dir={tmp_path / 'run'}"], monkeypatch, capsys)
     assert err == [f"{prog}: {message}"], err
     assert not (tmp_path / "run").exists()
 

@@ -224,6 +224,10 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
          "(did you mean evaluation.onset_window?)"),
         ("data=synth_default +data.synth.sources.generated.groove.fil=0.5", "data.synth.sources.generated.groove.fil: "
          "not a setting of the data.synth.sources.*.groove section (did you mean data.synth.sources.generated.groove.fill?)"),
+        ("data=folder +data.folder_split.sed=1", "data.folder_split.sed: not a setting of the data.folder_split "
+         "section (did you mean data.folder_split.seed?)"),
+        ("+data.splits.tset=test", "data.splits.tset: not a setting of the data.splits section (did you mean "
+         "data.splits.test?)"),
         # a callback that is not there: nothing would run it
         ("+callbacks.step_budgt.max_steps=1", "callbacks.step_budgt: no such callback here, nothing would run it "
          "(did you mean callbacks.step_budget?)"),
