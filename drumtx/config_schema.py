@@ -403,12 +403,6 @@ def _parameters(target: str) -> list[str] | None:
     return None
 
 
-def _section_keys(spec: str | tuple[str, ...]) -> list[str]:
-    if isinstance(spec, tuple):
-        return list(spec)
-    return _parameters(spec) or []
-
-
 def check_targets(cfg: DictConfig) -> None:
     """Refuse a key nothing would read: ``+data.crop_secs=2``, ``+callbacks.step_budgt.max_steps=5``.
 
@@ -430,36 +424,35 @@ def check_targets(cfg: DictConfig) -> None:
     import difflib
     import fnmatch
 
-    def refuse(path: str, key: str, what: str, takes: list[str], extra: str = "") -> None:
-        where = f"{path}.{key}" if path else str(key)
-        if extra:
-            raise ConfigValueError(f"{where}: {extra}")
-        close = difflib.get_close_matches(str(key), takes, n=1)
-        hint = f"did you mean {path + '.' if path else ''}{close[0]}?" if close else f"it takes {', '.join(takes)}"
-        raise ConfigValueError(f"{where}: not a setting of {what} ({hint})")
+    def where(path: str, key) -> str:
+        return f"{path}.{key}" if path else str(key)
 
-    def check(node: dict, path: str, what: str, takes: list[str]) -> None:
+    def check(node: dict, path: str, what: str, takes: list[str] | None) -> None:
+        if takes is None:  # not importable here, or another project's **kwargs
+            return
         code = SET_BY_CODE.get(path, {})
         takes = [k for k in takes if k not in code]
         for key in node:
             if key in code:
-                refuse(path, key, what, takes, f"set by drumtx from {code[key]}, not in the config")
+                raise ConfigValueError(f"{where(path, key)}: set by drumtx from {code[key]}, not in the config")
             if key not in _INSTANTIATE_KEYS and key not in takes:
-                refuse(path, key, what, takes)
+                close = difflib.get_close_matches(str(key), takes, n=1)
+                hint = f"did you mean {where(path, close[0])}?" if close else f"it takes {', '.join(takes)}"
+                raise ConfigValueError(f"{where(path, key)}: not a setting of {what} ({hint})")
 
     def walk(node, path: str):
         if isinstance(node, dict):
             target = node.get("_target_")
             if isinstance(target, str):
-                takes = _parameters(target)
-                if takes is not None:
-                    check(node, path, target, takes)
+                check(node, path, target, _parameters(target))
             for pattern, spec in SECTIONS.items():
                 if fnmatch.fnmatchcase(path, pattern):
-                    check(node, path, f"the {pattern} section", _section_keys(spec))
-            settings = [k for k in node if k not in _INSTANTIATE_KEYS]
-            if path in ("scheduler", "logger") and settings and node.get("_target_") is None:
-                refuse(path, settings[0], "", [], f"{path}=none has no settings: choose a {path} option that takes it")
+                    check(node, path, f"the {pattern} section", list(spec) if isinstance(spec, tuple) else _parameters(spec))
+            if path in ("scheduler", "logger") and target is None:
+                settings = [k for k in node if k not in _INSTANTIATE_KEYS]
+                if settings:
+                    raise ConfigValueError(f"{where(path, settings[0])}: {path}=none has no settings: "
+                                           f"choose a {path} option that takes it")
             if path == "callbacks":
                 named = [k for k, v in node.items() if isinstance(v, dict) and "_target_" in v]
                 for key, value in node.items():
@@ -467,7 +460,7 @@ def check_targets(cfg: DictConfig) -> None:
                         close = difflib.get_close_matches(str(key), named, n=1)
                         hint = f"did you mean callbacks.{close[0]}?" if close else (
                             f"this config's callbacks: {', '.join(named) or 'none'}")
-                        refuse(path, key, "", [], f"no such callback here, nothing would run it ({hint})")
+                        raise ConfigValueError(f"{where(path, key)}: no such callback here, nothing would run it ({hint})")
             for k, v in node.items():
                 if path or k != "hydra":
                     walk(v, f"{path}.{k}" if path else str(k))
