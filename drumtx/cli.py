@@ -442,7 +442,7 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
-    from drumtx.config_schema import ConfigValueError, validate
+    from drumtx.config_schema import ConfigValueError, check_added_top_level, validate
 
     try:
         bases = _base_choices()
@@ -452,6 +452,9 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
                 f"{bases[0]}: an abstract base the other {group} options extend, not an option to run; "
                 f"choose one of {group_options(group)}"
             )
+        if HydraConfig.initialized():
+            hydra_cfg = HydraConfig.get()
+            check_added_top_level(list(hydra_cfg.overrides.task), cfg, hydra_cfg.runtime.choices)
         if schema is not None:
             validate(cfg, schema)
         missing = [str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k)]

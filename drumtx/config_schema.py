@@ -370,6 +370,11 @@ SECTIONS: dict[str, str | tuple[str, ...]] = {
     "data.folder_split": ("validation", "test", "seed"),
     "threshold": ("low", "high", "step"),  # tune_thresholds' search grids
     "min_gap_s": ("low", "high"),
+    # name-keyed maps: a key is a head target, an instrument or a slot (a mistyped name was read
+    # by nothing: the weight or order it meant stayed the default)
+    "loss.shared_weights": "drumtx.targets.HIERARCHY",
+    "loss.flat_weights": "drumtx.models.losses.DEFAULT_FLAT",
+    "data.targets.priority": "drumtx.targets.SLOTS",
 }
 
 
@@ -377,7 +382,7 @@ def _parameters(target: str) -> list[str] | None:
     """The keyword arguments ``target`` takes; None where any is taken (``**kwargs`` that leave
     drumtx) or it cannot be imported here (instantiate then says why). A drumtx class whose
     ``**kwargs`` go to its base class (:class:`drumtx.models.callbacks.Checkpoints`) takes the
-    base's too."""
+    base's too; a mapping (a :data:`SECTIONS` name-keyed map) takes its keys."""
     import inspect
 
     from hydra.utils import get_object
@@ -386,6 +391,8 @@ def _parameters(target: str) -> list[str] | None:
         obj = get_object(target)
     except Exception:  # not importable here: instantiate says why
         return None
+    if isinstance(obj, Mapping):
+        return [str(k) for k in obj]
     takes: list[str] = []
     for step in obj.__mro__[:-1] if isinstance(obj, type) else (obj,):
         if isinstance(step, type) and "__init__" not in vars(step):
@@ -414,7 +421,7 @@ def check_targets(cfg: DictConfig) -> None:
     ``_target_``, and a ``scheduler`` or ``logger`` with settings a class (not ``none``). Not
     checked: a target that takes another project's ``**kwargs`` (the W&B and
     TensorBoard loggers), free-form sections (a recipe's ``data.synth``: ``drumtx.synth`` checks
-    it), top-level keys.
+    it). Top-level keys: :func:`check_added_top_level`.
 
     Args:
         cfg: a composed entry config; not resolved (only keys are read).
@@ -469,6 +476,32 @@ def check_targets(cfg: DictConfig) -> None:
                 walk(v, f"{path}[{i}]")
 
     walk(OmegaConf.to_container(cfg, resolve=False), "")
+
+
+def check_added_top_level(overrides: list[str], cfg: DictConfig, groups: Mapping[str, object]) -> None:
+    """Refuse ``+key=value`` that adds a new top-level key: no command reads a key its config
+    does not declare (``+torch_thread=2`` ran with the default thread count).
+
+    Args:
+        overrides: the command line's overrides as Hydra keeps them (``HydraConfig.overrides.task``).
+        cfg: the composed entry config (its other top-level keys are the suggestions).
+        groups: the config groups of the run (``HydraConfig.runtime.choices``): ``+group=option``
+            adds an option to the defaults list, not a key.
+    Raises:
+        ConfigValueError: one line naming the key and the closest top-level key.
+    """
+    import difflib
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if not override.is_add() or "." in key or key in groups or override.package is not None:
+            continue
+        known = [str(k) for k in cfg if k != key and k != "hydra"]
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]}?" if close else "nothing in this command reads it"
+        raise ConfigValueError(f"{key}: not a setting of this command ({hint})")
 
 
 def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig:

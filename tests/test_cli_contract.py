@@ -292,6 +292,9 @@ def _refused(script: str, argv: list[str], monkeypatch, capsys) -> tuple[str, li
          "inference.gate_dbb: not a setting of the inference section (did you mean inference.gate_db?)"),
         ("drumtx-tune-thresholds", "ckpt=drumtx/assets/default_model.safetensors +threshold.stpe=0.02",
          "threshold.stpe: not a setting of the threshold section (did you mean threshold.step?)"),
+        # a new top-level key: no command reads it (ran with the default thread count)
+        ("drumtx-train", "+torch_thread=2", "torch_thread: not a setting of this command (did you mean torch_threads?)"),
+        ("drumtx-evaluate", "ckpt=x +zzzz=1", "zzzz: not a setting of this command (nothing in this command reads it)"),
         # a required key left out: was omegaconf's 16-line traceback, exit 1, a run folder left
         ("drumtx-tune-thresholds", "+data.crop_secnds=2", "ckpt: required, not given (add ckpt=…; see --help)"),
     ],

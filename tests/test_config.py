@@ -228,6 +228,13 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
          "section (did you mean data.folder_split.seed?)"),
         ("+data.splits.tset=test", "data.splits.tset: not a setting of the data.splits section (did you mean "
          "data.splits.test?)"),
+        # name-keyed maps: a head target, an instrument, a slot (a typo was read by nothing)
+        ("+loss.shared_weights.hihat_variaton=crash", "loss.shared_weights.hihat_variaton: not a setting of the "
+         "loss.shared_weights section (did you mean loss.shared_weights.hihat_variation?)"),
+        ("+loss.flat_weights.kik=kick", "loss.flat_weights.kik: not a setting of the loss.flat_weights section "
+         "(did you mean loss.flat_weights.kick?)"),
+        ("+data.targets.priority.toms=[tom_floor,tom_mid,tom_high]", "data.targets.priority.toms: not a setting of "
+         "the data.targets.priority section (did you mean data.targets.priority.tom?)"),
         # a callback that is not there: nothing would run it
         ("+callbacks.step_budgt.max_steps=1", "callbacks.step_budgt: no such callback here, nothing would run it "
          "(did you mean callbacks.step_budget?)"),
@@ -258,6 +265,8 @@ def test_a_key_no_target_takes_is_refused(override, message):
         ["data=synth_songs", "+data.synth.production.cymbal_kit_prob=0.5"],  # a recipe's free-form section
         ["+trainer.detect_anomaly=true"],  # a real Trainer argument the config leaves out
         ["+callbacks.step_budget.max_steps=10"],
+        ["loss.shared_weights.ride_variation=cymbal_primary"],
+        ["data.targets.priority.tom=[tom_mid,tom_floor,tom_high]"],
         ["+callbacks.model_checkpoint.every_n_epochs=2"],  # ModelCheckpoint's, through Checkpoints' **kwargs
         ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs: not checked
         ["+callbacks.summary._target_=lightning.pytorch.callbacks.ModelSummary", "+callbacks.summary.max_depth=2"],
