@@ -405,7 +405,8 @@ def run_model(
         model: the transcriber model (eval mode is set).
         settings: the inference settings (``inference`` config group).
         datamodule: a :class:`drumtx.data.datamodule.DrumDataModule` whose features are the model's.
-            Its ``fit_kit_names`` filter applies to the validation split, as in training.
+            Its ``fit_kit_names`` filter and ``val_max_tracks`` cap apply to the validation
+            split, as in training.
         split: ``validation`` or ``test``.
         vocab: the model's vocabulary (references outside it get index -1).
         device: where the model runs.
@@ -426,6 +427,10 @@ def run_model(
     tracks = datamodule.split_tracks(split)
     if split == "validation" and datamodule.fit_kit_names:
         tracks = [t for t in tracks if kit_filter(t.meta, datamodule.fit_kit_names, None)]
+    if split == "validation" and getattr(datamodule, "val_max_tracks", None) is not None:
+        # the same fixed spread-out subset training validates on (DrumDataModule.setup)
+        keep = {t.key for t in datamodule.source.split_tracks(split, datamodule.val_max_tracks)}
+        tracks = [t for t in tracks if t.key in keep]
     report = prepare_cache(
         datamodule.cache, tracks, None, num_workers=prepare_workers, retry_failed=False, progress=progress
     )

@@ -105,6 +105,7 @@ def _cache_key(ckpt: Path, data_cfg: Mapping, split: str, meta: Mapping, setting
                 "csv",
                 "splits",
                 "max_tracks",
+                "val_max_tracks",  # the validation cap (drumtx.thresholds.run_model)
                 "fit_kit_names",  # which validation tracks are tuned on (drumtx.thresholds.run_model)
                 "note_map",
                 "targets",

@@ -260,6 +260,7 @@ def test_tune_thresholds_command_on_the_tiny_dataset(egmd_fixture, tmp_path, mon
     import drumtx.tune_thresholds as tt
     from drumtx.checkpoint import build_meta, load_transcriber, plain_config, save_bundle
     from drumtx.models.transcriber import build_transcriber
+    from drumtx.thresholds import SplitProbs
 
     common = [f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path / 'run'}"]
     train_cfg = compose_config(
@@ -301,12 +302,29 @@ def test_tune_thresholds_command_on_the_tiny_dataset(egmd_fixture, tmp_path, mon
     assert results["crash"].min_precision == 0.85 and results["kick"].min_precision is None
     cache = bundle.with_name("best.validation.probs.npz")
     assert cache.is_file()
+    n_validation = len(SplitProbs.load(cache, None).tracks)
     sidecar = json.loads(bundle.with_suffix(".json").read_text())
     assert sidecar["threshold_tuning"]["split"] == "validation"
     assert (
         json.loads((tmp_path / "run" / "thresholds.json").read_text())["thresholds"]["kick"]
         == results["kick"].settings
     )
+
+    # data.val_max_tracks caps the tracks tuned on (it was ignored: the whole split was run),
+    # and its probabilities do not replace the whole split's in the cache
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(real_run_model(*args, **kwargs))
+        return seen[-1]
+
+    real_run_model = tt.run_model
+    monkeypatch.setattr(tt, "run_model", spy)
+    capped = tt.tune(compose_config("tune_thresholds", [*common, f"ckpt={bundle}", "n_trials=2", "write=false",
+                                                        "prepare_workers=0", "progress=false", "cache=none",
+                                                        "+data.val_max_tracks=1"]))
+    assert len(seen) == 1 and len(seen[0].tracks) == 1 < n_validation
+    assert all(r.n_ref <= results[inst].n_ref for inst, r in capped.items())
 
     # a rerun with other search settings needs no model pass; logger=csv gets the chosen values
     def no_model(*args, **kwargs):
@@ -414,5 +432,6 @@ def test_probability_cache_key_names_the_tracks_tuned_on(tmp_path: Path):
         _cache_key(ckpt, {**data, "fit_kit_names": kits}, "validation", {}, settings)
         for kits in (None, ["h2_*", "sfz_*", "none+music"], ["fluidr3_*"])
     }
-    assert len(keys) == 3
+    keys |= {_cache_key(ckpt, {**data, "val_max_tracks": 2}, "validation", {}, settings)}
+    assert len(keys) == 4
     assert _cache_key(ckpt, data, "validation", {}, settings) == _cache_key(ckpt, dict(data), "validation", {}, settings)
