@@ -378,6 +378,30 @@ SECTIONS: dict[str, str | tuple[str, ...]] = {
 }
 
 
+#: Another project's classes whose ``**kwargs`` go to a known callable: their keys are checked
+#: against both (a typo there failed only when the logger started; TensorBoard's message named
+#: no key). The callable's arguments the class sets itself are left out.
+FORWARDED_KWARGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lightning.pytorch.loggers.WandbLogger": ("wandb.init", ()),
+    "lightning.pytorch.loggers.TensorBoardLogger": ("torch.utils.tensorboard.SummaryWriter", ("log_dir",)),
+}
+
+
+def _forwarded(obj) -> list[str] | None:
+    """The keyword arguments of the callable ``obj``'s ``**kwargs`` go to (:data:`FORWARDED_KWARGS`),
+    or None (not known, or not importable here)."""
+    from hydra.utils import get_object
+
+    for cls, (callee, set_here) in FORWARDED_KWARGS.items():
+        try:
+            if get_object(cls) is obj:
+                takes = _parameters(callee)
+                return None if takes is None else [k for k in takes if k not in set_here]
+        except Exception:  # not installed here: not checked
+            continue
+    return None
+
+
 def _parameters(target: str) -> list[str] | None:
     """The keyword arguments ``target`` takes; None where any is taken (``**kwargs`` that leave
     drumtx) or it cannot be imported here (instantiate then says why). A drumtx class whose
@@ -406,7 +430,8 @@ def _parameters(target: str) -> list[str] | None:
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             return takes
         if not getattr(step, "__module__", "").startswith("drumtx."):
-            return None  # another project's **kwargs (a W&B logger's go to wandb.init): not followed
+            more = _forwarded(step)  # another project's **kwargs: followed where known
+            return None if more is None else takes + [k for k in more if k not in takes]
     return None
 
 
@@ -419,8 +444,8 @@ def check_targets(cfg: DictConfig) -> None:
     target's parameters (less :data:`SET_BY_CODE`, which are refused: the command sets them);
     the :data:`SECTIONS` against their fields; every ``callbacks`` entry must have a
     ``_target_``, and a ``scheduler`` or ``logger`` with settings a class (not ``none``). Not
-    checked: a target that takes another project's ``**kwargs`` (the W&B and
-    TensorBoard loggers), free-form sections (a recipe's ``data.synth``: ``drumtx.synth`` checks
+    checked: a target that takes another project's ``**kwargs`` not in :data:`FORWARDED_KWARGS`,
+    free-form sections (a recipe's ``data.synth``: ``drumtx.synth`` checks
     it). Top-level keys: :func:`check_added_top_level`.
 
     Args:

@@ -235,6 +235,11 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
          "(did you mean loss.flat_weights.kick?)"),
         ("+data.targets.priority.toms=[tom_floor,tom_mid,tom_high]", "data.targets.priority.toms: not a setting of "
          "the data.targets.priority section (did you mean data.targets.priority.tom?)"),
+        # the loggers' **kwargs go to wandb.init and TensorBoard's SummaryWriter: checked against those
+        ("logger=wandb +logger.entitty=me", "logger.entitty: not a setting of lightning.pytorch.loggers.WandbLogger "
+         "(did you mean logger.entity?)"),
+        ("logger=tensorboard +logger.flush_sec=5", "logger.flush_sec: not a setting "
+         "of lightning.pytorch.loggers.TensorBoardLogger (did you mean logger.flush_secs?)"),
         # a callback that is not there: nothing would run it
         ("+callbacks.step_budgt.max_steps=1", "callbacks.step_budgt: no such callback here, nothing would run it "
          "(did you mean callbacks.step_budget?)"),
@@ -268,7 +273,8 @@ def test_a_key_no_target_takes_is_refused(override, message):
         ["loss.shared_weights.ride_variation=cymbal_primary"],
         ["data.targets.priority.tom=[tom_mid,tom_floor,tom_high]"],
         ["+callbacks.model_checkpoint.every_n_epochs=2"],  # ModelCheckpoint's, through Checkpoints' **kwargs
-        ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs: not checked
+        ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs
+        ["logger=tensorboard", "+logger.flush_secs=5"],  # SummaryWriter's, through the logger's **kwargs
         ["+callbacks.summary._target_=lightning.pytorch.callbacks.ModelSummary", "+callbacks.summary.max_depth=2"],
     ],
 )
