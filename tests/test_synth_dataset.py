@@ -430,3 +430,23 @@ def test_a_sigterm_during_a_build_leaves_sigterm_ignored_until_exit():
             assert signal.getsignal(signal.SIGTERM) is (signal.SIG_IGN if stopping else before)
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize(
+    ("groove", "message"),
+    [
+        ({"fill": "abc"}, "data.synth.sources.generated: groove.fill is a probability in [0, 1], got 'abc'"),
+        ({"crash": 1.5}, "data.synth.sources.generated: groove.crash is a probability in [0, 1], got 1.5"),
+        ({"timing_ms": "abc"}, "data.synth.sources.generated: groove.timing_ms must be a list of finite numbers"),
+        ({"fil": 0.5}, "data.synth.sources.generated: groove: unknown keys ['fil'] (did you mean 'fill'?)"),
+    ],
+)
+def test_a_bad_groove_setting_is_refused_before_rendering(tmp_path, groove, message):
+    """``+data.synth.sources.generated.groove.fill=abc`` was passed to every render worker and
+    failed each track ("1 of 1 tracks to render failed"); it is one line before any work."""
+    spec = recipe(tmp_path)
+    spec["synth"]["sources"]["generated"]["groove"] = groove
+    with pytest.raises(SynthError) as err:
+        parse_recipe(spec)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+    assert not any(tmp_path.iterdir())

@@ -226,8 +226,9 @@ def parse_recipe(data_cfg) -> Recipe:
             continue  # a source switched off with data.synth.sources.<name>=null
         try:
             sources[name] = instantiate(spec)
-        except Exception as exc:  # hydra wraps constructor errors; keep one line
-            raise SynthError(f"data.synth.sources.{name}: {exc}") from None
+        except Exception as exc:  # hydra wraps constructor errors ("Error in call to target …"): its cause, one line
+            cause = exc.__cause__ if isinstance(exc.__cause__, ValueError | TypeError) else exc
+            raise SynthError(f"data.synth.sources.{name}: {cause}") from None
     if not sources:
         raise SynthError("data.synth.sources is empty")
     prod_cfg = acc_cfg = None

@@ -67,6 +67,10 @@ class GrooveConfig:
     note_length: float = 0.1  # MIDI note length (the renderer holds hits anyway)
 
     def __post_init__(self):
+        for name in ("fill", "crash", "ride", "bell", "rimshot", "cross_stick", "open_hat", "floor_tom", "ghost", "edge"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0):
+                raise ValueError(f"groove.{name} is a probability in [0, 1], got {value!r}")
         unknown = set(self.styles) - set(STYLES)
         if unknown:
             raise ValueError(f"unknown groove styles {sorted(unknown)}; known: {sorted(STYLES)}")

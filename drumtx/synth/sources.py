@@ -113,13 +113,15 @@ class GeneratorSource:
 
     def __init__(self, n: int, seconds=(20.0, 30.0), split: Mapping | None = None, groove: Mapping | None = None,
                  prefix: str = "generated"):
+        from drumtx.synth.config import config_from_mapping
         from drumtx.synth.generator import GrooveConfig
 
         self.n = int(n)
         self.seconds = (float(seconds[0]), float(seconds[1]))
         self.split = dict(split or {"validation": 0.1, "test": 0.15})
         self.groove = dict(groove or {})
-        self.config = GrooveConfig(**self.groove)  # validates the keys now, not in a worker
+        # keys and values checked now, not in every render worker
+        self.config = config_from_mapping(GrooveConfig, self.groove, "groove")
         self.prefix = prefix
 
     def performances(self, seed: int) -> list[Performance]:
