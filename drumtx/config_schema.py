@@ -50,6 +50,12 @@ class Value:
         low, high: inclusive bounds (None: unbounded); ``low_open`` / ``high_open``: that bound
             itself excluded.
         null: None is allowed.
+        choices: for ``choice`` (one of them) and ``names`` (each one of them): the names, or the
+            dotted path of a module-level sequence or mapping holding them (imported when checked).
+
+    Kinds also: ``choice`` (one string of ``choices``), ``device`` (``auto`` or a torch device this
+    machine has: ``cuda`` without a GPU is refused here, not when the model is moved), ``file``
+    (the path of an existing file, or one of ``choices``).
     """
 
     kind: str
@@ -61,9 +67,22 @@ class Value:
     keys: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     ordered: tuple[tuple[str, str], ...] = ()
+    choices: tuple[str, ...] | str = ()
+
+    def options(self) -> list[str]:
+        """``choices``, imported where it is a dotted path."""
+        if isinstance(self.choices, str):
+            from hydra.utils import get_object
+
+            return [str(c) for c in get_object(self.choices)]
+        return list(self.choices)
 
     def describe(self) -> str:
-        what = {"int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.options()) + (" or null" if self.null else "")
+        if self.kind == "names" and self.choices:
+            return "a list of " + ", ".join(self.options()) + (" or null" if self.null else "")
+        what = {"device": "auto, cpu or a CUDA device this machine has", "file": "the path of an existing file","int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
                 "numbers": "a list of numbers", "weights": "a mapping {name: number}",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches",
                 "settings": f"a mapping of {', '.join(self.keys)} (needs {', '.join(self.required)})"}[self.kind]
@@ -81,11 +100,25 @@ class Value:
                 return None
             raise ConfigValueError(f"{key}=null: expected {self.describe()}")
         if self.kind == "names":
-            if isinstance(value, str):
-                return [value]
-            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-                return list(value)
-            raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+            items = [value] if isinstance(value, str) else value
+            if not (isinstance(items, list | tuple) and all(isinstance(v, str) for v in items)):
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+            bad = [v for v in items if self.choices and v not in self.options()]
+            if bad:
+                raise ConfigValueError(f"{key}={value!r}: {bad[0]!r} is not {_one_of(bad[0], self.options())}")
+            return list(items)
+        if self.kind == "choice":
+            if isinstance(value, str) and value in self.options():
+                return value
+            raise ConfigValueError(f"{key}={value!r}: expected {_one_of(str(value), self.options())}")
+        if self.kind == "file":
+            from pathlib import Path
+
+            if isinstance(value, str) and (Path(value).expanduser().is_file() or value in self.options()):
+                return value
+            raise ConfigValueError(f"{key}={value!r}: no such file")
+        if self.kind == "device":
+            return _check_device(key, value)
         if self.kind == "numbers":
             items = value if isinstance(value, list | tuple) else [value]
             try:
@@ -131,6 +164,38 @@ class Value:
             raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
         return number
 
+
+def _one_of(value: str, options: list[str]) -> str:
+    """``one of a, b, c`` naming the closest first where one is close (``did you mean b?``)."""
+    import difflib
+
+    close = difflib.get_close_matches(value, options, n=1)
+    return f"one of {', '.join(options)}" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _check_device(key: str, value) -> str:
+    """``auto`` or a torch device name this machine can use; the name itself."""
+    if value == "auto":
+        return value
+    import torch
+
+    try:
+        device = torch.device(str(value))
+    except (RuntimeError, ValueError):
+        raise ConfigValueError(f"{key}={value!r}: expected auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigValueError(f"{key}={value!r}: no CUDA device on this machine (use {key}=cpu or auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigValueError(f"{key}={value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigValueError(f"{key}={value!r}: expected auto, cpu or cuda[:N]")
+    return str(value)
+
+
+SPLIT_NAMES = ("train", "validation", "test")
+MIN_MAX = ("min", "max")
+#: the loss weights a head target or an instrument may take (``loss.shared_weights``, ``loss.flat_weights``)
+LOSS_WEIGHT = Value("choice", choices="drumtx.models.losses.WEIGHTS")
 
 INT = Value("int")
 COUNT = Value("int", low=1)  # at least one
@@ -197,6 +262,16 @@ TRAIN: dict[str, Value] = {
     "callbacks.model_checkpoint.save_top_k": Value("int", low=-1),
     "callbacks.model_checkpoint.last_every_n_steps": Value("int", low=1, null=True),
     "callbacks.step_budget.max_steps": Value("int", low=1, null=True),
+    "callbacks.early_stopping.mode": Value("choice", choices=MIN_MAX),
+    "callbacks.model_checkpoint.mode": Value("choice", choices=MIN_MAX),
+    "scheduler.mode": Value("choice", choices=MIN_MAX),
+    "ckpt_path": Value("file", null=True, choices=("last",)),  # Lightning's "last": the run's newest
+    "loss.shared_weights.*": LOSS_WEIGHT,
+    "loss.flat_weights.*": LOSS_WEIGHT,
+    "data.leak_check": Value("choice", choices=("raise", "warn", "off")),
+    "data.note_map": Value("choice", choices="drumtx.vocab.NOTE_MAPS"),
+    "data.targets.collision": Value("choice", choices=("shift", "priority")),
+    "data.targets.cross_stick": Value("choice", choices=("snare_rim", "snare_head", "ignore")),
 }
 
 
@@ -254,7 +329,8 @@ INFERENCE: dict[str, Value] = {
 #: ``conf/prepare.yaml`` as composed.
 PREPARE: dict[str, Value] = {
     **DATA, **FEATURES, **AUGMENTATION,
-    "splits": Value("names"),
+    "splits": Value("names", choices=SPLIT_NAMES),
+    "verify": Value("choice", choices=("size", "full")),
     "num_workers": COUNT0,
     "retry_failed": BOOL,
     "progress": BOOL,
@@ -262,7 +338,7 @@ PREPARE: dict[str, Value] = {
 #: ``conf/stats.yaml`` as composed.
 STATS: dict[str, Value] = {
     **DATA, **FEATURES,
-    "splits": Value("names"),
+    "splits": Value("names", choices=SPLIT_NAMES),
     "num_workers": COUNT0,
     "progress": BOOL,
 }
@@ -271,6 +347,7 @@ EVALUATE: dict[str, Value] = {
     **DATA, **INFERENCE,
     "tags": NAMES,
     "torch_threads": TRAIN["torch_threads"],
+    "device": Value("device"),
     "use_checkpoint_targets": BOOL,
     "kit_names": NAMES,
     "exclude_kit_names": NAMES,
@@ -297,6 +374,7 @@ TUNE_THRESHOLDS: dict[str, Value] = {
     **DATA, **FEATURES, **INFERENCE, **AUGMENTATION,
     "tags": NAMES,
     "torch_threads": TRAIN["torch_threads"],
+    "device": Value("device"),
     "prepare_workers": COUNT0,
     "write": BOOL,
     "progress": BOOL,
@@ -304,6 +382,8 @@ TUNE_THRESHOLDS: dict[str, Value] = {
     "window_s": POSITIVE,
     "n_trials": COUNT,
     "seed": INT,
+    "threshold": Value("settings", keys=("low", "high", "step"), ordered=(("low", "high"),)),
+    "min_gap_s": Value("settings", keys=("low", "high"), ordered=(("low", "high"),)),
     "threshold.low": FRACTION,
     "threshold.high": FRACTION,
     "threshold.step": Value("float", low=0, high=1, low_open=True),
@@ -322,7 +402,7 @@ SYNTH: dict[str, Value] = {
     "overwrite": BOOL,
     "progress": BOOL,
     "limit": Value("int", low=0, null=True),
-    "splits": Value("names", null=True),
+    "splits": Value("names", null=True, choices=SPLIT_NAMES),
     "bench.tracks": COUNT,
 }
 
@@ -400,6 +480,11 @@ def _forwarded(obj) -> list[str] | None:
         except Exception:  # not installed here: not checked
             continue
     return None
+
+
+#: Sections built into a settings class whose own checks see the values together (the priority
+#: orders): built once here, so a bad one is refused before any work (config path -> class).
+BUILT_SECTIONS: dict[str, str] = {"data.targets": "drumtx.targets.TargetPolicy"}
 
 
 def _parameters(target: str) -> list[str] | None:
@@ -563,4 +648,13 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
                     continue  # it resolves to a good value; keep the link
                 with open_dict(cfg):
                     OmegaConf.update(cfg, key, normal, merge=False)
+    for path, target in BUILT_SECTIONS.items():
+        node = OmegaConf.select(cfg, path, default=None)
+        if isinstance(node, DictConfig):
+            from hydra.utils import get_object
+
+            try:
+                get_object(target)(**OmegaConf.to_container(node, resolve=True))
+            except (TypeError, ValueError) as exc:
+                raise ConfigValueError(f"{path}: {' '.join(str(exc).split())}") from None
     return cfg

@@ -298,6 +298,12 @@ def select_data_tracks(cfg: DictConfig) -> Selection:
         raise EvaluationSetupError(
             f"no {split} track passes kit_names={kit_names} exclude_kit_names={exclude}; kit names there: {kits}"
         )
+    for pattern in exclude or ():
+        if not any(kit_filter(t.meta, [pattern], None) for t in whole):
+            # a warning, not a refusal: a recipe's exclusion (*+music) may have nothing to exclude
+            # on a data set without it; a misspelt kit name excluded nothing silently before
+            log.warning("exclude_kit_names: %r matches no %s track's kit, so excludes nothing; kit names there: %s",
+                        pattern, split, sorted({str(t.meta.get("kit_name")) for t in whole}))
     max_tracks = cfg.data.get("max_tracks")
     # the kit filter first, then the cap: data.max_tracks counts the tracks of the kits asked for
     tracks = index.split(split, max_tracks, where=wanted if kit_names or exclude else None)

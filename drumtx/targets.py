@@ -88,6 +88,12 @@ class TargetPolicy:
             raise ValueError(f"cross_stick must be snare_rim, snare_head or ignore, not {self.cross_stick!r}")
         if self.collision not in ("shift", "priority"):
             raise ValueError(f"collision must be shift or priority, not {self.collision!r}")
+        for slot, order in self.priority.items():
+            members = SLOTS.get(slot)
+            if members is None:
+                raise ValueError(f"priority.{slot}: no such slot; slots: {', '.join(SLOTS)}")
+            if isinstance(order, str) or sorted(order) != sorted(members):
+                raise ValueError(f"priority.{slot} must list exactly {sorted(members)} in some order, got {order}")
 
     @property
     def vocab(self) -> Vocabulary:

@@ -192,6 +192,19 @@ def test_typos_fail_with_hydras_message(override, message):
          "augmentation.filter_augment={'gain_db': 6}: missing max_bands; expected a mapping"),
         ("augmentation.filter_augment=6", "augmentation.filter_augment=6: expected a mapping of gain_db, min_bands"),
         ("augmentation.filter_augment=max_bands:5", "augmentation.filter_augment='max_bands:5': expected a mapping"),
+        # names from a fixed set (a typo was trained on, or failed deep in the data or the trainer)
+        ("data.targets.collision=shfit", "data.targets.collision='shfit': expected one of shift, priority (did you mean shift?)"),
+        ("data.targets.cross_stick=rim", "data.targets.cross_stick='rim': expected one of snare_rim, snare_head, ignore"),
+        ("data.note_map=roland", "data.note_map='roland': expected one of roland_td17, general_midi (did you mean roland_td17?)"),
+        ("scheduler.mode=maxx", "scheduler.mode='maxx': expected one of min, max (did you mean max?)"),
+        ("callbacks.early_stopping.mode=maximum", "callbacks.early_stopping.mode='maximum': expected one of min, max"),
+        ("loss.shared_weights.hihat_variation=cymbal_variaton", "loss.shared_weights.hihat_variation='cymbal_variaton': "
+         "expected one of kick, snare, tom_primary, tom_variation, cymbal_primary, cymbal_variation, crash, hihat_pedal "
+         "(did you mean cymbal_variation?)"),
+        # an order that is not the slot's members: every track was skipped while the cache filled
+        ("data.targets.priority.cymbal=[ride,hihat_opn]", "data.targets: priority.cymbal must list exactly "
+         "['hihat_closed', 'hihat_open', 'ride', 'ride_bell'] in some order"),
+        ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path='/nonexistent/last.ckpt': no such file"),
         ("augmentation.filter_augment={gain_db:100,max_bands:4}",
          "augmentation.filter_augment.gain_db=100: expected a finite number >= 0 and <= 24"),
     ],
@@ -271,6 +284,7 @@ def test_a_key_no_target_takes_is_refused(override, message):
         ["+trainer.detect_anomaly=true"],  # a real Trainer argument the config leaves out
         ["+callbacks.step_budget.max_steps=10"],
         ["loss.shared_weights.ride_variation=cymbal_primary"],
+        ["ckpt_path=last"],  # Lightning's: the run's newest checkpoint
         ["data.targets.priority.tom=[tom_mid,tom_floor,tom_high]"],
         ["+callbacks.model_checkpoint.every_n_epochs=2"],  # ModelCheckpoint's, through Checkpoints' **kwargs
         ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs
@@ -355,17 +369,21 @@ def test_every_typed_key_of_a_command_config_is_in_its_schema(name):
 BAD_VALUES = {
     "prepare": [
         ("num_workers=abc", "num_workers='abc': expected an integer >= 0"),
+        ("verify=ful", "verify='ful': expected one of size, full (did you mean full?)"),
+        ("data.leak_check=rase", "data.leak_check='rase': expected one of raise, warn, off (did you mean raise?)"),
         ("augmentation.time_mask.count=-1", "augmentation.time_mask.count=-1: expected an integer >= 0"),
     ],
     "stats": [
         ("data.max_tracks=abc", "data.max_tracks='abc': expected an integer >= 1 or null"),
-        ("splits=[1]", "splits=[1]: expected a list of names"),
+        ("splits=[1]", "splits=[1]: expected a list of train, validation, test"),
+        ("splits=[tset]", "splits=['tset']: 'tset' is not one of train, validation, test (did you mean test?)"),
     ],
     "evaluate": [
         ("eval.window_s=abc", "eval.window_s='abc': expected a finite number > 0"),
         ("eval.velocity_bins=[1,x]", "eval.velocity_bins=[1, 'x']: expected a list of numbers >= 0 and <= 128"),
         ("eval.tier1.kick=[1]", "eval.tier1.kick=[1]: expected a list of names"),
         ("inference.gate_dilate=-1", "inference.gate_dilate=-1: expected an integer >= 0"),
+        ("device=gpu", "device='gpu': expected auto, cpu or cuda[:N]"),
     ],
     "tune_thresholds": [
         ("n_trials=abc", "n_trials='abc': expected an integer >= 1"),
@@ -373,9 +391,13 @@ BAD_VALUES = {
         ("floor_confidence=0", "floor_confidence=0: expected a finite number > 0 and < 1"),
         ("floor_confidence=1", "floor_confidence=1: expected a finite number > 0 and < 1"),
         ("fallback_beta=-1", "fallback_beta=-1: expected a finite number > 0 or null"),
+        # reversed grids: a cryptic "argmin of an empty sequence" after the model pass
+        ("threshold.low=0.9 threshold.high=0.5", "threshold={'low': 0.9, 'high': 0.5, 'step': 0.01}: expected low <= high"),
+        ("min_gap_s.low=0.2 min_gap_s.high=0.1", "min_gap_s={'low': 0.2, 'high': 0.1}: expected low <= high"),
     ],
     "synth": [
         ("workers=0", "workers=0: expected an integer >= 1"),
+        ("splits=[tst]", "splits=['tst']: 'tst' is not one of train, validation, test (did you mean test?)"),
         ("overwrite=yes", "overwrite='yes': expected true or false"),
     ],
 }
@@ -388,7 +410,7 @@ BAD_VALUES = {
 def test_command_config_values_are_checked_naming_the_key(name, override, message):
     from drumtx.config_schema import ConfigValueError, validate
 
-    overrides = [override, "data=synth_default"] if name == "tune_thresholds" else [override]
+    overrides = [*override.split(), "data=synth_default"] if name == "tune_thresholds" else override.split()
     with pytest.raises(ConfigValueError) as err:
         validate(compose_train(overrides, config_name=name), _schema(name))
     assert str(err.value) == message

@@ -120,7 +120,7 @@ def test_kit_filter_comes_before_max_tracks(kit, tmp_path, egmd_fixture, tiny):
     assert facts["tracks selected"] == f"1 of 2 in split validation, kit_names=['{kit}']"
 
 
-def test_an_unmatched_kit_lists_the_kits_of_the_whole_split(tmp_path, egmd_fixture, monkeypatch):
+def test_an_unmatched_kit_lists_the_kits_of_the_whole_split(tmp_path, egmd_fixture, monkeypatch, caplog):
     """Issue 4: the kit names in the error were those of the data.max_tracks sample only."""
     monkeypatch.setattr(ev, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
     with pytest.raises(ev.EvaluationSetupError, match=r"kit names there: \['Kit 1', 'Kit 2'\]$"):
@@ -129,6 +129,12 @@ def test_an_unmatched_kit_lists_the_kits_of_the_whole_split(tmp_path, egmd_fixtu
                                             "exclude_kit_names=[Kit 2]"))
     assert [t.meta["kit_name"] for t in sel.tracks] == ["Kit 1"]
     assert sel.facts["tracks selected"] == "1 of 4 in split train, exclude_kit_names=['Kit 2'], data.max_tracks=1 of the 3 that match"
+    assert "matches no" not in caplog.text
+    # a misspelt exclusion excluded nothing without a word: it is named (a warning: a recipe's
+    # exclusion may have nothing to exclude on another data set)
+    sel = ev.select_data_tracks(eval_config(tmp_path, egmd_fixture, "split=train", "exclude_kit_names=[Kit 3]"))
+    assert len(sel.tracks) == 4
+    assert "exclude_kit_names: 'Kit 3' matches no train track's kit, so excludes nothing" in caplog.text
 
 
 def test_out_dir_is_the_run_folder(tmp_path, egmd_fixture, tiny, monkeypatch, capsys):

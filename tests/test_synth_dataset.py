@@ -437,8 +437,15 @@ def test_a_sigterm_during_a_build_leaves_sigterm_ignored_until_exit():
     [
         ({"fill": "abc"}, "data.synth.sources.generated: groove.fill is a probability in [0, 1], got 'abc'"),
         ({"crash": 1.5}, "data.synth.sources.generated: groove.crash is a probability in [0, 1], got 1.5"),
-        ({"timing_ms": "abc"}, "data.synth.sources.generated: groove.timing_ms must be a list of finite numbers"),
+        ({"timing_ms": "abc"}, "data.synth.sources.generated: groove.timing_ms must be [low, high] with 0 <= low"),
+        ({}, "data.synth.sources.generated: seconds must be [min, max] with 0 < min <= max, got [30, 20]"),
         ({"fil": 0.5}, "data.synth.sources.generated: groove: unknown keys ['fil'] (did you mean 'fill'?)"),
+        # these failed every track in the render workers, or were taken silently
+        ({"phrase_bars": [0]}, "data.synth.sources.generated: groove.phrase_bars must be whole numbers of bars >= 1"),
+        ({"velocity_sd": [-5, -1]}, "data.synth.sources.generated: groove.velocity_sd must be [low, high] with 0 <= low"),
+        ({"tempo": {"jaz": [60, 120]}}, "data.synth.sources.generated: unknown groove styles ['jaz']"),
+        ({"note_length": -1}, "data.synth.sources.generated: groove.note_length must be > 0 seconds"),
+        ({"styles": {"rock": 1, "jazz": -1}}, "data.synth.sources.generated: groove.styles: weights must be numbers >= 0"),
     ],
 )
 def test_a_bad_groove_setting_is_refused_before_rendering(tmp_path, groove, message):
@@ -446,6 +453,8 @@ def test_a_bad_groove_setting_is_refused_before_rendering(tmp_path, groove, mess
     failed each track ("1 of 1 tracks to render failed"); it is one line before any work."""
     spec = recipe(tmp_path)
     spec["synth"]["sources"]["generated"]["groove"] = groove
+    if not groove:  # the source's own length range
+        spec["synth"]["sources"]["generated"]["seconds"] = [30, 20]
     with pytest.raises(SynthError) as err:
         parse_recipe(spec)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)

@@ -92,7 +92,12 @@ def test_policy_rejects_bad_values():
         TargetPolicy(cross_stick="rim")
     with pytest.raises(ValueError, match="collision"):
         TargetPolicy(collision="merge")
-    bad = TargetPolicy(priority={"snare": ["snare_rim"], "tom": [], "cymbal": []})
+    with pytest.raises(ValueError, match="priority.snare must list exactly"):
+        TargetPolicy(priority={"snare": ["snare_rim"], "tom": [], "cymbal": []})
+    with pytest.raises(ValueError, match="priority.toms: no such slot"):
+        TargetPolicy(priority={"toms": ["tom_floor", "tom_mid", "tom_high"]})
+    bad = TargetPolicy()
+    bad.priority = {"snare": ["snare_rim"], "tom": [], "cymbal": []}  # set after construction: still caught
     with pytest.raises(ValueError, match="priority.snare"):
         hierarchical_targets(np.zeros((3, 11), np.uint8), Vocabulary(), bad)
 

@@ -71,11 +71,22 @@ class GrooveConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0):
                 raise ValueError(f"groove.{name} is a probability in [0, 1], got {value!r}")
-        unknown = set(self.styles) - set(STYLES)
+        unknown = (set(self.styles) | set(self.tempo)) - set(STYLES)
         if unknown:
             raise ValueError(f"unknown groove styles {sorted(unknown)}; known: {sorted(STYLES)}")
+        if any(not isinstance(w, int | float) or isinstance(w, bool) or w < 0 for w in self.styles.values()):
+            raise ValueError(f"groove.styles: weights must be numbers >= 0, got {dict(self.styles)}")
         if not any(w > 0 for w in self.styles.values()):
             raise ValueError("groove styles: at least one weight must be > 0")
+        if not self.phrase_bars or any(not isinstance(b, int) or isinstance(b, bool) or b < 1 for b in self.phrase_bars):
+            raise ValueError(f"groove.phrase_bars must be whole numbers of bars >= 1, got {self.phrase_bars}")
+        for name in ("timing_ms", "velocity_sd"):
+            rng = getattr(self, name)
+            numbers = isinstance(rng, list | tuple) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in rng)
+            if not numbers or len(rng) != 2 or not 0 <= rng[0] <= rng[1]:
+                raise ValueError(f"groove.{name} must be [low, high] with 0 <= low <= high, got {rng}")
+        if not self.note_length > 0:
+            raise ValueError(f"groove.note_length must be > 0 seconds, got {self.note_length}")
         for style, rng in self.tempo.items():
             lo, hi = rng
             if not 30 <= lo <= hi <= 300:

@@ -118,6 +118,8 @@ class GeneratorSource:
 
         self.n = int(n)
         self.seconds = (float(seconds[0]), float(seconds[1]))
+        if not 0 < self.seconds[0] <= self.seconds[1]:
+            raise ValueError(f"seconds must be [min, max] with 0 < min <= max, got {list(seconds)}")
         self.split = dict(split or {"validation": 0.1, "test": 0.15})
         self.groove = dict(groove or {})
         # keys and values checked now, not in every render worker
