@@ -147,7 +147,11 @@ def train(cfg: DictConfig) -> float | None:
         if "enable_checkpointing" in cfg.trainer
         else {"enable_checkpointing": any(isinstance(c, ModelCheckpoint) for c in callbacks)}
     )
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    try:
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+    except Exception as exc:  # Lightning refuses a value (precision=16-mixd, devices=abc, no GPU): its reason, one line
+        cause = exc.__cause__ or exc  # Hydra wraps it ("Error in call to target …")
+        raise ConfigValueError(f"trainer: {' '.join(str(cause).split())}") from None
     if loggers:
         for lg in trainer.loggers:
             lg.log_hyperparams({"params": parameter_table(module.model)})

@@ -624,3 +624,21 @@ def test_training_output_leaves_out_lightning_tips_and_the_leafspec_warning():
 
     names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
     assert all(logging.getLogger(n).filters.count(_ADVERTISEMENTS) == 1 for n in names)
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ("trainer.precision=16-mixd", "trainer: Precision '16-mixd' is invalid"),
+        ("trainer.devices=abc", "trainer: "),
+    ],
+)
+def test_a_value_lightning_refuses_is_one_config_error(override, says, egmd_fixture, shared_cache, tmp_path):
+    """A new-user trial: ``trainer.precision=16-mixd`` was Hydra's six-line "Error in call to
+    target" block; it is a ConfigValueError (one line, exit 2, from ``drumtx.train``)."""
+    from drumtx.config_schema import ConfigValueError
+
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), override)
+    with pytest.raises(ConfigValueError) as err:
+        train_mod.train(cfg)
+    assert str(err.value).startswith(says) and "\n" not in str(err.value) and "Error in call" not in str(err.value)
