@@ -82,7 +82,8 @@ class Value:
             return "one of " + ", ".join(self.options()) + (" or null" if self.null else "")
         if self.kind == "names" and self.choices:
             return "a list of " + ", ".join(self.options()) + (" or null" if self.null else "")
-        what = {"device": "auto, cpu or a CUDA device this machine has", "file": "the path of an existing file","int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
+        what = {"device": "auto, cpu or a CUDA device this machine has", "file": "the path of an existing file",
+                "metric": "a metric the training logs","int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
                 "numbers": "a list of numbers", "weights": "a mapping {name: number}",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches",
                 "settings": f"a mapping of {', '.join(self.keys)} (needs {', '.join(self.required)})"}[self.kind]
@@ -119,6 +120,8 @@ class Value:
             raise ConfigValueError(f"{key}={value!r}: no such file")
         if self.kind == "device":
             return _check_device(key, value)
+        if self.kind == "metric":
+            return _check_metric(key, value)
         if self.kind == "numbers":
             items = value if isinstance(value, list | tuple) else [value]
             try:
@@ -190,6 +193,35 @@ def _check_device(key: str, value) -> str:
     if device.type not in ("cpu", "cuda", "mps"):
         raise ConfigValueError(f"{key}={value!r}: expected auto, cpu or cuda[:N]")
     return str(value)
+
+
+def metric_names() -> list[str]:
+    """The metrics :class:`drumtx.models.module.DrumTranscriptionModule` logs and a run may optimise
+    or monitor (the losses, ``(train|val)/loss[_<head>]``, are matched apart: they depend on the heads)."""
+    from drumtx.vocab import INSTRUMENTS
+
+    frame = ("roc_auc", "pr_auc", "precision", "recall", "f1")
+    onset = ("onset_precision", "onset_recall", "onset_f")
+    names = [f"val/{p}{s}_mean" for p in ("", "inst_") for s in (*frame, "onset_f")]
+    names += [f"val/onset_{s}_micro" for s in ("f", "precision", "recall")]
+    names += [f"val/fine/{c}/{s}" for fine in INSTRUMENTS.values() for c in fine for s in (*frame, *onset)]
+    names += [f"val/inst/{i}/{s}" for i in INSTRUMENTS for s in (*frame, *onset)]
+    return names
+
+
+def _check_metric(key: str, value) -> str:
+    """A metric the training logs (:func:`metric_names`, a loss, ``time/…`` or a learning rate):
+    a typo (``val/pr_auc_meen``) failed only after the first epoch, in the checkpoint callback."""
+    import re
+
+    if isinstance(value, str) and (value in metric_names() or value.startswith(("time/", "lr-"))
+                                   or re.fullmatch(r"(train|val)/loss(_\w+)?", value)):
+        return value
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [*metric_names(), "val/loss", "train/loss"], n=1)
+    hint = f"did you mean {close[0]}?" if close else "e.g. val/pr_auc_mean, val/onset_f_mean, val/inst/crash/pr_auc"
+    raise ConfigValueError(f"{key}={value!r}: not a metric the training logs ({hint})")
 
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -265,6 +297,9 @@ TRAIN: dict[str, Value] = {
     "callbacks.early_stopping.mode": Value("choice", choices=MIN_MAX),
     "callbacks.model_checkpoint.mode": Value("choice", choices=MIN_MAX),
     "scheduler.mode": Value("choice", choices=MIN_MAX),
+    "optimized_metric": Value("metric"),
+    "callbacks.early_stopping.monitor": Value("metric"),
+    "callbacks.model_checkpoint.monitor": Value("metric"),
     "ckpt_path": Value("file", null=True, choices=("last",)),  # Lightning's "last": the run's newest
     "loss.shared_weights.*": LOSS_WEIGHT,
     "loss.flat_weights.*": LOSS_WEIGHT,

@@ -205,6 +205,11 @@ def test_typos_fail_with_hydras_message(override, message):
         ("data.targets.priority.cymbal=[ride,hihat_opn]", "data.targets: priority.cymbal must list exactly "
          "['hihat_closed', 'hihat_open', 'ride', 'ride_bell'] in some order"),
         ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path='/nonexistent/last.ckpt': no such file"),
+        # a metric nothing logs failed after the first epoch, in the checkpoint callback (44 lines)
+        ("optimized_metric=val/pr_auc_meen", "optimized_metric='val/pr_auc_meen': not a metric the training logs "
+         "(did you mean val/pr_auc_mean?)"),
+        ("callbacks.early_stopping.monitor=val/los", "callbacks.early_stopping.monitor='val/los': not a metric the "
+         "training logs (did you mean val/loss?)"),
         ("augmentation.filter_augment={gain_db:100,max_bands:4}",
          "augmentation.filter_augment.gain_db=100: expected a finite number >= 0 and <= 24"),
     ],
@@ -285,6 +290,9 @@ def test_a_key_no_target_takes_is_refused(override, message):
         ["+callbacks.step_budget.max_steps=10"],
         ["loss.shared_weights.ride_variation=cymbal_primary"],
         ["ckpt_path=last"],  # Lightning's: the run's newest checkpoint
+        ["optimized_metric=val/inst/crash/pr_auc"],
+        ["optimized_metric=val/loss_crash"],
+        ["optimized_metric=val/onset_f_micro"],
         ["data.targets.priority.tom=[tom_mid,tom_floor,tom_high]"],
         ["+callbacks.model_checkpoint.every_n_epochs=2"],  # ModelCheckpoint's, through Checkpoints' **kwargs
         ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs

@@ -92,6 +92,11 @@ def test_fast_dev_run(branches, extra, egmd_fixture, shared_cache, tmp_path, cap
     for name in names:
         assert f"val/loss_{name}" in final and f"train/loss_{name}" in final
     assert all(v is None or math.isfinite(v) for v in final.values())
+    # what optimized_metric / monitor may name (drumtx.config_schema) covers every score logged
+    from drumtx.config_schema import metric_names
+
+    logged = {k for k in final if k.startswith("val/") and not k.startswith("val/loss")}
+    assert logged and logged <= set(metric_names()), sorted(logged - set(metric_names()))
     if "data.targets.hihat_pedal=true" in extra:  # the pedal head trains and is scored
         assert "train/loss_hihat_pedal" in final and "val/loss_hihat_pedal" in final
         assert "heads.hihat_pedal" in printed
