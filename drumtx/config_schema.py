@@ -490,6 +490,11 @@ SECTIONS: dict[str, str | tuple[str, ...]] = {
     "loss.shared_weights": "drumtx.targets.HIERARCHY",
     "loss.flat_weights": "drumtx.models.losses.DEFAULT_FLAT",
     "data.targets.priority": "drumtx.targets.SLOTS",
+    # peak-picking settings per instrument (evaluate's thresholds, train's evaluation.thresholds)
+    "thresholds": "drumtx.vocab.INSTRUMENTS",
+    "thresholds.*": ("threshold", "min_gap_s"),
+    "evaluation.thresholds": "drumtx.vocab.INSTRUMENTS",
+    "evaluation.thresholds.*": ("threshold", "min_gap_s"),
 }
 
 

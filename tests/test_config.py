@@ -258,6 +258,10 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
          "(did you mean logger.entity?)"),
         ("logger=tensorboard +logger.flush_sec=5", "logger.flush_sec: not a setting "
          "of lightning.pytorch.loggers.TensorBoardLogger (did you mean logger.flush_secs?)"),
+        ("+evaluation.thresholds.kik.threshold=0.3", "evaluation.thresholds.kik: not a setting of the "
+         "evaluation.thresholds section (did you mean evaluation.thresholds.kick?)"),
+        ("+evaluation.thresholds.kick.treshold=0.3", "evaluation.thresholds.kick.treshold: not a setting of the "
+         "evaluation.thresholds.* section (did you mean evaluation.thresholds.kick.threshold?)"),
         # a callback that is not there: nothing would run it
         ("+callbacks.step_budgt.max_steps=1", "callbacks.step_budgt: no such callback here, nothing would run it "
          "(did you mean callbacks.step_budget?)"),
