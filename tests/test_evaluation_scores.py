@@ -258,3 +258,13 @@ def test_match_track_drops_labels_outside_the_scheme():
 def test_overlapping_scheme_is_refused():
     with pytest.raises(ValueError, match="in both"):
         ClassScheme("bad", {"a": ("kick",), "b": ("kick",)}, VOCAB)
+
+
+def test_a_group_by_column_no_track_has_is_named(caplog):
+    """A new-user trial: eval.group_by=[kitname] gave no slices, and dropped the default ones,
+    without a word; a column some tracks lack (an external folder's) is not warned about."""
+    fill = track([(1.0, "kick")], [(1.0, "kick")], key="fill", meta={"beat_type": "fill", "kit_name": "k"})
+    plain = track([(1.0, "kick")], [(1.0, "kick")], key="plain", meta={"beat_type": "beat"})
+    s = run(fill, plain, group_by=("kitname", "kit_name"))
+    assert list(s["slices"]["groups"]) == ["kit_name"]
+    assert "no track has a 'kitname' column" in caplog.text and "no track has a 'kit_name'" not in caplog.text

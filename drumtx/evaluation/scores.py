@@ -13,6 +13,7 @@ frame scores, slices and the whole :class:`Evaluation` here.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,8 @@ import numpy as np
 from drumtx.evaluation.matching import ClassScheme, confusion_counts, grouped_scheme, match_track
 from drumtx.metrics import DEFAULT_WINDOW_S, OnsetCounts
 from drumtx.targets import Onset
+
+log = logging.getLogger(__name__)
 
 NONE_LABEL = "none"
 
@@ -485,6 +488,9 @@ class Evaluation:
         for col in s.group_by:
             values = sorted({str(t.meta[col]) for t in self.tracks if t.meta.get(col) not in (None, "")})
             if not values:
+                if not any(col in t.meta for t in self.tracks):  # a misspelt column sliced nothing without a word
+                    columns = sorted({k for t in self.tracks for k in t.meta})
+                    log.warning("eval.group_by: no track has a %r column, so no slices by it; columns: %s", col, columns)
                 continue
             groups[col] = {
                 v: track_group([i for i, t in enumerate(self.tracks) if str(t.meta.get(col)) == v]) for v in values
