@@ -55,7 +55,8 @@ class Value:
 
     Kinds also: ``choice`` (one string of ``choices``), ``device`` (``auto`` or a torch device this
     machine has: ``cuda`` without a GPU is refused here, not when the model is moved), ``file``
-    (the path of an existing file, or one of ``choices``).
+    (the path of an existing file, or one of ``choices``), ``metric`` (a metric the training logs,
+    :func:`metric_names`).
     """
 
     kind: str
@@ -82,8 +83,9 @@ class Value:
             return "one of " + ", ".join(self.options()) + (" or null" if self.null else "")
         if self.kind == "names" and self.choices:
             return "a list of " + ", ".join(self.options()) + (" or null" if self.null else "")
-        what = {"device": "auto, cpu or a CUDA device this machine has", "file": "the path of an existing file",
-                "metric": "a metric the training logs","int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
+        what = {"int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
+                "device": "auto, cpu or a CUDA device this machine has", "file": "the path of an existing file",
+                "metric": "a metric the training logs",
                 "numbers": "a list of numbers", "weights": "a mapping {name: number}",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches",
                 "settings": f"a mapping of {', '.join(self.keys)} (needs {', '.join(self.required)})"}[self.kind]
