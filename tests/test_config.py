@@ -297,6 +297,7 @@ def test_a_key_no_target_takes_is_refused(override, message):
         ["optimized_metric=val/inst/crash/pr_auc"],
         ["optimized_metric=val/loss_crash"],
         ["optimized_metric=val/onset_f_micro"],
+        ["callbacks.model_checkpoint.monitor=const"],  # close to none: a callback of the user's may log it
         ["data.targets.priority.tom=[tom_mid,tom_floor,tom_high]"],
         ["+callbacks.model_checkpoint.every_n_epochs=2"],  # ModelCheckpoint's, through Checkpoints' **kwargs
         ["logger=wandb", "+logger.entity=me"],  # wandb.init's, through the logger's **kwargs
