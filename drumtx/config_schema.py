@@ -312,8 +312,8 @@ TRAIN: dict[str, Value] = {
     "loss.flat_weights.*": LOSS_WEIGHT,
     "data.leak_check": Value("choice", choices=("raise", "warn", "off")),
     "data.note_map": Value("choice", choices="drumtx.vocab.NOTE_MAPS"),
-    "data.targets.collision": Value("choice", choices=("shift", "priority")),
-    "data.targets.cross_stick": Value("choice", choices=("snare_rim", "snare_head", "ignore")),
+    "data.targets.collision": Value("choice", choices="drumtx.targets.COLLISION_MODES"),
+    "data.targets.cross_stick": Value("choice", choices="drumtx.targets.CROSS_STICK_MODES"),
 }
 
 
@@ -372,7 +372,7 @@ INFERENCE: dict[str, Value] = {
 PREPARE: dict[str, Value] = {
     **DATA, **FEATURES, **AUGMENTATION,
     "splits": Value("names", choices=SPLIT_NAMES),
-    "verify": Value("choice", choices=("size", "full")),
+    "verify": Value("choice", choices="drumtx.data.cache.VERIFY_MODES"),
     "num_workers": COUNT0,
     "retry_failed": BOOL,
     "progress": BOOL,

@@ -63,6 +63,11 @@ class Onset:
     velocity: int = 100  # MIDI velocity 1..127
 
 
+#: ``TargetPolicy.cross_stick`` and ``TargetPolicy.collision`` options (the config schema offers these).
+CROSS_STICK_MODES = ("snare_rim", "snare_head", "ignore")
+COLLISION_MODES = ("shift", "priority")
+
+
 @dataclass
 class TargetPolicy:
     """How note labels become targets. Every field is a config option (``data.targets``)."""
@@ -84,9 +89,9 @@ class TargetPolicy:
     )
 
     def __post_init__(self) -> None:
-        if self.cross_stick not in ("snare_rim", "snare_head", "ignore"):
+        if self.cross_stick not in CROSS_STICK_MODES:
             raise ValueError(f"cross_stick must be snare_rim, snare_head or ignore, not {self.cross_stick!r}")
-        if self.collision not in ("shift", "priority"):
+        if self.collision not in COLLISION_MODES:
             raise ValueError(f"collision must be shift or priority, not {self.collision!r}")
         for slot, order in self.priority.items():
             members = SLOTS.get(slot)

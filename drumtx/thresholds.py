@@ -427,9 +427,8 @@ def run_model(
     tracks = datamodule.split_tracks(split)
     if split == "validation" and datamodule.fit_kit_names:
         tracks = [t for t in tracks if kit_filter(t.meta, datamodule.fit_kit_names, None)]
-    if split == "validation" and getattr(datamodule, "val_max_tracks", None) is not None:
-        # the same fixed spread-out subset training validates on (DrumDataModule.setup)
-        keep = {t.key for t in datamodule.source.split_tracks(split, datamodule.val_max_tracks)}
+    keep = datamodule.validation_keys() if split == "validation" else None
+    if keep is not None:  # the subset training validates on
         tracks = [t for t in tracks if t.key in keep]
     report = prepare_cache(
         datamodule.cache, tracks, None, num_workers=prepare_workers, retry_failed=False, progress=progress

@@ -198,3 +198,11 @@ def test_loss_group_from_config():
     assert loss_fn.focal_gamma == 2.0
     assert loss_fn.head_weight["crash"] == 0.8 and loss_fn.head_weight["tom_variation"] == 0.2
     assert loss_fn.head_weight["hihat_variation"] == loss_fn.head_weight["ride_variation"] == 0.5
+
+
+def test_the_weight_names_the_config_check_offers_are_the_losss_own():
+    """``loss.shared_weights`` / ``loss.flat_weights`` values are checked against WEIGHTS
+    (drumtx.config_schema): it must name exactly the weights DrumLoss takes."""
+    from drumtx.models.losses import WEIGHTS
+
+    assert tuple(DrumLoss(specs={}).weights) == WEIGHTS

@@ -67,6 +67,8 @@ CACHE_VERSION = 1
 
 
 UNRECORDED = "cached before drumtx recorded checksums and source files"
+#: ``prepare_cache(verify=…)``: ``size`` checks source identities and array sizes, ``full`` also checksums.
+VERIFY_MODES = ("size", "full")
 
 
 class CacheError(DatasetError):
@@ -395,7 +397,7 @@ def prepare_cache(
     contents); others are recomputed and listed in ``report.rebuilt``. Tracks that failed
     before are retried only with ``retry_failed`` (failures are remembered in ``skipped.json``).
     """
-    if verify not in ("size", "full"):
+    if verify not in VERIFY_MODES:
         raise ValueError(f"verify must be size or full, got {verify!r}")
     from tqdm.auto import tqdm
 

@@ -456,6 +456,13 @@ class DrumDataModule(pl.LightningDataModule):
     def split_tracks(self, split: str) -> list[Track]:
         return self.source.split_tracks(split)
 
+    def validation_keys(self) -> set[str] | None:
+        """The keys of the fixed spread-out validation subset ``val_max_tracks`` keeps (the same
+        every epoch, see :meth:`DatasetIndex.split`); None without a cap."""
+        if self.val_max_tracks is None:
+            return None
+        return {t.key for t in self.source.split_tracks("validation", self.val_max_tracks)}
+
     def prepare(self, splits=SPLITS, retry_failed: bool = False, num_workers: int | None = None,
                 progress: bool = True) -> PrepareReport:
         """Compute the missing tracks of ``splits`` (and training variants) into the cache:
@@ -496,9 +503,8 @@ class DrumDataModule(pl.LightningDataModule):
             # before data.max_tracks (and val_max_tracks) count them
             if split in ("train", "validation") and self.fit_kit_names and not keys:
                 raise DatasetError(f"data.fit_kit_names={self.fit_kit_names} matches no {split} track's kit_name")
-            if split == "validation" and self.val_max_tracks is not None:
-                # the same fixed hash-spread subset every epoch (see DatasetIndex.split)
-                keep = {t.key for t in self.source.split_tracks(split, self.val_max_tracks)}
+            keep = self.validation_keys() if split == "validation" else None
+            if keep is not None:
                 keys = [k for k in keys if k in keep]
             self._entries[split] = [(k, manifest[k]["dir"], int(manifest[k]["n_frames"])) for k in keys if k in manifest]
             lost += len(keys) - len(self._entries[split])

@@ -18,9 +18,9 @@ from torch import nn
 from drumtx.models.heads import VELOCITY, HeadSpec
 from drumtx.vocab import Vocabulary
 
-#: Head targets that share one weight (the design weighs both cymbal variations alike).
-#: The loss weights (keyword arguments of :class:`LossWeights`) a head target or an instrument may take.
+#: The loss weights (keyword arguments of :class:`DrumLoss`) a head target or an instrument may take.
 WEIGHTS = ("kick", "snare", "tom_primary", "tom_variation", "cymbal_primary", "cymbal_variation", "crash", "hihat_pedal")
+#: Head targets that share one weight (the design weighs both cymbal variations alike).
 DEFAULT_SHARED = {"hihat_variation": "cymbal_variation", "ride_variation": "cymbal_variation"}
 #: Flat baseline: each fine class takes the weight of its instrument's branch.
 DEFAULT_FLAT = {
