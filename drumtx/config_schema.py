@@ -179,21 +179,15 @@ def _one_of(value: str, options: list[str]) -> str:
 
 
 def _check_device(key: str, value) -> str:
-    """``auto`` or a torch device name this machine can use; the name itself."""
-    if value == "auto":
-        return value
-    import torch
+    """``auto`` or a torch device name this machine can use (:func:`drumtx.inference.resolve_device`
+    decides); the name itself."""
+    from drumtx.inference import resolve_device
 
     try:
-        device = torch.device(str(value))
-    except (RuntimeError, ValueError):
-        raise ConfigValueError(f"{key}={value!r}: expected auto, cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigValueError(f"{key}={value!r}: no CUDA device on this machine (use {key}=cpu or auto)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ConfigValueError(f"{key}={value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ConfigValueError(f"{key}={value!r}: expected auto, cpu or cuda[:N]")
+        resolve_device(str(value))
+    except ValueError as e:
+        hint = f" (use {key}=cpu or auto)" if "no CUDA" in str(e) else ""
+        raise ConfigValueError(f"{key}={value!r}: {e}{hint}") from None
     return str(value)
 
 

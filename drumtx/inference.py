@@ -283,10 +283,29 @@ def for_inference(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available, else CPU) or a torch device name (``cpu``, ``cuda:1``)."""
+    """``auto`` (CUDA when available, else CPU) or a device this machine has (``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``).
+
+    Raises:
+        ValueError: one line, for a name torch does not know or a device this machine lacks (the
+            config check, :func:`drumtx.config_schema`'s ``device`` kind, and ``transcribe
+            --device`` put their key in front).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(str(name))
+    except (RuntimeError, ValueError):
+        raise ValueError("expected auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("no CUDA device on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("no MPS device on this machine")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError("expected auto, cpu or cuda[:N]")
+    return device
 
 
 # ------------------------------------------------------------------------------------------- gate

@@ -43,7 +43,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     from drumtx.chart import SongInfo
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
-    from drumtx.inference import InferenceSettings, check_gate
+    from drumtx.inference import InferenceSettings, check_gate, resolve_device
     from drumtx.outputs import (
         FORMATS,
         MIDI_RESOLUTION,
@@ -303,8 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad or not formats:
         _error(f"--format: unknown format(s) {bad or args.format!r}; choose from {','.join(FORMATS)}")
         return 2
-    if args.device == "cuda" and not torch.cuda.is_available():
-        _error("--device cuda: no CUDA device is available; use --device cpu")
+    try:
+        resolve_device(args.device)
+    except ValueError as e:
+        _error(f"--device {args.device}: {e}; use --device cpu")
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -591,3 +591,24 @@ def test_the_presence_gate_flag(tmp_path, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--presence-confidence: expected a confidence from 0 to 1 (0 or off: no gate), got '2'" in err[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_one_device_check_for_config_and_transcribe(tmp_path, capsys):
+    """``resolve_device`` is the one check: a device this machine lacks or a name torch does not
+    know is one line, whether it comes from a config (``device=cuda``) or ``transcribe --device``."""
+    from drumtx.config_schema import ConfigValueError, _check_device
+    from drumtx.inference import resolve_device
+
+    assert resolve_device("auto") == torch.device("cpu") and resolve_device("cpu") == torch.device("cpu")
+    for name, reason in [("cuda", "no CUDA device on this machine"), ("cuda:1", "no CUDA device on this machine"),
+                         ("gpu", "expected auto, cpu or cuda[:N]")]:
+        with pytest.raises(ValueError, match=r"^" + reason.replace("[", r"\[").replace("]", r"\]") + "$"):
+            resolve_device(name)
+    with pytest.raises(ConfigValueError, match=r"^device='cuda': no CUDA device on this machine \(use device=cpu"):
+        _check_device("device", "cuda")
+    wav = tmp_path / "take.wav"
+    sf.write(wav, np.zeros(4800, np.float32), 24000)
+    assert tx.main([str(wav), "-o", str(tmp_path / "o"), "--device", "cuda", "-q"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--device cuda: no CUDA device on this machine; use --device cpu")
+    assert not (tmp_path / "o").exists()
