@@ -202,6 +202,14 @@ def _config_error(exc: BaseException) -> str:
         first = str(cause).strip().splitlines()
         if first and first[0].strip() not in text:
             text += f" ({first[0].strip()})"
+    option = re.search(r"Could not find '([\w/]+)/([^'/]+)'\s+Available options in '[\w/]+':\s*(.*)", text)
+    if option:  # a mistyped group option (data=synth_defualt): Hydra lists the options, here the closest first
+        import difflib
+
+        group, typed, listed = option.groups()
+        close = difflib.get_close_matches(typed, listed.split(), n=1)
+        if close:
+            text += f" (did you mean {group}={close[0]}?)"
     block = _missing_settings_block(cause)  # a whole settings block the recipe does not have
     if block:
         text = re.sub(r"\. To append to your config use \+\S+", "", text)
@@ -239,16 +247,20 @@ def _missing_settings_block(cause: BaseException | None) -> str | None:
 
 
 def _settings_fields(block: str) -> set[str]:
-    """The settings of the :data:`SETTINGS_CLASSES` class whose ``WHERE`` is ``block``; else empty."""
+    """The settings of the :data:`SETTINGS_CLASSES` class whose ``WHERE`` is ``block``, or the keys
+    of the config schema's section there (:func:`drumtx.config_schema.section_settings`: a
+    name-keyed map such as ``loss.shared_weights``); else empty."""
     import dataclasses
     import importlib
+
+    from drumtx.config_schema import section_settings
 
     for spec in SETTINGS_CLASSES:
         module, _, name = spec.partition(":")
         cls = getattr(importlib.import_module(module), name)
         if cls.WHERE == block:
             return {f.name for f in dataclasses.fields(cls)}
-    return set()
+    return set(section_settings(block))
 
 
 def _closest_key(cause: BaseException | None) -> str | None:

@@ -528,6 +528,17 @@ def _forwarded(obj) -> list[str] | None:
 BUILT_SECTIONS: dict[str, str] = {"data.targets": "drumtx.targets.TargetPolicy"}
 
 
+def section_settings(path: str) -> list[str]:
+    """The keys the :data:`SECTIONS` entry matching ``path`` takes (``loss.shared_weights``: the
+    head targets); empty where none matches or its keys cannot be listed."""
+    import fnmatch
+
+    for pattern, spec in SECTIONS.items():
+        if fnmatch.fnmatchcase(path, pattern):
+            return list(spec) if isinstance(spec, tuple) else (_parameters(spec) or [])
+    return []
+
+
 def _parameters(target: str) -> list[str] | None:
     """The keyword arguments ``target`` takes; None where any is taken (``**kwargs`` that leave
     drumtx) or it cannot be imported here (instantiate then says why). A drumtx class whose
@@ -655,6 +666,22 @@ def check_added_top_level(overrides: list[str], cfg: DictConfig, groups: Mapping
         raise ConfigValueError(f"{key}: not a setting of this command ({hint})")
 
 
+def _check_onset_metrics(cfg: DictConfig) -> None:
+    """``evaluation.onset_metrics=false`` logs no onset score: a run optimising or monitoring one
+    (``val/onset_f_mean``, ``val/inst/kick/onset_f``) is refused before it trains, not at the
+    first validation (:class:`drumtx.models.callbacks.MonitoredMetrics`)."""
+    if OmegaConf.select(cfg, "evaluation.onset_metrics", default=True) is not False:
+        return
+    watched = {"optimized_metric": OmegaConf.select(cfg, "optimized_metric", default=None)}
+    for name, node in (OmegaConf.select(cfg, "callbacks", default=None) or {}).items():
+        if isinstance(node, DictConfig) and node.get("_target_"):
+            watched[f"callbacks.{name}.monitor"] = node.get("monitor")
+    for key, metric in watched.items():
+        if isinstance(metric, str) and metric in metric_names() and "onset_" in metric:
+            raise ConfigValueError(f"{key}={metric!r}: evaluation.onset_metrics=false logs no onset scores "
+                                   "(drop it, or monitor e.g. val/pr_auc_mean)")
+
+
 def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig:
     """Check (and normalise in place) every key of ``schema`` present in ``cfg``.
 
@@ -689,6 +716,7 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
                     continue  # it resolves to a good value; keep the link
                 with open_dict(cfg):
                     OmegaConf.update(cfg, key, normal, merge=False)
+    _check_onset_metrics(cfg)
     for path, target in BUILT_SECTIONS.items():
         node = OmegaConf.select(cfg, path, default=None)
         if isinstance(node, DictConfig):

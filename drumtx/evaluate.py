@@ -284,8 +284,12 @@ def select_data_tracks(cfg: DictConfig) -> Selection:
     split = str(cfg.split)
     whole = index.split(split)
     if not whole:
+        import difflib
+
         known = sorted({t.split for t in index.tracks})
-        raise EvaluationSetupError(f"{index.root}: split {split!r} has no tracks; splits there: {known}")
+        close = difflib.get_close_matches(split, known, n=1)
+        raise EvaluationSetupError(f"{index.root}: split {split!r} has no tracks; splits there: {known}"
+                                   + (f" (did you mean split={close[0]}?)" if close else ""))
     # one string (kit_names=unseen:*) is a one-item list, never its letters (drumtx.data.datasets.as_list)
     kit_names, exclude = as_list(cfg.get("kit_names"), "kit_names"), as_list(cfg.get("exclude_kit_names"), "exclude_kit_names")
 

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from drumtx.models.callbacks import FiniteGuard
+from drumtx.models.callbacks import FiniteGuard, MonitoredMetrics
 
 
 def wandb_key_configured() -> bool:
@@ -144,7 +144,9 @@ def finish_logger(logger, status: str | None = "success") -> None:
 
 def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
     """The configured callbacks; a learning-rate monitor only where a logger can take it.
-    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run.
+    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run; then
+    :class:`~drumtx.models.callbacks.MonitoredMetrics`: a monitored metric nothing logs stops it
+    at the first validation.
 
     Args:
         cfg: a composed training config; each non-null entry of ``cfg.callbacks`` with a
@@ -155,6 +157,11 @@ def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
         The Lightning callbacks, :class:`~drumtx.models.callbacks.FiniteGuard` first.
     """
     out = [FiniteGuard()]
+    watched = {"optimized_metric": cfg.get("optimized_metric")}
+    for name, c in (cfg.get("callbacks") or {}).items():
+        if c is not None and c.get("_target_") and c.get("monitor"):
+            watched[f"callbacks.{name}.monitor"] = c.monitor
+    out.append(MonitoredMetrics(watched))
     for c in (cfg.get("callbacks") or {}).values():
         if c is None or not c.get("_target_"):
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from pathlib import Path
 
@@ -127,19 +128,16 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     datamodule = build_datamodule(cfg)
-    # the data first: a missing root or a kit pattern matching nothing is refused (one line) before
-    # the model, parameter table and loggers, so a refused run leaves no folder (drumtx.cli)
-    datamodule.setup("fit")
-    datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
-    log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
-    log.info("augmentation of training batches: %r", datamodule.augmentation)
+    # What is refused without the data comes first: the source model of init_weights and the
+    # Trainer's own values, before datamodule.setup builds the feature cache (minutes on a large
+    # set). Then the data (a missing root, a kit pattern matching nothing), before the parameter
+    # table and the loggers write anything: a refused run leaves no folder (drumtx.cli).
     plain = plain_config(cfg)
     meta = build_meta(plain)
     module = DrumTranscriptionModule(plain, meta)
     if cfg.get("init_weights") and not cfg.get("ckpt_path"):
         init_weights(module, cfg.init_weights, cfg)
-    print_parameters(module, cfg)
-    loggers = build_training_loggers(cfg)
+    loggers = build_training_loggers(cfg)  # lazy: nothing is written (or sent to W&B) before a log call
     callbacks = build_callbacks(cfg, has_logger=bool(loggers))
     # callbacks=none means no checkpoints: keep Lightning from adding its default ModelCheckpoint.
     extra = (
@@ -151,7 +149,15 @@ def train(cfg: DictConfig) -> float | None:
         trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
     except Exception as exc:  # Lightning refuses a value (precision=16-mixd, devices=abc, no GPU): its reason, one line
         cause = exc.__cause__ or exc  # Hydra wraps it ("Error in call to target …")
-        raise ConfigValueError(f"trainer: {' '.join(str(cause).split())}") from None
+        text = " ".join(str(cause).split())
+        if not torch.cuda.is_available() and re.search(r"\b(gpu|cuda)\b", text, re.IGNORECASE):
+            text += " (this machine has no CUDA GPU: trainer=cpu)"  # Lightning's "No supported gpu backend found!"
+        raise ConfigValueError(f"trainer: {text}") from None
+    datamodule.setup("fit")
+    datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
+    log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
+    log.info("augmentation of training batches: %r", datamodule.augmentation)
+    print_parameters(module, cfg)
     if loggers:
         for lg in trainer.loggers:
             lg.log_hyperparams({"params": parameter_table(module.model)})

@@ -95,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ckpt",
         type=Path,
         default=None,
-        help="model: a drumtx bundle (.safetensors + .json sidecar) or a Lightning .ckpt; default: the packaged "
-        "model drumtx/assets/default_model.safetensors (+ .json)",
+        help="model: a drumtx bundle (.safetensors + .json sidecar) or a Lightning .ckpt; default (or 'default'): "
+        "the packaged model drumtx/assets/default_model.safetensors (+ .json)",
     )
     parser.add_argument(
         "--format",
@@ -318,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     ckpt = args.ckpt
-    if ckpt is None:
+    if ckpt is None or str(ckpt) == "default":  # "default" as for evaluate's ckpt= and init_weights=
         if not DEFAULT_CKPT.is_file() or not DEFAULT_CKPT.with_suffix(".json").is_file():
             _error(
                 f"no packaged default model yet ({DEFAULT_CKPT} is missing); pass --ckpt PATH to a trained model"

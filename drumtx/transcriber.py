@@ -321,10 +321,16 @@ class Transcriber:
             drumtx.checkpoint.CheckpointError: no such file, a file that is not a drumtx model, a
                 missing or unreadable meta or thresholds file, or weights that do not fit the stored
                 config (one line naming the file).
-            ValueError: impossible inference settings in ``kwargs`` (one line).
+            ValueError: impossible inference settings in ``kwargs``, or a ``device`` this machine
+                lacks (one line, :func:`drumtx.inference.resolve_device`).
         """
         from drumtx.checkpoint import load_transcriber, model_path
+        from drumtx.inference import resolve_device
 
+        try:
+            resolve_device(device)
+        except ValueError as e:
+            raise ValueError(f"device={device!r}: {e}") from None
         model, meta = load_transcriber(model_path(path), device=device)
         return cls(model, meta, device=device, **kwargs)
 

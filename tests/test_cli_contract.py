@@ -102,6 +102,12 @@ def test_version(script, monkeypatch, capsys):
          "override 'data.synth.production.cymbal_ring_prob' (Key 'production' is not in struct) (this recipe has no "
          "data.synth.production block: choose a data option that has one, e.g. data=synth_songs)"),
         ("branches=fivebranch", "drumtx.train: bad config: In 'train': Could not find 'branches/fivebranch'"),
+        # the closest option last (a new-user trial: Hydra lists them all, unordered by likeness)
+        ("data=synth_defualt", "drumtx.train: bad config: In 'train': Could not find 'data/synth_defualt' Available "
+         "options in 'data': base egmd"),
+        # a name-keyed map's key (Hydra proposed +loss.shared_weights.kck, which the schema then refused)
+        ("loss.shared_weights.kck=kick", "drumtx.train: bad config: Could not override 'loss.shared_weights.kck' "
+         "(Key 'kck' is not in struct) (did you mean +loss.shared_weights.kick?)"),
     ],
 )
 def test_hydra_config_error_is_one_line_and_status_2(override, message, monkeypatch, capsys):
@@ -112,6 +118,8 @@ def test_hydra_config_error_is_one_line_and_status_2(override, message, monkeypa
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(message), err
+    if "synth_defualt" in override:
+        assert err[0].endswith(" (did you mean data=synth_default?)"), err
     assert "HYDRA_FULL_ERROR" not in __import__("os").environ  # restored, not leaked to the command
 
 

@@ -79,7 +79,8 @@ def test_setup_errors_are_one_line_status_2_and_leave_no_run_folder(case, tmp_pa
         "no data folder": (["data=egmd", f"data.root={tmp_path / 'none'}"], "dataset root missing"),
         "unknown note map": (["source=midi_folder", f"external.audio_dir={egmd_fixture}", "external.note_map=roland"],
                              "external.note_map=roland: unknown note map 'roland'; choose one of"),
-        "unknown split": (["split=tst"], "split 'tst' has no tracks; splits there: ['test', 'train', 'validation']"),
+        "unknown split": (["split=tst"], "split 'tst' has no tracks; splits there: ['test', 'train', 'validation'] "
+                                          "(did you mean split=test?)"),
         "no such kit": (["kit_names=[nomatch*]"], "kit names there: ['Kit 1']"),
         "no checkpoint": ([f"ckpt={tmp_path / 'none.safetensors'}"], "no such checkpoint file"),
         "not a checkpoint": ([f"ckpt={tmp_path / 'a.json'}"], "not a model checkpoint"),

@@ -612,3 +612,15 @@ def test_one_device_check_for_config_and_transcribe(tmp_path, capsys):
     assert tx.main([str(wav), "-o", str(tmp_path / "o"), "--device", "cuda", "-q"]) == 2
     assert capsys.readouterr().err.strip().endswith("--device cuda: no CUDA device on this machine; use --device cpu")
     assert not (tmp_path / "o").exists()
+
+
+def test_default_names_the_packaged_model_in_transcribe_too(tmp_path, capsys):
+    """``--ckpt default`` as ``ckpt=default`` elsewhere (it was "no such file"); the Python API's
+    device is checked as the commands' (torch's raw error before)."""
+    wav = tmp_path / "take.wav"
+    sf.write(wav, np.zeros(24000, np.float32), 24000)
+    assert tx.main([str(wav), "-o", str(tmp_path / "o"), "--ckpt", "default", "--format", "json", "-q"]) == 0
+    assert (tmp_path / "o" / "take.json").is_file()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"^device='cuda': no CUDA device on this machine$"):
+            Transcriber.from_checkpoint("default", device="cuda")

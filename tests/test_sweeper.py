@@ -612,3 +612,20 @@ def test_trials_train_with_ddp_spawn_on_two_cpu_processes(egmd_fixture, tmp_path
     for t in study.trials:
         metrics = json.loads((sweep_dir / str(t.number) / "metrics.json").read_text())
         assert t.value == pytest.approx(metrics["value"])
+
+
+def test_a_study_is_not_resumed_for_another_metric_and_other_overrides_are_named(toy):
+    """A new user's trial: a second sweep with another optimized_metric (or data) loaded the old
+    study, ran 0 more trials and reported the old study's best as its own, exit 0."""
+    proc, _ = toy("m1", "hydra.sweeper.n_trials=2", "+optimized_metric=val/a")
+    assert proc.returncode == 0, proc.stderr
+    proc, _ = toy("m2", "hydra.sweeper.n_trials=3", "+optimized_metric=val/b")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"drumtx sweeper: study 'toy' in {toy.storage} optimises 'val/a', this sweep 'val/b': use another "
+        "hydra.sweeper.study_name (its trials' values are not comparable)")
+    assert len(load(toy.storage).trials) == 2
+    proc, _ = toy("m3", "hydra.sweeper.n_trials=3", "+optimized_metric=val/a", "fail_job=99")
+    assert proc.returncode == 0, proc.stderr
+    assert "was run with other fixed overrides: now fail_job=99 (its finished trials count" in proc.stdout + proc.stderr
+    assert len(load(toy.storage).trials) == 3

@@ -465,6 +465,28 @@ def test_a_finished_run_continues_from_its_last_ckpt_with_a_larger_step_budget(e
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["global_step"] == 8
 
 
+@pytest.mark.parametrize("skewed", [False, True])
+def test_a_run_resumed_at_its_step_budget_trains_nothing(skewed, egmd_fixture, shared_cache, tmp_path, monkeypatch):
+    """A new user's trial: rerunning a finished run with ckpt_path=…/last.ckpt and the same budget
+    trained one step more and exported other weights."""
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2", "trainer.max_epochs=10",
+              "evaluation.onset_metrics=false", "callbacks.step_budget.max_steps=4"]
+    run_with(monkeypatch, compose_train(tmp_path, *common))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    if skewed:  # epoch processed one ahead of ready/started, as in the test above
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        for part in ("total", "current"):
+            progress = ckpt["loops"]["fit_loop"]["epoch_progress"][part]
+            progress["ready"] = progress["started"] = progress["processed"] - 1
+        torch.save(ckpt, last)
+    before = (tmp_path / "best.safetensors").read_bytes()
+    seen = CountValidations()
+    run_with(monkeypatch, compose_train(tmp_path, *common, f"ckpt_path={last}"), seen)
+    assert seen.steps == []
+    assert json.loads((tmp_path / "metrics.json").read_text())["global_step"] == 4
+    assert (tmp_path / "best.safetensors").read_bytes() == before
+
+
 class WeightsAtStart(L.Callback):
     def on_train_start(self, trainer, pl_module):
         self.state = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
@@ -497,6 +519,55 @@ def test_init_weights_refuses_a_model_of_another_shape(override, message, tmp_pa
     with pytest.raises(CheckpointError, match=message) as err:
         train_mod.init_weights(module, "default", cfg)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        (["init_weights=default", "features.n_mels=64"], CheckpointError),  # the source model's features
+        (["trainer.precision=16-mixd"], "ConfigValueError"),  # a value Lightning refuses
+        pytest.param(["trainer=gpu"], "no CUDA GPU: trainer=cpu", id="gpu-without-one",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a machine without CUDA")),
+    ],
+)
+def test_what_needs_no_data_is_refused_before_the_feature_cache_is_built(overrides, error, egmd_fixture, tmp_path):
+    """A new user's trial: init_weights' feature mismatch and a bad Trainer value were reported
+    only after datamodule.setup had built the whole feature cache for the refused settings."""
+    from drumtx.config_schema import ConfigValueError
+
+    cache = tmp_path / "cache"
+    cfg = compose_train(tmp_path / "run", *data_overrides(egmd_fixture, cache), *overrides)
+    with pytest.raises(error if isinstance(error, type) else ConfigValueError,
+                       match=None if isinstance(error, type) or error == "ConfigValueError" else error):
+        train_mod.train(cfg)
+    assert not any(p.is_file() for p in cache.rglob("*")) if cache.exists() else True
+
+
+@pytest.mark.parametrize("monitored", ["optimized_metric", "callbacks.early_stopping.monitor"])
+def test_a_monitored_metric_nothing_logs_stops_at_the_first_validation_in_one_line(monitored, egmd_fixture,
+                                                                                   shared_cache, tmp_path):
+    """It passed the config check with a warning (a user's callback may log it); Lightning's
+    scheduler or early stopping then failed after the first epoch with a traceback."""
+    from drumtx.config_schema import ConfigValueError
+
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), f"{monitored}=val/foo_bar_baz",
+                        "trainer.fast_dev_run=true", "evaluation.onset_metrics=false")
+    with pytest.raises(ConfigValueError, match=rf"^{monitored}='val/foo_bar_baz': not logged by the first "
+                                               r"validation \(epoch 0; \d+ metrics logged, e.g. val/pr_auc_mean\); nothing was exported$"):
+        train_mod.train(cfg)
+    assert not (tmp_path / "best.safetensors").exists()
+
+
+def test_an_onset_metric_without_onset_scoring_is_refused_before_training(tmp_path):
+    from drumtx.config_schema import ConfigValueError, validate
+
+    for overrides, key in [(["optimized_metric=val/onset_f_mean"], "optimized_metric"),
+                           (["callbacks.early_stopping.monitor=val/inst/kick/onset_f"], "callbacks.early_stopping.monitor")]:
+        cfg = compose_train(tmp_path, *overrides, "evaluation.onset_metrics=false")
+        with pytest.raises(ConfigValueError, match=rf"^{key}='val/\S*onset_f\S*': evaluation.onset_metrics=false logs "
+                                                   "no onset scores"):
+            validate(cfg)
+        validate(compose_train(tmp_path, *overrides))  # with onset scoring on, it is logged
 
 
 def test_wandb_logger_is_offline_without_a_key_and_named_from_overrides(tmp_path, monkeypatch):

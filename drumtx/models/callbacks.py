@@ -29,6 +29,14 @@ class StepBudget(pl.Callback):
             raise ValueError(f"callbacks.step_budget.max_steps must be a positive step count or null, got {max_steps}")
         self.max_steps = None if max_steps is None else int(max_steps)
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # a run resumed at its budget (rerun with ckpt_path=…/last.ckpt): nothing to train. The
+        # check after each batch alone trained one step more and exported other weights.
+        if self.max_steps is not None and trainer.global_step >= self.max_steps:
+            log.info("resumed at step %d, the step budget (callbacks.step_budget.max_steps=%d): nothing to train",
+                     trainer.global_step, self.max_steps)
+            self.on_train_batch_end(trainer)
+
     def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
         if self.max_steps is not None and trainer.global_step >= self.max_steps:
             trainer.should_stop = True
@@ -273,3 +281,46 @@ class FiniteGuard(pl.Callback):
                 f"step {trainer.global_step} (epoch {trainer.current_epoch}): non-finite metric(s) {shown}"
                 + (f" and {len(bad) - 3} more" if len(bad) > 3 else "") + "; nothing was exported"
             )
+
+
+class MonitoredMetrics(pl.Callback):
+    """Stop at the end of the first validation of a fit when a metric the run optimises or
+    monitors (``optimized_metric``, a callback's ``monitor``) was not logged, with one line
+    naming the key and the closest logged metric.
+
+    Why: the config check passes a name drumtx does not log with a warning (a user's callback
+    may log it, :func:`drumtx.config_schema.metric_names`); when nothing logs it, Lightning's
+    scheduler, early stopping or checkpoint callback failed with a traceback naming none of the
+    config keys. :func:`drumtx.run_logging.build_callbacks` puts this callback right after
+    :class:`FiniteGuard`, so it runs before the callbacks that need the metric.
+
+    Args:
+        metrics: config key -> metric name (``{"optimized_metric": "val/pr_auc_mean"}``).
+
+    Raises:
+        ConfigValueError: at the end of the first validation in a fit (the sanity check is left
+            out: it logs no onset scores), naming the first key whose metric is missing.
+    """
+
+    def __init__(self, metrics: dict[str, str]):
+        # lr-*: LearningRateMonitor writes to the loggers, never to callback_metrics
+        self.metrics = {k: v for k, v in metrics.items() if v and not str(v).startswith("lr-")}
+        self._checked = False
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._checked or trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+            return
+        self._checked = True
+        logged = sorted(trainer.callback_metrics)
+        for key, name in self.metrics.items():
+            if name not in trainer.callback_metrics:
+                import difflib
+
+                from drumtx.config_schema import ConfigValueError
+
+                close = difflib.get_close_matches(name, logged, n=1, cutoff=0.6)
+                hint = f"closest logged: {close[0]}" if close else f"{len(logged)} metrics logged, e.g. val/pr_auc_mean"
+                raise ConfigValueError(
+                    f"{key}={name!r}: not logged by the first validation (epoch {trainer.current_epoch}; {hint}); "
+                    "nothing was exported"
+                )

@@ -122,6 +122,10 @@ def override_value(value: Any) -> str:
     return text
 
 
+#: the study's user attribute recording what it optimises (DrumtxOptunaSweeper._check_same_question)
+QUESTION_ATTR = "drumtx_question"
+
+
 def redact(storage: Any) -> str:
     """Storage for logs and the results file, without a database password."""
     if not isinstance(storage, str):
@@ -562,6 +566,36 @@ class OptunaSweeperImpl(Sweeper):
             raise ValueError(f"the task returned a non-finite objective {values}")
         return values
 
+    def _check_same_question(self, study: optuna.Study, created: bool, dists: Mapping[str, BaseDistribution],
+                             fixed: Mapping[str, str]) -> None:
+        """Record what a study optimises (:data:`QUESTION_ATTR`: the metric, the fixed overrides,
+        the search space) when it is created; a later sweep that loads it with another metric is
+        refused (one line, exit 2: its values would be ranked against the old ones), and with
+        other fixed overrides or another space it is told which (a worker on another machine may
+        need its own paths). A study from before this record gets it now."""
+        metric = self.config.get("optimized_metric") if self.config is not None else None
+        question = {"metric": metric, "fixed": sorted(fixed.values()),
+                    "space": {k: repr(d) for k, d in sorted(dists.items())}}
+        before = study.user_attrs.get(QUESTION_ATTR)
+        if created or not isinstance(before, dict):
+            study.set_user_attr(QUESTION_ATTR, question)
+            return
+        where = f"study {study.study_name!r} in {redact(self.storage)}"
+        if before.get("metric") != metric:
+            print(f"drumtx sweeper: {where} optimises {before.get('metric')!r}, this sweep {metric!r}: use another "
+                  "hydra.sweeper.study_name (its trials' values are not comparable)", file=sys.stderr)
+            raise SystemExit(2)
+        old, new = set(before.get("fixed") or []), set(question["fixed"])
+        if old != new:
+            log.warning(f"{where} was run with other fixed overrides: "
+                        + "; ".join([*(f"now {x}" for x in sorted(new - old)), *(f"then {x}" for x in sorted(old - new))])
+                        + " (its finished trials count towards n_trials; another study_name starts afresh)")
+        if (before.get("space") or {}) != question["space"]:
+            changed = sorted(set(before.get("space") or {}) ^ set(question["space"])
+                             | {k for k in question["space"] if (before.get("space") or {}).get(k, question["space"][k])
+                                != question["space"][k]})
+            log.warning(f"{where} was searched over another space (differs in: {', '.join(changed)})")
+
     # ------------------------------------------------------------------ the sweep
     def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
         assert self.config is not None and self.launcher is not None
@@ -601,6 +635,7 @@ class OptunaSweeperImpl(Sweeper):
                 f"Study {study.study_name!r} in {redact(self.storage)} was created with directions "
                 f"{[d.name.lower() for d in study.directions]}, not {directions}: use another study_name"
             )
+        self._check_same_question(study, created, dists, fixed)
         if not created and self.sampler is not None:
             # Only the worker that created the study keeps the sampler's seed (a lone sweep stays
             # reproducible). A resumed sweep would otherwise repeat the first run's start-up
