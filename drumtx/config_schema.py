@@ -666,18 +666,24 @@ def check_added_top_level(overrides: list[str], cfg: DictConfig, groups: Mapping
         raise ConfigValueError(f"{key}: not a setting of this command ({hint})")
 
 
+def monitored_metrics(cfg: DictConfig) -> dict[str, str]:
+    """Config key -> metric name of what a training run optimises or monitors:
+    ``optimized_metric`` and the ``monitor`` of every configured callback that has one."""
+    watched = {"optimized_metric": OmegaConf.select(cfg, "optimized_metric", default=None)}
+    for name, node in (OmegaConf.select(cfg, "callbacks", default=None) or {}).items():
+        if isinstance(node, DictConfig) and node.get("_target_") and node.get("monitor"):
+            watched[f"callbacks.{name}.monitor"] = node.get("monitor")
+    return {k: str(v) for k, v in watched.items() if v}
+
+
 def _check_onset_metrics(cfg: DictConfig) -> None:
     """``evaluation.onset_metrics=false`` logs no onset score: a run optimising or monitoring one
     (``val/onset_f_mean``, ``val/inst/kick/onset_f``) is refused before it trains, not at the
     first validation (:class:`drumtx.models.callbacks.MonitoredMetrics`)."""
     if OmegaConf.select(cfg, "evaluation.onset_metrics", default=True) is not False:
         return
-    watched = {"optimized_metric": OmegaConf.select(cfg, "optimized_metric", default=None)}
-    for name, node in (OmegaConf.select(cfg, "callbacks", default=None) or {}).items():
-        if isinstance(node, DictConfig) and node.get("_target_"):
-            watched[f"callbacks.{name}.monitor"] = node.get("monitor")
-    for key, metric in watched.items():
-        if isinstance(metric, str) and metric in metric_names() and "onset_" in metric:
+    for key, metric in monitored_metrics(cfg).items():
+        if metric in metric_names() and "onset_" in metric:
             raise ConfigValueError(f"{key}={metric!r}: evaluation.onset_metrics=false logs no onset scores "
                                    "(drop it, or monitor e.g. val/pr_auc_mean)")
 

@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from drumtx.config_schema import monitored_metrics
 from drumtx.models.callbacks import FiniteGuard, MonitoredMetrics
 
 
@@ -156,12 +157,7 @@ def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
     Returns:
         The Lightning callbacks, :class:`~drumtx.models.callbacks.FiniteGuard` first.
     """
-    out = [FiniteGuard()]
-    watched = {"optimized_metric": cfg.get("optimized_metric")}
-    for name, c in (cfg.get("callbacks") or {}).items():
-        if c is not None and c.get("_target_") and c.get("monitor"):
-            watched[f"callbacks.{name}.monitor"] = c.monitor
-    out.append(MonitoredMetrics(watched))
+    out = [FiniteGuard(), MonitoredMetrics(monitored_metrics(cfg))]
     for c in (cfg.get("callbacks") or {}).values():
         if c is None or not c.get("_target_"):
             continue
