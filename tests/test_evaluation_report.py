@@ -149,3 +149,25 @@ def test_the_report_says_which_drum_presence_gate_was_applied(tmp_path):
     assert "- **drum presence gate**: none" in md.read_text()
     md = write_report(tmp_path / "old", evaluation(2, 0), {"model": "m"}, pianorolls=0)["report"]
     assert "drum presence gate" not in md.read_text()  # a report from before the gate says nothing
+
+
+def test_many_series_become_a_table_of_cells_without_layout_warnings(tmp_path):
+    """A report sliced by kit (44 kits) drew 44 bars per instrument and a legend taller than the
+    figure (matplotlib: "constrained_layout not applied"); more than MAX_BAR_SERIES series are
+    drawn as one row each, the figure growing with them."""
+    import warnings
+
+    import matplotlib.image as mpimg
+
+    from drumtx.evaluation import plots
+
+    classes = ["kick", "snare", "tom", "hihat", "ride", "crash"]
+    few = {f"kit_{i}": [0.5] * 6 for i in range(plots.MAX_BAR_SERIES)}
+    many = {f"kit_{i}": [0.5, None, 0.7, 0.1, 1.0, 0.0] for i in range(44)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.bars(tmp_path / "few.png", "Onset F1 by kit_name", classes, few)
+        plots.bars(tmp_path / "many.png", "Onset F1 by kit_name", classes, many)
+        plots.bars(tmp_path / "delta.png", "ΔF", classes, {k: [-0.2] * 6 for k in many}, ylim=None)
+    assert mpimg.imread(tmp_path / "few.png").shape[0] == 400  # bars: 4 inches at 100 dpi
+    assert mpimg.imread(tmp_path / "many.png").shape[0] > 44 * 20  # a row per kit

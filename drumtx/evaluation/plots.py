@@ -53,7 +53,11 @@ def bars(
     ylim: tuple[float, float] | None = (0.0, 1.0),
     annotate: Sequence[str] | None = None,
 ) -> Path:
-    """Grouped bars: one group per category, one bar per series (None shows as a gap)."""
+    """Grouped bars: one group per category, one bar per series (None shows as a gap); with more
+    than :data:`MAX_BAR_SERIES` series (a report sliced by kit), a table of coloured cells
+    instead (:func:`heat_table`): 40 bars per group and a legend of 40 kits could not be read."""
+    if len(series) > MAX_BAR_SERIES:
+        return heat_table(path, title, categories, series, label=ylabel, limits=ylim, annotate=annotate)
     n, k = len(categories), max(1, len(series))
     fig = new_figure(max(6.0, min(16.0, 0.3 * n * (k + 1) + 2.0)), 4.0)
     ax = fig.add_subplot()
@@ -72,6 +76,51 @@ def bars(
     ax.grid(axis="y", alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+#: the most series :func:`bars` draws as bars; more become a :func:`heat_table`
+MAX_BAR_SERIES = 10
+
+
+def heat_table(
+    path: Path,
+    title: str,
+    categories: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    label: str = "",
+    limits: tuple[float, float] | None = (0.0, 1.0),
+    annotate: Sequence[str] | None = None,
+) -> Path:
+    """One row per series, one column per category, each cell coloured by its value and written
+    in it (– for None); the figure grows with the rows. ``limits`` None: a diverging scale
+    around 0 (differences)."""
+    rows = list(series)
+    values = np.array([[_v(v) for v in series[r]] for r in rows], dtype=float).reshape(len(rows), len(categories))
+    n, k = len(categories), len(rows)
+    fig = new_figure(3.0 + 1.0 * n, 1.2 + 0.26 * k)
+    ax = fig.add_subplot()
+    if limits:
+        vmin, vmax, cmap = limits[0], limits[1], "viridis"
+    else:
+        top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+        vmin, vmax, cmap = -(top or 1.0), top or 1.0, "RdBu"
+    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    for i in range(k):
+        for j in range(n):
+            v = values[i, j]
+            shade = (v - vmin) / (vmax - vmin) if np.isfinite(v) and vmax > vmin else 0.5
+            dark = shade < 0.55 if cmap == "viridis" else abs(shade - 0.5) > 0.35
+            ax.text(j, i, "–" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if dark and np.isfinite(v) else "black")
+    names = [pretty(c) for c in categories]
+    if annotate:
+        names = [f"{c}\n{a}" for c, a in zip(names, annotate, strict=False)] + names[len(annotate):]
+    ax.set_xticks(range(n), names, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks(range(k), rows, fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.03, label=label)
     return save_figure(fig, path)
 
 
