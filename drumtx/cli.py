@@ -247,26 +247,24 @@ def _missing_settings_block(cause: BaseException | None) -> str | None:
 
 
 def _settings_fields(block: str) -> set[str]:
-    """The settings of the :data:`SETTINGS_CLASSES` class whose ``WHERE`` is ``block``, or the keys
-    of the config schema's section there (:func:`drumtx.config_schema.section_settings`: a
-    name-keyed map such as ``loss.shared_weights``); else empty."""
+    """The settings of the :data:`SETTINGS_CLASSES` class whose ``WHERE`` is ``block``; else empty."""
     import dataclasses
     import importlib
-
-    from drumtx.config_schema import section_settings
 
     for spec in SETTINGS_CLASSES:
         module, _, name = spec.partition(":")
         cls = getattr(importlib.import_module(module), name)
         if cls.WHERE == block:
             return {f.name for f in dataclasses.fields(cls)}
-    return set(section_settings(block))
+    return set()
 
 
 def _closest_key(cause: BaseException | None) -> str | None:
     """For OmegaConf's "Key 'crahs' is not in struct", the closest key of the config node it
     was looked up in (``loss.crash``), by :func:`difflib.get_close_matches`, or of the settings
-    of a :data:`SETTINGS_CLASSES` block, with a '+' where the config leaves it out; else None."""
+    of a :data:`SETTINGS_CLASSES` block or a config schema section
+    (:func:`drumtx.config_schema.section_settings`), with a '+' where the config leaves it out;
+    else None."""
     import difflib
 
     parent, key = getattr(cause, "parent_node", None), getattr(cause, "key", None)
@@ -274,8 +272,12 @@ def _closest_key(cause: BaseException | None) -> str | None:
         keys = [str(k) for k in parent.keys()] if parent is not None and key is not None else []
     except Exception:  # noqa: BLE001 - a node without keys: no suggestion
         return None
+    from drumtx.config_schema import section_settings
+
     full = str(getattr(cause, "full_key", "") or key)
-    unset = _settings_fields(full.rpartition(".")[0]) - set(keys)
+    block = full.rpartition(".")[0]
+    # a name-keyed map's names (loss.shared_weights: the head targets) are settings too
+    unset = (_settings_fields(block) | set(section_settings(block))) - set(keys)
     close = difflib.get_close_matches(str(key), keys + sorted(unset), n=1, cutoff=0.6)
     if not close:
         return None

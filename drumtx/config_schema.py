@@ -530,11 +530,12 @@ BUILT_SECTIONS: dict[str, str] = {"data.targets": "drumtx.targets.TargetPolicy"}
 
 def section_settings(path: str) -> list[str]:
     """The keys the :data:`SECTIONS` entry matching ``path`` takes (``loss.shared_weights``: the
-    head targets); empty where none matches or its keys cannot be listed."""
-    import fnmatch
+    head targets; ``branches.heads.kick``: a head's settings, ``*`` standing for one key); empty
+    where none matches or its keys cannot be listed."""
+    import re
 
     for pattern, spec in SECTIONS.items():
-        if fnmatch.fnmatchcase(path, pattern):
+        if re.fullmatch(r"[^.]+".join(map(re.escape, pattern.split("*"))), path):
             return list(spec) if isinstance(spec, tuple) else (_parameters(spec) or [])
     return []
 
@@ -678,8 +679,8 @@ def monitored_metrics(cfg: DictConfig) -> dict[str, str]:
 
 def _check_onset_metrics(cfg: DictConfig) -> None:
     """``evaluation.onset_metrics=false`` logs no onset score: a run optimising or monitoring one
-    (``val/onset_f_mean``, ``val/inst/kick/onset_f``) is refused before it trains, not at the
-    first validation (:class:`drumtx.models.callbacks.MonitoredMetrics`)."""
+    (``val/onset_f_mean``, ``val/inst/kick/onset_f``) is refused before it trains, not where
+    Lightning first needs it (:func:`drumtx.train.unlogged_metric`)."""
     if OmegaConf.select(cfg, "evaluation.onset_metrics", default=True) is not False:
         return
     for key, metric in monitored_metrics(cfg).items():

@@ -20,8 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from drumtx.config_schema import monitored_metrics
-from drumtx.models.callbacks import FiniteGuard, MonitoredMetrics
+from drumtx.models.callbacks import FiniteGuard
 
 
 def wandb_key_configured() -> bool:
@@ -145,9 +144,7 @@ def finish_logger(logger, status: str | None = "success") -> None:
 
 def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
     """The configured callbacks; a learning-rate monitor only where a logger can take it.
-    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run; then
-    :class:`~drumtx.models.callbacks.MonitoredMetrics`: a monitored metric nothing logs stops it
-    at the first validation.
+    :class:`FiniteGuard` always comes first: a NaN loss or metric stops every run.
 
     Args:
         cfg: a composed training config; each non-null entry of ``cfg.callbacks`` with a
@@ -157,7 +154,7 @@ def build_callbacks(cfg: DictConfig, has_logger: bool = True) -> list:
     Returns:
         The Lightning callbacks, :class:`~drumtx.models.callbacks.FiniteGuard` first.
     """
-    out = [FiniteGuard(), MonitoredMetrics(monitored_metrics(cfg))]
+    out = [FiniteGuard()]
     for c in (cfg.get("callbacks") or {}).values():
         if c is None or not c.get("_target_"):
             continue

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -34,7 +35,7 @@ from drumtx.checkpoint import (
     save_bundle,
 )
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
-from drumtx.config_schema import ConfigValueError, validate
+from drumtx.config_schema import ConfigValueError, monitored_metrics, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
 from drumtx.models.callbacks import NonFiniteError
@@ -106,6 +107,35 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     return path
 
 
+#: Lightning's errors for a monitored metric nothing logged: EarlyStopping, ModelCheckpoint and
+#: the ReduceLROnPlateau step (lightning 2.6), each where it first needs the metric
+_UNLOGGED = re.compile(r"conditioned on metric `?(?P<a>[^`\s]+?)`? which is not available"
+                       r"|ModelCheckpoint\(monitor='(?P<b>[^']+)'\)` could not find the monitored key")
+
+
+def unlogged_metric(exc: BaseException, cfg: DictConfig, logged: Sequence[str], epoch: int) -> ConfigValueError | None:
+    """Lightning's error for a metric nothing logged (``optimized_metric=val/foo`` passed the config
+    check with a warning, as a user's callback may log it) as one line naming the config key and
+    the closest logged metric, instead of a traceback; None for any other error.
+
+    Why here and not in a callback that checks earlier: when Lightning needs a metric depends on
+    the callback and the validation interval (EarlyStopping and the plateau step at the end of a
+    training epoch, where ``train/loss_epoch`` exists; ModelCheckpoint after validation; not at
+    all under ``fast_dev_run``), so its own error is the one moment that is never too early.
+    """
+    import difflib
+
+    found = _UNLOGGED.search(str(exc))
+    if not found:
+        return None
+    name = found.group("a") or found.group("b")
+    key = next((k for k, v in monitored_metrics(cfg).items() if v == name), "monitor")
+    close = difflib.get_close_matches(name, list(logged), n=1, cutoff=0.6)
+    hint = f"closest logged: {close[0]}" if close else f"{len(logged)} metrics logged, e.g. val/pr_auc_mean"
+    return ConfigValueError(f"{key}={name!r}: nothing logged it by the end of epoch {epoch} ({hint}); "
+                            "nothing was exported")
+
+
 def _float(x) -> float | None:
     try:
         v = float(x)
@@ -163,7 +193,13 @@ def train(cfg: DictConfig) -> float | None:
             lg.log_hyperparams({"params": parameter_table(module.model)})
     try:
         fit_start = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        except Exception as exc:
+            unlogged = unlogged_metric(exc, cfg, sorted(trainer.callback_metrics), trainer.current_epoch)
+            if unlogged is None:
+                raise
+            raise unlogged from None
         fit_seconds = time.perf_counter() - fit_start
         ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
         name = cfg.optimized_metric

@@ -310,7 +310,7 @@ class Transcriber:
                 drumtx bundle (``.safetensors`` beside its ``.json`` meta) or a drumtx
                 Lightning ``.ckpt``; tuned thresholds in ``<stem>.thresholds.json`` beside it are
                 applied over the ones its meta holds.
-            device: where the model runs (``cpu``, ``cuda``, ``cuda:1``).
+            device: where the model runs (``cpu``, ``cuda``, ``cuda:1``, ``auto``).
             **kwargs: the other arguments of :class:`Transcriber` (``thresholds``, ``settings``,
                 ``chunk_seconds``, ``context_seconds``).
 
@@ -328,7 +328,7 @@ class Transcriber:
         from drumtx.inference import resolve_device
 
         try:
-            resolve_device(device)
+            device = str(resolve_device(device))  # "auto" too
         except ValueError as e:
             raise ValueError(f"device={device!r}: {e}") from None
         model, meta = load_transcriber(model_path(path), device=device)

@@ -108,6 +108,9 @@ def test_version(script, monkeypatch, capsys):
         # a name-keyed map's key (Hydra proposed +loss.shared_weights.kck, which the schema then refused)
         ("loss.shared_weights.kck=kick", "drumtx.train: bad config: Could not override 'loss.shared_weights.kck' "
          "(Key 'kck' is not in struct) (did you mean +loss.shared_weights.kick?)"),
+        # a key under a wildcard section is no missing block (a review: branches.heads.* was taken for one)
+        ("branches.heads.kick.hiden=[64]", "drumtx.train: bad config: Could not override 'branches.heads.kick.hiden' "
+         "(Key 'hiden' is not in struct) (did you mean branches.heads.kick.hidden?)"),
     ],
 )
 def test_hydra_config_error_is_one_line_and_status_2(override, message, monkeypatch, capsys):

@@ -624,3 +624,9 @@ def test_default_names_the_packaged_model_in_transcribe_too(tmp_path, capsys):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match=r"^device='cuda': no CUDA device on this machine$"):
             Transcriber.from_checkpoint("default", device="cuda")
+
+
+def test_the_python_api_takes_device_auto():
+    """A review: ``device="auto"`` passed the check and then reached torch.device("auto")."""
+    t = Transcriber.from_checkpoint("default", device="auto")
+    assert t.device.type in ("cpu", "cuda")

@@ -543,19 +543,36 @@ def test_what_needs_no_data_is_refused_before_the_feature_cache_is_built(overrid
     assert not any(p.is_file() for p in cache.rglob("*")) if cache.exists() else True
 
 
-@pytest.mark.parametrize("monitored", ["optimized_metric", "callbacks.early_stopping.monitor"])
-def test_a_monitored_metric_nothing_logs_stops_at_the_first_validation_in_one_line(monitored, egmd_fixture,
-                                                                                   shared_cache, tmp_path):
+@pytest.mark.parametrize(("monitored", "extra"), [
+    ("optimized_metric", []),  # the plateau step, early stopping and checkpoints all need it
+    ("callbacks.early_stopping.monitor", ["callbacks.model_checkpoint.monitor=val/pr_auc_mean"]),
+    ("callbacks.model_checkpoint.monitor", ["callbacks.early_stopping=null"]),
+])
+def test_a_monitored_metric_nothing_logs_is_one_line_naming_its_key(monitored, extra, egmd_fixture, shared_cache,
+                                                                    tmp_path):
     """It passed the config check with a warning (a user's callback may log it); Lightning's
-    scheduler or early stopping then failed after the first epoch with a traceback."""
+    scheduler, early stopping or checkpoints then failed after the first epoch with a traceback."""
     from drumtx.config_schema import ConfigValueError
 
-    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), f"{monitored}=val/foo_bar_baz",
-                        "trainer.fast_dev_run=true", "evaluation.onset_metrics=false")
-    with pytest.raises(ConfigValueError, match=rf"^{monitored}='val/foo_bar_baz': not logged by the first "
-                                               r"validation \(epoch 0; \d+ metrics logged, e.g. val/pr_auc_mean\); nothing was exported$"):
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), f"{monitored}=val/foo_bar_baz", *extra,
+                        "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+                        "evaluation.onset_metrics=false")
+    with pytest.raises(ConfigValueError, match=rf"^{monitored}='val/foo_bar_baz': nothing logged it by the end of "
+                                               r"epoch 0 \(\d+ metrics logged, e.g. val/pr_auc_mean\); nothing was "
+                                               r"exported$"):
         train_mod.train(cfg)
     assert not (tmp_path / "best.safetensors").exists()
+
+
+def test_a_metric_logged_at_the_training_epochs_end_may_be_monitored(egmd_fixture, shared_cache, tmp_path):
+    """A review: a check at the first validation's end would refuse train/loss_epoch, which
+    Lightning's early stopping finds at the end of the training epoch."""
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "optimized_metric=train/loss_epoch",
+                        "callbacks.model_checkpoint.mode=min", "callbacks.early_stopping.mode=min",
+                        "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
+                        "evaluation.onset_metrics=false", "scheduler=none")
+    train_mod.train(cfg)
+    assert json.loads((tmp_path / "metrics.json").read_text())["optimized_metric"] == "train/loss_epoch"
 
 
 def test_an_onset_metric_without_onset_scoring_is_refused_before_training(tmp_path):

@@ -485,8 +485,9 @@ class DrumDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Fill the cache if needed (:meth:`prepare_data`) and list each split's prepared tracks.
-        Once: ``drumtx.train`` calls it before building the model and loggers, so bad data is
-        refused before the run folder holds anything; Lightning's later calls do nothing.
+        Once: ``drumtx.train`` calls it before the parameter table and the first log, so bad data
+        is refused before the run folder holds anything (what needs no data, ``init_weights`` and
+        the Trainer's values, is checked before it); Lightning's later calls do nothing.
 
         Raises:
             drumtx.data.datasets.DatasetError: no dataset root, ``data.fit_kit_names`` matching
@@ -511,7 +512,7 @@ class DrumDataModule(pl.LightningDataModule):
         if lost:
             log.warning("%d tracks unavailable (reasons in %s)", lost, self.cache.directory / "skipped.json")
         if self.train_kit_weights and self._entries.get("train"):
-            # once, here: an unknown pattern fails before a model is built (drumtx.train sets up first)
+            # once, here: an unknown pattern fails before training (and before the run folder holds anything)
             self._train_weights = self._weights_of(self._entries["train"], manifest)
         self._set_up = True
 

@@ -572,13 +572,17 @@ class OptunaSweeperImpl(Sweeper):
         the search space) when it is created; a later sweep that loads it with another metric is
         refused (one line, exit 2: its values would be ranked against the old ones), and with
         other fixed overrides or another space it is told which (a worker on another machine may
-        need its own paths). A study from before this record gets it now."""
+        need its own paths). Only the worker that creates the study records it: a study from
+        before this record, or one whose creator has not written it yet (a worker started at the
+        same moment), is not checked, rather than take a loader's question for the study's."""
         metric = self.config.get("optimized_metric") if self.config is not None else None
         question = {"metric": metric, "fixed": sorted(fixed.values()),
                     "space": {k: repr(d) for k, d in sorted(dists.items())}}
-        before = study.user_attrs.get(QUESTION_ATTR)
-        if created or not isinstance(before, dict):
+        if created:
             study.set_user_attr(QUESTION_ATTR, question)
+            return
+        before = study.user_attrs.get(QUESTION_ATTR)
+        if not isinstance(before, dict):
             return
         where = f"study {study.study_name!r} in {redact(self.storage)}"
         if before.get("metric") != metric:
