@@ -9,11 +9,12 @@ Writes into the run folder: ``checkpoints/`` (top-k + ``last.ckpt``), ``best.saf
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -107,6 +108,30 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     return path
 
 
+@contextlib.contextmanager
+def held_log_records(name: str) -> Iterator[list[logging.LogRecord]]:
+    """Keep back what logger ``name`` logs inside the block; the caller replays the records
+    (``logging.getLogger(r.name).handle(r)``) when it chooses.
+
+    Why: the Trainer is built before the data is set up (its bad values are refused before the
+    feature cache is built), and Lightning's "GPU available: …" lines would then come before a
+    refused data root's one-line error (a new user's trial asked for that line alone).
+    """
+    held: list[logging.LogRecord] = []
+
+    class _Hold(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            held.append(record)
+            return False
+
+    logger, hold = logging.getLogger(name), _Hold()
+    logger.addFilter(hold)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(hold)
+
+
 #: Lightning's errors for a monitored metric nothing logged: EarlyStopping, ModelCheckpoint and
 #: the ReduceLROnPlateau step (lightning 2.6), each where it first needs the metric
 _UNLOGGED = re.compile(r"conditioned on metric `?(?P<a>[^`\s]+?)`? which is not available"
@@ -176,7 +201,8 @@ def train(cfg: DictConfig) -> float | None:
         else {"enable_checkpointing": any(isinstance(c, ModelCheckpoint) for c in callbacks)}
     )
     try:
-        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
+        with held_log_records("lightning.pytorch.utilities.rank_zero") as trainer_lines:
+            trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **extra)
     except Exception as exc:  # Lightning refuses a value (precision=16-mixd, devices=abc, no GPU): its reason, one line
         cause = exc.__cause__ or exc  # Hydra wraps it ("Error in call to target …")
         text = " ".join(str(cause).split())
@@ -185,6 +211,8 @@ def train(cfg: DictConfig) -> float | None:
         raise ConfigValueError(f"trainer: {text}") from None
     datamodule.setup("fit")
     datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
+    for record in trainer_lines:  # "GPU available: …", once the data has not been refused
+        logging.getLogger(record.name).handle(record)
     log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
     log.info("augmentation of training batches: %r", datamodule.augmentation)
     print_parameters(module, cfg)

@@ -150,6 +150,17 @@ def test_bad_data_is_refused_before_the_model_and_loggers(overrides, message, eg
     assert not run.exists() and not (tmp_path / "outputs").exists()
 
 
+def test_lightnings_lines_come_after_the_data_is_set_up(egmd_fixture, tmp_path):
+    """The Trainer is built before the data (its values are refused before the feature cache is
+    built); its "GPU available: …" lines are held back until the data is set up, not lost."""
+    out = run_train("data=egmd", f"data.root={egmd_fixture}", f"data.cache_dir={tmp_path / 'cache'}",
+                    f"hydra.run.dir={tmp_path / 'run'}", "trainer.fast_dev_run=true", "evaluation.onset_metrics=false",
+                    "logger=none", "csv_log=false")
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert "GPU available:" in text and text.index("GPU available:") > text.index("prepare ")
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [("branches=fivebranch", "Could not find 'branches/fivebranch'"), ("loss.crsh=0.6", "Could not override 'loss.crsh'")],
