@@ -594,10 +594,9 @@ class OptunaSweeperImpl(Sweeper):
             log.warning(f"{where} was run with other fixed overrides: "
                         + "; ".join([*(f"now {x}" for x in sorted(new - old)), *(f"then {x}" for x in sorted(old - new))])
                         + " (its finished trials count towards n_trials; another study_name starts afresh)")
-        if (before.get("space") or {}) != question["space"]:
-            changed = sorted(set(before.get("space") or {}) ^ set(question["space"])
-                             | {k for k in question["space"] if (before.get("space") or {}).get(k, question["space"][k])
-                                != question["space"][k]})
+        then, now = before.get("space") or {}, question["space"]
+        changed = sorted(k for k in then.keys() | now.keys() if then.get(k) != now.get(k))
+        if changed:
             log.warning(f"{where} was searched over another space (differs in: {', '.join(changed)})")
 
     # ------------------------------------------------------------------ the sweep
