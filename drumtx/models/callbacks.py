@@ -281,4 +281,3 @@ class FiniteGuard(pl.Callback):
                 f"step {trainer.global_step} (epoch {trainer.current_epoch}): non-finite metric(s) {shown}"
                 + (f" and {len(bad) - 3} more" if len(bad) > 3 else "") + "; nothing was exported"
             )
-
