@@ -550,6 +550,7 @@ def hydra_main(
             # Until the command starts, Hydra raises instead of printing: a config error becomes one line.
             os.environ[_FULL_ERROR] = "1"
             try:
+                _check_shown_config(prog, config_name, schema)
                 entry()
             except Exception as exc:
                 if state["started"] or state["full_error"] == "1":
@@ -564,6 +565,31 @@ def hydra_main(
         return main
 
     return decorate
+
+
+def _check_shown_config(prog: str, config_name: str, schema: Mapping[str, Value] | None) -> None:
+    """Under ``--cfg job`` or ``--cfg all`` (one run, not ``-m``), check the config Hydra is about
+    to print as :func:`check_config` would check it before running: Hydra prints it and exits
+    without calling the command, so a previewed ``trainer.max_steps=-5`` looked fine.
+
+    Raises:
+        SystemExit: 2 after :func:`check_config`'s one line.
+        Exception: Hydra's own composition error (the caller makes it one line).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    if args.cfg not in ("job", "all") or args.multirun or args.help or args.hydra_help:
+        return
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=prog):
+        cfg = compose(config_name, overrides=list(args.overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # what check_config reads (choices, the task's overrides)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    check_config(prog, cfg, schema)
 
 
 def _set_env(name: str, value: str | None) -> None:

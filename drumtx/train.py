@@ -36,7 +36,7 @@ from drumtx.checkpoint import (
     save_bundle,
 )
 from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
-from drumtx.config_schema import ConfigValueError, monitored_metrics, validate
+from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
 from drumtx.models.callbacks import NonFiniteError
@@ -279,7 +279,7 @@ def error_message(exc: BaseException) -> str:
     return text
 
 
-@hydra_main("train")
+@hydra_main("train", TRAIN)  # (train() validates again: the Python API has no hydra_main)
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)

@@ -132,6 +132,29 @@ def test_hydra_cfg_job_returns_none(monkeypatch, capsys):
     assert "crash: 0.6" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("script", "override", "message"),
+    [
+        ("drumtx-train", "trainer.max_steps=-5", "drumtx.train: trainer.max_steps=-5: expected an integer >= -1"),
+        ("drumtx-train", "loss.crash=abc", "drumtx.train: loss.crash='abc': expected a finite number"),
+        ("drumtx-train", "data=base", "drumtx.train: data=base: an abstract base"),
+        ("drumtx-prepare", "num_workers=-2", "drumtx.prepare: num_workers=-2: expected"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["job", "all"])
+def test_hydra_cfg_print_checks_the_config_first(script, override, message, flag, monkeypatch, capsys):
+    """``--cfg job`` previews the config the command would run: a value the command refuses is
+    refused here too (one line, exit 2), not printed as if it were fine."""
+    monkeypatch.setattr(sys, "argv", [script, override, "--cfg", flag])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    assert exc.value.code == 2
+    out = capsys.readouterr()
+    err = out.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message), err
+    assert out.out == ""
+
+
 def test_hydra_command_under_python_m_keeps_its_job_name(tmp_path):
     """``python -m drumtx.prepare`` runs the module as __main__: Hydra still names the job
     ``prepare`` (its log file), and --version is drumtx's, not Hydra's."""
