@@ -153,7 +153,14 @@ def _read_bundle(path: Path, device) -> tuple[dict, dict]:
     return state, _check_meta(meta, sidecar)
 
 
-def _read_lightning(path: Path, device) -> tuple[dict, dict]:
+def read_lightning(path: Path, device) -> tuple[dict, dict]:
+    """``(model state without the "model." prefix, drumtx meta)`` of a drumtx Lightning ``.ckpt``,
+    loaded with ``weights_only=True`` (never a pickle's code).
+
+    Raises:
+        CheckpointError: one line naming the file: unreadable, empty or truncated, not a torch
+            checkpoint, refused by the weights-only unpickler, or not a drumtx checkpoint.
+    """
     import zipfile
 
     try:
@@ -163,6 +170,10 @@ def _read_lightning(path: Path, device) -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: unreadable ({exc.strerror or exc})") from None
     # torch.save writes a zip archive (a pickle, b"\x80", before torch 1.6); anything else (a text
     # file, audio given as --ckpt) otherwise fails inside the unpickler as "KeyError: 101".
+    if not magic:
+        raise CheckpointError(f"{path}: an empty file, not a model checkpoint")
+    if magic == b"PK" and not zipfile.is_zipfile(path):  # torch.save's zip, its directory (at the end) missing
+        raise CheckpointError(f"{path}: truncated or damaged (an incomplete zip archive); an interrupted copy?")
     if not (zipfile.is_zipfile(path) or magic[:1] == b"\x80"):
         raise CheckpointError(
             f"{path}: not a model checkpoint (expected a drumtx .safetensors bundle or a Lightning .ckpt)"
@@ -215,7 +226,7 @@ def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
     if path.suffix == ".safetensors":
         state, meta = _read_bundle(path, device)
     else:
-        state, meta = _read_lightning(path, device)
+        state, meta = read_lightning(path, device)
     try:
         model = build_transcriber(meta["config"])
         model.load_state_dict(state, strict=True)

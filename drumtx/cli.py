@@ -7,7 +7,7 @@ Every command (``drumtx-train`` … or ``python -m drumtx.<command>``, listed in
 * ``1`` (:data:`EXIT_SOME_FAILED`): some inputs failed (each named on its own line), the rest were done;
 * ``2`` (:data:`EXIT_USAGE`): bad usage or setup (unknown option, config typo, missing checkpoint or
   data folder); nothing was done.
-* ``130`` (:data:`EXIT_INTERRUPTED`): stopped by Ctrl-C (``drumtx.transcribe``) or SIGTERM too
+* ``130`` (:data:`EXIT_INTERRUPTED`): stopped by Ctrl-C (``drumtx.transcribe``, ``drumtx.train``) or SIGTERM too
   (``drumtx.synth``); what was done is kept whole, and the same command resumes.
 
 Errors are one line on stderr, ``<command>: <message>``. An unexpected exception (a bug) still
@@ -210,6 +210,9 @@ def _config_error(exc: BaseException) -> str:
         close = difflib.get_close_matches(typed, listed.split(), n=1)
         if close:
             text += f" (did you mean {group}={close[0]}?)"
+    params = re.search(r"Sweeping over Hydra's configuration is not supported : '?hydra\.sweeper\.params\.([^=']+)=([^']*)", text)
+    if params:  # the search space is set on the command line by the key itself, as the sweeper's yaml lists it
+        return text + f" (to search {params[1]}, give it as '{params[1]}={params[2]}' with -m)"
     block = _missing_settings_block(cause)  # a whole settings block the recipe does not have
     if block:
         text = re.sub(r"\. To append to your config use \+\S+", "", text)

@@ -86,6 +86,7 @@ class Value:
         what = {"int": "an integer", "float": "a finite number", "bool": "true or false", "names": "a list of names",
                 "device": "auto, cpu or a CUDA device this machine has", "file": "the path of an existing file",
                 "metric": "a metric the training logs",
+                "peak_picking": "a mapping {instrument: threshold or {threshold, min_gap_s}}",
                 "numbers": "a list of numbers", "weights": "a mapping {name: number}",
                 "fraction_or_count": "a fraction in [0, 1] or a whole number of batches",
                 "settings": f"a mapping of {', '.join(self.keys)} (needs {', '.join(self.required)})"}[self.kind]
@@ -119,7 +120,21 @@ class Value:
 
             if isinstance(value, str) and (Path(value).expanduser().is_file() or value in self.options()):
                 return value
+            if isinstance(value, str) and Path(value).expanduser().is_dir():
+                # a run folder given for its model: name the file it holds (resume state, bundle)
+                inside = [p for p in ("checkpoints/last.ckpt", "best.safetensors") if (Path(value).expanduser() / p).is_file()]
+                hint = f" (did you mean {Path(value) / inside[0]}?)" if inside else ""
+                raise ConfigValueError(f"{key}={value!r}: a folder, not a file{hint}")
             raise ConfigValueError(f"{key}={value!r}: no such file")
+        if self.kind == "peak_picking":
+            if not isinstance(value, Mapping):
+                raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
+            from drumtx.decode import peak_picking_setting
+
+            try:  # the short form {kick: 0.4} made {kick: {threshold: 0.4}}, as transcribe's --thresholds
+                return {str(inst): peak_picking_setting(v, f"{key}.{inst}") for inst, v in value.items()}
+            except ValueError as exc:
+                raise ConfigValueError(str(exc)) from None
         if self.kind == "device":
             return _check_device(key, value)
         if self.kind == "metric":
@@ -291,6 +306,7 @@ TRAIN: dict[str, Value] = {
     "evaluation.auc_thresholds": Value("int", low=2, null=True),
     "evaluation.onset_window": POSITIVE,
     "evaluation.onset_metrics": Value("bool"),
+    "evaluation.thresholds": Value("peak_picking", null=True),
     "callbacks.early_stopping.patience": COUNT0,
     "callbacks.model_checkpoint.save_top_k": Value("int", low=-1),
     "callbacks.model_checkpoint.last_every_n_steps": Value("int", low=1, null=True),
@@ -385,6 +401,7 @@ EVALUATE: dict[str, Value] = {
     "torch_threads": TRAIN["torch_threads"],
     "device": Value("device"),
     "use_checkpoint_targets": BOOL,
+    "thresholds": Value("peak_picking", null=True),
     "kit_names": NAMES,
     "exclude_kit_names": NAMES,
     "external.annotation_ext": Value("names"),
@@ -689,6 +706,16 @@ def _check_onset_metrics(cfg: DictConfig) -> None:
                                    "(drop it, or monitor e.g. val/pr_auc_mean)")
 
 
+def _check_trains_something(cfg: DictConfig) -> None:
+    """Lightning takes ``trainer.max_epochs=0`` (or ``max_steps=0``, ``limit_train_batches=0``),
+    trains nothing and ends without a model; a new user's trial got exit 0 and
+    ``val/pr_auc_mean = none``. Refused before anything runs."""
+    for key in ("trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches"):
+        if OmegaConf.select(cfg, key, default=None) == 0:
+            unlimited = " (-1: no limit)" if key in ("trainer.max_epochs", "trainer.max_steps") else ""
+            raise ConfigValueError(f"{key}=0: trains nothing{unlimited}")
+
+
 def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig:
     """Check (and normalise in place) every key of ``schema`` present in ``cfg``.
 
@@ -712,7 +739,7 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
                 value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
             except Exception as exc:  # a broken interpolation
                 raise ConfigValueError(f"{key}: {' '.join(str(exc).split())}") from None
-            if value is _ABSENT or value == "???" or (isinstance(value, DictConfig) and rule.kind not in ("weights", "settings")):
+            if value is _ABSENT or value == "???" or (isinstance(value, DictConfig) and rule.kind not in ("weights", "settings", "peak_picking")):
                 continue  # another option of the group, or required and reported by Hydra
             if not isinstance(value, str | int | float | bool) and value is not None:
                 value = OmegaConf.to_container(value, resolve=True)
@@ -724,6 +751,7 @@ def validate(cfg: DictConfig, schema: Mapping[str, Value] = TRAIN) -> DictConfig
                 with open_dict(cfg):
                     OmegaConf.update(cfg, key, normal, merge=False)
     _check_onset_metrics(cfg)
+    _check_trains_something(cfg)
     for path, target in BUILT_SECTIONS.items():
         node = OmegaConf.select(cfg, path, default=None)
         if isinstance(node, DictConfig):

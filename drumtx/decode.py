@@ -26,6 +26,32 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {
 }
 
 
+def peak_picking_setting(value: object, where: str) -> dict[str, float]:
+    """One instrument's peak-picking override as ``{threshold, min_gap_s}`` (either may be absent).
+
+    Args:
+        value: a number (the threshold) or a mapping with ``threshold`` (in (0, 1]) and/or
+            ``min_gap_s`` (seconds, in [0, 10)).
+        where: what names it in the error, e.g. ``--thresholds: kick`` or ``thresholds.kick``.
+    Raises:
+        ValueError: one line naming ``where``: another type, an unknown key, a value out of range.
+    """
+    spec = {"threshold": value} if isinstance(value, int | float) and not isinstance(value, bool) else value
+    if not isinstance(spec, dict) or not set(spec) <= {"threshold", "min_gap_s"}:
+        raise ValueError(f"{where} must be a number or {{threshold, min_gap_s}}, got {value!r}")
+    out = {}
+    for key, (low, high, what) in {"threshold": (0.0, 1.0, "in (0, 1]"), "min_gap_s": (0.0, 10.0, "in [0, 10) s")}.items():
+        if key not in spec:
+            continue
+        v = spec[key]
+        number = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+        inside = low < number <= high if key == "threshold" else low <= number < high
+        if not inside:
+            raise ValueError(f"{where} {key} must be {what}, got {v!r}")
+        out[key] = number
+    return out
+
+
 def pick_peaks(activation: np.ndarray, threshold: float, min_gap_frames: int = 1) -> np.ndarray:
     """Frames that are local maxima at or above ``threshold``, at least ``min_gap_frames`` apart.
 

@@ -33,9 +33,10 @@ from drumtx.checkpoint import (
     load_transcriber,
     model_path,
     plain_config,
+    read_lightning,
     save_bundle,
 )
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
 from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
@@ -108,6 +109,75 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     return path
 
 
+# Settings a resume may change without a warning: how long to train on, where to write and log,
+# how many threads; whatever else differs from the checkpoint's own config is named.
+_RESUME_FREE = (
+    "ckpt_path", "init_weights", "tags", "task_name", "torch_threads", "csv_log", "export_best", "paths.",
+    "logger.", "data.num_workers", "data.cache_dir", "trainer.max_steps", "trainer.max_epochs", "trainer.max_time",
+    "callbacks.step_budget.", "callbacks.early_stopping.patience",
+)
+
+
+def _leaves(obj, prefix: str = "") -> dict[str, object]:
+    """``{dotted key: value}`` of a plain config's leaves (lists are leaves)."""
+    if isinstance(obj, dict):
+        out: dict[str, object] = {}
+        for k, v in obj.items():
+            out.update(_leaves(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: obj}
+
+
+def check_resume(module: DrumTranscriptionModule, source: str, cfg: DictConfig) -> list[str]:
+    """Read ``ckpt_path`` before the data and the Trainer: a file Lightning would fail on minutes
+    later with a traceback (an empty or truncated ``.ckpt``, a weights-only ``.safetensors``
+    bundle, another model's checkpoint) is one line now.
+
+    Args:
+        module: this run's module, built from ``cfg``.
+        source: ``cfg.ckpt_path``; ``last`` (Lightning finds the run's newest) is not read here.
+        cfg: this run's config.
+    Returns:
+        ``key=theirs there, ours here`` for each setting of the checkpoint's own config that this run
+        changes, beyond those a resume may change (``_RESUME_FREE``); also logged as a warning.
+    Raises:
+        CheckpointError: one line naming the file and what is wrong with it.
+    """
+    if source == "last":
+        return []
+    path = Path(source).expanduser()
+    if path.suffix == ".safetensors":
+        raise CheckpointError(
+            f"ckpt_path={source}: a .safetensors bundle holds the weights only, not the training state to resume "
+            f"(optimiser, schedule, step); resume from the run's checkpoints/last.ckpt, or fine-tune from these "
+            f"weights with init_weights={source}"
+        )
+    state, meta = read_lightning(path, "cpu")
+    theirs, ours = _leaves(meta.get("config") or {}), _leaves(plain_config(cfg))
+    changed = [
+        f"{k}={theirs.get(k, 'absent')!r} there, {ours.get(k, 'absent')!r} here"
+        for k in sorted(set(theirs) | set(ours))
+        if theirs.get(k) != ours.get(k) and not k.startswith(_RESUME_FREE)
+    ]
+    target = module.model.state_dict()
+    for key in sorted(set(state) | set(target)):
+        if key not in state or key not in target or state[key].shape != target[key].shape:
+            model_keys = [c for c in changed if c.startswith(("encoder.", "branches.", "features.", "data.targets."))]
+            have = tuple(state[key].shape) if key in state else "absent"
+            want = tuple(target[key].shape) if key in target else "absent"
+            why = model_keys[0] if model_keys else f"{key} is {have} there and {want} here"
+            raise CheckpointError(
+                f"ckpt_path={source}: another model than this run's ({why}); resume with the run's own "
+                "settings (its .hydra/config.yaml)"
+            )
+    if changed:
+        log.warning(
+            "resuming %s with %d setting(s) other than it was trained with (they apply from here on): %s",
+            source, len(changed), "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else ""),
+        )
+    return changed
+
+
 @contextlib.contextmanager
 def held_log_records(name: str) -> Iterator[list[logging.LogRecord]]:
     """Keep back what logger ``name`` logs inside the block; the caller replays the records
@@ -155,10 +225,34 @@ def unlogged_metric(exc: BaseException, cfg: DictConfig, logged: Sequence[str], 
         return None
     name = found.group("a") or found.group("b")
     key = next((k for k, v in monitored_metrics(cfg).items() if v == name), "monitor")
+    if name.startswith("val/") and not any(m.startswith("val/") for m in logged):
+        # the run stopped before its first validation (trainer.max_steps ends an epoch midway, and
+        # Lightning validates at an epoch's end): the metric is fine, the stop is not
+        max_steps = cfg.trainer.get("max_steps")
+        stop = f"trainer.max_steps={max_steps} stopped the run" if max_steps not in (None, -1) else "the run stopped"
+        return ConfigValueError(
+            f"{key}={name!r}: no validation ran ({stop} within epoch {epoch}; validation runs at an epoch's end); "
+            "to stop after N steps and still validate use callbacks.step_budget.max_steps=N; nothing was exported"
+        )
     close = difflib.get_close_matches(name, list(logged), n=1, cutoff=0.6)
-    hint = f"closest logged: {close[0]}" if close else f"{len(logged)} metrics logged, e.g. val/pr_auc_mean"
+    # the means (val/pr_auc_mean) before the per-class metrics (val/fine/crash/f1)
+    shown = ", ".join(sorted((m for m in logged if m.startswith("val/")), key=lambda m: (m.count("/"), m))[:3]) \
+        or ", ".join(sorted(logged)[:3])
+    hint = f"closest logged: {close[0]}" if close else f"{len(logged)} metrics logged, e.g. {shown}"
     return ConfigValueError(f"{key}={name!r}: nothing logged it by the end of epoch {epoch} ({hint}); "
                             "nothing was exported")
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C stopped the run; the message says where and how to resume (exit status 130)."""
+
+
+def _interrupted_message(trainer: L.Trainer) -> str:
+    last = next((c.last_model_path for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.last_model_path), "")
+    where = f"interrupted at step {trainer.global_step} (epoch {trainer.current_epoch}); nothing was exported"
+    if last:
+        return f"{where}; resume from its last checkpoint with ckpt_path={last}"
+    return f"{where}, and no checkpoint was written yet (the first comes at the end of epoch 0)"
 
 
 def _float(x) -> float | None:
@@ -175,6 +269,7 @@ def train(cfg: DictConfig) -> float | None:
     Raises:
         ConfigValueError: a config value of the wrong type or range (before anything runs).
         NonFiniteError: a NaN/inf loss or metric (nothing is exported or reported).
+        TrainingInterrupted: Ctrl-C (nothing is exported; the message names the checkpoint to resume from).
     """
     validate(cfg)  # typed, range-checked values; one line naming the key (drumtx.config_schema)
     quiet_third_party()
@@ -190,7 +285,9 @@ def train(cfg: DictConfig) -> float | None:
     plain = plain_config(cfg)
     meta = build_meta(plain)
     module = DrumTranscriptionModule(plain, meta)
-    if cfg.get("init_weights") and not cfg.get("ckpt_path"):
+    if cfg.get("ckpt_path"):
+        check_resume(module, str(cfg.ckpt_path), cfg)
+    elif cfg.get("init_weights"):
         init_weights(module, cfg.init_weights, cfg)
     loggers = build_training_loggers(cfg)  # lazy: nothing is written (or sent to W&B) before a log call
     callbacks = build_callbacks(cfg, has_logger=bool(loggers))
@@ -223,6 +320,11 @@ def train(cfg: DictConfig) -> float | None:
         fit_start = time.perf_counter()
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        except SystemExit:
+            if not trainer.interrupted:
+                raise
+            # Lightning catches Ctrl-C, shuts down and exits 1, the status of a failed run
+            raise TrainingInterrupted(_interrupted_message(trainer)) from None
         except Exception as exc:
             unlogged = unlogged_metric(exc, cfg, sorted(trainer.callback_metrics), trainer.current_epoch)
             if unlogged is None:
@@ -283,6 +385,10 @@ def error_message(exc: BaseException) -> str:
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
+    except TrainingInterrupted as exc:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise KeyboardInterrupt from None  # the sweep stops too (the sweeper marks the trial failed)
+        fail("drumtx.train", exc, EXIT_INTERRUPTED)
     except (CheckpointError, ConfigValueError, DatasetError, NonFiniteError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed, with this message, and goes on

@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated output formats, any of {','.join(FORMATS)} (default: midi)",
     )
     parser.add_argument(
-        "--device", default="cpu", choices=["cpu", "cuda"], help="where the model runs (default: cpu)"
+        "--device", default="cpu", metavar="{cpu,cuda,cuda:N,auto}",
+        help="where the model runs: auto is CUDA when this machine has it (default: cpu)"
     )
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument(
@@ -304,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"--format: unknown format(s) {bad or args.format!r}; choose from {','.join(FORMATS)}")
         return 2
     try:
-        resolve_device(args.device)
+        args.device = str(resolve_device(args.device))  # auto: cuda or cpu from here on
     except ValueError as e:
         _error(f"--device {args.device}: {e}; use --device cpu")
         return 2

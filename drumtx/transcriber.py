@@ -22,7 +22,7 @@ import torch
 
 from drumtx.audio import AUDIO_EXTENSIONS, AudioError, special_file_kind
 from drumtx.checkpoint import PACKAGED_MODEL
-from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences
+from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences, peak_picking_setting
 from drumtx.errors import exception_line
 from drumtx.features import LogMel, features_from_meta
 from drumtx.inference import Activations, InferenceSettings, activations
@@ -240,16 +240,7 @@ def parse_thresholds(text: str | None, instruments: Sequence[str]) -> dict[str, 
     for inst, value in raw.items():
         if inst not in instruments:
             raise ValueError(f"--thresholds: unknown instrument {inst!r}; this model has {list(instruments)}")
-        spec = {"threshold": value} if isinstance(value, int | float) else value
-        if not isinstance(spec, dict) or not set(spec) <= {"threshold", "min_gap_s"}:
-            raise ValueError(
-                f"--thresholds: {inst} must be a number or {{threshold, min_gap_s}}, got {value!r}"
-            )
-        if "threshold" in spec and not 0.0 < float(spec["threshold"]) <= 1.0:
-            raise ValueError(f"--thresholds: {inst} threshold must be in (0, 1], got {spec['threshold']}")
-        if "min_gap_s" in spec and not 0.0 <= float(spec["min_gap_s"]) < 10.0:
-            raise ValueError(f"--thresholds: {inst} min_gap_s must be in [0, 10) s, got {spec['min_gap_s']}")
-        out[inst] = {k: float(v) for k, v in spec.items()}
+        out[inst] = peak_picking_setting(value, f"--thresholds: {inst}")
     return out
 
 

@@ -126,6 +126,17 @@ def test_hydra_config_error_is_one_line_and_status_2(override, message, monkeypa
     assert "HYDRA_FULL_ERROR" not in __import__("os").environ  # restored, not leaked to the command
 
 
+def test_a_search_space_given_under_hydra_sweeper_params_says_the_form_that_works(monkeypatch, capsys):
+    """A new user's trial: Hydra's own "Sweeping over Hydra's configuration is not supported"."""
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", ["drumtx-train", "-m", "hydra.sweeper.params.loss.crash=interval(0.1,0.5)"])
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-train")()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("(to search loss.crash, give it as 'loss.crash=interval(0.1,0.5)' with -m)")
+
+
 def test_hydra_cfg_job_returns_none(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["drumtx-train", "loss.crash=0.6", "--cfg", "job"])
     assert entry("drumtx-train")() is None

@@ -150,6 +150,17 @@ def test_bad_data_is_refused_before_the_model_and_loggers(overrides, message, eg
     assert not run.exists() and not (tmp_path / "outputs").exists()
 
 
+def test_a_synth_recipe_not_rendered_yet_says_how_to_render_it(tmp_path):
+    """A new user's trial: train, prepare, stats and evaluate on data=synth_default before
+    rendering it said "dataset root missing (set data.root)"."""
+    from drumtx.data.datasets import DatasetError, build_index
+
+    cfg = compose_train(["data=synth_default", f"paths.data_dir={tmp_path}"])
+    with pytest.raises(DatasetError, match=rf"^{tmp_path}/synth_default: not rendered yet; render it with "
+                                           r"python -m drumtx.synth data=synth_default \(or set data.root"):
+        build_index(cfg.data)
+
+
 def test_lightnings_lines_come_after_the_data_is_set_up(egmd_fixture, tmp_path):
     """The Trainer is built before the data (its values are refused before the feature cache is
     built); its "GPU available: …" lines are held back until the data is set up, not lost."""
@@ -177,6 +188,15 @@ def test_typos_fail_with_hydras_message(override, message):
     [
         ("trainer.max_epochs=abc", "trainer.max_epochs='abc': expected an integer >= -1 or null"),
         ("trainer.max_epochs=2.5", "trainer.max_epochs=2.5: expected an integer >= -1 or null"),
+        # peak picking: the short form made a mapping; ranges as transcribe's --thresholds
+        ("evaluation.thresholds={crash:{threshold:1.7}}", "evaluation.thresholds.crash threshold must be in (0, 1], got 1.7"),
+        ("evaluation.thresholds={kick:{min_gap_s:-3}}", "evaluation.thresholds.kick min_gap_s must be in [0, 10) s, got -3"),
+        ("evaluation.thresholds={kick:abc}", "evaluation.thresholds.kick must be a number or {threshold, min_gap_s}"),
+        ("evaluation.thresholds=0.5", "evaluation.thresholds=0.5: expected a mapping {instrument: threshold"),
+        # Lightning takes these, trains nothing and exits 0 without a model (a new user's trial)
+        ("trainer.max_epochs=0", "trainer.max_epochs=0: trains nothing (-1: no limit)"),
+        ("trainer.max_steps=0", "trainer.max_steps=0: trains nothing (-1: no limit)"),
+        ("trainer.limit_train_batches=0", "trainer.limit_train_batches=0: trains nothing"),
         ("optimizer.lr=1e-3x", "optimizer.lr='1e-3x': expected a finite number > 0"),
         ("optimizer.lr=0", "optimizer.lr=0: expected a finite number > 0"),
         ("loss.crash=-1", "loss.crash=-1: expected a finite number >= 0"),
@@ -232,6 +252,16 @@ def test_config_values_are_typed_and_range_checked_naming_the_key(override, mess
     with pytest.raises(ConfigValueError) as err:
         validate(compose_train([override]))
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_peak_picking_overrides_take_transcribes_short_form():
+    """A new user's trial: evaluate 'thresholds={kick: 0.4}' (the form transcribe --thresholds
+    takes) crashed with AttributeError; a threshold of 1.7 was used without a word."""
+    from drumtx.config_schema import validate
+
+    cfg = validate(compose_train(["evaluation.thresholds={kick:0.4,crash:{threshold:0.7,min_gap_s:0.1}}"]))
+    assert OmegaConf.to_container(cfg.evaluation.thresholds) == {
+        "kick": {"threshold": 0.4}, "crash": {"threshold": 0.7, "min_gap_s": 0.1}}
 
 
 @pytest.mark.parametrize(

@@ -268,3 +268,15 @@ def test_a_group_by_column_no_track_has_is_named(caplog):
     s = run(fill, plain, group_by=("kitname", "kit_name"))
     assert list(s["slices"]["groups"]) == ["kit_name"]
     assert "no track has a 'kitname' column" in caplog.text and "no track has a 'kit_name'" not in caplog.text
+
+
+def test_tracks_without_any_column_get_one_quiet_line_for_the_default_slices(caplog):
+    """A new user's trial: evaluating a folder of their own audio and MIDI (no track columns)
+    warned three times, once per default group_by column."""
+    bare = track([(1.0, "kick")], [(1.0, "kick")], key="song", meta={})
+    with caplog.at_level("INFO"):
+        s = run(bare, group_by=("beat_type", "kit_name", "kit_set"))
+    assert s["slices"]["groups"] == {}
+    lines = [r for r in caplog.records if "eval.group_by" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelname == "INFO"
+    assert "no track has a 'beat_type' or 'kit_name' or 'kit_set' column, so no slices by them" in lines[0].getMessage()

@@ -612,6 +612,9 @@ def test_one_device_check_for_config_and_transcribe(tmp_path, capsys):
     assert tx.main([str(wav), "-o", str(tmp_path / "o"), "--device", "cuda", "-q"]) == 2
     assert capsys.readouterr().err.strip().endswith("--device cuda: no CUDA device on this machine; use --device cpu")
     assert not (tmp_path / "o").exists()
+    # a new user's trial: --device auto was "invalid choice" here, accepted by evaluate and the API
+    assert tx.main([str(wav), "-o", str(tmp_path / "auto"), "--device", "auto", "--format", "json", "-q"]) == 0
+    assert (tmp_path / "auto" / "take.json").is_file()
 
 
 def test_default_names_the_packaged_model_in_transcribe_too(tmp_path, capsys):

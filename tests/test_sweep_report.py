@@ -51,6 +51,20 @@ def test_verdict_follows_the_seed_spread(study, base_reruns, best_reruns, expect
     assert (root / "out" / "figures" / "params.png").stat().st_size > 1000
 
 
+def test_trials_that_all_score_the_same_get_a_report_without_importances(tmp_path, capsys):
+    """A new user's trial: a 4-trial machinery check (every value equal) crashed in fANOVA with
+    "Encountered zero total variance in all trees" and wrote no report."""
+    storage = f"sqlite:///{tmp_path / 'o.db'}"
+    s = optuna.create_study(study_name="flat", storage=storage, direction="maximize")
+    dist = {"loss.crash": FloatDistribution(0.1, 2.0, log=True)}
+    for n, crash in enumerate([0.6, 0.3, 1.2, 2.0]):
+        s.add_trial(optuna.trial.create_trial(params={"loss.crash": crash}, distributions=dist, value=0.5,
+                                              user_attrs={"output_dir": str(metrics(tmp_path / f"t{n}", 0.5).parent)}))
+    assert sweep_report.main(["--study", "flat", "--storage", storage, "-o", str(tmp_path / "out")]) == 0
+    assert "no parameter importances: the trials' values do not vary" in capsys.readouterr().err
+    assert "Parameter importances" not in (tmp_path / "out" / "sweep.md").read_text()
+
+
 def test_print_best_gives_overrides_to_rerun(study, capsys):
     storage, _ = study
     assert sweep_report.main(["--study", "s", "--storage", storage, "--print-best"]) == 0
@@ -69,7 +83,10 @@ def test_a_trial_with_an_unreadable_metrics_file_is_reported_without_its_extra_c
 def test_bad_input_is_one_line(study, capsys):
     storage, root = study
     assert sweep_report.main(["--study", "nope", "--storage", storage, "-o", str(root / "o")]) == 2
-    assert capsys.readouterr().err.strip() == f"drumtx.evaluation.sweep_report: no study 'nope' in {storage}"
+    assert capsys.readouterr().err.strip() == f"drumtx.evaluation.sweep_report: no study 'nope' in {storage} (studies: s)"
+    optuna.create_study(study_name="loss_weights", storage=storage)
+    assert sweep_report.main(["--study", "loss_weight", "--storage", storage, "-o", str(root / "o")]) == 2
+    assert capsys.readouterr().err.strip().endswith("(did you mean loss_weights? studies: loss_weights, s)")
     assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "o"), "--best-run", "x"]) == 2
     assert "NAME=path/to/metrics.json" in capsys.readouterr().err
     assert sweep_report.main(["--study", "s", "--storage", storage, "-o", str(root / "o"),

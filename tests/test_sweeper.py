@@ -258,7 +258,7 @@ def toy(tmp_path):
         env_ = {**env, **(extra_env or {})}
         if popen:
             return subprocess.Popen(
-                cmd, cwd=tmp_path, env=env_, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                cmd, cwd=tmp_path, env=env_, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             ), sweep_dir
         return subprocess.run(
             cmd, cwd=tmp_path, env=env_, capture_output=True, text=True, timeout=300
@@ -386,6 +386,7 @@ def test_killed_sweep_resumes_with_its_finished_trials(toy):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stderr.close()
+        proc.stdout.close()
     # resumed: trial 1 (its sweeper is gone) becomes FAIL at once, trial 0 is kept, 2 more run
     done, _ = toy("resumed", "hydra.sweeper.n_trials=3")
     assert done.returncode == 0, done.stderr
@@ -399,6 +400,29 @@ def test_killed_sweep_resumes_with_its_finished_trials(toy):
     resumed = done_dir = toy.sweep_dir("resumed")
     assert [d.name for d in job_dirs(done_dir)] == ["2", "3"]
     assert folder_params(trials[2]) == folder_params(trials[1]) and resumed.name == "resumed"
+
+
+def test_ctrl_c_fails_the_running_trial_and_says_how_to_carry_on(toy):
+    """A new user's trial: Ctrl-C in a sweep wrote the results as if it had finished and exited 1
+    with no word; the running trial stayed RUNNING until its heartbeat lapsed."""
+    proc, sweep = toy("interrupted", "hydra.sweeper.n_trials=3", "hang_job=1", popen=True)
+    try:
+        deadline = time.time() + 120
+        while not (sweep / "1" / "hanging").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.time() < deadline, "the sweep never reached its second trial"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = (b.decode() if b else "" for b in proc.communicate(timeout=60))
+        err = out + err  # (Hydra's log lines go to stdout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Interrupted (Ctrl-C) in trial(s) #1, recorded as FAIL" in err and "run the same command" in err
+    assert "Traceback" not in err
+    trials = load(toy.storage).trials
+    assert states(trials) == ["COMPLETE", "FAIL"] and trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
 
 
 def test_resuming_in_the_same_folder_keeps_every_trial_folder(toy):
@@ -629,3 +653,8 @@ def test_a_study_is_not_resumed_for_another_metric_and_other_overrides_are_named
     assert proc.returncode == 0, proc.stderr
     assert "was run with other fixed overrides: now fail_job=99 (its finished trials count" in proc.stdout + proc.stderr
     assert len(load(toy.storage).trials) == 3
+    proc, _ = toy("m4", "hydra.sweeper.n_trials=4", "+optimized_metric=val/a", "fail_job=99",
+                  "x=interval(0.0,1.0)")
+    assert proc.returncode == 0, proc.stderr
+    assert ("was searched over another space (differs in: x; its finished trials count towards n_trials and guide "
+            "the sampler; another study_name starts afresh)") in proc.stdout + proc.stderr

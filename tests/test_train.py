@@ -19,7 +19,14 @@ from hydra.core.hydra_config import HydraConfig
 
 from drumtx import CONF_DIR, PROJECT_ROOT
 from drumtx import train as train_mod
-from drumtx.checkpoint import PACKAGED_MODEL, CheckpointError, build_meta, load_transcriber, plain_config
+from drumtx.checkpoint import (
+    PACKAGED_MODEL,
+    CheckpointError,
+    build_meta,
+    load_transcriber,
+    plain_config,
+    save_bundle,
+)
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.run_logging import build_callbacks, build_logger, build_training_loggers, wandb_key_configured
 
@@ -344,14 +351,15 @@ def test_an_error_raised_in_a_dataloader_worker_keeps_its_one_line_message():
                                                  "than file size)"
 
 
-@pytest.mark.parametrize(("error", "status"), [("NonFiniteError", 1), ("ConfigValueError", 2)])
+@pytest.mark.parametrize(("error", "status"), [("NonFiniteError", 1), ("ConfigValueError", 2), ("TrainingInterrupted", 130)])
 def test_the_command_exits_with_one_line_for_a_failed_run_or_a_bad_value(error, status, monkeypatch, tmp_path,
                                                                           capsys):
-    """drumtx.train: a NaN run is a failed run (1), a bad config value bad usage (2); one line each."""
+    """drumtx.train: a NaN run is a failed run (1), a bad config value bad usage (2), Ctrl-C 130; one line each."""
     from drumtx.config_schema import ConfigValueError
     from drumtx.models.callbacks import NonFiniteError
 
-    exc = {"NonFiniteError": NonFiniteError, "ConfigValueError": ConfigValueError}[error]("step 3: it broke")
+    exc = {"NonFiniteError": NonFiniteError, "ConfigValueError": ConfigValueError,
+           "TrainingInterrupted": train_mod.TrainingInterrupted}[error]("step 3: it broke")
 
     def broken(cfg):
         raise exc
@@ -521,6 +529,64 @@ def test_init_weights_refuses_a_model_of_another_shape(override, message, tmp_pa
     assert "\n" not in str(err.value)
 
 
+def _fake_last_ckpt(path: Path, cfg) -> Path:
+    """A checkpoint as Lightning's ModelCheckpoint writes it for ``cfg``'s model (the parts read back)."""
+    plain = plain_config(cfg)
+    module = DrumTranscriptionModule(plain, build_meta(plain))
+    state = {f"model.{k}": v for k, v in module.model.state_dict().items()}
+    torch.save({"state_dict": state, "hyper_parameters": {"meta": build_meta(plain)}}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("empty", r".*/last.ckpt: an empty file, not a model checkpoint"),
+        ("truncated", r".*/last.ckpt: truncated or damaged \(an incomplete zip archive\)"),
+        ("bundle", r"ckpt_path=.*best.safetensors: a .safetensors bundle holds the weights only.*init_weights="),
+        ("wider", r"ckpt_path=.*last.ckpt: another model than this run's \(encoder\.channels=\[32, 64, 128, 256\] there, "
+                  r"\[16, 32, 32, 64\] here\); resume with the run's own settings"),
+    ],
+)
+def test_a_checkpoint_that_cannot_be_resumed_is_one_line_before_the_data(source, message, tmp_path):
+    """A new user's trial: an empty or truncated last.ckpt, a best.safetensors given as ckpt_path
+    and a resume with another encoder failed inside Lightning with a traceback (exit 1)."""
+    cfg = compose_train(tmp_path, "encoder=crnn_small")
+    plain = plain_config(cfg)
+    module = DrumTranscriptionModule(plain, build_meta(plain))
+    last = tmp_path / "last.ckpt"
+    if source == "empty":
+        last.write_bytes(b"")
+    elif source == "truncated":
+        data = _fake_last_ckpt(last, cfg).read_bytes()
+        last.write_bytes(data[: len(data) // 2])
+    elif source == "wider":
+        _fake_last_ckpt(last, compose_train(tmp_path, "encoder=crnn"))
+    else:
+        last = tmp_path / "best.safetensors"
+        save_bundle(last, module.model, build_meta(plain))
+    with pytest.raises(CheckpointError, match=message) as err:
+        train_mod.check_resume(module, str(last), cfg)
+    assert "\n" not in str(err.value)
+
+
+def test_a_resume_names_the_settings_it_changes(tmp_path, caplog):
+    """A new user's trial: resuming with another batch size or loss weight was silent. How long to
+    train on (step budget, epochs) and where to write are a resume's to change, without a word."""
+    last = _fake_last_ckpt(tmp_path / "last.ckpt", compose_train(tmp_path, "encoder=crnn_small"))
+    cfg = compose_train(tmp_path, "encoder=crnn_small", "loss.crash=2", "data.batch_size=8",
+                        "callbacks.step_budget.max_steps=99", "trainer.max_epochs=7", f"ckpt_path={last}")
+    plain = plain_config(cfg)
+    module = DrumTranscriptionModule(plain, build_meta(plain))
+    with caplog.at_level("WARNING", logger="drumtx.train"):
+        changed = train_mod.check_resume(module, str(last), cfg)
+    assert [c.split("=")[0] for c in changed] == ["data.batch_size", "loss.crash"], changed
+    assert "loss.crash=1.79 there, 2 here" in changed[1] or "there, 2 here" in changed[1]
+    assert "2 setting(s) other than it was trained with" in caplog.text
+    same = compose_train(tmp_path, "encoder=crnn_small", f"ckpt_path={last}")
+    assert train_mod.check_resume(module, str(last), same) == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "error"),
     [
@@ -558,9 +624,49 @@ def test_a_monitored_metric_nothing_logs_is_one_line_naming_its_key(monitored, e
                         "trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1",
                         "evaluation.onset_metrics=false")
     with pytest.raises(ConfigValueError, match=rf"^{monitored}='val/foo_bar_baz': nothing logged it by the end of "
-                                               r"epoch 0 \(\d+ metrics logged, e.g. val/pr_auc_mean\); nothing was "
+                                               r"epoch 0 \(\d+ metrics logged, e.g. val/\w+, val/\w+, val/\w+\); nothing was "
                                                r"exported$"):
         train_mod.train(cfg)
+    assert not (tmp_path / "best.safetensors").exists()
+
+
+def test_a_run_stopped_before_its_first_validation_says_so(egmd_fixture, shared_cache, tmp_path):
+    """A new user's trial: trainer.max_steps=3 stopped within the first epoch and the message
+    said nothing logged val/pr_auc_mean "(13 metrics logged, e.g. val/pr_auc_mean)"."""
+    from drumtx.config_schema import ConfigValueError
+
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "trainer.max_steps=1",
+                        "trainer.limit_train_batches=3", "evaluation.onset_metrics=false")
+    with pytest.raises(ConfigValueError, match=r"^optimized_metric='val/pr_auc_mean': no validation ran "
+                                               r"\(trainer.max_steps=1 stopped the run within epoch 0; .*"
+                                               r"use callbacks.step_budget.max_steps=N; nothing was exported$"):
+        train_mod.train(cfg)
+    assert not (tmp_path / "best.safetensors").exists()
+
+
+class CtrlCAt(L.Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("every", "says"), [
+    (1, r"interrupted at step 3 \(epoch 1\); nothing was exported; resume from its last checkpoint with "
+        r"ckpt_path=.*/checkpoints/last.ckpt$"),
+    ("null", r"interrupted at step 1 \(epoch 0\); nothing was exported, and no checkpoint was written yet"),
+])
+def test_ctrl_c_says_where_the_run_stopped_and_how_to_resume(every, says, egmd_fixture, shared_cache, tmp_path,
+                                                             monkeypatch):
+    """A new user's trial: Ctrl-C printed Lightning's "attempting graceful shutdown" and exited 1,
+    the status of a failed run, with no word on resuming."""
+    cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2",
+                        "trainer.max_epochs=5", "evaluation.onset_metrics=false",
+                        f"callbacks.model_checkpoint.last_every_n_steps={every}")
+    with pytest.raises(train_mod.TrainingInterrupted, match=says):
+        run_with(monkeypatch, cfg, CtrlCAt(3 if every == 1 else 1))
     assert not (tmp_path / "best.safetensors").exists()
 
 

@@ -271,7 +271,8 @@ def test_threshold_override(transcriber, tmp_path):
     f = tmp_path / "th.json"
     f.write_text(json.dumps({"crash": {"threshold": 0.8, "min_gap_s": 0.2}}))
     assert parse_thresholds(str(f), ["crash"]) == {"crash": {"threshold": 0.8, "min_gap_s": 0.2}}
-    for bad in ('{"cowbell": 0.5}', '{"kick": 1.5}', "[0.5]", "{not json", '{"kick": {"thresh": 0.5}}'):
+    for bad in ('{"cowbell": 0.5}', '{"kick": 1.5}', "[0.5]", "{not json", '{"kick": {"thresh": 0.5}}', '{"kick": "abc"}',
+                '{"kick": {"min_gap_s": -3}}', '{"kick": true}', '{"kick": {"threshold": null}}'):
         with pytest.raises(ValueError, match="--thresholds"):
             parse_thresholds(bad, ["kick", "crash"])
     with pytest.raises(ValueError, match="no such file: .*missing.json"):

@@ -239,6 +239,9 @@ def build_index(data_cfg) -> DatasetIndex:
     fmt, name, root = get("format", "egmd"), get("name", "data"), get("root")
     if root in (None, "???"):
         raise DatasetError("data.root is not set")
+    if get("synth") and not Path(root).expanduser().is_dir():  # a recipe drumtx renders, not a download
+        raise DatasetError(f"{Path(root).expanduser().resolve()}: not rendered yet; render it with "
+                           f"python -m drumtx.synth data={name} (or set data.root to a render)")
     if fmt == "egmd":
         index = egmd_index(name, root, get("csv") or "e-gmd-v1.0.0.csv", get("splits"))
     elif fmt == "gmd":

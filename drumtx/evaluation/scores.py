@@ -484,18 +484,24 @@ class Evaluation:
             "other": track_group(loud),
             "available": bool(vel_tracks),
         }
-        groups = {}
+        groups, absent = {}, []
         for col in s.group_by:
             values = sorted({str(t.meta[col]) for t in self.tracks if t.meta.get(col) not in (None, "")})
             if not values:
-                if not any(col in t.meta for t in self.tracks):  # a misspelt column sliced nothing without a word
-                    columns = sorted({k for t in self.tracks for k in t.meta})
-                    log.warning("eval.group_by: no track has a %r column, so no slices by it; columns: %s", col, columns)
+                if not any(col in t.meta for t in self.tracks):
+                    absent.append(col)
                 continue
             groups[col] = {
                 v: track_group([i for i, t in enumerate(self.tracks) if str(t.meta.get(col)) == v]) for v in values
             }
         out["groups"] = groups
+        if absent:
+            columns = sorted({k for t in self.tracks for k in t.meta})
+            # tracks with columns but not this one: a misspelt column sliced nothing without a word;
+            # tracks with none (a folder of the user's audio and MIDI) have no kits to slice by
+            (log.warning if columns else log.info)(
+                "eval.group_by: no track has a %s column, so no slices by %s; columns: %s",
+                " or ".join(repr(c) for c in absent), "them" if len(absent) > 1 else "it", columns or "none")
         return out
 
     def track_rows(self) -> list[dict]:

@@ -117,7 +117,12 @@ def load_study(storage: str, study_name: str):
     try:
         return optuna.load_study(study_name=study_name, storage=rdb)
     except KeyError:
-        raise SweepReportError(f"no study {study_name!r} in {shown}") from None
+        import difflib
+
+        names = sorted(optuna.get_all_study_names(storage=rdb))
+        close = difflib.get_close_matches(study_name, names, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise SweepReportError(f"no study {study_name!r} in {shown} ({hint}studies: {', '.join(names) or 'none'})") from None
 
 
 def load_trials(study) -> list[dict]:
@@ -150,7 +155,13 @@ def importances_of(study, n_complete: int) -> dict[str, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna flags its importance API as experimental
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # reproducible forest
-        return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+        try:
+            return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+        except RuntimeError as exc:  # fANOVA's "Encountered zero total variance in all trees."
+            if "zero total variance" not in str(exc):
+                raise
+            print(f"{PROG}: no parameter importances: the trials' values do not vary", file=sys.stderr)
+            return {}
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:

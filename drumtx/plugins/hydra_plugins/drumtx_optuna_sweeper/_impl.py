@@ -597,7 +597,8 @@ class OptunaSweeperImpl(Sweeper):
         then, now = before.get("space") or {}, question["space"]
         changed = sorted(k for k in then.keys() | now.keys() if then.get(k) != now.get(k))
         if changed:
-            log.warning(f"{where} was searched over another space (differs in: {', '.join(changed)})")
+            log.warning(f"{where} was searched over another space (differs in: {', '.join(changed)}; its finished "
+                        "trials count towards n_trials and guide the sampler; another study_name starts afresh)")
 
     # ------------------------------------------------------------------ the sweep
     def sweep(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
@@ -694,8 +695,21 @@ class OptunaSweeperImpl(Sweeper):
                 waiting = False
                 batch = [self._ask(study, dists, fixed) for _ in range(min(self.n_jobs, to_go))]
                 asked = [t for t, _ in batch]
-                with self._heartbeat(storage, asked):
-                    returns = self.launcher.launch([o for _, o in batch], initial_job_idx=self.job_idx)
+                try:
+                    with self._heartbeat(storage, asked):
+                        returns = self.launcher.launch([o for _, o in batch], initial_job_idx=self.job_idx)
+                except KeyboardInterrupt:
+                    # Ctrl-C in a trial: it fails now (not RUNNING until a heartbeat lapses), the
+                    # finished trials stay in the study, and the same command carries on from them
+                    for trial in asked:
+                        with contextlib.suppress(Exception):
+                            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+                            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                    log.error(
+                        f"Interrupted (Ctrl-C) in trial(s) {', '.join(f'#{t.number}' for t in asked)}, recorded as "
+                        f"FAIL; the study keeps its finished trials: run the same command to carry on"
+                    )
+                    raise SystemExit(130) from None
                 self.job_idx += len(returns)
                 launched += len(returns)
                 all_returns.append(returns)
