@@ -442,13 +442,14 @@ def _close_file_logs(path: Path) -> None:
                 handler.close()
 
 
-def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> None:
+def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None, required: bool = True) -> None:
     """Refuse a base option (``data=base``) and check ``cfg`` against ``schema`` before a command runs.
 
     Args:
         prog: the command, e.g. ``drumtx.prepare``, for the message.
         cfg: the composed entry config; normalised in place (:func:`drumtx.config_schema.validate`).
         schema: key -> :class:`drumtx.config_schema.Value`, or None (only the base check).
+        required: refuse a required key left unset (``???``); False for a printout (``--cfg job``).
 
     Raises:
         SystemExit: 2 after one line ``<prog>: <key>=<value>: expected …`` on stderr.
@@ -474,7 +475,7 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None) -> Non
             check_added_top_level(list(hydra_cfg.overrides.task), cfg, hydra_cfg.runtime.choices)
         if schema is not None:
             validate(cfg, schema)
-        missing = [str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k)]
+        missing = [str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k)] if required else []
         if missing:  # `ckpt: ???`: one line, not omegaconf's traceback when it is first read
             raise ConfigValueError(f"{missing[0]}: required, not given (add {missing[0]}=…; see --help)")
     except ConfigValueError as exc:
@@ -555,6 +556,8 @@ def hydra_main(
             try:
                 _check_shown_config(prog, config_name, schema)
                 entry()
+            except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
+                fail(prog, "interrupted", EXIT_INTERRUPTED)
             except Exception as exc:
                 if state["started"] or state["full_error"] == "1":
                     raise
@@ -584,15 +587,23 @@ def _check_shown_config(prog: str, config_name: str, schema: Mapping[str, Value]
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
+    from drumtx.config_schema import ConfigValueError
+
     args, _ = get_args_parser().parse_known_args(sys.argv[1:])
     if args.cfg not in ("job", "all") or args.multirun or args.help or args.hydra_help:
         return
+    if args.config_dir or args.config_name or args.config_path:
+        return  # another config than the command's own: Hydra prints it as it composes it
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=prog):
         cfg = compose(config_name, overrides=list(args.overrides), return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)  # what check_config reads (choices, the task's overrides)
     with open_dict(cfg):
         del cfg["hydra"]
-    check_config(prog, cfg, schema)
+    try:
+        # a required key left unset is what the printout shows (??? : "every key you can set")
+        check_config(prog, cfg, schema, required=False)
+    except ConfigValueError as exc:  # a preset that sets hydra.mode: MULTIRUN (hparams_search=…)
+        fail(prog, exc, EXIT_USAGE)
 
 
 def _set_env(name: str, value: str | None) -> None:

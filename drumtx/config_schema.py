@@ -130,7 +130,11 @@ class Value:
             if not isinstance(value, Mapping):
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")
             from drumtx.decode import peak_picking_setting
+            from drumtx.vocab import INSTRUMENTS
 
+            unknown = [str(k) for k in value if k not in INSTRUMENTS]
+            if unknown:  # (transcribe's --thresholds refuses it too; here it was silently ignored)
+                raise ConfigValueError(f"{key}.{unknown[0]}: not {_one_of(unknown[0], list(INSTRUMENTS))}")
             try:  # the short form {kick: 0.4} made {kick: {threshold: 0.4}}, as transcribe's --thresholds
                 return {str(inst): peak_picking_setting(v, f"{key}.{inst}") for inst, v in value.items()}
             except ValueError as exc:

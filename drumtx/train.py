@@ -110,12 +110,18 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
 
 
 # Settings a resume may change without a warning: how long to train on, where to write and log,
-# how many threads; whatever else differs from the checkpoint's own config is named.
+# how many threads; whatever else differs from the checkpoint's own config is named. (Paths are
+# free wherever they sit: a run continued into a new folder, a stash restored in another checkout.)
 _RESUME_FREE = (
     "ckpt_path", "init_weights", "tags", "task_name", "torch_threads", "csv_log", "export_best", "paths.",
     "logger.", "data.num_workers", "data.cache_dir", "trainer.max_steps", "trainer.max_epochs", "trainer.max_time",
-    "callbacks.step_budget.", "callbacks.early_stopping.patience",
+    "trainer.default_root_dir", "callbacks.model_checkpoint.dirpath", "callbacks.step_budget.",
+    "callbacks.early_stopping.patience",
 )
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, str) and (value.startswith(("/", "~", "./", "../")) or "/" in value.strip("/"))
 
 
 def _leaves(obj, prefix: str = "") -> dict[str, object]:
@@ -154,15 +160,18 @@ def check_resume(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
         )
     state, meta = read_lightning(path, "cpu")
     theirs, ours = _leaves(meta.get("config") or {}), _leaves(plain_config(cfg))
+    # A key the checkpoint lacks was added to drumtx after it was written, its default keeping the
+    # old behaviour: not a change. A path differs with the folder or the checkout, not the run.
     changed = [
-        f"{k}={theirs.get(k, 'absent')!r} there, {ours.get(k, 'absent')!r} here"
-        for k in sorted(set(theirs) | set(ours))
-        if theirs.get(k) != ours.get(k) and not k.startswith(_RESUME_FREE)
+        f"{k}={theirs[k]!r} there, {ours.get(k, 'absent')!r} here"
+        for k in sorted(theirs)
+        if theirs[k] != ours.get(k) and not k.startswith(_RESUME_FREE)
+        and not (_is_path(theirs[k]) and _is_path(ours.get(k)))
     ]
     target = module.model.state_dict()
     for key in sorted(set(state) | set(target)):
         if key not in state or key not in target or state[key].shape != target[key].shape:
-            model_keys = [c for c in changed if c.startswith(("encoder.", "branches.", "features.", "data.targets."))]
+            model_keys = [c for c in changed if c.startswith(("encoder.", "branches.", "features."))]
             have = tuple(state[key].shape) if key in state else "absent"
             want = tuple(target[key].shape) if key in target else "absent"
             why = model_keys[0] if model_keys else f"{key} is {have} there and {want} here"
@@ -228,6 +237,12 @@ def unlogged_metric(exc: BaseException, cfg: DictConfig, logged: Sequence[str], 
     if name.startswith("val/") and not any(m.startswith("val/") for m in logged):
         # the run stopped before its first validation (trainer.max_steps ends an epoch midway, and
         # Lightning validates at an epoch's end): the metric is fine, the stop is not
+        for off, why in (("limit_val_batches", lambda v: v == 0), ("check_val_every_n_epoch", lambda v: v is not None
+                          and cfg.trainer.get("max_epochs") not in (None, -1) and v > cfg.trainer.max_epochs)):
+            value = cfg.trainer.get(off)
+            if why(value):
+                return ConfigValueError(f"{key}={name!r}: validation never runs (trainer.{off}={value}); "
+                                        "nothing was exported")
         max_steps = cfg.trainer.get("max_steps")
         stop = f"trainer.max_steps={max_steps} stopped the run" if max_steps not in (None, -1) else "the run stopped"
         return ConfigValueError(
@@ -244,12 +259,17 @@ def unlogged_metric(exc: BaseException, cfg: DictConfig, logged: Sequence[str], 
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C stopped the run; the message says where and how to resume (exit status 130)."""
+    """Ctrl-C (or SIGTERM) stopped the run; the message says where and how to resume (exit status 130)."""
 
 
-def _interrupted_message(trainer: L.Trainer) -> str:
-    last = next((c.last_model_path for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.last_model_path), "")
+def _interrupted_message(trainer: L.Trainer, resumed_from: str | None) -> str:
+    """Where the run stopped and the checkpoint to resume from: the newest ``last.ckpt`` this run
+    wrote, else the one it was resumed from (a continuation stopped before its first save)."""
+    callback = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     where = f"interrupted at step {trainer.global_step} (epoch {trainer.current_epoch}); nothing was exported"
+    if callback is None:
+        return f"{where}; this run writes no checkpoints (no model_checkpoint callback), so it cannot be resumed"
+    last = next((p for p in (callback.last_model_path, resumed_from) if p and Path(p).is_file()), None)
     if last:
         return f"{where}; resume from its last checkpoint with ckpt_path={last}"
     return f"{where}, and no checkpoint was written yet (the first comes at the end of epoch 0)"
@@ -323,8 +343,8 @@ def train(cfg: DictConfig) -> float | None:
         except SystemExit:
             if not trainer.interrupted:
                 raise
-            # Lightning catches Ctrl-C, shuts down and exits 1, the status of a failed run
-            raise TrainingInterrupted(_interrupted_message(trainer)) from None
+            # Lightning catches Ctrl-C (and SIGTERM), shuts down and exits 1, the status of a failed run
+            raise TrainingInterrupted(_interrupted_message(trainer, cfg.get("ckpt_path"))) from None
         except Exception as exc:
             unlogged = unlogged_metric(exc, cfg, sorted(trainer.callback_metrics), trainer.current_epoch)
             if unlogged is None:

@@ -273,7 +273,7 @@ def test_a_group_by_column_no_track_has_is_named(caplog):
 def test_tracks_without_any_column_get_one_quiet_line_for_the_default_slices(caplog):
     """A new user's trial: evaluating a folder of their own audio and MIDI (no track columns)
     warned three times, once per default group_by column."""
-    bare = track([(1.0, "kick")], [(1.0, "kick")], key="song", meta={})
+    bare = track([(1.0, "kick")], [(1.0, "kick")], key="song", meta={"annotation": "songs/song.mid"})  # as evaluate's
     with caplog.at_level("INFO"):
         s = run(bare, group_by=("beat_type", "kit_name", "kit_set"))
     assert s["slices"]["groups"] == {}

@@ -413,16 +413,16 @@ def test_ctrl_c_fails_the_running_trial_and_says_how_to_carry_on(toy):
             assert time.time() < deadline, "the sweep never reached its second trial"
             time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        out, err = (b.decode() if b else "" for b in proc.communicate(timeout=60))
+        out, err = (b.decode() if b else "" for b in proc.communicate(timeout=240))
         err = out + err  # (Hydra's log lines go to stdout)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err[-2000:]
-    assert "Interrupted (Ctrl-C) in trial(s) #1, recorded as FAIL" in err and "run the same command" in err
+    assert "Interrupted (Ctrl-C or SIGTERM) in trial(s) #1, recorded as FAIL" in err and "run the same command" in err
     assert "Traceback" not in err
     trials = load(toy.storage).trials
-    assert states(trials) == ["COMPLETE", "FAIL"] and trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
+    assert states(trials) == ["COMPLETE", "FAIL"] and trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C or SIGTERM)"
 
 
 def test_resuming_in_the_same_folder_keeps_every_trial_folder(toy):

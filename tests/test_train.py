@@ -573,17 +573,23 @@ def test_a_checkpoint_that_cannot_be_resumed_is_one_line_before_the_data(source,
 def test_a_resume_names_the_settings_it_changes(tmp_path, caplog):
     """A new user's trial: resuming with another batch size or loss weight was silent. How long to
     train on (step budget, epochs) and where to write are a resume's to change, without a word."""
-    last = _fake_last_ckpt(tmp_path / "last.ckpt", compose_train(tmp_path, "encoder=crnn_small"))
-    cfg = compose_train(tmp_path, "encoder=crnn_small", "loss.crash=2", "data.batch_size=8",
-                        "callbacks.step_budget.max_steps=99", "trainer.max_epochs=7", f"ckpt_path={last}")
-    plain = plain_config(cfg)
-    module = DrumTranscriptionModule(plain, build_meta(plain))
+    trained = compose_train(tmp_path / "a", "encoder=crnn_small")
+    theirs = plain_config(trained)
+    del theirs["data"]["lead_silence_prob"]  # a key added to drumtx after the checkpoint was written
+    last = tmp_path / "a" / "last.ckpt"
+    last.parent.mkdir(parents=True, exist_ok=True)
+    module = DrumTranscriptionModule(theirs, build_meta(theirs))
+    torch.save({"state_dict": {f"model.{k}": v for k, v in module.model.state_dict().items()},
+                "hyper_parameters": {"meta": build_meta(theirs)}}, last)
+    # continued into another folder (its paths, checkpoint folder and root differ), with a longer budget
+    cfg = compose_train(tmp_path / "b", "encoder=crnn_small", "loss.crash=2", "data.batch_size=8",
+                        f"data.root={tmp_path / 'elsewhere'}", "callbacks.step_budget.max_steps=99",
+                        "trainer.max_epochs=7", f"ckpt_path={last}")
     with caplog.at_level("WARNING", logger="drumtx.train"):
         changed = train_mod.check_resume(module, str(last), cfg)
-    assert [c.split("=")[0] for c in changed] == ["data.batch_size", "loss.crash"], changed
-    assert "loss.crash=1.79 there, 2 here" in changed[1] or "there, 2 here" in changed[1]
+    assert changed == ["data.batch_size=16 there, 8 here", "loss.crash=0.6 there, 2 here"], changed
     assert "2 setting(s) other than it was trained with" in caplog.text
-    same = compose_train(tmp_path, "encoder=crnn_small", f"ckpt_path={last}")
+    same = compose_train(tmp_path / "c", "encoder=crnn_small", f"ckpt_path={last}")
     assert train_mod.check_resume(module, str(last), same) == []
 
 
@@ -653,20 +659,21 @@ class CtrlCAt(L.Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize(("every", "says"), [
-    (1, r"interrupted at step 3 \(epoch 1\); nothing was exported; resume from its last checkpoint with "
-        r"ckpt_path=.*/checkpoints/last.ckpt$"),
-    ("null", r"interrupted at step 1 \(epoch 0\); nothing was exported, and no checkpoint was written yet"),
+@pytest.mark.parametrize(("override", "step", "says"), [
+    ("callbacks.model_checkpoint.last_every_n_steps=1", 3, r"interrupted at step 3 \(epoch 1\); nothing was "
+     r"exported; resume from its last checkpoint with ckpt_path=.*/checkpoints/last.ckpt$"),
+    ("callbacks.model_checkpoint.last_every_n_steps=null", 1,
+     r"interrupted at step 1 \(epoch 0\); nothing was exported, and no checkpoint was written yet"),
+    ("callbacks=none", 1, r"interrupted at step 1 \(epoch 0\); nothing was exported; this run writes no checkpoints"),
 ])
-def test_ctrl_c_says_where_the_run_stopped_and_how_to_resume(every, says, egmd_fixture, shared_cache, tmp_path,
-                                                             monkeypatch):
+def test_ctrl_c_says_where_the_run_stopped_and_how_to_resume(override, step, says, egmd_fixture, shared_cache,
+                                                             tmp_path, monkeypatch):
     """A new user's trial: Ctrl-C printed Lightning's "attempting graceful shutdown" and exited 1,
     the status of a failed run, with no word on resuming."""
     cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "trainer.limit_train_batches=2",
-                        "trainer.max_epochs=5", "evaluation.onset_metrics=false",
-                        f"callbacks.model_checkpoint.last_every_n_steps={every}")
+                        "trainer.max_epochs=5", "evaluation.onset_metrics=false", override)
     with pytest.raises(train_mod.TrainingInterrupted, match=says):
-        run_with(monkeypatch, cfg, CtrlCAt(3 if every == 1 else 1))
+        run_with(monkeypatch, cfg, CtrlCAt(step))
     assert not (tmp_path / "best.safetensors").exists()
 
 

@@ -496,7 +496,7 @@ class Evaluation:
             }
         out["groups"] = groups
         if absent:
-            columns = sorted({k for t in self.tracks for k in t.meta})
+            columns = sorted({k for t in self.tracks for k in t.meta} - {"split", "annotation"})  # (evaluate's bookkeeping)
             # tracks with columns but not this one: a misspelt column sliced nothing without a word;
             # tracks with none (a folder of the user's audio and MIDI) have no kits to slice by
             (log.warning if columns else log.info)(

@@ -699,14 +699,14 @@ class OptunaSweeperImpl(Sweeper):
                     with self._heartbeat(storage, asked):
                         returns = self.launcher.launch([o for _, o in batch], initial_job_idx=self.job_idx)
                 except KeyboardInterrupt:
-                    # Ctrl-C in a trial: it fails now (not RUNNING until a heartbeat lapses), the
+                    # Ctrl-C (or a trial's SIGTERM) in a trial: it fails now (not RUNNING until a heartbeat lapses), the
                     # finished trials stay in the study, and the same command carries on from them
                     for trial in asked:
                         with contextlib.suppress(Exception):
-                            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+                            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C or SIGTERM)")
                             study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                     log.error(
-                        f"Interrupted (Ctrl-C) in trial(s) {', '.join(f'#{t.number}' for t in asked)}, recorded as "
+                        f"Interrupted (Ctrl-C or SIGTERM) in trial(s) {', '.join(f'#{t.number}' for t in asked)}, recorded as "
                         f"FAIL; the study keeps its finished trials: run the same command to carry on"
                     )
                     raise SystemExit(130) from None
