@@ -137,6 +137,14 @@ def test_a_search_space_given_under_hydra_sweeper_params_says_the_form_that_work
     assert len(err) == 1 and err[0].endswith("(to search loss.crash, give it as 'loss.crash=interval(0.1,0.5)' with -m)")
 
 
+def test_cfg_job_prints_a_required_key_unset(monkeypatch, capsys):
+    """Review: the check behind --cfg job refused tune_thresholds' required ckpt, which the
+    printout shows as ??? (its --help: --cfg job prints every key you can set)."""
+    monkeypatch.setattr(sys, "argv", ["drumtx-tune-thresholds", "--cfg", "job"])
+    assert entry("drumtx-tune-thresholds")() is None
+    assert "ckpt: ???" in capsys.readouterr().out
+
+
 def test_hydra_cfg_job_returns_none(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["drumtx-train", "loss.crash=0.6", "--cfg", "job"])
     assert entry("drumtx-train")() is None

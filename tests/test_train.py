@@ -650,6 +650,20 @@ def test_a_run_stopped_before_its_first_validation_says_so(egmd_fixture, shared_
     assert not (tmp_path / "best.safetensors").exists()
 
 
+@pytest.mark.parametrize(("override", "says"), [
+    ("trainer.limit_val_batches=0", "validation never runs (trainer.limit_val_batches=0)"),
+    ("trainer.check_val_every_n_epoch=5", "validation never runs (trainer.check_val_every_n_epoch=5)"),
+    ("trainer.max_steps=3", "no validation ran (trainer.max_steps=3 stopped the run within epoch 0"),
+])
+def test_a_metric_missing_because_validation_never_ran_names_the_cause(override, says, tmp_path):
+    """Review: validation switched off was reported as a run stopped early."""
+    cfg = compose_train(tmp_path, "trainer.max_epochs=2", override)
+    error = RuntimeError("ModelCheckpoint(monitor='val/pr_auc_mean')` could not find the monitored key in the "
+                         "returned metrics: ['lr-AdamW']")
+    message = str(train_mod.unlogged_metric(error, cfg, ["lr-AdamW", "step"], 0))
+    assert message.startswith(f"optimized_metric='val/pr_auc_mean': {says}"), message
+
+
 class CtrlCAt(L.Callback):
     def __init__(self, step: int):
         self.step = step
