@@ -373,14 +373,19 @@ def test_failures_over_max_failure_rate_stop_the_sweep(toy):
     assert "n_failed: 1" in (sweep / "optimization_results.yaml").read_text()
 
 
+def wait_for_the_hanging_trial(proc, sweep) -> None:
+    """Until trial 1 (``hang_job=1``) hangs in the sweep ``proc`` runs (2 minutes at most)."""
+    deadline = time.time() + 120
+    while not (sweep / "1" / "hanging").exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline, "the sweep never reached its second trial"
+        time.sleep(0.2)
+
+
 def test_killed_sweep_resumes_with_its_finished_trials(toy):
     proc, sweep = toy("killed", "hydra.sweeper.n_trials=3", "hang_job=1", popen=True)
     try:
-        deadline = time.time() + 120
-        while not (sweep / "1" / "hanging").exists():
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline, "the sweep never reached its second trial"
-            time.sleep(0.2)
+        wait_for_the_hanging_trial(proc, sweep)
         assert states(load(toy.storage).trials) == ["COMPLETE", "RUNNING"]
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -407,11 +412,7 @@ def test_ctrl_c_fails_the_running_trial_and_says_how_to_carry_on(toy):
     with no word; the running trial stayed RUNNING until its heartbeat lapsed."""
     proc, sweep = toy("interrupted", "hydra.sweeper.n_trials=3", "hang_job=1", popen=True)
     try:
-        deadline = time.time() + 120
-        while not (sweep / "1" / "hanging").exists():
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.time() < deadline, "the sweep never reached its second trial"
-            time.sleep(0.2)
+        wait_for_the_hanging_trial(proc, sweep)
         proc.send_signal(signal.SIGINT)
         out, err = (b.decode() if b else "" for b in proc.communicate(timeout=240))
         err = out + err  # (Hydra's log lines go to stdout)
