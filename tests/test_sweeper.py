@@ -257,8 +257,11 @@ def toy(tmp_path):
         cmd, sweep_dir = command(name, *overrides)
         env_ = {**env, **(extra_env or {})}
         if popen:
+            # SIGINT as at a terminal: a test run started in the background (CI, nohup …&) passes
+            # its ignored SIGINT on, and Python then never raises KeyboardInterrupt for it
             return subprocess.Popen(
-                cmd, cwd=tmp_path, env=env_, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                cmd, cwd=tmp_path, env=env_, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             ), sweep_dir
         return subprocess.run(
             cmd, cwd=tmp_path, env=env_, capture_output=True, text=True, timeout=300
