@@ -68,6 +68,17 @@ def print_parameters(module: DrumTranscriptionModule, cfg: DictConfig) -> None:
         print(f"  {k:<{width}} {v:>12,}")
 
 
+def _shape_mismatch(state: dict, target: dict, skip: set[str] = frozenset()) -> str | None:
+    """``"<key> is <shape> there and <shape> here"`` for the first parameter (sorted, ``skip``
+    left out) that one state dict lacks or holds in another shape; None when they fit."""
+    for key in sorted((set(state) | set(target)) - skip):
+        if key not in state or key not in target or state[key].shape != target[key].shape:
+            have = tuple(state[key].shape) if key in state else "absent"
+            want = tuple(target[key].shape) if key in target else "absent"
+            return f"{key} is {have} there and {want} here"
+    return None
+
+
 def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) -> Path:
     """Start from another model's weights (``init_weights=PATH`` or ``default``, the packaged
     model): fine-tuning, not resuming — optimizer, schedule and step count start fresh.
@@ -94,14 +105,11 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
         if module.model.has_velocity and not model.has_velocity
         else set()
     )
-    for key in sorted((set(state) | set(target)) - fresh):
-        if key not in state or key not in target or state[key].shape != target[key].shape:
-            have = tuple(state[key].shape) if key in state else "absent"
-            want = tuple(target[key].shape) if key in target else "absent"
-            raise CheckpointError(
-                f"init_weights {path}: {key} is {have} there and {want} here; "
-                "use the same encoder and branches options as the source model"
-            )
+    mismatch = _shape_mismatch(state, target, skip=fresh)
+    if mismatch:
+        raise CheckpointError(
+            f"init_weights {path}: {mismatch}; use the same encoder and branches options as the source model"
+        )
     module.model.load_state_dict(state, strict=not fresh)
     if fresh:
         log.info("%s has no velocity head: this run's starts fresh", path)
@@ -168,17 +176,13 @@ def check_resume(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
         if theirs[k] != ours.get(k) and not k.startswith(_RESUME_FREE)
         and not (_is_path(theirs[k]) and _is_path(ours.get(k)))
     ]
-    target = module.model.state_dict()
-    for key in sorted(set(state) | set(target)):
-        if key not in state or key not in target or state[key].shape != target[key].shape:
-            model_keys = [c for c in changed if c.startswith(("encoder.", "branches.", "features."))]
-            have = tuple(state[key].shape) if key in state else "absent"
-            want = tuple(target[key].shape) if key in target else "absent"
-            why = model_keys[0] if model_keys else f"{key} is {have} there and {want} here"
-            raise CheckpointError(
-                f"ckpt_path={source}: another model than this run's ({why}); resume with the run's own "
-                "settings (its .hydra/config.yaml)"
-            )
+    mismatch = _shape_mismatch(state, module.model.state_dict())
+    if mismatch:
+        model_keys = [c for c in changed if c.startswith(("encoder.", "branches.", "features."))]
+        raise CheckpointError(
+            f"ckpt_path={source}: another model than this run's ({model_keys[0] if model_keys else mismatch}); "
+            "resume with the run's own settings (its .hydra/config.yaml)"
+        )
     if changed:
         log.warning(
             "resuming %s with %d setting(s) other than it was trained with (they apply from here on): %s",
@@ -237,12 +241,12 @@ def unlogged_metric(exc: BaseException, cfg: DictConfig, logged: Sequence[str], 
     if name.startswith("val/") and not any(m.startswith("val/") for m in logged):
         # the run stopped before its first validation (trainer.max_steps ends an epoch midway, and
         # Lightning validates at an epoch's end): the metric is fine, the stop is not
-        for off, why in (("limit_val_batches", lambda v: v == 0), ("check_val_every_n_epoch", lambda v: v is not None
-                          and cfg.trainer.get("max_epochs") not in (None, -1) and v > cfg.trainer.max_epochs)):
-            value = cfg.trainer.get(off)
-            if why(value):
-                return ConfigValueError(f"{key}={name!r}: validation never runs (trainer.{off}={value}); "
-                                        "nothing was exported")
+        every, max_epochs = cfg.trainer.get("check_val_every_n_epoch"), cfg.trainer.get("max_epochs")
+        off = ("limit_val_batches" if cfg.trainer.get("limit_val_batches") == 0
+               else "check_val_every_n_epoch" if every and max_epochs not in (None, -1) and every > max_epochs else None)
+        if off:
+            return ConfigValueError(f"{key}={name!r}: validation never runs (trainer.{off}={cfg.trainer[off]}); "
+                                    "nothing was exported")
         max_steps = cfg.trainer.get("max_steps")
         stop = f"trainer.max_steps={max_steps} stopped the run" if max_steps not in (None, -1) else "the run stopped"
         return ConfigValueError(
