@@ -702,9 +702,8 @@ class OptunaSweeperImpl(Sweeper):
                     # Ctrl-C (or a trial's SIGTERM) in a trial: it fails now (not RUNNING until a heartbeat lapses), the
                     # finished trials stay in the study, and the same command carries on from them
                     for trial in asked:
-                        with contextlib.suppress(Exception):
-                            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C or SIGTERM)")
-                            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                        with contextlib.suppress(Exception):  # (the storage may be what was interrupted)
+                            self._record_failed(study, trial, "interrupted (Ctrl-C or SIGTERM)")
                     log.error(
                         f"Interrupted (Ctrl-C or SIGTERM) in trial(s) {', '.join(f'#{t.number}' for t in asked)}, recorded as "
                         f"FAIL; the study keeps its finished trials: run the same command to carry on"
@@ -726,6 +725,14 @@ class OptunaSweeperImpl(Sweeper):
             self._report(study, directions)
         return all_returns
 
+    @staticmethod
+    def _record_failed(study: optuna.Study, trial: Trial, reason: str) -> None:
+        """The trial FAIL in the study (unless already finished), its reason kept as the user
+        attribute ``fail_reason`` (1,000 characters at most)."""
+        with contextlib.suppress(Exception):
+            trial.set_user_attr("fail_reason", reason[:1000])
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
     def _tell(self, study: optuna.Study, trial: Trial, ret: JobReturn, n_objectives: int) -> str | None:
         """Tell Optuna the job's result; a crashed or non-numeric job becomes a FAIL trial."""
         with contextlib.suppress(Exception):
@@ -734,9 +741,7 @@ class OptunaSweeperImpl(Sweeper):
             values = self._values(ret, n_objectives)
         except Exception as e:
             reason = f"{type(e).__name__}: {e}"
-            with contextlib.suppress(Exception):
-                trial.set_user_attr("fail_reason", reason[:1000])
-            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            self._record_failed(study, trial, reason)
             detail = "".join(traceback.format_exception(e)) if e.__traceback__ is not None else ""
             log.warning(f"Trial {trial.number} failed, recorded as FAIL ({reason})\n{detail}".rstrip())
             return f"trial {trial.number}: {reason}"
