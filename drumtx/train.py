@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -41,6 +41,7 @@ from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, val
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
 from drumtx.models.callbacks import NonFiniteError
+from drumtx.models.distillation import DistillationError, Teacher, teacher_heads
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
 from drumtx.run_logging import build_callbacks, build_training_loggers, finish_logger, quiet_third_party
@@ -79,6 +80,42 @@ def _shape_mismatch(state: dict, target: dict, skip: set[str] = frozenset()) -> 
     return None
 
 
+def _check_features(what: str, meta: Mapping, cfg: DictConfig) -> None:
+    """Refuse (one line starting with ``what``) a model whose front end is not this run's."""
+    # compared as LogMel settings: keys an older bundle lacks take the defaults (features_from_meta)
+    theirs = features_from_meta(meta).config_dict()
+    ours = features_from_meta({"features": plain_config(cfg.features)}).config_dict()
+    for key in sorted(set(theirs) | set(ours)):
+        if theirs.get(key) != ours.get(key):
+            raise CheckpointError(
+                f"{what}: trained on features.{key}={theirs.get(key)!r}, this run has "
+                f"{ours.get(key)!r}; use the same features option"
+            )
+
+
+def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | None:
+    """The frozen teacher of ``distillation.teacher`` (a bundle, a drumtx .ckpt or ``default``),
+    checked against the student (features, the heads of ``distillation.heads``); None when unset.
+    Its training tracks are chosen later (:meth:`Teacher.select_tracks`, once the data is set up).
+
+    Raises:
+        CheckpointError: no such file, not a drumtx model, other features.
+        DistillationError: a head the models do not share as a primary head, a weight not > 0.
+    """
+    dist = cfg.get("distillation") or {}
+    if not dist.get("teacher"):
+        return None
+    path = model_path(dist.teacher)
+    model, meta = load_transcriber(path)
+    _check_features(f"distillation.teacher {path}", meta, cfg)
+    kits = dist.get("kits")
+    teacher = Teacher(model, module.model.heads.specs, teacher_heads(dist.get("heads") or []),
+                      float(dist.get("weight", 1.0)), None if kits is None else list(kits),
+                      list(dist.get("skip_kits") or []), source=path)
+    log.info("distilling %s from %s (weight %g)", ", ".join(teacher.heads), path, teacher.weight)
+    return teacher
+
+
 def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) -> Path:
     """Start from another model's weights (``init_weights=PATH`` or ``default``, the packaged
     model): fine-tuning, not resuming — optimizer, schedule and step count start fresh.
@@ -90,15 +127,7 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     """
     path = model_path(source)
     model, meta = load_transcriber(path)  # safetensors bundle or weights_only .ckpt
-    # compared as LogMel settings: keys an older bundle lacks take the defaults (features_from_meta)
-    theirs = features_from_meta(meta).config_dict()
-    ours = features_from_meta({"features": plain_config(cfg.features)}).config_dict()
-    for key in sorted(set(theirs) | set(ours)):
-        if theirs.get(key) != ours.get(key):
-            raise CheckpointError(
-                f"init_weights {path}: trained on features.{key}={theirs.get(key)!r}, this run has "
-                f"{ours.get(key)!r}; use the same features option"
-            )
+    _check_features(f"init_weights {path}", meta, cfg)
     state, target = model.state_dict(), module.model.state_dict()
     fresh = (
         {k for k in target if k.startswith("heads.velocity.")}
@@ -313,6 +342,7 @@ def train(cfg: DictConfig) -> float | None:
         check_resume(module, str(cfg.ckpt_path), cfg)
     elif cfg.get("init_weights"):
         init_weights(module, cfg.init_weights, cfg)
+    teacher = load_teacher(module, cfg)
     loggers = build_training_loggers(cfg)  # lazy: nothing is written (or sent to W&B) before a log call
     callbacks = build_callbacks(cfg, has_logger=bool(loggers))
     # callbacks=none means no checkpoints: keep Lightning from adding its default ModelCheckpoint.
@@ -332,6 +362,10 @@ def train(cfg: DictConfig) -> float | None:
         raise ConfigValueError(f"trainer: {text}") from None
     datamodule.setup("fit")
     datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
+    if teacher is not None:
+        n = teacher.select_tracks(datamodule.kit_names("train"))
+        log.info("the teacher runs on the crops of %d of %d training tracks", n, len(datamodule.track_keys("train")))
+        module.teacher = teacher
     for record in trainer_lines:  # "GPU available: …", once the data has not been refused
         logging.getLogger(record.name).handle(record)
     log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
@@ -413,7 +447,7 @@ def main(cfg: DictConfig) -> float | None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise KeyboardInterrupt from None  # the sweep stops too (the sweeper marks the trial failed)
         fail("drumtx.train", exc, EXIT_INTERRUPTED)
-    except (CheckpointError, ConfigValueError, DatasetError, NonFiniteError) as exc:
+    except (CheckpointError, ConfigValueError, DatasetError, DistillationError, NonFiniteError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # the sweeper records the trial as failed, with this message, and goes on
         # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract)

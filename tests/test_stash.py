@@ -255,7 +255,11 @@ def _beside_recipe(tmp_path: Path, name: str, base: str):
     ("filter", "electronic", "filter", {"callbacks.step_budget.max_steps=3500", "init_weights=null",
                                         "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}"}),
     ("leadsil", "electronic", "lead silence", {"callbacks.step_budget.max_steps=3500", "init_weights=null",
-                                               "data.lead_silence_prob=0.1"})])
+                                               "data.lead_silence_prob=0.1"}),
+    ("distil", "electronic_long", "distil", {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1000",
+                                             "distillation.heads=[crash]", "distillation.weight=5",
+                                             "distillation.kits=[fluidr3_*,musescore_*,avl_*]",
+                                             "distillation.skip_kits=[*+music]"})])
 def test_an_arm_beside_a_trained_one_on_a_fresh_clone(tmp_path, name, base, label, words):
     """make default-model-v2-warm / -filter / -leadsil on a fresh clone: BASE's bundles come back
     from the stash (without them the recipe stops before any work); v2 is pinned before the
@@ -306,6 +310,20 @@ def test_warm_starts_from_the_pinned_v2(tmp_path):
     for a in (tmp_path / "pair_args").read_text().splitlines()[2:6:3]:
         assert "init_weights=null" not in a.split()
         assert f"init_weights={tmp_path}/v2/music_w4_s42/best.safetensors" in a.split()
+
+
+def test_distil_starts_each_seed_from_its_own_base_and_is_taught_by_the_pinned_v2(tmp_path):
+    """The distillation arm: each seed's init_weights is its own electronic-long bundle (Hydra fills
+    in ${seed}), the teacher v2's pinned bundle; the crash compared threshold-free at the end."""
+    r = _beside_recipe(tmp_path, "distil", "electronic_long")()
+    assert r.returncode == 0, r.stderr
+    for a in (tmp_path / "pair_args").read_text().splitlines()[2:6:3]:
+        assert "init_weights=null" not in a.split()
+        assert f"init_weights={tmp_path}/v2/electronic_long_w4_s${{seed}}/best.safetensors" in a.split()
+        assert f"distillation.teacher={tmp_path}/v2/music_w4_s42/best.safetensors" in a.split()
+    calls = (tmp_path / "py_calls").read_text().splitlines()
+    assert calls[-1] == (f"experiments/scripts/crash_pr_auc.py --root {tmp_path}/v2 music_w4_s42 electronic_long_w4_s42 "
+                         "electronic_long_w4_s43 distil_w4_s42 distil_w4_s43")
 
 
 def test_filter_compares_the_crash_threshold_free(tmp_path):

@@ -555,6 +555,24 @@ class DrumDataModule(pl.LightningDataModule):
         self._entries_for("train")  # set up
         return self._train_weights
 
+    def kit_names(self, split: str = "train") -> dict[str, str]:
+        """Track key -> ``kit_name`` for the prepared tracks of ``split`` (an audio variant's is its
+        source track's; "" where the dataset names no kit, e.g. a folder of the user's audio).
+
+        Raises:
+            drumtx.data.datasets.DatasetError: the split has no prepared tracks.
+        """
+        return self._kit_names_of(self._entries_for(split), self.cache.manifest(), split)
+
+    def _kit_names_of(self, entries: list[tuple[str, str, int]], manifest: dict, split: str) -> dict[str, str]:
+        meta = {t.key: t.meta for t in self.source.split_tracks(split)}
+
+        def kit(key: str) -> str:
+            track = meta[key] if key in meta else meta.get(manifest.get(key, {}).get("variant_of"), {})
+            return str(track.get("kit_name") or "")
+
+        return {k: kit(k) for k, _, _ in entries}
+
     def _weights_of(self, entries: list[tuple[str, str, int]], manifest: dict) -> list[float]:
         """The ``train_kit_weights`` weight of each entry, by its track's (or, for an audio
         variant, its source track's) ``kit_name``; 1 where no pattern matches.
@@ -564,12 +582,11 @@ class DrumDataModule(pl.LightningDataModule):
                 ``kit_name`` left by the patterns before it (a typo would silently train on
                 the plain mix).
         """
-        meta = {t.key: t.meta for t in self.source.split_tracks("train")}
+        kits = self._kit_names_of(entries, manifest, "train")
         used: set[str] = set()
 
         def weight(key: str) -> float:
-            track = meta[key] if key in meta else meta.get(manifest.get(key, {}).get("variant_of"), {})
-            kit = str(track.get("kit_name") or "")
+            kit = kits[key]
             for pattern, w in self.train_kit_weights.items():
                 if fnmatch.fnmatchcase(kit, pattern):
                     used.add(pattern)

@@ -151,6 +151,9 @@ class DrumTranscriptionModule(L.LightningModule):
         self._stepped_epoch = -1  # last epoch whose epoch-interval LR schedulers have stepped
         self._pending_step: dict | None = None
         self._pending_generators: list | None = None
+        # a drumtx.models.distillation.Teacher set by drumtx.train (distillation.teacher): not a
+        # submodule, so never in the state_dict or a checkpoint
+        self.teacher = None
 
     # ------------------------------------------------------------------ training
     def forward(self, mel: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -159,6 +162,10 @@ class DrumTranscriptionModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         logits = self.model(batch["mel"], batch["mask"])
         loss, parts = self.loss_fn(logits, batch)
+        if self.teacher is not None:  # distillation.teacher (drumtx.models.distillation)
+            taught = self.teacher.loss(logits, batch)
+            loss = loss + self.teacher.total(taught)
+            parts = {**parts, **taught}
         b = batch["mel"].shape[0]
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, sync_dist=True, batch_size=b)
         self.log_dict(
