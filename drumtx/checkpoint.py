@@ -37,6 +37,16 @@ def model_path(spec: object) -> Path:
     return PACKAGED_MODEL if str(spec) == "default" else Path(str(spec))
 
 
+def default_hint(spec: object) -> str:
+    """`` (did you mean default, the packaged model?)`` for a missing model path that is a typo of
+    ``default`` (``defualt``, ``Default``); "" otherwise."""
+    import difflib
+
+    text = str(spec)
+    return " (did you mean default, the packaged model?)" if "/" not in text and difflib.get_close_matches(
+        text.lower(), ["default"], n=1, cutoff=0.7) else ""
+
+
 class CheckpointError(ValueError):
     """A file that is not a loadable drumtx model; the message names the file and the reason."""
 
@@ -222,7 +232,7 @@ def load_transcriber(path: str | Path, device: str | torch.device = "cpu"):
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: no such checkpoint file{default_hint(path)}")
     if path.suffix == ".safetensors":
         state, meta = _read_bundle(path, device)
     else:

@@ -125,7 +125,11 @@ class Value:
                 inside = [p for p in ("checkpoints/last.ckpt", "best.safetensors") if (Path(value).expanduser() / p).is_file()]
                 hint = f" (did you mean {Path(value) / inside[0]}?)" if inside else ""
                 raise ConfigValueError(f"{key}={value!r}: a folder, not a file{hint}")
-            raise ConfigValueError(f"{key}={value!r}: no such file")
+            import difflib
+
+            close = difflib.get_close_matches(str(value).lower(), self.options(), n=1, cutoff=0.7)
+            hint = f" (did you mean {close[0]}?)" if close and "/" not in str(value) else ""
+            raise ConfigValueError(f"{key}={value!r}: no such file{hint}")
         if self.kind == "peak_picking":
             if not isinstance(value, Mapping):
                 raise ConfigValueError(f"{key}={value!r}: expected {self.describe()}")

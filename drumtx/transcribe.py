@@ -331,7 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"--ckpt {ckpt}: is a folder, not a model file{hint}")
         return 2
     if not ckpt.is_file():
-        _error(f"--ckpt {ckpt}: no such file")
+        from drumtx.checkpoint import default_hint
+
+        _error(f"--ckpt {ckpt}: no such file{default_hint(ckpt)}")
         return 2
     from drumtx.checkpoint import CheckpointError, load_transcriber
 

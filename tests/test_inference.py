@@ -624,6 +624,13 @@ def test_default_names_the_packaged_model_in_transcribe_too(tmp_path, capsys):
     sf.write(wav, np.zeros(24000, np.float32), 24000)
     assert tx.main([str(wav), "-o", str(tmp_path / "o"), "--ckpt", "default", "--format", "json", "-q"]) == 0
     assert (tmp_path / "o" / "take.json").is_file()
+    # a new user's trial: a typo of default was a bare "no such file"
+    assert tx.main([str(wav), "-o", str(tmp_path / "o2"), "--ckpt", "defualt", "-q"]) == 2
+    assert "--ckpt defualt: no such file (did you mean default, the packaged model?)" in capsys.readouterr().err
+    from drumtx.checkpoint import CheckpointError, load_transcriber
+
+    with pytest.raises(CheckpointError, match=r"^Default: no such checkpoint file \(did you mean default, the packaged"):
+        load_transcriber("Default")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match=r"^device='cuda': no CUDA device on this machine$"):
             Transcriber.from_checkpoint("default", device="cuda")
