@@ -152,7 +152,7 @@ default-model-v2-leadsil: $(STAMPS)/venv ## after -electronic: its recipe with a
 	PY=$(PY) bash experiments/scripts/default_model_v2_leadsil.sh $(ARGS)
 default-model-v2-warm: $(STAMPS)/venv ## after -electronic-long: the shipped v2 warm-started on synth_songs_electronic (1,200 steps at lr 3e-4, else the electronic recipe), two seeds (~1.8 h, resumable with -stash); every rung and rung (e) beside v2 and the electronic arm at 7,000 steps
 	PY=$(PY) bash experiments/scripts/default_model_v2_warm.sh $(ARGS)
-default-model-v2-distil: $(STAMPS)/venv ## after -electronic-long: each of its seeds fine-tuned 1,000 steps (lr 3e-4) with v2 as a frozen teacher of the crash head on the sound-font kits' drum-only crops (distillation.*), two seeds (~1.5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside v2 and the electronic arm at 7,000 steps
+default-model-v2-distil: $(STAMPS)/venv ## after -electronic-long: each of its seeds fine-tuned 800 steps (lr 3e-4) with v2 as a frozen teacher of the crash head on the sound-font kits' drum-only crops (distillation.*), two seeds (~1.3 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside v2 and the electronic arm at 7,000 steps
 	PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
 default-model-v2-filter: $(STAMPS)/venv ## after -electronic: its recipe with a random equaliser on every training crop (augmentation.filter_augment, 3-5 bands, +-6 dB), two seeds (~5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside the electronic arm
 	PY=$(PY) bash experiments/scripts/default_model_v2_filter.sh $(ARGS)

@@ -256,7 +256,7 @@ def _beside_recipe(tmp_path: Path, name: str, base: str):
                                         "augmentation.filter_augment={gain_db:6,min_bands:3,max_bands:5,min_bandwidth:6}"}),
     ("leadsil", "electronic", "lead silence", {"callbacks.step_budget.max_steps=3500", "init_weights=null",
                                                "data.lead_silence_prob=0.1"}),
-    ("distil", "electronic_long", "distil", {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=1000",
+    ("distil", "electronic_long", "distil", {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=800",
                                              "distillation.heads=[crash]", "distillation.weight=5",
                                              "distillation.kits=[fluidr3_*,musescore_*,avl_*]",
                                              "distillation.skip_kits=[*+music]"})])

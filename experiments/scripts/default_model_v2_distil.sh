@@ -6,12 +6,12 @@
 # unseen sound-font kits (crash F 33.3 / 47.7 on rung (a) against 62.4, precision 74.1 / 80.7 %
 # against 88.7 %); warm-starting v2 on the same data lost v2's crash in 1,200 steps. The change
 # (one): each electronic-long seed is fine-tuned (init_weights=its best bundle, optimizer.lr=3e-4,
-# 1,000 steps, else its recipe) with v2 (the pinned bundle) as a frozen teacher of the crash head
+# 800 steps, else its recipe) with v2 (the pinned bundle) as a frozen teacher of the crash head
 # (drumtx.models.distillation): on the training crops of the sound-font kits, drum-only (fluidr3_*,
 # musescore_*, avl_*; not '*+music'), the crash's KL divergence from v2's crash probability,
 # weighted 5 (the crash's own loss is ~0.014 x 1.79 per frame at 7,000 steps). The question: does
 # v2's crash on unseen sound-font kits come across while the rest stays the electronic arm's?
-# Seeds 42 and 43 side by side, one core each (~1.5 h on the 2-core machine, resumable across
+# Seeds 42 and 43 side by side, one core each (~1.3 h on the 2-core machine, resumable across
 # sessions with make default-model-v2-stash); then v2, both new runs and the electronic arm at
 # 7,000 steps tuned and scored on every rung (two lanes), rung (e), one summary (and aims.md), and
 # the crash threshold-free. Arguments: Hydra overrides for both trainings.
@@ -22,11 +22,11 @@ source "$(dirname "$0")/default_model_v2_common.sh"
 # (${seed}: Hydra fills in each training's own seed, so each seed starts from its own base run)
 seed_ref='${seed}'
 ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/electronic_long_w4_s${seed_ref}/best.safetensors}"
-ARGS="$ARGS optimizer.lr=3e-4 callbacks.step_budget.max_steps=1000 data=synth_songs_electronic"
+ARGS="$ARGS optimizer.lr=3e-4 callbacks.step_budget.max_steps=800 data=synth_songs_electronic"
 ARGS="$ARGS distillation.teacher=$V2/music_w4_s42/best.safetensors distillation.heads=[crash] distillation.weight=5"
 ARGS="$ARGS distillation.kits=[fluidr3_*,musescore_*,avl_*] distillation.skip_kits=[*+music]"
 beside_arm distil distil electronic_long "electronic 7k" "$ARGS" \
-	"The electronic arm at 7,000 steps fine-tuned 1,000 steps with v2 teaching its crash on sound-font kits, against v2 and the electronic arm" "$@"
+	"The electronic arm at 7,000 steps fine-tuned 800 steps with v2 teaching its crash on sound-font kits, against v2 and the electronic arm" "$@"
 OUT=experiments/default_model_v2/distil
 mkdir -p $OUT
 "$PY" experiments/scripts/crash_pr_auc.py --root "$V2" music_w4_s42 electronic_long_w4_s42 electronic_long_w4_s43 \
