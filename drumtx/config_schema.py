@@ -507,6 +507,7 @@ SECTIONS: dict[str, str | tuple[str, ...]] = {
     "eval": "drumtx.evaluation.scores.EvalSettings",
     "inference": "drumtx.inference.InferenceSettings",
     "evaluation": ("auc_thresholds", "onset_metrics", "onset_window", "thresholds"),
+    "distillation": ("teacher", "heads", "weight", "kits", "skip_kits"),
     "augmentation.time_mask": ("min_width", "max_width", "count"),
     "augmentation.freq_mask": ("min_width", "max_width", "count"),
     "augmentation.audio_variants": ("pitch_shift_semitones", "time_stretch", "copies", "seed"),

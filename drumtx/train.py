@@ -10,6 +10,7 @@ Writes into the run folder: ``checkpoints/`` (top-k + ``last.ckpt``), ``best.saf
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import re
@@ -93,6 +94,17 @@ def _check_features(what: str, meta: Mapping, cfg: DictConfig) -> None:
             )
 
 
+def sha256_prefix(path: str | Path, n: int = 12) -> str:
+    """The first ``n`` hex digits of the file's SHA-256 (a run's log names the exact teacher: a
+    ``default`` teacher is whatever model is packaged when the run starts or resumes)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:n]
+
+
+#: conf/train.yaml's distillation values other than the teacher (set without one, they are named)
+_DISTILLATION_DEFAULTS = {"heads": ["crash"], "weight": 1.0, "kits": None, "skip_kits": []}
+
+
 def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | None:
     """The frozen teacher of ``distillation.teacher`` (a bundle, a drumtx .ckpt or ``default``),
     checked against the student (features, the heads of ``distillation.heads``); None when unset.
@@ -104,6 +116,9 @@ def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | 
     """
     dist = cfg.get("distillation") or {}
     if not dist.get("teacher"):
+        unused = [f"distillation.{k}" for k, v in _DISTILLATION_DEFAULTS.items() if dist.get(k, v) != v]
+        if unused:  # a leftover of another command, or a teacher forgotten: say that nothing is distilled
+            log.warning("%s set without distillation.teacher: nothing is distilled", ", ".join(unused))
         return None
     path = model_path(dist.teacher)
     model, meta = load_transcriber(path)
@@ -112,7 +127,6 @@ def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | 
     teacher = Teacher(model, module.model.heads.specs, teacher_heads(dist.get("heads") or []),
                       float(dist.get("weight", 1.0)), None if kits is None else list(kits),
                       list(dist.get("skip_kits") or []), source=path)
-    log.info("distilling %s from %s (weight %g)", ", ".join(teacher.heads), path, teacher.weight)
     return teacher
 
 
@@ -364,7 +378,9 @@ def train(cfg: DictConfig) -> float | None:
     datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
     if teacher is not None:
         n = teacher.select_tracks(datamodule.kit_names("train"))
-        log.info("the teacher runs on the crops of %d of %d training tracks", n, len(datamodule.track_keys("train")))
+        log.info("distilling %s from %s (sha256 %s…, weight %g) on the crops of %d of %d training tracks",
+                 ", ".join(teacher.heads), teacher.source, sha256_prefix(teacher.source), teacher.weight, n,
+                 len(datamodule.track_keys("train")))
         module.teacher = teacher
     for record in trainer_lines:  # "GPU available: …", once the data has not been refused
         logging.getLogger(record.name).handle(record)

@@ -49,7 +49,7 @@ def test_a_student_equal_to_its_teacher_has_zero_divergence_and_another_has_more
     with torch.no_grad():
         student.heads.heads["crash"][-1].bias.add_(4.0)  # the student now says crash more often
     parts = teacher.loss(student(batch["mel"], batch["mask"]), batch)
-    assert float(parts["distill_crash"]) > 0.05
+    assert parts["distill_crash"].item() > 0.05
     assert abs(float(parts["distill_snare"])) < 1e-5  # the snare head is unchanged
     assert float(teacher.total(parts)) == pytest.approx(float(parts["distill_crash"] + parts["distill_snare"]))
 
@@ -82,8 +82,10 @@ def test_only_the_chosen_kits_crops_count_and_only_the_student_learns(packaged):
 @pytest.mark.parametrize(
     ("heads", "weight", "message"),
     [
-        (["tom_variation"], 1.0, r"'tom_variation' is not a primary head of this model; primary heads: \[.*crash"),
-        (["cymbals"], 1.0, r"'cymbals' is not a primary head"),
+        (["tom_variation"], 1.0, r"'tom_variation' is a variation head \(it means something only where its parent "
+                                 r"tom_primary is 1\); only primary heads can be distilled: \[.*crash"),
+        (["crahs"], 1.0, r"'crahs' is not a head of this model \(did you mean crash\?\)"),
+        (["crash", "crash"], 1.0, r"distillation.heads names \['crash'\] more than once"),
         ([], 1.0, r"distillation.heads is empty"),
         (["crash"], 0.0, r"distillation.weight must be > 0"),
     ],
@@ -94,13 +96,17 @@ def test_heads_and_weight_that_cannot_be_distilled_are_refused(packaged, heads, 
 
 
 def test_kit_patterns_matching_no_training_track_are_refused(packaged):
+    kits = {"a": "fluidr3_jazz", "b": "musescore_power", "c": "musescore_power+music", "d": "avl_black_pearl",
+            "e": "none+music"}
     teacher = Teacher(packaged, packaged.heads.specs, ["crash"], 1.0, kits=["fluidr3*", "musecore_*"])
-    with pytest.raises(DistillationError, match=r"distillation.kits: \['musecore_\*'\] match no training track's "
-                                                 r"kit_name \(there: fluidr3_jazz, musescore_power\)"):
-        teacher.select_tracks({"a": "fluidr3_jazz", "b": "musescore_power"})
+    # a new user's trial: the first kits alphabetically were listed, never the one meant
+    with pytest.raises(DistillationError, match=r"^distillation.kits: \['musecore_\*'\] match no training track's "
+                                                 r"kit_name \(closest: musescore_power \(each also as NAME\+music; "
+                                                 r"none\+music: music alone\)\)$"):
+        teacher.select_tracks(kits)
     teacher = Teacher(packaged, packaged.heads.specs, ["crash"], 1.0, skip_kits=["*"])
-    with pytest.raises(DistillationError, match=r"leave no training track"):
-        teacher.select_tracks({"a": "fluidr3_jazz"})
+    with pytest.raises(DistillationError, match=r"^distillation: every kit with skip_kits=\['\*'\] leave no training"):
+        teacher.select_tracks(kits)
 
 
 def test_a_teacher_with_other_features_is_refused_before_the_data(tmp_path):
@@ -146,3 +152,25 @@ def test_distillation_values_are_checked_with_the_config(override, message, tmp_
     cfg = compose_train(tmp_path, override)
     with pytest.raises(ConfigValueError, match=message):
         validate(cfg, TRAIN)
+
+
+def test_an_added_mistyped_distillation_key_is_refused(tmp_path):
+    """A new user's trial: ``+distillation.kit=[…]`` was accepted and the teacher ran on every kit."""
+    from drumtx.config_schema import check_targets
+
+    cfg = compose_train(tmp_path, "distillation.teacher=default", "+distillation.kit=[fluidr3_*]")
+    with pytest.raises(ConfigValueError, match=r"^distillation.kit: not a setting of the distillation section \(did you mean distillation.kits\?\)$"):
+        check_targets(cfg)
+
+
+def test_distillation_settings_without_a_teacher_are_named(tmp_path, caplog):
+    """A new user's trial: kits and a weight set without a teacher distilled nothing, silently."""
+    cfg, module = _student(tmp_path, "distillation.weight=5", "distillation.kits=[fluidr3*_]")
+    with caplog.at_level("WARNING"):
+        assert train_mod.load_teacher(module, cfg) is None
+    assert "distillation.weight, distillation.kits set without distillation.teacher: nothing is distilled" in caplog.text
+    caplog.clear()
+    cfg, module = _student(tmp_path)
+    with caplog.at_level("WARNING"):
+        assert train_mod.load_teacher(module, cfg) is None
+    assert "distillation" not in caplog.text

@@ -23,6 +23,7 @@ run loads it again from the config.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -78,13 +79,22 @@ class Teacher:
             raise DistillationError(f"distillation.weight must be > 0, got {weight}")
         if not heads:
             raise DistillationError("distillation.heads is empty: name the heads to distil, e.g. [crash]")
+        twice = sorted({h for h in heads if list(heads).count(h) > 1})
+        if twice:
+            raise DistillationError(f"distillation.heads names {twice} more than once (each would count again)")
         teacher_specs = model.heads.specs
+        primary = sorted(n for n, s in student_specs.items() if not s.multilabel and s.parent is None)
         for name in heads:
             spec = student_specs.get(name)
             if spec is None or spec.multilabel or spec.parent is not None:
-                primary = sorted(n for n, s in student_specs.items() if not s.multilabel and s.parent is None)
+                if spec is not None and spec.parent is not None:
+                    why = (f"a variation head (it means something only where its parent {spec.parent[0]} "
+                           f"is {spec.parent[1]})")
+                else:
+                    close = difflib.get_close_matches(str(name), primary, n=1)
+                    why = "not a head of this model" + (f" (did you mean {close[0]}?)" if close else "")
                 raise DistillationError(
-                    f"distillation.heads: {name!r} is not a primary head of this model; primary heads: {primary}"
+                    f"distillation.heads: {name!r} is {why}; only primary heads can be distilled: {primary}"
                 )
             theirs = teacher_specs.get(name)
             if theirs is None or theirs.classes != spec.classes or theirs.target != spec.target:
@@ -126,14 +136,12 @@ class Teacher:
             unused = [p for p in patterns if not any(fnmatch.fnmatchcase(k, p) for k in names)]
             if unused:
                 raise DistillationError(
-                    f"distillation.{key}: {unused} match no training track's kit_name "
-                    f"(there: {', '.join(sorted(names)[:8])}{', …' if len(names) > 8 else ''})"
+                    f"distillation.{key}: {unused} match no training track's kit_name ({_kits_like(unused[0], names)})"
                 )
         self.tracks = {key for key, kit in kit_names.items() if self._chosen(kit)}
         if not self.tracks:
-            raise DistillationError(
-                f"distillation.kits={self.kits} with skip_kits={self.skip_kits} leave no training track"
-            )
+            kits = "every kit" if self.kits is None else f"kits={self.kits}"
+            raise DistillationError(f"distillation: {kits} with skip_kits={self.skip_kits} leave no training track")
         return len(self.tracks)
 
     def loss(self, student_logits: Mapping[str, torch.Tensor], batch: Mapping) -> dict[str, torch.Tensor]:
@@ -168,6 +176,17 @@ class Teacher:
     def total(self, parts: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``weight`` × the sum of the distilled parts."""
         return self.weight * sum(parts[PREFIX + h] for h in self.heads)
+
+
+def _kits_like(pattern: str, names: set[str]) -> str:
+    """``closest: a, b`` (difflib on the pattern without its wildcards), else the first few kits;
+    a kit with music (``X+music``) is listed as its drum-only name once, noted."""
+    base = sorted({n.removesuffix("+music") for n in names if n and n != "none+music"})
+    close = difflib.get_close_matches(pattern.replace("*", "").replace("?", ""), base, n=4, cutoff=0.5)
+    music = " (each also as NAME+music; none+music: music alone)" if any(n.endswith("+music") for n in names) else ""
+    if close:
+        return f"closest: {', '.join(close)}{music}"
+    return f"kits: {', '.join(base[:8])}{', …' if len(base) > 8 else ''}{music}"
 
 
 def teacher_heads(value: Iterable[str] | str) -> list[str]:
