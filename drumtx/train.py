@@ -81,6 +81,14 @@ def _shape_mismatch(state: dict, target: dict, skip: set[str] = frozenset()) -> 
     return None
 
 
+def _load_source(key: str, path: Path):
+    """:func:`load_transcriber`, its one-line error naming the config key that gave the file."""
+    try:
+        return load_transcriber(path)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{key}: {exc}") from None
+
+
 def _check_features(what: str, meta: Mapping, cfg: DictConfig) -> None:
     """Refuse (one line starting with ``what``) a model whose front end is not this run's."""
     # compared as LogMel settings: keys an older bundle lacks take the defaults (features_from_meta)
@@ -121,7 +129,7 @@ def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | 
             log.warning("%s set without distillation.teacher: nothing is distilled", ", ".join(unused))
         return None
     path = model_path(dist.teacher)
-    model, meta = load_transcriber(path)
+    model, meta = _load_source("distillation.teacher", path)
     _check_features(f"distillation.teacher {path}", meta, cfg)
     kits = dist.get("kits")
     teacher = Teacher(model, module.model.heads.specs, teacher_heads(dist.get("heads") or []),
@@ -140,7 +148,7 @@ def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) 
     a run that has one (``branches.velocity``); the velocity head then starts fresh.
     """
     path = model_path(source)
-    model, meta = load_transcriber(path)  # safetensors bundle or weights_only .ckpt
+    model, meta = _load_source("init_weights", path)  # safetensors bundle or weights_only .ckpt
     _check_features(f"init_weights {path}", meta, cfg)
     state, target = model.state_dict(), module.model.state_dict()
     fresh = (

@@ -112,7 +112,7 @@ def test_cli_help_and_cfg_job():
 
 @pytest.mark.parametrize(
     ("override", "message"),
-    [("init_weights=/nonexistent.safetensors", "drumtx.train: /nonexistent.safetensors: no such checkpoint file"),
+    [("init_weights=/nonexistent.safetensors", "drumtx.train: init_weights: /nonexistent.safetensors: no such checkpoint file"),
      ("data.root=/nonexistent", "drumtx.train: /nonexistent: dataset root missing (set data.root)"),
      # issue 20: was a bare AssertionError from Lightning, naming no key
      ("trainer.max_epochs=abc", "drumtx.train: trainer.max_epochs='abc': expected an integer >= -1 or null")],

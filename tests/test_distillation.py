@@ -174,3 +174,12 @@ def test_distillation_settings_without_a_teacher_are_named(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert train_mod.load_teacher(module, cfg) is None
     assert "distillation" not in caplog.text
+
+
+def test_a_teacher_that_is_not_a_model_names_the_key(tmp_path):
+    """A new user's trial: a log file as the teacher was refused naming the file, not the setting."""
+    log = tmp_path / "train.log"
+    log.write_text("not a model\n")
+    cfg, module = _student(tmp_path, f"distillation.teacher={log}")
+    with pytest.raises(train_mod.CheckpointError, match=rf"^distillation.teacher: {log}: not a model checkpoint"):
+        train_mod.load_teacher(module, cfg)
