@@ -259,7 +259,8 @@ def _beside_recipe(tmp_path: Path, name: str, base: str):
     ("distil", "electronic_long", "distil", {"optimizer.lr=3e-4", "callbacks.step_budget.max_steps=800",
                                              "distillation.heads=[crash]", "distillation.weight=5",
                                              "distillation.kits=[fluidr3_*,musescore_*,avl_*]",
-                                             "distillation.skip_kits=[*+music]"})])
+                                             "distillation.skip_kits=[*+music]",
+                                             "callbacks.model_checkpoint.monitor=time/train_seconds"})])
 def test_an_arm_beside_a_trained_one_on_a_fresh_clone(tmp_path, name, base, label, words):
     """make default-model-v2-warm / -filter / -leadsil on a fresh clone: BASE's bundles come back
     from the stash (without them the recipe stops before any work); v2 is pinned before the

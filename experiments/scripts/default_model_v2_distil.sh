@@ -25,6 +25,11 @@ ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/electronic_long_w4_s
 ARGS="$ARGS optimizer.lr=3e-4 callbacks.step_budget.max_steps=800 data=synth_songs_electronic"
 ARGS="$ARGS distillation.teacher=$V2/music_w4_s42/best.safetensors distillation.heads=[crash] distillation.weight=5"
 ARGS="$ARGS distillation.kits=[fluidr3_*,musescore_*,avl_*] distillation.skip_kits=[*+music]"
+# The run's bundle is its last validated weights (the newest training clock), not the best by
+# validation PR-AUC: the validation tracks are the training kits', where v2's crash is no help, and
+# the first try (2026-12-07) fell from 0.669 / 0.676 after 100 steps to 0.668 / 0.667 after 200,
+# so the best would have been the weights the teacher had least changed.
+ARGS="$ARGS callbacks.model_checkpoint.monitor=time/train_seconds"
 beside_arm distil distil electronic_long "electronic 7k" "$ARGS" \
 	"The electronic arm at 7,000 steps fine-tuned 800 steps with v2 teaching its crash on sound-font kits, against v2 and the electronic arm" "$@"
 OUT=experiments/default_model_v2/distil
