@@ -238,6 +238,8 @@ def test_typos_fail_with_hydras_message(override, message):
         ("ckpt_path=/nonexistent/last.ckpt", "ckpt_path='/nonexistent/last.ckpt': no such file"),
         ("ckpt_path=lats", "ckpt_path='lats': no such file (did you mean last?)"),
         ("distillation.teacher=defualt", "distillation.teacher='defualt': no such file (did you mean default?)"),
+        ("distillation.weight=0", "distillation.weight=0: expected a finite number > 0"),
+        ("distillation.kits=3", "distillation.kits=3: expected a list of names or null"),
         # a metric nothing logs failed after the first epoch, in the checkpoint callback (44 lines)
         ("optimized_metric=val/pr_auc_meen", "optimized_metric='val/pr_auc_meen': not a metric the training logs "
          "(did you mean val/pr_auc_mean?)"),
