@@ -25,8 +25,9 @@ from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from drumtx import CONF_DIR
 from drumtx.atomic import write_json
 from drumtx.checkpoint import (
     CheckpointError,
@@ -42,7 +43,7 @@ from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, val
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
 from drumtx.models.callbacks import NonFiniteError
-from drumtx.models.distillation import DistillationError, Teacher, teacher_heads
+from drumtx.models.distillation import DistillationError, Teacher
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
 from drumtx.run_logging import build_callbacks, build_training_loggers, finish_logger, quiet_third_party
@@ -109,14 +110,11 @@ def sha256_prefix(path: str | Path, n: int = 12) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()[:n]
 
 
-#: conf/train.yaml's distillation values other than the teacher (set without one, they are named)
-_DISTILLATION_DEFAULTS = {"heads": ["crash"], "weight": 1.0, "kits": None, "skip_kits": []}
-
-
 def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | None:
     """The frozen teacher of ``distillation.teacher`` (a bundle, a drumtx .ckpt or ``default``),
     checked against the student (features, the heads of ``distillation.heads``); None when unset.
     Its training tracks are chosen later (:meth:`Teacher.select_tracks`, once the data is set up).
+    ``cfg`` is validated (:func:`validate`: ``heads`` and the kit patterns are lists).
 
     Raises:
         CheckpointError: no such file, not a drumtx model, other features.
@@ -124,7 +122,9 @@ def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | 
     """
     dist = cfg.get("distillation") or {}
     if not dist.get("teacher"):
-        unused = [f"distillation.{k}" for k, v in _DISTILLATION_DEFAULTS.items() if dist.get(k, v) != v]
+        # the other settings as conf/train.yaml leaves them
+        defaults = OmegaConf.load(CONF_DIR / "train.yaml").distillation
+        unused = [f"distillation.{k}" for k, v in defaults.items() if k != "teacher" and dist.get(k, v) != v]
         if unused:  # a leftover of another command, or a teacher forgotten: say that nothing is distilled
             log.warning("%s set without distillation.teacher: nothing is distilled", ", ".join(unused))
         return None
@@ -132,10 +132,8 @@ def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | 
     model, meta = _load_source("distillation.teacher", path)
     _check_features(f"distillation.teacher {path}", meta, cfg)
     kits = dist.get("kits")
-    teacher = Teacher(model, module.model.heads.specs, teacher_heads(dist.get("heads") or []),
-                      float(dist.get("weight", 1.0)), None if kits is None else list(kits),
-                      list(dist.get("skip_kits") or []), source=path)
-    return teacher
+    return Teacher(model, module.model.heads.specs, list(dist.heads), float(dist.weight),
+                   None if kits is None else list(kits), list(dist.skip_kits or []), source=path)
 
 
 def init_weights(module: DrumTranscriptionModule, source: str, cfg: DictConfig) -> Path:

@@ -128,7 +128,9 @@ def test_training_with_the_packaged_model_as_teacher(egmd_fixture, tmp_path, mon
     assert not (tmp_path / "typo" / "checkpoints").exists()
 
     out = tmp_path / "run"
-    cfg = compose_train(out, *common, "distillation.kits=[Kit 1]", "distillation.weight=3")
+    # (a bare head name is a one-head list, as the config check makes it)
+    cfg = compose_train(out, *common, "distillation.kits=[Kit 1]", "distillation.weight=3",
+                        "distillation.heads=crash")
     train_mod.train(cfg)
     with open(next(out.glob("csv/version_*/metrics.csv"))) as f:
         rows = list(csv.DictReader(f))

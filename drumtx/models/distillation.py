@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -187,8 +187,3 @@ def _kits_like(pattern: str, names: set[str]) -> str:
     if close:
         return f"closest: {', '.join(close)}{music}"
     return f"kits: {', '.join(base[:8])}{', …' if len(base) > 8 else ''}{music}"
-
-
-def teacher_heads(value: Iterable[str] | str) -> list[str]:
-    """``distillation.heads`` as a list (a single name is one head)."""
-    return [value] if isinstance(value, str) else [str(v) for v in value]
