@@ -231,10 +231,11 @@ def test_hardneg_continues_the_long_arm_with_a_control(tmp_path):
     assert not (tmp_path / "pair_args").exists()
 
 
-def _beside_recipe(tmp_path: Path, name: str, base: str):
+def _beside_recipe(tmp_path: Path, name: str, base: str, env: str = ""):
     """A beside_arm recipe (default_model_v2_<name>.sh) ready to run on a fresh clone whose stash
     holds BASE's two seeds: its commands stubbed (pair, pinned_v2 and the scoring log what they
-    would do), its python a logger. Returns a function running it with one user override."""
+    would do), its python a logger. ENV: shell assignments before it (``DISTIL_WEIGHT=20``).
+    Returns a function running it with one user override."""
     for seed in (42, 43):
         run = tmp_path / "stash" / f"{base}_w4_s{seed}"
         run.mkdir(parents=True)
@@ -247,7 +248,7 @@ def _beside_recipe(tmp_path: Path, name: str, base: str):
     fake.chmod(0o755)
     script = REPO / "experiments" / "scripts" / f"default_model_v2_{name}.sh"
     body = script.read_text().split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
-    return lambda: _bash(tmp_path, f"PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
+    return lambda: _bash(tmp_path, f"{env} PY={fake}; " + stubs + body.replace('"$@"', "trainer.x=1"))
 
 
 @pytest.mark.parametrize("name, base, label, words", [
@@ -325,6 +326,22 @@ def test_distil_starts_each_seed_from_its_own_base_and_is_taught_by_the_pinned_v
     calls = (tmp_path / "py_calls").read_text().splitlines()
     assert calls[-1] == (f"experiments/scripts/crash_pr_auc.py --root {tmp_path}/v2 music_w4_s42 electronic_long_w4_s42 "
                          "electronic_long_w4_s43 distil_w4_s42 distil_w4_s43")
+
+
+def test_distil_with_another_weight_is_another_arm(tmp_path):
+    """make default-model-v2-distil20: the same recipe with distillation.weight=20, its runs,
+    summary and crash table named distil20 (the weight-5 arm's stay as they are)."""
+    r = _beside_recipe(tmp_path, "distil", "electronic_long", env="DISTIL_WEIGHT=20")()
+    assert r.returncode == 0, r.stderr
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert [Path(args[0]).name, Path(args[3]).name] == ["distil20_w4_s42", "distil20_w4_s43"]
+    for a in args[2:6:3]:
+        assert "distillation.weight=20" in a.split() and "distillation.weight=5" not in a.split()
+    assert "distil20 s43|distil20_w4_s43" in (tmp_path / "summary").read_text()
+    assert (tmp_path / "rung_e").read_text().strip() == "distil20"
+    calls = (tmp_path / "py_calls").read_text().splitlines()
+    assert calls[-1].endswith("distil20_w4_s42 distil20_w4_s43")
+    assert (tmp_path / "experiments" / "default_model_v2" / "distil20" / "crash_pr_auc.md").is_file()
 
 
 def test_filter_compares_the_crash_threshold_free(tmp_path):

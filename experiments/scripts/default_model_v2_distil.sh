@@ -15,25 +15,30 @@
 # sessions with make default-model-v2-stash); then v2, both new runs and the electronic arm at
 # 7,000 steps tuned and scored on every rung (two lanes), rung (e), one summary (and aims.md), and
 # the crash threshold-free. Arguments: Hydra overrides for both trainings.
+# DISTIL_WEIGHT (default 5) sets distillation.weight; another weight is another arm, its runs and
+# reports named distil<WEIGHT> (make default-model-v2-distil20: 20, 2026-12-07, after the weight-5
+# arm's crash on rung (a) came across in rank but not at a threshold that holds on sampled kits).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
 
 # (${seed}: Hydra fills in each training's own seed, so each seed starts from its own base run)
 seed_ref='${seed}'
+WEIGHT=${DISTIL_WEIGHT:-5}
+NAME=distil$([[ $WEIGHT == 5 ]] || echo "$WEIGHT")
 ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/electronic_long_w4_s${seed_ref}/best.safetensors}"
 ARGS="$ARGS optimizer.lr=3e-4 callbacks.step_budget.max_steps=800 data=synth_songs_electronic"
-ARGS="$ARGS distillation.teacher=$V2/music_w4_s42/best.safetensors distillation.heads=[crash] distillation.weight=5"
+ARGS="$ARGS distillation.teacher=$V2/music_w4_s42/best.safetensors distillation.heads=[crash] distillation.weight=$WEIGHT"
 ARGS="$ARGS distillation.kits=[fluidr3_*,musescore_*,avl_*] distillation.skip_kits=[*+music]"
 # The run's bundle is its last validated weights (the newest training clock), not the best by
 # validation PR-AUC: the validation tracks are the training kits', where v2's crash is no help, and
 # the first try (2026-12-07) fell from 0.669 / 0.676 after 100 steps to 0.668 / 0.667 after 200,
 # so the best would have been the weights the teacher had least changed.
 ARGS="$ARGS callbacks.model_checkpoint.monitor=time/train_seconds"
-beside_arm distil distil electronic_long "electronic 7k" "$ARGS" \
-	"The electronic arm at 7,000 steps fine-tuned 800 steps with v2 teaching its crash on sound-font kits, against v2 and the electronic arm" "$@"
-OUT=experiments/default_model_v2/distil
+beside_arm $NAME $NAME electronic_long "electronic 7k" "$ARGS" \
+	"The electronic arm at 7,000 steps fine-tuned 800 steps with v2 teaching its crash on sound-font kits (weight $WEIGHT), against v2 and the electronic arm" "$@"
+OUT=experiments/default_model_v2/$NAME
 mkdir -p $OUT
 "$PY" experiments/scripts/crash_pr_auc.py --root "$V2" music_w4_s42 electronic_long_w4_s42 electronic_long_w4_s43 \
-	distil_w4_s42 distil_w4_s43 > $OUT/crash_pr_auc.md.tmp
+	${NAME}_w4_s42 ${NAME}_w4_s43 > $OUT/crash_pr_auc.md.tmp
 mv $OUT/crash_pr_auc.md.tmp $OUT/crash_pr_auc.md
