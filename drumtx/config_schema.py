@@ -508,6 +508,8 @@ SECTIONS: dict[str, str | tuple[str, ...]] = {
     "inference": "drumtx.inference.InferenceSettings",
     "evaluation": ("auc_thresholds", "onset_metrics", "onset_window", "thresholds"),
     "distillation": ("teacher", "heads", "weight", "kits", "skip_kits"),
+    # conf/paths: +paths.data_dri=… ran on with the default data_dir
+    "paths": ("root_dir", "data_dir", "cache_dir", "log_dir", "sweep_dir", "output_dir"),
     "augmentation.time_mask": ("min_width", "max_width", "count"),
     "augmentation.freq_mask": ("min_width", "max_width", "count"),
     "augmentation.audio_variants": ("pitch_shift_semitones", "time_stretch", "copies", "seed"),

@@ -289,6 +289,7 @@ def test_peak_picking_overrides_take_transcribes_short_form():
          "not a setting of the data.synth.sources.*.groove section (did you mean data.synth.sources.generated.groove.fill?)"),
         ("data=folder +data.folder_split.sed=1", "data.folder_split.sed: not a setting of the data.folder_split "
          "section (did you mean data.folder_split.seed?)"),
+        ("+paths.data_dri=/tmp/x", "paths.data_dri: not a setting of the paths section (did you mean paths.data_dir?)"),
         ("+data.splits.tset=test", "data.splits.tset: not a setting of the data.splits section (did you mean "
          "data.splits.test?)"),
         # name-keyed maps: a head target, an instrument, a slot (a typo was read by nothing)
