@@ -314,6 +314,10 @@ _HYDRA_BEFORE: dict[Path, dict[str, bytes] | None] = {}
 # with the outermost folder made with it (outputs/ in a fresh clone): all that a refused command
 # finds in one is its own, its log's lines included.
 _NEW_RUN_DIRS: dict[Path, Path] = {}
+# The sweep folder of a -m run (RunRecordKeeper.on_multirun_start): its path, the outermost folder
+# made with it (None: it existed) and its multirun.yaml as it was (None: none); read by
+# discard_refused_sweep.
+_SWEEP: dict[str, Any] = {}
 
 
 class RunRecordKeeper:
@@ -347,7 +351,18 @@ class RunRecordKeeper:
 
     # Hydra calls every hook of a callback; the others do nothing here.
     def on_run_end(self, config: Any, **kwargs: Any) -> None: ...
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None: ...
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        """Remember the sweep folder before the sweeper writes its ``multirun.yaml`` there."""
+        _SWEEP.clear()
+        try:
+            sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))).resolve()
+        except Exception:  # an interpolation only Hydra's job can resolve: nothing to keep
+            return
+        made = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]
+        record = sweep_dir / "multirun.yaml"
+        _SWEEP.update(dir=sweep_dir, made=made[-1] if made else None,
+                      before=record.read_bytes() if record.is_file() else None)
+
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None: ...
     def on_job_start(self, config: Any, **kwargs: Any) -> None: ...
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None: ...
@@ -427,6 +442,32 @@ def discard_refused_run() -> None:
             parent.rmdir()
     except OSError:
         pass  # best effort: the refusal itself is what the user needs to see
+
+
+def discard_refused_sweep() -> None:
+    """Undo what a ``-m`` sweep refused before its first job (a typo in a swept key) left: Hydra's
+    sweeper writes ``multirun.yaml`` into the sweep folder before it composes any job, so the
+    typo left a dated folder that looked like a sweep. The record goes back as it was
+    (:class:`RunRecordKeeper`), and the folders this command made are removed when nothing else
+    is in them. Does nothing where no sweep started; best effort (the refusal is what matters)."""
+    if not _SWEEP:
+        return
+    sweep_dir, made, before = _SWEEP["dir"], _SWEEP["made"], _SWEEP["before"]
+    _SWEEP.clear()
+    record = sweep_dir / "multirun.yaml"
+    try:
+        if before is not None:
+            record.write_bytes(before)
+            return
+        record.unlink(missing_ok=True)
+        if made is None:
+            return
+        for folder in (sweep_dir, *sweep_dir.parents[: len(sweep_dir.relative_to(made).parts)]):
+            if any(folder.iterdir()) or Path.cwd().resolve().is_relative_to(folder):
+                break
+            folder.rmdir()
+    except OSError:
+        pass
 
 
 def _close_file_logs(path: Path) -> None:
@@ -561,6 +602,7 @@ def hydra_main(
             except Exception as exc:
                 if state["started"] or state["full_error"] == "1":
                     raise
+                discard_refused_sweep()  # (a -m sweep refused before its first job)
                 if isinstance(exc, OSError) and exc.filename:  # Hydra could not make or write its run folder
                     fail(prog, f"cannot write the run folder: {exc.filename}: {exc.strerror}", EXIT_USAGE)
                 fail(prog, f"bad config: {_config_error(exc)}", EXIT_USAGE)

@@ -384,6 +384,24 @@ def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tm
     assert {p.name: p.read_bytes() for p in (resumed / ".hydra").iterdir()} == record
 
 
+def test_a_sweep_refused_before_its_first_job_leaves_no_sweep_folder(tmp_path, monkeypatch, capsys):
+    """``-m loss.crahs=0.5,0.6``: Hydra's sweeper writes multirun.yaml before it composes a job,
+    so the typo left a dated sweep folder with nothing run in it. A folder that was there keeps
+    its own multirun.yaml (a sweep's record is not replaced by a refused one)."""
+    fresh, kept = tmp_path / "multirun" / "train" / "2026-12-01_10-00-00", tmp_path / "sweep"
+    kept.mkdir()
+    (kept / "multirun.yaml").write_bytes(b"the earlier sweep\n")
+    for sweep_dir in (fresh, kept):
+        monkeypatch.setattr(sys, "argv", ["drumtx-train", "-m", "loss.crahs=0.5,0.6", f"hydra.sweep.dir={sweep_dir}"])
+        with pytest.raises(SystemExit) as exc:
+            entry("drumtx-train")()
+        assert exc.value.code == 2
+        assert "(did you mean loss.crash?)" in capsys.readouterr().err
+    assert not (tmp_path / "multirun").exists()
+    assert [p.name for p in kept.iterdir()] == ["multirun.yaml"]
+    assert (kept / "multirun.yaml").read_bytes() == b"the earlier sweep\n"
+
+
 def test_a_setup_refusal_inside_the_command_leaves_no_run_folder_either(tmp_path, monkeypatch, capsys):
     """Refusals after the schema check (here tune_thresholds' unknown instrument) go through the
     same cli.fail: nothing done, no folder left."""
