@@ -24,7 +24,7 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -320,6 +320,22 @@ _NEW_RUN_DIRS: dict[Path, Path] = {}
 _SWEEP: dict[str, Any] = {}
 
 
+def _outermost_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (what making
+    ``folder`` would create first); None where ``folder`` exists."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    return missing[-1] if missing else None
+
+
+def _remove_empty(folders: Iterable[Path]) -> None:
+    """``rmdir`` each folder in turn (innermost first) until one holds anything or holds the
+    working directory. Raises OSError as ``rmdir`` does."""
+    for folder in folders:
+        if any(folder.iterdir()) or Path.cwd().resolve().is_relative_to(folder):
+            break
+        folder.rmdir()
+
+
 class RunRecordKeeper:
     """Hydra callback (``hydra.callbacks`` in ``conf/hydra/default.yaml``): before a single run
     starts, remember the ``.hydra/`` record of the run folder it will write into, when that
@@ -337,9 +353,9 @@ class RunRecordKeeper:
             return
         if sub is None:
             return
-        if not run_dir.exists():
-            made = [p for p in (run_dir, *run_dir.parents) if not p.exists()]
-            _NEW_RUN_DIRS[run_dir] = made[-1]
+        made = _outermost_missing(run_dir)
+        if made is not None:
+            _NEW_RUN_DIRS[run_dir] = made
             return
         _NEW_RUN_DIRS.pop(run_dir, None)
         if not run_dir.is_dir():
@@ -358,9 +374,8 @@ class RunRecordKeeper:
             sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))).resolve()
         except Exception:  # an interpolation only Hydra's job can resolve: nothing to keep
             return
-        made = [p for p in (sweep_dir, *sweep_dir.parents) if not p.exists()]
         record = sweep_dir / "multirun.yaml"
-        _SWEEP.update(dir=sweep_dir, made=made[-1] if made else None,
+        _SWEEP.update(dir=sweep_dir, made=_outermost_missing(sweep_dir),
                       before=record.read_bytes() if record.is_file() else None)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None: ...
@@ -436,10 +451,7 @@ def discard_refused_run() -> None:
             parents = run_dir.parents[: len(run_dir.relative_to(made).parts)]
         else:
             parents = run_dir.parents[:1] if dated else ()
-        for parent in parents:
-            if any(parent.iterdir()) or Path.cwd().resolve().is_relative_to(parent):
-                break
-            parent.rmdir()
+        _remove_empty(parents)
     except OSError:
         pass  # best effort: the refusal itself is what the user needs to see
 
@@ -462,10 +474,7 @@ def discard_refused_sweep() -> None:
         record.unlink(missing_ok=True)
         if made is None:
             return
-        for folder in (sweep_dir, *sweep_dir.parents[: len(sweep_dir.relative_to(made).parts)]):
-            if any(folder.iterdir()) or Path.cwd().resolve().is_relative_to(folder):
-                break
-            folder.rmdir()
+        _remove_empty((sweep_dir, *sweep_dir.parents[: len(sweep_dir.relative_to(made).parts)]))
     except OSError:
         pass
 
