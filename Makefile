@@ -154,7 +154,7 @@ default-model-v2-warm: $(STAMPS)/venv ## after -electronic-long: the shipped v2 
 	PY=$(PY) bash experiments/scripts/default_model_v2_warm.sh $(ARGS)
 default-model-v2-distil: $(STAMPS)/venv ## after -electronic-long: each of its seeds fine-tuned 800 steps (lr 3e-4) with v2 as a frozen teacher of the crash head on the sound-font kits' drum-only crops (distillation.*), two seeds (~1.3 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside v2 and the electronic arm at 7,000 steps
 	PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
-default-model-v2-distil20: $(STAMPS)/venv ## -distil with the teacher's weight 20 (runs distil20_w4_s42/43; ~1 h, resumable with -stash; any weight: DISTIL_WEIGHT=80 make default-model-v2-distil)
+default-model-v2-distil20: $(STAMPS)/venv ## -distil with the teacher's weight 20 (runs distil20_w4_s42/43; ~1 h, resumable with -stash; any weight: DISTIL_WEIGHT=80 make default-model-v2-distil; DISTIL_SAMPLED=1 teaches on the sampled kits too)
 	DISTIL_WEIGHT=20 PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
 default-model-v2-filter: $(STAMPS)/venv ## after -electronic: its recipe with a random equaliser on every training crop (augmentation.filter_augment, 3-5 bands, +-6 dB), two seeds (~5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside the electronic arm
 	PY=$(PY) bash experiments/scripts/default_model_v2_filter.sh $(ARGS)

@@ -635,3 +635,17 @@ def test_v1_is_pinned_only_where_used(tmp_path, run_dir):
     shipped = subprocess.run(["git", "-C", str(REPO), "show", "61abc86:drumtx/assets/default_model.safetensors"],
                              capture_output=True, check=True).stdout
     assert (v1 / "default_model.safetensors").read_bytes() == shipped
+
+
+def test_distil_on_sampled_kits_too_is_another_arm(tmp_path):
+    """DISTIL_SAMPLED=1: the teacher also on the sampled kits' drum-only crops (h2_*, sfz_*), an
+    arm of its own (distil80sampled), the sound-font arm's runs left as they are."""
+    r = _beside_recipe(tmp_path, "distil", "electronic_long", env="DISTIL_WEIGHT=80 DISTIL_SAMPLED=1")()
+    assert r.returncode == 0, r.stderr
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert [Path(args[0]).name, Path(args[3]).name] == ["distil80sampled_w4_s42", "distil80sampled_w4_s43"]
+    for a in args[2:6:3]:
+        assert {"distillation.weight=80", "distillation.kits=[fluidr3_*,musescore_*,avl_*,h2_*,sfz_*]",
+                "distillation.skip_kits=[*+music]"} <= set(a.split())
+    assert "distil80sampled s43|distil80sampled_w4_s43" in (tmp_path / "summary").read_text()
+    assert (tmp_path / "rung_e").read_text().strip() == "distil80sampled"
