@@ -605,6 +605,7 @@ def hydra_main(
             os.environ[_FULL_ERROR] = "1"
             try:
                 _check_shown_config(prog, config_name, schema)
+                _check_first_sweep_job(prog, config_name, schema)
                 entry()
             except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
                 fail(prog, "interrupted", EXIT_INTERRUPTED)
@@ -654,6 +655,92 @@ def _check_shown_config(prog: str, config_name: str, schema: Mapping[str, Value]
         # a required key left unset is what the printout shows (??? : "every key you can set")
         check_config(prog, cfg, schema, required=False)
     except ConfigValueError as exc:  # a preset that sets hydra.mode: MULTIRUN (hparams_search=…)
+        fail(prog, exc, EXIT_USAGE)
+
+
+def _first_value(override: Any) -> str | None:
+    """The value a sweep override gives its first job, as Hydra's basic sweeper orders the jobs
+    (a choice's or a range's first element, an interval's lower end: a value the Optuna sweeper
+    may draw); None for a sweep whose values need the config to list (``glob(…)``)."""
+    from hydra.core.override_parser.types import ValueType
+
+    if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+        return None
+    if override.is_interval_sweep():
+        return str(override.value().start)
+    return next(iter(override.sweep_string_iterator()), None)
+
+
+def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Value] | None) -> None:
+    """Under ``-m`` (or a preset that sweeps, ``hparams_search=…``), compose the sweep's first job
+    (each swept key at its first value, the sweeper's ``params`` too) and check it as
+    :func:`check_config` checks each job, before the sweeper makes its folder or its Optuna study.
+
+    What every job shares (a typo in a ``+key``, ``optimizer.lr=abc``, a typo in a searched key)
+    is then one line and exit status 2 with nothing left behind, not a traceback per job, a sweep
+    folder (or an existing one's record overwritten) and a failed or stuck trial in the shared
+    study that the corrected command would run again. A value only some jobs take stays those
+    jobs' own failure (the sweeper records it and goes on). A single run is left to
+    :func:`check_config` inside the command.
+
+    Raises:
+        SystemExit: 2 after :func:`check_config`'s one line.
+        Exception: Hydra's own composition error (the caller makes it one line).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    from drumtx.config_schema import ConfigValueError
+
+    args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    if args.cfg or args.help or args.hydra_help or args.info or args.shell_completion:
+        return
+    if args.config_dir or args.config_name or args.config_path:
+        return  # another config than the command's own: left to Hydra and the command
+    parser = OverridesParser.create()
+
+    def first_job(lines: list[str]) -> list[str] | None:
+        out = []
+        for o in parser.parse_overrides(lines):
+            if not o.is_sweep_override():
+                out.append(o.input_line)
+                continue
+            value = _first_value(o)
+            if value is None:
+                return None
+            out.append(f"{o.get_key_element()}={value}")
+        return out
+
+    overrides = list(args.overrides)
+    swept = [o for o in parser.parse_overrides(overrides) if o.is_sweep_override()]
+    if not args.multirun and not any(o.key_or_group == "hparams_search" for o in parser.parse_overrides(overrides)):
+        return  # a single run (a sweep preset is the one way to sweep without -m)
+    if any(o.key_or_group.startswith("hydra.") for o in swept):
+        return  # Hydra refuses a sweep over its own config itself (its message is made one line)
+    lines = first_job(overrides)
+    if lines is None:
+        return
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=prog):
+        cfg = compose(config_name, overrides=lines, return_hydra_config=True)
+        if not args.multirun and cfg.hydra.mode != RunMode.MULTIRUN:
+            return
+        params = cfg.hydra.sweeper.get("params") or {}
+        given = {o.key_or_group for o in swept}
+        extra = first_job([f"{k}={v}" for k, v in params.items() if str(k) not in given])
+        if extra is None:
+            return
+        if extra:
+            cfg = compose(config_name, overrides=lines + extra, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # what check_config reads (choices, the task's overrides)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    try:
+        check_config(prog, cfg, schema)
+    except ConfigValueError as exc:  # check_config raises it under MULTIRUN
         fail(prog, exc, EXIT_USAGE)
 
 

@@ -402,6 +402,34 @@ def test_a_sweep_refused_before_its_first_job_leaves_no_sweep_folder(tmp_path, m
     assert (kept / "multirun.yaml").read_bytes() == b"the earlier sweep\n"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["-m", "loss.crash=0.5,0.6", "+paths.data_dri=/x"], "paths.data_dri: not a setting of the paths section (did you mean paths.data_dir?)"),
+    (["-m", "+loss.crsh=0.5,0.6"], "loss.crsh: not a setting of drumtx.models.losses.DrumLoss (did you mean loss.crash?)"),
+    (["-m", "loss.crash=0.5,0.6", "optimizer.lr=abc"], "optimizer.lr='abc': expected a finite number > 0"),
+    (["-m", "hparams_search=loss_weights", "loss.crsh=interval(0.1,0.5)"], "(did you mean loss.crash?)"),
+    (["hparams_search=loss_weights", "+paths.data_dri=/x"], "(did you mean paths.data_dir?)"),
+])
+def test_what_every_job_of_a_sweep_shares_is_checked_before_the_sweep_starts(tmp_path, monkeypatch, capsys, args, message):
+    """A setting every job of a sweep shares (a ``+key`` typo, a bad value, a typo in a key the
+    Optuna sweeper searches) is refused in one line before the sweeper makes its folder, writes
+    over an existing sweep's record or opens its study: it was a traceback per job, a dated
+    folder, and (Optuna) a failed or stuck trial the corrected command ran again."""
+    kept = tmp_path / "sweep"
+    kept.mkdir()
+    (kept / "multirun.yaml").write_bytes(b"the earlier sweep\n")
+    for sweep_dir in (tmp_path / "multirun" / "train" / "2026-12-01_10-00-00", kept):
+        monkeypatch.setattr(sys, "argv", ["drumtx-train", *args, f"paths.sweep_dir={tmp_path}/multirun",
+                                          f"hydra.sweep.dir={sweep_dir}"])
+        with pytest.raises(SystemExit) as exc:
+            entry("drumtx-train")()
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "multirun").exists()  # no sweep folder, no optuna.db
+    assert [p.name for p in kept.iterdir()] == ["multirun.yaml"]
+    assert (kept / "multirun.yaml").read_bytes() == b"the earlier sweep\n"
+
+
 def test_a_setup_refusal_inside_the_command_leaves_no_run_folder_either(tmp_path, monkeypatch, capsys):
     """Refusals after the schema check (here tune_thresholds' unknown instrument) go through the
     same cli.fail: nothing done, no folder left."""
