@@ -117,7 +117,8 @@ def build_training_loggers(cfg: DictConfig) -> list:
     configured = build_logger(cfg)
     loggers = [configured] if configured else []
     if cfg.get("csv_log", True) and not any(isinstance(lg, CSVLogger) for lg in loggers):
-        Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+        # (no folder made here: CSVLogger makes it at its first write, so a run refused before
+        # training, e.g. for data that is missing, leaves no empty paths.output_dir behind)
         loggers.append(CSVLogger(save_dir=cfg.paths.output_dir, name="csv"))
     return loggers
 

@@ -751,6 +751,7 @@ def test_every_training_run_keeps_a_csv_log_for_its_curves(overrides, kinds, tmp
     for lg in loggers:
         if type(lg).__name__ == "CSVLogger":
             assert Path(lg.log_dir).parent == tmp_path / "csv"  # where train_curves looks
+            assert not (tmp_path / "csv").exists()  # made at its first write: a refused run leaves none
 
 
 def run_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
