@@ -159,6 +159,11 @@ def test_a_synth_recipe_not_rendered_yet_says_how_to_render_it(tmp_path):
     with pytest.raises(DatasetError, match=rf"^{tmp_path}/synth_default: not rendered yet; render it with "
                                            r"python -m drumtx.synth data=synth_default \(or set data.root"):
         build_index(cfg.data)
+    # and through the data module train builds (it dropped the recipe: "dataset root missing")
+    from drumtx.train import build_datamodule
+
+    with pytest.raises(DatasetError, match="not rendered yet; render it with python -m drumtx.synth data=synth_default"):
+        build_datamodule(cfg).setup("fit")
 
 
 def test_lightnings_lines_come_after_the_data_is_set_up(egmd_fixture, tmp_path):

@@ -409,6 +409,7 @@ class DrumDataModule(pl.LightningDataModule):
         data_config = {
             "name": name, "root": str(root), "format": format, "csv": csv, "splits": plain(splits),
             "folder_split": plain(folder_split), "leak_check": leak_check,
+            "synth": bool(synth),  # a recipe drumtx renders: build_index says how, when not rendered yet
         }
         policy = TargetPolicy(**(plain(targets) or {}))
         self.features: LogMel = _instantiate(features, LogMel)
