@@ -314,6 +314,9 @@ _HYDRA_BEFORE: dict[Path, dict[str, bytes] | None] = {}
 # with the outermost folder made with it (outputs/ in a fresh clone): all that a refused command
 # finds in one is its own, its log's lines included.
 _NEW_RUN_DIRS: dict[Path, Path] = {}
+# Job logs (<run>/<job name>.log) Hydra is about to start in a run folder that exists: a refused
+# command removes the one it started there (RunRecordKeeper, discard_refused_run).
+_NEW_LOGS: set[Path] = set()
 # The sweep folder of a -m run (RunRecordKeeper.on_multirun_start): its path, the outermost folder
 # made with it (None: it existed) and its multirun.yaml as it was (None: none); read by
 # discard_refused_sweep.
@@ -361,6 +364,9 @@ class RunRecordKeeper:
         if not run_dir.is_dir():
             return
         hydra_dir = run_dir / str(sub)
+        log = run_dir / f"{OmegaConf.select(config, 'hydra.job.name')}.log"
+        if not log.exists():
+            _NEW_LOGS.add(log)
         _HYDRA_BEFORE[hydra_dir] = (
             {p.name: p.read_bytes() for p in hydra_dir.iterdir() if p.is_file()} if hydra_dir.is_dir() else None
         )
@@ -427,6 +433,10 @@ def discard_refused_run() -> None:
     if hydra_dir in _HYDRA_BEFORE:  # the folder was there before this command: its record goes back
         try:
             _restore_hydra_record(hydra_dir, _HYDRA_BEFORE.pop(hydra_dir))
+            if log in _NEW_LOGS:  # the log this command started there holds only its own lines
+                _NEW_LOGS.discard(log)
+                _close_file_logs(log)
+                log.unlink(missing_ok=True)
         except OSError:
             pass  # best effort, as below
         return

@@ -382,6 +382,8 @@ def test_a_refused_run_leaves_no_run_folder_and_a_resumed_one_is_kept(script, tm
     assert (resumed / "checkpoints" / "last.ckpt").read_bytes() == b"weights"
     # Hydra rewrote .hydra/ before the check refused the command: it is put back as it was
     assert {p.name: p.read_bytes() for p in (resumed / ".hydra").iterdir()} == record
+    # and the job log Hydra started there for the refused command is not left behind
+    assert sorted(p.name for p in resumed.iterdir()) == [".hydra", "checkpoints"]
 
 
 def test_a_sweep_refused_before_its_first_job_leaves_no_sweep_folder(tmp_path, monkeypatch, capsys):
