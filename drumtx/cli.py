@@ -545,7 +545,8 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None, requir
 
 
 def hydra_main(
-    config_name: str, schema: Mapping[str, Value] | None = None
+    config_name: str, schema: Mapping[str, Value] | None = None,
+    sweep_check: Callable[[Any, set[str]], str | None] | None = None,
 ) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
     """``@hydra.main`` for a drumtx command, reading ``<CONF_DIR>/<config_name>.yaml``, plus the contract.
 
@@ -576,6 +577,11 @@ def hydra_main(
         config_name: the entry config, e.g. ``"train"`` for ``conf/train.yaml``.
         schema: the typed keys of that config (``drumtx.config_schema.PREPARE`` …); None: none
             checked here (the command checks them itself).
+        sweep_check: under ``-m``, called with the sweep's first job's config and the keys the
+            sweep varies (``{"data", "loss.crash"}``), after the schema check
+            (:func:`_check_first_sweep_job`): the reason every job would be refused (train: the
+            data not there, unless the sweep varies it), or None. A reason is one line and exit
+            status 2 before the sweep starts. A single run checks the same inside the command.
 
     Returns:
         A decorator for ``def main(cfg: DictConfig)``.
@@ -615,7 +621,7 @@ def hydra_main(
             os.environ[_FULL_ERROR] = "1"
             try:
                 _check_shown_config(prog, config_name, schema)
-                _check_first_sweep_job(prog, config_name, schema)
+                _check_first_sweep_job(prog, config_name, schema, sweep_check)
                 entry()
             except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
                 fail(prog, "interrupted", EXIT_INTERRUPTED)
@@ -681,7 +687,8 @@ def _first_value(override: Any) -> str | None:
     return next(iter(override.sweep_string_iterator()), None)
 
 
-def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Value] | None) -> None:
+def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Value] | None,
+                           sweep_check: Callable[[Any, set[str]], str | None] | None = None) -> None:
     """Under ``-m`` (or a preset that sweeps, ``hparams_search=…``), compose the sweep's first job
     (each swept key at its first value, the sweeper's ``params`` too) and check it as
     :func:`check_config` checks each job, before the sweeper makes its folder or its Optuna study.
@@ -689,7 +696,8 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
     What every job shares (a typo in a ``+key``, ``optimizer.lr=abc``, a typo in a searched key)
     is then one line and exit status 2 with nothing left behind, not a traceback per job, a sweep
     folder (or an existing one's record overwritten) and a failed or stuck trial in the shared
-    study that the corrected command would run again. A value only some jobs take stays those
+    study that the corrected command would run again; so is ``sweep_check``'s reason (see
+    :func:`hydra_main`). A value only some jobs take stays those
     jobs' own failure (the sweeper records it and goes on). A single run is left to
     :func:`check_config` inside the command.
 
@@ -752,6 +760,9 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
         check_config(prog, cfg, schema)
     except ConfigValueError as exc:  # check_config raises it under MULTIRUN
         fail(prog, exc, EXIT_USAGE)
+    reason = sweep_check(cfg, given | {str(k) for k in params}) if sweep_check is not None else None
+    if reason:
+        fail(prog, reason, EXIT_USAGE)
 
 
 def _set_env(name: str, value: str | None) -> None:

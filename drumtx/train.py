@@ -461,7 +461,22 @@ def error_message(exc: BaseException) -> str:
     return text
 
 
-@hydra_main("train", TRAIN)  # (train() validates again: the Python API has no hydra_main)
+def _sweep_check(cfg: DictConfig, swept: set[str]) -> str | None:
+    """What every job of a ``-m`` sweep would be refused for before training (drumtx.cli runs it
+    on the first job's config; ``swept``: the keys the sweep varies): its data not there, where
+    the sweep does not vary the data. None when there is nothing to refuse."""
+    from drumtx.data.datasets import check_root
+
+    if any(k.lstrip("+~").split(".")[0] in ("data", "paths") for k in swept):
+        return None  # another job's data may be there
+    try:
+        check_root(cfg.data)
+    except DatasetError as exc:
+        return str(exc)
+    return None
+
+
+@hydra_main("train", TRAIN, sweep_check=_sweep_check)  # (train() validates again: the Python API has no hydra_main)
 def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)

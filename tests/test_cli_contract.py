@@ -432,6 +432,29 @@ def test_what_every_job_of_a_sweep_shares_is_checked_before_the_sweep_starts(tmp
     assert (kept / "multirun.yaml").read_bytes() == b"the earlier sweep\n"
 
 
+def test_a_sweep_whose_data_is_not_there_is_refused_before_it_starts(tmp_path, monkeypatch, capsys):
+    """``make sweep`` before ``make data`` (a new user's try): a traceback per job (basic
+    sweeper) or a failed trial in the shared Optuna study. Now one line, exit status 2, before
+    the sweep starts; a sweep that varies the data is left to its jobs."""
+    from omegaconf import OmegaConf
+
+    from drumtx.train import _sweep_check
+
+    for args in (["-m", "loss.crash=0.5,0.6"], ["hparams_search=loss_weights", "hydra.sweeper.n_trials=1"]):
+        monkeypatch.setattr(sys, "argv", ["drumtx-train", *args, f"paths.data_dir={tmp_path}/data",
+                                          f"paths.sweep_dir={tmp_path}/multirun", "data=synth_default"])
+        with pytest.raises(SystemExit) as exc:
+            entry("drumtx-train")()
+        assert exc.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"drumtx.train: {tmp_path}/data/synth_default: not rendered yet; render it with "
+                       "python -m drumtx.synth data=synth_default (or set data.root to a render)"]
+    assert not (tmp_path / "multirun").exists()
+    cfg = OmegaConf.create({"data": {"root": str(tmp_path / "none"), "name": "egmd"}})
+    assert _sweep_check(cfg, {"loss.crash"}) == f"{tmp_path}/none: dataset root missing (set data.root)"
+    assert _sweep_check(cfg, {"data", "loss.crash"}) is None and _sweep_check(cfg, {"data.root"}) is None
+
+
 def test_a_setup_refusal_inside_the_command_leaves_no_run_folder_either(tmp_path, monkeypatch, capsys):
     """Refusals after the schema check (here tune_thresholds' unknown instrument) go through the
     same cli.fail: nothing done, no folder left."""

@@ -218,6 +218,31 @@ def folder_index(name: str, root, folder_split: Mapping | None = None) -> Datase
     return DatasetIndex(name=name, format="folder", root=root, tracks=tracks, identity=identity, problems=problems)
 
 
+def check_root(data_cfg) -> None:
+    """Refuse a ``data`` config whose ``root`` folder is unset or not there (what
+    :func:`build_index` checks first; a sweep checks it before its first job).
+
+    Args:
+        data_cfg: a ``data`` config (DictConfig, dict or object with attributes): ``root``,
+            ``name``, and ``synth`` (a recipe drumtx renders) when it has one.
+
+    Raises:
+        DatasetError: ``root`` unset; a recipe drumtx renders that is not rendered yet (how to
+            render it); any other root missing.
+    """
+    get = data_cfg.get if hasattr(data_cfg, "get") else lambda k, d=None: getattr(data_cfg, k, d)
+    root = get("root")
+    if root in (None, "???"):
+        raise DatasetError("data.root is not set")
+    path = Path(root).expanduser().resolve()
+    if path.is_dir():
+        return
+    if get("synth"):  # a recipe drumtx renders, not a download
+        raise DatasetError(f"{path}: not rendered yet; render it with "
+                           f"python -m drumtx.synth data={get('name', 'data')} (or set data.root to a render)")
+    raise DatasetError(f"{path}: dataset root missing (set data.root)")
+
+
 def build_index(data_cfg) -> DatasetIndex:
     """The :class:`DatasetIndex` that a ``data`` config describes, leakage-checked.
 
@@ -237,11 +262,7 @@ def build_index(data_cfg) -> DatasetIndex:
     """
     get = data_cfg.get if hasattr(data_cfg, "get") else lambda k, d=None: getattr(data_cfg, k, d)
     fmt, name, root = get("format", "egmd"), get("name", "data"), get("root")
-    if root in (None, "???"):
-        raise DatasetError("data.root is not set")
-    if get("synth") and not Path(root).expanduser().is_dir():  # a recipe drumtx renders, not a download
-        raise DatasetError(f"{Path(root).expanduser().resolve()}: not rendered yet; render it with "
-                           f"python -m drumtx.synth data={name} (or set data.root to a render)")
+    check_root(data_cfg)
     if fmt == "egmd":
         index = egmd_index(name, root, get("csv") or "e-gmd-v1.0.0.csv", get("splits"))
     elif fmt == "gmd":
