@@ -193,6 +193,15 @@ def fail(prog: str, message: object, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
+def in_sweep() -> bool:
+    """Whether this is a job of a ``-m`` sweep: a command's bad-input error is then raised, not
+    :func:`fail`, so the sweeper records the job as failed and goes on to the next one."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def _config_error(exc: BaseException) -> str:
     """Hydra's composition error (and the OmegaConf error under it) as one line."""
     # Hydra appends its whole search path to a missing-option error: long, and rarely the point.
@@ -697,7 +706,8 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
     is then one line and exit status 2 with nothing left behind, not a traceback per job, a sweep
     folder (or an existing one's record overwritten) and a failed or stuck trial in the shared
     study that the corrected command would run again; so is ``sweep_check``'s reason (see
-    :func:`hydra_main`). A value only some jobs take stays those
+    :func:`hydra_main`). An error about a key the sweep varies is left to the jobs: a value
+    only some jobs take stays those
     jobs' own failure (the sweeper records it and goes on). A single run is left to
     :func:`check_config` inside the command.
 
@@ -753,16 +763,29 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
             return
         if extra:
             cfg = compose(config_name, overrides=lines + extra, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.MULTIRUN  # (compose leaves -m's RUN): check_config raises, not exits
     HydraConfig.instance().set_config(cfg)  # what check_config reads (choices, the task's overrides)
     with open_dict(cfg):
         del cfg["hydra"]
+    varied = given | {str(k) for k in params}
     try:
         check_config(prog, cfg, schema)
     except ConfigValueError as exc:  # check_config raises it under MULTIRUN
-        fail(prog, exc, EXIT_USAGE)
-    reason = sweep_check(cfg, given | {str(k) for k in params}) if sweep_check is not None else None
+        if not _names_a_varied_key(str(exc), varied):  # else another job's value may be fine
+            fail(prog, exc, EXIT_USAGE)
+    reason = sweep_check(cfg, varied) if sweep_check is not None else None
     if reason:
         fail(prog, reason, EXIT_USAGE)
+
+
+def _names_a_varied_key(message: str, varied: set[str]) -> bool:
+    """Whether a config error is about the value of a key a sweep varies (``key=value: …``,
+    :mod:`drumtx.config_schema`'s form), or of one above or below it. An error about a key
+    itself (``key: not a setting …``) is every job's, whatever the value."""
+    match = re.match(r"\s*[+~]?([^\s=:]+)=", message)
+    key = match[1] if match else None
+    return key is not None and any(key == v or key.startswith(f"{v}.") or v.startswith(f"{key}.") for v in varied)
 
 
 def _set_env(name: str, value: str | None) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
@@ -38,7 +37,7 @@ from drumtx.checkpoint import (
     read_lightning,
     save_bundle,
 )
-from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main
+from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main, in_sweep
 from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
@@ -467,7 +466,9 @@ def _sweep_check(cfg: DictConfig, swept: set[str]) -> str | None:
     the sweep does not vary the data. None when there is nothing to refuse."""
     from drumtx.data.datasets import check_root
 
-    if any(k.lstrip("+~").split(".")[0] in ("data", "paths") for k in swept):
+    groups = set(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else set()
+    # a key of data or paths, or a config group (experiment=… presets switch the data)
+    if any(k.lstrip("+~").split(".")[0] in ("data", "paths") or k.lstrip("+~") in groups for k in swept):
         return None  # another job's data may be there
     try:
         check_root(cfg.data)
@@ -481,11 +482,11 @@ def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
     except TrainingInterrupted as exc:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+        if in_sweep():
             raise KeyboardInterrupt from None  # the sweep stops too (the sweeper marks the trial failed)
         fail("drumtx.train", exc, EXIT_INTERRUPTED)
     except (CheckpointError, ConfigValueError, DatasetError, DistillationError, NonFiniteError) as exc:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+        if in_sweep():
             raise  # the sweeper records the trial as failed, with this message, and goes on
         # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract)
         fail("drumtx.train", error_message(exc), EXIT_SOME_FAILED if isinstance(exc, NonFiniteError) else EXIT_USAGE)

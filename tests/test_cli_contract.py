@@ -453,6 +453,47 @@ def test_a_sweep_whose_data_is_not_there_is_refused_before_it_starts(tmp_path, m
     cfg = OmegaConf.create({"data": {"root": str(tmp_path / "none"), "name": "egmd"}})
     assert _sweep_check(cfg, {"loss.crash"}) == f"{tmp_path}/none: dataset root missing (set data.root)"
     assert _sweep_check(cfg, {"data", "loss.crash"}) is None and _sweep_check(cfg, {"data.root"}) is None
+    # a config group swept may switch the data (experiment=… presets do): left to the jobs
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from drumtx import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        composed = compose("train", overrides=[f"paths.data_dir={tmp_path}"], return_hydra_config=True)
+    HydraConfig.instance().set_config(composed)
+    assert _sweep_check(cfg, {"experiment"}) is None and _sweep_check(cfg, {"branches"}) is None
+    assert _sweep_check(cfg, {"loss.crash"}) is not None
+    # an error about a value the sweep varies is not the whole sweep's: the data's line comes up front
+    monkeypatch.setattr(sys, "argv", ["drumtx-train", "-m", "loss.crash=-1,0.5", f"paths.data_dir={tmp_path}/data",
+                                      f"paths.sweep_dir={tmp_path}/multirun", "data=synth_default"])
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-train")()
+    assert exc.value.code == 2 and "not rendered yet" in capsys.readouterr().err
+
+
+def test_an_error_about_a_varied_key_is_left_to_the_jobs():
+    from drumtx.cli import _names_a_varied_key
+
+    assert _names_a_varied_key("loss.crash=-1: expected a finite number >= 0", {"loss.crash"})
+    assert _names_a_varied_key("optimizer.lr=0.0: expected a finite number > 0", {"optimizer.lr", "seed"})
+    assert _names_a_varied_key("loss.crash=[1]: expected a finite number >= 0", {"loss"})
+    assert not _names_a_varied_key("loss.crsh: not a setting of drumtx.models.losses.DrumLoss", {"loss.crsh"})
+    assert not _names_a_varied_key("optimizer.lr='abc': expected a finite number > 0", {"loss.crash"})
+    assert not _names_a_varied_key("paths.data_dri: not a setting of the paths section", {"paths.data"})
+
+
+@pytest.mark.parametrize("script, varied", [("drumtx-evaluate", "ckpt=x,y"), ("drumtx-tune-thresholds", "ckpt=x,y")])
+def test_a_job_refused_inside_a_sweep_does_not_end_the_sweep(script, varied, tmp_path, monkeypatch, capsys):
+    """evaluate and tune_thresholds exited the whole sweep at the first job's bad input (a
+    checkpoint that is not there), so the next job never ran; as in train, the job fails alone."""
+    sweep = tmp_path / "sweep"
+    monkeypatch.setattr(sys, "argv", [script, "-m", varied, f"hydra.sweep.dir={sweep}"])
+    with pytest.raises(SystemExit) as exc:
+        entry(script)()
+    assert exc.value.code != 0
+    capsys.readouterr()
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]  # both jobs ran
 
 
 def test_a_setup_refusal_inside_the_command_leaves_no_run_folder_either(tmp_path, monkeypatch, capsys):
