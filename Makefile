@@ -22,7 +22,7 @@ HYDROGEN_KITS := /usr/share/hydrogen/data/drumkits/GMRockKit/drumkit.xml \
 	/usr/share/hydrogen/data/drumkits/ForzeeStereo/drumkit.xml
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-ring default-model-v2-ring-nocrash default-model-v2-electronic default-model-v2-electronic-long default-model-v2-leadsil default-model-v2-warm default-model-v2-distil default-model-v2-distil20 default-model-v2-filter default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-candidate16k default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
+.PHONY: help setup system demo data train default-model default-model-v2 default-model-v2-music default-model-v2-width default-model-v2-prior default-model-v2-frontend default-model-v2-scratch default-model-v2-scratch-music default-model-v2-candidate default-model-v2-long default-model-v2-tuned default-model-v2-hybrid default-model-v2-ring default-model-v2-ring-nocrash default-model-v2-electronic default-model-v2-electronic-long default-model-v2-leadsil default-model-v2-warm default-model-v2-distil default-model-v2-distil20 default-model-v2-distil-ship default-model-v2-filter default-model-v2-heldout default-model-v2-hardneg default-model-v2-hardneg-scratch default-model-v2-candidate16k default-model-v2-presence transfer-ablation sweep sweep-db sweep-db-stop sweep-finetune evaluate transcribe bench test test-slow test-wheel lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-32s %s\n", $$1, $$2}'
@@ -154,6 +154,8 @@ default-model-v2-warm: $(STAMPS)/venv ## after -electronic-long: the shipped v2 
 	PY=$(PY) bash experiments/scripts/default_model_v2_warm.sh $(ARGS)
 default-model-v2-distil: $(STAMPS)/venv ## after -electronic-long: each of its seeds fine-tuned 800 steps (lr 3e-4) with v2 as a frozen teacher of the crash head on the sound-font kits' drum-only crops (distillation.*), two seeds (~1.3 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside v2 and the electronic arm at 7,000 steps
 	PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
+default-model-v2-distil-ship: $(STAMPS)/venv ## after DISTIL_WEIGHT=80 DISTIL_SAMPLED=1 make default-model-v2-distil: its seed 43 with v2's presence gate on every rung, then v1 against it (every rung, synth_gmd) and packaged as the default model (resumable)
+	PY=$(PY) bash experiments/scripts/default_model_v2_distil_ship.sh
 default-model-v2-distil20: $(STAMPS)/venv ## -distil with the teacher's weight 20 (runs distil20_w4_s42/43; ~1 h, resumable with -stash; any weight: DISTIL_WEIGHT=80 make default-model-v2-distil; DISTIL_SAMPLED=1 teaches on the sampled kits too)
 	DISTIL_WEIGHT=20 PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
 default-model-v2-filter: $(STAMPS)/venv ## after -electronic: its recipe with a random equaliser on every training crop (augmentation.filter_augment, 3-5 bands, +-6 dB), two seeds (~5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside the electronic arm

@@ -649,3 +649,42 @@ def test_distil_on_sampled_kits_too_is_another_arm(tmp_path):
                 "distillation.skip_kits=[*+music]"} <= set(a.split())
     assert "distil80sampled s43|distil80sampled_w4_s43" in (tmp_path / "summary").read_text()
     assert (tmp_path / "rung_e").read_text().strip() == "distil80sampled"
+
+
+def test_distil_ship_restores_the_chosen_seed_gates_it_and_ships_it_with_the_gate(tmp_path):
+    """make default-model-v2-distil-ship on a fresh clone: the chosen seed comes back from the
+    stash, is scored with v2's presence gate on every rung, and is shipped with that gate; without
+    the run it stops before anything is scored or shipped."""
+    run = tmp_path / "stash" / "distil80sampled_w4_s43"
+    run.mkdir(parents=True)
+    (run / "best.safetensors").write_bytes(b"x")
+    for kind in ("eval", "presence_eval"):  # (the scoring is stubbed: its music-alone reports as written)
+        (run / f"{kind}_d_music_alone").mkdir()
+        (run / f"{kind}_d_music_alone" / "report.md").write_text(f"False positives per minute: {kind}\n")
+    stubs = ('pinned_v2() { echo pinned >> order; }; evaluate_rungs() { echo "evaluate $*" >> order; }; '
+             'ship() { printf "%s\\n" "$@" > ship_args; echo ship >> order; }; ')
+    fake = tmp_path / "fakepy"
+    fake.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/py_calls"\n')
+    fake.chmod(0o755)
+    body = (REPO / "experiments" / "scripts" / "default_model_v2_distil_ship.sh").read_text()
+    body = body.split('source "$(dirname "$0")/default_model_v2_common.sh"', 1)[1]
+    script = f"PY={fake}; " + stubs + body
+    r = _bash(tmp_path, script)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "v2" / "distil80sampled_w4_s43" / "best.safetensors").is_file()  # restored
+    order = (tmp_path / "order").read_text().splitlines()
+    assert order[0] == "pinned" and order[-1] == "ship"
+    assert order[1].startswith(f"evaluate {tmp_path}/v2/distil80sampled_w4_s43/best.safetensors "
+                               f"{tmp_path}/v2/distil80sampled_w4_s43/presence_eval synth_songs "
+                               "inference.presence_confidence=0.8")
+    args = (tmp_path / "ship_args").read_text().splitlines()
+    assert args[0] == f"{tmp_path}/v2/distil80sampled_w4_s43" and "--presence" in args and "0.8" in args
+    assert "False positives per minute: presence_eval" in (
+        tmp_path / "experiments" / "default_model_v2" / "distil80sampled" / "presence" / "music_alone.txt").read_text()
+    # without the run (a stash that lacks it) the recipe stops before scoring or shipping
+    for where in ("v2", "stash"):
+        (tmp_path / where / "distil80sampled_w4_s43" / "best.safetensors").unlink()
+    (tmp_path / "order").unlink()
+    r = _bash(tmp_path, script)
+    assert r.returncode != 0 and "make default-model-v2-distil (DISTIL_WEIGHT=80 DISTIL_SAMPLED=1) first" in r.stderr
+    assert not (tmp_path / "order").exists()
