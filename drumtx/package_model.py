@@ -54,6 +54,44 @@ def held_out_kits(synth: dict) -> list[str]:
     return list(spec)
 
 
+def unseen_kits_scored(evals: dict[str, dict], train_kits: list[str]) -> list[str]:
+    """The kits of the evaluation reports' tracks that the model never heard: each track's
+    ``kit_name`` marked ``unseen:`` (drumtx.evaluate's ``kit_set``), without its ``+music``,
+    that is not a training kit and not ``none`` (music alone), sorted.
+
+    A bundle trained on a derivative recipe (``synth_songs_electronic``) lists only its own new
+    test kits under ``test_kits``; the kits of the rungs it was scored on come from here."""
+    names = set()
+    for metrics in evals.values():
+        for track in metrics.get("tracks") or []:
+            kit = str(track.get("kit_name") or "")
+            if track.get("kit_set") == "unseen" or kit.startswith("unseen:"):
+                names.add(kit.removeprefix("unseen:").removesuffix("+music"))
+    return sorted(names - set(train_kits) - {"none", ""})
+
+
+def kit_lines(synth: dict, evals: dict[str, dict]) -> list[str]:
+    """The model card's lines on the kits of a ``data.synth`` recipe: its training kits, its
+    held-out kits (``test_kits``) and the other unseen kits its reports score it on
+    (:func:`unseen_kits_scored`)."""
+    held_out = held_out_kits(synth)
+    groups = synth.get("test_kits")
+    held_out_text = (
+        "; ".join(f"{g}: {', '.join(names)}" for g, names in groups.items())
+        if isinstance(groups, dict)
+        else ", ".join(held_out)
+    )
+    lines = [
+        f"- training kits ({len(synth.get('train_kits', []))}): {', '.join(synth.get('train_kits', []))}",
+        f"- held-out kits, never heard in training ({len(held_out)}): {held_out_text}",
+    ]
+    scored = [k for k in unseen_kits_scored(evals, synth.get("train_kits", [])) if k not in held_out]
+    if scored:  # a derivative recipe's rungs: kits its own test_kits do not list
+        lines.append(f"- other unseen kits its evaluation reports below score it on, never heard in training "
+                     f"({len(scored)}): {', '.join(scored)}")
+    return lines
+
+
 def _map_strings(obj, fn):
     """``obj`` (a JSON-like value) with ``fn`` applied to every string in it."""
     if isinstance(obj, dict):
@@ -157,17 +195,7 @@ def model_card(
         f"target policy {json.dumps({k: data.get('targets', {}).get(k) for k in ('cross_stick', 'hihat_pedal', 'collision')})}",
     ]
     if synth:
-        held_out = held_out_kits(synth)
-        groups = synth.get("test_kits")
-        held_out_text = (
-            "; ".join(f"{g}: {', '.join(names)}" for g, names in groups.items())
-            if isinstance(groups, dict)
-            else ", ".join(held_out)
-        )
-        lines += [
-            f"- training kits ({len(synth.get('train_kits', []))}): {', '.join(synth.get('train_kits', []))}",
-            f"- held-out kits, never heard in training ({len(held_out)}): {held_out_text}",
-        ]
+        lines += kit_lines(synth, evals)
         if synth.get("variety") is not None:
             lines.append(f"- render variety: {json.dumps(synth.get('variety'))}")
         if synth.get("production") is not None:

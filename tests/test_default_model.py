@@ -16,7 +16,6 @@ import soundfile as sf
 from drumtx import transcribe as tx
 from drumtx.checkpoint import load_transcriber
 from drumtx.metrics import per_class_counts
-from drumtx.package_model import held_out_kits
 from drumtx.synth.generator import GrooveConfig, GrooveGenerator
 from drumtx.synth.kits import load_kits
 from drumtx.synth.render import KitRenderer, snap_notes, write_midi
@@ -43,8 +42,9 @@ def test_the_default_model_ships_with_thresholds_and_a_card():
     assert "/work/" not in sidecar and "/home/" not in sidecar  # no paths of the training machine
     card = (ASSETS / "MODEL_CARD.md").read_text()
     assert HELD_OUT_KIT in card and "unseen kits" in card
-    held_out = held_out_kits(json.loads(sidecar)["config"]["data"]["synth"])
-    assert HELD_OUT_KIT in held_out
+    # named among the kits it never heard: its recipe's test_kits, or (a recipe derived from
+    # synth_songs) the unseen kits of the reports on its card
+    assert any(HELD_OUT_KIT in line for line in card.splitlines() if "never heard in training" in line)
     assert HELD_OUT_KIT not in json.loads(sidecar)["config"]["data"]["synth"]["train_kits"]
 
 

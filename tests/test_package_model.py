@@ -153,3 +153,20 @@ def test_packaging_with_presence_ships_the_gate_the_model_then_applies(tmp_path,
         assert main([str(bundle), *bad, "--out", str(tmp_path / "b")]) == 2
         assert "--presence:" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_the_card_names_the_unseen_kits_of_the_reports_a_derivative_recipe_does_not_list():
+    """A bundle trained on synth_songs_electronic lists only its synthesised drum machines under
+    test_kits; the rungs it is scored on (synth_songs' unseen kits) come from its reports."""
+    from drumtx.package_model import kit_lines, unseen_kits_scored
+
+    report = {"tracks": [{"kit_name": "unseen:avl_red_zeppelin", "kit_set": "unseen"},
+                         {"kit_name": "unseen:h2_forzee_stereo+music", "kit_set": "unseen"},
+                         {"kit_name": "unseen:none+music", "kit_set": "unseen"},
+                         {"kit_name": "fluidr3_room", "kit_set": "seen"},
+                         {"kit_name": "unseen:gen_t01", "kit_set": "unseen"}]}
+    assert unseen_kits_scored({"a": report}, ["fluidr3_room"]) == ["avl_red_zeppelin", "gen_t01", "h2_forzee_stereo"]
+    card = "\n".join(kit_lines({"train_kits": ["fluidr3_room"], "test_kits": {"electronic": ["gen_t01"]}}, {"a": report}))
+    assert "held-out kits, never heard in training (1): electronic: gen_t01" in card
+    assert ("other unseen kits its evaluation reports below score it on, never heard in training (2): "
+            "avl_red_zeppelin, h2_forzee_stereo") in card
