@@ -77,7 +77,7 @@ def kit_lines(synth: dict, evals: dict[str, dict]) -> list[str]:
     held_out = held_out_kits(synth)
     groups = synth.get("test_kits")
     held_out_text = (
-        "; ".join(f"{g}: {', '.join(names)}" for g, names in groups.items())
+        "; ".join(f"{g}: {', '.join(names)}" for g, names in groups.items() if names)
         if isinstance(groups, dict)
         else ", ".join(held_out)
     )
@@ -90,6 +90,18 @@ def kit_lines(synth: dict, evals: dict[str, dict]) -> list[str]:
         lines.append(f"- other unseen kits its evaluation reports below score it on, never heard in training "
                      f"({len(scored)}): {', '.join(scored)}")
     return lines
+
+
+def _optimized_text(run_metrics: dict, monitor: str | None) -> str:
+    """The card's ``; best <metric> = <value>`` of a run, or, where the bundle's checkpoint was kept by
+    another monitor (``callbacks.model_checkpoint.monitor``, e.g. the training clock), the
+    optimized metric's last value and that monitor (runs before 2026-12-07 wrote the monitor's
+    best under ``value``)."""
+    name = run_metrics.get("optimized_metric")
+    if monitor and monitor != name:
+        last = (run_metrics.get("final") or {}).get(name)
+        return (f"; last {name} = {last:.4f}" if isinstance(last, (int, float)) else "") + f" (bundle: the checkpoint by {monitor})"
+    return f"; best {name} = {run_metrics.get('value'):.4f}"
 
 
 def _map_strings(obj, fn):
@@ -218,7 +230,7 @@ def model_card(
             f"- ran {run_metrics.get('epoch')} epochs, {run_metrics.get('global_step')} steps"
             + (f", {secs / 3600:.2f} h of training" if secs else "")
             + (" in this run, resumed from an earlier one's checkpoint" if cfg.get("ckpt_path") else "")
-            + f"; best {run_metrics.get('optimized_metric')} = {run_metrics.get('value'):.4f}"
+            + _optimized_text(run_metrics, (cfg.get("callbacks") or {}).get("model_checkpoint", {}).get("monitor"))
         )
     if command:
         lines += ["", "Command:", "", "```", command, "```"]

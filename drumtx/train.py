@@ -415,6 +415,10 @@ def train(cfg: DictConfig) -> float | None:
         best = (
             _float(ckpt.best_model_score) if ckpt is not None and ckpt.best_model_score is not None else None
         )
+        # the checkpoint's best score is the optimized metric's only where it monitors that metric
+        # (a run kept by its training clock reports the metric's last value, not the clock)
+        if ckpt is None or ckpt.monitor != name:
+            best = None
         value = best if best is not None else _float(trainer.callback_metrics.get(name))
         if trainer.is_global_zero:
             out = Path(cfg.paths.output_dir)

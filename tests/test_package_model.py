@@ -170,3 +170,18 @@ def test_the_card_names_the_unseen_kits_of_the_reports_a_derivative_recipe_does_
     assert "held-out kits, never heard in training (1): electronic: gen_t01" in card
     assert ("other unseen kits its evaluation reports below score it on, never heard in training (2): "
             "avl_red_zeppelin, h2_forzee_stereo") in card
+
+
+def test_the_card_says_which_checkpoint_a_run_kept_when_not_the_optimized_metrics_best():
+    """A run whose bundle is kept by its training clock (callbacks.model_checkpoint.monitor=
+    time/train_seconds) wrote the clock's best under value: the card said "best val/pr_auc_mean
+    = 3408.9526"."""
+    from drumtx.package_model import _optimized_text, kit_lines
+
+    run = {"optimized_metric": "val/pr_auc_mean", "value": 3408.95, "final": {"val/pr_auc_mean": 0.6628}}
+    assert _optimized_text(run, "time/train_seconds") == (
+        "; last val/pr_auc_mean = 0.6628 (bundle: the checkpoint by time/train_seconds)")
+    assert _optimized_text({**run, "value": 0.61}, "val/pr_auc_mean") == "; best val/pr_auc_mean = 0.6100"
+    # and a recipe's empty test-kit groups are not listed
+    lines = kit_lines({"train_kits": [], "test_kits": {"soundfont": [], "electronic": ["gen_t01"]}}, {})
+    assert lines[1] == "- held-out kits, never heard in training (1): electronic: gen_t01"

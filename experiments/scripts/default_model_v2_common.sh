@@ -355,6 +355,16 @@ pinned_v2() {
 # heard (experiments/default_model_v2/synth_gmd; only synth_gmd's test split is rendered for it);
 # then RUN_DIR's bundle packaged as drumtx/assets/default_model.* with COMMAND on its card
 # (further arguments go to drumtx.package_model, e.g. --presence 0.8 --presence-source FILE)
+# rung_label NAME: a rung's name for a reader (a_unseen_soundfont_kits: unseen sound-font kits)
+rung_label() {
+	case $1 in
+		a_*) echo "unseen sound-font kits" ;;
+		b_*) echo "unseen sampled kits" ;;
+		c_*) echo "unseen kits with music" ;;
+		d_*) echo "music alone" ;;
+		*) echo "${1//_/ }" ;;
+	esac
+}
 ship() {
 	local run=$1 command=$2 rung name slice model out g
 	shift 2
@@ -363,7 +373,7 @@ ship() {
 		name=${rung%%|*}
 		[[ $name == d_* ]] && continue  # music alone has no onsets to score F on: its false onsets are in the reports
 		summary+=("v1 ${name%%_*}=$V2/v1/eval_$name/metrics.json" "v2 ${name%%_*}=$run/eval_$name/metrics.json")
-		evals+=(--eval "${name#*_}=$run/eval_$name/metrics.json")
+		evals+=(--eval "$(rung_label "$name")=$run/eval_$name/metrics.json")
 	done
 	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/summary --title "Default model v2 against v1, every rung" "${summary[@]}"
 	"$PY" -m drumtx.synth data=synth_gmd 'splits=[test]'
