@@ -295,6 +295,8 @@ def test_a_second_fresh_run_into_the_same_folder_owns_last_ckpt_and_best(egmd_fi
     assert (saved["epoch"], saved["global_step"]) == (1, 4)  # the second run's end, not the first's (2, 6)
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert summary["last_checkpoint"] == str(ckpts / "last.ckpt") and summary["global_step"] == 4
+    # kept by another monitor (const): value is the optimized metric's last, not the monitor's best
+    assert summary["value"] == summary["final"]["val/pr_auc_mean"] != 0.0
     # the first run's epoch000.ckpt has the same name and score; the best exported is the second run's
     assert summary["best_checkpoint"] == str(ckpts / "epoch000-v1.ckpt")
     _, meta = load_transcriber(tmp_path / "best.safetensors")
