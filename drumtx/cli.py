@@ -744,8 +744,9 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
         return out
 
     overrides = list(args.overrides)
-    swept = [o for o in parser.parse_overrides(overrides) if o.is_sweep_override()]
-    if not args.multirun and not any(o.key_or_group == "hparams_search" for o in parser.parse_overrides(overrides)):
+    parsed = parser.parse_overrides(overrides)
+    swept = [o for o in parsed if o.is_sweep_override()]
+    if not args.multirun and not any(o.key_or_group == "hparams_search" for o in parsed):
         return  # a single run (a sweep preset is the one way to sweep without -m)
     if any(o.key_or_group.startswith("hydra.") for o in swept):
         return  # Hydra refuses a sweep over its own config itself (its message is made one line)
