@@ -650,6 +650,18 @@ def hydra_main(
     return decorate
 
 
+def _as_job_config(cfg: Any) -> None:
+    """A composed config (``return_hydra_config=True``) made what a command's ``main`` gets:
+    its ``hydra`` node set as Hydra's own config (what :func:`check_config` reads: the choices
+    and the task's overrides), then removed from ``cfg`` in place."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+
+
 def _check_shown_config(prog: str, config_name: str, schema: Mapping[str, Value] | None) -> None:
     """Under ``--cfg job`` or ``--cfg all`` (one run, not ``-m``), check the config Hydra is about
     to print as :func:`check_config` would check it before running: Hydra prints it and exits
@@ -661,8 +673,6 @@ def _check_shown_config(prog: str, config_name: str, schema: Mapping[str, Value]
     """
     from hydra import compose, initialize_config_dir
     from hydra._internal.utils import get_args_parser
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
 
     from drumtx.config_schema import ConfigValueError
 
@@ -673,9 +683,7 @@ def _check_shown_config(prog: str, config_name: str, schema: Mapping[str, Value]
         return  # another config than the command's own: Hydra prints it as it composes it
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=prog):
         cfg = compose(config_name, overrides=list(args.overrides), return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)  # what check_config reads (choices, the task's overrides)
-    with open_dict(cfg):
-        del cfg["hydra"]
+    _as_job_config(cfg)
     try:
         # a required key left unset is what the printout shows (??? : "every key you can set")
         check_config(prog, cfg, schema, required=False)
@@ -717,7 +725,6 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
     """
     from hydra import compose, initialize_config_dir
     from hydra._internal.utils import get_args_parser
-    from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.types import RunMode
     from omegaconf import open_dict
@@ -766,9 +773,7 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
             cfg = compose(config_name, overrides=lines + extra, return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.MULTIRUN  # (compose leaves -m's RUN): check_config raises, not exits
-    HydraConfig.instance().set_config(cfg)  # what check_config reads (choices, the task's overrides)
-    with open_dict(cfg):
-        del cfg["hydra"]
+    _as_job_config(cfg)
     varied = given | {str(k) for k in params}
     try:
         check_config(prog, cfg, schema)
