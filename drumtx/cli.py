@@ -195,11 +195,60 @@ def fail(prog: str, message: object, code: int = EXIT_USAGE) -> NoReturn:
 
 def in_sweep() -> bool:
     """Whether this is a job of a ``-m`` sweep: a command's bad-input error is then raised, not
-    :func:`fail`, so the sweeper records the job as failed and goes on to the next one."""
+    :func:`fail`, so the sweeper records the job as failed and goes on to the next one
+    (:func:`job_failed`)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+# The bad-input errors a sweep's jobs have reported in one line (job_failed): hydra_main then
+# ends the sweep with one line instead of Hydra's traceback, and drumtx's Optuna sweeper logs
+# them without one. Kept as objects (not ids) so that no id is reused.
+_REPORTED: list[BaseException] = []
+
+
+def reported(exc: BaseException) -> bool:
+    """Whether ``exc`` is a sweep job's bad input that :func:`job_failed` has already reported."""
+    return any(exc is e for e in _REPORTED)
+
+
+def job_failed(prog: str, exc: BaseException, code: int = EXIT_USAGE, message: object = None) -> NoReturn:
+    """A command's bad input (``exc``, being handled): :func:`fail` with ``message`` (default:
+    ``exc``'s text) and ``code`` in a single run. In a job of a ``-m`` sweep, the job's one line
+    instead, ``<prog>: job #N (<its overrides>): <message>``, on stderr and in the job's log file,
+    and ``exc`` raised again: the sweeper records the job as failed and runs the next one.
+    Hydra's basic sweeper then ends with one line naming how many jobs failed, exit status 1
+    (:func:`hydra_main`); drumtx's Optuna sweeper records a FAIL trial with this message.
+
+    Raises:
+        SystemExit: ``code``, outside a sweep.
+        BaseException: ``exc`` itself, inside a sweep.
+    """
+    text = one_line(exc if message is None else message)
+    if not in_sweep():
+        fail(prog, text, code)
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    overrides = " ".join(hc.overrides.task)
+    line = f"job #{hc.job.num}" + (f" ({overrides})" if overrides else "") + f": {text}"
+    error(prog, line)
+    _to_job_log(prog, line)
+    _REPORTED.append(exc)
+    raise exc
+
+
+def _to_job_log(prog: str, line: str) -> None:
+    """``line`` as an ERROR record in the job's log file alone (Hydra's file handler on the root
+    logger; its console handler would print it a second time, to stdout)."""
+    import logging
+
+    record = logging.LogRecord(prog, logging.ERROR, __file__, 0, line, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def _config_error(exc: BaseException) -> str:
@@ -522,35 +571,43 @@ def check_config(prog: str, cfg: Any, schema: Mapping[str, Value] | None, requir
 
     Raises:
         SystemExit: 2 after one line ``<prog>: <key>=<value>: expected …`` on stderr.
-        drumtx.config_schema.ConfigValueError: the same error under ``-m`` (multirun), so the
-            sweeper records the job as failed and goes on.
+        drumtx.config_schema.ConfigValueError: the same error in a ``-m`` sweep's job, after the
+            job's line (:func:`job_failed`), so the sweeper records the job as failed and goes on.
+    """
+    from drumtx.config_schema import ConfigValueError
+
+    try:
+        config_problem(cfg, schema, required)
+    except ConfigValueError as exc:
+        job_failed(prog, exc, EXIT_USAGE)
+
+
+def config_problem(cfg: Any, schema: Mapping[str, Value] | None, required: bool = True) -> None:
+    """:func:`check_config`'s checks, raising instead of reporting.
+
+    Raises:
+        drumtx.config_schema.ConfigValueError: the first problem, as one line.
     """
     from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
     from omegaconf import OmegaConf
 
     from drumtx.config_schema import ConfigValueError, check_added_top_level, validate
 
-    try:
-        bases = _base_choices()
-        if bases:
-            group = bases[0].partition("=")[0]
-            raise ConfigValueError(
-                f"{bases[0]}: an abstract base the other {group} options extend, not an option to run; "
-                f"choose one of {group_options(group)}"
-            )
-        if HydraConfig.initialized():
-            hydra_cfg = HydraConfig.get()
-            check_added_top_level(list(hydra_cfg.overrides.task), cfg, hydra_cfg.runtime.choices)
-        if schema is not None:
-            validate(cfg, schema)
-        missing = [str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k)] if required else []
-        if missing:  # `ckpt: ???`: one line, not omegaconf's traceback when it is first read
-            raise ConfigValueError(f"{missing[0]}: required, not given (add {missing[0]}=…; see --help)")
-    except ConfigValueError as exc:
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
-        fail(prog, exc, EXIT_USAGE)
+    bases = _base_choices()
+    if bases:
+        group = bases[0].partition("=")[0]
+        raise ConfigValueError(
+            f"{bases[0]}: an abstract base the other {group} options extend, not an option to run; "
+            f"choose one of {group_options(group)}"
+        )
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        check_added_top_level(list(hydra_cfg.overrides.task), cfg, hydra_cfg.runtime.choices)
+    if schema is not None:
+        validate(cfg, schema)
+    missing = [str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k)] if required else []
+    if missing:  # `ckpt: ???`: one line, not omegaconf's traceback when it is first read
+        raise ConfigValueError(f"{missing[0]}: required, not given (add {missing[0]}=…; see --help)")
 
 
 def hydra_main(
@@ -600,15 +657,24 @@ def hydra_main(
     def decorate(task: Callable[[Any], Any]) -> Callable[..., Any]:
         module = _module_name(task)
         prog = module.removesuffix(".__main__")
-        state = {"started": False, "full_error": None}
+        state: dict[str, Any] = {"started": False, "full_error": None, "jobs": 0, "failed": []}
 
         @functools.wraps(task)
         def run_task(cfg):
             state["started"] = True
+            state["jobs"] += 1
             # Errors from here on are the command's own: back to the user's HYDRA_FULL_ERROR.
             _set_env(_FULL_ERROR, state["full_error"])
-            check_config(prog, cfg, schema)
-            return task(cfg)
+            try:
+                check_config(prog, cfg, schema)
+                return task(cfg)
+            except Exception as exc:
+                if in_sweep():
+                    state["failed"].append(exc)
+                raise
+            finally:
+                if state["failed"]:  # the basic sweeper raises a failed job's error after the others: to main()
+                    os.environ[_FULL_ERROR] = "1"
 
         # Hydra names the job (its log file, hydra.job.name) after this module, not after cli.py.
         run_task.__module__ = module
@@ -624,8 +690,7 @@ def hydra_main(
             missing = None if {"--help", "-h"} & set(sys.argv[1:]) else missing_train_module()
             if missing is not None:  # pip install drumtx without the train extra: before anything runs
                 fail(prog, extra_message(prog, missing).removeprefix(f"{prog}: "), EXIT_USAGE)
-            state["started"] = False
-            state["full_error"] = os.environ.get(_FULL_ERROR)
+            state.update(started=False, full_error=os.environ.get(_FULL_ERROR), jobs=0, failed=[])
             # Until the command starts, Hydra raises instead of printing: a config error becomes one line.
             os.environ[_FULL_ERROR] = "1"
             try:
@@ -635,6 +700,8 @@ def hydra_main(
             except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
                 fail(prog, "interrupted", EXIT_INTERRUPTED)
             except Exception as exc:
+                if state["started"] and state["full_error"] != "1" and any(exc is e for e in state["failed"]):
+                    _end_failed_sweep(prog, state["failed"], state["jobs"])
                 if state["started"] or state["full_error"] == "1":
                     raise
                 discard_refused_sweep()  # (a -m sweep refused before its first job)
@@ -648,6 +715,22 @@ def hydra_main(
         return main
 
     return decorate
+
+
+def _end_failed_sweep(prog: str, failed: list[BaseException], jobs: int) -> NoReturn:
+    """The end of a ``-m`` sweep (Hydra's basic sweeper) after all its jobs ran and some failed.
+
+    A job's bad input was named in its own line as it failed (:func:`job_failed`); any other
+    error is a bug, and gets its traceback here (Hydra printed only the first failed job's). Then
+    one line, how many jobs failed, and exit status 1 (some failed, the rest were done).
+    """
+    import traceback
+
+    for exc in failed:
+        if not reported(exc):
+            error(prog, f"a job failed with {type(exc).__name__} (a bug):")
+            traceback.print_exception(exc)
+    fail(prog, f"{len(failed)} of {jobs} sweep jobs failed (each named above)", EXIT_SOME_FAILED)
 
 
 def _as_job_config(cfg: Any) -> None:
@@ -772,12 +855,12 @@ def _check_first_sweep_job(prog: str, config_name: str, schema: Mapping[str, Val
         if extra:
             cfg = compose(config_name, overrides=lines + extra, return_hydra_config=True)
     with open_dict(cfg):
-        cfg.hydra.mode = RunMode.MULTIRUN  # (compose leaves -m's RUN): check_config raises, not exits
+        cfg.hydra.mode = RunMode.MULTIRUN  # (compose leaves -m's RUN)
     _as_job_config(cfg)
     varied = given | {str(k) for k in params}
     try:
-        check_config(prog, cfg, schema)
-    except ConfigValueError as exc:  # check_config raises it under MULTIRUN
+        config_problem(cfg, schema)
+    except ConfigValueError as exc:
         if not _names_a_varied_key(str(exc), varied):  # else another job's value may be fine
             fail(prog, exc, EXIT_USAGE)
     reason = sweep_check(cfg, varied) if sweep_check is not None else None

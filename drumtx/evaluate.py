@@ -50,7 +50,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from drumtx.checkpoint import PACKAGED_MODEL, model_path
-from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main, in_sweep
+from drumtx.cli import EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main, job_failed
 from drumtx.config_schema import EVALUATE
 from drumtx.data.datasets import DatasetError, as_list, kit_filter
 from drumtx.decode import decode_onsets
@@ -761,9 +761,8 @@ def main(cfg: DictConfig) -> None:
     try:
         result = run(cfg)
     except (EvaluationSetupError, CheckpointError, AnnotationError, DatasetError) as exc:
-        if in_sweep():
-            raise  # the sweeper records the job as failed, with this message, and goes on
-        fail("drumtx.evaluate", exc, EXIT_USAGE)  # one line; the run folder it made is removed (drumtx.cli)
+        # one line; the run folder it made is removed; in a sweep the job's line, and the next job runs (drumtx.cli)
+        job_failed("drumtx.evaluate", exc, EXIT_USAGE)
     if result["problems"]:  # some tracks could not be scored: status 1 (drumtx.cli); the rest are reported
         n = len(result["problems"])
         fail("drumtx.evaluate", f"{n} track(s) left out, listed in {result['out_dir']}/report.md", EXIT_SOME_FAILED)

@@ -67,14 +67,24 @@ def run_name(default: str = "defaults") -> str:
     return hc.job.override_dirname or ",".join(hc.overrides.task) or default
 
 
-def build_logger(cfg: DictConfig):
+def make_logger_dir(cfg: DictConfig) -> None:
+    """Create the configured logger's ``save_dir`` (W&B writes its run files there from its first
+    call; a missing one makes it fall back to a temporary folder). No logger or none: nothing."""
+    lc = cfg.get("logger")
+    if lc and lc.get("_target_") and lc.get("save_dir"):
+        Path(lc.save_dir).mkdir(parents=True, exist_ok=True)
+
+
+def build_logger(cfg: DictConfig, make_dir: bool = True):
     """The configured Lightning logger, or False for ``logger=none``.
 
     Args:
         cfg: a composed entry config; its ``logger`` node (``_target_`` a Lightning logger class)
             is instantiated. A ``WandbLogger`` without ``offline`` set runs offline when W&B has
             no key (:func:`wandb_key_configured`) or ``WANDB_MODE`` is offline/dryrun; without
-            ``name`` it is named by :func:`run_name`. ``save_dir`` is created.
+            ``name`` it is named by :func:`run_name`.
+        make_dir: create ``save_dir`` now (:func:`make_logger_dir`); False leaves it to the
+            caller, e.g. for after the run's input is checked, so a refused run leaves no folder.
 
     Returns:
         The logger (a ``lightning.pytorch.loggers.Logger``), or False when ``cfg.logger`` is
@@ -95,8 +105,8 @@ def build_logger(cfg: DictConfig):
             )
         if not lc.get("name"):
             kwargs["name"] = run_name()
-    if lc.get("save_dir"):
-        Path(lc.save_dir).mkdir(parents=True, exist_ok=True)
+    if make_dir:
+        make_logger_dir(cfg)
     return instantiate(lc, **kwargs)
 
 
@@ -110,11 +120,13 @@ def build_training_loggers(cfg: DictConfig) -> list:
         cfg: a composed training config (``logger`` node, ``csv_log``, ``paths.output_dir``).
 
     Returns:
-        A list of Lightning loggers, possibly empty (``logger=none csv_log=false``).
+        A list of Lightning loggers, possibly empty (``logger=none csv_log=false``). No folder
+        is made: the configured logger's ``save_dir`` is left to :func:`make_logger_dir`, once
+        the run's data has been checked.
     """
     from lightning.pytorch.loggers import CSVLogger
 
-    configured = build_logger(cfg)
+    configured = build_logger(cfg, make_dir=False)
     loggers = [configured] if configured else []
     if cfg.get("csv_log", True) and not any(isinstance(lg, CSVLogger) for lg in loggers):
         # (no folder made here: CSVLogger makes it at its first write, so a run refused before

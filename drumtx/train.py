@@ -37,7 +37,7 @@ from drumtx.checkpoint import (
     read_lightning,
     save_bundle,
 )
-from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main, in_sweep
+from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main, in_sweep, job_failed
 from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
@@ -45,7 +45,13 @@ from drumtx.models.callbacks import NonFiniteError
 from drumtx.models.distillation import DistillationError, Teacher
 from drumtx.models.module import DrumTranscriptionModule
 from drumtx.models.transcriber import parameter_table
-from drumtx.run_logging import build_callbacks, build_training_loggers, finish_logger, quiet_third_party
+from drumtx.run_logging import (
+    build_callbacks,
+    build_training_loggers,
+    finish_logger,
+    make_logger_dir,
+    quiet_third_party,
+)
 
 log = logging.getLogger(__name__)
 
@@ -387,6 +393,7 @@ def train(cfg: DictConfig) -> float | None:
                  ", ".join(teacher.heads), teacher.source, sha256_prefix(teacher.source), teacher.weight, n,
                  len(datamodule.track_keys("train")))
         module.teacher = teacher
+    make_logger_dir(cfg)  # (W&B's run files): once the data has not been refused
     for record in trainer_lines:  # "GPU available: …", once the data has not been refused
         logging.getLogger(record.name).handle(record)
     log.info("seed %d (Python, NumPy, torch and the DataLoader workers)", cfg.seed)
@@ -490,10 +497,10 @@ def main(cfg: DictConfig) -> float | None:
             raise KeyboardInterrupt from None  # the sweep stops too (the sweeper marks the trial failed)
         fail("drumtx.train", exc, EXIT_INTERRUPTED)
     except (CheckpointError, ConfigValueError, DatasetError, DistillationError, NonFiniteError) as exc:
-        if in_sweep():
-            raise  # the sweeper records the trial as failed, with this message, and goes on
-        # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract)
-        fail("drumtx.train", error_message(exc), EXIT_SOME_FAILED if isinstance(exc, NonFiniteError) else EXIT_USAGE)
+        # one line, not a traceback; 1: the run failed, 2: bad input (drumtx.cli's contract); in a
+        # sweep the job's line, and the sweeper records the job as failed and goes on
+        job_failed("drumtx.train", exc, EXIT_SOME_FAILED if isinstance(exc, NonFiniteError) else EXIT_USAGE,
+                   error_message(exc))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from drumtx.cli import EXIT_USAGE, fail, hydra_main, in_sweep
+from drumtx.cli import EXIT_USAGE, hydra_main, job_failed
 from drumtx.config_schema import TUNE_THRESHOLDS
 from drumtx.decode import DEFAULT_THRESHOLDS
 from drumtx.inference import InferenceSettings, resolve_device
@@ -300,9 +300,7 @@ def main(cfg: DictConfig) -> dict:
     try:
         results = tune(cfg)
     except (CheckpointError, OSError, ValueError) as exc:  # bad input: one line, not a traceback
-        if in_sweep():
-            raise  # the sweeper records the job as failed, with this message, and goes on
-        fail("drumtx.tune_thresholds", exc, EXIT_USAGE)
+        job_failed("drumtx.tune_thresholds", exc, EXIT_USAGE)  # in a sweep: the job's line, and the next job runs
     return {inst: r.summary() for inst, r in results.items()}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "drumtx" / "plugins"
@@ -662,3 +664,32 @@ def test_a_study_is_not_resumed_for_another_metric_and_other_overrides_are_named
     assert proc.returncode == 0, proc.stderr
     assert ("was searched over another space (differs in: x; its finished trials count towards n_trials and guide "
             "the sampler; another study_name starts afresh)") in proc.stdout + proc.stderr
+
+
+def test_a_failed_trial_logs_a_traceback_only_for_a_bug(caplog):
+    """A drumtx job's bad input was named in one line when it failed (drumtx.cli.job_failed): the
+    sweeper records the FAIL trial with that reason and no traceback; any other error keeps it."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from drumtx import cli
+
+    impl = make_impl()
+    study = optuna.create_study(direction="maximize")
+
+    def fail_with(exc):
+        try:
+            raise exc
+        except type(exc) as raised:
+            return JobReturn(overrides=["x=1"], status=JobStatus.FAILED, _return_value=raised)
+
+    bad_input = FileNotFoundError("x: no such checkpoint file")
+    cli._REPORTED.append(bad_input)
+    for exc in (bad_input, ZeroDivisionError("a bug")):
+        caplog.clear()
+        trial = study.ask()
+        with caplog.at_level(logging.WARNING):
+            reason = impl._tell(study, trial, fail_with(exc), 1)
+        assert reason == f"trial {trial.number}: {type(exc).__name__}: {exc}"
+        assert study.trials[trial.number].state == TrialState.FAIL
+        assert ("Traceback" in caplog.text) == (exc is not bad_input)
+    cli._REPORTED.remove(bad_input)

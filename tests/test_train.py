@@ -754,6 +754,22 @@ def test_every_training_run_keeps_a_csv_log_for_its_curves(overrides, kinds, tmp
         if type(lg).__name__ == "CSVLogger":
             assert Path(lg.log_dir).parent == tmp_path / "csv"  # where train_curves looks
             assert not (tmp_path / "csv").exists()  # made at its first write: a refused run leaves none
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # nor the other loggers' save_dir
+
+
+def test_a_run_refused_for_its_data_leaves_no_logger_folder(tmp_path, monkeypatch, capsys):
+    """With TensorBoard or W&B configured, paths.output_dir (their save_dir) was made before the
+    data was checked: a refused run left an empty folder behind."""
+    from drumtx.data.datasets import DatasetError
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = tmp_path / "run"
+    for logger in ("tensorboard", "wandb"):
+        cfg = compose_train(tmp_path, "data=synth_default", f"data.root={tmp_path}/missing", f"logger={logger}",
+                            f"paths.output_dir={out}")
+        with pytest.raises(DatasetError, match="not rendered yet"):
+            train_mod.train(cfg)
+        assert not out.exists()
 
 
 def run_cli(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:

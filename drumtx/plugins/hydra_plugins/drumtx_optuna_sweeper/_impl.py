@@ -35,6 +35,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from drumtx.atomic import atomic_write_text
+from drumtx.cli import reported as _reported
 
 log = logging.getLogger(__name__)
 
@@ -717,10 +718,10 @@ class OptunaSweeperImpl(Sweeper):
                     if error is not None:
                         failures.append(error)
                 if len(failures) > self.max_failure_rate * max(planned, launched):
-                    raise RuntimeError(
-                        f"{len(failures)} of {planned} planned trials failed, over max_failure_rate="
-                        f"{self.max_failure_rate}; last: {failures[-1]}"
-                    )
+                    # each failure was logged as it came: one line and exit status 1 (some failed), not a traceback
+                    print(f"drumtx sweeper: {len(failures)} of {planned} planned trials failed, over max_failure_rate="
+                          f"{self.max_failure_rate}; last: {failures[-1]}", file=sys.stderr)
+                    raise SystemExit(1)
         finally:
             self._report(study, directions)
         return all_returns
@@ -742,7 +743,8 @@ class OptunaSweeperImpl(Sweeper):
         except Exception as e:
             reason = f"{type(e).__name__}: {e}"
             self._record_failed(study, trial, reason)
-            detail = "".join(traceback.format_exception(e)) if e.__traceback__ is not None else ""
+            # a drumtx job's bad input was named in its own line (drumtx.cli.job_failed): no traceback
+            detail = "".join(traceback.format_exception(e)) if e.__traceback__ is not None and not _reported(e) else ""
             log.warning(f"Trial {trial.number} failed, recorded as FAIL ({reason})\n{detail}".rstrip())
             return f"trial {trial.number}: {reason}"
         if study._storage.get_trial(trial._trial_id).state.is_finished():
