@@ -69,6 +69,14 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/system
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,train]'
+	@touch $@ $(STAMPS)/venv-base
+
+# what transcription alone needs: drumtx without extras, no system packages (the full venv has it too)
+$(STAMPS)/venv-base: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
 	@touch $@
 
 data: $(STAMPS)/venv ## render the embedded default dataset (data=synth_default)
@@ -251,7 +259,7 @@ evaluate: $(STAMPS)/venv ## python -m drumtx.evaluate $(ARGS)
 # $(call shq,text): text as one single-quoted shell word (spaces, %, quotes and * kept as they are)
 shq = '$(subst ','\'',$(1))'
 
-transcribe: $(STAMPS)/venv ## make transcribe IN="my song.wav" [OUT=dir] [CKPT=path]: IN is one file or folder, taken whole (spaces, %, quotes); several files: a folder
+transcribe: $(STAMPS)/venv-base ## make transcribe IN="my song.wav" [OUT=dir] [CKPT=path]: IN is one file or folder, taken whole (spaces, %, quotes); several files: a folder
 	@[ -n $(call shq,$(IN)) ] || { echo "usage: make transcribe IN=<one audio file or folder; quote a name with spaces> [OUT=dir] [CKPT=path] (several files: put them in a folder, or run python -m drumtx.transcribe a.wav b.wav -o dir)" >&2; exit 2; }
 	$(PY) -m drumtx.transcribe $(call shq,$(IN)) -o $(call shq,$(OUT)) $(if $(CKPT),--ckpt $(call shq,$(CKPT))) $(ARGS)
 

@@ -39,7 +39,7 @@ import os
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
@@ -393,7 +393,7 @@ def activations(
     *,
     device: str | torch.device = "cpu",
     fine: bool = True,
-    progress: str | None = None,
+    progress: str | Callable[[float], None] | None = None,
 ) -> Activations:
     """Run ``model`` over one track's (levelled) log-mel: in blocks with context, stitched, gated.
 
@@ -407,7 +407,8 @@ def activations(
         settings: :class:`InferenceSettings`.
         device: where the model runs.
         fine: also return fine-class probabilities (T, C).
-        progress: a tqdm label to show a progress bar over blocks (None: none).
+        progress: a tqdm label to show a progress bar over blocks, or a function called with the
+            share of the blocks done (0-1) after each (a caller's own bar); None: none.
 
     Returns:
         :class:`Activations` with T frames (with ``velocity`` when the model has a velocity head).
@@ -448,10 +449,12 @@ def activations(
     model = model.eval()
     groups = [spans[s : s + settings.batch_size] for s in range(0, len(spans), settings.batch_size)]
     bar = None
-    if progress:
+    if isinstance(progress, str) and progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(groups), desc=progress, unit="block", leave=False)
+    report = progress if callable(progress) else None
+    done = [0]
     device = torch.device(device)
     workers = block_workers(device, settings.batch_size, len(groups))
 
@@ -469,6 +472,9 @@ def activations(
                 vel_out[klo:khi] = vp[b, a:z]
         if bar is not None:
             bar.update(1)
+        if report is not None:
+            done[0] += 1
+            report(done[0] / len(groups))
 
     with contextlib.ExitStack() as closing:
         if bar is not None:
@@ -684,7 +690,8 @@ class SpooledMel:
         self.close()
 
 
-def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> SpooledMel:
+def file_mel(path: str | Path, features, block_seconds: float = 10.0,
+             progress: Callable[[float], None] | None = None) -> SpooledMel:
     """The levelled float16 log-mel of an audio file, streamed: the array the feature cache would
     hold for it (:func:`drumtx.features.levelled_log_mel` of the whole file, rounded to float16;
     the same frames bit for bit), spooled to disk.
@@ -702,6 +709,9 @@ def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> Spooled
     (:class:`drumtx.audio.PartlyDecodable`), or a WAV, AIFF or Ogg that libsndfile reads without
     an error up to where it ends (:func:`drumtx.audio.truncation`).
 
+    ``progress``, if given, is called with the share of the work done (0-1, by frames over both
+    passes, reckoned from the file's header) after each block.
+
     Raises:
         drumtx.audio.AudioError: the file is missing, unreadable, empty or not finite (one line).
     """
@@ -710,30 +720,61 @@ def file_mel(path: str | Path, features, block_seconds: float = 10.0) -> Spooled
     spool = SpooledMel(features.n_mels)
     try:
         try:
-            _stream_into(spool, path, features, block_seconds, None)
+            _stream_into(spool, path, features, block_seconds, None, progress)
             spool.truncated = truncation(path)
         except PartlyDecodable as cut:
             spool.close()
             spool = SpooledMel(features.n_mels)
             spool.truncated = cut.note
-            _stream_into(spool, path, features, block_seconds, cut.frames)
+            _stream_into(spool, path, features, block_seconds, cut.frames, progress)
     except BaseException:
         spool.close()
         raise
     return spool
 
 
-def _stream_into(spool: SpooledMel, path, features, block_seconds: float, frames: int | None) -> None:
+def _stream_into(spool: SpooledMel, path, features, block_seconds: float, frames: int | None,
+                 progress: Callable[[float], None] | None = None) -> None:
     """:func:`file_mel`'s passes over the file's first ``frames`` samples (None: all of it)."""
     from drumtx.features import iter_log_mel, level_gain_db, mel_level_db
 
+    passes = 1 if features.level_db is None else 2
+    tick = _progress_ticker(path, features, frames, passes, progress)
     gain = 0.0
     if features.level_db is not None:
-        loudest = max(
-            float(piece.max()) for piece in iter_log_mel(path, features, block_seconds, frames=frames) if piece.size
-        )
+        loudest = -np.inf
+        for piece in iter_log_mel(path, features, block_seconds, frames=frames):
+            if piece.size:
+                loudest = max(loudest, float(piece.max()))
+            tick(piece.shape[-1])
+        if not np.isfinite(loudest):
+            raise ValueError(f"{path}: no log-mel frames")  # (iter_log_mel refuses empty audio first)
         spool.level_db = mel_level_db(loudest, features)
         gain = level_gain_db(spool.level_db, features)
     spool.gain_db = gain
     for piece in iter_log_mel(path, features, block_seconds, gain_db=gain, frames=frames):
         spool.append(piece)
+        tick(piece.shape[-1])
+
+
+def _progress_ticker(path, features, frames: int | None, passes: int,
+                     progress: Callable[[float], None] | None) -> Callable[[int], None]:
+    """A function of the frames just made that calls ``progress`` with the share done over
+    ``passes`` passes; the total is reckoned from the file's header (a no-op without one)."""
+    if progress is None:
+        return lambda k: None
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        samples = info.frames if frames is None else min(info.frames, frames)
+        total = passes * max(1.0, samples / info.samplerate * float(features.fps))
+    except Exception:  # (a header soundfile cannot read: the caller's other stages still report)
+        return lambda k: None
+    made = [0]
+
+    def tick(k: int) -> None:
+        made[0] += k
+        progress(min(1.0, made[0] / total))
+
+    return tick

@@ -176,8 +176,10 @@ def write_outputs(
                 try:
                     copy_song_audio(result.source, chart)
                 except Exception as exc:  # soundfile cannot transcode every input (m4a): the chart stands
+                    from drumtx.cli import prog_name
+
                     print(
-                        f"{PROG}: note: {result.source}: chart audio not added ({exception_line(exc)}); "
+                        f"{prog_name(PROG)}: note: {result.source}: chart audio not added ({exception_line(exc)}); "
                         f"put it into {paths['chart']} as song.ogg yourself",
                         file=sys.stderr,
                     )
@@ -209,6 +211,7 @@ def write_outputs(
                 "thresholds": transcriber.thresholds,
                 "inference": transcriber.settings.to_dict(),  # the drum presence gate as applied, among others
                 "drumtx_version": drumtx.__version__,
+                "model": getattr(transcriber, "model_identity", None),  # name, weights file, sha256: which model wrote it
                 "onsets": rows,
             }
             staged.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -185,8 +185,9 @@ def model_card(
     data, enc = cfg.get("data", {}), cfg.get("encoder", {})
     synth = data.get("synth") or {}
     trainer = cfg.get("trainer", {})
+    name = meta.get("model_name")
     lines = [
-        "# drumtx default model",
+        f"# drumtx default model{f' {name}' if name else ''}",
         "",
         "The model `python -m drumtx.transcribe` and `python -m drumtx.evaluate` use when no checkpoint",
         "is given (`drumtx/assets/default_model.safetensors` + `.json`; loaded without pickle).",
@@ -234,7 +235,7 @@ def model_card(
         )
     if command:
         lines += ["", "Command:", "", "```", command, "```"]
-    lines += ["", f"Packaged at git commit `{commit}`.", ""]
+    lines += ["", f"Packaged with the code of git commit `{commit}` (the commit that adds this model comes after it).", ""]
 
     tuning = meta.get("threshold_tuning") or {}
     lines += [
@@ -339,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--presence-seconds", type=float, default=None, help="the gate's reach on each side (s)")
     ap.add_argument("--presence-source", default=None, help="where the gate was measured (for the card)")
+    ap.add_argument("--name", default=None, help="the model's name, e.g. v2.1: on its card, and in every JSON "
+                    "output drumtx.transcribe writes with it (model.name)")
     ap.add_argument("--out", type=Path, default=ASSETS, help="the assets folder")
     args = ap.parse_args(argv)
 
@@ -371,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"drumtx.package_model: --presence: {exc}", file=sys.stderr)
             return 2
+    if args.name is not None:
+        if not args.name.strip() or args.name != " ".join(args.name.split()):
+            print(f"drumtx.package_model: --name wants one line of text, got {args.name!r}", file=sys.stderr)
+            return 2
+        meta["model_name"] = args.name
     run_metrics_path = args.run_metrics or args.bundle.parent / "metrics.json"
     run_metrics = json.loads(run_metrics_path.read_text()) if run_metrics_path.is_file() else None
 

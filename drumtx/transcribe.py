@@ -40,6 +40,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     import torch
 
     from drumtx import LOAD_PROBE
+    from drumtx.audio import band_limit
     from drumtx.chart import SongInfo
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
@@ -59,6 +60,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
         DEFAULT_CKPT,
         INPUT_SUFFIXES,
         PROG,
+        FileProgress,
         InputError,
         Transcriber,
         collect_inputs,
@@ -86,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Chart lanes (drumtx.chart.CHART_LANES): kick -> kick; snare head and rim -> red; hi-hat -> "
             "yellow cymbal; ride -> blue cymbal; crash -> green cymbal; high/mid/floor tom -> yellow/blue/green "
             "tom. Existing outputs are never replaced without --overwrite (--skip-existing: an input whose "
-            "outputs are all there is left out). Exit status: 0 all done, 1 some input failed (each named on stderr, the others still transcribed, then a count), 2 setup error (model, options, an output folder that cannot be made or written), 130 interrupted (Ctrl-C; no output half-written)."
+            "outputs are all there is left out, and one with some of them gets only the others). Exit status: 0 all done, 1 some input failed (each named on stderr, the others still transcribed, then a count), 2 setup error (model, options, an output folder that cannot be made or written), 130 interrupted (Ctrl-C; no output half-written)."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="IN", type=_input, help="audio files or folders")
@@ -115,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-existing",
         action="store_true",
         help="leave out an input whose every output is already there (a batch run again after new files "
-        "were added); it counts as done, not failed",
+        "were added); it counts as done, not failed. An input with some of its outputs (a format added to "
+        "--format) gets only the missing ones; those there are kept as they are",
     )
     parser.add_argument(
         "--thresholds",
@@ -353,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta,
             device=args.device,
             thresholds=overrides,
+            model_file=ckpt,
             settings=InferenceSettings.from_config(
                 chunk_seconds=args.chunk_seconds,
                 context_seconds=args.context_seconds,
@@ -450,13 +454,17 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             _error(f"{job.source}: {too_long}")
             failed += 1
             continue
-        existing = existing_outputs(paths)
-        if args.skip_existing and all_outputs_exist(paths):
-            skipped += 1
-            continue
+        if args.skip_existing:
+            whole = {f for f, p in paths.items() if all_outputs_exist({f: p})}
+            if len(whole) == len(paths):
+                skipped += 1
+                continue
+            # a format added to an earlier run's (--format midi, then midi,csv): make only what is missing
+            paths = {f: p for f, p in paths.items() if f not in whole}
+        existing = existing_outputs(paths)  # (with --skip-existing, a chart folder only partly there)
         if existing and not args.overwrite:
-            hint = "--overwrite to replace it" + (" (not every output is there)" if args.skip_existing else
-                                                   ", or --skip-existing to leave such inputs out")
+            hint = "--overwrite to replace it" + (" (a chart folder only partly there)" if args.skip_existing else
+                                                   ", or --skip-existing to make only the outputs not there yet")
             _error(f"{job.source}: output {existing[0]} exists; pass {hint}")
             failed += 1
             continue
@@ -468,11 +476,16 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             charter=args.charter,
         )
         try:
-            result = transcriber.transcribe(job.source, progress=not args.quiet)
-            if result.truncated:  # a cut-off download or copy: what decodes is transcribed, the user should know
-                print(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes",
-                      file=sys.stderr, flush=True)
-            written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
+            # one bar per file over every stage, on a terminal (FileProgress)
+            with FileProgress(job.source.name, enabled=not args.quiet and sys.stderr.isatty()) as bar:
+                result = transcriber.transcribe(job.source, progress=bar)
+                if result.truncated:  # a cut-off download or copy: what decodes is transcribed, the user should know
+                    bar.write(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes")
+                narrow = band_limit(job.source, transcriber.features.f_max)
+                if narrow:  # a phone or telephone-rate file: its cymbals are not there to hear
+                    bar.write(f"{prog_name(PROG)}: note: {job.source}: {narrow}")
+                bar.stage("writing")
+                written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
         except InputError as exc:
             _error(str(exc))
             failed += 1

@@ -9,11 +9,12 @@ beats. Writing the results is :mod:`drumtx.outputs`; the command is :mod:`drumtx
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,13 +107,15 @@ def collect_inputs(paths: Sequence[str | Path], out_dir: Path | None = None) -> 
     return jobs, errors
 
 
-def file_mel(path: Path, features: LogMel):
+def file_mel(path: Path, features: LogMel, progress: Callable[[float], None] | None = None):
     """The float16 log-mel of one input as :func:`drumtx.inference.file_mel` streams it (the
     array the feature cache would hold for it), spooled to a temporary file.
 
     Adds what the batch needs on top: a clear reason for missing and empty files, and an
     audioread fallback for containers soundfile cannot read (m4a, aac), which decodes the
     whole file at once (memory then grows with length, unlike every other format).
+
+    ``progress``: called with the share done (0-1) as the blocks are made (streamed files only).
 
     Raises:
         InputError: the file cannot be decoded; one line naming it.
@@ -130,7 +133,7 @@ def file_mel(path: Path, features: LogMel):
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
     try:
-        return stream_mel(path, features)
+        return stream_mel(path, features, progress=progress)
     except AudioError as exc:
         if path.suffix.lower() not in FALLBACK_SUFFIXES:
             raise InputError(str(exc)) from None
@@ -195,6 +198,72 @@ VELOCITY_MEASURED = "measured loudness (drumtx.dynamics)"
 VELOCITY_FLAT = "none: the audio could not be read again, every onset the normal velocity"
 
 
+class FileProgress:
+    """One progress bar for one file's whole transcription, on stderr: its stage as the postfix
+    (features, model, peaks and beats, writing) and the share done.
+
+    The stages' shares of the bar are what they took of a 20-minute file with the packaged model
+    on the 2-core VM (a new user's timing, 2026-12-07: 5.3 s decoding and features, 8.1 s model,
+    5.3 s peak picking, beat tracking and writing): before, the bar covered the model alone and
+    more than half the run showed nothing. Within the first two stages it moves by frames and
+    blocks done; the last two move when they start.
+
+    Args:
+        label: what the bar is named after (the file's name).
+        enabled: False: every call is a no-op (``-q``, or stderr not a terminal).
+    """
+
+    STAGES = {"features": (0.0, 28.0), "model": (28.0, 71.0), "peaks and beats": (71.0, 90.0), "writing": (90.0, 100.0)}
+
+    def __init__(self, label: str, enabled: bool = True):
+        self._bar = None
+        self._label = label
+        self._stage: str | None = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=100, desc=label, leave=False,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+
+    def stage(self, name: str, done: float = 0.0) -> None:
+        """Now in stage ``name`` (a key of :attr:`STAGES`), ``done`` (0-1) of it."""
+        if self._bar is None:
+            return
+        lo, hi = self.STAGES[name]
+        target = round(lo + (hi - lo) * min(max(done, 0.0), 1.0), 1)
+        if name != self._stage:  # a new stage is drawn at once; within one, tqdm's pace (mininterval)
+            self._stage = name
+            self._bar.set_description_str(f"{self._label} ({name})", refresh=False)
+            self._bar.n = target
+            self._bar.refresh()
+        elif target > self._bar.n:
+            self._bar.update(target - self._bar.n)
+
+    def reporter(self, name: str) -> Callable[[float], None] | None:
+        """A function of the share done that moves the bar through stage ``name`` (None when off)."""
+        if self._bar is None:
+            return None
+        return lambda done: self.stage(name, done)
+
+    def write(self, line: str) -> None:
+        """Print ``line`` to stderr above the bar (a plain print would break it)."""
+        if self._bar is None:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            self._bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> FileProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @dataclass
 class Transcription:
     source: Path
@@ -256,6 +325,7 @@ class Transcriber:
         settings: how the model runs over a file (:class:`drumtx.inference.InferenceSettings`);
             None: ``conf/inference/default.yaml``.
         chunk_seconds, context_seconds: shorthands that override those two settings.
+        model_file: the file ``model`` and ``meta`` were loaded from, for :attr:`model_identity`.
 
     Raises:
         ValueError: impossible settings (one line).
@@ -270,6 +340,7 @@ class Transcriber:
         chunk_seconds: float | None = None,
         context_seconds: float | None = None,
         settings: InferenceSettings | None = None,
+        model_file: str | Path | None = None,
     ):
         overrides = {
             k: v
@@ -281,6 +352,8 @@ class Transcriber:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.meta = meta
+        self.model_file = None if model_file is None else Path(model_file)  # what it was loaded from
+        self._model_sha256: str | None = None
         self.features = features_from_meta(meta)
         self.vocab: Vocabulary = model.vocab
         self.fps = self.features.fps
@@ -322,8 +395,27 @@ class Transcriber:
             device = str(resolve_device(device))  # "auto" too
         except ValueError as e:
             raise ValueError(f"device={device!r}: {e}") from None
-        model, meta = load_transcriber(model_path(path), device=device)
-        return cls(model, meta, device=device, **kwargs)
+        file = model_path(path)
+        model, meta = load_transcriber(file, device=device)
+        return cls(model, meta, device=device, model_file=file, **kwargs)
+
+    @property
+    def model_identity(self) -> dict[str, str | None]:
+        """Which model made an output (the ``model`` entry of transcribe's JSON): ``name`` (the
+        packaged model's, e.g. ``v2.1``, from ``package_model --name``; else None), ``file`` (the
+        weights' file name; None for a model not loaded from a file) and ``sha256`` (the first 16
+        hex digits of that file's SHA-256: two outputs with the same one came from the same
+        weights)."""
+        import hashlib
+
+        if self.model_file is not None and self._model_sha256 is None:
+            with open(self.model_file, "rb") as f:
+                self._model_sha256 = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+        return {
+            "name": self.meta.get("model_name"),
+            "file": None if self.model_file is None else self.model_file.name,
+            "sha256": self._model_sha256,
+        }
 
     def run(self, mel, fine: bool = False, progress: str | None = None) -> Activations:
         """:func:`drumtx.inference.activations` of a log-mel with this model and settings: what
@@ -370,23 +462,32 @@ class Transcriber:
         result, env = self.file_activations(path, progress)
         return result.probs, env
 
-    def file_activations(self, path: Path, progress: bool = False) -> tuple[Activations, np.ndarray]:
+    def file_activations(
+        self, path: Path, progress: bool | FileProgress = False
+    ) -> tuple[Activations, np.ndarray]:
         """:meth:`activations` with the whole :class:`drumtx.inference.Activations` (its
         ``velocity`` (T, C) too, for a model with a velocity head) and the onset envelope (T,).
+
+        ``progress``: True for a bar over the features and the model's blocks (on a terminal), or
+        a caller's :class:`FileProgress` to move through its first two stages.
 
         Raises:
             InputError: the file cannot be decoded (one line naming it).
         """
         path = Path(path)
-        with file_mel(path, self.features) as mel:
-            label = path.name if progress and sys.stderr.isatty() else None
-            result = self.run(mel, fine=False, progress=label)
-            env = spooled_onset_envelope(mel)
-            if mel.truncated:
-                result = dataclasses.replace(result, truncated=mel.truncated)
+        with contextlib.ExitStack() as own:
+            bar = progress if isinstance(progress, FileProgress) else own.enter_context(
+                FileProgress(path.name, enabled=bool(progress) and sys.stderr.isatty()))
+            bar.stage("features")
+            with file_mel(path, self.features, progress=bar.reporter("features")) as mel:
+                bar.stage("model")
+                result = self.run(mel, fine=False, progress=bar.reporter("model"))
+                env = spooled_onset_envelope(mel)
+                if mel.truncated:
+                    result = dataclasses.replace(result, truncated=mel.truncated)
         return result, env
 
-    def transcribe(self, path: str | Path, progress: bool = False) -> Transcription:
+    def transcribe(self, path: str | Path, progress: bool | FileProgress = False) -> Transcription:
         """Onsets, their velocities and confidences, and the beats of one audio file
         (:meth:`file_activations`, :meth:`decode`, then :func:`with_measured_velocities`): what
         ``python -m drumtx.transcribe`` writes out, note for note and velocity for velocity.
@@ -394,7 +495,8 @@ class Transcriber:
         Args:
             path: an audio file, any rate and channel count (formats soundfile reads; m4a and aac
                 through audioread, which needs ffmpeg).
-            progress: a progress bar over the model's blocks (shown only when stderr is a terminal).
+            progress: a progress bar over the whole file, True (shown only when stderr is a
+                terminal), or a caller's :class:`FileProgress` (left open for its writing stage).
 
         Returns:
             a :class:`Transcription`: ``onsets`` sorted by time (s) with their fine class and MIDI
@@ -411,8 +513,12 @@ class Transcriber:
                 :class:`drumtx.audio.AudioError` arrives as this).
         """
         path = Path(path)
-        result, env = self.file_activations(path, progress)
-        out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity))
+        with contextlib.ExitStack() as own:
+            bar = progress if isinstance(progress, FileProgress) else own.enter_context(
+                FileProgress(path.name, enabled=bool(progress) and sys.stderr.isatty()))
+            result, env = self.file_activations(path, bar)
+            bar.stage("peaks and beats")
+            out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity))
         return dataclasses.replace(out, truncated=result.truncated) if result.truncated else out
 
     def decode(
@@ -458,8 +564,10 @@ def with_measured_velocities(result: Transcription) -> Transcription:
             velocities = onset_velocities(result.source, result.onsets)
             source = VELOCITY_MEASURED
         except AudioError as exc:
+            from drumtx.cli import prog_name
+
             print(
-                f"{PROG}: note: {result.source}: velocities not measured ({exception_line(exc)}); all {NORMAL_VELOCITY}",
+                f"{prog_name(PROG)}: note: {result.source}: velocities not measured ({exception_line(exc)}); all {NORMAL_VELOCITY}",
                 file=sys.stderr,
             )
             velocities = [NORMAL_VELOCITY] * len(result.onsets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -85,6 +86,8 @@ def test_packages_bundle_card_and_scrubbed_sidecar(tmp_path):
                 f"unseen kits={metrics}",
                 "--command",
                 "make default-model",
+                "--name",
+                "v9.1",
                 "--out",
                 str(out),
             ]
@@ -100,6 +103,15 @@ def test_packages_bundle_card_and_scrubbed_sidecar(tmp_path):
     assert "| kick | 91.0% / 91.0% / **91.0%** |" in card
     assert "0.75 h of training" in card and "make default-model" in card
     assert "| crash onset F | 80.0% | 60.0% **(not met)** |" in card
+    # the model's name: the card's title, and every JSON output transcribe writes with it
+    assert card.startswith("# drumtx default model v9.1\n") and meta["model_name"] == "v9.1"
+    assert "Packaged with the code of git commit" in card
+    from drumtx.transcriber import Transcriber
+
+    identity = Transcriber.from_checkpoint(out / "default_model.safetensors").model_identity
+    digest = hashlib.sha256((out / "default_model.safetensors").read_bytes()).hexdigest()[:16]
+    assert identity == {"name": "v9.1", "file": "default_model.safetensors", "sha256": digest}
+    assert main([str(bundle), "--name", "two\nlines", "--out", str(tmp_path / "b")]) == 2
 
 
 def test_refuses_a_bundle_without_thresholds_or_a_bad_eval(tmp_path, capsys):
