@@ -354,7 +354,9 @@ pinned_v2() {
 # on the old synth_gmd test splits, v1's own benchmark: its training kits and 7 kits neither model
 # heard (experiments/default_model_v2/synth_gmd; only synth_gmd's test split is rendered for it);
 # then RUN_DIR's bundle packaged as drumtx/assets/default_model.* with COMMAND on its card
-# (further arguments go to drumtx.package_model, e.g. --presence 0.8 --presence-source FILE)
+# (further arguments go to drumtx.package_model, e.g. --presence 0.8 --presence-source FILE);
+# SHIP_NAME (e.g. v2.1): the model's name, in the summaries' columns and titles (default v2) and
+# given to package_model --name (none when unset)
 # rung_label NAME: a rung's name for a reader (a_unseen_soundfont_kits: unseen sound-font kits)
 rung_label() {
 	case $1 in
@@ -366,16 +368,16 @@ rung_label() {
 	esac
 }
 ship() {
-	local run=$1 command=$2 rung name slice model out g
+	local run=$1 command=$2 rung name slice model out g label=${SHIP_NAME:-v2}
 	shift 2
 	local summary=() evals=() gmd_summary=()
 	for rung in "${RUNGS[@]}"; do
 		name=${rung%%|*}
 		[[ $name == d_* ]] && continue  # music alone has no onsets to score F on: its false onsets are in the reports
-		summary+=("v1 ${name%%_*}=$V2/v1/eval_$name/metrics.json" "v2 ${name%%_*}=$run/eval_$name/metrics.json")
+		summary+=("v1 ${name%%_*}=$V2/v1/eval_$name/metrics.json" "$label ${name%%_*}=$run/eval_$name/metrics.json")
 		evals+=(--eval "$(rung_label "$name")=$run/eval_$name/metrics.json")
 	done
-	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/summary --title "Default model v2 against v1, every rung" "${summary[@]}"
+	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/summary --title "Default model $label against v1, every rung" "${summary[@]}"
 	"$PY" -m drumtx.synth data=synth_gmd 'splits=[test]'
 	pinned_v1
 	for model in "v1|$V1" "$(basename "$run")|$run/best.safetensors"; do
@@ -384,12 +386,13 @@ ship() {
 			out=$V2/synth_gmd/${model%%|*}_${g[0]}
 			[[ -f $out/metrics.json ]] || "$PY" -m drumtx.evaluate ckpt="${model#*|}" data=synth_gmd split=test "${g[1]}" \
 				out_dir="$out" torch_threads=1
-			gmd_summary+=("$([[ ${model%%|*} == v1 ]] && echo v1 || echo v2) ${g[0]%%_*}=$out/metrics.json")
+			gmd_summary+=("$([[ ${model%%|*} == v1 ]] && echo v1 || echo "$label") ${g[0]%%_*}=$out/metrics.json")
 		done
 	done
 	"$PY" -m drumtx.evaluation.summary -o experiments/default_model_v2/synth_gmd \
-		--title "Default model v2 against v1 on synth_gmd's test split (v1's training kits; 7 kits neither heard)" "${gmd_summary[@]}"
-	"$PY" -m drumtx.package_model "$run/best.safetensors" "${evals[@]}" --command "$command" "$@"
+		--title "Default model $label against v1 on synth_gmd's test split (v1's training kits; 7 kits neither heard)" "${gmd_summary[@]}"
+	"$PY" -m drumtx.package_model "$run/best.safetensors" "${evals[@]}" --command "$command" \
+		${SHIP_NAME:+--name "$SHIP_NAME"} "$@"
 }
 
 
