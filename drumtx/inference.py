@@ -211,12 +211,16 @@ class Activations:
             model without a velocity head.
         truncated: why they cover only the first part of the input file (a cut-off file;
             :attr:`SpooledMel.truncated`), else None.
+        silent_share: the share of frames (0-1) the silence gate shut (``gate_db``).
+        drumless_share: the share of frames (0-1) the drum presence gate shut of those left.
     """
 
     probs: dict[str, tuple[np.ndarray, np.ndarray]]
     fine: np.ndarray | None
     velocity: np.ndarray | None = None
     truncated: str | None = None
+    silent_share: float = 0.0
+    drumless_share: float = 0.0
 
     @property
     def n_frames(self) -> int:
@@ -433,6 +437,8 @@ def activations(
             {i: (act[keep], var[keep]) for i, (act, var) in out.probs.items()},
             None if out.fine is None else out.fine[keep],
             None if out.velocity is None else out.velocity[keep],
+            silent_share=out.silent_share,  # (of the track and its edges: the edges' silence is gated too)
+            drumless_share=out.drumless_share,
         )
     gate = None if settings.gate_db is None else db_to_mel(settings.gate_db, features)
     chunk = max(1, int(round(settings.chunk_seconds * fps)))
@@ -510,7 +516,10 @@ def activations(
     present = drum_present(acts, settings, fps)  # on the silence-gated activations
     if present is not None and not present.all():
         fine_out, vel_out = _shut(present, acts, fine_out, vel_out)
-    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out)
+    n_loud = int(loud.sum())
+    drumless = 0.0 if present is None or n_loud == 0 else float((loud & ~present).sum()) / n_loud
+    return Activations({i: (acts[i], variations[i]) for i in insts}, fine_out, vel_out,
+                       silent_share=1.0 - n_loud / n_frames, drumless_share=drumless)
 
 
 #: At most this many blocks at once: each in flight holds its activations (the packaged model,

@@ -444,6 +444,22 @@ def _remove_empty(created: list[Path]) -> None:
             break
 
 
+def _why_no_onsets(result, transcriber) -> str | None:
+    """Which gate left a transcription without onsets, when one shut every frame; else None
+    (the model heard no hit above its thresholds)."""
+    settings = transcriber.settings
+    if result.silent_share >= 1.0 and settings.gate_db is not None:
+        levelled = transcriber.features.level_db is not None
+        return (f"every frame is below the silence gate (--gate-db {settings.gate_db:g} dB"
+                + ("; the file is silent, or nearly" if levelled else
+                   "; with --level-db off it is absolute, not relative to the file's level") + ")")
+    if result.drumless_share >= 1.0 and settings.presence_confidence is not None:
+        return (f"no drums heard: the drum presence gate shut every frame (the model's "
+                f"{', '.join(settings.presence_instruments)} outputs stay below {settings.presence_confidence:g}; "
+                "--presence-confidence off lets quieter drums through, and invented hits on music)")
+    return None
+
+
 def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int, int, int]:
     """Transcribe every job into ``args.out_dir``; (failed, transcribed, left out) counts."""
     done = skipped = 0
@@ -484,6 +500,9 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
                 narrow = band_limit(job.source, transcriber.features.f_max)
                 if narrow:  # a phone or telephone-rate file: its cymbals are not there to hear
                     bar.write(f"{prog_name(PROG)}: note: {job.source}: {narrow}")
+                why = _why_no_onsets(result, transcriber) if not result.onsets else None
+                if why:  # 0 onsets and exit 0 said nothing of a gate that shut every frame
+                    bar.write(f"{prog_name(PROG)}: note: {job.source}: no onsets: {why}")
                 bar.stage("writing")
                 written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
         except InputError as exc:

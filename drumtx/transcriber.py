@@ -281,6 +281,8 @@ class Transcription:
     fine_classes: tuple[str, ...] = ()
     velocity_source: str = VELOCITY_FROM_PEAKS  # what the onsets' velocities are (see with_measured_velocities)
     truncated: str | None = None  # why only the first part of the file was transcribed (a cut-off file)
+    silent_share: float = 0.0  # share of frames the silence gate shut (inference.Activations)
+    drumless_share: float = 0.0  # share of the other frames the drum presence gate shut
 
     def tempo_map(self, resolution: int) -> TempoMap:
         """The MIDI and chart tempo map at ``resolution`` ticks per beat: the tracked beats, one
@@ -519,7 +521,8 @@ class Transcriber:
             result, env = self.file_activations(path, bar)
             bar.stage("peaks and beats")
             out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity))
-        return dataclasses.replace(out, truncated=result.truncated) if result.truncated else out
+        return dataclasses.replace(out, truncated=result.truncated, silent_share=result.silent_share,
+                                   drumless_share=result.drumless_share)
 
     def decode(
         self,

@@ -924,3 +924,20 @@ def test_one_progress_bar_covers_the_whole_file(transcriber, tmp_path, monkeypat
     assert bar._bar.n == 90.0
     bar.close()
     assert FileProgress("x", enabled=False).reporter("model") is None
+
+
+def test_no_onsets_says_which_gate_shut_every_frame(bundle, tmp_path, capsys):
+    """A new user's try: --level-db off --gate-db -20 gave 0 onsets and exit 0, no word why."""
+    sf.write(tmp_path / "take.wav", render_groove(2.0, 22050, channels=1)[0] * 0.01, 22050)
+    sf.write(tmp_path / "silence.wav", np.zeros(22050, np.float32), 22050)
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "o", "--ckpt", bundle, "--level-db", "off",
+                          "--gate-db", "-20", "--presence-confidence", "off"], capsys)
+    assert rc == 0 and "take.wav: no onsets: every frame is below the silence gate (--gate-db -20 dB; with " \
+        "--level-db off it is absolute" in err, err
+    rc, _, err = run_cli([tmp_path / "silence.wav", "-o", tmp_path / "o", "--ckpt", bundle], capsys)
+    assert rc == 0 and "silence.wav: no onsets: every frame is below the silence gate" in err
+    assert "the file is silent, or nearly" in err
+    # the drum presence gate: a model whose drum outputs never reach 0.99 hears no drums
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "p", "--ckpt", bundle,
+                          "--presence-confidence", "0.99"], capsys)
+    assert rc == 0 and "take.wav: no onsets: no drums heard: the drum presence gate shut every frame" in err, err
