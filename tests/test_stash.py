@@ -688,3 +688,18 @@ def test_distil_ship_restores_the_chosen_seed_gates_it_and_ships_it_with_the_gat
     r = _bash(tmp_path, script)
     assert r.returncode != 0 and "make default-model-v2-distil (DISTIL_WEIGHT=80 DISTIL_SAMPLED=1) first" in r.stderr
     assert not (tmp_path / "order").exists()
+
+
+def test_distil_with_more_steps_is_another_arm(tmp_path):
+    """DISTIL_STEPS=4000: the shipped recipe (weight 80, taught on the sampled kits too) trained
+    4,000 steps, its runs named distil80sampled4k; a count that is not a number stops the recipe."""
+    r = _beside_recipe(tmp_path, "distil", "electronic_long",
+                       env="DISTIL_WEIGHT=80 DISTIL_SAMPLED=1 DISTIL_STEPS=4000")()
+    assert r.returncode == 0, r.stderr
+    args = (tmp_path / "pair_args").read_text().splitlines()
+    assert [Path(args[0]).name, Path(args[3]).name] == ["distil80sampled4k_w4_s42", "distil80sampled4k_w4_s43"]
+    for a in args[2:6:3]:
+        assert "callbacks.step_budget.max_steps=4000" in a.split() and "distillation.weight=80" in a.split()
+    (tmp_path / "b").mkdir()
+    r = _beside_recipe(tmp_path / "b", "distil", "electronic_long", env="DISTIL_STEPS=4k")()
+    assert r.returncode == 2 and "DISTIL_STEPS must be a whole number of steps, got '4k'" in r.stderr
