@@ -229,15 +229,21 @@ def job_failed(prog: str, exc: BaseException, code: int = EXIT_USAGE, message: o
     text = one_line(exc if message is None else message)
     if not in_sweep():
         fail(prog, text, code)
+    job_line(prog, text)
+    _REPORTED.append(exc)
+    raise exc
+
+
+def job_line(prog: str, message: object) -> None:
+    """``<prog>: job #N (<its overrides>): <message>`` on stderr and in the job's log file: what
+    happened to one job of a ``-m`` sweep (its bad input, its interruption)."""
     from hydra.core.hydra_config import HydraConfig
 
     hc = HydraConfig.get()
     overrides = " ".join(hc.overrides.task)
-    line = f"job #{hc.job.num}" + (f" ({overrides})" if overrides else "") + f": {text}"
+    line = f"job #{hc.job.num}" + (f" ({overrides})" if overrides else "") + f": {one_line(message)}"
     error(prog, line)
     _to_job_log(prog, line)
-    _REPORTED.append(exc)
-    raise exc
 
 
 def _to_job_log(prog: str, line: str) -> None:

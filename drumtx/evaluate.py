@@ -657,7 +657,8 @@ def resolve_checkpoint(cfg: DictConfig) -> Path:
     """``ckpt``, else :func:`find_default_checkpoint` (logged once, with why)."""
     if cfg.get("ckpt"):
         path = model_path(cfg.ckpt).expanduser()  # "default": the packaged model
-        log.info("evaluating %s", path)
+        if path.is_file():  # (a missing one is the error line alone, not "evaluating" it first)
+            log.info("evaluating %s", path)
         return path
     dirs = [Path(str(cfg.paths.log_dir)), Path(str(cfg.paths.sweep_dir))]
     path, why = find_default_checkpoint(dirs)

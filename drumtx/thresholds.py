@@ -72,6 +72,12 @@ class TuneResult:
         return d
 
 
+def score_text(value: float, count: int) -> str:
+    """A precision or recall for a log line: ``–`` where it is undefined (no estimate, or no
+    reference onset: ``count`` 0), as in the reports, not a 0.000 that reads as all wrong."""
+    return "–" if count == 0 else f"{value:.3f}"
+
+
 def _grid(low: float, high: float, step: float) -> np.ndarray:
     n = int(math.floor((high - low) / step + 1e-9))
     return np.round(low + step * np.arange(n + 1), 6)
@@ -305,7 +311,7 @@ def tune_instrument(
                 f"no threshold holds precision >= {min_precision:g} (the lower end of its "
                 f"{floor_confidence:.0%} Wilson interval){few}; {took}: {c.tp} of {c.n_est} estimates right, "
                 f"lower end {precision_lower_bound(c, floor_confidence):.3f} "
-                f"(precision {c.precision:.3f}, recall {c.recall:.3f})"
+                f"(precision {score_text(c.precision, c.n_est)}, recall {score_text(c.recall, c.n_ref)})"
             )
     return result
 

@@ -37,7 +37,16 @@ from drumtx.checkpoint import (
     read_lightning,
     save_bundle,
 )
-from drumtx.cli import EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, fail, hydra_main, in_sweep, job_failed
+from drumtx.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    fail,
+    hydra_main,
+    in_sweep,
+    job_failed,
+    job_line,
+)
 from drumtx.config_schema import TRAIN, ConfigValueError, monitored_metrics, validate
 from drumtx.data.datasets import DatasetError
 from drumtx.features import features_from_meta
@@ -329,8 +338,20 @@ def _interrupted_message(trainer: L.Trainer, resumed_from: str | None) -> str:
         return f"{where}; this run writes no checkpoints (no model_checkpoint callback), so it cannot be resumed"
     last = next((p for p in (callback.last_model_path, resumed_from) if p and Path(p).is_file()), None)
     if last:
-        return f"{where}; resume from its last checkpoint with ckpt_path={last}"
+        # in the same folder, so its logs and top-k list carry on (README: "Resume, failed runs")
+        here = _run_dir()
+        return f"{where}; resume from its last checkpoint with ckpt_path={last}" + (
+            f" hydra.run.dir={here}" if here else "")
     return f"{where}, and no checkpoint was written yet (the first comes at the end of epoch 0)"
+
+
+def _run_dir() -> str | None:
+    """This run's folder when it is a single Hydra run (not a sweep's job, not the Python API)."""
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.RUN:
+        return None
+    return str(HydraConfig.get().runtime.output_dir)
 
 
 def _float(x) -> float | None:
@@ -494,6 +515,7 @@ def main(cfg: DictConfig) -> float | None:
         return train(cfg)
     except TrainingInterrupted as exc:
         if in_sweep():
+            job_line("drumtx.train", exc)  # where this job stopped, and its checkpoint
             raise KeyboardInterrupt from None  # the sweep stops too (the sweeper marks the trial failed)
         fail("drumtx.train", exc, EXIT_INTERRUPTED)
     except (CheckpointError, ConfigValueError, DatasetError, DistillationError, NonFiniteError) as exc:

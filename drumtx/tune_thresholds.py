@@ -32,7 +32,15 @@ from drumtx.cli import EXIT_USAGE, hydra_main, job_failed
 from drumtx.config_schema import TUNE_THRESHOLDS
 from drumtx.decode import DEFAULT_THRESHOLDS
 from drumtx.inference import InferenceSettings, resolve_device
-from drumtx.thresholds import SplitProbs, TuneResult, plot_curve, run_model, tune_instrument, write_thresholds
+from drumtx.thresholds import (
+    SplitProbs,
+    TuneResult,
+    plot_curve,
+    run_model,
+    score_text,
+    tune_instrument,
+    write_thresholds,
+)
 from drumtx.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -261,7 +269,8 @@ def tune(cfg: DictConfig) -> dict[str, TuneResult]:
         results[inst] = r
         line = (
             f"{inst:<12} threshold {r.threshold:.2f}  min gap {r.min_gap_s * 1000:3.0f} ms  "
-            f"P {r.precision:.3f}  R {r.recall:.3f}  F {r.f_measure:.3f}  (refs {r.n_ref}, {r.objective})"
+            f"P {score_text(r.precision, r.n_est)}  R {score_text(r.recall, r.n_ref)}  "
+            f"F {score_text(r.f_measure, r.n_est + r.n_ref)}  (refs {r.n_ref}, {r.objective})"
         )
         log.info(line + (f"  NOTE: {r.note}" if r.note else ""))
         if r.curve:

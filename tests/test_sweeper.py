@@ -419,16 +419,26 @@ def test_ctrl_c_fails_the_running_trial_and_says_how_to_carry_on(toy):
     try:
         wait_for_the_hanging_trial(proc, sweep)
         proc.send_signal(signal.SIGINT)
-        out, err = (b.decode() if b else "" for b in proc.communicate(timeout=240))
-        err = out + err  # (Hydra's log lines go to stdout)
+        out, stderr = (b.decode() if b else "" for b in proc.communicate(timeout=240))
+        err = out + stderr  # (Hydra's log lines go to stdout)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err[-2000:]
     assert "Interrupted (Ctrl-C or SIGTERM) in trial(s) #1, recorded as FAIL" in err and "run the same command" in err
     assert "Traceback" not in err
+    # the one line on stderr (a new user's try: only Hydra's log, on stdout, said it)
+    assert "drumtx.app: interrupted (Ctrl-C or SIGTERM) in trial(s) #1, recorded as FAIL, its parameters queued " \
+        "to run again" in stderr
     trials = load(toy.storage).trials
-    assert states(trials) == ["COMPLETE", "FAIL"] and trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C or SIGTERM)"
+    assert states(trials) == ["COMPLETE", "FAIL", "WAITING"]
+    assert trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C or SIGTERM)"
+    # carried on: the interrupted trial's parameters run again, once, as README's "Resuming" says
+    done, _ = toy("carried_on", "hydra.sweeper.n_trials=3")
+    assert done.returncode == 0, done.stderr
+    trials = load(toy.storage).trials
+    assert states(trials) == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert trials[2].params == trials[1].params and trials[2].user_attrs["retry_of"] == 1
 
 
 def test_resuming_in_the_same_folder_keeps_every_trial_folder(toy):
@@ -652,7 +662,7 @@ def test_a_study_is_not_resumed_for_another_metric_and_other_overrides_are_named
     proc, _ = toy("m2", "hydra.sweeper.n_trials=3", "+optimized_metric=val/b")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"drumtx sweeper: study 'toy' in {toy.storage} optimises 'val/a', this sweep 'val/b': use another "
+        f"drumtx.app: study 'toy' in {toy.storage} optimises 'val/a', this sweep 'val/b': use another "
         "hydra.sweeper.study_name (its trials' values are not comparable)")
     assert len(load(toy.storage).trials) == 2
     proc, _ = toy("m3", "hydra.sweeper.n_trials=3", "+optimized_metric=val/a", "fail_job=99")

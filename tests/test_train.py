@@ -881,3 +881,28 @@ def test_a_value_lightning_refuses_is_one_config_error(override, says, egmd_fixt
     with pytest.raises(ConfigValueError) as err:
         train_mod.train(cfg)
     assert str(err.value).startswith(says) and "\n" not in str(err.value) and "Error in call" not in str(err.value)
+
+
+def test_the_resume_line_names_the_run_folder_of_a_single_run(tmp_path):
+    """A new user's try: resuming "with ckpt_path=…" as the line said went into a new folder, its
+    logs split over two; the line now gives hydra.run.dir too (not for a sweep's job)."""
+    from types import SimpleNamespace
+
+    from hydra.types import RunMode
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from omegaconf import OmegaConf, open_dict
+
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.parent.mkdir()
+    last.write_bytes(b"x")
+    callback = ModelCheckpoint(dirpath=last.parent)
+    callback.last_model_path = str(last)
+    trainer = SimpleNamespace(callbacks=[callback], global_step=7, current_epoch=1)
+    for mode, tail in ((RunMode.RUN, f" hydra.run.dir={tmp_path}"), (RunMode.MULTIRUN, "")):
+        cfg = compose_train(tmp_path)
+        OmegaConf.set_readonly(cfg.hydra, False)
+        with open_dict(cfg):
+            cfg.hydra.mode = mode
+            cfg.hydra.runtime.output_dir = str(tmp_path)
+        HydraConfig.instance().set_config(cfg)
+        assert train_mod._interrupted_message(trainer, None).endswith(f"ckpt_path={last}{tail}")

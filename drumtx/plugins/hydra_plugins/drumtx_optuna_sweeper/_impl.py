@@ -26,7 +26,7 @@ import optuna
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Quote, QuotedString, Transformer
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import get_method
@@ -347,6 +347,13 @@ class OptunaSweeperImpl(Sweeper):
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def _prog(self) -> str:
+        """The command the sweep runs, as drumtx's error lines name it (``drumtx.train``): the
+        sweeper's own lines start with it too."""
+        name = str(OmegaConf.select(self.config, "hydra.job.name", default="") or "") if self.config else ""
+        return (name if name.startswith("drumtx") else f"drumtx.{name}") if name else "drumtx"
+
     def _directions(self) -> list[str]:
         raw = self.direction
         items = list(raw) if isinstance(raw, Sequence) and not isinstance(raw, str) else [raw]
@@ -528,7 +535,7 @@ class OptunaSweeperImpl(Sweeper):
         command), or a trainer that Lightning would start that way."""
         if os.environ.get("LOCAL_RANK") is not None:
             print(
-                "drumtx sweeper: LOCAL_RANK is set, so this sweep runs under a distributed launcher "
+                f"{self._prog}: LOCAL_RANK is set, so this sweep runs under a distributed launcher "
                 "(torchrun, or Lightning re-running the command per device) and would ask for trials "
                 "of its own: start the sweep once per machine, and give trials several devices with "
                 "trainer.strategy=ddp_spawn",
@@ -540,7 +547,7 @@ class OptunaSweeperImpl(Sweeper):
         )
         if reason is not None:
             print(
-                f"drumtx sweeper: {reason} runs the whole command again once per device, which in a "
+                f"{self._prog}: {reason} runs the whole command again once per device, which in a "
                 "sweep starts a sweep per device: use trainer.strategy=ddp_spawn for trials on several "
                 "devices, or one sweep worker per device (CUDA_VISIBLE_DEVICES=<i> ... trainer=gpu)",
                 file=sys.stderr,
@@ -549,6 +556,11 @@ class OptunaSweeperImpl(Sweeper):
 
     def _values(self, ret: JobReturn, n_objectives: int) -> list[float]:
         """The job's result as floats; raises the job's own exception if it failed."""
+        if isinstance(ret._return_value, BaseException) and ret.status == JobStatus.FAILED:
+            # (ret.return_value would raise it too, after printing "Error executing job with
+            # overrides" to stderr: the trial's failure is logged here, and a drumtx job's reason
+            # was already its own line)
+            raise ret._return_value
         value = ret.return_value
         metric = self.config.get("optimized_metric") if self.config is not None else None
         if isinstance(value, Mapping) and metric is not None:
@@ -587,7 +599,7 @@ class OptunaSweeperImpl(Sweeper):
             return
         where = f"study {study.study_name!r} in {redact(self.storage)}"
         if before.get("metric") != metric:
-            print(f"drumtx sweeper: {where} optimises {before.get('metric')!r}, this sweep {metric!r}: use another "
+            print(f"{self._prog}: {where} optimises {before.get('metric')!r}, this sweep {metric!r}: use another "
                   "hydra.sweeper.study_name (its trials' values are not comparable)", file=sys.stderr)
             raise SystemExit(2)
         old, new = set(before.get("fixed") or []), set(question["fixed"])
@@ -620,7 +632,7 @@ class OptunaSweeperImpl(Sweeper):
             storage = self._storage()
         except StorageError as e:
             # before any trial or folder: one line and exit 2, like drumtx's other bad-input errors
-            print(f"drumtx sweeper: {e}", file=sys.stderr)
+            print(f"{self._prog}: {e}", file=sys.stderr)
             raise SystemExit(2) from None
         try:
             # load_if_exists=False: the database lets exactly one worker create the study
@@ -701,14 +713,23 @@ class OptunaSweeperImpl(Sweeper):
                         returns = self.launcher.launch([o for _, o in batch], initial_job_idx=self.job_idx)
                 except KeyboardInterrupt:
                     # Ctrl-C (or a trial's SIGTERM) in a trial: it fails now (not RUNNING until a heartbeat lapses), the
-                    # finished trials stay in the study, and the same command carries on from them
+                    # finished trials stay in the study, its parameters are queued to run again as a killed
+                    # trial's are (retry_killed_trials), and the same command carries on from them
+                    requeued = False
                     for trial in asked:
                         with contextlib.suppress(Exception):  # (the storage may be what was interrupted)
                             self._record_failed(study, trial, "interrupted (Ctrl-C or SIGTERM)")
-                    log.error(
+                            callback = retry_callback(self.retry_killed_trials)
+                            if callback is not None:
+                                callback(study, study._storage.get_trial(trial._trial_id))
+                                requeued = True
+                    line = (
                         f"Interrupted (Ctrl-C or SIGTERM) in trial(s) {', '.join(f'#{t.number}' for t in asked)}, recorded as "
-                        f"FAIL; the study keeps its finished trials: run the same command to carry on"
+                        f"FAIL{', its parameters queued to run again' if requeued else ''}; the study keeps its finished "
+                        "trials: run the same command to carry on"
                     )
+                    log.error(line)
+                    print(f"{self._prog}: {line[0].lower()}{line[1:]}", file=sys.stderr)  # (Hydra's log is on stdout)
                     raise SystemExit(130) from None
                 self.job_idx += len(returns)
                 launched += len(returns)
@@ -719,7 +740,7 @@ class OptunaSweeperImpl(Sweeper):
                         failures.append(error)
                 if len(failures) > self.max_failure_rate * max(planned, launched):
                     # each failure was logged as it came: one line and exit status 1 (some failed), not a traceback
-                    print(f"drumtx sweeper: {len(failures)} of {planned} planned trials failed, over max_failure_rate="
+                    print(f"{self._prog}: {len(failures)} of {planned} planned trials failed, over max_failure_rate="
                           f"{self.max_failure_rate}; last: {failures[-1]}", file=sys.stderr)
                     raise SystemExit(1)
         finally:
