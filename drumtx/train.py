@@ -284,6 +284,33 @@ _UNLOGGED = re.compile(r"conditioned on metric `?(?P<a>[^`\s]+?)`? which is not 
                        r"|ModelCheckpoint\(monitor='(?P<b>[^']+)'\)` could not find the monitored key")
 
 
+def stops_before_validation(cfg: DictConfig, trainer: L.Trainer, datamodule) -> str | None:
+    """Why a fresh run would stop before its first validation, so that the validation metric it
+    monitors is never logged and nothing is exported, or None: ``trainer.max_steps`` below one
+    epoch's steps where validation runs at an epoch's end (a new user's ``trainer.max_steps=20``
+    trained 20 steps, then was refused). Other settings that never validate are left to
+    :func:`unlogged_metric`, after Lightning's own error.
+    """
+    watched = {k: v for k, v in monitored_metrics(cfg).items() if str(v).startswith("val/")}
+    if not watched or trainer.max_steps in (None, -1) or trainer.fast_dev_run:
+        return None
+    if trainer.val_check_interval != 1.0 or trainer.limit_val_batches == 0:
+        return None
+    try:
+        batches = len(datamodule.train_dataloader())
+    except TypeError:  # (a loader without a length: nothing to reckon with)
+        return None
+    limit = trainer.limit_train_batches
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * float(limit))
+    steps = math.ceil(batches / max(1, int(trainer.accumulate_grad_batches)))
+    if steps == 0 or trainer.max_steps >= steps:
+        return None
+    key, name = next(iter(watched.items()))
+    return (f"trainer.max_steps={trainer.max_steps} ends the run within its first epoch ({steps} steps), before "
+            f"the first validation (at an epoch's end), so {key}={name!r} is never logged and nothing would be "
+            "exported; to stop after N steps and still validate use callbacks.step_budget.max_steps=N")
+
+
 def unlogged_metric(exc: BaseException, cfg: DictConfig, logged: Sequence[str], epoch: int) -> ConfigValueError | None:
     """Lightning's error for a metric nothing logged (``optimized_metric=val/foo`` passed the config
     check with a warning, as a user's callback may log it) as one line naming the config key and
@@ -408,6 +435,9 @@ def train(cfg: DictConfig) -> float | None:
         raise ConfigValueError(f"trainer: {text}") from None
     datamodule.setup("fit")
     datamodule.track_keys("train")  # no training track: refused here, one line, not inside the trainer
+    too_short = None if cfg.get("ckpt_path") else stops_before_validation(cfg, trainer, datamodule)
+    if too_short:  # before the first step, not after them (unlogged_metric catches the other cases)
+        raise ConfigValueError(too_short)
     if teacher is not None:
         n = teacher.select_tracks(datamodule.kit_names("train"))
         log.info("distilling %s from %s (sha256 %s…, weight %g) on the crops of %d of %d training tracks",

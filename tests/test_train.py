@@ -645,11 +645,16 @@ def test_a_run_stopped_before_its_first_validation_says_so(egmd_fixture, shared_
 
     cfg = compose_train(tmp_path, *data_overrides(egmd_fixture, shared_cache), "trainer.max_steps=1",
                         "trainer.limit_train_batches=3", "evaluation.onset_metrics=false")
-    with pytest.raises(ConfigValueError, match=r"^optimized_metric='val/pr_auc_mean': no validation ran "
-                                               r"\(trainer.max_steps=1 stopped the run within epoch 0; .*"
-                                               r"use callbacks.step_budget.max_steps=N; nothing was exported$"):
+    # refused before the first step (a second try: it trained those steps first, then said so)
+    with pytest.raises(ConfigValueError, match=r"^trainer.max_steps=1 ends the run within its first epoch \(3 steps\), "
+                                               r"before the first validation .* so optimized_metric='val/pr_auc_mean' "
+                                               r"is never logged .* use callbacks.step_budget.max_steps=N$"):
         train_mod.train(cfg)
-    assert not (tmp_path / "best.safetensors").exists()
+    assert not (tmp_path / "best.safetensors").exists() and not (tmp_path / "checkpoints").exists()
+    # a whole epoch (or more) validates as before
+    assert train_mod.train(compose_train(tmp_path / "b", *data_overrides(egmd_fixture, shared_cache),
+                                         "trainer.max_steps=3", "trainer.limit_train_batches=3",
+                                         "evaluation.onset_metrics=false")) is not None
 
 
 @pytest.mark.parametrize(("override", "says"), [
