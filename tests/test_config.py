@@ -164,6 +164,11 @@ def test_a_synth_recipe_not_rendered_yet_says_how_to_render_it(tmp_path):
 
     with pytest.raises(DatasetError, match="not rendered yet; render it with python -m drumtx.synth data=synth_default"):
         build_datamodule(cfg).setup("fit")
+    # a root of the user's own: the command renders there (a new user's try: it named the default root's)
+    own = compose_train(["data=synth_default", f"data.root={tmp_path}/my renders/a"])
+    with pytest.raises(DatasetError, match=rf"render it with python -m drumtx.synth data=synth_default "
+                                           rf"data.root='{tmp_path}/my renders/a' \(or set"):
+        build_index(own.data)
 
 
 def test_lightnings_lines_come_after_the_data_is_set_up(egmd_fixture, tmp_path):

@@ -21,6 +21,7 @@ import csv
 import fnmatch
 import hashlib
 import logging
+import shlex
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -238,8 +239,11 @@ def check_root(data_cfg) -> None:
     if path.is_dir():
         return
     if get("synth"):  # a recipe drumtx renders, not a download
+        name = get("name", "data")
+        # a root of the user's own (not the recipe's <data_dir>/<name>): the render command goes there too
+        into = "" if path.name == name else f" data.root={shlex.quote(str(path))}"
         raise DatasetError(f"{path}: not rendered yet; render it with "
-                           f"python -m drumtx.synth data={get('name', 'data')} (or set data.root to a render)")
+                           f"python -m drumtx.synth data={name}{into} (or set data.root to a render)")
     raise DatasetError(f"{path}: dataset root missing (set data.root)")
 
 
