@@ -663,7 +663,7 @@ def hydra_main(
     def decorate(task: Callable[[Any], Any]) -> Callable[..., Any]:
         module = _module_name(task)
         prog = module.removesuffix(".__main__")
-        state: dict[str, Any] = {"started": False, "full_error": None, "jobs": 0, "failed": []}
+        state: dict[str, Any] = {"started": False, "full_error": None, "jobs": 0, "failed": [], "basic": False}
 
         @functools.wraps(task)
         def run_task(cfg):
@@ -677,6 +677,11 @@ def hydra_main(
             except Exception as exc:
                 if in_sweep():
                     state["failed"].append(exc)
+                    state["basic"] = _basic_sweeper()
+                    if reported(exc) and state["basic"]:
+                        # its line is out; Hydra's basic sweeper would add "Error executing job with
+                        # overrides" and stop at it after the batch: main() ends the sweep instead
+                        return None
                 raise
             finally:
                 if state["failed"]:  # the basic sweeper raises a failed job's error after the others: to main()
@@ -696,13 +701,16 @@ def hydra_main(
             missing = None if {"--help", "-h"} & set(sys.argv[1:]) else missing_train_module()
             if missing is not None:  # pip install drumtx without the train extra: before anything runs
                 fail(prog, extra_message(prog, missing).removeprefix(f"{prog}: "), EXIT_USAGE)
-            state.update(started=False, full_error=os.environ.get(_FULL_ERROR), jobs=0, failed=[])
+            state.update(started=False, full_error=os.environ.get(_FULL_ERROR), jobs=0, failed=[], basic=False)
             # Until the command starts, Hydra raises instead of printing: a config error becomes one line.
             os.environ[_FULL_ERROR] = "1"
             try:
                 _check_shown_config(prog, config_name, schema)
                 _check_first_sweep_job(prog, config_name, schema, sweep_check)
                 entry()
+                if state["failed"] and state["basic"]:  # a plain -m sweep whose failed jobs all had bad input
+                    _end_failed_sweep(prog, state["failed"], state["jobs"])
+                # (drumtx's Optuna sweeper recorded its failed trials and ran others in their place: done)
             except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
                 fail(prog, "interrupted", EXIT_INTERRUPTED)
             except Exception as exc:
@@ -721,6 +729,14 @@ def hydra_main(
         return main
 
     return decorate
+
+
+def _basic_sweeper() -> bool:
+    """Whether this sweep runs under Hydra's basic sweeper (a plain ``-m``), not drumtx's Optuna
+    sweeper, which must see a failed job raise to record its trial as failed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return str(HydraConfig.get().sweeper.get("_target_", "")).endswith(".BasicSweeper")
 
 
 def _end_failed_sweep(prog: str, failed: list[BaseException], jobs: int) -> NoReturn:
