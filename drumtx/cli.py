@@ -669,6 +669,7 @@ def hydra_main(
         def run_task(cfg):
             state["started"] = True
             state["jobs"] += 1
+            state["sweep"] = in_sweep()
             # Errors from here on are the command's own: back to the user's HYDRA_FULL_ERROR.
             _set_env(_FULL_ERROR, state["full_error"])
             try:
@@ -701,7 +702,8 @@ def hydra_main(
             missing = None if {"--help", "-h"} & set(sys.argv[1:]) else missing_train_module()
             if missing is not None:  # pip install drumtx without the train extra: before anything runs
                 fail(prog, extra_message(prog, missing).removeprefix(f"{prog}: "), EXIT_USAGE)
-            state.update(started=False, full_error=os.environ.get(_FULL_ERROR), jobs=0, failed=[], basic=False)
+            state.update(started=False, full_error=os.environ.get(_FULL_ERROR), jobs=0, failed=[], basic=False,
+                         sweep=False)
             # Until the command starts, Hydra raises instead of printing: a config error becomes one line.
             os.environ[_FULL_ERROR] = "1"
             try:
@@ -712,7 +714,9 @@ def hydra_main(
                     _end_failed_sweep(prog, state["failed"], state["jobs"])
                 # (drumtx's Optuna sweeper recorded its failed trials and ran others in their place: done)
             except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
-                fail(prog, "interrupted", EXIT_INTERRUPTED)
+                done = state["jobs"] - 1
+                fail(prog, f"interrupted in job #{done} of the sweep; the {done} job(s) before it ran to their end"
+                     if state.get("sweep") and state["jobs"] else "interrupted", EXIT_INTERRUPTED)
             except Exception as exc:
                 if state["started"] and state["full_error"] != "1" and any(exc is e for e in state["failed"]):
                     _end_failed_sweep(prog, state["failed"], state["jobs"])

@@ -611,3 +611,26 @@ def test_a_usage_error_of_every_argparse_command_is_one_line_naming_its_module(s
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1, err
     assert err[0].startswith(f"{script}: error: " if module == "drumtx.transcribe" else f"{module}: "), err
+
+
+def test_ctrl_c_in_a_plain_sweep_names_the_job_it_stopped(tmp_path, monkeypatch, capsys):
+    """A new user's try: Ctrl-C in a plain -m sweep said only "interrupted"."""
+    import drumtx.evaluate
+    from drumtx.data.datasets import DatasetError
+
+    calls = []
+
+    def run(cfg):
+        calls.append(1)
+        if len(calls) == 1:
+            raise DatasetError("no data here")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(drumtx.evaluate, "run", run)
+    monkeypatch.setattr(sys, "argv", ["drumtx-evaluate", "-m", "ckpt=x,y,z", f"hydra.sweep.dir={tmp_path / 's'}"])
+    with pytest.raises(SystemExit) as exc:
+        entry("drumtx-evaluate")()
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and len(calls) == 2
+    assert err.strip().splitlines()[-1] == "drumtx.evaluate: interrupted in job #1 of the sweep; the 1 job(s) before " \
+        "it ran to their end"
