@@ -32,7 +32,7 @@ STASH=${STASH:-experiments/default_model_v2/resume}
 # a longer arm would start. Every other finished run is scored and summarised, and its 9.5 MB
 # last.ckpt (optimizer state included) would only grow the repository (2026-12-04: 208 MB tracked,
 # 120 MB of it such checkpoints). A recipe that continues another finished run adds it here.
-CONTINUED=${CONTINUED:-long_w4_s42 long_w4_s43 electronic_w4_s42 electronic_w4_s43}  # (electronic: make default-model-v2-electronic-long)
+CONTINUED=${CONTINUED:-long_w4_s42 long_w4_s43 electronic_w4_s42 electronic_w4_s43 distil80sampled4k_w4_s42 distil80sampled4k_w4_s43}  # (electronic: make default-model-v2-electronic-long)
 # _stash_copy FILE DEST_DIR: a training beside this rewrites last.ckpt every 50 steps: copy until
 # the copy equals the file
 _stash_copy() {
