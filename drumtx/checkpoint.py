@@ -31,6 +31,16 @@ FORMAT = "drumtx"
 PACKAGED_MODEL = Path(__file__).resolve().parent / "assets" / "default_model.safetensors"
 
 
+def sha256_prefix(path: str | Path, n: int = 12) -> str:
+    """The first ``n`` hex digits of the file's SHA-256: which weights exactly (a run's log names
+    its teacher this way, as a ``default`` teacher is whatever model is packaged when the run
+    starts or resumes; transcribe's JSON names the model that wrote it)."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:n]
+
+
 def model_path(spec: object) -> Path:
     """The file a model option names: ``default`` is :data:`PACKAGED_MODEL` (``init_weights``,
     evaluate's ``ckpt`` and ``compare_ckpt``), anything else that path as given."""

@@ -663,7 +663,8 @@ def hydra_main(
     def decorate(task: Callable[[Any], Any]) -> Callable[..., Any]:
         module = _module_name(task)
         prog = module.removesuffix(".__main__")
-        state: dict[str, Any] = {"started": False, "full_error": None, "jobs": 0, "failed": [], "basic": False}
+        state: dict[str, Any] = {"started": False, "full_error": None, "jobs": 0, "failed": [], "basic": False,
+                                 "sweep": False}
 
         @functools.wraps(task)
         def run_task(cfg):
@@ -676,7 +677,7 @@ def hydra_main(
                 check_config(prog, cfg, schema)
                 return task(cfg)
             except Exception as exc:
-                if in_sweep():
+                if state["sweep"]:
                     state["failed"].append(exc)
                     state["basic"] = _basic_sweeper()
                     if reported(exc) and state["basic"]:
@@ -716,7 +717,7 @@ def hydra_main(
             except KeyboardInterrupt:  # (drumtx.train's own line comes first; a plain -m sweep gets this one)
                 done = state["jobs"] - 1
                 fail(prog, f"interrupted in job #{done} of the sweep; the {done} job(s) before it ran to their end"
-                     if state.get("sweep") and state["jobs"] else "interrupted", EXIT_INTERRUPTED)
+                     if state["sweep"] else "interrupted", EXIT_INTERRUPTED)
             except Exception as exc:
                 if state["started"] and state["full_error"] != "1" and any(exc is e for e in state["failed"]):
                     _end_failed_sweep(prog, state["failed"], state["jobs"])

@@ -10,7 +10,6 @@ Writes into the run folder: ``checkpoints/`` (top-k + ``last.ckpt``), ``best.saf
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import re
@@ -36,6 +35,7 @@ from drumtx.checkpoint import (
     plain_config,
     read_lightning,
     save_bundle,
+    sha256_prefix,
 )
 from drumtx.cli import (
     EXIT_INTERRUPTED,
@@ -115,13 +115,6 @@ def _check_features(what: str, meta: Mapping, cfg: DictConfig) -> None:
                 f"{what}: trained on features.{key}={theirs.get(key)!r}, this run has "
                 f"{ours.get(key)!r}; use the same features option"
             )
-
-
-def sha256_prefix(path: str | Path, n: int = 12) -> str:
-    """The first ``n`` hex digits of the file's SHA-256 (a run's log names the exact teacher: a
-    ``default`` teacher is whatever model is packaged when the run starts or resumes)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:n]
 
 
 def load_teacher(module: DrumTranscriptionModule, cfg: DictConfig) -> Teacher | None:

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from drumtx.audio import AUDIO_EXTENSIONS, AudioError, special_file_kind
-from drumtx.checkpoint import PACKAGED_MODEL
+from drumtx.checkpoint import PACKAGED_MODEL, sha256_prefix
 from drumtx.decode import DEFAULT_THRESHOLDS, decode_onsets, onset_confidences, peak_picking_setting
 from drumtx.errors import exception_line
 from drumtx.features import LogMel, features_from_meta
@@ -239,6 +239,17 @@ class FileProgress:
         elif target > self._bar.n:
             self._bar.update(target - self._bar.n)
 
+    @classmethod
+    @contextlib.contextmanager
+    def given(cls, progress: bool | FileProgress, label: str) -> Iterator[FileProgress]:
+        """The caller's bar (left open for its later stages), or for ``progress`` True / False a
+        bar of its own (shown only when stderr is a terminal), closed on leaving."""
+        if isinstance(progress, FileProgress):
+            yield progress
+            return
+        with cls(label, enabled=bool(progress) and sys.stderr.isatty()) as bar:
+            yield bar
+
     def reporter(self, name: str) -> Callable[[float], None] | None:
         """A function of the share done that moves the bar through stage ``name`` (None when off)."""
         if self._bar is None:
@@ -408,11 +419,8 @@ class Transcriber:
         weights' file name; None for a model not loaded from a file) and ``sha256`` (the first 16
         hex digits of that file's SHA-256: two outputs with the same one came from the same
         weights)."""
-        import hashlib
-
         if self.model_file is not None and self._model_sha256 is None:
-            with open(self.model_file, "rb") as f:
-                self._model_sha256 = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+            self._model_sha256 = sha256_prefix(self.model_file, 16)
         return {
             "name": self.meta.get("model_name"),
             "file": None if self.model_file is None else self.model_file.name,
@@ -477,9 +485,7 @@ class Transcriber:
             InputError: the file cannot be decoded (one line naming it).
         """
         path = Path(path)
-        with contextlib.ExitStack() as own:
-            bar = progress if isinstance(progress, FileProgress) else own.enter_context(
-                FileProgress(path.name, enabled=bool(progress) and sys.stderr.isatty()))
+        with FileProgress.given(progress, path.name) as bar:
             bar.stage("features")
             with file_mel(path, self.features, progress=bar.reporter("features")) as mel:
                 bar.stage("model")
@@ -515,9 +521,7 @@ class Transcriber:
                 :class:`drumtx.audio.AudioError` arrives as this).
         """
         path = Path(path)
-        with contextlib.ExitStack() as own:
-            bar = progress if isinstance(progress, FileProgress) else own.enter_context(
-                FileProgress(path.name, enabled=bool(progress) and sys.stderr.isatty()))
+        with FileProgress.given(progress, path.name) as bar:
             result, env = self.file_activations(path, bar)
             bar.stage("peaks and beats")
             out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity))
