@@ -272,6 +272,24 @@ def test_last_ckpt_is_the_last_finished_epoch_after_non_improving_epochs(egmd_fi
     assert resumed.start_step == 6 and len(resumed.lrs) == 1  # only epoch 3 is trained again
 
 
+def test_a_resume_with_a_larger_patience_trains_on_with_it(egmd_fixture, shared_cache, tmp_path, monkeypatch):
+    """Lightning restores the patience a checkpoint was saved with, so a run early stopping had
+    ended, resumed with callbacks.early_stopping.patience raised (a free setting on resume),
+    stopped again after its first validation."""
+    common = [*data_overrides(egmd_fixture, shared_cache), "trainer.max_epochs=6", "trainer.limit_train_batches=1",
+              "trainer.limit_val_batches=1", "evaluation.onset_metrics=false",
+              "callbacks.model_checkpoint.monitor=const", "callbacks.model_checkpoint.save_top_k=1",
+              "callbacks.model_checkpoint.filename='epoch{epoch:03d}'", "callbacks.early_stopping.monitor=const"]
+    run_with(monkeypatch, compose_train(tmp_path, *common, "callbacks.early_stopping.patience=1"), LogConstant())
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1  # epoch 1 did not improve on epoch 0: stopped
+    resumed = Record()
+    run_with(monkeypatch, compose_train(tmp_path, *common, "callbacks.early_stopping.patience=3", f"ckpt_path={last}"),
+             LogConstant(), resumed)
+    # one validation without improvement so far, three allowed: epochs 2 and 3 are trained, not epoch 2 alone
+    assert len(resumed.lrs) == 2 and torch.load(last, weights_only=True)["epoch"] == 3
+
+
 def test_a_second_fresh_run_into_the_same_folder_owns_last_ckpt_and_best(egmd_fixture, shared_cache, tmp_path,
                                                                          monkeypatch, caplog):
     """Lightning wrote the second run's last state to last-v1.ckpt, leaving the first run's

@@ -43,6 +43,26 @@ class StepBudget(pl.Callback):
             trainer.fit_loop.min_epochs = 0  # (else Lightning trains on to the end of min_epochs)
 
 
+class EarlyStopping(pl.callbacks.EarlyStopping):
+    """Lightning's :class:`~lightning.pytorch.callbacks.EarlyStopping` whose ``patience`` is this
+    run's setting, also when the run is resumed from a checkpoint saved with another.
+
+    Why: Lightning's ``load_state_dict`` restores the patience the checkpoint was saved with, so
+    ``callbacks.early_stopping.patience=40 ckpt_path=…/last.ckpt`` kept the old 15 without a word,
+    and a run early stopping had ended, resumed with a larger patience, stopped again after its
+    first validation (tests/test_train.py). The rest of its state (the best score, the validations
+    without improvement so far) is restored as Lightning does.
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        patience = self.patience
+        super().load_state_dict(state_dict)
+        if self.patience != patience:
+            log.info("early stopping: patience %d (this run's setting; the checkpoint was saved with %d), "
+                     "%d validations without improvement so far", patience, self.patience, self.wait_count)
+            self.patience = patience
+
+
 class TrainClock(pl.Callback):
     """Log ``time/train_seconds`` with every validation: wall-clock seconds spent in training so
     far, from fit start (resumed runs included: the clock is kept in the checkpoint, up to the

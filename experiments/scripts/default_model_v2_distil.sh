@@ -52,6 +52,12 @@ ARGS="$ARGS distillation.kits=[$KITS] distillation.skip_kits=[*+music]"
 # the first try (2026-12-07) fell from 0.669 / 0.676 after 100 steps to 0.668 / 0.667 after 200,
 # so the best would have been the weights the teacher had least changed.
 ARGS="$ARGS callbacks.model_checkpoint.monitor=time/train_seconds"
+# and for the same reason no early stopping on validation PR-AUC: the arm asks what N steps give.
+# At 800 steps it never fired (8 validations, patience 15); the 4,000-step arm's seed 43 was
+# stopped by it at 1,600 steps (its highest was epoch 0's, 2026-12-07) and was carried on from its
+# last.ckpt without it. (Lightning restores the patience a checkpoint was saved with, so a larger
+# patience on resume would not have helped.)
+ARGS="$ARGS callbacks.early_stopping=null"
 beside_arm $NAME $NAME electronic_long "electronic 7k" "$ARGS" \
 	"The electronic arm at 7,000 steps fine-tuned $STEPS steps with v2 teaching its crash on sound-font$([[ $KITS == *h2_* ]] && echo ' and sampled') kits (weight $WEIGHT), against v2 and the electronic arm" "$@"
 OUT=experiments/default_model_v2/$NAME
