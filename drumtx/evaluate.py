@@ -437,6 +437,12 @@ def find_annotation(audio: Path, rel: Path, ann_dir: Path, suffixes) -> Path | N
     return None
 
 
+def after_audio(reference, seconds: float, window_s: float) -> int:
+    """How many reference onsets (objects with ``time`` in seconds) lie beyond an audio file of
+    ``seconds``: later than its end plus the onset window, so no estimate could match them."""
+    return sum(1 for onset in reference if onset.time > seconds + window_s)
+
+
 def external_tracks(mut: ModelUnderTest, cfg: DictConfig, selection: Selection | None = None) -> TrackSet:
     """Run the transcription pipeline over an external folder of annotated audio
     (:func:`select_external`, chosen here when ``selection`` is None)."""
@@ -464,6 +470,12 @@ def external_tracks(mut: ModelUnderTest, cfg: DictConfig, selection: Selection |
             probs, n_frames, vel = infer_audio(mut.transcriber, job.source)
         except (AnnotationError, ValueError, InputError, AudioError) as exc:
             problems.append(str(exc).splitlines()[0] if str(exc) else f"{job.source}: {type(exc).__name__}")
+            continue
+        late = after_audio(reference, n_frames / mut.fps, float(cfg.eval.window_s))
+        if late:  # scored, each would be a miss no model could avoid
+            problems.append(f"{ann}: {late} of its {len(reference)} onsets fall after its audio ends "
+                            f"({n_frames / mut.fps:.1f} s, {job.source.name}); not scored (the annotation of a "
+                            "longer take, or audio cut short?)")
             continue
         ann_counts.update(file_ann)  # counted only for the files that are scored
         label_counts.update(file_labels)

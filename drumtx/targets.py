@@ -146,6 +146,8 @@ def load_midi(path: str | Path):
         return pretty_midi.PrettyMIDI(str(path))
     except Exception as exc:  # pretty_midi/mido raise many types for corrupt files
         reason = " ".join(str(exc).split())  # one line, whatever the parser wrote
+        if not reason:  # mido's EOFError for an empty or cut-off file says nothing
+            reason = "the file ends too early (empty or cut off)" if isinstance(exc, EOFError) else "no reason given"
         raise ValueError(f"unreadable MIDI {path}: {type(exc).__name__}: {reason}") from None
 
 

@@ -189,6 +189,12 @@ def test_midi_folder(tmp_path, egmd_fixture, bundles):
     data = (tmp_path / "whole.flac").read_bytes()
     (audio / "cut.flac").write_bytes(data[: len(data) // 2])
     shutil.copy(egmd_fixture / Path(key).with_suffix(".mid"), audio / "cut.mid")
+    # a whole file shorter than its MIDI: the onsets after its end would be misses no model avoids
+    sf.write(audio / "short.wav", wave[: int(0.4 * len(wave))], sr)
+    shutil.copy(egmd_fixture / Path(key).with_suffix(".mid"), audio / "short.mid")
+    # an empty MIDI file (mido's EOFError says nothing)
+    sf.write(audio / "empty.wav", wave, sr)
+    (audio / "empty.mid").write_bytes(b"")
     result = run(eval_config(tmp_path, egmd_fixture, f"ckpt={bundles['flat']}", "source=midi_folder",
                              f"external.audio_dir={audio}", "external.note_map=roland_td17", "report.figures=false"))
     s = result["summary"]
@@ -196,6 +202,9 @@ def test_midi_folder(tmp_path, egmd_fixture, bundles):
     assert s["n_reference_onsets"] == n_reference_onsets(egmd_fixture, FIXTURE_SPLITS["validation"])
     problems = json.loads((tmp_path / "eval" / "metrics.json").read_text())["info"]["problems"]
     assert any("cut.flac" in p and "decode" in p and "not scored" in p for p in problems), problems
+    late = [p for p in problems if "short.mid" in p]
+    assert len(late) == 1 and "onsets fall after its audio ends" in late[0] and "not scored" in late[0], problems
+    assert any("empty.mid" in p and "EOFError: the file ends too early" in p for p in problems), problems
 
 
 def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path, egmd_fixture):

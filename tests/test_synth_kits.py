@@ -51,7 +51,13 @@ def test_tables_cover_every_font_and_roland_note():
 def test_bad_tables_fail_with_the_kit_named(tmp_path):
     (tmp_path / "maps.yaml").write_text("maps:\n  tiny: {36: 36}\n")
     (tmp_path / "font.yaml").write_text("soundfont: [/nowhere.sf2]\nmap: tiny\nkits:\n  broken: {program: 0}\n")
-    with pytest.raises(KitError, match="kit broken: Roland notes unmapped"):
+    # the table file named; only the side that is wrong ("unknown []" was noise)
+    with pytest.raises(KitError, match=r"^\S+/font.yaml: kit broken: Roland notes not mapped to any key: \[22, "
+                       r"26, .*\] \(each of the TD-17's 22 notes needs one\)$"):
+        load_kits(tmp_path)
+    (tmp_path / "maps.yaml").write_text("maps:\n  tiny: {36: 36}\n  nokick: {99: 36, kick: 36}\n")
+    (tmp_path / "font.yaml").write_text("soundfont: [/nowhere.sf2]\nmap: nokick\nkits:\n  broken: {program: 0}\n")
+    with pytest.raises(KitError, match=r"^\S+/font.yaml: kit broken: notes: invalid literal for int"):
         load_kits(tmp_path)
     (tmp_path / "font.yaml").write_text("soundfont: [/nowhere.sf2]\nmap: nope\nkits:\n  broken: {program: 0}\n")
     with pytest.raises(KitError, match="unknown map 'nope'"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from drumtx.synth.check import Agreement, onset_agreement, reference_grooves
-from drumtx.synth.kits import KITS_DIR, ROLAND_NOTES, KitNote, kit_problem, load_kits, select_kits
+from drumtx.synth.kits import KITS_DIR, ROLAND_NOTES, KitError, KitNote, kit_problem, load_kits, select_kits
 from drumtx.synth.render import KitRenderer, Note, snap_notes
 from drumtx.synth.sampled import SampledKitError, SamplePlayer, read_kit
 from drumtx.synth.sampled.distractors import PARTS, render_distractor
@@ -98,7 +98,10 @@ def _copy_kit(tmp_path, name, folder):
     return dst
 
 
-def test_broken_kits_are_skipped_with_one_line_others_kept(tmp_path, caplog):
+def test_a_broken_kit_is_one_line_before_anything_renders(tmp_path, caplog):
+    """Each kind of broken kit is named by its file; a recipe naming one is refused (a skipped
+    kit changed which kit played which performance, so the folder could not be resumed once the
+    kit was fixed); a kit that is not installed is still skipped."""
     good = _need("h2_gmrockkit")
     # malformed drumkit.xml
     bad_xml = _copy_kit(tmp_path, "h2_gmrockkit", "xml")
@@ -106,21 +109,38 @@ def test_broken_kits_are_skipped_with_one_line_others_kept(tmp_path, caplog):
     # a sample the map plays is missing
     no_sample = _copy_kit(tmp_path, "h2_gmrockkit", "nosample")
     (no_sample / "Kick-Hard.wav").unlink()
+    # a sample cut off mid-data (libsndfile reads it as a shorter sound, without an error)
+    cut = _copy_kit(tmp_path, "h2_gmrockkit", "cut")
+    data = (cut / "Kick-Hard.wav").read_bytes()
+    (cut / "Kick-Hard.wav").write_bytes(data[: len(data) // 2])
+    # a sample whose header is cut off
+    headless = _copy_kit(tmp_path, "h2_gmrockkit", "headless")
+    (headless / "Kick-Hard.wav").write_bytes(data[:30])
     kits = {
         "xml": replace(good, name="xml", soundfont_candidates=(str(bad_xml / "drumkit.xml"),)),
         "nosample": replace(good, name="nosample", soundfont_candidates=(str(no_sample / "drumkit.xml"),)),
+        "cut": replace(good, name="cut", soundfont_candidates=(str(cut / "drumkit.xml"),)),
+        "headless": replace(good, name="headless", soundfont_candidates=(str(headless / "drumkit.xml"),)),
         # a Roland note mapped to an instrument with no sample (BJA id 14 is empty)
         "unmapped": replace(_need("h2_bja_pacific"), name="unmapped",
                             notes={**KITS["h2_bja_pacific"].notes, 44: KitNote((14,))}),
+        "absent": replace(good, name="absent", soundfont_candidates=(str(tmp_path / "nowhere" / "drumkit.xml"),)),
         "good": good,
     }
-    chosen, skipped = select_kits(kits, ["xml", "nosample", "unmapped", "good"], "data.synth.train_kits")
-    assert chosen == [good] and skipped == ["xml", "nosample", "unmapped"]
-    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert len(lines) == 3 and all("\n" not in m for m in lines)
-    assert "xml/drumkit.xml: malformed drumkit.xml" in lines[0]
-    assert "nosample" in lines[1] and "Kick-Hard.wav: sample file missing" in lines[1]
-    assert "Roland note 44 is mapped to 14" in lines[2] and "BJA_Pacific/drumkit.xml" in lines[2]
+    problems = {name: kit_problem(kits[name]) for name in kits}
+    assert "xml/drumkit.xml: malformed drumkit.xml" in problems["xml"]
+    assert "nosample" in problems["nosample"] and "Kick-Hard.wav: sample file missing" in problems["nosample"]
+    assert "cut/Kick-Hard.wav: sample truncated: its header promises" in problems["cut"]
+    assert "headless/Kick-Hard.wav: unreadable sample" in problems["headless"]
+    assert "Roland note 44 is mapped to 14" in problems["unmapped"] and "BJA_Pacific/drumkit.xml" in problems["unmapped"]
+    assert problems["good"] is None and all("\n" not in p for p in problems.values() if p)
+    with pytest.raises(KitError, match=r"^data.synth.train_kits: kit cut: .*cut/Kick-Hard.wav: sample truncated.*"
+                       r"take it out of data.synth.train_kits \(2 more broken, logged above\)$"):
+        select_kits(kits, ["good", "cut", "absent", "xml", "unmapped"], "data.synth.train_kits")
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(logged) == 2 and "malformed drumkit.xml" in logged[0] and "Roland note 44" in logged[1]
+    chosen, skipped = select_kits(kits, ["absent", "good"], "data.synth.train_kits")  # not installed: skipped
+    assert chosen == [good] and skipped == ["absent"]
     with pytest.raises(SampledKitError, match="kit xml: .*malformed"):
         SamplePlayer(SR).render(kits["xml"], [Note(0.1, 0.2, 36, 100)])
 
@@ -261,15 +281,21 @@ def test_kit_listing_names_every_kit_with_format_licence_and_lacks(capsys):
     assert "h2_gimme_a_hand  [hydrogen, percussion distractor" in out
 
 
-def test_recipe_with_a_broken_sampled_kit_renders_the_others(tmp_path, caplog):
-    """A recipe naming a malformed .sfz kit: one warning line, that kit skipped, the rest rendered."""
+def test_a_recipe_naming_a_broken_kit_renders_once_it_is_fixed(tmp_path):
+    """A recipe naming a malformed .sfz kit is refused before anything is written; fixed, the
+    same command renders (it was skipped, and the rerun after the fix was refused as "rendered
+    from another recipe (differ: kit sfz_broken)")."""
     from drumtx.synth.dataset import build_dataset
 
     _need("h2_rumpf")
     kits_dir = tmp_path / "kits"
     shutil.copytree(KITS_DIR, kits_dir)
     (tmp_path / "Broken").mkdir()
-    (tmp_path / "Broken" / "broken.sfz").write_text("<region> sample=kick.wav key=36 lovel\n")
+    rumpf = read_kit("h2_rumpf", KITS["h2_rumpf"].soundfont, "hydrogen")
+    sample = next(r.sample for ins in rumpf.instruments.values() for r in ins.sounding)
+    shutil.copy(sample, tmp_path / "Broken" / "kick.wav")
+    sfz = tmp_path / "Broken" / "broken.sfz"
+    sfz.write_text("<region> sample=kick.wav key=36 lovel\n")
     (kits_dir / "mine.yaml").write_text(
         f"format: sfz\nkits_dir: [{tmp_path}]\nkits:\n  sfz_broken:\n    file: Broken/broken.sfz\n"
         "    lacks: [everything]\n    notes: {" + ", ".join(f"{n}: 36" for n in ROLAND_NOTES) + "}\n")
@@ -279,10 +305,12 @@ def test_recipe_with_a_broken_sampled_kit_renders_the_others(tmp_path, caplog):
                       "copies": 1, "sources": {"generated": {"_target_": "drumtx.synth.sources.GeneratorSource",
                                                              "n": 2, "seconds": [4, 5], "split": {}}},
                       "render": {"format": "wav"}}}
+    with pytest.raises(KitError, match=r"^data.synth.train_kits: kit sfz_broken: .*broken.sfz: .*malformed"):
+        build_dataset(data, workers=1, progress=False)
+    assert not (tmp_path / "out").exists()  # nothing written
+    sfz.write_text("<region> sample=kick.wav key=36\n")
     summary = build_dataset(data, workers=1, progress=False)
-    assert summary["missing_kits"] == ["sfz_broken"] and summary["tracks"] == 2 and summary["failed"] == 0
-    warned = [r.getMessage() for r in caplog.records if "sfz_broken" in r.getMessage() and "malformed" in r.getMessage()]
-    assert len(warned) == 1 and "broken.sfz" in warned[0] and "\n" not in warned[0]
+    assert summary["missing_kits"] == [] and summary["tracks"] == 2 and summary["failed"] == 0
     assert not list((tmp_path / "out").rglob("*.tmp"))  # nothing half-written
 
 

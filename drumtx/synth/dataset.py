@@ -206,16 +206,16 @@ def parse_recipe(data_cfg) -> Recipe:
     if train and len(heldout) == len(train):
         raise SynthError("data.synth.heldout_kits holds out every training kit; leave at least one to train on")
     if heldout_names and not heldout:
-        raise SynthError(f"none of data.synth.heldout_kits {list(heldout_names)} can be played (not installed "
-                         "or broken, named above): there would be no held-out validation")
+        raise SynthError(f"none of data.synth.heldout_kits {list(heldout_names)} can be played (not installed, "
+                         "named above): there would be no held-out validation")
     if heldout and _range(syn.get("unseen_copies", 1), "data.synth.unseen_copies")[1] == 0:
         raise SynthError("data.synth.unseen_copies is 0, so the held-out kits would play nothing; "
                          "set it to how many of them each validation performance plays")
     if not train:
-        raise SynthError(f"no training kit can be played (wanted {syn.get('train_kits')}; not installed or broken: "
+        raise SynthError(f"no training kit can be played (wanted {syn.get('train_kits')}; not installed: "
                          f"{missing_train}); install them (make system) or list installed kits "
                          f"(python -m drumtx.synth.kits)")
-    # each kit skipped (not installed or broken) was already named with its reason by select_kits
+    # each kit skipped (not installed) was already named with its reason by select_kits; a broken one is an error there
     copies_cfg = syn.get("copies", 1)
     if not isinstance(copies_cfg, Mapping):
         copies_cfg = {"train": copies_cfg, "validation": copies_cfg, "test": copies_cfg}

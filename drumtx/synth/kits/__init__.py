@@ -194,7 +194,8 @@ def retuned(kit: Kit, semitones: float = 0.0, tom_semitones: float = 0.0,
     return replace(kit, notes=notes)
 
 
-def _parse_note(kit: str, roland: int, value) -> KitNote:
+def _parse_note(where: str, roland: int, value) -> KitNote:
+    """One ``notes`` entry of a kit table; ``where`` is how errors name it (``<table file>: kit <name>``)."""
     if isinstance(value, int):
         return KitNote((value,))
     if isinstance(value, list | tuple):
@@ -202,27 +203,29 @@ def _parse_note(kit: str, roland: int, value) -> KitNote:
     if isinstance(value, Mapping):
         unknown = set(value) - {"notes", "semitones", "velocity", "offset_ms"}
         if unknown or "notes" not in value:
-            raise KitError(f"kit {kit}: note {roland}: need 'notes', got keys {sorted(value)}")
+            raise KitError(f"{where}: note {roland}: need 'notes', got keys {sorted(value)}")
         keys = value["notes"]
         keys = (int(keys),) if isinstance(keys, int) else tuple(int(k) for k in keys)
         vel = value.get("velocity", 1.0)
         vel = tuple(float(v) for v in vel) if isinstance(vel, list | tuple) else (float(vel),) * len(keys)
         if len(vel) != len(keys):
-            raise KitError(f"kit {kit}: note {roland}: {len(keys)} keys but {len(vel)} velocity scales")
+            raise KitError(f"{where}: note {roland}: {len(keys)} keys but {len(vel)} velocity scales")
         return KitNote(keys, float(value.get("semitones", 0.0)), vel, float(value.get("offset_ms", 0.0)))
-    raise KitError(f"kit {kit}: note {roland}: cannot read {value!r}")
+    raise KitError(f"{where}: note {roland}: cannot read {value!r}")
 
 
-def _check_notes(kit: str, notes: Mapping[int, KitNote]) -> None:
+def _check_notes(where: str, notes: Mapping[int, KitNote]) -> None:
     missing = [n for n in ROLAND_NOTES if n not in notes]
     extra = [n for n in notes if n not in ROLAND_NOTES]
     if missing or extra:
-        raise KitError(f"kit {kit}: Roland notes unmapped {missing}, unknown {extra}")
+        parts = ([f"Roland notes not mapped to any key: {missing} (each of the TD-17's {len(ROLAND_NOTES)} "
+                  f"notes needs one)"] if missing else []) + ([f"not Roland TD-17 notes: {extra}"] if extra else [])
+        raise KitError(f"{where}: {'; '.join(parts)}")
     for roland, kn in notes.items():
         if not kn.keys or any(not 0 <= k <= 127 for k in kn.keys):
-            raise KitError(f"kit {kit}: note {roland}: keys must be MIDI notes 0..127, got {kn.keys}")
+            raise KitError(f"{where}: note {roland}: keys must be MIDI notes 0..127, got {kn.keys}")
         if any(not 0.0 < v <= 2.0 for v in kn.velocity) or abs(kn.semitones) > 12:
-            raise KitError(f"kit {kit}: note {roland}: velocity in (0, 2], |semitones| <= 12")
+            raise KitError(f"{where}: note {roland}: velocity in (0, 2], |semitones| <= 12")
 
 
 def read_table(path: Path) -> dict:
@@ -325,8 +328,11 @@ def load_kits(kits_dir: str | Path | None = None) -> dict[str, Kit]:
         if map_name is None and fmt == "sf2":
             raise KitError(f"{path}: kit {name}: unknown map None; maps.yaml has {sorted(maps)}")
         raw = {**(maps[map_name] if map_name else {}), **(spec.get("notes") or {})}
-        notes = {int(k): _parse_note(name, int(k), v) for k, v in raw.items()}
-        _check_notes(name, notes)
+        try:
+            notes = {int(k): _parse_note(f"{path}: kit {name}", int(k), v) for k, v in raw.items()}
+        except (TypeError, ValueError) as exc:  # a key or value that is not a number
+            raise KitError(f"{path}: kit {name}: notes: {exc}") from None
+        _check_notes(f"{path}: kit {name}", notes)
         split = str(spec.get("split", "train"))
         if split not in ("train", "test"):
             raise KitError(f"{path}: kit {name}: split must be train or test, got {split!r}")
@@ -453,12 +459,21 @@ def kit_problem(kit: Kit) -> str | None:
 
 
 def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tuple[list[Kit], list[str]]:
-    """The named kits that can be played here, and the names skipped (not installed or broken).
+    """The named kits that can be played here, and the names skipped as not installed.
 
-    Unknown names are an error (a typo in a recipe should not silently shrink a dataset); a
-    kit that is not installed or is broken is skipped with a one-line warning naming its file.
+    Unknown names are an error (a typo in a recipe should not silently shrink a dataset). A kit
+    that is not installed (its sound font or kit file is not there: a package the machine lacks)
+    is skipped with a one-line warning naming its file. A kit that is there but broken (a
+    malformed kit file, a missing, unreadable or cut-off sample, a note mapped to no sample) is
+    an error before anything renders: skipped, it would change which kit plays which
+    performance, so the folder rendered without it could not be resumed once it is fixed
+    (drumtx.synth refused the rerun as "another recipe"; a user's try, 2026-12-07).
+
+    Raises:
+        KitError: an unknown name, or a broken kit (the first one's reason, naming its file;
+            any others are logged as errors first).
     """
-    chosen, missing = [], []
+    chosen, missing, broken = [], [], []
     for name in names:
         if name not in kits:
             raise KitError(f"{what}: unknown kit {name!r}; known kits: {', '.join(sorted(kits))}")
@@ -467,11 +482,18 @@ def select_kits(kits: Mapping[str, Kit], names: Iterable[str], what: str) -> tup
             problem = kit_problem(kits[name])
         except KitError as exc:
             problem = str(exc)
-        if problem:
+        if problem and not kits[name].available:
             log.warning("%s: skipped: %s", what, problem)
             missing.append(name)
+        elif problem:
+            broken.append((name, problem))
         else:
             chosen.append(kits[name])
+    for _, problem in broken[1:]:  # each further broken kit: its own line, before the error
+        log.error("%s: broken: %s", what, problem)
+    if broken:
+        others = f" ({len(broken) - 1} more broken, logged above)" if len(broken) > 1 else ""
+        raise KitError(f"{what}: {broken[0][1]}; fix the kit or take it out of {what}{others}")
     return chosen, missing
 
 
