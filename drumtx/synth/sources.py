@@ -107,7 +107,12 @@ def _split_counts(n: int, split: Mapping[str, float]) -> dict[str, int]:
 
 
 class GeneratorSource:
-    """``n`` generated grooves of ``seconds`` [min, max] each; exact split shares (by fraction)."""
+    """``n`` generated grooves; exact split shares (by fraction).
+
+    Each groove's length is drawn from ``seconds`` [min, max] and played in whole phrases
+    (``groove.phrase_bars``, 2 or 4 bars) until it is reached, so a track runs up to one phrase
+    longer (at 60 bpm a 4-bar phrase is 16 s), then the render's ``tail_s``.
+    """
 
     name = "generated"
 
