@@ -443,7 +443,8 @@ def kit_problem(kit: Kit) -> str | None:
     """Why ``kit`` cannot be played here (one line naming the kit and file), or None.
 
     Sound fonts must be installed; sampled kits are also read and checked against their
-    map (malformed file, unmapped note, missing sample), without decoding any audio.
+    map and their samples' headers (malformed file, unmapped note, a sample missing, unreadable
+    or cut off), without decoding any audio.
     """
     if not kit.available:
         return f"kit {kit.name}: {kit.soundfont_candidates[0]}: not installed"
