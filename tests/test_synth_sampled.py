@@ -145,6 +145,35 @@ def test_a_broken_kit_is_one_line_before_anything_renders(tmp_path, caplog):
         SamplePlayer(SR).render(kits["xml"], [Note(0.1, 0.2, 36, 100)])
 
 
+#: standard SFZ opcodes drumtx ignores: none may be taken for a typo of one it reads
+STANDARD_IGNORED = """ampeg_release ampeg_attack ampeg_decay ampeg_sustain ampeg_hold ampeg_delay ampeg_veltrack
+fil_veltrack fil_type cutoff resonance pitch_keycenter pitch_keytrack pitch_veltrack pitch_random loop_mode trigger
+sw_lokey sw_hikey sw_last sw_default sw_vel lochan hichan xfin_lovel xfin_hivel xfout_lovel xfout_hivel
+amplitude_oncc1 amplitude_cc1 volume_oncc7 pan_oncc10 note_offset offset_random tune_oncc1 group_label
+region_label polyphony note_polyphony off_mode off_curve amp_random delay delay_random end count loop_start
+loop_end rt_decay amp_keytrack amp_keycenter pan_keytrack bend_up bend_down width position lohand hihand locc1
+hicc1 on_locc64 on_hicc64 output fileg_attack pitcheg_attack amplfo_depth fillfo_freq eq1_freq eq1_gain eq1_bw
+direction sample_quality master_label global_label note_selfmask rt_dead xf_velcurve xf_keycurve offset_cc1
+""".split()
+
+
+def test_an_sfz_opcode_one_slip_from_one_drumtx_reads_is_named(tmp_path, caplog):
+    """hivel=127 typed hivell=127 was ignored without a word (an SFZ opcode drumtx does not read),
+    so the region's velocity layer silently overlapped the others."""
+    rumpf = read_kit("h2_rumpf", _need("h2_rumpf").soundfont, "hydrogen")
+    sample = next(r.sample for ins in rumpf.instruments.values() for r in ins.sounding)
+    shutil.copy(sample, tmp_path / "kick.wav")
+    standard = " ".join(f"{o}=1" for o in STANDARD_IGNORED)
+    (tmp_path / "kit.sfz").write_text(f"<region> sample=kick.wav key=36 lovel=0 hivell=127 seq_lenght=1 {standard}\n")
+    kit = replace(KITS["sfz_sams_sonor"], name="mine", soundfont_candidates=(str(tmp_path / "kit.sfz"),),
+                  notes={n: KitNote((36,)) for n in ROLAND_NOTES}, chokes={})
+    with caplog.at_level("WARNING"):
+        assert kit_problem(kit) is None
+    doubts = [r.getMessage() for r in caplog.records if "is not one drumtx reads" in r.getMessage()]
+    assert doubts == [f"kit mine: {tmp_path / 'kit.sfz'}: opcode {typo} is not one drumtx reads, so it is ignored; "
+                      f"did you mean {meant}?" for typo, meant in (("hivell", "hivel"), ("seq_lenght", "seq_length"))]
+
+
 def test_velocity_layers_differ_in_level_and_sample(player):
     kit = _need("h2_bja_pacific")  # 8 layers on the snare
     soft = player.render(kit, [Note(0.05, 0.15, 38, 20)], duration=0.5, seed=1)

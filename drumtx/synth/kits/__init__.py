@@ -453,9 +453,11 @@ def kit_problem(kit: Kit) -> str | None:
         from drumtx.synth.sampled.player import load_sample_kit
 
         try:
-            load_sample_kit(kit)
+            sk = load_sample_kit(kit)
         except SampledKitError as exc:
             return str(exc)
+        for doubt in sk.doubts:  # (once per check: the render workers read the kit again in silence)
+            log.warning("%s", doubt)
     return None
 
 

@@ -96,6 +96,9 @@ class SampleKit:
     title: str = ""  # the kit's own name in its file
     author: str = ""
     licence: str = ""
+    # what the kit file holds that is likely a typo (one line each, naming kit and file): an SFZ
+    # opcode drumtx does not read that is one slip from one it does (hivell for hivel)
+    doubts: list[str] = field(default_factory=list)
 
     def error(self, msg: str, file: Path | str | None = None) -> SampledKitError:
         return SampledKitError(f"kit {self.name}: {file or self.path}: {msg}")
@@ -273,7 +276,7 @@ def read_sfz(name: str, path: Path) -> SampleKit:
             raise SampledKitError(f"kit {name}: {path}: opcode {opcode} before any header")
         value = rest.strip() if text_valued else words[0]
         (flat[-1] if header == "region" else levels[header])[opcode] = value
-    kit = SampleKit(name, path, "sfz", {})
+    kit = SampleKit(name, path, "sfz", {}, doubts=_opcode_doubts(name, path, tokens))
     base = path.parent / levels["control"].get("default_path", "").replace("\\", "/")
     for n, ops in enumerate(flat, 1):
         try:
@@ -285,6 +288,39 @@ def read_sfz(name: str, path: Path) -> SampleKit:
     if not kit.instruments:
         raise SampledKitError(f"kit {name}: {path}: no regions")
     return kit
+
+
+#: The SFZ opcodes :func:`_sfz_region` and the reader use (``amp_velcurve_N`` by its prefix).
+SFZ_OPCODES_READ = frozenset((
+    "sample", "default_path", "key", "lokey", "hikey", "lovel", "hivel", "volume", "group_volume", "master_volume",
+    "global_volume", "amplitude", "amp_veltrack", "seq_length", "seq_position", "lorand", "hirand", "pan", "tune",
+    "transpose", "group", "off_by", "off_time", "offset",
+))
+
+
+#: Standard SFZ opcodes drumtx ignores that are as near one it reads as a typo would be.
+SFZ_NEAR_BUT_STANDARD = frozenset(("ampeg_veltrack",))  # (amp_veltrack: ratio 0.92)
+
+
+def _opcode_doubts(name: str, path: Path, tokens) -> list[str]:
+    """One line per opcode of the file that drumtx does not read but that is one slip from one it
+    does (difflib ratio >= 0.85: ``hivell``, ``seq_lenght``, ``offby``). The SFZ format has
+    hundreds of opcodes, which drumtx ignores by design (CC modulation, envelopes, filters); of
+    the common ones (tests/test_synth_sampled.py) only ``ampeg_veltrack`` is that near one it reads
+    (:data:`SFZ_NEAR_BUT_STANDARD`; ``fil_veltrack`` against ``amp_veltrack`` is 0.75), so a near
+    miss is most likely a typo that silently changes the kit."""
+    import difflib
+
+    seen = dict.fromkeys(t.group(2) for t in tokens if t.group(2))
+    out = []
+    for opcode in seen:
+        if opcode in SFZ_OPCODES_READ or opcode in SFZ_NEAR_BUT_STANDARD or opcode.startswith("amp_velcurve_"):
+            continue
+        near = difflib.get_close_matches(opcode, SFZ_OPCODES_READ, n=1, cutoff=0.85)
+        if near:
+            out.append(f"kit {name}: {path}: opcode {opcode} is not one drumtx reads, so it is ignored; "
+                       f"did you mean {near[0]}?")
+    return out
 
 
 def _sfz_region(ops: dict[str, str], base: Path) -> tuple[Region, list[int]]:
