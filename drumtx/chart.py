@@ -6,8 +6,8 @@ else transcoded to Ogg Vorbis), so the folder can be dropped into Clone Hero's `
 
 ``notes.mid`` (480 ticks per beat, meta text UTF-8) holds a conductor track (tempo map from
 beat tracking, :mod:`drumtx.tempo`, 4/4), ``PART DRUMS`` (Expert, pro drums: cymbal by default,
-a tom marker turns the yellow/blue/green note under it into a tom; ghost/accent dynamics only
-where the playing has them, :func:`chart_dynamics`), ``BEAT`` (12 on bar starts, 13 on the
+a tom marker turns the yellow/blue/green note under it into a tom; gems on the beat grid,
+:func:`snap_ticks`; ghost/accent dynamics only where the playing has them, :func:`chart_dynamics`), ``BEAT`` (12 on bar starts, 13 on the
 other beats) and ``EVENTS`` ([music_start], [music_end], [end]). The instrument -> lane mapping
 is the data table :data:`CHART_LANES`; ``docs`` and tests read it from there.
 """
@@ -82,6 +82,11 @@ ACCENT_SPREAD = float(_DYN["accent_spread"])
 DYNAMICS_WINDOW_S = float(_DYN["window_s"])
 DYNAMICS_MIN_GEMS = int(_DYN["min_gems"])
 
+#: The chart's grid (:func:`snap_ticks`): beat divisions tried per beat, the first preferred.
+_GRID = output_settings()["chart_grid"]  # conf/outputs/default.yaml
+SNAP_DIVISIONS: tuple[int, ...] = tuple(int(d) for d in _GRID["divisions"] or ())
+SNAP_MARGIN = float(_GRID["margin"])
+
 #: diff_drums tier (0..6) for a mean density in notes per second: the first bound it is below.
 DIFFICULTY_NPS_BOUNDS = (1.0, 2.0, 3.0, 4.5, 6.0, 8.0)
 
@@ -151,10 +156,67 @@ def chart_dynamics(gems: Sequence[Gem], tempo: TempoMap) -> list[int]:
     return out
 
 
-def onsets_to_gems(onsets: Sequence[Onset], tempo: TempoMap, stats: ChartStats | None = None) -> list[Gem]:
-    """Place onsets on lanes and ticks; merge same-lane hits on one tick, resolve tom/cymbal clashes."""
+def snap_ticks(
+    ticks: Sequence[int] | np.ndarray,
+    resolution: int = RESOLUTION,
+    divisions: Sequence[int] = SNAP_DIVISIONS,
+    margin: float = SNAP_MARGIN,
+) -> np.ndarray:
+    """Ticks moved onto the beat grid, one grid per beat.
+
+    A chart's gems sit on a grid: hits the ear hears as one chord (a hi-hat and a snare ~10 ms
+    apart) must share a tick, or a game draws a flam. Each beat (``resolution`` ticks, the
+    tempo map's beats) takes the grid of ``divisions[0]`` steps (16ths for 4), unless a later
+    division's squared error over that beat's hits is below ``margin`` times the best so far
+    (8th-note triplets where the hits swing or play triplets); every tick then moves to its
+    nearest point of that grid (the beat's end included). A hit is of the beat it starts in.
+
+    Args:
+        ticks: absolute ticks of the hits (any order).
+        resolution: ticks per beat.
+        divisions: steps per beat tried, the first preferred; each must divide ``resolution``;
+            empty: ticks unchanged.
+        margin: 0..1, how much better a later grid must fit.
+
+    Returns:
+        The snapped ticks (int64), in the order given.
+
+    Raises:
+        ValueError: a division that does not divide ``resolution``, or ``margin`` outside 0..1.
+    """
+    ticks = np.asarray(ticks, dtype=np.int64)
+    if not divisions or ticks.size == 0:
+        return ticks.copy()
+    bad = [d for d in divisions if int(d) < 1 or resolution % int(d)]
+    if bad or not 0.0 <= margin <= 1.0:
+        raise ValueError(f"chart grid: divisions must divide {resolution} ({list(bad)} do not) and 0 <= margin <= 1 "
+                         f"(got {margin})")
+    steps = np.array([resolution // int(d) for d in divisions], dtype=np.int64)[:, None]
+    snapped = np.round(ticks[None, :] / steps).astype(np.int64) * steps  # (grids, hits)
+    err = (snapped - ticks[None, :]).astype(np.float64) ** 2
+    beat = ticks // resolution
+    out = snapped[0].copy()
+    for b in np.unique(beat):
+        hits = beat == b
+        cost = err[:, hits].sum(axis=1)
+        best = 0
+        for k in range(1, len(cost)):
+            if cost[k] < margin * cost[best]:
+                best = k
+        out[hits] = snapped[best, hits]
+    return out
+
+
+def onsets_to_gems(
+    onsets: Sequence[Onset],
+    tempo: TempoMap,
+    stats: ChartStats | None = None,
+    divisions: Sequence[int] = SNAP_DIVISIONS,
+) -> list[Gem]:
+    """Place onsets on lanes and ticks (on the beat grid of ``divisions``, :func:`snap_ticks`);
+    merge same-lane hits on one tick, resolve tom/cymbal clashes."""
     stats = stats if stats is not None else ChartStats()
-    ticks = tempo.seconds_to_ticks([o.time for o in onsets])
+    ticks = snap_ticks(tempo.seconds_to_ticks([o.time for o in onsets]), tempo.resolution, divisions)
     slots: dict[tuple[int, str], Gem] = {}
     for tick, onset in zip(ticks, onsets, strict=True):
         lane = CHART_LANES.get(onset.fine_class)
@@ -200,14 +262,20 @@ def _tom_marker_events(gems: list[Gem], length: int) -> list[tuple[int, int, mid
 
 
 def chart_midi(
-    onsets: Sequence[Onset], tempo: TempoMap, duration: float, name: str, stats: ChartStats | None = None
+    onsets: Sequence[Onset],
+    tempo: TempoMap,
+    duration: float,
+    name: str,
+    stats: ChartStats | None = None,
+    divisions: Sequence[int] = SNAP_DIVISIONS,
 ):
     """The ``notes.mid`` of a chart as a :class:`mido.MidiFile` (type 1, 480 ticks per beat,
-    meta text in UTF-8); ``[ENABLE_CHART_DYNAMICS]`` only when some gem is a ghost or accent."""
+    meta text in UTF-8); gems on the grid of ``divisions`` (:func:`snap_ticks`; empty: exact
+    ticks); ``[ENABLE_CHART_DYNAMICS]`` only when some gem is a ghost or accent."""
     if tempo.resolution != RESOLUTION:
         raise ValueError(f"charts use {RESOLUTION} ticks per beat, the tempo map has {tempo.resolution}")
     stats = stats if stats is not None else ChartStats()
-    gems = onsets_to_gems(onsets, tempo, stats)
+    gems = onsets_to_gems(onsets, tempo, stats, divisions)
     midi = mido.MidiFile(type=1, ticks_per_beat=RESOLUTION, charset=MIDI_CHARSET)
     midi.tracks.append(conductor_track(name, tempo))
 
@@ -329,6 +397,7 @@ def write_chart(
     duration: float,
     info: SongInfo | str,
     audio: str | Path | None = None,
+    divisions: Sequence[int] = SNAP_DIVISIONS,
 ) -> ChartStats:
     """Write ``folder/notes.mid``, ``folder/song.ini`` and (with ``audio``) ``folder/song.<ext>``.
 
@@ -342,6 +411,7 @@ def write_chart(
         duration: audio length in s.
         info: song.ini text, or just the song name.
         audio: audio to copy or transcode in as ``song.<ext>``.
+        divisions: the gems' beat grid (:func:`snap_ticks`; empty: exact ticks).
 
     Returns:
         Gem, drop and dynamics counts.
@@ -354,7 +424,7 @@ def write_chart(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stats = ChartStats()
-    midi = chart_midi(onsets, tempo, duration, info.name, stats)
+    midi = chart_midi(onsets, tempo, duration, info.name, stats, divisions)
     with atomic_output(folder / "notes.mid") as tmp:
         midi.save(str(tmp))
     n_gems = sum(stats.gems.values())

@@ -128,6 +128,7 @@ def write_outputs(
     transcriber: Transcriber,
     info: SongInfo | None = None,
     chart_audio: bool = True,
+    chart_grid: Sequence[int] | None = None,
 ) -> list[Path]:
     """Write every requested format as one set: all of them appear, or none does.
 
@@ -143,6 +144,8 @@ def write_outputs(
         transcriber: for the vocabulary, frame rate and thresholds written to JSON.
         info: the chart's song.ini text (default: the file stem as the name).
         chart_audio: put the audio into the chart folder.
+        chart_grid: the chart gems' beat grid (:func:`drumtx.chart.snap_ticks`; empty: exact
+            ticks; None: ``chart_grid.divisions`` of ``conf/outputs/default.yaml``).
 
     Returns:
         The paths written (the chart as its folder).
@@ -150,7 +153,7 @@ def write_outputs(
     Raises:
         OSError, ValueError: an output cannot be written (nothing is left of this set).
     """
-    from drumtx.chart import SongInfo, copy_song_audio, write_chart
+    from drumtx.chart import SNAP_DIVISIONS, SongInfo, copy_song_audio, write_chart
 
     info = info or SongInfo(result.source.stem)
     rows = onset_rows(result, transcriber.vocab)
@@ -171,7 +174,8 @@ def write_outputs(
         if "chart" in paths:
             chart = stage / "chart"
             tempo = result.tempo_map(CHART_RESOLUTION)
-            write_chart(chart, result.onsets, tempo, result.duration, info)
+            write_chart(chart, result.onsets, tempo, result.duration, info,
+                        divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid)
             if chart_audio:
                 try:
                     copy_song_audio(result.source, chart)

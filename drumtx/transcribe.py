@@ -41,7 +41,8 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
 
     from drumtx import LOAD_PROBE
     from drumtx.audio import band_limit
-    from drumtx.chart import SongInfo
+    from drumtx.chart import RESOLUTION as CHART_RESOLUTION
+    from drumtx.chart import SNAP_DIVISIONS, SongInfo
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
     from drumtx.inference import InferenceSettings, check_gate, resolve_device
@@ -193,6 +194,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--charter", default="drumtx", help="charter for song.ini, the MIDI text events and the JSON (default: drumtx)"
     )
     parser.add_argument(
+        "--chart-grid",
+        type=_chart_grid,
+        default=None,
+        metavar="DIVISIONS|off",
+        help="the chart's beat grid: steps per beat tried for each beat, the first preferred (default "
+        f"{','.join(map(str, SNAP_DIVISIONS)) or 'off'}: 16ths, or 8th-note triplets where a beat's hits fit them "
+        "clearly better; e.g. 4 for 16ths only, 4,6 for 16ths or 16th-note triplets); off keeps each hit's exact "
+        "tick. The MIDI output always keeps exact times",
+    )
+    parser.add_argument(
         "--no-chart-audio",
         dest="chart_audio",
         action="store_false",
@@ -275,6 +286,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _chart_grid(text: str) -> tuple[int, ...]:
+    """argparse type of ``--chart-grid``: ``off`` (exact ticks) or steps per beat, e.g. ``4,3``."""
+    if text.strip().lower() == "off":
+        return ()
+    try:
+        divisions = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not steps per beat (e.g. 4,3) or off: {text!r}") from None
+    bad = [d for d in divisions if d < 1 or CHART_RESOLUTION % d]
+    if bad:
+        raise argparse.ArgumentTypeError(f"steps per beat must divide the chart's {CHART_RESOLUTION} ticks per beat; "
+                                         f"{', '.join(map(str, bad))} do not")
+    return divisions
 
 
 #: The inference settings' config keys as this command's flags, for their error messages.
@@ -504,7 +530,8 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
                 if why:  # 0 onsets and exit 0 said nothing of a gate that shut every frame
                     bar.write(f"{prog_name(PROG)}: note: {job.source}: no onsets: {why}")
                 bar.stage("writing")
-                written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio)
+                written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio,
+                                        chart_grid=args.chart_grid)
         except InputError as exc:
             _error(str(exc))
             failed += 1

@@ -21,6 +21,7 @@ from drumtx.chart import (
     chart_midi,
     difficulty_tier,
     read_chart_gems,
+    snap_ticks,
     write_chart,
 )
 from drumtx.midi_out import TempoMap
@@ -43,7 +44,7 @@ def test_every_fine_class_lands_on_its_documented_lane(tmp_path):
     tempo = _tempo()
     classes = [c for c in Vocabulary(hihat_pedal=True).fine_classes]
     onsets = [Onset(1.0 + 0.5 * i, c, 100) for i, c in enumerate(classes)]
-    stats = write_chart(tmp_path / "song", onsets, tempo, 12.0, SongInfo("song", artist="Band"))
+    stats = write_chart(tmp_path / "song", onsets, tempo, 12.0, SongInfo("song", artist="Band"), divisions=())
     gems, extras = read_chart_gems(tmp_path / "song" / "notes.mid")
 
     expected = [(o.time, *CHART_LANES[o.fine_class]) for o in onsets if CHART_LANES[o.fine_class] is not None]
@@ -73,7 +74,7 @@ def test_tom_marker_never_turns_the_next_cymbal_into_a_tom(tmp_path):
         Onset(2.005, "tom_mid", 100),
         Onset(2.020, "ride_bell", 100),
     ]
-    write_chart(tmp_path, onsets, tempo, 3.0, "x")
+    write_chart(tmp_path, onsets, tempo, 3.0, "x", divisions=())  # exact ticks: 9.6 ticks apart stay apart
     gems, _ = read_chart_gems(tmp_path / "notes.mid")
     assert [(lane, tom) for _, lane, tom in gems] == [
         ("yellow", True),
@@ -82,6 +83,34 @@ def test_tom_marker_never_turns_the_next_cymbal_into_a_tom(tmp_path):
         ("blue", True),
         ("blue", False),
     ]
+
+
+def test_hits_heard_as_one_chord_share_a_grid_tick(tmp_path):
+    """A charter's try (2026-12-07): gems kept their exact ticks, so a snare and a hi-hat 9 ticks
+    apart were two gems a game draws as a flam, and a tom fill sat 7-14 ticks off its 16ths."""
+    tempo = TempoMap.constant(120.0, RESOLUTION)  # 1 tick = 1/960 s
+    onsets = [Onset(1.500, "snare_head", 100), Onset(1.5094, "hihat_closed", 90),  # 9 ticks apart
+              Onset(2.250, "kick", 100), Onset(2.2594, "hihat_closed", 90)]
+    onsets += [Onset(3.0 + 0.125 * k + d, "tom_high", 100) for k, d in enumerate((0.007, -0.006, 0.0145, 0.009))]
+    write_chart(tmp_path, onsets, tempo, 5.0, "x")  # the default grid
+    gems, _ = read_chart_gems(tmp_path / "notes.mid")
+    ticks = [round(t * 960) for t, _, _ in gems]
+    assert ticks == [1440, 1440, 2160, 2160, 2880, 3000, 3120, 3240]
+    assert all(t % 120 == 0 for t in ticks)
+
+
+def test_snap_ticks_takes_triplets_only_where_a_beat_fits_them_clearly_better():
+    r = RESOLUTION
+    straight = [0 + 9, 120 - 14, 240 + 20, 360 - 25]  # 16ths with up to 25 ticks of timing
+    swung = [r + 0, r + 160 + 12, r + 320 - 10]  # 8th-note triplets
+    assert snap_ticks(straight).tolist() == [0, 120, 240, 360]
+    assert snap_ticks(swung).tolist() == [r, r + 160, r + 320]
+    assert snap_ticks(straight + swung).tolist() == [0, 120, 240, 360, r, r + 160, r + 320]  # a grid per beat
+    assert snap_ticks([r - 30], divisions=(4,)).tolist() == [r]  # the beat's end is on its grid
+    assert snap_ticks([130, 250], divisions=()).tolist() == [130, 250]  # off: exact
+    assert snap_ticks(straight, divisions=(4, 6)).tolist() == [0, 120, 240, 360]
+    with pytest.raises(ValueError, match="must divide 480"):
+        snap_ticks([0], divisions=(7,))
 
 
 def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
@@ -106,7 +135,7 @@ def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
 
 def _dynamics(tmp_path, onsets, tempo=None) -> tuple[list[int], bool]:
     """Chart velocities of the written PART DRUMS gems, and whether dynamics are on."""
-    write_chart(tmp_path, onsets, tempo or TempoMap.constant(100.0, RESOLUTION), 40.0, "x")
+    write_chart(tmp_path, onsets, tempo or TempoMap.constant(100.0, RESOLUTION), 40.0, "x", divisions=())
     _, extras = read_chart_gems(tmp_path / "notes.mid")
     drums = next(t for t in mido.MidiFile(tmp_path / "notes.mid").tracks if t.name == "PART DRUMS")
     return extras["velocities"], any(m.type == "text" and m.text == "[ENABLE_CHART_DYNAMICS]" for m in drums)

@@ -784,6 +784,39 @@ def test_a_mistyped_option_is_one_line_naming_the_closest(tmp_path, capsys):
                    "(did you mean --format?) (see --help)"]
 
 
+@pytest.mark.parametrize("value", ["7", "4,0", "16ths", ""])
+def test_bad_chart_grid_is_a_usage_error(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--chart-grid", value])
+    assert exc.value.code == 2
+    assert "--chart-grid" in capsys.readouterr().err
+
+
+def test_chart_gems_sit_on_the_grid_unless_it_is_off(tmp_path, capsys):
+    """Chart gems are snapped to the tempo map's 16ths or 8th-note triplets (per beat); with
+    --chart-grid off each keeps its exact tick, as the MIDI output always does."""
+    from drumtx.chart import read_chart_gems
+
+    sf.write(tmp_path / "take.wav", render_groove(6.0, 44100, channels=1)[0], 44100)
+    gems = {}
+    for grid in ("default", "off"):
+        extra = [] if grid == "default" else ["--chart-grid", "off"]
+        rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / grid, "--format", "chart",  # the packaged model
+                              "--no-chart-audio", "--threads", "1", "-q", *extra], capsys)
+        assert rc == 0, err
+        midi = mido.MidiFile(tmp_path / grid / "take" / "notes.mid")
+        drums = next(t for t in midi.tracks if t.name == "PART DRUMS")
+        ticks, now = [], 0
+        for m in drums:
+            now += m.time
+            if m.type == "note_on" and m.velocity > 0 and m.note in (96, 97, 98, 99, 100):
+                ticks.append(now)
+        gems[grid] = ticks
+        assert read_chart_gems(tmp_path / grid / "take" / "notes.mid")[0]
+    assert gems["default"] and {t % 480 for t in gems["default"]} <= {0, 120, 160, 240, 320, 360}
+    assert {t % 480 for t in gems["off"]} - {0, 120, 160, 240, 320, 360}  # exact ticks are off the grid
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
 def test_bad_thread_count_is_a_usage_error(value, tmp_path, capsys):
     """``--threads`` takes a whole number >= 1; anything else is argparse's usage error (exit 2), not a traceback."""
