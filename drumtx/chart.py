@@ -435,6 +435,11 @@ def write_chart(
     return stats
 
 
+def song_audio(folder: str | Path) -> Path | None:
+    """The chart folder's ``song.<ext>`` in a format Clone Hero plays, or None."""
+    return next((p for ext in CH_AUDIO if (p := Path(folder) / f"song{ext}").is_file()), None)
+
+
 def copy_song_audio(audio: str | Path, folder: Path, block_frames: int = 1 << 16) -> Path:
     """Put the audio into the chart folder as Clone Hero expects it (``song.<ext>``).
 

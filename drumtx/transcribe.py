@@ -42,7 +42,7 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     from drumtx import LOAD_PROBE
     from drumtx.audio import band_limit
     from drumtx.chart import RESOLUTION as CHART_RESOLUTION
-    from drumtx.chart import SNAP_DIVISIONS, SongInfo
+    from drumtx.chart import SNAP_DIVISIONS, SongInfo, copy_song_audio, song_audio
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
     from drumtx.inference import InferenceSettings, check_gate, resolve_device
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out an input whose every output is already there (a batch run again after new files "
         "were added); it counts as done, not failed. An input with some of its outputs (a format added to "
-        "--format) gets only the missing ones; those there are kept as they are",
+        "--format, a chart folder without its audio) gets only the missing ones; those there are kept as they are",
     )
     parser.add_argument(
         "--thresholds",
@@ -498,6 +498,11 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             continue
         if args.skip_existing:
             whole = {f for f, p in paths.items() if all_outputs_exist({f: p})}
+            if "chart" in whole and args.chart_audio and song_audio(paths["chart"]) is None:
+                # a chart folder written with --no-chart-audio, or its song.* deleted: the audio alone is missing
+                if not _add_chart_audio(job.source, paths["chart"], args.quiet):
+                    failed += 1
+                    continue
             if len(whole) == len(paths):
                 skipped += 1
                 continue
@@ -551,6 +556,19 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
                 flush=True,
             )
     return failed, done, skipped
+
+
+def _add_chart_audio(source: Path, folder: Path, quiet: bool) -> bool:
+    """Put ``source`` into an existing chart folder as its ``song.<ext>``; False (said on stderr)
+    when it cannot be read or written."""
+    try:
+        song = copy_song_audio(source, folder)
+    except Exception as exc:  # soundfile cannot transcode every input (m4a), or the folder is read-only
+        _error(f"{source}: chart audio not added to {folder} ({exception_line(exc)})")
+        return False
+    if not quiet:
+        print(f"{source} -> {song} (the chart audio its folder lacked)", flush=True)
+    return True
 
 
 def _class_counts(onsets: Sequence[Onset], vocab: Vocabulary) -> dict[str, int]:

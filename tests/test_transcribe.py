@@ -453,6 +453,16 @@ def test_folder_input_and_no_silent_overwrite(bundle, tmp_path, capsys):
     assert rc == 0, err
     assert (out / "new.json").is_file() and (out / "quiet.json").is_file()
     assert (out / "quiet.mid").read_bytes() == b"user's edits"
+    # a chart folder whose audio alone is missing (written with --no-chart-audio, or song.* deleted):
+    # the audio is added, the chart kept as it is (a charter's try: "outputs there", never added)
+    song = next((out / "blip").glob("song.*"))
+    song.unlink()
+    (out / "blip" / "notes.mid").write_bytes(b"charter's edits")
+    rc, stdout, err = run_cli([d / "blip.wav", "-o", out, "--ckpt", bundle, "--skip-existing", "--format",
+                               "midi,chart"], capsys)
+    assert rc == 0, err
+    assert song.is_file() and (out / "blip" / "notes.mid").read_bytes() == b"charter's edits"
+    assert "the chart audio its folder lacked" in stdout and stdout.strip().splitlines()[-1].startswith("0 transcribed")
     # a chart folder only partly there is something else's: refused without --overwrite
     (out / "blip" / "song.ini").unlink()
     rc, _, err = run_cli([d / "blip.wav", "-o", out, "--ckpt", bundle, "-q", "--skip-existing", "--format",
