@@ -1,15 +1,16 @@
-"""Rhythm-game charts: a Clone Hero / Rock Band ``notes.mid`` with ``song.ini``.
+"""Rhythm-game charts: a Clone Hero / YARG ``notes.mid`` (pro drums, Expert) with ``song.ini``.
 
 Layout written for one input ``<stem>``: ``OUT_DIR/<stem>/notes.mid``, ``OUT_DIR/<stem>/song.ini``
 and, unless disabled, the audio as ``song.<ext>`` (copied when Clone Hero plays the format,
 else transcoded to Ogg Vorbis), so the folder can be dropped into Clone Hero's ``Songs``.
 
 ``notes.mid`` (480 ticks per beat, meta text UTF-8) holds a conductor track (tempo map from
-beat tracking, :mod:`drumtx.tempo`, 4/4), ``PART DRUMS`` (Expert, pro drums: cymbal by default,
-a tom marker turns the yellow/blue/green note under it into a tom; gems on the beat grid,
-:func:`snap_ticks`; ghost/accent dynamics only where the playing has them, :func:`chart_dynamics`), ``BEAT`` (12 on bar starts, 13 on the
-other beats) and ``EVENTS`` ([music_start], [music_end], [end]). The instrument -> lane mapping
-is the data table :data:`CHART_LANES`; ``docs`` and tests read it from there.
+beat tracking, :mod:`drumtx.tempo`; 4/4 bars from the first kick or crash on a beat, after a
+pickup bar where needed), ``PART DRUMS`` (Expert, pro drums: cymbal by default, a tom marker
+turns the yellow/blue/green note under it into a tom; gems on the beat grid, :func:`snap_ticks`;
+ghost/accent dynamics only where the playing has them, :func:`chart_dynamics`), ``BEAT`` (12 on
+bar starts, 13 on the other beats) and ``EVENTS`` ([music_start], [music_end], [end]). The
+instrument -> lane mapping is the data table :data:`CHART_LANES`; ``docs`` and tests read it from there.
 """
 
 from __future__ import annotations
@@ -295,7 +296,8 @@ def chart_midi(
     end_tick = int(tempo.seconds_to_ticks([duration])[0])
     last_gem = gems[-1].tick if gems else 0
     n_beats = max(end_tick, last_gem) // RESOLUTION + 2  # cover the audio and every gem
-    beat_notes = [(b * RESOLUTION, BEAT_BAR if b % 4 == 0 else BEAT_BEAT, 100) for b in range(n_beats)]
+    beat_notes = [(b * RESOLUTION, BEAT_BAR if bar else BEAT_BEAT, 100)
+                  for b, bar in enumerate(tempo.bar_starts(n_beats))]
     midi.tracks.append(midi_track("BEAT", note_events(beat_notes, RESOLUTION // 4, 0)))
 
     final = n_beats * RESOLUTION

@@ -22,6 +22,9 @@ from drumtx.atomic import atomic_output
 from drumtx.targets import Onset
 from drumtx.vocab import OUTPUT_NOTES
 
+#: Bars of the MIDI and chart outputs: 4/4 (no meter is detected), after a pickup bar where the
+#: music's first downbeat needs one (:attr:`TempoMap.pickup_beats`).
+BEATS_PER_BAR = 4
 #: GM drums live on MIDI channel 10, which mido counts from 0.
 GM_DRUM_CHANNEL = 9
 MAX_US_PER_BEAT = 0xFFFFFF  # the largest tempo a set_tempo event can hold (24 bits)
@@ -90,12 +93,28 @@ def steady_anchors(beats: np.ndarray, tolerance_s: float) -> tuple[np.ndarray, n
 @dataclass(frozen=True)
 class TempoMap:
     """Piecewise-constant tempo: segment ``i`` starts at ``ticks[i]`` / ``micros[i]`` µs and
-    lasts ``us_per_beat[i]`` µs per beat. Beats fall on multiples of ``resolution`` ticks."""
+    lasts ``us_per_beat[i]`` µs per beat. Beats fall on multiples of ``resolution`` ticks.
+    Bars are 4/4 from tick 0, or after a first bar of ``pickup_beats`` beats (1..3: a bar of
+    that many quarter notes, so the next bar starts on the music's downbeat)."""
 
     resolution: int
     ticks: tuple[int, ...]
     micros: tuple[int, ...]
     us_per_beat: tuple[int, ...]
+    pickup_beats: int = 0
+
+    def bar_starts(self, n_beats: int) -> list[bool]:
+        """Whether each of the first ``n_beats`` beats starts a bar."""
+        p = self.pickup_beats
+        return [b == 0 or (b >= p and (b - p) % BEATS_PER_BAR == 0) for b in range(n_beats)]
+
+    def time_signature_events(self) -> list[tuple[int, mido.MetaMessage]]:
+        """``(absolute tick, time_signature)``: 4/4, after a first bar of ``pickup_beats``/4."""
+        four = mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4, time=0)
+        if not self.pickup_beats:
+            return [(0, four)]
+        pickup = mido.MetaMessage("time_signature", numerator=self.pickup_beats, denominator=4, time=0)
+        return [(0, pickup), (self.pickup_beats * self.resolution, four)]
 
     @classmethod
     def constant(cls, bpm: float = 120.0, resolution: int = 480) -> TempoMap:
@@ -109,6 +128,7 @@ class TempoMap:
         resolution: int = 480,
         fallback_bpm: float = 120.0,
         steady_s: float = 0.0,
+        downbeat: float | None = None,
     ) -> TempoMap:
         """A tempo map whose beat ticks fall on the tracked beats.
 
@@ -123,10 +143,16 @@ class TempoMap:
                 frame grid (10 ms) gets one tempo instead of one that flips between two
                 neighbouring values on every beat. Beats closer than ``2 * steady_s`` to the
                 one before are dropped (a stretch's end may sit ``steady_s`` late).
+            downbeat: a time (s) that starts a bar (the music's first downbeat,
+                :func:`first_downbeat`): the tracked beat nearest it (within half a beat) starts
+                a 4/4 bar, after a shorter first bar (``pickup_beats``) where needed. None, or
+                no beat near it: bars from tick 0.
 
-        Before the first beat the map holds a whole number of beats at about the first tempo
-        (the first beat is skipped when it comes earlier than half a beat, which would need a
-        very fast lead-in tempo). Fewer than two beats: a constant ``fallback_bpm``.
+        Before the first beat the map holds a whole number of beats at about the first tempo,
+        at least one (the first beat is skipped when it comes within a quarter of a beat of the
+        file's start, whose tick 0 then stands for it; between a quarter and a half, the one
+        lead-in beat is up to 4x faster, so the beat keeps its tick). Fewer than two beats: a
+        constant ``fallback_bpm``.
         """
         beats = np.unique(np.asarray(beat_times, dtype=np.float64))
         beats = beats[beats > 0]
@@ -139,11 +165,17 @@ class TempoMap:
         if beats.size < 2:
             return cls.constant(fallback_bpm, resolution)
         first_ibi = beats[1] - beats[0]
-        if beats[0] < 0.5 * first_ibi:
+        if beats[0] < 0.25 * first_ibi:
             beats = beats[1:]
             if beats.size < 2:
                 return cls.constant(60.0 / first_ibi, resolution)
         lead_in = max(1, int(round(beats[0] / first_ibi)))
+        pickup = 0
+        if downbeat is not None:
+            k = int(np.argmin(np.abs(beats - downbeat)))
+            local_ibi = beats[min(k + 1, beats.size - 1)] - beats[max(k - 1, 0)]
+            if abs(beats[k] - downbeat) <= 0.25 * local_ibi:  # (half the beat: the 2-beat span's quarter)
+                pickup = (lead_in + k) % BEATS_PER_BAR
         index, times = steady_anchors(beats, steady_s) if steady_s > 0 else (np.arange(beats.size), beats)
         # Anchors: (beat index, target time in µs); the gap to the next anchor is one tempo.
         beat_index = np.concatenate(([0], lead_in + index))
@@ -159,7 +191,7 @@ class TempoMap:
             micros.append(q)
             tempos.append(us)
             q += us * n_beats
-        return cls(resolution, tuple(ticks), tuple(micros), tuple(tempos))
+        return cls(resolution, tuple(ticks), tuple(micros), tuple(tempos), pickup)
 
     def seconds_to_ticks(self, seconds: Sequence[float] | np.ndarray) -> np.ndarray:
         """Absolute ticks (int64) of times in seconds, rounded to the nearest tick."""
@@ -241,9 +273,10 @@ def note_events(
 
 def conductor_track(name: str, tempo: TempoMap, texts: Sequence[str] = ()) -> mido.MidiTrack:
     """Track 0 of a type-1 file: its name, ``texts`` as text meta events at tick 0 (e.g.
-    ``"Artist: …"``; UTF-8, one line each), 4/4 time signature and the tempo map."""
+    ``"Artist: …"``; UTF-8, one line each), the time signatures (4/4, after a pickup bar where
+    the map has one) and the tempo map."""
     events = [(0, 0, mido.MetaMessage("text", text=one_line_text(t), time=0)) for t in texts]
-    events += [(0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))]
+    events += [(tick, 0, msg) for tick, msg in tempo.time_signature_events()]
     events += [(tick, 1, msg) for tick, msg in tempo.tempo_events()]
     return midi_track(name, events)
 

@@ -54,6 +54,35 @@ _CFG = output_settings()["tempo"]  # conf/outputs/default.yaml
 MAP_TOLERANCE_S = float(_CFG["map_tolerance_ms"]) / 1000.0
 
 
+#: Fine classes that mark a downbeat when they open the music: a song's first bar starts on a kick
+#: (with a crash, often); a pickup before it is a fill of snare and toms.
+DOWNBEAT_CLASSES = ("kick", "crash")
+#: How near a tracked beat such a hit must be to count as on it (s).
+DOWNBEAT_TOLERANCE_S = 0.07
+
+
+def first_downbeat(onsets, beats: np.ndarray) -> float | None:
+    """The music's first downbeat, as far as drums tell: the first kick or crash onset within
+    :data:`DOWNBEAT_TOLERANCE_S` of a tracked beat. No meter is detected; this only moves the
+    bar lines of the MIDI and chart outputs from the file's start to where the playing starts
+    (a take after 1.1 s of silence had every bar line 2 beats off, a charter's try 2026-12-07).
+
+    Args:
+        onsets: :class:`drumtx.targets.Onset` objects (``time`` s, ``fine_class``), any order.
+        beats: ``(n,)`` tracked beat times (s).
+
+    Returns:
+        Its time (s), or None (no such hit, or no beats).
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size == 0:
+        return None
+    for t in sorted(o.time for o in onsets if o.fine_class in DOWNBEAT_CLASSES):
+        if np.abs(beats - t).min() <= DOWNBEAT_TOLERANCE_S:
+            return float(t)
+    return None
+
+
 def onset_envelope(mel: np.ndarray) -> np.ndarray:
     """The onset-strength envelope that beats are tracked on: librosa's spectral flux of a
     log-mel (first difference, positive part, mean over bins), one value per frame; the values

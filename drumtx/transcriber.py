@@ -29,7 +29,7 @@ from drumtx.features import LogMel, features_from_meta
 from drumtx.inference import Activations, InferenceSettings, activations
 from drumtx.midi_out import TempoMap
 from drumtx.targets import Onset
-from drumtx.tempo import MAP_TOLERANCE_S, beat_envelope, estimate_beats
+from drumtx.tempo import MAP_TOLERANCE_S, beat_envelope, estimate_beats, first_downbeat
 from drumtx.vocab import Vocabulary
 
 #: Prefix of the notes printed on stderr for the user (velocities not measured, chart audio not added).
@@ -297,8 +297,10 @@ class Transcription:
 
     def tempo_map(self, resolution: int) -> TempoMap:
         """The MIDI and chart tempo map at ``resolution`` ticks per beat: the tracked beats, one
-        tempo per steady stretch (``tempo.map_tolerance_ms`` of ``conf/outputs/default.yaml``)."""
-        return TempoMap.from_beats(self.beats, resolution, steady_s=MAP_TOLERANCE_S)
+        tempo per steady stretch (``tempo.map_tolerance_ms`` of ``conf/outputs/default.yaml``),
+        4/4 bars from the first kick or crash on a beat (:func:`drumtx.tempo.first_downbeat`)."""
+        return TempoMap.from_beats(self.beats, resolution, steady_s=MAP_TOLERANCE_S,
+                                   downbeat=first_downbeat(self.onsets, self.beats))
 
 
 def parse_thresholds(text: str | None, instruments: Sequence[str]) -> dict[str, dict[str, float]]:

@@ -118,6 +118,42 @@ def test_tempo_map_edge_cases():
     assert tm.seconds_to_ticks([1.05])[0] % 480 == 0
 
 
+def test_bars_start_on_the_first_kick_or_crash_on_a_beat():
+    """A charter's try: a take after 1.1 s of silence (the tracker also found a beat in the
+    silence) had every bar line 2 beats off, bars being counted from the file's start; and a
+    first beat at 0.3 s of a 0.62 s beat was dropped, so the first kick sat inside a 65 bpm
+    lead-in beat. Bars now start on the first kick or crash on a tracked beat, after a pickup
+    bar of 1-3 beats (time signature n/4) where needed."""
+    from drumtx.chart import BEAT_BAR, RESOLUTION, chart_midi
+    from drumtx.transcriber import Transcription
+
+    beats = 0.78 + 0.625 * np.arange(24)  # 0.78 is the invented beat, 1.405 the first downbeat
+    onsets = [Onset(1.405 + 2.5 * bar + 0.625 * k, "kick" if k % 2 == 0 else "snare_head", 100)
+              for bar in range(4) for k in range(4)]
+    result = Transcription(Path("x.wav"), 16.0, onsets, [1.0] * len(onsets), beats, {}, np.zeros(10))
+    tempo = result.tempo_map(RESOLUTION)
+    assert tempo.pickup_beats == 2  # the lead-in beat and the invented one
+    midi = chart_midi(onsets, tempo, 16.0, "x")
+    beat_track = next(t for t in midi.tracks if t.name == "BEAT")
+    now, bars = 0, []
+    for m in beat_track:
+        now += m.time
+        if m.type == "note_on" and m.velocity > 0 and m.note == BEAT_BAR:
+            bars.append(now)
+    bar_s = tempo.ticks_to_seconds(bars)
+    assert bar_s[0] == 0 and np.allclose(bar_s[1:5], [1.405, 3.905, 6.405, 8.905], atol=0.02), bar_s
+    signatures = [(t, m.numerator) for t, m in tempo.time_signature_events()]
+    assert signatures == [(0, 2), (2 * RESOLUTION, 4)]
+    conductor = [m for m in midi.tracks[0] if m.type == "time_signature"]
+    assert [m.numerator for m in conductor] == [2, 4]
+    # a first beat a half beat in is kept on its own tick (it was dropped), and starts the first bar
+    early = TempoMap.from_beats(0.3 + 0.62 * np.arange(20), 480, downbeat=0.3)
+    assert early.seconds_to_ticks([0.3])[0] == 480 and early.pickup_beats == 1
+    # no kick or crash on a beat: bars from the file's start, as before
+    plain = Transcription(Path("x.wav"), 16.0, [Onset(1.7, "snare_head", 90)], [1.0], beats, {}, np.zeros(10))
+    assert plain.tempo_map(RESOLUTION).pickup_beats == 0
+
+
 def _grid_error(tempo: TempoMap, beats: np.ndarray) -> float:
     """The largest distance (s) from the k-th tracked beat to the map's k-th beat after its
     lead-in (the first tracked beat starts the map's second segment, on a beat tick)."""
