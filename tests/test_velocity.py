@@ -308,7 +308,7 @@ def test_chart_ghosts_follow_the_model_velocity():
     out = with_measured_velocities(result)  # none.wav does not exist: the audio is not read
     assert [o.velocity for o in out.onsets] == want
     tempo = TempoMap.constant(96.0, RESOLUTION)
-    midi = chart_midi(out.onsets, tempo, 12.0, "x")
+    midi = chart_midi(out.onsets, tempo, 12.0, "x", divisions=())  # exact ticks: read back by time
     drums = next(t for t in midi.tracks if t.name == "PART DRUMS")
     tick, snare = 0, {}
     for m in drums:
