@@ -157,11 +157,18 @@ def chart_dynamics(gems: Sequence[Gem], tempo: TempoMap) -> list[int]:
     return out
 
 
+#: Finer grids a beat falls back to, coarsest first, when every grid of ``divisions`` would put
+#: two strokes of one lane on one tick (a 32nd-note roll or kick double on a 16th grid): 32nds,
+#: 16th-note triplets, 32nd-note triplets, 64ths.
+FALLBACK_DIVISIONS = (8, 6, 12, 16)
+
+
 def snap_ticks(
     ticks: Sequence[int] | np.ndarray,
     resolution: int = RESOLUTION,
     divisions: Sequence[int] = SNAP_DIVISIONS,
     margin: float = SNAP_MARGIN,
+    lanes: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Ticks moved onto the beat grid, one grid per beat.
 
@@ -171,6 +178,11 @@ def snap_ticks(
     division's squared error over that beat's hits is below ``margin`` times the best so far
     (8th-note triplets where the hits swing or play triplets); every tick then moves to its
     nearest point of that grid (the beat's end included). A hit is of the beat it starts in.
+    With ``lanes``, a grid that would put two strokes of one lane on one tick (hits 3/4 of a
+    32nd note or more apart: a roll, a kick double) is not taken for that beat; where every grid of
+    ``divisions`` would, the first of :data:`FALLBACK_DIVISIONS` that does not is (a charter's
+    try, 2026-12-07: an 8-note 32nd roll became 4 gems and a 32nd kick moved onto the next
+    downbeat). Hits of one lane closer than that still share a tick (one stroke found twice).
 
     Args:
         ticks: absolute ticks of the hits (any order).
@@ -178,6 +190,7 @@ def snap_ticks(
         divisions: steps per beat tried, the first preferred; each must divide ``resolution``;
             empty: ticks unchanged.
         margin: 0..1, how much better a later grid must fit.
+        lanes: each hit's lane (any hashable), or None (no merge check).
 
     Returns:
         The snapped ticks (int64), in the order given.
@@ -188,24 +201,48 @@ def snap_ticks(
     ticks = np.asarray(ticks, dtype=np.int64)
     if not divisions or ticks.size == 0:
         return ticks.copy()
-    bad = [d for d in divisions if int(d) < 1 or resolution % int(d)]
+    bad = [int(d) for d in divisions if int(d) < 1 or resolution % int(d)]
     if bad or not 0.0 <= margin <= 1.0:
-        raise ValueError(f"chart grid: divisions must divide {resolution} ({list(bad)} do not) and 0 <= margin <= 1 "
-                         f"(got {margin})")
-    steps = np.array([resolution // int(d) for d in divisions], dtype=np.int64)[:, None]
+        raise ValueError(f"chart grid: divisions must be whole steps per beat that divide {resolution} "
+                         f"(not {', '.join(map(str, bad))}) and 0 <= margin <= 1 (got {margin})")
+    fallback = [d for d in FALLBACK_DIVISIONS if resolution % d == 0 and d not in divisions]
+    steps = np.array([resolution // int(d) for d in (*divisions, *fallback)], dtype=np.int64)[:, None]
     snapped = np.round(ticks[None, :] / steps).astype(np.int64) * steps  # (grids, hits)
     err = (snapped - ticks[None, :]).astype(np.float64) ** 2
     beat = ticks // resolution
+    stroke = resolution * 3 // 32  # hits of one lane this far apart (3/4 of a 32nd) are two strokes
+    lane_of = np.asarray(lanes, dtype=object) if lanes is not None else None
     out = snapped[0].copy()
     for b in np.unique(beat):
-        hits = beat == b
-        cost = err[:, hits].sum(axis=1)
-        best = 0
-        for k in range(1, len(cost)):
-            if cost[k] < margin * cost[best]:
-                best = k
+        hits = np.flatnonzero(beat == b)
+        if lane_of is not None:  # (the hits of one lane near this beat: its neighbours' too)
+            near = np.flatnonzero(np.abs(beat - b) <= 1)
+            ok = [not _merges(snapped[g, near], ticks[near], lane_of[near], stroke) for g in range(len(steps))]
+        else:
+            ok = [True] * len(steps)
+        usable = [g for g in range(len(divisions)) if ok[g]]
+        if usable:
+            cost = err[:, hits].sum(axis=1)
+            best = usable[0]
+            for g in usable[1:]:
+                if cost[g] < margin * cost[best]:
+                    best = g
+        else:
+            best = next((g for g in range(len(divisions), len(steps)) if ok[g]), len(steps) - 1)
         out[hits] = snapped[best, hits]
     return out
+
+
+def _merges(snapped: np.ndarray, ticks: np.ndarray, lanes: np.ndarray, stroke: int) -> bool:
+    """Whether two hits of one lane at least ``stroke`` ticks apart share a snapped tick."""
+    seen: dict[tuple, int] = {}
+    for s, t, lane in zip(snapped.tolist(), ticks.tolist(), lanes.tolist(), strict=True):
+        if lane is None:  # not charted
+            continue
+        other = seen.setdefault((s, lane), t)
+        if abs(other - t) >= stroke:
+            return True
+    return False
 
 
 def onsets_to_gems(
@@ -217,7 +254,8 @@ def onsets_to_gems(
     """Place onsets on lanes and ticks (on the beat grid of ``divisions``, :func:`snap_ticks`);
     merge same-lane hits on one tick, resolve tom/cymbal clashes."""
     stats = stats if stats is not None else ChartStats()
-    ticks = snap_ticks(tempo.seconds_to_ticks([o.time for o in onsets]), tempo.resolution, divisions)
+    lanes = [(CHART_LANES.get(o.fine_class) or (None,))[0] for o in onsets]  # (a tom and a cymbal share a lane)
+    ticks = snap_ticks(tempo.seconds_to_ticks([o.time for o in onsets]), tempo.resolution, divisions, lanes=lanes)
     slots: dict[tuple[int, str], Gem] = {}
     for tick, onset in zip(ticks, onsets, strict=True):
         lane = CHART_LANES.get(onset.fine_class)

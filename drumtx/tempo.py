@@ -63,7 +63,8 @@ DOWNBEAT_TOLERANCE_S = 0.07
 
 def first_downbeat(onsets, beats: np.ndarray) -> float | None:
     """The music's first downbeat, as far as drums tell: the first kick or crash onset within
-    :data:`DOWNBEAT_TOLERANCE_S` of a tracked beat. No meter is detected; this only moves the
+    :data:`DOWNBEAT_TOLERANCE_S` of a tracked beat, or a crash on a beat less than a 4/4 bar
+    after that one (a kick in a pickup fill before it). No meter is detected; this only moves the
     bar lines of the MIDI and chart outputs from the file's start to where the playing starts
     (a take after 1.1 s of silence had every bar line 2 beats off, a charter's try 2026-12-07).
 
@@ -77,10 +78,19 @@ def first_downbeat(onsets, beats: np.ndarray) -> float | None:
     beats = np.asarray(beats, dtype=np.float64)
     if beats.size == 0:
         return None
-    for t in sorted(o.time for o in onsets if o.fine_class in DOWNBEAT_CLASSES):
-        if np.abs(beats - t).min() <= DOWNBEAT_TOLERANCE_S:
-            return float(t)
-    return None
+    on_beat = [(o.time, o.fine_class) for o in sorted(onsets, key=lambda o: o.time)
+               if o.fine_class in DOWNBEAT_CLASSES and np.abs(beats - o.time).min() <= DOWNBEAT_TOLERANCE_S]
+    if not on_beat:
+        return None
+    first = on_beat[0][0]
+    # A kick in a pickup fill (snare, then snare and kick on the last beat before the crash)
+    # came first and put every bar line one beat early (a charter's re-check, 2026-12-07): a crash
+    # on a beat less than a bar after it starts the bar instead (one a whole bar later agrees).
+    k = int(np.argmin(np.abs(beats - first)))
+    around = np.diff(beats[max(k - 2, 0): k + 6])
+    bar_s = 4 * float(np.median(around)) if around.size else 0.0  # 4/4, the outputs' bars
+    crash = next((t for t, c in on_beat if c == "crash" and first <= t < first + bar_s - DOWNBEAT_TOLERANCE_S), None)
+    return float(crash if crash is not None else first)
 
 
 def onset_envelope(mel: np.ndarray) -> np.ndarray:

@@ -296,10 +296,12 @@ def _chart_grid(text: str) -> tuple[int, ...]:
         divisions = tuple(int(t) for t in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not steps per beat (e.g. 4,3) or off: {text!r}") from None
-    bad = [d for d in divisions if d < 1 or CHART_RESOLUTION % d]
+    if any(d < 1 for d in divisions):
+        raise argparse.ArgumentTypeError(f"steps per beat are whole numbers from 1, got {text!r}")
+    bad = [str(d) for d in divisions if CHART_RESOLUTION % d]
     if bad:
-        raise argparse.ArgumentTypeError(f"steps per beat must divide the chart's {CHART_RESOLUTION} ticks per beat; "
-                                         f"{', '.join(map(str, bad))} do not")
+        raise argparse.ArgumentTypeError(f"{' and '.join(bad)} {'does' if len(bad) == 1 else 'do'} not divide the "
+                                         f"chart's {CHART_RESOLUTION} ticks per beat")
     return divisions
 
 

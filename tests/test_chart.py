@@ -109,8 +109,22 @@ def test_snap_ticks_takes_triplets_only_where_a_beat_fits_them_clearly_better():
     assert snap_ticks([r - 30], divisions=(4,)).tolist() == [r]  # the beat's end is on its grid
     assert snap_ticks([130, 250], divisions=()).tolist() == [130, 250]  # off: exact
     assert snap_ticks(straight, divisions=(4, 6)).tolist() == [0, 120, 240, 360]
-    with pytest.raises(ValueError, match="must divide 480"):
+    with pytest.raises(ValueError, match="divide 480 \\(not 7\\)"):
         snap_ticks([0], divisions=(7,))
+
+
+def test_a_roll_finer_than_the_grid_keeps_every_stroke():
+    """A charter's re-check: an 8-note 32nd snare roll became 4 gems on the 16th grid, and a kick
+    played a 32nd before the downbeat was moved onto it. A beat whose grids would put two strokes
+    of one lane on one tick takes a finer one (32nds first); one stroke found twice still merges."""
+    r = RESOLUTION
+    roll = [2 * r + 60 * k + 3 for k in range(8)]
+    assert snap_ticks(roll, lanes=["red"] * 8).tolist() == [2 * r + 60 * k for k in range(8)]
+    assert len(set(snap_ticks(roll).tolist())) == 5  # without lanes: the plain grid (the last on the next beat)
+    double = [4 * r - 58, 4 * r]  # a kick double: a 32nd (played 2 ticks late), then the downbeat
+    assert snap_ticks(double, lanes=["kick", "kick"]).tolist() == [4 * r - 60, 4 * r]
+    assert snap_ticks([r + 2, r + 20], lanes=["red", "red"]).tolist() == [r, r]  # one stroke found twice
+    assert snap_ticks([r + 2, r + 124], lanes=["red", "yellow"]).tolist() == [r, r + 120]  # 16ths stay 16ths
 
 
 def test_same_lane_clashes_keep_the_cymbal_and_are_counted():

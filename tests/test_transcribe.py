@@ -149,6 +149,11 @@ def test_bars_start_on_the_first_kick_or_crash_on_a_beat():
     # a first beat a half beat in is kept on its own tick (it was dropped), and starts the first bar
     early = TempoMap.from_beats(0.3 + 0.62 * np.arange(20), 480, downbeat=0.3)
     assert early.seconds_to_ticks([0.3])[0] == 480 and early.pickup_beats == 1
+    # a kick in the pickup fill (beat 4, before the kick and crash on the downbeat): the crash wins
+    fill = [Onset(0.155, "snare_head", 90), Onset(0.78, "snare_head", 90), Onset(0.78, "kick", 90),
+            Onset(1.405, "kick", 100), Onset(1.405, "crash", 100)]
+    picked = Transcription(Path("x.wav"), 16.0, fill, [1.0] * 5, beats, {}, np.zeros(10)).tempo_map(RESOLUTION)
+    assert picked.pickup_beats == 2
     # no kick or crash on a beat: bars from the file's start, as before
     plain = Transcription(Path("x.wav"), 16.0, [Onset(1.7, "snare_head", 90)], [1.0], beats, {}, np.zeros(10))
     assert plain.tempo_map(RESOLUTION).pickup_beats == 0
@@ -830,12 +835,15 @@ def test_a_mistyped_option_is_one_line_naming_the_closest(tmp_path, capsys):
                    "(did you mean --format?) (see --help)"]
 
 
-@pytest.mark.parametrize("value", ["7", "4,0", "16ths", ""])
-def test_bad_chart_grid_is_a_usage_error(value, tmp_path, capsys):
+@pytest.mark.parametrize(("value", "says"), [("7", "7 does not divide the chart's 480 ticks per beat"),
+                                             ("7,9", "7 and 9 do not divide"), ("4,0", "whole numbers from 1"),
+                                             ("16ths", "not steps per beat"), ("", "not steps per beat")])
+def test_bad_chart_grid_is_a_usage_error(value, says, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--chart-grid", value])
     assert exc.value.code == 2
-    assert "--chart-grid" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--chart-grid" in err and says in err
 
 
 def test_chart_gems_sit_on_the_grid_unless_it_is_off(tmp_path, capsys):
