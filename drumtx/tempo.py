@@ -75,11 +75,14 @@ def first_downbeat(onsets, beats: np.ndarray) -> float | None:
     Returns:
         Its time (s), or None (no such hit, or no beats).
     """
-    beats = np.asarray(beats, dtype=np.float64)
-    if beats.size == 0:
+    beats = np.sort(np.asarray(beats, dtype=np.float64))
+    hits = sorted((o.time, o.fine_class) for o in onsets if o.fine_class in DOWNBEAT_CLASSES)
+    if beats.size == 0 or not hits:
         return None
-    on_beat = [(o.time, o.fine_class) for o in sorted(onsets, key=lambda o: o.time)
-               if o.fine_class in DOWNBEAT_CLASSES and np.abs(beats - o.time).min() <= DOWNBEAT_TOLERANCE_S]
+    times = np.array([t for t, _ in hits])
+    i = np.clip(np.searchsorted(beats, times), 1, max(beats.size - 1, 1))
+    gap = np.minimum(np.abs(times - beats[i - 1]), np.abs(times - beats[np.minimum(i, beats.size - 1)]))
+    on_beat = [h for h, near in zip(hits, gap <= DOWNBEAT_TOLERANCE_S, strict=True) if near]
     if not on_beat:
         return None
     first = on_beat[0][0]
