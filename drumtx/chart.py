@@ -217,7 +217,8 @@ def snap_ticks(
         hits = np.flatnonzero(beat == b)
         if lane_of is not None:  # (the hits of one lane near this beat: its neighbours' too)
             near = np.flatnonzero(np.abs(beat - b) <= 1)
-            ok = [not _merges(snapped[g, near], ticks[near], lane_of[near], stroke) for g in range(len(steps))]
+            mine = beat[near] == b
+            ok = [not _merges(snapped[g, near], ticks[near], lane_of[near], mine, stroke) for g in range(len(steps))]
         else:
             ok = [True] * len(steps)
         usable = [g for g in range(len(divisions)) if ok[g]]
@@ -233,15 +234,17 @@ def snap_ticks(
     return out
 
 
-def _merges(snapped: np.ndarray, ticks: np.ndarray, lanes: np.ndarray, stroke: int) -> bool:
-    """Whether two hits of one lane at least ``stroke`` ticks apart share a snapped tick."""
-    seen: dict[tuple, int] = {}
-    for s, t, lane in zip(snapped.tolist(), ticks.tolist(), lanes.tolist(), strict=True):
+def _merges(snapped: np.ndarray, ticks: np.ndarray, lanes: np.ndarray, mine: np.ndarray, stroke: int) -> bool:
+    """Whether two hits of one lane at least ``stroke`` ticks apart share a snapped tick, one of
+    them ``mine`` (the beat being decided; its neighbours' merges are theirs to decide)."""
+    seen: dict[tuple, list[tuple[int, bool]]] = {}
+    for s, t, lane, m in zip(snapped.tolist(), ticks.tolist(), lanes.tolist(), mine.tolist(), strict=True):
         if lane is None:  # not charted
             continue
-        other = seen.setdefault((s, lane), t)
-        if abs(other - t) >= stroke:
+        others = seen.setdefault((s, lane), [])
+        if any(abs(o - t) >= stroke and (m or om) for o, om in others):
             return True
+        others.append((t, m))
     return False
 
 

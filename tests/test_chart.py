@@ -125,6 +125,9 @@ def test_a_roll_finer_than_the_grid_keeps_every_stroke():
     assert snap_ticks(double, lanes=["kick", "kick"]).tolist() == [4 * r - 60, 4 * r]
     assert snap_ticks([r + 2, r + 20], lanes=["red", "red"]).tolist() == [r, r]  # one stroke found twice
     assert snap_ticks([r + 2, r + 124], lanes=["red", "yellow"]).tolist() == [r, r + 120]  # 16ths stay 16ths
+    # a roll in the next beat leaves this beat's 16ths alone
+    both = [r + 85, *roll]  # (on 32nds it would be r + 60)
+    assert snap_ticks(both, lanes=["yellow"] + ["red"] * 8).tolist()[0] == r + 120
 
 
 def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
