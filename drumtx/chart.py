@@ -87,6 +87,11 @@ DYNAMICS_MIN_GEMS = int(_DYN["min_gems"])
 _GRID = output_settings()["chart_grid"]  # conf/outputs/default.yaml
 SNAP_DIVISIONS: tuple[int, ...] = tuple(int(d) for d in _GRID["divisions"] or ())
 SNAP_MARGIN = float(_GRID["margin"])
+#: Finer grids a beat falls back to, coarsest first, when every grid of ``divisions`` would put
+#: two strokes of one lane on one tick (a 32nd-note roll or kick double on a 16th grid).
+FALLBACK_DIVISIONS: tuple[int, ...] = tuple(int(d) for d in _GRID["fallback"] or ())
+#: Hits of one lane at least this far apart (beats) are two strokes, never merged by the grid.
+TWO_STROKES_BEATS = float(_GRID["two_strokes"])
 
 #: diff_drums tier (0..6) for a mean density in notes per second: the first bound it is below.
 DIFFICULTY_NPS_BOUNDS = (1.0, 2.0, 3.0, 4.5, 6.0, 8.0)
@@ -157,12 +162,6 @@ def chart_dynamics(gems: Sequence[Gem], tempo: TempoMap) -> list[int]:
     return out
 
 
-#: Finer grids a beat falls back to, coarsest first, when every grid of ``divisions`` would put
-#: two strokes of one lane on one tick (a 32nd-note roll or kick double on a 16th grid): 32nds,
-#: 16th-note triplets, 32nd-note triplets, 64ths.
-FALLBACK_DIVISIONS = (8, 6, 12, 16)
-
-
 def snap_ticks(
     ticks: Sequence[int] | np.ndarray,
     resolution: int = RESOLUTION,
@@ -178,8 +177,8 @@ def snap_ticks(
     division's squared error over that beat's hits is below ``margin`` times the best so far
     (8th-note triplets where the hits swing or play triplets); every tick then moves to its
     nearest point of that grid (the beat's end included). A hit is of the beat it starts in.
-    With ``lanes``, a grid that would put two strokes of one lane on one tick (hits 3/4 of a
-    32nd note or more apart: a roll, a kick double) is not taken for that beat; where every grid of
+    With ``lanes``, a grid that would put two strokes of one lane on one tick (hits
+    :data:`TWO_STROKES_BEATS` or more apart: a roll, a kick double) is not taken for that beat; where every grid of
     ``divisions`` would, the first of :data:`FALLBACK_DIVISIONS` that does not is (a charter's
     try, 2026-12-07: an 8-note 32nd roll became 4 gems and a 32nd kick moved onto the next
     downbeat). Hits of one lane closer than that still share a tick (one stroke found twice).
@@ -210,26 +209,28 @@ def snap_ticks(
     snapped = np.round(ticks[None, :] / steps).astype(np.int64) * steps  # (grids, hits)
     err = (snapped - ticks[None, :]).astype(np.float64) ** 2
     beat = ticks // resolution
-    stroke = resolution * 3 // 32  # hits of one lane this far apart (3/4 of a 32nd) are two strokes
+    stroke = round(TWO_STROKES_BEATS * resolution)  # hits of one lane this far apart are two strokes
     lane_of = np.asarray(lanes, dtype=object) if lanes is not None else None
+    order = np.argsort(beat, kind="stable")  # hits by beat: each beat's and its neighbours' are slices
+    by_beat = beat[order]
+
+    def fits(g: int, near: np.ndarray, b: int) -> bool:  # grid g keeps beat b's strokes apart
+        return lane_of is None or not _merges(snapped[g, near], ticks[near], lane_of[near], beat[near] == b, stroke)
+
     out = snapped[0].copy()
     for b in np.unique(beat):
-        hits = np.flatnonzero(beat == b)
-        if lane_of is not None:  # (the hits of one lane near this beat: its neighbours' too)
-            near = np.flatnonzero(np.abs(beat - b) <= 1)
-            mine = beat[near] == b
-            ok = [not _merges(snapped[g, near], ticks[near], lane_of[near], mine, stroke) for g in range(len(steps))]
-        else:
-            ok = [True] * len(steps)
-        usable = [g for g in range(len(divisions)) if ok[g]]
+        lo, hi = np.searchsorted(by_beat, [b, b + 1])
+        hits = order[lo:hi]
+        near = order[np.searchsorted(by_beat, b - 1):np.searchsorted(by_beat, b + 2)]  # (its neighbours' hits too)
+        usable = [g for g in range(len(divisions)) if fits(g, near, b)]
         if usable:
             cost = err[:, hits].sum(axis=1)
             best = usable[0]
             for g in usable[1:]:
                 if cost[g] < margin * cost[best]:
                     best = g
-        else:
-            best = next((g for g in range(len(divisions), len(steps)) if ok[g]), len(steps) - 1)
+        else:  # (the fallbacks are checked only here: most beats never need them)
+            best = next((g for g in range(len(divisions), len(steps)) if fits(g, near, b)), len(steps) - 1)
         out[hits] = snapped[best, hits]
     return out
 

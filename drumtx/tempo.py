@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from drumtx.midi_out import BEATS_PER_BAR
 from drumtx.output_settings import output_settings
 
 #: librosa needs sr and hop_length only through their ratio (the frame rate).
@@ -56,9 +57,9 @@ MAP_TOLERANCE_S = float(_CFG["map_tolerance_ms"]) / 1000.0
 
 #: Fine classes that mark a downbeat when they open the music: a song's first bar starts on a kick
 #: (with a crash, often); a pickup before it is a fill of snare and toms.
-DOWNBEAT_CLASSES = ("kick", "crash")
+DOWNBEAT_CLASSES = tuple(str(c) for c in _CFG["downbeat_classes"])
 #: How near a tracked beat such a hit must be to count as on it (s).
-DOWNBEAT_TOLERANCE_S = 0.07
+DOWNBEAT_TOLERANCE_S = float(_CFG["downbeat_tolerance_ms"]) / 1000.0
 
 
 def first_downbeat(onsets, beats: np.ndarray) -> float | None:
@@ -91,7 +92,7 @@ def first_downbeat(onsets, beats: np.ndarray) -> float | None:
     # on a beat less than a bar after it starts the bar instead (one a whole bar later agrees).
     k = int(np.argmin(np.abs(beats - first)))
     around = np.diff(beats[max(k - 2, 0): k + 6])
-    bar_s = 4 * float(np.median(around)) if around.size else 0.0  # 4/4, the outputs' bars
+    bar_s = BEATS_PER_BAR * float(np.median(around)) if around.size else 0.0
     crash = next((t for t, c in on_beat if c == "crash" and first <= t < first + bar_s - DOWNBEAT_TOLERANCE_S), None)
     return float(crash if crash is not None else first)
 
