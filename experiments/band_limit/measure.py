@@ -34,10 +34,8 @@ import soxr
 
 from drumtx.metrics import DEFAULT_WINDOW_S, onset_counts
 from drumtx.transcriber import Transcriber
-from drumtx.vocab import INSTRUMENTS
 
 REPO = Path(__file__).resolve().parents[2]
-FINE_TO_INSTRUMENT = {fine: inst for inst, fines in INSTRUMENTS.items() for fine in fines}
 
 
 def cpu_name() -> str:
@@ -75,7 +73,7 @@ def main() -> None:
     tx = Transcriber.from_checkpoint(args.ckpt)
     if args.presence_off:
         tx.settings = replace(tx.settings, presence_confidence=None)
-    f_max = float(tx.meta["features"].get("f_max", 0)) if isinstance(tx.meta.get("features"), dict) else None
+    f_max = tx.features.f_max
     rows, numbers = [], []
     for rate in rates:
         for kit in kits:
@@ -86,7 +84,7 @@ def main() -> None:
             found: dict[str, list[float]] = {}
             result = tx.transcribe(path)
             for onset in result.onsets:
-                found.setdefault(FINE_TO_INSTRUMENT[onset.fine_class], []).append(onset.time)
+                found.setdefault(tx.vocab.instrument_of(onset.fine_class), []).append(onset.time)
             cells = {}
             for inst, ref in truth.items():
                 c = onset_counts(np.sort(ref), np.sort(found.get(inst, [])), DEFAULT_WINDOW_S)
@@ -101,7 +99,7 @@ def main() -> None:
                         + f" | {100 * result.drumless_share:.0f} % |")
             print(rows[-1], flush=True)
     head = [f"model: {args.ckpt} ({tx.model_identity.get('name')}, sha256 {tx.model_identity.get('sha256')}); "
-            f"its log-mel top {f_max / 1000:g} kHz" if f_max else f"model: {args.ckpt}",
+            f"its log-mel top {f_max / 1000:g} kHz",
             f"drum presence gate: {tx.settings.presence_confidence if tx.settings.presence_confidence is not None else 'off'}",
             f"machine: {cpu_name()}, {os.cpu_count()} cores; python {platform.python_version()}", "",
             "| rate | kit | kick hit/truth (written) | snare | hi-hat | other instruments written "
