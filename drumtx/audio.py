@@ -226,7 +226,7 @@ def band_limit(path: str | Path, f_max: float) -> str | None:
             f"listens up to {f_max / 1000:g} kHz: hi-hats and cymbals may be missed or taken for other drums")
 
 
-def truncation(path: str | Path) -> str | None:
+def truncation(path: str | Path, info: sf._SoundFileInfo | None = None) -> str | None:
     """Why ``path`` holds less audio than its header says (a cut-off download or copy), or None.
 
     libsndfile reads a truncated WAV or AIFF without an error, up to where the file ends; its
@@ -235,16 +235,21 @@ def truncation(path: str | Path) -> str | None:
     cut off or lacks the end-of-stream flag (:func:`ogg_stream_ends`). Other formats: None (a
     truncated FLAC or MP3 fails to decode partway instead, :class:`PartlyDecodable`).
 
+    Args:
+        path: the audio file.
+        info: its ``soundfile.info``, where the caller has read it already (read here otherwise).
+
     Returns:
         One line, e.g. ``truncated: its header promises 18.5 s of audio, the file holds 0.8 s``.
     """
-    try:
-        if not Path(path).is_file():  # opening a FIFO would block; decoding says what it is
+    if info is None:
+        try:
+            if not Path(path).is_file():  # opening a FIFO would block; decoding says what it is
+                return None
+            with _c_stderr_silenced():  # libmpg123 prints a cut-off MP3's "Xing stream size off" warning
+                info = sf.info(str(path))
+        except Exception:  # unreadable: decoding says why
             return None
-        with _c_stderr_silenced():  # libmpg123 prints a cut-off MP3's "Xing stream size off" warning
-            info = sf.info(str(path))
-    except Exception:  # unreadable: decoding says why
-        return None
     for line in (info.extra_info or "").splitlines():
         m = _CHUNK_SIZE_LINE.match(line)
         if m and int(m[1]) > int(m[2]) > 0 and info.samplerate > 0:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import drumtx
 from drumtx.atomic import interrupts_deferred
-from drumtx.chart import SongInfo
+from drumtx.chart import ChartStats, SongInfo
 from drumtx.errors import exception_line
 from drumtx.midi_out import drum_midi, one_line_text
 from drumtx.transcriber import PROG, Transcriber, Transcription
@@ -27,7 +27,6 @@ from drumtx.vocab import Vocabulary
 
 FORMATS = ("midi", "chart", "csv", "json")
 MIDI_RESOLUTION = 960  # DAW MIDI: half a tick is ~0.26 ms at 120 bpm
-CHART_RESOLUTION = 480  # Clone Hero / Rock Band convention
 #: The hidden staging folder of :func:`write_outputs`, beside the outputs (short, so a long song
 #: name never overflows a temporary name)
 STAGING_PREFIX = ".drumtx-"
@@ -129,6 +128,7 @@ def write_outputs(
     info: SongInfo | None = None,
     chart_audio: bool = True,
     chart_grid: Sequence[int] | None = None,
+    chart_stats: ChartStats | None = None,
 ) -> list[Path]:
     """Write every requested format as one set: all of them appear, or none does.
 
@@ -146,6 +146,7 @@ def write_outputs(
         chart_audio: put the audio into the chart folder.
         chart_grid: the chart gems' beat grid (:func:`drumtx.chart.snap_ticks`; empty: exact
             ticks; None: ``chart_grid.divisions`` of ``conf/outputs/default.yaml``).
+        chart_stats: filled with the chart's gem, dynamics and drop counts when a chart is written.
 
     Returns:
         The paths written (the chart as its folder).
@@ -153,7 +154,7 @@ def write_outputs(
     Raises:
         OSError, ValueError: an output cannot be written (nothing is left of this set).
     """
-    from drumtx.chart import SNAP_DIVISIONS, SongInfo, copy_song_audio, write_chart
+    from drumtx.chart import RESOLUTION, SNAP_DIVISIONS, SongInfo, copy_song_audio, write_chart
 
     info = info or SongInfo(result.source.stem)
     rows = onset_rows(result, transcriber.vocab)
@@ -173,9 +174,12 @@ def write_outputs(
             moves.append((staged, paths["midi"]))
         if "chart" in paths:
             chart = stage / "chart"
-            tempo = result.tempo_map(CHART_RESOLUTION)
-            write_chart(chart, result.onsets, tempo, result.duration, info,
-                        divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid)
+            tempo = result.tempo_map(RESOLUTION)
+            stats = write_chart(chart, result.onsets, tempo, result.duration, info,
+                                divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid)
+            if chart_stats is not None:
+                for name in ("gems", "dropped", "dynamics"):
+                    getattr(chart_stats, name).update(getattr(stats, name))
             if chart_audio:
                 try:
                     copy_song_audio(result.source, chart)

@@ -41,8 +41,14 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
 
     from drumtx import LOAD_PROBE
     from drumtx.audio import band_limit
-    from drumtx.chart import RESOLUTION as CHART_RESOLUTION
-    from drumtx.chart import SNAP_DIVISIONS, SongInfo, copy_song_audio, song_audio
+    from drumtx.chart import (
+        SNAP_DIVISIONS,
+        ChartStats,
+        SongInfo,
+        check_divisions,
+        copy_song_audio,
+        song_audio,
+    )
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
     from drumtx.inference import InferenceSettings, check_gate, resolve_device
@@ -296,12 +302,10 @@ def _chart_grid(text: str) -> tuple[int, ...]:
         divisions = tuple(int(t) for t in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not steps per beat (e.g. 4,3) or off: {text!r}") from None
-    if any(d < 1 for d in divisions):
-        raise argparse.ArgumentTypeError(f"steps per beat are whole numbers from 1, got {text!r}")
-    bad = [str(d) for d in divisions if CHART_RESOLUTION % d]
-    if bad:
-        raise argparse.ArgumentTypeError(f"{' and '.join(bad)} {'does' if len(bad) == 1 else 'do'} not divide the "
-                                         f"chart's {CHART_RESOLUTION} ticks per beat")
+    try:
+        check_divisions(divisions)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("chart grid: ")) from None
     return divisions
 
 
@@ -537,8 +541,9 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
                 if why:  # 0 onsets and exit 0 said nothing of a gate that shut every frame
                     bar.write(f"{prog_name(PROG)}: note: {job.source}: no onsets: {why}")
                 bar.stage("writing")
+                chart = ChartStats() if "chart" in paths else None
                 written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio,
-                                        chart_grid=args.chart_grid)
+                                        chart_grid=args.chart_grid, chart_stats=chart)
         except InputError as exc:
             _error(str(exc))
             failed += 1
@@ -554,7 +559,8 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
             tempo = f"~{result.tempo_map(MIDI_RESOLUTION).mean_bpm():.0f} bpm" if len(result.beats) >= 2 else "no beat"
             print(
                 f"{job.source} -> {', '.join(str(p) for p in written)} "
-                f"({len(result.onsets)} onsets{': ' + counts if counts else ''}; {tempo}, {result.duration:.1f} s)",
+                f"({len(result.onsets)} onsets{': ' + counts if counts else ''}; {tempo}, {result.duration:.1f} s"
+                f"{'; chart ' + chart.summary() if chart is not None else ''})",
                 flush=True,
             )
     return failed, done, skipped

@@ -109,8 +109,10 @@ def test_snap_ticks_takes_triplets_only_where_a_beat_fits_them_clearly_better():
     assert snap_ticks([r - 30], divisions=(4,)).tolist() == [r]  # the beat's end is on its grid
     assert snap_ticks([130, 250], divisions=()).tolist() == [130, 250]  # off: exact
     assert snap_ticks(straight, divisions=(4, 6)).tolist() == [0, 120, 240, 360]
-    with pytest.raises(ValueError, match="divide 480 \\(not 7\\)"):
+    with pytest.raises(ValueError, match="7 does not divide the chart's 480 ticks per beat"):
         snap_ticks([0], divisions=(7,))
+    with pytest.raises(ValueError, match="margin must be within 0..1, got 1.5"):
+        snap_ticks([0], margin=1.5)
 
 
 def test_a_roll_finer_than_the_grid_keeps_every_stroke():
@@ -143,6 +145,7 @@ def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
     assert stats.dropped["lane_conflict:yellow"] == 1
     assert stats.dropped["merged_same_tick"] == 1
     assert stats.gems == {"yellow": 1, "red": 1}
+    assert stats.summary() == "2 gems; not charted: 1 on a gem's tick, 1 tom under a cymbal"
     drums = next(t for t in midi.tracks if t.name == "PART DRUMS")
     ons = [m for m in drums if m.type == "note_on" and m.velocity > 0]
     assert sorted(m.note for m in ons) == [97, 98]  # no tom marker survived
@@ -261,3 +264,12 @@ def test_chart_audio_copied_or_transcoded(tmp_path, suffix, expected):
     assert info.samplerate == sr and abs(info.duration - 1.0) < 0.05
     gems, _ = read_chart_gems(tmp_path / "chart" / "notes.mid")
     assert gems == []
+
+
+def test_chart_stats_summary_names_dynamics_and_every_drop():
+    stats = ChartStats()
+    assert stats.summary() == "0 gems"
+    stats.gems.update({"red": 10, "yellow_tom": 2})
+    stats.dynamics.update({"ghost": 3, "accent": 1})
+    stats.dropped.update({"not_charted:hihat_pedal": 2, "lane_conflict:blue": 1, "lane_conflict:green": 2})
+    assert stats.summary() == "12 gems (3 ghost, 1 accent); not charted: 3 toms under cymbals, 2 hihat_pedal"

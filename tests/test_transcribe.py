@@ -944,6 +944,10 @@ def test_silence_reports_no_beat_not_midis_default_tempo(bundle, tmp_path, capsy
     rc, out, err = run_cli([tmp_path / "silence.wav", "-o", tmp_path / "out", "--ckpt", bundle, "--format", "midi"], capsys)
     assert rc == 0, err
     assert out.strip().endswith("(0 onsets; no beat, 3.0 s)"), out
+    rc, out, err = run_cli([tmp_path / "silence.wav", "-o", tmp_path / "out2", "--ckpt", bundle, "--format", "chart"],
+                           capsys)
+    assert rc == 0, err
+    assert out.strip().endswith("(0 onsets; no beat, 3.0 s; chart 0 gems)"), out  # what the chart holds
 
 
 def test_a_file_sampled_below_the_models_band_gets_a_note(bundle, tmp_path, capsys):

@@ -90,10 +90,10 @@ def _check_sample_header(sk: SampleKit, path: Path) -> None:
     from drumtx.audio import truncation
 
     try:
-        sf.info(str(path))
+        info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises RuntimeError/LibsndfileError for bad files
         raise sk.error(f"unreadable sample ({type(exc).__name__}: {exc})", path) from None
-    cut = truncation(path)
+    cut = truncation(path, info)
     if cut:
         raise sk.error(f"sample {cut}", path)
 
