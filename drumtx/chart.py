@@ -27,6 +27,7 @@ import numpy as np
 
 import drumtx
 from drumtx.atomic import atomic_output
+from drumtx.chart_reductions import DIFFICULTIES, reduce_gems, reductions
 from drumtx.midi_out import (
     MIDI_CHARSET,
     TempoMap,
@@ -93,6 +94,22 @@ FALLBACK_DIVISIONS: tuple[int, ...] = tuple(int(d) for d in _GRID["fallback"] or
 #: Hits of one lane at least this far apart (beats) are two strokes, never merged by the grid.
 TWO_STROKES_BEATS = float(_GRID["two_strokes"])
 
+#: The difficulties a chart holds unless asked otherwise (``chart_difficulties``).
+CHART_DIFFICULTIES: tuple[str, ...] = tuple(output_settings()["chart_difficulties"])
+
+
+def check_difficulties(difficulties: Sequence[str]) -> None:
+    """Check chart difficulties asked for.
+
+    Raises:
+        ValueError: none, or one that is not expert, hard, medium or easy, in one line.
+    """
+    unknown = [d for d in difficulties if d not in DIFFICULTIES]
+    if unknown or not difficulties:
+        raise ValueError(f"chart difficulties are some of {', '.join(DIFFICULTIES)}, "
+                         f"not {', '.join(map(repr, unknown)) or 'none'}")
+
+
 #: diff_drums tier (0..6) for a mean density in notes per second: the first bound it is below.
 DIFFICULTY_NPS_BOUNDS = (1.0, 2.0, 3.0, 4.5, 6.0, 8.0)
 
@@ -117,15 +134,18 @@ class ChartStats:
     gems: Counter = field(default_factory=Counter)  # lane[+tom] -> gems
     dropped: Counter = field(default_factory=Counter)  # reason -> onsets not charted
     dynamics: Counter = field(default_factory=Counter)  # "ghost"/"accent" -> gems
+    difficulties: Counter = field(default_factory=Counter)  # difficulty below Expert -> gems
 
     def to_dict(self) -> dict:
-        return {"gems": dict(self.gems), "dropped": dict(self.dropped), "dynamics": dict(self.dynamics)}
+        return {"gems": dict(self.gems), "dropped": dict(self.dropped), "dynamics": dict(self.dynamics),
+                "difficulties": dict(self.difficulties)}
 
     def summary(self) -> str:
         """One phrase for the command's line per file: the gems, their ghost notes and accents,
         and the onsets the chart could not hold, by reason (a charter's try, 2026-12-07: these
-        counts were kept but never shown), e.g. ``612 gems (31 ghost, 12 accent); not charted:
-        4 on a gem's tick, 1 tom under a cymbal, 2 hihat_pedal``."""
+        counts were kept but never shown), then the lower difficulties' gems, e.g. ``612 gems (31
+        ghost, 12 accent); not charted: 4 on a gem's tick, 1 tom under a cymbal; Hard 540, Medium
+        301, Easy 177``."""
         dyn = ", ".join(f"{self.dynamics[k]} {k}" for k in ("ghost", "accent") if self.dynamics[k])
         text = f"{sum(self.gems.values())} gems" + (f" ({dyn})" if dyn else "")
         dropped = []
@@ -137,7 +157,9 @@ class ChartStats:
             kept, lost = ("cymbal", "tom") if LANE_CONFLICT_KEEP == "cymbal" else ("tom", "cymbal")
             dropped.append(f"{clashes} {lost} under a {kept}" if clashes == 1 else f"{clashes} {lost}s under {kept}s")
         dropped += [f"{n} {k.split(':', 1)[1]}" for k, n in sorted(self.dropped.items()) if k.startswith("not_charted:")]
-        return text + (f"; not charted: {', '.join(dropped)}" if dropped else "")
+        text += f"; not charted: {', '.join(dropped)}" if dropped else ""
+        lower = [f"{d.capitalize()} {n}" for d, n in self.difficulties.items()] if self.gems else []
+        return text + (f"; {', '.join(lower)}" if lower else "")
 
 
 def chart_dynamics(gems: Sequence[Gem], tempo: TempoMap) -> list[int]:
@@ -344,16 +366,29 @@ def chart_midi(
     name: str,
     stats: ChartStats | None = None,
     divisions: Sequence[int] = SNAP_DIVISIONS,
+    difficulties: Sequence[str] = CHART_DIFFICULTIES,
 ):
     """The ``notes.mid`` of a chart as a :class:`mido.MidiFile` (type 1, 480 ticks per beat,
     meta text in UTF-8); gems on the grid of ``divisions`` (:func:`snap_ticks`; empty: exact
-    ticks); ``[ENABLE_CHART_DYNAMICS]`` only when some gem is a ghost or accent."""
+    ticks); ``[ENABLE_CHART_DYNAMICS]`` only when some gem is a ghost or accent; the
+    ``difficulties`` asked for (Hard, Medium and Easy reduced from Expert,
+    :mod:`drumtx.chart_reductions`).
+
+    Raises:
+        ValueError: the tempo map's resolution is not :data:`RESOLUTION`, or an unknown difficulty.
+    """
     if tempo.resolution != RESOLUTION:
         raise ValueError(f"charts use {RESOLUTION} ticks per beat, the tempo map has {tempo.resolution}")
+    check_difficulties(difficulties)
     stats = stats if stats is not None else ChartStats()
     gems = onsets_to_gems(onsets, tempo, stats, divisions)
     midi = mido.MidiFile(type=1, ticks_per_beat=RESOLUTION, charset=MIDI_CHARSET)
     midi.tracks.append(conductor_track(name, tempo))
+
+    end_tick = int(tempo.seconds_to_ticks([duration])[0])
+    last_gem = gems[-1].tick if gems else 0
+    n_beats = max(end_tick, last_gem) // RESOLUTION + 2  # cover the audio and every gem
+    bar_starts = tempo.bar_starts(n_beats)
 
     velocities = chart_dynamics(gems, tempo)
     stats.dynamics.update(
@@ -362,17 +397,25 @@ def chart_midi(
     drums = []
     if stats.dynamics["ghost"] or stats.dynamics["accent"]:
         drums.append((0, 0, mido.MetaMessage("text", text="[ENABLE_CHART_DYNAMICS]", time=0)))
-    drums += note_events(
-        [(g.tick, LANE_NOTES[g.lane], v) for g, v in zip(gems, velocities, strict=True)], NOTE_LENGTH_TICKS, 0
-    )
-    drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)
+    keep = np.ones(len(gems), dtype=bool)
+    rules = reductions()
+    lowest = max(list(DIFFICULTIES).index(d) for d in difficulties)
+    for level, kick_note in list(DIFFICULTIES.items())[: lowest + 1]:  # each below Expert from the one above it
+        if level != "expert":
+            idx = np.flatnonzero(keep)
+            keep[idx[~reduce_gems([gems[i].tick for i in idx], [gems[i].lane for i in idx],
+                                  [gems[i].tom for i in idx], [velocities[i] for i in idx],
+                                  rules[level], RESOLUTION, bar_starts, GHOST_VELOCITY)]] = False
+        if level not in difficulties:
+            continue
+        if level != "expert":
+            stats.difficulties[level] = int(keep.sum())
+        drums += note_events([(g.tick, kick_note + LANE_NOTES[g.lane] - LANE_NOTES["kick"], v)
+                              for g, v, k in zip(gems, velocities, keep, strict=True) if k], NOTE_LENGTH_TICKS, 0)
+    drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)  # every difficulty's gems are Expert's
     midi.tracks.append(midi_track("PART DRUMS", drums))
 
-    end_tick = int(tempo.seconds_to_ticks([duration])[0])
-    last_gem = gems[-1].tick if gems else 0
-    n_beats = max(end_tick, last_gem) // RESOLUTION + 2  # cover the audio and every gem
-    beat_notes = [(b * RESOLUTION, BEAT_BAR if bar else BEAT_BEAT, 100)
-                  for b, bar in enumerate(tempo.bar_starts(n_beats))]
+    beat_notes = [(b * RESOLUTION, BEAT_BAR if bar else BEAT_BEAT, 100) for b, bar in enumerate(bar_starts)]
     midi.tracks.append(midi_track("BEAT", note_events(beat_notes, RESOLUTION // 4, 0)))
 
     final = n_beats * RESOLUTION
@@ -475,6 +518,7 @@ def write_chart(
     info: SongInfo | str,
     audio: str | Path | None = None,
     divisions: Sequence[int] = SNAP_DIVISIONS,
+    difficulties: Sequence[str] = CHART_DIFFICULTIES,
 ) -> ChartStats:
     """Write ``folder/notes.mid``, ``folder/song.ini`` and (with ``audio``) ``folder/song.<ext>``.
 
@@ -489,19 +533,20 @@ def write_chart(
         info: song.ini text, or just the song name.
         audio: audio to copy or transcode in as ``song.<ext>``.
         divisions: the gems' beat grid (:func:`snap_ticks`; empty: exact ticks).
+        difficulties: the difficulties written (of ``expert``, ``hard``, ``medium``, ``easy``).
 
     Returns:
-        Gem, drop and dynamics counts.
+        Gem, drop, dynamics and lower difficulties' counts.
 
     Raises:
-        ValueError: the tempo map's resolution is not :data:`RESOLUTION`.
+        ValueError: the tempo map's resolution is not :data:`RESOLUTION`, or an unknown difficulty.
         OSError: a file cannot be written.
     """
     info = SongInfo(info) if isinstance(info, str) else info
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stats = ChartStats()
-    midi = chart_midi(onsets, tempo, duration, info.name, stats, divisions)
+    midi = chart_midi(onsets, tempo, duration, info.name, stats, divisions, difficulties)
     with atomic_output(folder / "notes.mid") as tmp:
         midi.save(str(tmp))
     n_gems = sum(stats.gems.values())

@@ -19,7 +19,15 @@ from pathlib import Path
 
 import drumtx
 from drumtx.atomic import interrupts_deferred
-from drumtx.chart import ChartStats, SongInfo
+from drumtx.chart import (
+    CHART_DIFFICULTIES,
+    RESOLUTION,
+    SNAP_DIVISIONS,
+    ChartStats,
+    SongInfo,
+    copy_song_audio,
+    write_chart,
+)
 from drumtx.errors import exception_line
 from drumtx.midi_out import drum_midi, one_line_text
 from drumtx.transcriber import PROG, Transcriber, Transcription
@@ -129,6 +137,7 @@ def write_outputs(
     chart_audio: bool = True,
     chart_grid: Sequence[int] | None = None,
     chart_stats: ChartStats | None = None,
+    chart_difficulties: Sequence[str] | None = None,
 ) -> list[Path]:
     """Write every requested format as one set: all of them appear, or none does.
 
@@ -147,6 +156,8 @@ def write_outputs(
         chart_grid: the chart gems' beat grid (:func:`drumtx.chart.snap_ticks`; empty: exact
             ticks; None: ``chart_grid.divisions`` of ``conf/outputs/default.yaml``).
         chart_stats: filled with the chart's gem, dynamics and drop counts when a chart is written.
+        chart_difficulties: the chart's difficulties (None: ``chart_difficulties`` of
+            ``conf/outputs/default.yaml``, all four).
 
     Returns:
         The paths written (the chart as its folder).
@@ -154,8 +165,6 @@ def write_outputs(
     Raises:
         OSError, ValueError: an output cannot be written (nothing is left of this set).
     """
-    from drumtx.chart import RESOLUTION, SNAP_DIVISIONS, SongInfo, copy_song_audio, write_chart
-
     info = info or SongInfo(result.source.stem)
     rows = onset_rows(result, transcriber.vocab)
     parents = {p.parent for p in paths.values()}
@@ -176,9 +185,10 @@ def write_outputs(
             chart = stage / "chart"
             tempo = result.tempo_map(RESOLUTION)
             stats = write_chart(chart, result.onsets, tempo, result.duration, info,
-                                divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid)
+                                divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid,
+                                difficulties=CHART_DIFFICULTIES if chart_difficulties is None else chart_difficulties)
             if chart_stats is not None:
-                for name in ("gems", "dropped", "dynamics"):
+                for name in ("gems", "dropped", "dynamics", "difficulties"):
                     getattr(chart_stats, name).update(getattr(stats, name))
             if chart_audio:
                 try:

@@ -42,9 +42,11 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
     from drumtx import LOAD_PROBE
     from drumtx.audio import band_limit
     from drumtx.chart import (
+        CHART_DIFFICULTIES,
         SNAP_DIVISIONS,
         ChartStats,
         SongInfo,
+        check_difficulties,
         check_divisions,
         copy_song_audio,
         song_audio,
@@ -210,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
         "tick. The MIDI output always keeps exact times",
     )
     parser.add_argument(
+        "--chart-difficulties",
+        type=_chart_difficulties,
+        default=None,
+        metavar="LIST",
+        help=f"the chart's difficulties, of expert, hard, medium and easy (default {','.join(CHART_DIFFICULTIES)}); "
+        "Hard, Medium and Easy are reduced from Expert by rule (README, 'Chart difficulties')",
+    )
+    parser.add_argument(
         "--no-chart-audio",
         dest="chart_audio",
         action="store_false",
@@ -307,6 +317,16 @@ def _chart_grid(text: str) -> tuple[int, ...]:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e).removeprefix("chart grid: ")) from None
     return divisions
+
+
+def _chart_difficulties(text: str) -> tuple[str, ...]:
+    """argparse type of ``--chart-difficulties``: e.g. ``expert`` or ``expert,hard``."""
+    levels = tuple(t.strip().lower() for t in text.split(",") if t.strip())
+    try:
+        check_difficulties(levels)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return levels
 
 
 #: The inference settings' config keys as this command's flags, for their error messages.
@@ -543,7 +563,8 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
                 bar.stage("writing")
                 chart = ChartStats() if "chart" in paths else None
                 written = write_outputs(result, paths, transcriber, info=info, chart_audio=args.chart_audio,
-                                        chart_grid=args.chart_grid, chart_stats=chart)
+                                        chart_grid=args.chart_grid, chart_stats=chart,
+                                        chart_difficulties=args.chart_difficulties)
         except InputError as exc:
             _error(str(exc))
             failed += 1

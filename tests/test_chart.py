@@ -145,10 +145,10 @@ def test_same_lane_clashes_keep_the_cymbal_and_are_counted():
     assert stats.dropped["lane_conflict:yellow"] == 1
     assert stats.dropped["merged_same_tick"] == 1
     assert stats.gems == {"yellow": 1, "red": 1}
-    assert stats.summary() == "2 gems; not charted: 1 on a gem's tick, 1 tom under a cymbal"
+    assert stats.summary() == "2 gems; not charted: 1 on a gem's tick, 1 tom under a cymbal; Hard 2, Medium 2, Easy 2"
     drums = next(t for t in midi.tracks if t.name == "PART DRUMS")
     ons = [m for m in drums if m.type == "note_on" and m.velocity > 0]
-    assert sorted(m.note for m in ons) == [97, 98]  # no tom marker survived
+    assert sorted(m.note for m in ons if m.note >= 96) == [97, 98]  # Expert; no tom marker survived
     red = next(m for m in ons if m.note == 97)
     assert red.velocity == 100  # 110 is normal: below the accent bound
 

@@ -848,13 +848,14 @@ def test_bad_chart_grid_is_a_usage_error(value, says, tmp_path, capsys):
 
 def test_chart_gems_sit_on_the_grid_unless_it_is_off(tmp_path, capsys):
     """Chart gems are snapped to the tempo map's 16ths or 8th-note triplets (per beat); with
-    --chart-grid off each keeps its exact tick, as the MIDI output always does."""
+    --chart-grid off each keeps its exact tick, as the MIDI output always does. The chart holds
+    every difficulty unless --chart-difficulties asks for fewer."""
     from drumtx.chart import read_chart_gems
 
     sf.write(tmp_path / "take.wav", render_groove(6.0, 44100, channels=1)[0], 44100)
-    gems = {}
+    gems, levels = {}, {}
     for grid in ("default", "off"):
-        extra = [] if grid == "default" else ["--chart-grid", "off"]
+        extra = [] if grid == "default" else ["--chart-grid", "off", "--chart-difficulties", "expert"]
         rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / grid, "--format", "chart",  # the packaged model
                               "--no-chart-audio", "--threads", "1", "-q", *extra], capsys)
         assert rc == 0, err
@@ -866,9 +867,20 @@ def test_chart_gems_sit_on_the_grid_unless_it_is_off(tmp_path, capsys):
             if m.type == "note_on" and m.velocity > 0 and m.note in (96, 97, 98, 99, 100):
                 ticks.append(now)
         gems[grid] = ticks
+        levels[grid] = {low for low in (96, 84, 72, 60)
+                        if any(m.type == "note_on" and low <= m.note <= low + 4 for m in drums)}
         assert read_chart_gems(tmp_path / grid / "take" / "notes.mid")[0]
     assert gems["default"] and {t % 480 for t in gems["default"]} <= {0, 120, 160, 240, 320, 360}
     assert {t % 480 for t in gems["off"]} - {0, 120, 160, 240, 320, 360}  # exact ticks are off the grid
+    assert levels == {"default": {96, 84, 72, 60}, "off": {96}}  # Expert, Hard, Medium, Easy; Expert alone
+
+
+def test_bad_chart_difficulties_are_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--chart-difficulties", "expert,extreme"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--chart-difficulties" in err and "some of expert, hard, medium, easy, not 'extreme'" in err
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])

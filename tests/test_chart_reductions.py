@@ -1,0 +1,159 @@
+"""Hard, Medium and Easy reduced from Expert (drumtx.chart_reductions), by the C3 drum review's rules."""
+
+from __future__ import annotations
+
+import mido
+import numpy as np
+import pytest
+
+from drumtx.chart import RESOLUTION, ChartStats, chart_midi, check_difficulties
+from drumtx.chart_reductions import DIFFICULTIES, Reduction, metric_strength, reduce_gems, reductions
+from drumtx.midi_out import TempoMap
+from drumtx.targets import Onset
+
+LANE = "KRYBG"  # kick, red, yellow, blue, green: a difficulty's kick note + 0..4
+S16 = RESOLUTION // 4
+
+
+def _levels(midi: mido.MidiFile) -> dict[str, dict[int, str]]:
+    """difficulty -> tick -> its gems' lanes (``g`` after a ghost), and "toms" -> tick -> marked lanes."""
+    drums = next(t for t in midi.tracks if t.name == "PART DRUMS")
+    out: dict[str, dict[int, str]] = {name: {} for name in (*DIFFICULTIES, "toms")}
+    tick = 0
+    for m in drums:
+        tick += m.time
+        if m.type != "note_on" or m.velocity == 0:
+            continue
+        if m.note in (110, 111, 112):
+            out["toms"][tick] = out["toms"].get(tick, "") + "YBG"[m.note - 110]
+            continue
+        name, low = next((n, lo) for n, lo in DIFFICULTIES.items() if lo <= m.note <= lo + 4)
+        out[name][tick] = "".join(sorted(out[name].get(tick, "") + LANE[m.note - low] + "g" * (m.velocity == 1)))
+    return out
+
+
+def _rock_beat(bars: int = 4) -> list[Onset]:
+    """120 bpm: 16th-note hi-hats, kicks on 1 and 3 with a 16th double after 3, snares on 2 and 4,
+    a ghost snare on the last 16th of beat 2."""
+    beat, onsets = 0.5, []
+    for b in range(bars * 4):
+        t0 = b * beat
+        onsets += [Onset(t0 + k * beat / 4, "hihat_closed", 80) for k in range(4)]
+        if b % 4 in (0, 2):
+            onsets.append(Onset(t0, "kick", 90))
+        if b % 4 == 2:
+            onsets.append(Onset(t0 + beat / 4, "kick", 88))
+        if b % 4 in (1, 3):
+            onsets.append(Onset(t0, "snare_head", 95))
+        if b % 4 == 1:
+            onsets.append(Onset(t0 + 3 * beat / 4, "snare_head", 15))
+    return onsets
+
+
+def test_a_rock_beat_reduces_as_a_charter_would():
+    stats = ChartStats()
+    levels = _levels(chart_midi(_rock_beat(), TempoMap.constant(120.0, RESOLUTION), 9.0, "x", stats))
+    bar = {name: " ".join(f"{t // S16}:{g}" for t, g in sorted(ticks.items()) if t < 4 * RESOLUTION)
+           for name, ticks in levels.items() if name != "toms"}
+    assert bar["expert"] == "0:KY 1:Y 2:Y 3:Y 4:RY 5:Y 6:Y 7:RYg 8:KY 9:KY 10:Y 11:Y 12:RY 13:Y 14:Y 15:Y"
+    # Hard: the ghost snare and the 16th-note kick double leave; the 16th hi-hats stay
+    assert bar["hard"] == "0:KY 1:Y 2:Y 3:Y 4:RY 5:Y 6:Y 7:Y 8:KY 9:Y 10:Y 11:Y 12:RY 13:Y 14:Y 15:Y"
+    # Medium: one hand's 8ths, kick and snare on them, never three limbs
+    assert bar["medium"] == "0:KY 2:Y 4:RY 6:Y 8:KY 10:Y 12:RY 14:Y"
+    # Easy: beats only, one limb at a time: kick, snare, kick, snare
+    assert bar["easy"] == "0:K 4:R 8:K 12:R"
+    assert stats.difficulties == {"hard": 4 * 20, "medium": 4 * 12, "easy": 4 * 4}
+    assert stats.summary().endswith("; Hard 80, Medium 48, Easy 16")
+
+
+def _random_gems(rng: np.random.Generator, n: int) -> tuple[list[Onset], TempoMap]:
+    classes = ["kick", "snare_head", "hihat_closed", "hihat_open", "ride", "crash", "tom_high", "tom_mid", "tom_floor"]
+    steps = rng.choice([S16, RESOLUTION // 3, RESOLUTION // 8], size=n)  # 16ths, 8th triplets, 32nds
+    ticks = np.cumsum(steps)
+    tempo = TempoMap.constant(float(rng.uniform(70, 200)), RESOLUTION)
+    times = tempo.ticks_to_seconds(ticks)
+    onsets = []
+    for t in times:
+        for c in rng.choice(classes, size=int(rng.integers(1, 4)), replace=False):
+            onsets.append(Onset(float(t), str(c), int(rng.integers(5, 128))))
+    return onsets, tempo
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_difficulty_keeps_its_rules_and_nests(seed):
+    onsets, tempo = _random_gems(np.random.default_rng(seed), 300)
+    duration = onsets[-1].time + 1.0
+    levels = _levels(chart_midi(onsets, tempo, duration, "x"))
+    for upper, lower in (("expert", "hard"), ("hard", "medium"), ("medium", "easy")):
+        for t, g in levels[lower].items():  # a subset: gems leave, never move or change lane
+            assert set(g) <= set(levels[upper][t].replace("g", "")), (lower, t)
+    for name in ("hard", "medium", "easy"):
+        assert all("g" not in g for g in levels[name].values())  # no ghost notes
+        kicks = sorted(t for t, g in levels[name].items() if "K" in g)
+        assert np.all(np.diff(kicks) >= RESOLUTION // 2), name  # no kick doubles
+    medium, easy = levels["medium"], levels["easy"]
+    assert all(len(g) <= 2 for g in medium.values())  # never three limbs
+    assert all(t % (RESOLUTION // 2) == 0 for t, g in medium.items() if "K" in g or "R" in g)
+    hand_ticks = sorted(t for t, g in medium.items() if g.replace("K", ""))
+    assert np.all(np.diff(hand_ticks) >= RESOLUTION // 2)  # rolls for one hand
+    assert all(len(g) == 1 and t % RESOLUTION == 0 for t, g in easy.items())  # one limb, on the beat
+    assert len(levels["expert"]) >= len(levels["hard"]) >= len(medium) >= len(easy) > 0
+
+
+def test_a_fill_loses_its_kicks_below_expert_and_toms_stay_toms():
+    beat = 0.5
+    groove = [Onset(0.0, "crash", 100), Onset(0.0, "kick", 100), Onset(beat, "snare_head", 100)]
+    fill = [Onset(2 * beat + k * beat / 4, c, 100) for k, c in enumerate(["tom_high", "tom_high", "tom_mid", "tom_floor"])]
+    fill += [Onset(2 * beat, "kick", 100), Onset(2 * beat + beat / 2, "kick", 100)]
+    levels = _levels(chart_midi(groove + fill, TempoMap.constant(120.0, RESOLUTION), 3.0, "x"))
+    fill_ticks = range(2 * RESOLUTION, 3 * RESOLUTION)
+    assert sum("K" in g for t, g in levels["expert"].items() if t in fill_ticks) == 2
+    for name in ("hard", "medium", "easy"):
+        assert not any("K" in g for t, g in levels[name].items() if t in fill_ticks), name
+        # every yellow/blue/green gem in the fill is under its tom marker, as on Expert
+        for t, g in levels[name].items():
+            if t in fill_ticks:
+                assert set(g) - {"R"} <= set(levels["toms"].get(t, "")), (name, t)
+    assert levels["easy"][0] == "G"  # one limb: the crash over the kick
+
+
+def test_metric_strength_orders_the_bar():
+    ticks = [0, RESOLUTION, RESOLUTION // 2, S16, RESOLUTION // 3, 4 * RESOLUTION]
+    bars = [True, False, False, False, True]
+    assert metric_strength(ticks, RESOLUTION, bars).tolist() == [5, 4, 3, 2, 1, 5]
+
+
+def test_reduce_gems_of_nothing_and_the_rules_as_configured():
+    rules = reductions()
+    assert set(rules) == {"hard", "medium", "easy"}
+    assert rules["easy"].limbs == 1 and rules["medium"].limbs == 2 and rules["hard"].limbs == 3
+    assert reduce_gems([], [], [], [], rules["hard"], RESOLUTION, []).tolist() == []
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"limbz": 2}, "unknown limbz; missing limbs"),
+    ({"limbs": 4}, "out of range: limbs"),
+    ({"grid": 7}, "out of range: grid"),
+    ({"kick_gap": -1}, "out of range: kick_gap"),
+    ({"lane_gap": "wide"}, "gaps are beats"),
+])
+def test_a_bad_reduction_setting_is_one_line_naming_it(change, says):
+    settings = {"grid": 0, "kick_snare_grid": 0, "ghosts": False, "fill_kicks": False, "limbs": 3,
+                "kick_gap": 0.5, "lane_gap": 0.25, "hands_gap": 0.0, "crash_space": 0.0}
+    settings.update(change)
+    if "limbz" in change:
+        del settings["limbs"]
+    with pytest.raises(ValueError, match=f"chart_reductions.hard: .*{says}"):
+        Reduction.from_settings("hard", settings)
+
+
+def test_only_the_difficulties_asked_for_are_written():
+    stats = ChartStats()
+    levels = _levels(chart_midi(_rock_beat(1), TempoMap.constant(120.0, RESOLUTION), 3.0, "x", stats,
+                                difficulties=("expert", "easy")))
+    assert levels["expert"] and levels["easy"] and not levels["hard"] and not levels["medium"]
+    assert stats.difficulties == {"easy": 4}
+    with pytest.raises(ValueError, match="some of expert, hard, medium, easy, not 'extreme'"):
+        check_difficulties(["expert", "extreme"])
+    with pytest.raises(ValueError, match="not none"):
+        check_difficulties([])
