@@ -27,7 +27,7 @@ import numpy as np
 
 import drumtx
 from drumtx.atomic import atomic_output
-from drumtx.chart_reductions import DIFFICULTIES, reduce_gems, reductions
+from drumtx.chart_reductions import DIFFICULTIES, gem_parts, reduce_gems, reductions
 from drumtx.midi_out import (
     MIDI_CHARSET,
     TempoMap,
@@ -399,13 +399,16 @@ def chart_midi(
         drums.append((0, 0, mido.MetaMessage("text", text="[ENABLE_CHART_DYNAMICS]", time=0)))
     keep = np.ones(len(gems), dtype=bool)
     rules = reductions()
+    gem_ticks = np.array([g.tick for g in gems], dtype=np.int64)
+    gem_seconds = tempo.ticks_to_seconds(gem_ticks) if gems else np.zeros(0)
+    parts = gem_parts(gem_ticks, [g.lane for g in gems], [g.tom for g in gems], RESOLUTION)
     lowest = max(list(DIFFICULTIES).index(d) for d in difficulties)
     for level, kick_note in list(DIFFICULTIES.items())[: lowest + 1]:  # each below Expert from the one above it
         if level != "expert":
             idx = np.flatnonzero(keep)
-            keep[idx[~reduce_gems([gems[i].tick for i in idx], [gems[i].lane for i in idx],
-                                  [gems[i].tom for i in idx], [velocities[i] for i in idx],
-                                  rules[level], RESOLUTION, bar_starts, GHOST_VELOCITY)]] = False
+            keep[idx[~reduce_gems(gem_ticks[idx], [gems[i].lane for i in idx], parts[idx],
+                                  [velocities[i] for i in idx], gem_seconds[idx], rules[level], RESOLUTION,
+                                  bar_starts, GHOST_VELOCITY)]] = False
         if level not in difficulties:
             continue
         if level != "expert":

@@ -28,12 +28,15 @@ from drumtx.output_settings import output_settings
 #: kick lane (red, yellow, blue and green follow it): Expert 96, Hard 84, Medium 72, Easy 60.
 DIFFICULTIES: dict[str, int] = {"expert": 96, "hard": 84, "medium": 72, "easy": 60}
 
-#: Which hand part stays where a rule keeps fewer, first first: the backbeat's snare, the crash
-#: that marks a section, a fill's toms, then the time-keeping hi-hat or ride (the part the
-#: others imply). Where one limb is all a tick may have, the kick gives way to the first three.
-HAND_PRIORITY = ("red", "crash", "tom", "keeping")
+#: Which hand part stays where a rule keeps fewer, first first: a crash that marks a section
+#: (no crash in the beat before it), the backbeat's snare, a fill's toms, then the time-keeping
+#: line: hi-hat, ride, or a crash ridden like them (a crash with another in the beat before it).
+#: Where one limb is all a tick may have, the kick gives way to the first three, and to the
+#: time-keeping line on a bar's 2nd and 4th beats.
+HAND_PRIORITY = ("crash", "red", "tom", "keeping")
 
-_GAPS = ("kick_gap", "lane_gap", "hands_gap", "crash_space")
+_GAPS = ("kick_gap", "kick_gap_s", "lane_gap", "lane_gap_s", "hands_gap", "hands_gap_s", "crash_space", "fill_beats")
+_FLAGS = ("ghosts", "fill_kicks", "on_keeping")
 
 
 @dataclass(frozen=True)
@@ -42,26 +45,38 @@ class Reduction:
 
     Args:
         grid: steps per beat every gem must sit on (1: beats only); 0: any tick.
-        kick_snare_grid: steps per beat the kick and snare must sit on ("no kicks or snares
-            between the time-keeping notes"); 0: any tick.
-        ghosts: keep ghost notes (chart velocity 1).
-        fill_kicks: keep the kicks of a fill beat (a beat with toms and no cymbal).
+        kick_snare_grid: steps per beat the kick and snare must sit on; 0: any tick. A grid of 2
+            (8ths) takes the swung 8th (the last 8th-note triplet) as an 8th.
+        on_keeping: a kick or snare stays only with a time-keeping note (hi-hat, ride, ridden
+            crash) at its tick, where that line plays within a beat of it ("no kicks or snares
+            between time-keeping notes").
+        ghosts: keep ghost notes (chart velocity 1) of the snare and toms (soft hi-hats and rides
+            are the time-keeping line's texture and always stay).
+        fill_kicks: keep the kicks of a fill: from a tom to the next cymbal, at most
+            ``fill_beats`` beats with toms and no cymbal (a longer stretch is a tom groove).
+        fill_beats: the longest fill (beats).
         limbs: most limbs at one tick (3: kick and both hands; 2: never three limbs at once;
-            1: no gem paired with a kick, one hand at a time).
-        kick_gap: beats between two kicks at least.
-        lane_gap: beats between two gems of one hand lane at least.
-        hands_gap: beats between two ticks with hand gems at least ("rolls playable with one hand").
-        crash_space: beats after a crash with no other hand gem ("space to reset").
+            1: no gem paired with a kick). Hands are never more than two.
+        kick_gap, kick_gap_s: beats and seconds between two kicks at least (both hold).
+        lane_gap, lane_gap_s: beats and seconds between two gems of one hand lane at least.
+        hands_gap, hands_gap_s: beats and seconds between two ticks with hand gems at least
+            ("rolls playable with one hand").
+        crash_space: beats after a section crash with no other hand gem ("space to reset").
     """
 
     grid: int
     kick_snare_grid: int
+    on_keeping: bool
     ghosts: bool
     fill_kicks: bool
+    fill_beats: float
     limbs: int
     kick_gap: float
+    kick_gap_s: float
     lane_gap: float
+    lane_gap_s: float
     hands_gap: float
+    hands_gap_s: float
     crash_space: float
 
     @classmethod
@@ -78,16 +93,17 @@ class Reduction:
             raise ValueError(f"chart_reductions.{name}: {'; '.join(said)}")
         try:
             r = cls(grid=int(settings["grid"]), kick_snare_grid=int(settings["kick_snare_grid"]),
-                    ghosts=bool(settings["ghosts"]), fill_kicks=bool(settings["fill_kicks"]),
-                    limbs=int(settings["limbs"]), **{k: float(settings[k]) for k in _GAPS})
+                    limbs=int(settings["limbs"]), **{k: bool(settings[k]) for k in _FLAGS},
+                    **{k: float(settings[k]) for k in _GAPS})
         except (TypeError, ValueError):
-            raise ValueError(f"chart_reductions.{name}: grids and limbs are whole numbers, gaps are beats") from None
+            raise ValueError(f"chart_reductions.{name}: grids and limbs are whole numbers, gaps are beats "
+                             "or seconds") from None
         bad = [k for k in ("grid", "kick_snare_grid") if getattr(r, k) < 0 or (getattr(r, k) and resolution % getattr(r, k))]
         bad += [k for k in _GAPS if getattr(r, k) < 0]
         bad += ["limbs"] * (r.limbs not in (1, 2, 3))
         if bad:
             raise ValueError(f"chart_reductions.{name}: out of range: {', '.join(bad)} (a grid is 0 or divides "
-                             f"{resolution}, a gap is 0 beats or more, limbs is 1, 2 or 3)")
+                             f"{resolution}, a gap is 0 or more, limbs is 1, 2 or 3)")
         return r
 
 
@@ -97,18 +113,23 @@ def reductions() -> dict[str, Reduction]:
     return {name: Reduction.from_settings(name, table[name]) for name in ("hard", "medium", "easy")}
 
 
-def gem_part(lane: str, tom: bool) -> str:
-    """``kick``, ``red``, ``tom``, ``crash`` (a green cymbal) or ``keeping`` (a yellow or blue cymbal)."""
-    if lane in ("kick", "red"):
-        return lane
-    if tom:
-        return "tom"
-    return "crash" if lane == "green" else "keeping"
+def gem_parts(ticks: np.ndarray, lanes: Sequence[str], toms: Sequence[bool], resolution: int) -> np.ndarray:
+    """Each gem's part: ``kick``, ``red``, ``tom``, ``crash`` (a green cymbal with no other in
+    the beat before it: a section's crash) or ``keeping`` (a hi-hat or ride, or a crash ridden)."""
+    parts = np.array(["kick" if lane == "kick" else "red" if lane == "red" else "tom" if tom else
+                      "crash" if lane == "green" else "keeping" for lane, tom in zip(lanes, toms, strict=True)],
+                     dtype=object)
+    crash_ticks = np.unique(ticks[parts == "crash"])
+    for i in np.flatnonzero(parts == "crash"):
+        k = np.searchsorted(crash_ticks, ticks[i])
+        if k and ticks[i] - crash_ticks[k - 1] <= resolution:
+            parts[i] = "keeping"
+    return parts
 
 
 def metric_strength(ticks: Sequence[int] | np.ndarray, resolution: int, bar_starts: Sequence[bool]) -> np.ndarray:
     """Where each tick falls in the bar, strongest highest: 5 a bar's downbeat, 4 a beat, 3 an
-    8th, 2 a 16th, 1 anything else (triplets, 32nds).
+    8th (the swung 8th, 2/3 of a beat, too), 2 a 16th, 1 anything else (triplets, 32nds).
 
     Args:
         ticks: (n,) absolute ticks.
@@ -122,18 +143,70 @@ def metric_strength(ticks: Sequence[int] | np.ndarray, resolution: int, bar_star
     ticks = np.asarray(ticks, dtype=np.int64)
     out = np.ones(ticks.shape, dtype=np.int64)
     out[ticks % (resolution // 4) == 0] = 2
-    out[ticks % (resolution // 2) == 0] = 3
+    out[_on_grid(ticks, 2, resolution)] = 3
     out[ticks % resolution == 0] = 4
     downbeats = np.flatnonzero(np.asarray(bar_starts, dtype=bool)) * resolution
     out[np.isin(ticks, downbeats)] = 5
     return out
 
 
+def _on_grid(ticks: np.ndarray, steps: int, resolution: int) -> np.ndarray:
+    """Whether each tick is on a grid of ``steps`` per beat (8ths: the swung 8th too)."""
+    on = ticks % (resolution // steps) == 0
+    if steps == 2 and resolution % 3 == 0:
+        on |= ticks % resolution == 2 * resolution // 3
+    return on
+
+
+def _beat_in_bar(ticks: np.ndarray, resolution: int, bar_starts: Sequence[bool]) -> np.ndarray:
+    """Each tick's beat counted from its bar's downbeat (0 the downbeat; bars from tick 0 where
+    ``bar_starts`` has none before it)."""
+    beat = ticks // resolution
+    starts = np.flatnonzero(np.asarray(bar_starts, dtype=bool))
+    if starts.size == 0:
+        return beat % 4
+    k = np.searchsorted(starts, beat, side="right") - 1
+    last = np.where(k >= 0, starts[np.clip(k, 0, None)], 0)
+    return beat - last
+
+
+def _between_line(ticks: np.ndarray, line: np.ndarray, resolution: int) -> np.ndarray:
+    """Whether each tick falls between the time-keeping line's notes (``line``: sorted ticks):
+    not on one of them, with one within a beat."""
+    if line.size == 0:
+        return np.zeros(ticks.size, dtype=bool)
+    k = np.searchsorted(line, ticks)
+    nxt = line[np.clip(k, 0, line.size - 1)]
+    prev = line[np.clip(k - 1, 0, line.size - 1)]
+    on = nxt == ticks
+    near = np.minimum(np.abs(nxt - ticks), np.abs(ticks - prev)) <= resolution
+    return near & ~on
+
+
+def _fill_kicks(ticks: np.ndarray, parts: np.ndarray, keep: np.ndarray, longest: float) -> np.ndarray:
+    """Kicks in a fill: from a tom (after the last cymbal) up to the next cymbal, a stretch at
+    most ``longest`` ticks long; a tom groove with no cymbal for longer is no fill."""
+    cymbal = np.unique(ticks[keep & ((parts == "keeping") | (parts == "crash"))])
+    tom = np.unique(ticks[keep & (parts == "tom")])
+    out = np.zeros(ticks.size, dtype=bool)
+    if tom.size == 0:
+        return out
+    # each stretch between two cymbal ticks that holds toms: its first tom to the next cymbal
+    stretch = np.searchsorted(cymbal, tom, side="right")  # toms after the same cymbal share a stretch
+    for s in np.unique(stretch):
+        first = tom[stretch == s].min()
+        end = cymbal[s] if s < cymbal.size else tom[stretch == s].max() + 1
+        if end - first <= longest:
+            out |= (parts == "kick") & (ticks >= first) & (ticks < end)
+    return out
+
+
 def reduce_gems(
     ticks: Sequence[int],
     lanes: Sequence[str],
-    toms: Sequence[bool],
+    parts: Sequence[str],
     velocities: Sequence[int],
+    seconds: Sequence[float],
     rule: Reduction,
     resolution: int,
     bar_starts: Sequence[bool],
@@ -141,14 +214,18 @@ def reduce_gems(
 ) -> np.ndarray:
     """Which gems a difficulty keeps of the difficulty above it, by ``rule``.
 
-    In order: ghost notes, gems off the difficulty's grids and kicks in fills leave; then each
-    tick keeps at most ``rule.limbs`` limbs (hands by :data:`HAND_PRIORITY`); then gems closer
-    than a gap to one kept of their kind leave, the strongest in the bar kept first; then hand
-    gems in the space after a crash leave.
+    In order: ghost notes, gems off the difficulty's grids, kicks and snares away from the
+    time-keeping line and kicks in fills leave; then each tick keeps at most ``rule.limbs``
+    limbs (hands by :data:`HAND_PRIORITY`); then gems closer than a gap (in beats or seconds)
+    to one kept of their kind leave, kept first by :data:`HAND_PRIORITY` (a snare over the
+    hi-hat beside it), then by their strength in the bar; then hand gems in the space after a
+    section crash leave.
 
     Args:
-        ticks, lanes, toms, velocities: (n,) each: the gems' ticks, lanes (``kick``, ``red``,
-            ``yellow``, ``blue``, ``green``), tom (True) or cymbal, and chart velocities.
+        ticks, lanes, parts, velocities, seconds: (n,) each: the gems' ticks, lanes (``kick``,
+            ``red``, ``yellow``, ``blue``, ``green``), parts (:func:`gem_parts`, of the Expert
+            chart: a crash's role is the music's, whatever a difficulty keeps), chart velocities
+            and times (s, for the gaps in seconds).
         rule: the difficulty's rules.
         resolution: ticks per beat.
         bar_starts: per beat, whether a bar starts there.
@@ -158,49 +235,55 @@ def reduce_gems(
         (n,) bool, True where the gem stays.
     """
     ticks = np.asarray(ticks, dtype=np.int64)
+    seconds = np.asarray(seconds, dtype=np.float64)
     keep = np.ones(ticks.size, dtype=bool)
     if ticks.size == 0:
         return keep
-    parts = np.array([gem_part(lane, bool(tom)) for lane, tom in zip(lanes, toms, strict=True)])
+    parts = np.asarray(parts, dtype=object)
     lanes_a = np.asarray(lanes)
     is_kick = parts == "kick"
+    kick_snare = is_kick | (parts == "red")
     rank = np.array([HAND_PRIORITY.index(p) if p != "kick" else len(HAND_PRIORITY) for p in parts])
 
     if not rule.ghosts:
-        keep &= np.asarray(velocities) != ghost_velocity
+        keep &= ~(((parts == "red") | (parts == "tom")) & (np.asarray(velocities) == ghost_velocity))
     if rule.grid:
-        keep &= ticks % (resolution // rule.grid) == 0
+        keep &= _on_grid(ticks, rule.grid, resolution)
     if rule.kick_snare_grid:
-        keep &= ~((is_kick | (parts == "red")) & (ticks % (resolution // rule.kick_snare_grid) != 0))
+        keep &= ~(kick_snare & ~_on_grid(ticks, rule.kick_snare_grid, resolution))
+    if rule.on_keeping:
+        cymbals = keep & ((parts == "keeping") | (parts == "crash"))
+        keep &= ~(kick_snare & _between_line(ticks, np.unique(ticks[cymbals]), resolution))
     if not rule.fill_kicks:
-        beat = ticks // resolution
-        fill_beats = np.setdiff1d(beat[parts == "tom"], beat[(parts == "keeping") | (parts == "crash")])
-        keep &= ~(is_kick & np.isin(beat, fill_beats))
+        keep &= ~_fill_kicks(ticks, parts, keep, rule.fill_beats * resolution)
 
-    if rule.limbs < 3:
-        at_tick: dict[int, list[int]] = {}
-        for i in np.flatnonzero(keep):
-            at_tick.setdefault(int(ticks[i]), []).append(int(i))
-        for at in at_tick.values():
-            hands = sorted((i for i in at if not is_kick[i]), key=lambda i: rank[i])
-            kicks = [i for i in at if is_kick[i]]
-            if rule.limbs == 2:  # the kick and one hand, or both hands
-                stay = hands[:1] + kicks if kicks else hands[:2]
-            else:  # one limb: a snare, crash or tom over the kick, the kick over a time-keeping cymbal
-                stay = hands[:1]
-                if kicks and (not stay or parts[stay[0]] == "keeping"):
-                    stay = kicks
-            keep[[i for i in at if i not in stay]] = False
+    position = _beat_in_bar(ticks, resolution, bar_starts)
+    at_tick: dict[int, list[int]] = {}
+    for i in np.flatnonzero(keep):
+        at_tick.setdefault(int(ticks[i]), []).append(int(i))
+    for at in at_tick.values():
+        hands = sorted((i for i in at if not is_kick[i]), key=lambda i: rank[i])
+        kicks = [i for i in at if is_kick[i]]
+        if rule.limbs == 3:  # the kick and both hands
+            stay = hands[:2] + kicks
+        elif rule.limbs == 2:  # the kick and one hand, or both hands
+            stay = hands[:1] + kicks if kicks else hands[:2]
+        else:  # one limb: the kick over the time-keeping line on a bar's 1st and 3rd beats
+            stay = hands[:1]
+            if kicks and (not stay or (parts[stay[0]] == "keeping" and position[stay[0]] % 2 == 0)):
+                stay = kicks
+        keep[[i for i in at if i not in stay]] = False
 
-    order = np.lexsort((ticks, rank, -metric_strength(ticks, resolution, bar_starts)))
+    order = np.lexsort((ticks, -metric_strength(ticks, resolution, bar_starts), rank))
 
-    def thin(members: np.ndarray, gap_beats: float) -> None:
-        """Of ``members``, each stays unless a tick already kept is closer than the gap (a gem at
-        a kept tick stays: hands playing together are no gap)."""
+    def thin(members: np.ndarray, gap_beats: float, gap_s: float) -> None:
+        """Of ``members``, each stays unless a tick already kept is closer than the gap in
+        beats or in seconds (a gem at a kept tick stays: hands playing together are no gap)."""
         gap = gap_beats * resolution
-        if gap <= 0:
+        if gap <= 0 and gap_s <= 0:
             return
         taken: list[int] = []  # the distinct ticks kept, sorted
+        when: dict[int, float] = {}
         for i in order:
             if not (members[i] and keep[i]):
                 continue
@@ -208,16 +291,19 @@ def reduce_gems(
             k = bisect.bisect_left(taken, t)
             if k < len(taken) and taken[k] == t:
                 continue
-            if (k and t - taken[k - 1] < gap) or (k < len(taken) and taken[k] - t < gap):
+            near = [taken[j] for j in (k - 1, k) if 0 <= j < len(taken)]
+            if any(abs(u - t) < gap or abs(when[u] - seconds[i]) < gap_s for u in near):
                 keep[i] = False
             else:
                 taken.insert(k, t)
+                when[t] = float(seconds[i])
 
-    thin(is_kick, rule.kick_gap)
+    thin(is_kick, rule.kick_gap, rule.kick_gap_s)
     for lane in ("red", "yellow", "blue", "green"):
-        thin(~is_kick & (lanes_a == lane), rule.lane_gap)
-    thin(~is_kick, rule.hands_gap)
+        thin(~is_kick & (lanes_a == lane), rule.lane_gap, rule.lane_gap_s)
+    thin(~is_kick, rule.hands_gap, rule.hands_gap_s)
     if rule.crash_space > 0:
-        for c in np.flatnonzero(keep & (parts == "crash")):
-            keep[keep & ~is_kick & (ticks > ticks[c]) & (ticks < ticks[c] + rule.crash_space * resolution)] = False
+        for c in np.flatnonzero(parts == "crash"):
+            if keep[c]:  # (a crash already gone clears nothing)
+                keep[keep & ~is_kick & (ticks > ticks[c]) & (ticks < ticks[c] + rule.crash_space * resolution)] = False
     return keep
