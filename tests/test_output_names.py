@@ -126,12 +126,12 @@ def test_control_characters_and_undecodable_bytes_become_one_valid_line():
 def test_a_failure_midway_leaves_nothing_and_the_rerun_works(tmp_path, monkeypatch):
     name = "100% Drums 🥁"
     paths = output_paths(tmp_path, Path(name), ALL)
-    import drumtx.chart
+    import drumtx.outputs
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(drumtx.chart, "write_chart", broken)
+    monkeypatch.setattr(drumtx.outputs, "write_chart", broken)
     with pytest.raises(OSError, match="disk full"):
         write_outputs(_result(tmp_path / f"{name}.wav"), paths, TRANSCRIBER, chart_audio=False)
     assert list(tmp_path.iterdir()) == []  # not the MIDI written before the chart, no staging folder
