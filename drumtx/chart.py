@@ -27,7 +27,7 @@ import numpy as np
 
 import drumtx
 from drumtx.atomic import atomic_output
-from drumtx.chart_reductions import DIFFICULTIES, gem_parts, reduce_gems, reductions
+from drumtx.chart_reductions import DIFFICULTIES, fill_beats, gem_parts, reduce_gems, reductions
 from drumtx.midi_out import (
     MIDI_CHARSET,
     TempoMap,
@@ -401,7 +401,7 @@ def chart_midi(
     rules = reductions()
     gem_ticks = np.array([g.tick for g in gems], dtype=np.int64)
     gem_seconds = tempo.ticks_to_seconds(gem_ticks) if gems else np.zeros(0)
-    parts = gem_parts(gem_ticks, [g.lane for g in gems], [g.tom for g in gems], RESOLUTION)
+    parts = gem_parts(gem_ticks, [g.lane for g in gems], [g.tom for g in gems], RESOLUTION, fill_beats())
     lowest = max(list(DIFFICULTIES).index(d) for d in difficulties)
     for level, kick_note in list(DIFFICULTIES.items())[: lowest + 1]:  # each below Expert from the one above it
         if level != "expert":

@@ -35,7 +35,8 @@ DIFFICULTIES: dict[str, int] = {"expert": 96, "hard": 84, "medium": 72, "easy": 
 #: time-keeping line on a bar's 2nd and 4th beats.
 HAND_PRIORITY = ("crash", "red", "tom", "keeping")
 
-_GAPS = ("kick_gap", "kick_gap_s", "lane_gap", "lane_gap_s", "hands_gap", "hands_gap_s", "crash_space", "fill_beats")
+_GAPS = ("kick_gap", "kick_gap_s", "lane_gap", "lane_gap_s", "keeping_gap", "keeping_gap_s", "hands_gap", "hands_gap_s",
+         "crash_space", "double_crash_space")
 _FLAGS = ("ghosts", "fill_kicks", "on_keeping")
 
 
@@ -47,21 +48,24 @@ class Reduction:
         grid: steps per beat every gem must sit on (1: beats only); 0: any tick.
         kick_snare_grid: steps per beat the kick and snare must sit on; 0: any tick. A grid of 2
             (8ths) takes the swung 8th (the last 8th-note triplet) as an 8th.
-        on_keeping: a kick or snare stays only with a time-keeping note (hi-hat, ride, ridden
-            crash) at its tick, where that line plays within a beat of it ("no kicks or snares
-            between time-keeping notes").
+        on_keeping: a kick or snare off the beat leaves when it falls between two notes of the
+            time-keeping line (or a section crash) at most a beat apart ("no kicks or snares
+            between time-keeping notes"; on the beat, or where the line stops, as in a fill, it
+            stays).
         ghosts: keep ghost notes (chart velocity 1) of the snare and toms (soft hi-hats and rides
             are the time-keeping line's texture and always stay).
-        fill_kicks: keep the kicks of a fill: from a tom to the next cymbal, at most
-            ``fill_beats`` beats with toms and no cymbal (a longer stretch is a tom groove).
-        fill_beats: the longest fill (beats).
+        fill_kicks: keep the kicks of a fill (:func:`gem_parts`).
         limbs: most limbs at one tick (3: kick and both hands; 2: never three limbs at once;
             1: no gem paired with a kick). Hands are never more than two.
         kick_gap, kick_gap_s: beats and seconds between two kicks at least (both hold).
         lane_gap, lane_gap_s: beats and seconds between two gems of one hand lane at least.
+        keeping_gap, keeping_gap_s: beats and seconds between two notes of the time-keeping
+            line at least (Hard: 16th-note hi-hats become 8ths at ordinary tempos).
         hands_gap, hands_gap_s: beats and seconds between two ticks with hand gems at least
             ("rolls playable with one hand").
         crash_space: beats after a section crash with no other hand gem ("space to reset").
+        double_crash_space: beats before two cymbals struck together with no other hand gem
+            ("enough space before double crash hits").
     """
 
     grid: int
@@ -69,15 +73,17 @@ class Reduction:
     on_keeping: bool
     ghosts: bool
     fill_kicks: bool
-    fill_beats: float
     limbs: int
     kick_gap: float
     kick_gap_s: float
     lane_gap: float
     lane_gap_s: float
+    keeping_gap: float
+    keeping_gap_s: float
     hands_gap: float
     hands_gap_s: float
     crash_space: float
+    double_crash_space: float
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping, resolution: int = 480) -> Reduction:
@@ -113,9 +119,33 @@ def reductions() -> dict[str, Reduction]:
     return {name: Reduction.from_settings(name, table[name]) for name in ("hard", "medium", "easy")}
 
 
-def gem_parts(ticks: np.ndarray, lanes: Sequence[str], toms: Sequence[bool], resolution: int) -> np.ndarray:
-    """Each gem's part: ``kick``, ``red``, ``tom``, ``crash`` (a green cymbal with no other in
-    the beat before it: a section's crash) or ``keeping`` (a hi-hat or ride, or a crash ridden)."""
+def fill_beats() -> float:
+    """The longest fill (beats), ``chart_reductions.fill_beats``: toms for longer with no cymbal
+    are a tom groove (:func:`gem_parts`)."""
+    return float(output_settings()["chart_reductions"]["fill_beats"])
+
+
+def gem_parts(ticks: Sequence[int] | np.ndarray, lanes: Sequence[str], toms: Sequence[bool], resolution: int,
+              longest_fill: float) -> np.ndarray:
+    """Each gem's part in the music, read from the Expert chart (whatever a difficulty keeps):
+
+    - ``kick``, or ``fill_kick``: a kick in a fill, from the fill's first tom (after the last
+      cymbal) up to the next cymbal, a stretch at most ``longest_fill`` beats long;
+    - ``red``; ``tom``: a fill's tom;
+    - ``crash``: a green cymbal with no other crash in the beat before it (a section's crash);
+    - ``keeping``: the time-keeping line: hi-hat, ride, a crash ridden (another in the beat
+      before it); ``groove``: a tom groove's toms (toms for longer than a fill with no cymbal),
+      which keep the time as that line does.
+
+    Args:
+        ticks, lanes, toms: (n,) each: the Expert gems' ticks, lanes and tom (True) or cymbal.
+        resolution: ticks per beat.
+        longest_fill: beats.
+
+    Returns:
+        (n,) object array of part names.
+    """
+    ticks = np.asarray(ticks, dtype=np.int64)
     parts = np.array(["kick" if lane == "kick" else "red" if lane == "red" else "tom" if tom else
                       "crash" if lane == "green" else "keeping" for lane, tom in zip(lanes, toms, strict=True)],
                      dtype=object)
@@ -124,6 +154,17 @@ def gem_parts(ticks: np.ndarray, lanes: Sequence[str], toms: Sequence[bool], res
         k = np.searchsorted(crash_ticks, ticks[i])
         if k and ticks[i] - crash_ticks[k - 1] <= resolution:
             parts[i] = "keeping"
+    cymbals = np.unique(ticks[(parts == "keeping") | (parts == "crash")])
+    tom_ticks = np.unique(ticks[parts == "tom"])
+    stretch = np.searchsorted(cymbals, tom_ticks, side="right")  # toms after the same cymbal share one
+    for s in np.unique(stretch):
+        first, last = tom_ticks[stretch == s].min(), tom_ticks[stretch == s].max()
+        end = cymbals[s] if s < cymbals.size else last + resolution
+        within = (ticks >= first) & (ticks < end)
+        if end - first <= longest_fill * resolution:
+            parts[within & (parts == "kick")] = "fill_kick"
+        else:
+            parts[within & (parts == "tom")] = "groove"
     return parts
 
 
@@ -171,34 +212,14 @@ def _beat_in_bar(ticks: np.ndarray, resolution: int, bar_starts: Sequence[bool])
 
 
 def _between_line(ticks: np.ndarray, line: np.ndarray, resolution: int) -> np.ndarray:
-    """Whether each tick falls between the time-keeping line's notes (``line``: sorted ticks):
-    not on one of them, with one within a beat."""
+    """Whether each tick falls between two notes of the time-keeping line (``line``: sorted
+    ticks) at most a beat apart: inside the running line, not where it stops (a fill, a break)."""
     if line.size == 0:
         return np.zeros(ticks.size, dtype=bool)
-    k = np.searchsorted(line, ticks)
-    nxt = line[np.clip(k, 0, line.size - 1)]
+    k = np.searchsorted(line, ticks, side="right")  # line[k - 1] <= tick < line[k]
     prev = line[np.clip(k - 1, 0, line.size - 1)]
-    on = nxt == ticks
-    near = np.minimum(np.abs(nxt - ticks), np.abs(ticks - prev)) <= resolution
-    return near & ~on
-
-
-def _fill_kicks(ticks: np.ndarray, parts: np.ndarray, keep: np.ndarray, longest: float) -> np.ndarray:
-    """Kicks in a fill: from a tom (after the last cymbal) up to the next cymbal, a stretch at
-    most ``longest`` ticks long; a tom groove with no cymbal for longer is no fill."""
-    cymbal = np.unique(ticks[keep & ((parts == "keeping") | (parts == "crash"))])
-    tom = np.unique(ticks[keep & (parts == "tom")])
-    out = np.zeros(ticks.size, dtype=bool)
-    if tom.size == 0:
-        return out
-    # each stretch between two cymbal ticks that holds toms: its first tom to the next cymbal
-    stretch = np.searchsorted(cymbal, tom, side="right")  # toms after the same cymbal share a stretch
-    for s in np.unique(stretch):
-        first = tom[stretch == s].min()
-        end = cymbal[s] if s < cymbal.size else tom[stretch == s].max() + 1
-        if end - first <= longest:
-            out |= (parts == "kick") & (ticks >= first) & (ticks < end)
-    return out
+    nxt = line[np.clip(k, 0, line.size - 1)]
+    return (k > 0) & (k < line.size) & (prev < ticks) & (nxt - prev <= resolution)
 
 
 def reduce_gems(
@@ -241,9 +262,12 @@ def reduce_gems(
         return keep
     parts = np.asarray(parts, dtype=object)
     lanes_a = np.asarray(lanes)
-    is_kick = parts == "kick"
+    is_kick = (parts == "kick") | (parts == "fill_kick")
     kick_snare = is_kick | (parts == "red")
-    rank = np.array([HAND_PRIORITY.index(p) if p != "kick" else len(HAND_PRIORITY) for p in parts])
+    line_part = (parts == "keeping") | (parts == "groove")  # what keeps the time
+    rank = np.array([len(HAND_PRIORITY) if k else HAND_PRIORITY.index("keeping" if p == "groove" else p)
+                     for p, k in zip(parts, is_kick, strict=True)])
+    strength = metric_strength(ticks, resolution, bar_starts)
 
     if not rule.ghosts:
         keep &= ~(((parts == "red") | (parts == "tom")) & (np.asarray(velocities) == ghost_velocity))
@@ -252,10 +276,10 @@ def reduce_gems(
     if rule.kick_snare_grid:
         keep &= ~(kick_snare & ~_on_grid(ticks, rule.kick_snare_grid, resolution))
     if rule.on_keeping:
-        cymbals = keep & ((parts == "keeping") | (parts == "crash"))
-        keep &= ~(kick_snare & _between_line(ticks, np.unique(ticks[cymbals]), resolution))
+        line = np.unique(ticks[keep & (line_part | (parts == "crash"))])
+        keep &= ~(kick_snare & (strength < 4) & _between_line(ticks, line, resolution))
     if not rule.fill_kicks:
-        keep &= ~_fill_kicks(ticks, parts, keep, rule.fill_beats * resolution)
+        keep &= parts != "fill_kick"
 
     position = _beat_in_bar(ticks, resolution, bar_starts)
     at_tick: dict[int, list[int]] = {}
@@ -268,13 +292,13 @@ def reduce_gems(
             stay = hands[:2] + kicks
         elif rule.limbs == 2:  # the kick and one hand, or both hands
             stay = hands[:1] + kicks if kicks else hands[:2]
-        else:  # one limb: the kick over the time-keeping line on a bar's 1st and 3rd beats
+        else:  # one limb: the kick over the time-keeping line (a tom groove's too) on a bar's 1st and 3rd beats
             stay = hands[:1]
-            if kicks and (not stay or (parts[stay[0]] == "keeping" and position[stay[0]] % 2 == 0)):
+            if kicks and (not stay or (line_part[stay[0]] and position[stay[0]] % 2 == 0)):
                 stay = kicks
         keep[[i for i in at if i not in stay]] = False
 
-    order = np.lexsort((ticks, -metric_strength(ticks, resolution, bar_starts), rank))
+    order = np.lexsort((ticks, -strength, rank))
 
     def thin(members: np.ndarray, gap_beats: float, gap_s: float) -> None:
         """Of ``members``, each stays unless a tick already kept is closer than the gap in
@@ -299,6 +323,7 @@ def reduce_gems(
                 when[t] = float(seconds[i])
 
     thin(is_kick, rule.kick_gap, rule.kick_gap_s)
+    thin(line_part, rule.keeping_gap, rule.keeping_gap_s)
     for lane in ("red", "yellow", "blue", "green"):
         thin(~is_kick & (lanes_a == lane), rule.lane_gap, rule.lane_gap_s)
     thin(~is_kick, rule.hands_gap, rule.hands_gap_s)
@@ -306,4 +331,8 @@ def reduce_gems(
         for c in np.flatnonzero(parts == "crash"):
             if keep[c]:  # (a crash already gone clears nothing)
                 keep[keep & ~is_kick & (ticks > ticks[c]) & (ticks < ticks[c] + rule.crash_space * resolution)] = False
+    if rule.double_crash_space > 0:
+        hit, count = np.unique(ticks[keep & ((parts == "keeping") | (parts == "crash"))], return_counts=True)
+        for t in hit[count >= 2]:
+            keep[keep & ~is_kick & (ticks < t) & (ticks > t - rule.double_crash_space * resolution)] = False
     return keep

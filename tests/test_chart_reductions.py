@@ -57,14 +57,14 @@ def test_a_rock_beat_reduces_as_a_charter_would():
     bar = {name: " ".join(f"{t // S16}:{g}" for t, g in sorted(ticks.items()) if t < 4 * RESOLUTION)
            for name, ticks in levels.items() if name != "toms"}
     assert bar["expert"] == "0:KY 1:Y 2:Y 3:Y 4:RY 5:Y 6:Y 7:Yr 8:KY 9:KY 10:Y 11:Y 12:RY 13:Y 14:Y 15:Y"
-    # Hard: the ghost snare and the 16th-note kick double leave; the 16th hi-hats stay
-    assert bar["hard"] == "0:KY 1:Y 2:Y 3:Y 4:RY 5:Y 6:Y 7:Y 8:KY 9:Y 10:Y 11:Y 12:RY 13:Y 14:Y 15:Y"
+    # Hard: the ghost snare and the 16th-note kick double leave, the 16th hi-hats become 8ths
+    assert bar["hard"] == "0:KY 2:Y 4:RY 6:Y 8:KY 10:Y 12:RY 14:Y"
     # Medium: one hand's 8ths, kick and snare on them, never three limbs
     assert bar["medium"] == "0:KY 2:Y 4:RY 6:Y 8:KY 10:Y 12:RY 14:Y"
     # Easy: beats only, one limb at a time: kick, snare, kick, snare
     assert bar["easy"] == "0:K 4:R 8:K 12:R"
-    assert stats.difficulties == {"hard": 4 * 20, "medium": 4 * 12, "easy": 4 * 4}
-    assert stats.summary().endswith("; Hard 80, Medium 48, Easy 16")
+    assert stats.difficulties == {"hard": 4 * 12, "medium": 4 * 12, "easy": 4 * 4}
+    assert stats.summary().endswith("; Hard 48, Medium 48, Easy 16")
 
 
 def _random_gems(rng: np.random.Generator, n: int) -> tuple[list[Onset], TempoMap]:
@@ -141,8 +141,9 @@ def test_reduce_gems_of_nothing_and_the_rules_as_configured():
 ])
 def test_a_bad_reduction_setting_is_one_line_naming_it(change, says):
     settings = {"grid": 0, "kick_snare_grid": 0, "on_keeping": False, "ghosts": False, "fill_kicks": False,
-                "fill_beats": 2.0, "limbs": 3, "kick_gap": 0.5, "kick_gap_s": 0.1, "lane_gap": 0.25,
-                "lane_gap_s": 0.1, "hands_gap": 0.0, "hands_gap_s": 0.0, "crash_space": 0.0}
+                "limbs": 3, "kick_gap": 0.5, "kick_gap_s": 0.1, "lane_gap": 0.25, "lane_gap_s": 0.1,
+                "keeping_gap": 0.5, "keeping_gap_s": 0.0, "hands_gap": 0.0, "hands_gap_s": 0.0,
+                "crash_space": 0.0, "double_crash_space": 0.5}
     settings.update(change)
     if "limbz" in change:
         del settings["limbs"]
@@ -238,5 +239,47 @@ def test_medium_keeps_a_shuffle_swung_and_no_kick_between_the_ride_notes():
     shuffle = _pattern({"H": "x.xx.xx.xx.x", "S": "...x.....x..", "K": "x.....x....."}, bpm=100, steps=3)
     assert len(_lane(shuffle["medium"], "Y")) == len(_lane(shuffle["expert"], "Y"))  # swung 8ths stay
     ride = _pattern({"R": "x.x.x.x.", "K": ".x.x...x", "S": "..x...x."}, bpm=100, steps=2)
-    assert _lane(ride["medium"], "K") == []  # every kick fell between the ride's quarter notes
+    # every kick fell between the ride's quarter notes, but the last, with no ride after it
+    assert _lane(ride["medium"], "K") == [7 * RESOLUTION + RESOLUTION // 2]
     assert len(_lane(ride["medium"], "R")) == 4  # the snares with the ride stay
+
+
+# A second charter's re-check (2026-12-07), each fault a test:
+
+def test_disco_with_hats_only_on_the_ands_keeps_its_kicks_and_snares():
+    """Kicks and snares on the beat were taken as "between" off-beat hats: Medium kept the hats
+    alone and Easy was empty."""
+    lv = _pattern({"H": "..x...x...x...x.", "K": "x...x...x...x...", "S": "....x.......x..."})
+    assert _lane(lv["medium"], "K") == _lane(lv["expert"], "K")
+    assert _lane(lv["medium"], "R") == _lane(lv["expert"], "R")
+    assert [lv["easy"][b * RESOLUTION] for b in range(4)] == ["K", "R", "K", "R"]
+
+
+def test_a_fill_survives_medium_where_the_time_keeping_line_stops():
+    """Snares and kicks within a beat of the last hat or of the landing crash were dropped, so a
+    16th snare fill into a crash vanished from Medium."""
+    lv = _pattern({"H": "x.x.x.x.x.x.....|................", "S": "....x.......xxxx|................",
+                   "C": "................|x...............", "K": "x.......x.......|x..............."},
+                  bpm=130, bars=1)
+    assert [t for t in _lane(lv["medium"], "R") if t >= 3 * RESOLUTION] == [3 * RESOLUTION, 3 * RESOLUTION + 240]
+
+
+def test_a_one_bar_triplet_fill_loses_its_kicks_and_a_tom_groove_keeps_time_on_easy():
+    fill = _pattern({"H": "x.xx.xx.xx.x|............|............", "S": "............|x..x..x..x..|............",
+                     "3": "............|.x..x..x..x.|............", "K": "x.....x.....|..x..x..x..x|x...........",
+                     "C": "............|............|x..........."}, bpm=100, steps=3, bars=1)
+    assert [t for t in _lane(fill["expert"], "K") if 4 * RESOLUTION <= t < 8 * RESOLUTION]
+    for level in ("hard", "medium", "easy"):
+        assert not [t for t in _lane(fill[level], "K") if 4 * RESOLUTION <= t < 8 * RESOLUTION], level
+    tribal = _pattern({"3": "x...x...x...x...", "2": "..x...x...x...x.", "K": "x...x...x...x..."}, bars=4)
+    easy = [tribal["easy"][b * RESOLUTION] for b in range(4, 8)]
+    assert easy == ["K", "G", "K", "G"]  # the kick on 1 and 3, the groove's floor tom on 2 and 4
+
+
+def test_hard_leaves_room_before_a_double_crash():
+    lv = _pattern({"H": "x.x.x.x.x.x.....|................", "S": "....x.......xxxx|................",
+                   "C": "................|x...............", "R": "................|x...............",
+                   "K": "x.......x.......|x..............."}, bpm=130, bars=1)
+    crash = 4 * RESOLUTION
+    assert crash - S16 in _lane(lv["expert"], "R")
+    assert not [t for t, g in lv["hard"].items() if crash - RESOLUTION // 2 < t < crash and g.upper() != "K"]
