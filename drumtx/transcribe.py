@@ -39,7 +39,7 @@ from drumtx.cli import EXIT_INTERRUPTED, OneLineParser, add_version, prog_name
 try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, not an import traceback
     import torch
 
-    from drumtx import LOAD_PROBE
+    from drumtx import CONF_DIR, LOAD_PROBE
     from drumtx.audio import band_limit
     from drumtx.chart import (
         CHART_DIFFICULTIES,
@@ -51,9 +51,11 @@ try:  # Ctrl-C while the libraries load (seconds on a busy machine): one line, n
         copy_song_audio,
         song_audio,
     )
+    from drumtx.chart_reductions import reductions
     from drumtx.cpu_load import default_threads
     from drumtx.errors import exception_line
     from drumtx.inference import InferenceSettings, check_gate, resolve_device
+    from drumtx.output_settings import SETTINGS_FILE
     from drumtx.outputs import (
         FORMATS,
         MIDI_RESOLUTION,
@@ -359,6 +361,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad or not formats:
         _error(f"--format: unknown format(s) {bad or args.format!r}; choose from {','.join(FORMATS)}")
         return 2
+    if "chart" in formats:  # the chart's settings file, read before any file is transcribed
+        try:
+            check_difficulties(CHART_DIFFICULTIES)
+            check_divisions(SNAP_DIVISIONS)
+            reductions()
+        except ValueError as e:
+            _error(f"{CONF_DIR / SETTINGS_FILE}: {e}")
+            return 2
+        except KeyError as e:
+            _error(f"{CONF_DIR / SETTINGS_FILE}: chart_reductions lacks {e}")
+            return 2
     try:
         args.device = str(resolve_device(args.device))  # auto: cuda or cpu from here on
     except ValueError as e:

@@ -1044,3 +1044,21 @@ def test_no_onsets_says_which_gate_shut_every_frame(bundle, tmp_path, capsys):
     rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "p", "--ckpt", bundle,
                           "--presence-confidence", "0.99"], capsys)
     assert rc == 0 and "take.wav: no onsets: no drums heard: the drum presence gate shut every frame" in err, err
+
+
+def test_a_broken_chart_setting_is_one_line_before_any_file(tmp_path, capsys, monkeypatch):
+    """A typo in conf/outputs/default.yaml's chart_reductions failed every file's chart, one
+    error per file after its transcription; now the command stops first, naming the setting."""
+    import copy
+
+    import drumtx.chart_reductions as cr
+    from drumtx.output_settings import output_settings
+
+    settings = copy.deepcopy(output_settings())
+    settings["chart_reductions"]["medium"]["limbs"] = 4
+    monkeypatch.setattr(cr, "output_settings", lambda: settings)
+    rc, out, err = run_cli([tmp_path / "x.wav", "-o", tmp_path / "out", "--format", "chart"], capsys)
+    assert rc == 2 and not out
+    assert err.strip().splitlines() == [f"python -m drumtx.transcribe: error: {tx.CONF_DIR / 'outputs/default.yaml'}: "
+                                        "chart_reductions.medium: out of range: limbs (a grid is 0 or divides 480, "
+                                        "a gap is 0 or more, limbs is 1, 2 or 3)"]
