@@ -5,13 +5,16 @@ reduces it by what a Rock Band Network / C3 drum review checks (the C3 "Drum Rev
 checklist, docs.c3universe.com/rbndocs): Hard scaled back from Expert, with no kicks in fills;
 Medium with no kicks or snares between the time-keeping notes, never three limbs at once,
 rolls playable with one hand and space after crashes; Easy with no gem paired with a kick and
-two limbs at most. The amounts (grids, gaps in beats) are settings in
-``conf/outputs/default.yaml`` (``chart_reductions``), documented there.
+two limbs at most. The amounts (grids, gaps in beats and seconds) are settings in
+``conf/outputs/default.yaml`` (``chart_reductions``), documented there. Two charters' tries
+(2026-12-07) shaped the rules; each of their findings is a test in
+``tests/test_chart_reductions.py``.
 
 Every difficulty is a subset of the one above it: gems only ever leave, never move, so the
 same ticks keep the same lanes and tom or cymbal kinds, and one set of tom markers serves all
-four. Where a rule must choose, gems stay by where they fall in the bar (a bar's downbeat, a
-beat, an 8th, a 16th) and by their part (:data:`HAND_PRIORITY`).
+four. Each gem's part is read once from Expert (:func:`gem_parts`); where a rule must choose,
+gems stay by part (:data:`HAND_PRIORITY`), then by where they fall in the bar (a bar's
+downbeat, a beat, an 8th, a 16th: :func:`metric_strength`).
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ DIFFICULTIES: dict[str, int] = {"expert": 96, "hard": 84, "medium": 72, "easy": 
 
 #: Which hand part stays where a rule keeps fewer, first first: a crash that marks a section
 #: (no crash in the beat before it), the backbeat's snare, a fill's toms, then the time-keeping
-#: line: hi-hat, ride, or a crash ridden like them (a crash with another in the beat before it).
-#: Where one limb is all a tick may have, the kick gives way to the first three, and to the
-#: time-keeping line on a bar's 2nd and 4th beats.
+#: line: hi-hat, ride, a crash ridden like them (a crash with another in the beat before it) or
+#: a tom groove's toms. Where one limb is all a tick may have, the kick gives way to the first
+#: three, and to the time-keeping line on a bar's 2nd and 4th beats.
 HAND_PRIORITY = ("crash", "red", "tom", "keeping")
 
 _GAPS = ("kick_gap", "kick_gap_s", "lane_gap", "lane_gap_s", "keeping_gap", "keeping_gap_s", "hands_gap", "hands_gap_s",
@@ -240,7 +243,7 @@ def reduce_gems(
     limbs (hands by :data:`HAND_PRIORITY`); then gems closer than a gap (in beats or seconds)
     to one kept of their kind leave, kept first by :data:`HAND_PRIORITY` (a snare over the
     hi-hat beside it), then by their strength in the bar; then hand gems in the space after a
-    section crash leave.
+    section crash, and before two cymbals struck together, leave.
 
     Args:
         ticks, lanes, parts, velocities, seconds: (n,) each: the gems' ticks, lanes (``kick``,
