@@ -55,8 +55,9 @@ ARGS="$ARGS callbacks.model_checkpoint.monitor=time/train_seconds"
 # and for the same reason no early stopping on validation PR-AUC: the arm asks what N steps give.
 # At 800 steps it never fired (8 validations, patience 15); the 4,000-step arm's seed 43 was
 # stopped by it at 1,600 steps (its highest was epoch 0's, 2026-12-07) and was carried on from its
-# last.ckpt without it. (Lightning restores the patience a checkpoint was saved with, so a larger
-# patience on resume would not have helped.)
+# last.ckpt without it. (Lightning's EarlyStopping restored the patience a checkpoint was saved
+# with, so a larger patience on resume was ignored then; drumtx's own EarlyStopping, the default
+# config's since, keeps the run's.)
 ARGS="$ARGS callbacks.early_stopping=null"
 beside_arm $NAME $NAME electronic_long "electronic 7k" "$ARGS" \
 	"The electronic arm at 7,000 steps fine-tuned $STEPS steps with v2 teaching its crash on sound-font$([[ $KITS == *h2_* ]] && echo ' and sampled') kits (weight $WEIGHT), against v2 and the electronic arm" "$@"
