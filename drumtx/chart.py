@@ -400,15 +400,16 @@ def chart_midi(
     keep = np.ones(len(gems), dtype=bool)
     rules = reductions()
     gem_ticks = np.array([g.tick for g in gems], dtype=np.int64)
+    gem_lanes = np.array([g.lane for g in gems], dtype=object)
+    gem_velocities = np.array(velocities, dtype=np.int64)
     gem_seconds = tempo.ticks_to_seconds(gem_ticks) if gems else np.zeros(0)
-    parts = gem_parts(gem_ticks, [g.lane for g in gems], [g.tom for g in gems], RESOLUTION, fill_beats())
+    parts = gem_parts(gem_ticks, gem_lanes, [g.tom for g in gems], RESOLUTION, fill_beats())
     lowest = max(list(DIFFICULTIES).index(d) for d in difficulties)
     for level, kick_note in list(DIFFICULTIES.items())[: lowest + 1]:  # each below Expert from the one above it
         if level != "expert":
             idx = np.flatnonzero(keep)
-            keep[idx[~reduce_gems(gem_ticks[idx], [gems[i].lane for i in idx], parts[idx],
-                                  [velocities[i] for i in idx], gem_seconds[idx], rules[level], RESOLUTION,
-                                  bar_starts, GHOST_VELOCITY)]] = False
+            keep[idx[~reduce_gems(gem_ticks[idx], gem_lanes[idx], parts[idx], gem_velocities[idx],
+                                  gem_seconds[idx], rules[level], RESOLUTION, bar_starts, GHOST_VELOCITY)]] = False
         if level not in difficulties:
             continue
         if level != "expert":
@@ -522,6 +523,7 @@ def write_chart(
     audio: str | Path | None = None,
     divisions: Sequence[int] = SNAP_DIVISIONS,
     difficulties: Sequence[str] = CHART_DIFFICULTIES,
+    stats: ChartStats | None = None,
 ) -> ChartStats:
     """Write ``folder/notes.mid``, ``folder/song.ini`` and (with ``audio``) ``folder/song.<ext>``.
 
@@ -537,9 +539,10 @@ def write_chart(
         audio: audio to copy or transcode in as ``song.<ext>``.
         divisions: the gems' beat grid (:func:`snap_ticks`; empty: exact ticks).
         difficulties: the difficulties written (of ``expert``, ``hard``, ``medium``, ``easy``).
+        stats: counts are added to it (a new one when None).
 
     Returns:
-        Gem, drop, dynamics and lower difficulties' counts.
+        Gem, drop, dynamics and lower difficulties' counts (``stats`` where given).
 
     Raises:
         ValueError: the tempo map's resolution is not :data:`RESOLUTION`, or an unknown difficulty.
@@ -548,7 +551,7 @@ def write_chart(
     info = SongInfo(info) if isinstance(info, str) else info
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stats = ChartStats()
+    stats = stats if stats is not None else ChartStats()
     midi = chart_midi(onsets, tempo, duration, info.name, stats, divisions, difficulties)
     with atomic_output(folder / "notes.mid") as tmp:
         midi.save(str(tmp))

@@ -152,11 +152,11 @@ def gem_parts(ticks: Sequence[int] | np.ndarray, lanes: Sequence[str], toms: Seq
     parts = np.array(["kick" if lane == "kick" else "red" if lane == "red" else "tom" if tom else
                       "crash" if lane == "green" else "keeping" for lane, tom in zip(lanes, toms, strict=True)],
                      dtype=object)
-    crash_ticks = np.unique(ticks[parts == "crash"])
-    for i in np.flatnonzero(parts == "crash"):
-        k = np.searchsorted(crash_ticks, ticks[i])
-        if k and ticks[i] - crash_ticks[k - 1] <= resolution:
-            parts[i] = "keeping"
+    crash = np.flatnonzero(parts == "crash")
+    crash_ticks = np.unique(ticks[crash])
+    k = np.searchsorted(crash_ticks, ticks[crash])  # the crash tick before each: crash_ticks[k - 1]
+    ridden = (k > 0) & (ticks[crash] - crash_ticks[np.maximum(k - 1, 0)] <= resolution)
+    parts[crash[ridden]] = "keeping"
     cymbals = np.unique(ticks[(parts == "keeping") | (parts == "crash")])
     tom_ticks = np.unique(ticks[parts == "tom"])
     stretch = np.searchsorted(cymbals, tom_ticks, side="right")  # toms after the same cymbal share one

@@ -155,7 +155,7 @@ def write_outputs(
         chart_audio: put the audio into the chart folder.
         chart_grid: the chart gems' beat grid (:func:`drumtx.chart.snap_ticks`; empty: exact
             ticks; None: ``chart_grid.divisions`` of ``conf/outputs/default.yaml``).
-        chart_stats: filled with the chart's gem, dynamics and drop counts when a chart is written.
+        chart_stats: the chart's gem, dynamics and drop counts are added to it when a chart is written.
         chart_difficulties: the chart's difficulties (None: ``chart_difficulties`` of
             ``conf/outputs/default.yaml``, all four).
 
@@ -184,12 +184,10 @@ def write_outputs(
         if "chart" in paths:
             chart = stage / "chart"
             tempo = result.tempo_map(RESOLUTION)
-            stats = write_chart(chart, result.onsets, tempo, result.duration, info,
-                                divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid,
-                                difficulties=CHART_DIFFICULTIES if chart_difficulties is None else chart_difficulties)
-            if chart_stats is not None:
-                for name in ("gems", "dropped", "dynamics", "difficulties"):
-                    getattr(chart_stats, name).update(getattr(stats, name))
+            write_chart(chart, result.onsets, tempo, result.duration, info,
+                        divisions=SNAP_DIVISIONS if chart_grid is None else chart_grid,
+                        difficulties=CHART_DIFFICULTIES if chart_difficulties is None else chart_difficulties,
+                        stats=chart_stats)
             if chart_audio:
                 try:
                     copy_song_audio(result.source, chart)
