@@ -164,7 +164,7 @@ default-model-v2-distil: $(STAMPS)/venv ## after -electronic-long: each of its s
 	PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
 default-model-v2-distil-ship: $(STAMPS)/venv ## after DISTIL_WEIGHT=80 DISTIL_SAMPLED=1 make default-model-v2-distil: its seed 43 with v2's presence gate on every rung, then v1 against it (every rung, synth_gmd) and packaged as the default model (resumable)
 	PY=$(PY) bash experiments/scripts/default_model_v2_distil_ship.sh
-default-model-v2-distil20: $(STAMPS)/venv ## -distil with the teacher's weight 20 (runs distil20_w4_s42/43; ~1 h, resumable with -stash; any weight: DISTIL_WEIGHT=80 make default-model-v2-distil; DISTIL_SAMPLED=1 teaches on the sampled kits too; DISTIL_STEPS=4000 trains that many steps, runs named …4k)
+default-model-v2-distil20: $(STAMPS)/venv ## -distil with the teacher's weight 20 (runs distil20_w4_s42/43; ~1 h, resumable with -stash; any weight: DISTIL_WEIGHT=80 make default-model-v2-distil; DISTIL_SAMPLED=1 teaches on the sampled kits too; DISTIL_STEPS=4000 trains that many steps, runs named …4k; DISTIL_BAND_LIMIT=1 band-limits a fifth of the training crops, runs named …bl)
 	DISTIL_WEIGHT=20 PY=$(PY) bash experiments/scripts/default_model_v2_distil.sh $(ARGS)
 default-model-v2-filter: $(STAMPS)/venv ## after -electronic: its recipe with a random equaliser on every training crop (augmentation.filter_augment, 3-5 bands, +-6 dB), two seeds (~5 h, resumable with -stash); every rung, rung (e) and the crash threshold-free beside the electronic arm
 	PY=$(PY) bash experiments/scripts/default_model_v2_filter.sh $(ARGS)

@@ -135,17 +135,20 @@ class ChartStats:
     dropped: Counter = field(default_factory=Counter)  # reason -> onsets not charted
     dynamics: Counter = field(default_factory=Counter)  # "ghost"/"accent" -> gems
     difficulties: Counter = field(default_factory=Counter)  # difficulty below Expert -> gems
+    empty_bars: Counter = field(default_factory=Counter)  # difficulty below Expert -> bars it leaves empty
+    bars: int = 0  # bars that hold an Expert gem
 
     def to_dict(self) -> dict:
         return {"gems": dict(self.gems), "dropped": dict(self.dropped), "dynamics": dict(self.dynamics),
-                "difficulties": dict(self.difficulties)}
+                "difficulties": dict(self.difficulties), "empty_bars": dict(self.empty_bars), "bars": self.bars}
 
     def summary(self) -> str:
         """One phrase for the command's line per file: the gems, their ghost notes and accents,
         and the onsets the chart could not hold, by reason (a charter's try, 2026-12-07: these
-        counts were kept but never shown), then the lower difficulties' gems, e.g. ``612 gems (31
-        ghost, 12 accent); not charted: 4 on a gem's tick, 1 tom under a cymbal; Hard 540, Medium
-        301, Easy 177``."""
+        counts were kept but never shown), then the lower difficulties' gems and the bars each
+        leaves empty where Expert has gems (a reduction that silences whole bars is worth a look
+        before publishing), e.g. ``612 gems (31 ghost, 12 accent); not charted: 4 on a gem's tick,
+        1 tom under a cymbal; Hard 540, Medium 301, Easy 177 (2 of 64 bars empty)``."""
         dyn = ", ".join(f"{self.dynamics[k]} {k}" for k in ("ghost", "accent") if self.dynamics[k])
         text = f"{sum(self.gems.values())} gems" + (f" ({dyn})" if dyn else "")
         dropped = []
@@ -158,7 +161,10 @@ class ChartStats:
             dropped.append(f"{clashes} {lost} under a {kept}" if clashes == 1 else f"{clashes} {lost}s under {kept}s")
         dropped += [f"{n} {k.split(':', 1)[1]}" for k, n in sorted(self.dropped.items()) if k.startswith("not_charted:")]
         text += f"; not charted: {', '.join(dropped)}" if dropped else ""
-        lower = [f"{d.capitalize()} {n}" for d, n in self.difficulties.items()] if self.gems else []
+        lower = []
+        for d, n in self.difficulties.items() if self.gems else ():
+            empty = self.empty_bars[d]  # a reduction that silences bars Expert plays in is worth a look
+            lower.append(f"{d.capitalize()} {n}" + (f" ({empty} of {self.bars} bars empty)" if empty else ""))
         return text + (f"; {', '.join(lower)}" if lower else "")
 
 
@@ -404,6 +410,8 @@ def chart_midi(
     gem_velocities = np.array(velocities, dtype=np.int64)
     gem_seconds = tempo.ticks_to_seconds(gem_ticks) if gems else np.zeros(0)
     parts = gem_parts(gem_ticks, gem_lanes, [g.tom for g in gems], RESOLUTION, fill_beats())
+    gem_bars = (np.cumsum(bar_starts) - 1)[gem_ticks // RESOLUTION]  # bar number of each gem
+    stats.bars = len(set(gem_bars))
     lowest = max(list(DIFFICULTIES).index(d) for d in difficulties)
     for level, kick_note in list(DIFFICULTIES.items())[: lowest + 1]:  # each below Expert from the one above it
         if level != "expert":
@@ -414,6 +422,7 @@ def chart_midi(
             continue
         if level != "expert":
             stats.difficulties[level] = int(keep.sum())
+            stats.empty_bars[level] = len(set(gem_bars) - set(gem_bars[keep]))
         drums += note_events([(g.tick, kick_note + LANE_NOTES[g.lane] - LANE_NOTES["kick"], v)
                               for g, v, k in zip(gems, velocities, keep, strict=True) if k], NOTE_LENGTH_TICKS, 0)
     drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)  # every difficulty's gems are Expert's

@@ -130,6 +130,68 @@ def test_a_filter_of_zero_db_or_none_is_off():
     assert instantiate(cfg.augmentation).filter_augment == (6.0, 3, 6, 6)  # min_bandwidth: filt_aug's 6
 
 
+def test_a_band_limit_is_what_a_file_sampled_at_twice_its_cutoff_gives():
+    """The log-mel of noise band-limited in the feature domain at 4 kHz matches the log-mel of the
+    same noise resampled to 8 kHz and back (soxr, what a 8 kHz file goes through in transcribe)
+    below 3.5 kHz and above 4.5 kHz (between them, the resampler's roll-off against a brick wall)."""
+    import soxr
+
+    features = LogMel()
+    aug = Augmentation(band_limit={"prob": 1.0, "min_hz": 4000.0, "max_hz": 4000.0}).bind(features)
+    sr = features.sample_rate
+    noise = (np.random.default_rng(0).standard_normal(sr) * 0.1).astype(np.float32)
+    mel = torch.from_numpy(features.compute(noise))[None]
+    out = aug(_batch_of(mel), features.log_eps, generator=torch.Generator().manual_seed(0))["mel"][0].mean(1)
+    resampled = soxr.resample(soxr.resample(noise, sr, 8000), 8000, sr)[:sr].astype(np.float32)
+    ref = torch.from_numpy(features.compute(resampled)).mean(1)
+    centres = torch.from_numpy(features.mel.mel_scale.fb.numpy().argmax(0) * (sr / 2) / (features.n_fft // 2))
+    low, high = centres < 3500, centres > 4500
+    assert (out[low] - mel[0].mean(1)[low]).abs().max() < 1e-4  # untouched below the cut-off
+    assert (out[low] - ref[low]).abs().max() < 0.1
+    assert (out[high] - ref[high]).abs().max() < 0.5  # both at the floor, log(eps), up there
+    assert out[high].max() < math.log(features.log_eps) + 0.5
+
+
+def _batch_of(mel: torch.Tensor) -> dict:
+    b, _, t = mel.shape
+    return {"mel": mel, "roll": torch.zeros(b, t, 11), "velocity": torch.zeros(b, t, 11),
+            "mask": torch.ones(b, t, dtype=torch.bool), "targets": {}}
+
+
+def test_a_band_limit_takes_its_share_of_the_examples_and_its_cutoffs_from_the_range():
+    features = LogMel(n_mels=64)
+    aug = Augmentation(band_limit={"prob": 0.5, "min_hz": 3000.0, "max_hz": 9000.0}).bind(features)
+    mel = torch.full((400, 64, 3), 2.0)
+    out = aug.band_limit(mel, features.log_eps, torch.Generator().manual_seed(0))
+    cut = (out < 1.0).any(dim=2)  # (B, n_mels) bins at the floor
+    limited = cut.any(dim=1)
+    assert 0.4 < limited.float().mean() < 0.6
+    assert torch.equal(out[~limited], mel[~limited])
+    top = features.mel.mel_scale.fb.numpy().argmax(0) * (features.sample_rate / 2) / (features.n_fft // 2)
+    lowest_cut = [float(top[np.flatnonzero(c.numpy())[0]]) for c in cut[limited]]
+    assert 2500 < min(lowest_cut) and max(lowest_cut) < 9500
+    assert np.median(lowest_cut) < 6000  # log-uniform: the geometric mean of 3 and 9 kHz is 5.2 kHz
+    again = aug.band_limit(mel, features.log_eps, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)  # the worker's seeded generator decides it
+
+
+@pytest.mark.parametrize("spec", [{"prob": 1.5, "min_hz": 3000, "max_hz": 9000},
+                                  {"prob": 0.2, "min_hz": 9000, "max_hz": 3000},
+                                  {"prob": 0.2, "min_hz": 0, "max_hz": 3000}])
+def test_band_limit_settings_out_of_range_are_refused(spec):
+    with pytest.raises(ValueError, match="band_limit"):
+        Augmentation(band_limit=spec)
+
+
+def test_a_band_limit_needs_the_features_mel_scale():
+    aug = Augmentation(band_limit={"prob": 0.5, "min_hz": 3000, "max_hz": 9000})
+    assert aug.active and not Augmentation(band_limit={"prob": 0.0, "min_hz": 3000, "max_hz": 9000}).active
+    with pytest.raises(ValueError, match="bind"):
+        aug.band_limit(torch.zeros(2, 128, 5), EPS)
+    with pytest.raises(ValueError, match="64 mel bins"):
+        aug.bind(LogMel(n_mels=64)).band_limit(torch.zeros(2, 128, 5), EPS)
+
+
 def test_beta_draws_follow_alpha():
     lam = _beta_from_uniform(torch.rand(20000, generator=torch.Generator().manual_seed(0)), 0.2)
     assert 0 <= lam.min() and lam.max() <= 1
@@ -252,6 +314,24 @@ def test_specaugment_serves_no_variants(egmd_config):
     mel = batch["mel"][0]
     cols = torch.isclose(mel, mel.mean(dim=0, keepdim=True)).all(dim=0)
     assert cols.sum() >= 5
+
+
+def test_the_training_loader_band_limits_its_crops(egmd_config):
+    """augmentation.band_limit through the real training DataLoader (the datamodule binds the
+    features' mel scale): the same crops as without it, some cut to the floor above a cut-off."""
+    batches = []
+    for extra in ([], ["augmentation.band_limit={prob:1,min_hz:3000,max_hz:6000}"]):
+        cfg = egmd_config("augmentation=none", "data.max_tracks=2", "data.num_workers=0", *extra)
+        module = DrumDataModule.from_config(cfg)
+        module.setup("fit")
+        torch.manual_seed(0)
+        batches.append(next(iter(module.train_dataloader())))
+    plain, limited = batches
+    assert torch.equal(plain["roll"], limited["roll"])
+    floor = module.features.silence
+    assert (limited["mel"][:, -10:] < floor + 0.01).all()  # the top bins (above 6 kHz) at the floor
+    # below 3 kHz untouched (but for float16 cache values a hair under log(eps), read as silence)
+    assert torch.allclose(limited["mel"][:, :20], plain["mel"][:, :20], atol=0.005)
 
 
 def test_the_training_loader_applies_the_filter_to_its_crops(egmd_config):

@@ -283,3 +283,20 @@ def test_hard_leaves_room_before_a_double_crash():
     crash = 4 * RESOLUTION
     assert crash - S16 in _lane(lv["expert"], "R")
     assert not [t for t, g in lv["hard"].items() if crash - RESOLUTION // 2 < t < crash and g.upper() != "K"]
+
+
+def test_the_summary_counts_bars_a_difficulty_leaves_empty_where_expert_plays():
+    """Four bars of the rock beat, then a bar of ghost snares alone: every difficulty below Expert
+    drops the ghosts, so that bar is empty there, and the command's line says so (a bar empty on
+    Easy is what a charter reviews first)."""
+    beat = 0.5
+    ghosts = [Onset(16 * beat + k * beat / 2, "snare_head", 12) for k in range(8)]
+    stats = ChartStats()
+    chart_midi(_rock_beat() + ghosts, TempoMap.constant(120.0, RESOLUTION), 12.0, "x", stats)
+    assert stats.bars == 5
+    assert stats.empty_bars == {"hard": 1, "medium": 1, "easy": 1}
+    assert stats.summary().endswith("; Hard 48 (1 of 5 bars empty), Medium 48 (1 of 5 bars empty), "
+                                    "Easy 16 (1 of 5 bars empty)")
+    stats = ChartStats()
+    chart_midi(_rock_beat(), TempoMap.constant(120.0, RESOLUTION), 9.0, "x", stats)
+    assert stats.bars == 4 and not +stats.empty_bars

@@ -233,6 +233,12 @@ def test_typos_fail_with_hydras_message(override, message):
          "augmentation.filter_augment={'gain_db': 6}: missing max_bands; expected a mapping"),
         ("augmentation.filter_augment=6", "augmentation.filter_augment=6: expected a mapping of gain_db, min_bands"),
         ("augmentation.filter_augment=max_bands:5", "augmentation.filter_augment='max_bands:5': expected a mapping"),
+        ("augmentation.band_limit={prob:1.5,min_hz:3500,max_hz:10500}",
+         "augmentation.band_limit.prob=1.5: expected a finite number >= 0 and <= 1"),
+        ("augmentation.band_limit={prob:0.2,min_hz:9000,max_hz:4000}",
+         "augmentation.band_limit={'prob': 0.2, 'min_hz': 9000, 'max_hz': 4000}: expected min_hz <= max_hz"),
+        ("augmentation.band_limit={prob:0.2,max_hz:4000}",
+         "augmentation.band_limit={'prob': 0.2, 'max_hz': 4000}: missing min_hz"),
         # names from a fixed set (a typo was trained on, or failed deep in the data or the trainer)
         ("data.targets.collision=shfit", "data.targets.collision='shfit': expected one of shift, priority (did you mean shift?)"),
         ("data.targets.cross_stick=rim", "data.targets.cross_stick='rim': expected one of snare_rim, snare_head, ignore"),

@@ -5,7 +5,9 @@ Two kinds, chosen by cost:
 * **On the fly, per training batch** (:class:`Augmentation`, run by the training
   DataLoader's collate function, so validation and test never see it): random gain, a
   random equaliser curve over the mel bins (``filter_augment``, FilterAugment: Nam et al.,
-  "FilterAugment: An Acoustic Environmental Data Augmentation Method", ICASSP 2022), mixup (``Beta(alpha, alpha)`` mixing of the power spectrograms, targets combined as a
+  "FilterAugment: An Acoustic Environmental Data Augmentation Method", ICASSP 2022), a random
+  band limit (``band_limit``: nothing above a drawn cut-off, as in a file sampled at 8-22.05
+  kHz), mixup (``Beta(alpha, alpha)`` mixing of the power spectrograms, targets combined as a
   union and the hierarchical targets recomputed from the union roll), then SpecAugment
   time and frequency masks.
 * **Pre-rendered into the cache** (``audio_variants``, see :func:`render_audio_variant`):
@@ -83,6 +85,22 @@ def _filter_spec(cfg: Mapping | None) -> tuple[float, int, int, int] | None:
     return (gain_db, lo, hi, min_bandwidth) if gain_db > 0 else None
 
 
+def _band_limit_spec(cfg: Mapping | None) -> tuple[float, float, float] | None:
+    if not cfg:
+        return None
+    prob, lo, hi = float(cfg["prob"]), float(cfg["min_hz"]), float(cfg["max_hz"])
+    if not 0 <= prob <= 1:
+        raise ValueError(f"band_limit.prob must be in [0, 1], got {prob}")
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise ValueError(f"band_limit needs 0 < min_hz <= max_hz, got {lo}, {hi}")
+    return (prob, lo, hi) if prob > 0 else None
+
+
+#: What is left above a band limit's cut-off, in dB of the power: a resampler's stop band
+#: (soxr's is 100+ dB down), so those bins sit at the features' floor, log(eps).
+BAND_LIMIT_STOP_DB = 100.0
+
+
 class Augmentation:
     """Per-batch augmentation of training batches (see the module docstring).
 
@@ -90,29 +108,46 @@ class Augmentation:
     (None disables); ``mixup_alpha``: 0 disables; ``gain_db``: uniform gain in
     ``[-gain_db, gain_db]`` dB per example; ``filter_augment``: ``{gain_db, min_bands,
     max_bands, min_bandwidth}``, an equaliser per example (see :meth:`filter`; None disables);
+    ``band_limit``: ``{prob, min_hz, max_hz}``, that share of the examples band-limited at a
+    cut-off log-uniform in ``[min_hz, max_hz]`` (see :meth:`band_limit`; None disables; needs the
+    features' mel scale, :meth:`bind`, which the datamodule does);
     ``audio_variants``: pre-rendered pitch/stretch variants (read by the cache, not used here).
 
     Raises:
-        ValueError: mask widths or filter bands out of order, or a negative filter gain.
+        ValueError: mask widths or filter bands out of order, a negative filter gain, or a band
+            limit's share outside [0, 1] or its cut-offs out of order.
     """
 
     def __init__(self, time_mask: Mapping | None = None, freq_mask: Mapping | None = None, mixup_alpha: float = 0.0,
                  gain_db: float = 0.0, audio_variants: Mapping | None = None,
-                 filter_augment: Mapping | None = None) -> None:
+                 filter_augment: Mapping | None = None, band_limit: Mapping | None = None) -> None:
         self.time_mask = _mask_spec(time_mask)
         self.freq_mask = _mask_spec(freq_mask)
         self.mixup_alpha = float(mixup_alpha)
         self.gain_db = float(gain_db)
         self.filter_augment = _filter_spec(filter_augment)
+        self.band_limit_spec = _band_limit_spec(band_limit)
+        self._mel_fb: torch.Tensor | None = None  # (n_freqs, n_mels), from bind()
+        self._bin_hz: torch.Tensor | None = None  # (n_freqs,)
         self.audio_variants = dict(audio_variants) if audio_variants else None
 
     @property
     def active(self) -> bool:
-        return bool(self.time_mask or self.freq_mask or self.mixup_alpha > 0 or self.gain_db > 0 or self.filter_augment)
+        return bool(self.time_mask or self.freq_mask or self.mixup_alpha > 0 or self.gain_db > 0 or self.filter_augment
+                    or self.band_limit_spec)
 
     def __repr__(self) -> str:
         return (f"Augmentation(time_mask={self.time_mask}, freq_mask={self.freq_mask}, mixup_alpha={self.mixup_alpha}, "
-                f"gain_db={self.gain_db}, filter_augment={self.filter_augment}, audio_variants={self.audio_variants})")
+                f"gain_db={self.gain_db}, filter_augment={self.filter_augment}, band_limit={self.band_limit_spec}, "
+                f"audio_variants={self.audio_variants})")
+
+    def bind(self, features) -> Augmentation:
+        """Take the mel scale of ``features`` (a :class:`drumtx.features.LogMel`): the band limit
+        needs each mel bin's frequencies. Returns ``self``."""
+        fb = features.mel.mel_scale.fb.detach().to(torch.float64)  # (n_fft // 2 + 1, n_mels)
+        self._mel_fb = fb
+        self._bin_hz = torch.linspace(0.0, features.sample_rate / 2.0, fb.shape[0], dtype=torch.float64)
+        return self
 
     def __call__(self, batch: dict, log_eps: float, retarget: Callable[[np.ndarray], dict] | None = None,
                  generator: torch.Generator | None = None) -> dict:
@@ -125,6 +160,8 @@ class Augmentation:
             batch["mel"] = self.gain(batch["mel"], log_eps, generator)
         if self.filter_augment:
             batch["mel"] = self.filter(batch["mel"], log_eps, generator)
+        if self.band_limit_spec:
+            batch["mel"] = self.band_limit(batch["mel"], log_eps, generator)
         if self.mixup_alpha > 0:
             if retarget is None:
                 raise ValueError("mixup needs a retarget function for the hierarchical targets")
@@ -171,6 +208,40 @@ class Augmentation:
             gains = ((torch.rand(n + 1, generator=generator, dtype=torch.float64) * 2 - 1) * gain_db).numpy()
             curves[i] = torch.from_numpy(np.interp(bins, points, gains))
         return _scaled(mel, curves.unsqueeze(-1), log_eps)
+
+    def band_limit(self, mel: torch.Tensor, log_eps: float, generator=None) -> torch.Tensor:
+        """A random band limit per example: nothing above a cut-off, as in audio sampled at twice it.
+
+        A file sampled at 8, 11.025, 16 or 22.05 kHz holds nothing above 4, 5.5, 8 or ~10 kHz, and
+        the packaged model, trained on full-band audio only, lost half its hi-hats at 16 kHz and
+        every drum at 11.025 kHz (``experiments/band_limit``). A share ``prob`` of the examples
+        gets a cut-off ``f`` log-uniform in ``[min_hz, max_hz]``; each mel bin keeps the share of
+        its filter's weight below ``f`` (exact for a spectrum flat across the bin), the rest at
+        :data:`BAND_LIMIT_STOP_DB` down, in ``log(eps + power)`` space like :meth:`gain`. On the
+        cached log-mel, like :meth:`filter`: a low-pass of the audio would have to render every crop.
+
+        Args:
+            mel: ``(B, n_mels, T)`` log(eps + power) features of the bound mel scale.
+            log_eps: the ``eps`` of those features.
+        Returns:
+            a new ``(B, n_mels, T)`` tensor.
+        Raises:
+            ValueError: the augmentation was not bound to the features (:meth:`bind`), or ``mel``
+                has another number of bins than they do.
+        """
+        prob, lo, hi = self.band_limit_spec
+        if self._mel_fb is None:
+            raise ValueError("band_limit needs the features' mel scale: Augmentation.bind(features) first")
+        if mel.shape[1] != self._mel_fb.shape[1]:
+            raise ValueError(f"band_limit is bound to {self._mel_fb.shape[1]} mel bins, the batch has {mel.shape[1]}")
+        b = mel.shape[0]
+        chosen = torch.rand(b, generator=generator, dtype=torch.float64) < prob
+        cutoff = lo * (hi / lo) ** torch.rand(b, generator=generator, dtype=torch.float64)
+        below = (self._bin_hz[None, :] < cutoff[:, None]).to(torch.float64)  # (B, n_freqs)
+        share = (below @ self._mel_fb) / self._mel_fb.sum(0).clamp_min(1e-12)  # (B, n_mels)
+        db = 10.0 * torch.log10(share.clamp_min(10.0 ** (-BAND_LIMIT_STOP_DB / 10.0)))
+        db[~chosen] = 0.0
+        return _scaled(mel, db.unsqueeze(-1), log_eps)
 
     def mixup(self, batch: dict, log_eps: float, retarget, generator=None) -> dict:
         """Mix each example with a random partner; the labels become the union of both."""

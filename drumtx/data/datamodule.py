@@ -413,7 +413,7 @@ class DrumDataModule(pl.LightningDataModule):
         }
         policy = TargetPolicy(**(plain(targets) or {}))
         self.features: LogMel = _instantiate(features, LogMel)
-        self.augmentation: Augmentation = _instantiate(augmentation, Augmentation)
+        self.augmentation: Augmentation = _instantiate(augmentation, Augmentation).bind(self.features)
         self.source = DataSource(data_config, self.features, policy, note_map, cache_dir,
                                  VariantSpec.from_config(self.augmentation.audio_variants), max_tracks, prepare_workers,
                                  plain(fit_kit_names))

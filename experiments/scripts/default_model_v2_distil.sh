@@ -28,6 +28,11 @@
 # points on every rung from 3,500 to 7,000 steps; DISTIL_STEPS=4000 asks whether the shipped
 # recipe, trained on that much longer with v2 still teaching its crash, gains so on the drum rungs
 # while the crash holds; ~6 h for both seeds on the 2-core machine, resumable across sessions).
+# DISTIL_BAND_LIMIT=1 adds one change, a random band limit on a fifth of the training crops
+# (augmentation.band_limit, cut-off log-uniform in 3.5-10.5 kHz, as in files sampled at 8-22.05 kHz),
+# an arm named distil<WEIGHT>[sampled]bl (2026-12-08: v2.1, trained on full-band audio only, lost
+# half its hi-hats on files sampled at 16 kHz and every drum at 11.025 kHz, experiments/band_limit;
+# the question: does the recipe learn band-limited audio without losing anything on full-band?).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/default_model_v2_common.sh"
@@ -43,6 +48,8 @@ STEPS=${DISTIL_STEPS:-800}
 if [[ $STEPS != 800 ]]; then
 	if ((STEPS % 1000)); then NAME=${NAME}_${STEPS}steps; else NAME=${NAME}$((STEPS / 1000))k; fi
 fi
+BAND_LIMIT=
+if [[ ${DISTIL_BAND_LIMIT:-0} == 1 ]]; then NAME=${NAME}bl BAND_LIMIT='augmentation.band_limit={prob:0.2,min_hz:3500,max_hz:10500}'; fi
 ARGS="${CANDIDATE_RECIPE/init_weights=null/init_weights=$V2/electronic_long_w4_s${seed_ref}/best.safetensors}"
 ARGS="$ARGS optimizer.lr=3e-4 callbacks.step_budget.max_steps=$STEPS data=synth_songs_electronic"
 ARGS="$ARGS distillation.teacher=$V2/music_w4_s42/best.safetensors distillation.heads=[crash] distillation.weight=$WEIGHT"
@@ -58,7 +65,7 @@ ARGS="$ARGS callbacks.model_checkpoint.monitor=time/train_seconds"
 # last.ckpt without it. (Lightning's EarlyStopping restored the patience a checkpoint was saved
 # with, so a larger patience on resume was ignored then; drumtx's own EarlyStopping, the default
 # config's since, keeps the run's.)
-ARGS="$ARGS callbacks.early_stopping=null"
+ARGS="$ARGS callbacks.early_stopping=null $BAND_LIMIT"
 beside_arm $NAME $NAME electronic_long "electronic 7k" "$ARGS" \
 	"The electronic arm at 7,000 steps fine-tuned $STEPS steps with v2 teaching its crash on sound-font$([[ $KITS == *h2_* ]] && echo ' and sampled') kits (weight $WEIGHT), against v2 and the electronic arm" "$@"
 OUT=experiments/default_model_v2/$NAME
