@@ -12,9 +12,10 @@ keeps its position in beats, so the warped performance's true beats are the temp
 Each case's onset-strength envelope is the one the transcriber tracks
 (:func:`drumtx.tempo.onset_envelope` of the log-mel), and both beat trackers of
 :func:`drumtx.tempo.estimate_beats` run on it: ``constant`` (one tempo per file, the earlier
-method) and ``variable`` (the current one); and ``variable+activations``, the transcriber's
-default: the variable tracker on :func:`drumtx.tempo.beat_envelope` of the flux and the
-``--ckpt`` model's activations (``--ckpt none``: left out, no model loaded). Scores are ``mir_eval.beat``'s (F-measure at
+method) and ``variable`` (the current one); ``variable+activations``: the variable tracker on
+:func:`drumtx.tempo.beat_envelope` of the flux and the ``--ckpt`` model's activations (``--ckpt
+none``: left out, no model loaded); and ``variable+activations+steady``, the transcriber's default:
+those beats made one steady grid where they keep to one (:func:`drumtx.tempo.track_beats`). Scores are ``mir_eval.beat``'s (F-measure at
 +-70 ms, P-score, CMLt, AMLt), first 5 s of beats skipped as mir_eval does; estimated beats
 after the last true beat (the audio's decaying tail) are not counted.
 
@@ -158,6 +159,8 @@ ARMS = {
     "constant": ("constant", "flux"),
     "variable": ("variable", "flux"),
     "variable+activations": ("variable", "flux+activations"),
+    # the transcriber's default since 2026-12-08: one steady grid where the beats keep to one
+    "variable+activations+steady": ("variable+steady", "flux+activations"),
 }
 
 
@@ -177,7 +180,7 @@ def run(
     from drumtx.features import LogMel
     from drumtx.synth.kits import load_kits
     from drumtx.synth.render import KitRenderer
-    from drumtx.tempo import beat_envelope, estimate_beats, onset_envelope
+    from drumtx.tempo import beat_envelope, estimate_beats, onset_envelope, track_beats
 
     transcriber = None
     if ckpt:
@@ -207,7 +210,11 @@ def run(
                     acts = [a for a, _ in transcriber.run(mel, fine=False).probs.values()]
                 for method, (tracker, envelope) in arms.items():
                     t0 = time.perf_counter()
-                    est = estimate_beats(beat_envelope(flux, acts, envelope), features.fps, method=tracker)
+                    env = beat_envelope(flux, acts, envelope)
+                    if tracker == "variable+steady":
+                        est = track_beats(env, features.fps, steady=True)[0]
+                    else:
+                        est = estimate_beats(env, features.fps, method=tracker)
                     seconds[method] += time.perf_counter() - t0
                     rows.append(
                         {

@@ -117,7 +117,7 @@ STAGES = (
     "network",  # Transcriber.run: blocks, the model, stitching, silence gate
     "onset_envelope",  # drumtx.transcriber.spooled_onset_envelope (the input of beat tracking)
     "peak_picking",  # drumtx.decode.decode_onsets + onset_confidences
-    "beat_tracking",  # drumtx.tempo.estimate_beats
+    "beat_tracking",  # drumtx.tempo.track_beats
     "velocities",  # drumtx.transcriber.with_measured_velocities (reads the audio again)
     "writing",  # drumtx.outputs.write_outputs
     "other",  # the rest of drumtx.transcribe.main (options, inputs, ...)
@@ -208,7 +208,7 @@ def _child(args) -> dict:
     clock.patch(transcriber, "spooled_onset_envelope", "onset_envelope")
     clock.patch(transcriber, "decode_onsets", "peak_picking")
     clock.patch(transcriber, "onset_confidences", "peak_picking")
-    clock.patch(transcriber, "estimate_beats", "beat_tracking")
+    clock.patch(transcriber, "track_beats", "beat_tracking")
     clock.patch(transcriber, "with_measured_velocities", "velocities")
     results = []
     write = command.write_outputs

@@ -75,7 +75,10 @@ LANE_CONFLICT_KEEP = "cymbal"
 #: +-6 dB at one velocity, like Sam's Sonor's round-robin hi-hats, has no accents in it).
 #: Sampled kits play velocity 127 ~5 dB above 80 (measured: h2_gmrockkit, sfz_sams_sonor rides).
 #: With fewer than ``DYNAMICS_MIN_GEMS`` such gems near, a gem stays normal (unsure), and a
-#: chart with no ghost and no accent has dynamics off (no text event, every gem 100).
+#: chart with no ghost and no accent has dynamics off (no text event, every gem 100). Kicks
+#: stay normal: the formats mark dynamics on the pads (``.chart`` has accent and ghost
+#: modifiers for red to green, none for the kick; a charter's try, 2026-12-08, found ghost
+#: and accent kicks written).
 GHOST_VELOCITY, NORMAL_VELOCITY, ACCENT_VELOCITY = 1, 100, 127
 _DYN = output_settings()["chart_dynamics"]  # conf/outputs/default.yaml
 GHOST_DB = float(_DYN["ghost_db"])
@@ -104,10 +107,12 @@ def check_difficulties(difficulties: Sequence[str]) -> None:
     Raises:
         ValueError: none, or one that is not expert, hard, medium or easy, in one line.
     """
+    if not difficulties:
+        raise ValueError(f"no chart difficulty given; name one or more of {', '.join(DIFFICULTIES)}")
     unknown = [d for d in difficulties if d not in DIFFICULTIES]
-    if unknown or not difficulties:
+    if unknown:
         raise ValueError(f"chart difficulties are some of {', '.join(DIFFICULTIES)}, "
-                         f"not {', '.join(map(repr, unknown)) or 'none'}")
+                         f"not {', '.join(map(repr, unknown))}")
 
 
 #: diff_drums tier (0..6) for a mean density in notes per second: the first bound it is below.
@@ -129,28 +134,40 @@ class Gem:
     velocity: int
 
 
+#: The empty bars a summary names (the rest as "…").
+EMPTY_BARS_LISTED = 5
+
+
 @dataclass
 class ChartStats:
     gems: Counter = field(default_factory=Counter)  # lane[+tom] -> gems
     dropped: Counter = field(default_factory=Counter)  # reason -> onsets not charted
     dynamics: Counter = field(default_factory=Counter)  # "ghost"/"accent" -> gems
-    difficulties: Counter = field(default_factory=Counter)  # difficulty below Expert -> gems
-    empty_bars: Counter = field(default_factory=Counter)  # difficulty below Expert -> bars it leaves empty
+    difficulties: Counter = field(default_factory=Counter)  # difficulty written -> gems
+    empty_bars: dict = field(default_factory=dict)  # difficulty below Expert -> bars it leaves empty (1-based)
     bars: int = 0  # bars that hold an Expert gem
 
     def to_dict(self) -> dict:
         return {"gems": dict(self.gems), "dropped": dict(self.dropped), "dynamics": dict(self.dynamics),
-                "difficulties": dict(self.difficulties), "empty_bars": dict(self.empty_bars), "bars": self.bars}
+                "difficulties": dict(self.difficulties), "empty_bars": {k: list(v) for k, v in self.empty_bars.items()},
+                "bars": self.bars}
+
+    def written(self) -> int:
+        """Gems of the highest difficulty written (Expert's unless left out): what ``diff_drums`` rates."""
+        return next((self.difficulties[d] for d in DIFFICULTIES if d in self.difficulties), sum(self.gems.values()))
 
     def summary(self) -> str:
         """One phrase for the command's line per file: the gems, their ghost notes and accents,
         and the onsets the chart could not hold, by reason (a charter's try, 2026-12-07: these
         counts were kept but never shown), then the lower difficulties' gems and the bars each
         leaves empty where Expert has gems (a reduction that silences whole bars is worth a look
-        before publishing), e.g. ``612 gems (31 ghost, 12 accent); not charted: 4 on a gem's tick,
-        1 tom under a cymbal; Hard 540, Medium 301, Easy 177 (2 of 64 bars empty)``."""
+        before publishing; bars numbered from 1, as in an editor), e.g. ``612 gems (31 ghost, 12
+        accent); not charted: 4 on a gem's tick, 1 tom under a cymbal; Hard 540, Medium 301, Easy
+        177 (2 of 64 bars empty: 1, 33)``. The first count is Expert's, said so when Expert is
+        not written (``--chart-difficulties easy``: ``308 gems on Expert, not written; Easy 51``)."""
         dyn = ", ".join(f"{self.dynamics[k]} {k}" for k in ("ghost", "accent") if self.dynamics[k])
-        text = f"{sum(self.gems.values())} gems" + (f" ({dyn})" if dyn else "")
+        expert = "" if "expert" in self.difficulties or not self.difficulties else " on Expert, not written"
+        text = f"{sum(self.gems.values())} gems{expert}" + (f" ({dyn})" if dyn else "")
         dropped = []
         merged = self.dropped["merged_same_tick"]
         if merged:
@@ -163,8 +180,11 @@ class ChartStats:
         text += f"; not charted: {', '.join(dropped)}" if dropped else ""
         lower = []
         for d, n in self.difficulties.items() if self.gems else ():
-            empty = self.empty_bars[d]  # a reduction that silences bars Expert plays in is worth a look
-            lower.append(f"{d.capitalize()} {n}" + (f" ({empty} of {self.bars} bars empty)" if empty else ""))
+            if d == "expert":
+                continue
+            empty = self.empty_bars.get(d, ())  # a reduction that silences bars Expert plays in is worth a look
+            listed = ", ".join(map(str, empty[:EMPTY_BARS_LISTED])) + (", …" if len(empty) > EMPTY_BARS_LISTED else "")
+            lower.append(f"{d.capitalize()} {n}" + (f" ({len(empty)} of {self.bars} bars empty: {listed})" if empty else ""))
         return text + (f"; {', '.join(lower)}" if lower else "")
 
 
@@ -185,7 +205,9 @@ def chart_dynamics(gems: Sequence[Gem], tempo: TempoMap) -> list[int]:
     kinds: dict[tuple[str, bool], list[int]] = {}
     for i, g in enumerate(gems):
         kinds.setdefault((g.lane, g.tom), []).append(i)
-    for idx in kinds.values():
+    for (lane, _), idx in kinds.items():
+        if lane == "kick":  # no dynamics on the pedal (above)
+            continue
         idx = np.array(sorted(idx, key=lambda i: times[i]))
         t, level = times[idx], db[idx]
         lo = np.searchsorted(t, t - DYNAMICS_WINDOW_S, side="left")
@@ -420,9 +442,9 @@ def chart_midi(
                                   gem_seconds[idx], rules[level], RESOLUTION, bar_starts, GHOST_VELOCITY)]] = False
         if level not in difficulties:
             continue
+        stats.difficulties[level] = int(keep.sum())
         if level != "expert":
-            stats.difficulties[level] = int(keep.sum())
-            stats.empty_bars[level] = len(set(gem_bars) - set(gem_bars[keep]))
+            stats.empty_bars[level] = sorted(int(b) + 1 for b in set(gem_bars.tolist()) - set(gem_bars[keep].tolist()))
         drums += note_events([(g.tick, kick_note + LANE_NOTES[g.lane] - LANE_NOTES["kick"], v)
                               for g, v, k in zip(gems, velocities, keep, strict=True) if k], NOTE_LENGTH_TICKS, 0)
     drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)  # every difficulty's gems are Expert's
@@ -564,9 +586,8 @@ def write_chart(
     midi = chart_midi(onsets, tempo, duration, info.name, stats, divisions, difficulties)
     with atomic_output(folder / "notes.mid") as tmp:
         midi.save(str(tmp))
-    n_gems = sum(stats.gems.values())
-    with atomic_output(folder / "song.ini") as tmp:
-        tmp.write_text(song_ini(info, duration, difficulty_tier(n_gems, duration)), encoding="utf-8")
+    with atomic_output(folder / "song.ini") as tmp:  # diff_drums: the highest difficulty written
+        tmp.write_text(song_ini(info, duration, difficulty_tier(stats.written(), duration)), encoding="utf-8")
     if audio is not None:
         copy_song_audio(audio, folder)
     return stats

@@ -223,6 +223,9 @@ def write_outputs(
                 "fps": transcriber.fps,
                 "tempo_bpm": round(tempo.mean_bpm(), 2),
                 "beats": [round(float(b), 4) for b in result.beats],
+                # --bpm as given, and the steady grid's tempo where the beats are one (else null)
+                "bpm_given": result.bpm_given,
+                "steady_bpm": None if result.steady_bpm is None else round(result.steady_bpm, 4),
                 "velocity_source": result.velocity_source,
                 "thresholds": transcriber.thresholds,
                 "inference": transcriber.settings.to_dict(),  # the drum presence gate as applied, among others

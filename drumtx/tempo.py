@@ -288,7 +288,8 @@ def _constant_tempo(env: np.ndarray, fps: float, window_seconds: float) -> float
 
 
 def estimate_beats(
-    onset_envelope: np.ndarray, fps: float, method: str | None = None, window_seconds: float = 15.0
+    onset_envelope: np.ndarray, fps: float, method: str | None = None, window_seconds: float = 15.0,
+    bpm: float | None = None,
 ) -> np.ndarray:
     """Beat times (s) from an onset-strength envelope at ``fps`` frames per second.
 
@@ -300,18 +301,25 @@ def estimate_beats(
             of ``conf/outputs/default.yaml`` (variable).
         window_seconds: ``"constant"`` only: the length of the windows whose tempo
             estimates are pooled.
+        bpm: the song's tempo, given (``drumtx.transcribe --bpm``): the beats are tracked at it,
+            not at an estimate (``method`` is then unused); :func:`steady_grid` says whether they
+            keep to one steady grid of it.
 
     Returns:
         ``(n_beats,)`` float64 beat times in s, increasing; empty when the envelope is
         silent or shorter than 4 frames.
 
     Raises:
-        ValueError: unknown ``method``.
+        ValueError: unknown ``method``, or a ``bpm`` that is not a finite tempo > 0.
     """
     method = _setting("method", method, METHODS)
+    if bpm is not None and not (np.isfinite(bpm) and bpm > 0):
+        raise ValueError(f"a tempo is a number of beats per minute > 0, got {bpm}")
     env = np.nan_to_num(np.asarray(onset_envelope, dtype=np.float64))
     if env.size < 4 or not np.any(env > 0):
         return np.zeros(0)
+    if bpm is not None:
+        return beat_times(env, fps, float(bpm))
     if method == "constant":
         bpm = _constant_tempo(env, fps, window_seconds)
         if bpm is None:
@@ -319,6 +327,140 @@ def estimate_beats(
     else:
         bpm = local_tempo(env, fps)
     return beat_times(env, fps, bpm)
+
+
+#: :func:`steady_grid`: how near (s) a tracked beat must be to the grid to be on it, and the share
+#: of the tracked beats that must be on it for the grid to stand for them.
+STEADY_GRID_TOLERANCE_S = 0.05
+STEADY_GRID_SHARE = 0.9
+
+
+def track_beats(
+    envelope: np.ndarray, fps: float, bpm: float | None = None, steady: bool | None = None
+) -> tuple[np.ndarray, float | None]:
+    """The transcriber's beats: :func:`estimate_beats` (at ``bpm`` where given), then one steady
+    grid where the tracked beats keep to one (:func:`steady_grid`; its tempo ``bpm`` where given,
+    else :func:`steady_tempo`'s, when ``steady``).
+
+    Args:
+        envelope: ``(T,)`` what the beats are tracked on (:func:`beat_envelope`).
+        fps: its frames per second.
+        bpm: the song's tempo where known (``drumtx.transcribe --bpm``).
+        steady: look for a steady grid without a ``bpm``; None: ``tempo.steady_grid`` of
+            ``conf/outputs/default.yaml`` (on).
+
+    Returns:
+        ``(beats (n,) s, the steady grid's tempo in bpm or None)``: the grid's beats where one
+        holds, else the tracked beats.
+
+    Raises:
+        ValueError: a ``bpm`` that is not a finite tempo > 0.
+    """
+    beats = estimate_beats(envelope, fps, bpm=bpm)
+    steady = bool(_CFG["steady_grid"]) if steady is None else steady
+    tempo = bpm if bpm is not None else (steady_tempo(beats) if steady else None)
+    grid = steady_grid(beats, tempo) if tempo is not None else None
+    return (beats, None) if grid is None else (grid, float(tempo))
+
+
+def steady_grid(beats: np.ndarray, bpm: float, tolerance_s: float = STEADY_GRID_TOLERANCE_S,
+                share: float = STEADY_GRID_SHARE) -> np.ndarray | None:
+    """The beats of one steady tempo ``bpm`` through tracked ``beats``, where they keep to it.
+
+    A song recorded to a click has one tempo; tracked beats wander around it (a fill's extra
+    onsets pull a few beats early, the frame grid rounds each), and a tempo map that follows
+    them moves its bar lines (a charter's try, 2026-12-08: four beats of a fill at 133 bpm in a
+    100 bpm song put the backbeat on 1 and 3 for the rest of it). Given the tempo, the grid's
+    phase is the one that puts most tracked beats within ``tolerance_s`` of a grid beat (then
+    their mean offset); it stands for the tracked beats when at least ``share`` of them are on
+    it, from the first tracked beat's grid beat to the last's.
+
+    Args:
+        beats: ``(n,)`` tracked beat times (s), increasing.
+        bpm: the tempo (> 0).
+        tolerance_s: how near a grid beat a tracked beat must be to be on it (s).
+        share: the least share of tracked beats on the grid.
+
+    Returns:
+        ``(m,)`` float64 grid beat times (s), or None: fewer than 4 beats, or too few on any
+        grid of that tempo (a song that changes tempo, or a tempo that is not the song's).
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size < 4:
+        return None
+    period = 60.0 / bpm
+    phases = np.mod(beats, period)
+    # each tracked beat's phase as a candidate: the one that gathers most beats within tolerance
+    # (counted on the sorted phases, wrapped once around the period: n log n, not n x n)
+    ring = np.sort(phases)
+    ring = np.concatenate([ring - period, ring, ring + period])
+    counts = np.searchsorted(ring, phases + tolerance_s, side="right") - np.searchsorted(ring, phases - tolerance_s)
+    best = int(np.argmax(counts))
+    offsets = (phases - phases[best] + period / 2) % period - period / 2
+    on = np.abs(offsets) <= tolerance_s
+    if on.mean() < share:
+        return None
+    offsets = offsets[on]
+    phase = phases[best] + float(offsets.mean())
+    first = np.round((beats[0] - phase) / period)
+    last = np.round((beats[-1] - phase) / period)
+    return phase + period * np.arange(first, last + 1)
+
+
+def steady_tempo(beats: np.ndarray, tolerance_s: float = STEADY_GRID_TOLERANCE_S,
+                 share: float = STEADY_GRID_SHARE, search: float = 0.03) -> float | None:
+    """The tempo (bpm) of one steady grid that at least ``share`` of the tracked ``beats`` sit on
+    (within ``tolerance_s``), or None: a song recorded to a click, found without being told.
+
+    The periods within ``search`` (a fraction) of the median inter-beat interval are tried on the
+    first 32 beats in steps of 0.1 %, then each best is searched again ten times finer on four
+    times as many beats, until all are in (a period off by 0.02 % drifts 50 ms over 500 beats,
+    so the precision must grow with the beats); each period at the phase that gathers most
+    beats (:func:`steady_grid`'s rule). The last is refined by least squares through the beats on
+    it. A beat the tracker put off the grid (a fill's, a skipped one) leaves the beats after it
+    on the grid, where a map that follows every tracked beat shifts its bar lines by a beat from
+    there on.
+
+    Args:
+        beats: ``(n,)`` tracked beat times (s), increasing.
+        tolerance_s, share: as :func:`steady_grid`.
+        search: how far from the median inter-beat interval the period is sought (fraction).
+
+    Returns:
+        the tempo (bpm), or None: fewer than 8 beats, or no steady grid holds ``share`` of them
+        (the tempo changes or drifts, as a band playing without a click does over a song).
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size < 8:
+        return None
+
+    def on_grid(period: float, n: int) -> tuple[float, float]:
+        phases = np.mod(beats[:n], period)
+        ring = np.sort(phases)
+        ring = np.concatenate([ring - period, ring, ring + period])
+        counts = np.searchsorted(ring, phases + tolerance_s, side="right") - np.searchsorted(ring, phases - tolerance_s)
+        best = int(np.argmax(counts))
+        return counts[best] / phases.size, float(phases[best])
+
+    period, span, step, n = float(np.median(np.diff(beats))), search, 1e-3, 32
+    while True:
+        candidates = period * (1.0 + np.arange(-span, span + step / 2, step))
+        scores = np.array([on_grid(p, n)[0] for p in candidates])
+        period = float(np.median(candidates[scores == scores.max()]))  # the middle of a plateau of equals
+        if n >= beats.size:
+            break
+        n, span, step = 4 * n, 5 * step, step / 10
+    phase = on_grid(period, beats.size)[1]
+    for _ in range(2):  # least squares through the beats on the grid, then the grid again
+        index = np.round((beats - phase) / period)
+        on = np.abs(beats - (phase + index * period)) <= tolerance_s
+        if on.sum() < 2:
+            return None
+        period, phase = (float(v) for v in np.polyfit(index[on], beats[on], 1))
+    index = np.round((beats - phase) / period)
+    if np.mean(np.abs(beats - (phase + index * period)) <= tolerance_s) < share:
+        return None
+    return 60.0 / period
 
 
 def beat_times(onset_envelope: np.ndarray, fps: float, bpm, tightness: float = 100.0) -> np.ndarray:

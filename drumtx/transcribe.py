@@ -204,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--charter", default="drumtx", help="charter for song.ini, the MIDI text events and the JSON (default: drumtx)"
     )
     parser.add_argument(
+        "--bpm",
+        type=_bpm,
+        default=None,
+        metavar="BPM",
+        help="the song's tempo, where you know it (e.g. 184): beats are tracked at it instead of an estimate, "
+        "which can be half or double, and a song recorded to a click gets that one tempo in its MIDI and chart "
+        "maps, bar lines steady through fills; for songs of one tempo (every file given)",
+    )
+    parser.add_argument(
         "--chart-grid",
         type=_chart_grid,
         default=None,
@@ -321,6 +330,17 @@ def _chart_grid(text: str) -> tuple[int, ...]:
     return divisions
 
 
+def _bpm(text: str) -> float:
+    """argparse type of ``--bpm``: a tempo in beats per minute, 20-400."""
+    try:
+        bpm = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of beats per minute") from None
+    if not 20.0 <= bpm <= 400.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 20-400 beats per minute") from None
+    return bpm
+
+
 def _chart_difficulties(text: str) -> tuple[str, ...]:
     """argparse type of ``--chart-difficulties``: e.g. ``expert`` or ``expert,hard``."""
     levels = tuple(t.strip().lower() for t in text.split(",") if t.strip())
@@ -361,6 +381,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad or not formats:
         _error(f"--format: unknown format(s) {bad or args.format!r}; choose from {','.join(FORMATS)}")
         return 2
+    chart_only = [flag for flag, given in (("--chart-grid", args.chart_grid is not None),
+                                           ("--chart-difficulties", args.chart_difficulties is not None),
+                                           ("--no-chart-audio", not args.chart_audio)) if given]
+    if chart_only and "chart" not in formats:  # (a charter's try, 2026-12-08: silently ignored)
+        print(f"{prog_name(PROG)}: warning: {', '.join(chart_only)} only change{'s' * (len(chart_only) == 1)} charts, and "
+              f"--format {','.join(formats)} writes none (add chart: --format {','.join([*formats, 'chart'])})",
+              file=sys.stderr, flush=True)
     if "chart" in formats:  # the chart's settings file, read before any file is transcribed
         try:
             check_difficulties(CHART_DIFFICULTIES)
@@ -564,7 +591,10 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
         try:
             # one bar per file over every stage, on a terminal (FileProgress)
             with FileProgress(job.source.name, enabled=not args.quiet and sys.stderr.isatty()) as bar:
-                result = transcriber.transcribe(job.source, progress=bar)
+                result = transcriber.transcribe(job.source, progress=bar, bpm=args.bpm)
+                if args.bpm is not None and len(result.beats) >= 4 and result.steady_bpm is None:
+                    bar.write(f"{prog_name(PROG)}: note: {job.source}: the beats tracked at --bpm {args.bpm:g} do not "
+                              "keep to one steady grid (a tempo change, or another tempo); the map follows them")
                 if result.truncated:  # a cut-off download or copy: what decodes is transcribed, the user should know
                     bar.write(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes")
                 narrow = band_limit(job.source, transcriber.features.f_max)

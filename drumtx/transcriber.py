@@ -29,7 +29,7 @@ from drumtx.features import LogMel, features_from_meta
 from drumtx.inference import Activations, InferenceSettings, activations
 from drumtx.midi_out import TempoMap
 from drumtx.targets import Onset
-from drumtx.tempo import MAP_TOLERANCE_S, beat_envelope, estimate_beats, first_downbeat
+from drumtx.tempo import MAP_TOLERANCE_S, beat_envelope, first_downbeat, track_beats
 from drumtx.vocab import Vocabulary
 
 #: Prefix of the notes printed on stderr for the user (velocities not measured, chart audio not added).
@@ -294,6 +294,10 @@ class Transcription:
     truncated: str | None = None  # why only the first part of the file was transcribed (a cut-off file)
     silent_share: float = 0.0  # share of frames the silence gate shut (inference.Activations)
     drumless_share: float = 0.0  # share of the other frames the drum presence gate shut
+    # the tempo given (--bpm; None: not given), and the steady grid's tempo where the beats are
+    # one steady grid (drumtx.tempo.track_beats), else None: the beats as tracked
+    bpm_given: float | None = None
+    steady_bpm: float | None = None
 
     def tempo_map(self, resolution: int) -> TempoMap:
         """The MIDI and chart tempo map at ``resolution`` ticks per beat: the tracked beats, one
@@ -497,7 +501,8 @@ class Transcriber:
                     result = dataclasses.replace(result, truncated=mel.truncated)
         return result, env
 
-    def transcribe(self, path: str | Path, progress: bool | FileProgress = False) -> Transcription:
+    def transcribe(self, path: str | Path, progress: bool | FileProgress = False,
+                   bpm: float | None = None) -> Transcription:
         """Onsets, their velocities and confidences, and the beats of one audio file
         (:meth:`file_activations`, :meth:`decode`, then :func:`with_measured_velocities`): what
         ``python -m drumtx.transcribe`` writes out, note for note and velocity for velocity.
@@ -507,6 +512,10 @@ class Transcriber:
                 through audioread, which needs ffmpeg).
             progress: a progress bar over the whole file, True (shown only when stderr is a
                 terminal), or a caller's :class:`FileProgress` (left open for its writing stage).
+            bpm: the song's tempo where known (beats per minute; ``--bpm``): the beats are tracked
+                at it, and are one steady grid of it where they keep to one (``steady_bpm``), so the
+                tempo map holds that tempo; None: the tempo is estimated (and the beats are one
+                steady grid where they keep to one, ``tempo.steady_grid``).
 
         Returns:
             a :class:`Transcription`: ``onsets`` sorted by time (s) with their fine class and MIDI
@@ -526,7 +535,7 @@ class Transcriber:
         with FileProgress.given(progress, path.name) as bar:
             result, env = self.file_activations(path, bar)
             bar.stage("peaks and beats")
-            out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity))
+            out = with_measured_velocities(self.decode(path, result.probs, env, velocity=result.velocity, bpm=bpm))
         return dataclasses.replace(out, truncated=result.truncated, silent_share=result.silent_share,
                                    drumless_share=result.drumless_share)
 
@@ -536,19 +545,21 @@ class Transcriber:
         probs: dict[str, tuple[np.ndarray, np.ndarray]],
         onset_envelope: np.ndarray,
         velocity: np.ndarray | None = None,
+        bpm: float | None = None,
     ) -> Transcription:
         """Stitched activations -> onsets (peak picking per instrument, variation at the peak)
         and beats; separate from the model so that it can be checked on hand-made activations.
         The onsets' velocities are the peaks' heights until :func:`with_measured_velocities`
         (which :meth:`transcribe` applies) replaces them; ``velocity`` (T, C), the velocity
-        head's output, is kept for it."""
+        head's output, is kept for it. ``bpm``: the song's tempo where known (see :meth:`transcribe`)."""
         onsets = decode_onsets(probs, self.fps, self.vocab, self.thresholds)
         confidences = onset_confidences(probs, onsets, self.fps, self.vocab)
         duration = (onset_envelope.shape[0] - 1) / self.fps
-        beats = estimate_beats(beat_envelope(onset_envelope, [a for a, _ in probs.values()]), self.fps)
+        beats, steady_bpm = track_beats(beat_envelope(onset_envelope, [a for a, _ in probs.values()]), self.fps, bpm)
         return Transcription(
             Path(source), duration, onsets, confidences, beats, probs, onset_envelope,
             velocity=velocity, fps=float(self.fps), fine_classes=tuple(self.vocab.fine_classes),
+            bpm_given=bpm, steady_bpm=steady_bpm,
         )
 
 

@@ -187,6 +187,26 @@ def test_dynamics_ghosts_and_accents_relative_to_their_surroundings(tmp_path):
     assert sorted(set(hats.values())) == [100, 127]
 
 
+def test_kicks_are_never_ghosts_or_accents(tmp_path):
+    """The formats mark dynamics on the pads, not the kick (``.chart``'s accent and ghost
+    modifiers are red to green): soft and hard kicks among steady ones stay 100 while the
+    snare's ghosts in the same bars are 1 (a charter's try, 2026-12-08)."""
+    onsets = []
+    for bar in range(8):
+        t0 = 1.0 + 2.4 * bar
+        onsets += [Onset(t0, "kick", 127), Onset(t0 + 0.3, "kick", 12), Onset(t0 + 1.2, "kick", 80)]
+        onsets += [Onset(t0 + 0.6, "snare_head", 80), Onset(t0 + 1.8, "snare_head", 80)]
+        onsets += [Onset(t0 + 1.05, "snare_head", 15)]
+    onsets.sort(key=lambda o: o.time)
+    velocities, on = _dynamics(tmp_path, onsets)
+    assert on
+    gems, _ = read_chart_gems(tmp_path / "notes.mid")
+    by = {}
+    for (_, lane, _), v in zip(gems, velocities, strict=True):
+        by.setdefault(lane, set()).add(v)
+    assert by["kick"] == {100} and 1 in by["red"]
+
+
 def test_flat_beat_has_no_dynamics(tmp_path):
     """Small velocity differences (a human playing evenly) are no accents: dynamics stay off."""
     rng = np.random.default_rng(0)

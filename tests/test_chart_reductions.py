@@ -63,7 +63,7 @@ def test_a_rock_beat_reduces_as_a_charter_would():
     assert bar["medium"] == "0:KY 2:Y 4:RY 6:Y 8:KY 10:Y 12:RY 14:Y"
     # Easy: beats only, one limb at a time: kick, snare, kick, snare
     assert bar["easy"] == "0:K 4:R 8:K 12:R"
-    assert stats.difficulties == {"hard": 4 * 12, "medium": 4 * 12, "easy": 4 * 4}
+    assert stats.difficulties == {"expert": sum(stats.gems.values()), "hard": 4 * 12, "medium": 4 * 12, "easy": 4 * 4}
     assert stats.summary().endswith("; Hard 48, Medium 48, Easy 16")
 
 
@@ -156,11 +156,27 @@ def test_only_the_difficulties_asked_for_are_written():
     levels = _levels(chart_midi(_rock_beat(1), TempoMap.constant(120.0, RESOLUTION), 3.0, "x", stats,
                                 difficulties=("expert", "easy")))
     assert levels["expert"] and levels["easy"] and not levels["hard"] and not levels["medium"]
-    assert stats.difficulties == {"easy": 4}
+    assert stats.difficulties == {"expert": sum(stats.gems.values()), "easy": 4}
     with pytest.raises(ValueError, match="some of expert, hard, medium, easy, not 'extreme'"):
         check_difficulties(["expert", "extreme"])
-    with pytest.raises(ValueError, match="not none"):
+    with pytest.raises(ValueError, match="no chart difficulty given; name one or more of expert, hard, medium, easy"):
         check_difficulties([])
+
+
+def test_without_expert_the_line_and_the_tier_are_of_what_is_written(tmp_path):
+    """A charter's try (2026-12-08): ``--chart-difficulties easy`` printed Expert's gem count as
+    the chart's and rated song.ini's diff_drums by Expert's density."""
+    from drumtx.chart import difficulty_tier, write_chart
+
+    onsets = _rock_beat(8)
+    stats = write_chart(tmp_path / "c", onsets, TempoMap.constant(120.0, RESOLUTION), 17.0, "x", difficulties=("easy",))
+    expert, easy = sum(stats.gems.values()), stats.difficulties["easy"]
+    assert stats.written() == easy == 8 * 4 and expert > 3 * easy
+    assert stats.summary() == f"{expert} gems on Expert, not written (8 ghost); Easy {easy}"  # Expert's ghosts
+    ini = (tmp_path / "c" / "song.ini").read_text(encoding="utf-8")
+    assert f"diff_drums = {difficulty_tier(easy, 17.0)}" in ini and difficulty_tier(easy, 17.0) < difficulty_tier(expert, 17.0)
+    both = write_chart(tmp_path / "d", onsets, TempoMap.constant(120.0, RESOLUTION), 17.0, "x")
+    assert both.written() == expert and not both.summary().startswith(f"{expert} gems on")
 
 
 SYMBOLS = {"K": "kick", "S": "snare_head", "H": "hihat_closed", "R": "ride", "C": "crash",
@@ -238,6 +254,13 @@ def test_a_section_crash_wins_over_the_snare():
 def test_medium_keeps_a_shuffle_swung_and_no_kick_between_the_ride_notes():
     shuffle = _pattern({"H": "x.xx.xx.xx.x", "S": "...x.....x..", "K": "x.....x....."}, bpm=100, steps=3)
     assert len(_lane(shuffle["medium"], "Y")) == len(_lane(shuffle["expert"], "Y"))  # swung 8ths stay
+    # and at 112 and 150 bpm, where the short third of the swing (0.179 / 0.133 s) is under the
+    # 0.18 s of one hand's 8ths (a charter's try, 2026-12-08: quarter notes), up to ~165 bpm like 8ths
+    for bpm in (112, 150):
+        shuffle = _pattern({"H": "x.xx.xx.xx.x", "S": "...x.....x..", "K": "x.....x....."}, bpm=bpm, steps=3)
+        assert len(_lane(shuffle["medium"], "Y")) == len(_lane(shuffle["expert"], "Y")), bpm
+    fast = _pattern({"H": "x.xx.xx.xx.x", "S": "...x.....x..", "K": "x.....x....."}, bpm=200, steps=3)
+    assert len(_lane(fast["medium"], "Y")) < len(_lane(fast["expert"], "Y"))  # 0.15 s 8ths: thinned
     ride = _pattern({"R": "x.x.x.x.", "K": ".x.x...x", "S": "..x...x."}, bpm=100, steps=2)
     # every kick fell between the ride's quarter notes, but the last, with no ride after it
     assert _lane(ride["medium"], "K") == [7 * RESOLUTION + RESOLUTION // 2]
@@ -294,9 +317,12 @@ def test_the_summary_counts_bars_a_difficulty_leaves_empty_where_expert_plays():
     stats = ChartStats()
     chart_midi(_rock_beat() + ghosts, TempoMap.constant(120.0, RESOLUTION), 12.0, "x", stats)
     assert stats.bars == 5
-    assert stats.empty_bars == {"hard": 1, "medium": 1, "easy": 1}
-    assert stats.summary().endswith("; Hard 48 (1 of 5 bars empty), Medium 48 (1 of 5 bars empty), "
-                                    "Easy 16 (1 of 5 bars empty)")
+    assert stats.empty_bars == {"hard": [5], "medium": [5], "easy": [5]}  # bars numbered from 1
+    assert stats.summary().endswith("; Hard 48 (1 of 5 bars empty: 5), Medium 48 (1 of 5 bars empty: 5), "
+                                    "Easy 16 (1 of 5 bars empty: 5)")
+    many = ChartStats(gems={"kick": 1}, difficulties={"expert": 1, "easy": 0}, empty_bars={"easy": list(range(1, 9))},
+                      bars=8)
+    assert many.summary() == "1 gems; Easy 0 (8 of 8 bars empty: 1, 2, 3, 4, 5, …)"
     stats = ChartStats()
     chart_midi(_rock_beat(), TempoMap.constant(120.0, RESOLUTION), 9.0, "x", stats)
-    assert stats.bars == 4 and not +stats.empty_bars
+    assert stats.bars == 4 and not any(stats.empty_bars.values())

@@ -883,6 +883,63 @@ def test_bad_chart_difficulties_are_a_usage_error(tmp_path, capsys):
     assert "--chart-difficulties" in err and "some of expert, hard, medium, easy, not 'extreme'" in err
 
 
+@pytest.mark.parametrize("value", ["", " ", ","])
+def test_an_empty_difficulty_list_says_so(value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--chart-difficulties", value])
+    assert exc.value.code == 2
+    assert "no chart difficulty given; name one or more of expert, hard, medium, easy" in capsys.readouterr().err
+
+
+def test_chart_options_without_a_chart_are_named_in_a_warning(tmp_path, capsys):
+    """A charter's try (2026-12-08): ``--chart-difficulties easy`` without ``--format chart``
+    wrote a MIDI file alone and said nothing. It still does (the options are harmless), with a
+    warning naming them and the format to add."""
+    sf.write(tmp_path / "take.wav", render_groove(2.0, 44100, channels=1)[0], 44100)
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "out", "--chart-difficulties", "easy",
+                          "--no-chart-audio", "--threads", "1", "-q"], capsys)
+    assert rc == 0, err
+    assert ("warning: --chart-difficulties, --no-chart-audio only change charts, and --format midi writes none "
+            "(add chart: --format midi,chart)") in err
+    assert (tmp_path / "out" / "take.mid").is_file() and not (tmp_path / "out" / "take").exists()
+    rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / "out2", "--format", "midi,chart",
+                          "--chart-difficulties", "easy", "--threads", "1", "-q"], capsys)
+    assert rc == 0 and "warning" not in err
+
+
+def test_a_tempo_given_is_the_maps_and_one_not_kept_is_a_note(tmp_path, capsys):
+    """``--bpm 100`` on a steady 100 bpm groove: the JSON's beats are one grid of exactly 100 bpm on
+    the true beats (steady_bpm 100) and the MIDI map holds 100 bpm alone; ``--bpm 73`` (not the
+    song's) leaves the beats as tracked with a note saying so; without ``--bpm`` the steady grid
+    is found (``tempo.steady_grid``)."""
+    sf.write(tmp_path / "take.wav", render_groove(20.0, 44100, channels=1, bpm=100.0)[0], 44100)
+    docs = {}
+    for bpm in ("100", "73", None):
+        rc, _, err = run_cli([tmp_path / "take.wav", "-o", tmp_path / str(bpm), "--format", "midi,json",
+                              "--threads", "1", "-q", *(["--bpm", bpm] if bpm else [])], capsys)
+        assert rc == 0, err
+        docs[bpm] = (json.loads((tmp_path / str(bpm) / "take.json").read_text(encoding="utf-8")), err)
+    given, _ = docs["100"]
+    beats = np.array(given["beats"])
+    assert given["bpm_given"] == 100.0 and given["steady_bpm"] == 100.0 and given["tempo_bpm"] == 100.0
+    assert np.allclose(np.diff(beats), 0.6, atol=1e-3)
+    assert np.abs((beats - 0.2 + 0.3) % 0.6 - 0.3).max() < 0.03  # on the groove's beats (from 0.2 s)
+    tempo_events = [m for m in mido.MidiFile(tmp_path / "100" / "take.mid").tracks[0] if m.type == "set_tempo"]
+    assert {round(mido.tempo2bpm(m.tempo), 3) for m in tempo_events[1:]} == {100.0}  # after the lead-in
+    wrong, err = docs["73"]
+    assert wrong["steady_bpm"] is None and "the beats tracked at --bpm 73 do not keep to one steady grid" in err
+    found, _ = docs[None]
+    assert found["bpm_given"] is None and abs(found["steady_bpm"] - 100.0) < 0.1
+
+
+@pytest.mark.parametrize("value, says", [("abc", "'abc' is not a number of beats per minute"),
+                                         ("500", "500 is outside 20-400 beats per minute")])
+def test_a_bad_bpm_is_a_usage_error(value, says, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--bpm", value])
+    assert exc.value.code == 2 and says in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
 def test_bad_thread_count_is_a_usage_error(value, tmp_path, capsys):
     """``--threads`` takes a whole number >= 1; anything else is argparse's usage error (exit 2), not a traceback."""
