@@ -161,6 +161,17 @@ def _dynamics(tmp_path, onsets, tempo=None) -> tuple[list[int], bool]:
     return extras["velocities"], any(m.type == "text" and m.text == "[ENABLE_CHART_DYNAMICS]" for m in drums)
 
 
+def _velocities_by_lane(tmp_path, onsets) -> dict[str, list[tuple[float, int]]]:
+    """Chart the onsets (dynamics on) and read each lane's gems back as (time s, chart velocity)."""
+    velocities, on = _dynamics(tmp_path, onsets)
+    assert on
+    gems, _ = read_chart_gems(tmp_path / "notes.mid")
+    by: dict[str, list[tuple[float, int]]] = {}
+    for (t, lane, _), v in zip(gems, velocities, strict=True):
+        by.setdefault(lane, []).append((round(t, 2), v))
+    return by
+
+
 def test_dynamics_ghosts_and_accents_relative_to_their_surroundings(tmp_path):
     """Ghost notes (far below the lane's loud hits) are 1, accents (well above its normal
     hits) 127, the rest 100 -- judged per lane, so a loud kick never makes snares ghosts."""
@@ -172,12 +183,7 @@ def test_dynamics_ghosts_and_accents_relative_to_their_surroundings(tmp_path):
         onsets += [Onset(t0 + 1.05, "snare_head", 15), Onset(t0 + 1.35, "snare_head", 14)]  # ghosts
         onsets += [Onset(t0 + 0.3 * k, "hihat_closed", 127 if k == 0 else 78 + k % 3) for k in range(8)]
     onsets.sort(key=lambda o: o.time)
-    velocities, on = _dynamics(tmp_path, onsets)
-    assert on
-    gems, _ = read_chart_gems(tmp_path / "notes.mid")
-    by = {}
-    for (t, lane, _), v in zip(gems, velocities, strict=True):
-        by.setdefault(lane, []).append((round(t, 2), v))
+    by = _velocities_by_lane(tmp_path, onsets)
     snare = dict(by["red"])
     assert {snare[round(1.0 + 2.4 * b + 1.05, 2)] for b in range(8)} == {1}  # ghosts
     assert {snare[round(1.0 + 2.4 * b + 0.6, 2)] for b in range(8)} == {100}  # backbeats normal
@@ -198,13 +204,8 @@ def test_kicks_are_never_ghosts_or_accents(tmp_path):
         onsets += [Onset(t0 + 0.6, "snare_head", 80), Onset(t0 + 1.8, "snare_head", 80)]
         onsets += [Onset(t0 + 1.05, "snare_head", 15)]
     onsets.sort(key=lambda o: o.time)
-    velocities, on = _dynamics(tmp_path, onsets)
-    assert on
-    gems, _ = read_chart_gems(tmp_path / "notes.mid")
-    by = {}
-    for (_, lane, _), v in zip(gems, velocities, strict=True):
-        by.setdefault(lane, set()).add(v)
-    assert by["kick"] == {100} and 1 in by["red"]
+    by = _velocities_by_lane(tmp_path, onsets)
+    assert {v for _, v in by["kick"]} == {100} and 1 in {v for _, v in by["red"]}
 
 
 def test_flat_beat_has_no_dynamics(tmp_path):

@@ -883,12 +883,16 @@ def test_bad_chart_difficulties_are_a_usage_error(tmp_path, capsys):
     assert "--chart-difficulties" in err and "some of expert, hard, medium, easy, not 'extreme'" in err
 
 
-@pytest.mark.parametrize("value", ["", " ", ","])
-def test_an_empty_difficulty_list_says_so(value, tmp_path, capsys):
+@pytest.mark.parametrize("flag, value, says", [
+    *[("--chart-difficulties", v, "no chart difficulty given; name one or more of expert, hard, medium, easy")
+      for v in ("", " ", ",")],
+    ("--bpm", "abc", "'abc' is not a number of beats per minute"),
+    ("--bpm", "500", "500 is outside 20-400 beats per minute"),
+])
+def test_a_bad_chart_or_tempo_option_is_a_usage_error(flag, value, says, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--chart-difficulties", value])
-    assert exc.value.code == 2
-    assert "no chart difficulty given; name one or more of expert, hard, medium, easy" in capsys.readouterr().err
+        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), flag, value])
+    assert exc.value.code == 2 and says in capsys.readouterr().err
 
 
 def test_chart_options_without_a_chart_are_named_in_a_warning(tmp_path, capsys):
@@ -930,14 +934,6 @@ def test_a_tempo_given_is_the_maps_and_one_not_kept_is_a_note(tmp_path, capsys):
     assert wrong["steady_bpm"] is None and "the beats tracked at --bpm 73 do not keep to one steady grid" in err
     found, _ = docs[None]
     assert found["bpm_given"] is None and abs(found["steady_bpm"] - 100.0) < 0.1
-
-
-@pytest.mark.parametrize("value, says", [("abc", "'abc' is not a number of beats per minute"),
-                                         ("500", "500 is outside 20-400 beats per minute")])
-def test_a_bad_bpm_is_a_usage_error(value, says, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exc:
-        tx.main([str(tmp_path / "x.wav"), "-o", str(tmp_path / "out"), "--bpm", value])
-    assert exc.value.code == 2 and says in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
