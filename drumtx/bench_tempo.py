@@ -14,8 +14,9 @@ Each case's onset-strength envelope is the one the transcriber tracks
 :func:`drumtx.tempo.estimate_beats` run on it: ``constant`` (one tempo per file, the earlier
 method) and ``variable`` (the current one); ``variable+activations``: the variable tracker on
 :func:`drumtx.tempo.beat_envelope` of the flux and the ``--ckpt`` model's activations (``--ckpt
-none``: left out, no model loaded); and ``variable+activations+steady``, the transcriber's default:
-those beats made one steady grid where they keep to one (:func:`drumtx.tempo.track_beats`). Scores are ``mir_eval.beat``'s (F-measure at
+none``: left out, no model loaded); and ``variable+activations+steady``, the transcriber's default
+(its own ``decode``): those beats made one steady grid where the ones between the first and last
+hit keep to one (:func:`drumtx.tempo.track_beats`). Scores are ``mir_eval.beat``'s (F-measure at
 +-70 ms, P-score, CMLt, AMLt), first 5 s of beats skipped as mir_eval does; estimated beats
 after the last true beat (the audio's decaying tail) are not counted.
 
@@ -180,7 +181,7 @@ def run(
     from drumtx.features import LogMel
     from drumtx.synth.kits import load_kits
     from drumtx.synth.render import KitRenderer
-    from drumtx.tempo import beat_envelope, estimate_beats, onset_envelope, track_beats
+    from drumtx.tempo import beat_envelope, estimate_beats, onset_envelope
 
     transcriber = None
     if ckpt:
@@ -205,14 +206,15 @@ def run(
                 with torch.no_grad():
                     mel = features(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy()
                 flux = onset_envelope(mel)
-                acts = None
+                acts = probs = None
                 if transcriber is not None:
-                    acts = [a for a, _ in transcriber.run(mel, fine=False).probs.values()]
+                    probs = transcriber.run(mel, fine=False).probs
+                    acts = [a for a, _ in probs.values()]
                 for method, (tracker, envelope) in arms.items():
                     t0 = time.perf_counter()
                     env = beat_envelope(flux, acts, envelope)
-                    if tracker == "variable+steady":
-                        est = track_beats(env, features.fps, steady=True)[0]
+                    if tracker == "variable+steady":  # the transcriber's own: its onsets give the span
+                        est = transcriber.decode(Path(f"{prog}.wav"), probs, flux).beats
                     else:
                         est = estimate_beats(env, features.fps, method=tracker)
                     seconds[method] += time.perf_counter() - t0

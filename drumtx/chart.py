@@ -423,8 +423,7 @@ def chart_midi(
         {"ghost": velocities.count(GHOST_VELOCITY), "accent": velocities.count(ACCENT_VELOCITY)}
     )
     drums = []
-    if stats.dynamics["ghost"] or stats.dynamics["accent"]:
-        drums.append((0, 0, mido.MetaMessage("text", text="[ENABLE_CHART_DYNAMICS]", time=0)))
+    dynamic = False  # whether a gem written is a ghost or an accent (Expert's may not be written)
     keep = np.ones(len(gems), dtype=bool)
     rules = reductions()
     gem_ticks = np.array([g.tick for g in gems], dtype=np.int64)
@@ -447,6 +446,9 @@ def chart_midi(
             stats.empty_bars[level] = sorted(int(b) + 1 for b in set(gem_bars.tolist()) - set(gem_bars[keep].tolist()))
         drums += note_events([(g.tick, kick_note + LANE_NOTES[g.lane] - LANE_NOTES["kick"], v)
                               for g, v, k in zip(gems, velocities, keep, strict=True) if k], NOTE_LENGTH_TICKS, 0)
+        dynamic |= bool(np.isin(gem_velocities[keep], (GHOST_VELOCITY, ACCENT_VELOCITY)).any())
+    if dynamic:
+        drums.insert(0, (0, 0, mido.MetaMessage("text", text="[ENABLE_CHART_DYNAMICS]", time=0)))
     drums += _tom_marker_events(gems, NOTE_LENGTH_TICKS)  # every difficulty's gems are Expert's
     midi.tracks.append(midi_track("PART DRUMS", drums))
 

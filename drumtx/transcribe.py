@@ -594,7 +594,11 @@ def _transcribe_jobs(args, jobs, transcriber, formats, failed: int) -> tuple[int
                 result = transcriber.transcribe(job.source, progress=bar, bpm=args.bpm)
                 if args.bpm is not None and len(result.beats) >= 4 and result.steady_bpm is None:
                     bar.write(f"{prog_name(PROG)}: note: {job.source}: the beats tracked at --bpm {args.bpm:g} do not "
-                              "keep to one steady grid (a tempo change, or another tempo); the map follows them")
+                              "keep to one steady grid (a tempo change, or another tempo); the map follows them "
+                              "(for a song whose tempo changes, leave --bpm out)")
+                elif args.bpm is not None and result.steady_bpm is not None and abs(result.steady_bpm - args.bpm) > 0.05:
+                    bar.write(f"{prog_name(PROG)}: note: {job.source}: the beats keep to a steady "
+                              f"{result.steady_bpm:.2f} bpm, not the {args.bpm:g} given; the map holds {result.steady_bpm:.2f}")
                 if result.truncated:  # a cut-off download or copy: what decodes is transcribed, the user should know
                     bar.write(f"{prog_name(PROG)}: note: {job.source}: {result.truncated}; transcribed what decodes")
                 narrow = band_limit(job.source, transcriber.features.f_max)

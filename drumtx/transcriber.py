@@ -555,7 +555,9 @@ class Transcriber:
         onsets = decode_onsets(probs, self.fps, self.vocab, self.thresholds)
         confidences = onset_confidences(probs, onsets, self.fps, self.vocab)
         duration = (onset_envelope.shape[0] - 1) / self.fps
-        beats, steady_bpm = track_beats(beat_envelope(onset_envelope, [a for a, _ in probs.values()]), self.fps, bpm)
+        span = (onsets[0].time, onsets[-1].time) if onsets else None  # (sorted by time)
+        beats, steady_bpm = track_beats(beat_envelope(onset_envelope, [a for a, _ in probs.values()]), self.fps, bpm,
+                                        span=span)
         return Transcription(
             Path(source), duration, onsets, confidences, beats, probs, onset_envelope,
             velocity=velocity, fps=float(self.fps), fine_classes=tuple(self.vocab.fine_classes),

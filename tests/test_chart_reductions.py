@@ -177,6 +177,11 @@ def test_without_expert_the_line_and_the_tier_are_of_what_is_written(tmp_path):
     assert f"diff_drums = {difficulty_tier(easy, 17.0)}" in ini and difficulty_tier(easy, 17.0) < difficulty_tier(expert, 17.0)
     both = write_chart(tmp_path / "d", onsets, TempoMap.constant(120.0, RESOLUTION), 17.0, "x")
     assert both.written() == expert and not both.summary().startswith(f"{expert} gems on")
+    # Expert's ghosts are not in an Easy-only chart, so neither is the dynamics switch (a re-check)
+    texts = {m.text for m in mido.MidiFile(tmp_path / "c" / "notes.mid").tracks[1] if m.type == "text"}
+    assert "[ENABLE_CHART_DYNAMICS]" not in texts
+    texts = {m.text for m in mido.MidiFile(tmp_path / "d" / "notes.mid").tracks[1] if m.type == "text"}
+    assert "[ENABLE_CHART_DYNAMICS]" in texts
 
 
 SYMBOLS = {"K": "kick", "S": "snare_head", "H": "hihat_closed", "R": "ride", "C": "crash",

@@ -157,7 +157,7 @@ def test_the_transcriber_tracks_beats_on_the_configured_envelope(rendered, trans
     truth, _, flux, mel = rendered["step140to90"]
     probs = transcriber.run(mel, fine=False).probs
     seen = []
-    monkeypatch.setattr(tr, "track_beats", lambda env, fps, bpm=None: seen.append(env) or (np.zeros(0), None))
+    monkeypatch.setattr(tr, "track_beats", lambda env, fps, bpm=None, span=None: seen.append(env) or (np.zeros(0), None))
     transcriber.decode(Path("x.wav"), probs, flux)
     assert np.array_equal(seen[0], beat_envelope(flux, [a for a, _ in probs.values()], "flux+activations"))
 

@@ -159,6 +159,47 @@ def test_bars_start_on_the_first_kick_or_crash_on_a_beat():
     assert plain.tempo_map(RESOLUTION).pickup_beats == 0
 
 
+def test_section_crashes_outvote_a_first_kick_on_beat_3():
+    """A charter's re-check (2026-12-08): at 16 kHz a song's opening crash and kick came out as a
+    ride, the first kick on a beat was on beat 3, and every bar started there. Crashes on the true
+    downbeats (3 or more, two thirds on one beat of the bar) now start the bars; crashes ridden on
+    every beat do not move them."""
+    from drumtx.tempo import first_downbeat
+
+    beats = 0.5 + 0.6 * np.arange(64)
+    onsets = [Onset(beats[k], "kick", 100) for k in range(2, 64, 2)]  # first kick on a beat: beat 3
+    onsets += [Onset(beats[k], "crash", 110) for k in (16, 32, 48)]  # section crashes, on downbeats
+    assert first_downbeat(onsets, beats) == pytest.approx(beats[4])  # beat 3 + 2: a downbeat
+    two = onsets[:-1]  # two crashes are not enough to outvote the first hit
+    assert first_downbeat(two, beats) == pytest.approx(beats[2])
+    ridden = onsets[:31] + [Onset(beats[k], "crash", 110) for k in range(20, 40)]
+    assert first_downbeat(ridden, beats) == pytest.approx(beats[2])
+
+
+def test_beats_before_the_music_and_on_its_ring_out_do_not_spoil_a_steady_grid(monkeypatch):
+    """The charter's 13-bar song at 100 bpm (a re-check, 2026-12-08): 46 of 53 tracked beats on
+    the grid, 87 %, under the 90 %: one beat at 0 s before the music, three in a fill, three on
+    the last crash's ring-out. Asked only of the beats between the first and last hits, the grid
+    holds (and runs over every tracked beat, none before 0 s)."""
+    from drumtx.tempo import track_beats
+
+    rng = np.random.default_rng(5)
+    true = 0.5 + 0.6 * np.arange(48)
+    tracked = true + rng.normal(0, 0.01, true.size)
+    tracked[20:23] += np.array([-0.12, -0.2, -0.15])  # a fill pulled three beats
+    tracked = np.sort(np.concatenate([[0.0], tracked, true[-1] + np.array([0.45, 0.9, 1.35])]))
+    env = np.zeros(4000)
+    env[np.round(tracked * 100).astype(int)] = 1.0
+    monkeypatch.setattr("drumtx.tempo.estimate_beats", lambda envelope, fps, bpm=None: tracked)
+    assert track_beats(env, 100.0)[1] is None  # every beat asked: 87 %
+    beats, bpm = track_beats(env, 100.0, span=(true[0], true[-1]))
+    assert bpm == pytest.approx(100.0, abs=0.05) and beats.min() >= 0.0
+    assert np.abs(beats[beats >= 0.45][:48] - true).max() < 0.02
+    # a tempo given 2 % off: the steady tempo the beats keep to is taken, and said (transcribe)
+    assert track_beats(env, 100.0, bpm=98.0, span=(true[0], true[-1]))[1] == pytest.approx(100.0, abs=0.05)
+    assert track_beats(env, 100.0, bpm=90.0, span=(true[0], true[-1]))[1] is None  # 10 % off: not its tempo
+
+
 def _grid_error(tempo: TempoMap, beats: np.ndarray) -> float:
     """The largest distance (s) from the k-th tracked beat to the map's k-th beat after its
     lead-in (the first tracked beat starts the map's second segment, on a beat tick)."""
