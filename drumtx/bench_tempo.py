@@ -212,11 +212,10 @@ def run(
                     acts = [a for a, _ in probs.values()]
                 for method, (tracker, envelope) in arms.items():
                     t0 = time.perf_counter()
-                    env = beat_envelope(flux, acts, envelope)
                     if tracker == "variable+steady":  # the transcriber's own: its onsets give the span
                         est = transcriber.decode(Path(f"{prog}.wav"), probs, flux).beats
                     else:
-                        est = estimate_beats(env, features.fps, method=tracker)
+                        est = estimate_beats(beat_envelope(flux, acts, envelope), features.fps, method=tracker)
                     seconds[method] += time.perf_counter() - t0
                     rows.append(
                         {

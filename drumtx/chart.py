@@ -149,8 +149,7 @@ class ChartStats:
 
     def to_dict(self) -> dict:
         return {"gems": dict(self.gems), "dropped": dict(self.dropped), "dynamics": dict(self.dynamics),
-                "difficulties": dict(self.difficulties), "empty_bars": {k: list(v) for k, v in self.empty_bars.items()},
-                "bars": self.bars}
+                "difficulties": dict(self.difficulties), "empty_bars": dict(self.empty_bars), "bars": self.bars}
 
     def written(self) -> int:
         """Gems of the highest difficulty written (Expert's unless left out): what ``diff_drums`` rates."""
@@ -432,7 +431,8 @@ def chart_midi(
     gem_seconds = tempo.ticks_to_seconds(gem_ticks) if gems else np.zeros(0)
     parts = gem_parts(gem_ticks, gem_lanes, [g.tom for g in gems], RESOLUTION, fill_beats())
     gem_bars = (np.cumsum(bar_starts) - 1)[gem_ticks // RESOLUTION]  # bar number of each gem
-    stats.bars = len(set(gem_bars))
+    expert_bars = set(gem_bars.tolist())
+    stats.bars = len(expert_bars)
     lowest = max(list(DIFFICULTIES).index(d) for d in difficulties)
     for level, kick_note in list(DIFFICULTIES.items())[: lowest + 1]:  # each below Expert from the one above it
         if level != "expert":
@@ -443,7 +443,7 @@ def chart_midi(
             continue
         stats.difficulties[level] = int(keep.sum())
         if level != "expert":
-            stats.empty_bars[level] = sorted(int(b) + 1 for b in set(gem_bars.tolist()) - set(gem_bars[keep].tolist()))
+            stats.empty_bars[level] = sorted(b + 1 for b in expert_bars - set(gem_bars[keep].tolist()))
         drums += note_events([(g.tick, kick_note + LANE_NOTES[g.lane] - LANE_NOTES["kick"], v)
                               for g, v, k in zip(gems, velocities, keep, strict=True) if k], NOTE_LENGTH_TICKS, 0)
         dynamic |= bool(np.isin(gem_velocities[keep], (GHOST_VELOCITY, ACCENT_VELOCITY)).any())

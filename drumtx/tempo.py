@@ -59,7 +59,7 @@ MAP_TOLERANCE_S = float(_CFG["map_tolerance_ms"]) / 1000.0
 #: (with a crash, often); a pickup before it is a fill of snare and toms.
 DOWNBEAT_CLASSES = tuple(str(c) for c in _CFG["downbeat_classes"])
 #: Crashes on beats that may outvote the first downbeat (:func:`first_downbeat`), at least.
-DOWNBEAT_CRASH_VOTES = 3
+DOWNBEAT_CRASH_VOTES = int(_CFG["downbeat_crash_votes"])
 #: How near a tracked beat such a hit must be to count as on it (s).
 DOWNBEAT_TOLERANCE_S = float(_CFG["downbeat_tolerance_ms"]) / 1000.0
 
@@ -347,8 +347,10 @@ def estimate_beats(
 
 #: :func:`steady_grid`: how near (s) a tracked beat must be to the grid to be on it, and the share
 #: of the tracked beats that must be on it for the grid to stand for them.
-STEADY_GRID_TOLERANCE_S = 0.05
-STEADY_GRID_SHARE = 0.9
+STEADY_GRID_TOLERANCE_S = float(_CFG["steady_grid_tolerance_ms"]) / 1000.0
+STEADY_GRID_SHARE = float(_CFG["steady_grid_share"])
+#: :func:`track_beats`: how far (a fraction) a steady tempo may lie from a ``bpm`` given and be taken.
+BPM_NEAR = float(_CFG["bpm_near"])
 
 
 def track_beats(
@@ -357,8 +359,9 @@ def track_beats(
 ) -> tuple[np.ndarray, float | None]:
     """The transcriber's beats: :func:`estimate_beats` (at ``bpm`` where given), then one steady
     grid where the tracked beats keep to one (:func:`steady_grid`): of tempo ``bpm`` where given,
-    or of the steady tempo the beats keep to (:func:`steady_tempo`) when that is within 3 % of
-    it (a tempo given as 98 for a song at 100) or when no ``bpm`` is given and ``steady``.
+    or of the steady tempo the beats keep to (:func:`steady_tempo`) when that is within
+    :data:`BPM_NEAR` of it (a tempo given as 98 for a song at 100) or when no ``bpm`` is given
+    and ``steady``.
 
     Args:
         envelope: ``(T,)`` what the beats are tracked on (:func:`beat_envelope`).
@@ -386,11 +389,27 @@ def track_beats(
     inside = beats
     if span is not None:
         inside = beats[(beats >= span[0] - STEADY_GRID_TOLERANCE_S) & (beats <= span[1] + STEADY_GRID_TOLERANCE_S)]
-    tempo = bpm if bpm is not None and steady_grid(inside, bpm) is not None else steady_tempo(inside)
-    if tempo is None or (bpm is not None and abs(tempo / bpm - 1.0) > 0.03):
-        return beats, None
-    grid = steady_grid(inside, tempo, over=(float(beats[0]), float(beats[-1])))
+    over = (float(beats[0]), float(beats[-1]))
+    tempo = bpm
+    grid = steady_grid(inside, bpm, over=over) if bpm is not None else None
+    if grid is None:  # no bpm, or the beats keep to no grid of it: the steady tempo they keep to, if any
+        tempo = steady_tempo(inside)
+        if tempo is None or (bpm is not None and abs(tempo / bpm - 1.0) > BPM_NEAR):
+            return beats, None
+        grid = steady_grid(inside, tempo, over=over)
     return (beats, None) if grid is None else (grid[grid >= 0.0], float(tempo))
+
+
+def _grid_phase(beats: np.ndarray, period: float, tolerance_s: float) -> tuple[float, float]:
+    """The phase (s, in ``[0, period)``) of the grid of ``period`` that puts most ``beats`` within
+    ``tolerance_s`` of a grid beat, each beat's own phase a candidate, and the share it puts there.
+    Counted on the sorted phases wrapped once around the period: n log n, not n x n."""
+    phases = np.mod(beats, period)
+    ring = np.sort(phases)
+    ring = np.concatenate([ring - period, ring, ring + period])
+    counts = np.searchsorted(ring, phases + tolerance_s, side="right") - np.searchsorted(ring, phases - tolerance_s)
+    best = int(np.argmax(counts))
+    return float(phases[best]), counts[best] / phases.size
 
 
 def steady_grid(beats: np.ndarray, bpm: float, tolerance_s: float = STEADY_GRID_TOLERANCE_S,
@@ -421,19 +440,12 @@ def steady_grid(beats: np.ndarray, bpm: float, tolerance_s: float = STEADY_GRID_
     if beats.size < 4:
         return None
     period = 60.0 / bpm
-    phases = np.mod(beats, period)
-    # each tracked beat's phase as a candidate: the one that gathers most beats within tolerance
-    # (counted on the sorted phases, wrapped once around the period: n log n, not n x n)
-    ring = np.sort(phases)
-    ring = np.concatenate([ring - period, ring, ring + period])
-    counts = np.searchsorted(ring, phases + tolerance_s, side="right") - np.searchsorted(ring, phases - tolerance_s)
-    best = int(np.argmax(counts))
-    offsets = (phases - phases[best] + period / 2) % period - period / 2
+    best, _ = _grid_phase(beats, period, tolerance_s)
+    offsets = (np.mod(beats, period) - best + period / 2) % period - period / 2
     on = np.abs(offsets) <= tolerance_s
     if on.mean() < share:
         return None
-    offsets = offsets[on]
-    phase = phases[best] + float(offsets.mean())
+    phase = best + float(offsets[on].mean())
     start, end = (beats[0], beats[-1]) if over is None else over
     first = np.round((start - phase) / period)
     last = np.round((end - phase) / period)
@@ -467,23 +479,15 @@ def steady_tempo(beats: np.ndarray, tolerance_s: float = STEADY_GRID_TOLERANCE_S
     if beats.size < 8:
         return None
 
-    def on_grid(period: float, n: int) -> tuple[float, float]:
-        phases = np.mod(beats[:n], period)
-        ring = np.sort(phases)
-        ring = np.concatenate([ring - period, ring, ring + period])
-        counts = np.searchsorted(ring, phases + tolerance_s, side="right") - np.searchsorted(ring, phases - tolerance_s)
-        best = int(np.argmax(counts))
-        return counts[best] / phases.size, float(phases[best])
-
     period, span, step, n = float(np.median(np.diff(beats))), search, 1e-3, 32
     while True:
         candidates = period * (1.0 + np.arange(-span, span + step / 2, step))
-        scores = np.array([on_grid(p, n)[0] for p in candidates])
+        scores = np.array([_grid_phase(beats[:n], p, tolerance_s)[1] for p in candidates])
         period = float(np.median(candidates[scores == scores.max()]))  # the middle of a plateau of equals
         if n >= beats.size:
             break
         n, span, step = 4 * n, 5 * step, step / 10
-    phase = on_grid(period, beats.size)[1]
+    phase = _grid_phase(beats, period, tolerance_s)[0]
     for _ in range(2):  # least squares through the beats on the grid, then the grid again
         index = np.round((beats - phase) / period)
         on = np.abs(beats - (phase + index * period)) <= tolerance_s
